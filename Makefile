@@ -1,0 +1,117 @@
+# codegate - code-execution gateway. Plain make + pkg-config.
+#
+#   make            build build/gateway, build/executor, build/launcher
+#   make run        install what is missing, build, start the gateway (best runtime available)
+#   make test       install what is missing, build, run every test (also under ASan+UBSan)
+#   make SANITIZE=address,undefined   sanitizer build (goes to build/san/)
+#   make bench      benchmark (not part of make test)
+#   make format / format-check
+
+CC ?= cc
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/san
+endif
+
+PKGS_COMMON := libcjson
+PKGS_EXEC   := libwebsockets libuv libcjson
+PKGS_SERVER := libulfius libmicrohttpd libyder liborcania libwebsockets libuv libcjson libcurl libarchive
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wundef -Wwrite-strings -Wno-format-nonliteral
+CFLAGS ?= -g -O2
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -Iinclude -pthread
+ifeq ($(SANITIZE),)
+CFLAGS += -D_FORTIFY_SOURCE=2
+else
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDFLAGS += -pthread
+
+# pkg-config is only asked when building (not for help/clean) and only once per make run.
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+EXEC_SRC   := $(filter-out executors/launcher.c executors/main.c,$(sort $(wildcard executors/*.c)))
+SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+EXEC_OBJ   := $(EXEC_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+BINS := $(BUILD)/gateway $(BUILD)/executor $(BUILD)/launcher
+
+.PHONY: all deps run test test-unit test-integration test-docker test-sanitize bench clean \
+        format format-check
+all: $(BINS)
+
+$(BUILD)/obj/common/%.o: common/%.c $(wildcard include/*.h) | $(BUILD)/obj/common
+	$(CC) $(CFLAGS) $(call pc_cflags,$(PKGS_COMMON)) -c $< -o $@
+$(BUILD)/obj/executors/%.o: executors/%.c $(wildcard include/*.h executors/*.h) | $(BUILD)/obj/executors
+	$(CC) $(CFLAGS) $(call pc_cflags,$(PKGS_EXEC)) -c $< -o $@
+$(BUILD)/obj/server/%.o: server/%.c $(wildcard include/*.h server/*.h) | $(BUILD)/obj/server
+	$(CC) $(CFLAGS) $(call pc_cflags,$(PKGS_SERVER)) -c $< -o $@
+
+$(BUILD)/libcg_common.a: $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libcg_exec.a: $(EXEC_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libcg_server.a: $(SERVER_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/gateway: $(BUILD)/obj/server/main.o $(BUILD)/libcg_server.a $(BUILD)/libcg_common.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_SERVER))
+$(BUILD)/executor: $(BUILD)/obj/executors/main.o $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_EXEC))
+# The launcher links nothing but libc and the shared helpers: it runs before every user program.
+$(BUILD)/launcher: $(BUILD)/obj/executors/launcher.o $(BUILD)/libcg_common.a
+	$(CC) $(LDFLAGS) $^ -o $@
+
+# Unit tests: one binary per tests/unit/test_<module>.c. A test may #include the .c under test;
+# the archives then only supply what it does not define itself.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcg_server.a $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Iserver -Iexecutors $(call pc_cflags,$(PKGS_SERVER) cmocka) \
+	    $< -o $@ $(LDFLAGS) $(BUILD)/libcg_server.a $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a \
+	    $(call pc_libs,$(PKGS_SERVER) cmocka) $(shell grep -ho '^// LDWRAP: .*' $< | sed 's#// LDWRAP: ##')
+$(BUILD)/tests/helpers/%: tests/helpers/%.c | $(BUILD)/tests/helpers
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(BUILD)/obj/common $(BUILD)/obj/executors $(BUILD)/obj/server $(BUILD)/tests $(BUILD)/tests/helpers:
+	mkdir -p $@
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	exec scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all tests-bin
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all tests-bin
+	scripts/run-tests.sh
+
+tests-bin: $(UNIT_BIN) $(HELPER_BIN)
+.PHONY: tests-bin
+
+test-unit: all tests-bin
+	scripts/run-tests.sh unit
+
+bench: deps all
+	scripts/bench.sh
+
+format:
+	clang-format -i $(wildcard include/*.h common/*.[ch] server/*.[ch] executors/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
+format-check:
+	clang-format --dry-run -Werror $(wildcard include/*.h common/*.[ch] server/*.[ch] executors/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
+
+clean:
+	rm -rf build

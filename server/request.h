@@ -1,0 +1,73 @@
+/*
+ * request.h - parsing and validating the body of POST /api/code/execute.
+ *
+ * request_parse() turns the JSON body into a request_t with every default applied, or explains
+ * precisely what is wrong (which field, and why: missing, wrong type, out of range, too large).
+ *
+ * Ownership: request_t owns all its strings (malloc'ed copies); release with request_free(),
+ * which also accepts a zeroed or partially filled request. Not shared between threads while
+ * being filled.
+ */
+#ifndef CG_REQUEST_H
+#define CG_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "protocol.h"
+
+#define REQUEST_NLANG 3
+
+typedef struct {
+    char *input;          /* may be NULL: empty stdin */
+    size_t input_len;
+    char *expected;       /* may be NULL: no expectation (then passed = status ok) */
+    size_t expected_len;
+    int timeout_ms;       /* defaults to the request's timeoutMs */
+} request_test_t;
+
+typedef struct {
+    const char *language; /* canonical static string: "python", "javascript" or "cpp" */
+    char *code;
+    size_t code_len;
+    char *input;          /* may be NULL */
+    size_t input_len;
+    char **args;          /* nargs strings, may be NULL when nargs == 0 */
+    int nargs;
+    int timeout_ms;       /* default CG_DEFAULT_TIMEOUT_MS, range [1, CG_MAX_TIMEOUT_MS] */
+    int memory_mb;        /* default CG_DEFAULT_MEMORY_MB, range [CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB] */
+    request_test_t *tests;/* ntests entries or NULL */
+    int ntests;           /* 0 .. CG_MAX_RUNS */
+    bool submit;          /* mode: "submit" (stop at first failure) vs "run" */
+    bool exact;           /* compare: "exact" vs "trim" */
+} request_t;
+
+/* What is wrong with a request: HTTP status, API error code, a message for humans, and the
+ * field it concerns ("" for the whole body). */
+typedef struct {
+    int http_status;      /* 400 or 413 */
+    const char *code;     /* "invalid_json", "invalid_request", "unsupported_language", "payload_too_large" */
+    char field[64];
+    char reason[32];      /* "missing", "type", "range", "too_large", "value", "" */
+    char message[256];
+} request_error_t;
+
+/* Returns 0 and fills req, or -1 and fills err (req is then freed/zeroed). len is the real body
+ * size; the body need not be NUL-terminated. */
+int request_parse(const char *body, size_t len, request_t *req, request_error_t *err);
+void request_free(request_t *req);
+
+/* Canonical name for a language name or alias (case-insensitive), or NULL. */
+const char *request_language(const char *name);
+
+/* The canonical languages, in a fixed order, and their aliases (NULL-terminated lists). */
+extern const char *const request_languages[REQUEST_NLANG];
+const char *const *request_language_aliases(const char *canonical);
+
+/* Builds the "details" object for an error (field, reason, and for unsupported_language the
+ * list of supported languages). Returns a new cJSON object the caller deletes. */
+cJSON *request_error_details(const request_error_t *err);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * runtime.h - where executors live: the interface the gateway uses to start, watch and stop
+ * its executors. Two implementations: runtime_local.c (child processes on this host) and
+ * runtime_docker.c (long-lived containers through the Docker Engine API).
+ *
+ * Theory of operation
+ * -------------------
+ * runtime_start() brings up cfg->executors executors for every language and returns once each
+ * of them accepts connections (or fails, having removed whatever it created). Each executor is
+ * announced through the endpoint callback with up = true: an id ("python-0"), its language,
+ * where to connect and its token. When an executor dies or is replaced, the runtime announces
+ * it down (up = false) and, once a replacement answers, up again with the same id and the new
+ * address/token. The pool keeps one entry per id.
+ *
+ * The pool may tell the runtime that an executor stopped answering pings
+ * (runtime_report_unhealthy); the runtime then replaces it. runtime_stop() stops and removes
+ * every executor (in parallel where it can) and everything else the runtime created.
+ *
+ * Threads: the runtime runs its own watcher thread; the endpoint callback is called from it (and
+ * from runtime_start's thread) and must be quick and thread-safe. runtime_report_unhealthy may be
+ * called from any thread.
+ *
+ * Ownership: runtime_t is created by runtime_*_new and freed by runtime_free() after
+ * runtime_stop(). The endpoint passed to the callback is only valid during the call.
+ */
+#ifndef CG_RUNTIME_H
+#define CG_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    char id[64];            /* stable across restarts: "<language>-<n>" */
+    const char *language;   /* canonical, static */
+    char address[PATH_MAX]; /* IPv4 literal, or "+/path/to.sock" for a unix socket */
+    int port;               /* 0 for unix sockets */
+    char token[80];
+    char where[96];         /* for logs: "pid 1234" or "container 3f2a..." */
+} runtime_endpoint_t;
+
+typedef void (*runtime_endpoint_cb)(void *arg, const runtime_endpoint_t *ep, bool up);
+
+typedef struct runtime runtime_t;
+
+typedef struct {
+    const char *name; /* "local" or "docker" */
+    int (*start)(runtime_t *rt);
+    void (*report_unhealthy)(runtime_t *rt, const char *id);
+    void (*stop)(runtime_t *rt);
+    void (*destroy)(runtime_t *rt);
+} runtime_ops_t;
+
+struct runtime {
+    const runtime_ops_t *ops;
+    const config_t *cfg;
+    runtime_endpoint_cb cb;
+    void *cb_arg;
+};
+
+runtime_t *runtime_local_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
+runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
+
+/* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
+bool runtime_docker_available(const config_t *cfg);
+
+static inline int runtime_start(runtime_t *rt) { return rt->ops->start(rt); }
+static inline void runtime_report_unhealthy(runtime_t *rt, const char *id)
+{
+    rt->ops->report_unhealthy(rt, id);
+}
+static inline void runtime_stop(runtime_t *rt) { rt->ops->stop(rt); }
+static inline void runtime_free(runtime_t *rt)
+{
+    if (rt)
+        rt->ops->destroy(rt);
+}
+
+#endif
