@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line the CI reads: `N passed, N failed`.
+#
+#   scripts/run-tests.sh            unit (build/ and build/san/), integration (both builds),
+#                                   lifecycle, Docker suite (required when CI=true)
+#   scripts/run-tests.sh unit       unit tests only
+# Each suite's own output stays visible; totals count test cases.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+what=${1:-all}
+total_pass=0 total_fail=0
+failed_suites=()
+
+count_cmocka() { # file -> adds to totals
+  local p f
+  p=$(grep -ho '^\[  PASSED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -ho '^\[  FAILED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+}
+count_plain() { # file -> adds the last `N passed, N failed`
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+  if [[ -z "$line" ]]; then total_fail=$((total_fail + 1)); return; fi
+  total_pass=$((total_pass + $(echo "$line" | awk '{print $1}')))
+  total_fail=$((total_fail + $(echo "$line" | awk '{print $3}')))
+}
+
+run_suite() { # name kind(cmocka|plain) timeout cmd...
+  local name=$1 kind=$2 to=$3; shift 3
+  local log; log=$(mktemp)
+  echo "=== $name"
+  timeout --signal=TERM --kill-after=30 "$to" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  if [[ $kind == cmocka ]]; then count_cmocka "$log"; else count_plain "$log"; fi
+  if [[ $rc -ne 0 ]]; then
+    failed_suites+=("$name (exit $rc)")
+    # A crash or timeout that the counts did not see still fails the run.
+    if ! grep -qE '^\[  FAILED  \]|^[0-9]+ passed, [1-9]' "$log"; then total_fail=$((total_fail + 1)); fi
+  fi
+  rm -f "$log"
+}
+
+unit() {
+  local dir=$1
+  for t in "$dir"/tests/test_*; do
+    [[ -x $t ]] || continue
+    run_suite "unit $(basename "$t") ($dir)" cmocka 300 "$t"
+  done
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+unit build
+unit build/san
+if [[ $what == all ]]; then
+  run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
+  run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
+  run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
+  run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
+  if [[ -x tests/docker/run.sh ]]; then
+    run_suite "docker" plain 3000 tests/docker/run.sh build
+  fi
+fi
+
+echo
+if [[ ${#failed_suites[@]} -gt 0 ]]; then
+  echo "failed suites:"; printf '  %s\n' "${failed_suites[@]}"
+fi
+echo "$total_pass passed, $total_fail failed"
+[[ $total_fail -eq 0 && ${#failed_suites[@]} -eq 0 ]]

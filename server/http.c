@@ -1,0 +1,440 @@
+/*
+ * http.c - the HTTP API (see http.h and README "API").
+ *
+ * Routing with ulfius: each path has its handler for the allowed methods at priority 0 and a
+ * catch-all ("*" method) at priority 1 that answers 405 with an Allow header, or the CORS
+ * preflight for OPTIONS. Unknown paths reach the default endpoint: 404. Every answer is JSON
+ * and carries the CORS headers.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <ulfius.h>
+
+#include "cg_util.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "version.h"
+
+/* Margin on top of the run limits before a handler gives up waiting for the pool. */
+#define HTTP_WAIT_MARGIN_MS 15000
+/* Compile time allowed by the executors (executors/profiles.c). */
+#define HTTP_COMPILE_ALLOWANCE_MS 25000
+
+struct http {
+    const config_t *cfg;
+    pool_t *pool;
+    const char *runtime_name;
+    struct _u_instance inst;
+    atomic_int inflight;
+    atomic_bool draining;
+    int quiesced_fd; /* listen socket handed back by MHD_quiesce_daemon, closed after stop */
+};
+
+typedef struct {
+    const char *path;
+    const char *allow; /* for 405 */
+} route_t;
+
+/* ---- helpers ---- */
+
+static void set_cors(const http_t *h, const struct _u_request *req, struct _u_response *resp)
+{
+    const char *origins = h->cfg->cors_origins;
+    const char *origin = u_map_get_case(req->map_header, "Origin");
+
+    if (strcmp(origins, "*") == 0) {
+        u_map_put(resp->map_header, "Access-Control-Allow-Origin", "*");
+        return;
+    }
+    u_map_put(resp->map_header, "Vary", "Origin");
+    if (!origin)
+        return;
+    /* Exact match against the comma-separated list. */
+    size_t olen = strlen(origin);
+    for (const char *p = origins; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && (*p == ' ')) {
+            p++;
+            n--;
+        }
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == olen && strncmp(p, origin, n) == 0) {
+            u_map_put(resp->map_header, "Access-Control-Allow-Origin", origin);
+            return;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+}
+
+static int send_json(const http_t *h, const struct _u_request *req, struct _u_response *resp,
+                     int status, char *body)
+{
+    set_cors(h, req, resp);
+    u_map_put(resp->map_header, "Content-Type", "application/json; charset=utf-8");
+    u_map_put(resp->map_header, "Cache-Control", "no-store");
+    if (!body) {
+        static const char oom[] =
+            "{\"success\":false,\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}";
+        ulfius_set_string_body_response(resp, 500, oom);
+        return U_CALLBACK_COMPLETE;
+    }
+    ulfius_set_string_body_response(resp, (unsigned)status, body);
+    free(body);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int send_error(const http_t *h, const struct _u_request *req, struct _u_response *resp,
+                      int status, const char *code, const char *message, cJSON *details)
+{
+    return send_json(h, req, resp, status, response_error(code, message, details));
+}
+
+static void log_request(const http_t *h, const struct _u_request *req, int status,
+                        const char *outcome, const job_t *job, const char *language,
+                        int64_t started_ms)
+{
+    cJSON *f;
+
+    if (!h->cfg->log_requests)
+        return;
+    f = cJSON_CreateObject();
+    if (!f)
+        return;
+    if (job)
+        cJSON_AddStringToObject(f, "id", job->id);
+    cJSON_AddStringToObject(f, "method", req->http_verb);
+    cJSON_AddStringToObject(f, "path", req->url_path ? req->url_path : "");
+    cJSON_AddNumberToObject(f, "http", status);
+    if (language)
+        cJSON_AddStringToObject(f, "language", language);
+    if (outcome)
+        cJSON_AddStringToObject(f, "status", outcome);
+    if (job && !job->fail_http) {
+        for (int i = job->nruns - 1; i >= 0; i--)
+            if (job->runs[i].present) {
+                if (job->runs[i].exit_code >= 0)
+                    cJSON_AddNumberToObject(f, "exitCode", job->runs[i].exit_code);
+                break;
+            }
+    }
+    if (job && job->executor[0])
+        cJSON_AddStringToObject(f, "executor", job->executor);
+    if (job && job->t_started)
+        cJSON_AddNumberToObject(f, "queueMs", (double)(job->t_started - job->t_created));
+    cJSON_AddNumberToObject(f, "durationMs", (double)(cg_now_ms() - started_ms));
+    log_event(LOG_INFO, "request", f);
+}
+
+/* ---- POST /api/code/execute ---- */
+
+static int64_t wait_budget_ms(const http_t *h, const request_t *r)
+{
+    int64_t t = h->cfg->queue_wait_ms + HTTP_COMPILE_ALLOWANCE_MS + HTTP_WAIT_MARGIN_MS;
+
+    if (r->ntests > 0)
+        for (int i = 0; i < r->ntests; i++)
+            t += r->tests[i].timeout_ms + 1000;
+    else
+        t += r->timeout_ms + 1000;
+    return t;
+}
+
+static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                   request_t *r, int64_t t0)
+{
+    const char *language = r->language;
+    int64_t budget = wait_budget_ms(h, r);
+    job_t *job = job_new(r, (size_t)h->cfg->output_limit_kb * 1024u);
+    int rc, status;
+    const char *outcome = NULL;
+    char *body;
+
+    if (!job) {
+        log_request(h, req, 500, "internal_error", NULL, language, t0);
+        return send_error(h, req, resp, 500, "internal_error", "out of memory", NULL);
+    }
+    rc = pool_submit(h->pool, job);
+    if (rc == -EAGAIN) {
+        u_map_put(resp->map_header, "Retry-After", "1");
+        log_request(h, req, 503, "overloaded", job, language, t0);
+        job_unref(job);
+        return send_error(h, req, resp, 503, "overloaded",
+                          "too many requests are waiting; try again shortly", NULL);
+    }
+    if (rc != 0) {
+        log_request(h, req, 503, "shutting_down", job, language, t0);
+        job_unref(job);
+        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down",
+                          NULL);
+    }
+    if (!job_wait(job, cg_now_ms() + budget)) {
+        /* Should not happen: the pool finishes every job. Do not hang the client. */
+        pool_cancel(h->pool, job);
+        log_request(h, req, 503, "executor_unavailable", job, language, t0);
+        job_unref(job);
+        return send_error(h, req, resp, 503, "executor_unavailable",
+                          "the executor did not answer in time", NULL);
+    }
+    body = response_job(job, &status, &outcome);
+    if (status == 503)
+        u_map_put(resp->map_header, "Retry-After", "1");
+    log_request(h, req, status, outcome, job, language, t0);
+    job_unref(job);
+    return send_json(h, req, resp, status, body);
+}
+
+static int on_execute(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    request_t r;
+    request_error_t err;
+    int64_t t0 = cg_now_ms();
+    int ret;
+
+    atomic_fetch_add(&h->inflight, 1);
+    if (atomic_load(&h->draining)) {
+        log_request(h, req, 503, "shutting_down", NULL, NULL, t0);
+        ret = send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
+        goto out;
+    }
+    /* ulfius truncates bodies at max_post_body_size silently: it is set to the limit + 1, so a
+     * body that reaches it was larger than the limit. */
+    if (req->binary_body_length > CG_MAX_BODY_BYTES) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the request body exceeds %u bytes", CG_MAX_BODY_BYTES);
+        log_request(h, req, 413, "payload_too_large", NULL, NULL, t0);
+        ret = send_error(h, req, resp, 413, "payload_too_large", msg, NULL);
+        goto out;
+    }
+    if (request_parse(req->binary_body, req->binary_body_length, &r, &err) != 0) {
+        log_request(h, req, err.http_status, err.code, NULL, NULL, t0);
+        ret = send_error(h, req, resp, err.http_status, err.code, err.message,
+                         request_error_details(&err));
+        goto out;
+    }
+    ret = run_job(h, req, resp, &r, t0);
+out:
+    atomic_fetch_sub(&h->inflight, 1);
+    return ret;
+}
+
+/* ---- GET endpoints ---- */
+
+static int on_languages(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    cJSON *root = cJSON_CreateObject(), *arr;
+
+    if (!root)
+        return send_json(h, req, resp, 500, NULL);
+    cJSON_AddTrueToObject(root, "success");
+    arr = cJSON_AddArrayToObject(root, "data");
+    for (int i = 0; arr && i < REQUEST_NLANG; i++) {
+        pool_lang_info_t info;
+        cJSON *e = cJSON_CreateObject(), *al;
+        if (!e)
+            break;
+        pool_language_info(h->pool, request_languages[i], &info);
+        cJSON_AddStringToObject(e, "language", request_languages[i]);
+        if (info.version[0])
+            cJSON_AddStringToObject(e, "version", info.version);
+        else
+            cJSON_AddNullToObject(e, "version");
+        al = cJSON_AddArrayToObject(e, "aliases");
+        for (const char *const *a = request_language_aliases(request_languages[i]); al && a && *a;
+             a++)
+            cJSON_AddItemToArray(al, cJSON_CreateString(*a));
+        cJSON_AddBoolToObject(e, "ready", info.connections > 0);
+        cJSON_AddNumberToObject(e, "executors", info.endpoints);
+        cJSON_AddItemToArray(arr, e);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return send_json(h, req, resp, 200, s);
+}
+
+static int on_healthz(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    char buf[160];
+
+    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"runtime\":\"%s\"}",
+             CG_VERSION, h->runtime_name);
+    return send_json(h, req, resp, 200, strdup(buf));
+}
+
+static int on_readyz(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    cJSON *root = cJSON_CreateObject(), *langs;
+    bool ready = !atomic_load(&h->draining);
+
+    if (!root)
+        return send_json(h, req, resp, 500, NULL);
+    langs = cJSON_AddObjectToObject(root, "languages");
+    for (int i = 0; i < REQUEST_NLANG; i++) {
+        pool_lang_info_t info;
+        pool_language_info(h->pool, request_languages[i], &info);
+        if (info.connections == 0)
+            ready = false;
+        if (langs)
+            cJSON_AddBoolToObject(langs, request_languages[i], info.connections > 0);
+    }
+    cJSON_AddStringToObject(root, "status",
+                            atomic_load(&h->draining) ? "draining" : ready ? "ready" : "starting");
+    cJSON_AddNumberToObject(root, "queued", pool_queue_length(h->pool));
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return send_json(h, req, resp, ready ? 200 : 503, s);
+}
+
+/* ---- fallbacks ---- */
+
+static int on_other_method(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    const route_t *rt = NULL;
+    static const route_t routes[] = {
+        {"/api/code/execute", "POST, OPTIONS"},
+        {"/api/languages", "GET, OPTIONS"},
+        {"/healthz", "GET, OPTIONS"},
+        {"/readyz", "GET, OPTIONS"},
+    };
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (req->url_path && strcmp(req->url_path, routes[i].path) == 0)
+            rt = &routes[i];
+    if (!rt)
+        rt = &routes[0];
+    if (strcmp(req->http_verb, "OPTIONS") == 0) {
+        set_cors(h, req, resp);
+        u_map_put(resp->map_header, "Access-Control-Allow-Methods", rt->allow);
+        u_map_put(resp->map_header, "Access-Control-Allow-Headers", "Content-Type");
+        u_map_put(resp->map_header, "Access-Control-Max-Age", "600");
+        u_map_put(resp->map_header, "Allow", rt->allow);
+        ulfius_set_empty_body_response(resp, 204);
+        return U_CALLBACK_COMPLETE;
+    }
+    u_map_put(resp->map_header, "Allow", rt->allow);
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb,
+             rt->path, rt->allow);
+    return send_error(h, req, resp, 405, "method_not_allowed", msg, NULL);
+}
+
+static int on_not_found(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    char msg[160];
+
+    snprintf(msg, sizeof msg, "no such endpoint: %.100s", req->url_path ? req->url_path : "");
+    return send_error(h, req, resp, 404, "not_found", msg, NULL);
+}
+
+/* ---- life cycle ---- */
+
+static int add_routes(http_t *h)
+{
+    struct _u_instance *in = &h->inst;
+    int rc = U_OK;
+
+    rc |= ulfius_add_endpoint_by_val(in, "POST", "/api/code/execute", NULL, 0, on_execute, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/code/execute", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/api/languages", NULL, 0, on_languages, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/languages", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/healthz", NULL, 0, on_healthz, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/healthz", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/readyz", NULL, 0, on_readyz, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/readyz", NULL, 1, on_other_method, h);
+    rc |= ulfius_set_default_endpoint(in, on_not_found, h);
+    return rc == U_OK ? 0 : -1;
+}
+
+http_t *http_start(const config_t *cfg, pool_t *pool, const char *runtime_name)
+{
+    http_t *h = calloc(1, sizeof *h);
+    struct sockaddr_in addr;
+
+    if (!h)
+        return NULL;
+    h->cfg = cfg;
+    h->pool = pool;
+    h->runtime_name = runtime_name;
+    h->quiesced_fd = -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)cfg->port);
+    if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
+        log_msg(LOG_ERROR, "--bind %s is not an IPv4 address", cfg->bind);
+        free(h);
+        return NULL;
+    }
+    if (ulfius_init_instance(&h->inst, (unsigned)cfg->port, &addr, NULL) != U_OK) {
+        log_msg(LOG_ERROR, "ulfius_init_instance failed");
+        free(h);
+        return NULL;
+    }
+    h->inst.max_post_body_size = CG_MAX_BODY_BYTES + 1;
+    if (add_routes(h) != 0)
+        goto fail;
+
+    /* Ulfius' own flags plus MHD_USE_ITC, which MHD_quiesce_daemon needs for the drain. */
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
+    if (ulfius_start_framework_with_mhd_options(&h->inst, flags, ops) != U_OK) {
+        log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", cfg->bind, cfg->port,
+                errno ? strerror(errno) : "address in use?");
+        goto fail;
+    }
+    return h;
+
+fail:
+    ulfius_clean_instance(&h->inst);
+    free(h);
+    return NULL;
+}
+
+void http_begin_drain(http_t *h)
+{
+    atomic_store(&h->draining, true);
+    if (h->inst.mhd_daemon) {
+        MHD_socket s = MHD_quiesce_daemon(h->inst.mhd_daemon);
+        if (s != MHD_INVALID_SOCKET)
+            h->quiesced_fd = s;
+        else
+            log_msg(LOG_WARN, "could not stop accepting connections; new requests get 503");
+    }
+}
+
+int http_inflight(http_t *h) { return atomic_load(&h->inflight); }
+
+void http_stop(http_t *h)
+{
+    if (!h)
+        return;
+    ulfius_stop_framework(&h->inst);
+    ulfius_clean_instance(&h->inst);
+    if (h->quiesced_fd >= 0)
+        close(h->quiesced_fd);
+    free(h);
+}

@@ -1,0 +1,29 @@
+/*
+ * http.h - the ulfius HTTP front end: routes, CORS, request logging, graceful drain.
+ *
+ * Theory of operation
+ * -------------------
+ * libmicrohttpd runs one thread per connection; a handler for POST /api/code/execute parses the
+ * body, queues a job on the pool and blocks in job_wait() until the pool finishes it. An
+ * in-flight counter tracks handlers between entry and the response being built. Drain:
+ * http_begin_drain() makes /readyz answer 503 and stops accepting new connections
+ * (MHD_quiesce_daemon); http_inflight() tells the caller when handlers are done.
+ *
+ * Ownership: http_t is created by http_start and freed by http_stop (which also stops MHD).
+ * Threads: http_begin_drain, http_inflight and http_stop are for the main thread.
+ */
+#ifndef CG_HTTP_H
+#define CG_HTTP_H
+
+#include "config.h"
+#include "pool.h"
+
+typedef struct http http_t;
+
+/* Starts listening on cfg->bind:cfg->port. NULL on failure (logged). */
+http_t *http_start(const config_t *cfg, pool_t *pool, const char *runtime_name);
+void http_begin_drain(http_t *h);
+int http_inflight(http_t *h);
+void http_stop(http_t *h);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * job.c - life cycle of one execution request (see job.h for ownership and threads).
+ */
+#include "job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cg_util.h"
+
+static void outcome_clear(job_outcome_t *o)
+{
+    free(o->out);
+    free(o->err);
+    memset(o, 0, sizeof *o);
+}
+
+static char *encode_frame(const job_t *job, size_t output_limit)
+{
+    cg_execute_t ex;
+    const request_t *r = &job->req;
+
+    memset(&ex, 0, sizeof ex);
+    ex.id = job->id;
+    ex.language = r->language;
+    ex.code = r->code;
+    ex.code_len = r->code_len;
+    ex.args = (const char *const *)r->args;
+    ex.nargs = r->nargs;
+    ex.memory_mb = r->memory_mb;
+    ex.output_limit = output_limit;
+    if (r->ntests > 0) {
+        ex.nruns = r->ntests;
+        for (int i = 0; i < r->ntests; i++) {
+            ex.runs[i].input = r->tests[i].input;
+            ex.runs[i].input_len = r->tests[i].input_len;
+            ex.runs[i].timeout_ms = r->tests[i].timeout_ms;
+        }
+    } else {
+        ex.nruns = 1;
+        ex.runs[0].input = r->input;
+        ex.runs[0].input_len = r->input_len;
+        ex.runs[0].timeout_ms = r->timeout_ms;
+    }
+    return cg_encode_execute(&ex);
+}
+
+job_t *job_new(request_t *req, size_t output_limit)
+{
+    job_t *job = calloc(1, sizeof *job);
+
+    if (!job)
+        goto fail;
+    job->req = *req;
+    memset(req, 0, sizeof *req);
+    job->nruns = job->req.ntests > 0 ? job->req.ntests : 1;
+    if (cg_random_hex(job->id, 8) != 0)
+        goto fail_job;
+    job->frame = encode_frame(job, output_limit);
+    if (!job->frame)
+        goto fail_job;
+    job->frame_len = strlen(job->frame);
+    pthread_mutex_init(&job->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&job->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    job->refs = 1;
+    job->state = JOB_NEW;
+    job->t_created = cg_now_ms();
+    return job;
+
+fail_job:
+    request_free(&job->req);
+    free(job->frame);
+    free(job);
+    return NULL;
+fail:
+    request_free(req);
+    return NULL;
+}
+
+void job_ref(job_t *job)
+{
+    pthread_mutex_lock(&job->mu);
+    job->refs++;
+    pthread_mutex_unlock(&job->mu);
+}
+
+void job_unref(job_t *job)
+{
+    int left;
+
+    if (!job)
+        return;
+    pthread_mutex_lock(&job->mu);
+    left = --job->refs;
+    pthread_mutex_unlock(&job->mu);
+    if (left > 0)
+        return;
+    outcome_clear(&job->compile);
+    for (int i = 0; i < CG_MAX_RUNS; i++)
+        outcome_clear(&job->runs[i]);
+    request_free(&job->req);
+    free(job->frame);
+    pthread_mutex_destroy(&job->mu);
+    pthread_cond_destroy(&job->cv);
+    free(job);
+}
+
+int job_outcome_set(job_outcome_t *dst, const cg_outcome_t *src)
+{
+    char *out = strdup(src->out ? src->out : "");
+    char *err = strdup(src->err ? src->err : "");
+
+    if (!out || !err) {
+        free(out);
+        free(err);
+        return -ENOMEM;
+    }
+    outcome_clear(dst);
+    dst->present = true;
+    dst->status = src->status;
+    dst->exit_code = src->exit_code;
+    dst->signal = src->signal;
+    dst->timed_out = src->timed_out;
+    dst->truncated = src->truncated;
+    dst->duration_ms = src->duration_ms;
+    dst->cpu_ms = src->cpu_ms;
+    dst->memory_kb = src->memory_kb;
+    dst->out = out;
+    dst->err = err;
+    return 0;
+}
+
+void job_finish(job_t *job)
+{
+    pthread_mutex_lock(&job->mu);
+    job->state = JOB_DONE;
+    job->t_done = cg_now_ms();
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+}
+
+void job_fail(job_t *job, int http, const char *code, const char *msg)
+{
+    job->fail_http = http;
+    snprintf(job->fail_code, sizeof job->fail_code, "%s", code);
+    snprintf(job->fail_msg, sizeof job->fail_msg, "%s", msg);
+    job_finish(job);
+}
+
+bool job_wait(job_t *job, int64_t abs_deadline_ms)
+{
+    struct timespec ts;
+    bool done;
+
+    ts.tv_sec = abs_deadline_ms / 1000;
+    ts.tv_nsec = (abs_deadline_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&job->mu);
+    while (job->state != JOB_DONE) {
+        if (pthread_cond_timedwait(&job->cv, &job->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    done = job->state == JOB_DONE;
+    pthread_mutex_unlock(&job->mu);
+    return done;
+}

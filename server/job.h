@@ -1,0 +1,89 @@
+/*
+ * job.h - one execution request on its way through the gateway.
+ *
+ * Ownership and threads: a job is created by the HTTP handler thread (job_new) from a parsed
+ * request, which it takes over. It is reference counted: the handler holds one reference, the
+ * pool takes one in pool_submit() and drops it when the job is finished. Members marked [pool]
+ * are written only by the pool thread while the job is not finished, under `mu`; once `state` is
+ * JOB_DONE (set under `mu`, then `cv` broadcast) they are read-only and the handler reads them
+ * without locking. job_unref() frees the job, its request and every outcome string.
+ */
+#ifndef CG_JOB_H
+#define CG_JOB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol.h"
+#include "request.h"
+
+typedef struct {
+    bool present;
+    cg_status_t status;
+    int exit_code;
+    int signal;
+    bool timed_out;
+    bool truncated;
+    int64_t duration_ms;
+    int64_t cpu_ms;
+    int64_t memory_kb;
+    char *out;        /* malloc'ed, valid UTF-8 */
+    char *err;
+    bool passed;      /* test cases: judged by the pool when the result arrives */
+} job_outcome_t;
+
+typedef enum { JOB_NEW, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state_t;
+
+typedef struct job job_t;
+struct job {
+    char id[CG_ID_MAX + 1];
+    request_t req;              /* owned; read-only after job_new */
+    int nruns;                  /* tests ? ntests : 1 */
+    char *frame;                /* the EXECUTE frame, built once by job_new */
+    size_t frame_len;
+    int64_t deadline_ms;        /* monotonic: give up waiting in the queue after this */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_state_t state;          /* [pool] */
+    int refs;                   /* under mu */
+    bool cancel_requested;      /* set by the handler (gave up), read by the pool */
+
+    /* [pool] results */
+    job_outcome_t compile;
+    job_outcome_t runs[CG_MAX_RUNS];
+    int nresults;
+    bool stopped_early;         /* submit mode: a failure stopped the remaining runs */
+    bool cancel_sent;
+    bool got_output;            /* any COMPILE/RESULT arrived: no retry elsewhere */
+    int attempts;
+    char executor[64];
+    char lang_version[32];
+    /* [pool] failure without a result: HTTP status, API code and message */
+    int fail_http;
+    char fail_code[32];
+    char fail_msg[256];
+
+    int64_t t_created, t_started, t_done; /* monotonic ms */
+    job_t *next;                /* pool queue link, pool-owned */
+};
+
+/* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed). */
+job_t *job_new(request_t *req, size_t output_limit);
+void job_ref(job_t *job);
+void job_unref(job_t *job);
+
+/* Pool side: copy an outcome from a parsed COMPILE/RESULT message; returns 0 or -ENOMEM. */
+int job_outcome_set(job_outcome_t *dst, const cg_outcome_t *src);
+
+/* Pool side: finish the job (state DONE, wake the handler). Call with mu NOT held. */
+void job_finish(job_t *job);
+/* Pool side: finish the job as failed with an HTTP status, API code and message. */
+void job_fail(job_t *job, int http, const char *code, const char *msg);
+
+/* Handler side: wait until the job is done or until abs_deadline_ms (monotonic). Returns true
+ * when done. */
+bool job_wait(job_t *job, int64_t abs_deadline_ms);
+
+#endif

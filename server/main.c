@@ -1,0 +1,181 @@
+/*
+ * main.c - the gateway: configuration, runtime selection, start-up and graceful teardown.
+ *
+ * Theory of operation
+ * -------------------
+ * SIGTERM, SIGINT and SIGHUP are blocked before any thread starts, so every thread inherits the
+ * mask and only the main thread takes them, with sigtimedwait(). Start-up: pool thread, runtime
+ * (which starts the executors and announces them to the pool), then the HTTP server.
+ *
+ * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 and MHD stops accepting
+ * (http_begin_drain); requests in flight get up to cfg->drain_ms to finish; then whatever is
+ * still queued or running fails with 503 shutting_down (pool_fail_all) and the handlers answer;
+ * then the HTTP server stops, the pool closes its connections, and the runtime stops and removes
+ * every executor it created. A second signal skips what is left of the drain. Exit status 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_util.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "pool.h"
+#include "runtime.h"
+#include "version.h"
+
+static config_t g_cfg;
+
+static void on_endpoint(void *arg, const runtime_endpoint_t *ep, bool up)
+{
+    pool_endpoint(arg, ep, up);
+}
+
+static runtime_t *g_runtime;
+
+static void on_unhealthy(void *arg, const char *id)
+{
+    (void)arg;
+    if (g_runtime)
+        runtime_report_unhealthy(g_runtime, id);
+}
+
+static int wait_signal(const sigset_t *set, int timeout_ms)
+{
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    int sig;
+
+    do
+        sig = sigtimedwait(set, NULL, &ts);
+    while (sig < 0 && errno == EINTR);
+    return sig < 0 ? 0 : sig;
+}
+
+static void drain(http_t *http, pool_t *pool, const sigset_t *set)
+{
+    int64_t deadline = cg_now_ms() + g_cfg.drain_ms;
+    cJSON *f = cJSON_CreateObject();
+
+    if (f) {
+        cJSON_AddNumberToObject(f, "inflight", http_inflight(http));
+        cJSON_AddNumberToObject(f, "drainMs", g_cfg.drain_ms);
+    }
+    log_event(LOG_INFO, "drain_start", f);
+    http_begin_drain(http);
+    while (http_inflight(http) > 0 && cg_now_ms() < deadline) {
+        int sig = wait_signal(set, 50);
+        if (sig) {
+            log_msg(LOG_WARN, "second signal (%s): skipping the drain", cg_signal_name(sig));
+            break;
+        }
+    }
+    if (http_inflight(http) > 0) {
+        log_msg(LOG_WARN, "%d request(s) still running: answering 503 shutting_down",
+                http_inflight(http));
+        pool_fail_all(pool, "shutting_down", "the gateway is shutting down");
+        int64_t d2 = cg_now_ms() + 3000;
+        while (http_inflight(http) > 0 && cg_now_ms() < d2)
+            usleep(20000);
+    }
+    log_event(LOG_INFO, "drain_done", NULL);
+}
+
+static runtime_t *choose_runtime(pool_t *pool)
+{
+    const char *want = g_cfg.runtime;
+
+    if (strcmp(want, "docker") == 0)
+        return runtime_docker_new(&g_cfg, on_endpoint, pool);
+    if (strcmp(want, "local") == 0)
+        return runtime_local_new(&g_cfg, on_endpoint, pool);
+    if (runtime_docker_available(&g_cfg)) {
+        log_msg(LOG_INFO, "runtime auto: the Docker daemon answers on %s: using docker",
+                g_cfg.docker_socket);
+        return runtime_docker_new(&g_cfg, on_endpoint, pool);
+    }
+    log_msg(LOG_WARN, "runtime auto: no Docker daemon on %s: using the local runtime "
+                      "(executors run as processes on this host)",
+            g_cfg.docker_socket);
+    return runtime_local_new(&g_cfg, on_endpoint, pool);
+}
+
+int main(int argc, char **argv)
+{
+    char err[256];
+    sigset_t set;
+    pool_t *pool = NULL;
+    http_t *http = NULL;
+    int rc = config_load(&g_cfg, argc, argv, err, sizeof err);
+    int status = 1;
+
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "gateway: %s\n(see --help)\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    log_msg(LOG_INFO, "codegate %s starting (instance %s)", CG_VERSION, g_cfg.instance);
+    pool = pool_new(&g_cfg, on_unhealthy, NULL);
+    if (!pool || pool_start(pool) != 0) {
+        log_msg(LOG_ERROR, "cannot start the connection pool");
+        goto out;
+    }
+    g_runtime = choose_runtime(pool);
+    if (!g_runtime) {
+        log_msg(LOG_ERROR, "cannot create the %s runtime", g_cfg.runtime);
+        goto out;
+    }
+    if (runtime_start(g_runtime) != 0) {
+        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)",
+                g_runtime->ops->name);
+        goto out;
+    }
+    http = http_start(&g_cfg, pool, g_runtime->ops->name);
+    if (!http)
+        goto out;
+    {
+        cJSON *f = cJSON_CreateObject();
+        if (f) {
+            cJSON_AddStringToObject(f, "bind", g_cfg.bind);
+            cJSON_AddNumberToObject(f, "port", g_cfg.port);
+            cJSON_AddStringToObject(f, "runtime", g_runtime->ops->name);
+        }
+        log_event(LOG_INFO, "listening", f);
+    }
+    for (;;) {
+        int sig = wait_signal(&set, 1000);
+        if (sig == SIGHUP)
+            continue; /* reserved: nothing to reload yet */
+        if (sig) {
+            log_msg(LOG_INFO, "%s received: shutting down", cg_signal_name(sig));
+            break;
+        }
+    }
+    drain(http, pool, &set);
+    status = 0;
+
+out:
+    if (http)
+        http_stop(http);
+    if (pool)
+        pool_stop(pool);
+    if (g_runtime) {
+        runtime_stop(g_runtime);
+        runtime_free(g_runtime);
+    }
+    pool_free(pool);
+    log_event(LOG_INFO, "exit", NULL);
+    return status;
+}

@@ -1,0 +1,234 @@
+/*
+ * response.c - building the JSON answers of POST /api/code/execute.
+ *
+ * Shape (README "Response"): top-level fields describe the program's run - for a request
+ * with tests, the first failing case, or the last case when all passed - plus totals over all
+ * cases (durationMs and cpuMs summed, memoryKb the peak). `output`, `error` and
+ * `executionTime` keep the shape of the original node service. A compile error has no run:
+ * exitCode and signal are null, the diagnostics are in compile.stderr and in stderr.
+ */
+#include "response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_nullable_int(cJSON *o, const char *name, bool present, double v)
+{
+    if (present)
+        cJSON_AddNumberToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static void add_signal(cJSON *o, int sig)
+{
+    const char *name = sig ? cg_signal_name(sig) : NULL;
+
+    if (name)
+        cJSON_AddStringToObject(o, "signal", name);
+    else
+        cJSON_AddNullToObject(o, "signal");
+}
+
+char *response_error(const char *code, const char *message, cJSON *details)
+{
+    cJSON *root = cJSON_CreateObject(), *err;
+    char *s = NULL;
+
+    if (!root) {
+        cJSON_Delete(details);
+        return NULL;
+    }
+    cJSON_AddFalseToObject(root, "success");
+    err = cJSON_AddObjectToObject(root, "error");
+    if (err) {
+        cJSON_AddStringToObject(err, "code", code);
+        cJSON_AddStringToObject(err, "message", message);
+        if (details)
+            cJSON_AddItemToObject(err, "details", details);
+        else
+            details = NULL;
+    } else {
+        cJSON_Delete(details);
+    }
+    s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* Index of the run the top-level fields describe, or -1 when none ran. */
+static int primary_run(const job_t *job)
+{
+    int last = -1;
+
+    for (int i = 0; i < job->nruns; i++) {
+        const job_outcome_t *o = &job->runs[i];
+        if (!o->present)
+            continue;
+        if (job->req.ntests > 0 ? !o->passed : o->status != CG_ST_OK)
+            return i;
+        last = i;
+    }
+    return last;
+}
+
+cg_status_t response_overall_status(const job_t *job)
+{
+    int i;
+
+    if (job->compile.present && job->compile.status != CG_ST_OK)
+        return job->compile.status == CG_ST_TIMEOUT ? CG_ST_COMPILE_ERROR : job->compile.status;
+    i = primary_run(job);
+    if (i < 0)
+        return CG_ST_INTERNAL_ERROR;
+    return job->runs[i].status;
+}
+
+static void add_compile(cJSON *data, const job_outcome_t *c)
+{
+    cJSON *o = cJSON_AddObjectToObject(data, "compile");
+
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "status", cg_status_name(c->status));
+    cJSON_AddStringToObject(o, "stdout", c->out ? c->out : "");
+    cJSON_AddStringToObject(o, "stderr", c->err ? c->err : "");
+    add_nullable_int(o, "exitCode", c->exit_code >= 0, c->exit_code);
+    cJSON_AddNumberToObject(o, "durationMs", (double)c->duration_ms);
+    if (c->timed_out)
+        cJSON_AddTrueToObject(o, "timedOut");
+}
+
+static void add_tests(cJSON *data, const job_t *job, bool compile_failed)
+{
+    cJSON *arr = cJSON_AddArrayToObject(data, "tests");
+    int passed = 0, failed = 0, skipped = 0;
+
+    for (int i = 0; arr && i < job->req.ntests; i++) {
+        const job_outcome_t *o = &job->runs[i];
+        const request_test_t *t = &job->req.tests[i];
+        cJSON *e = cJSON_CreateObject();
+        if (!e)
+            break;
+        cJSON_AddNumberToObject(e, "index", i);
+        if (o->present) {
+            cJSON_AddBoolToObject(e, "passed", o->passed);
+            cJSON_AddStringToObject(e, "status", cg_status_name(o->status));
+            cJSON_AddStringToObject(e, "stdout", o->out ? o->out : "");
+            cJSON_AddStringToObject(e, "stderr", o->err ? o->err : "");
+            add_nullable_int(e, "exitCode", o->exit_code >= 0, o->exit_code);
+            add_signal(e, o->signal);
+            cJSON_AddBoolToObject(e, "timedOut", o->timed_out);
+            cJSON_AddBoolToObject(e, "truncated", o->truncated);
+            cJSON_AddNumberToObject(e, "durationMs", (double)o->duration_ms);
+            cJSON_AddNumberToObject(e, "cpuMs", (double)o->cpu_ms);
+            cJSON_AddNumberToObject(e, "memoryKb", (double)o->memory_kb);
+            if (o->passed)
+                passed++;
+            else
+                failed++;
+        } else {
+            cJSON_AddFalseToObject(e, "passed");
+            cJSON_AddStringToObject(e, "status", compile_failed ? "compile_error" : "skipped");
+            if (compile_failed)
+                failed++;
+            else
+                skipped++;
+        }
+        if (t->expected)
+            cJSON_AddStringToObject(e, "expectedOutput", t->expected);
+        else
+            cJSON_AddNullToObject(e, "expectedOutput");
+        cJSON_AddItemToArray(arr, e);
+    }
+    cJSON_AddNumberToObject(data, "passed", passed);
+    cJSON_AddNumberToObject(data, "failed", failed);
+    cJSON_AddNumberToObject(data, "skipped", skipped);
+}
+
+static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st)
+{
+    const job_outcome_t *o = pi >= 0 ? &job->runs[pi] : NULL;
+    const job_outcome_t *c = &job->compile;
+    bool compile_failed = c->present && c->status != CG_ST_OK;
+    int64_t dur = 0, cpu = 0, mem = 0;
+
+    for (int i = 0; i < job->nruns; i++) {
+        if (!job->runs[i].present)
+            continue;
+        dur += job->runs[i].duration_ms;
+        cpu += job->runs[i].cpu_ms;
+        if (job->runs[i].memory_kb > mem)
+            mem = job->runs[i].memory_kb;
+    }
+    const char *out = o && o->out ? o->out : "";
+    const char *err = o && o->err ? o->err : (compile_failed && c->err ? c->err : "");
+    cJSON_AddStringToObject(data, "output", out);
+    cJSON_AddBoolToObject(data, "error", st != CG_ST_OK);
+    cJSON_AddNumberToObject(data, "executionTime", (double)dur);
+    cJSON_AddStringToObject(data, "stdout", out);
+    cJSON_AddStringToObject(data, "stderr", err);
+    add_nullable_int(data, "exitCode", o && o->exit_code >= 0, o ? o->exit_code : 0);
+    add_signal(data, o ? o->signal : 0);
+    cJSON_AddStringToObject(data, "status", cg_status_name(st));
+    cJSON_AddBoolToObject(data, "timedOut", o ? o->timed_out : (compile_failed && c->timed_out));
+    cJSON_AddBoolToObject(data, "truncated", o ? o->truncated : false);
+    cJSON_AddNumberToObject(data, "durationMs", (double)dur);
+    cJSON_AddNumberToObject(data, "cpuMs", (double)cpu);
+    cJSON_AddNumberToObject(data, "memoryKb", (double)mem);
+}
+
+char *response_job(const job_t *job, int *http_status, const char **status_out)
+{
+    cJSON *root, *data;
+    char *s;
+    cg_status_t st;
+    int pi;
+
+    if (job->fail_http) {
+        *http_status = job->fail_http;
+        if (status_out)
+            *status_out = job->fail_code;
+        return response_error(job->fail_code, job->fail_msg, NULL);
+    }
+    pi = primary_run(job);
+    if (pi < 0 && !(job->compile.present && job->compile.status != CG_ST_OK)) {
+        *http_status = 500;
+        if (status_out)
+            *status_out = "internal_error";
+        return response_error("internal_error", "the executor returned no result", NULL);
+    }
+    st = response_overall_status(job);
+    if (status_out)
+        *status_out = cg_status_name(st);
+    if (st == CG_ST_INTERNAL_ERROR) {
+        /* The sandbox could not run the program: that is our failure, not the program's. */
+        const job_outcome_t *o = pi >= 0 ? &job->runs[pi] : &job->compile;
+        char msg[256];
+        snprintf(msg, sizeof msg, "the sandbox could not run the program%s%.200s",
+                 o->err && o->err[0] ? ": " : "", o->err ? o->err : "");
+        *http_status = 500;
+        return response_error("internal_error", msg, NULL);
+    }
+    root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddTrueToObject(root, "success");
+    data = cJSON_AddObjectToObject(root, "data");
+    if (!data) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_AddStringToObject(data, "language", job->req.language);
+    cJSON_AddStringToObject(data, "version", job->lang_version);
+    add_run_fields(data, job, pi, st);
+    if (job->compile.present)
+        add_compile(data, &job->compile);
+    if (job->req.ntests > 0)
+        add_tests(data, job, job->compile.present && job->compile.status != CG_ST_OK);
+    s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    *http_status = 200;
+    return s;
+}

@@ -1,0 +1,176 @@
+"""Shared helpers for the integration suites: start a real gateway, talk HTTP to it, count results.
+
+Only the Python standard library is used (Debian's python3), so the suites need no pip install.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Gateway:
+    """A gateway process started for a test suite, with its log captured to a file."""
+
+    def __init__(self, build, args=(), env=None, name="it"):
+        self.build = build
+        self.port = free_port()
+        self.instance = "%s-%d-%d" % (name, os.getpid(), self.port)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(build, "test-logs", "gateway-%s.log" % self.instance)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.args = ["--port", str(self.port), "--instance", self.instance] + list(args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+
+    def start(self, ready_timeout=600):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.path.join(self.build, "gateway")] + self.args,
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.time() + ready_timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("gateway exited with %s during start-up; log: %s\n%s"
+                                   % (self.proc.returncode, self.log_path, self.tail()))
+            try:
+                st, _, _ = http("GET", self.url + "/readyz", timeout=2)
+                if st == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gateway not ready after %ss; log tail:\n%s" % (ready_timeout, self.tail()))
+
+    def tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_lines(self):
+        with open(self.log_path, "rb") as f:
+            out = []
+            for line in f.read().splitlines():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+            return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def children(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def execute(self, body, timeout=120):
+        return http("POST", self.url + "/api/code/execute", body, timeout=timeout)
+
+
+def http(method, url, body=None, headers=None, timeout=60, raw=None):
+    """Returns (status, parsed JSON or None, headers)."""
+    data = raw
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            payload = r.read()
+            status, rh = r.status, r.headers
+    except urllib.error.HTTPError as e:
+        payload = e.read()
+        status, rh = e.code, e.headers
+    try:
+        doc = json.loads(payload) if payload else None
+    except ValueError:
+        doc = {"_raw": payload}
+    return status, doc, rh
+
+
+class Runner:
+    """Runs test functions, each with a hard timeout, and prints `N passed, N failed`."""
+
+    def __init__(self, title):
+        self.title = title
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def run(self, fn, *args, timeout=180):
+        name = fn.__name__
+        t0 = time.time()
+        result = {}
+
+        def target():
+            try:
+                fn(*args)
+                result["ok"] = True
+            except BaseException:  # noqa: report everything
+                result["err"] = traceback.format_exc()
+
+        th = threading.Thread(target=target, daemon=True)
+        th.start()
+        th.join(timeout)
+        dt = time.time() - t0
+        if th.is_alive():
+            result["err"] = "hard timeout after %ss" % timeout
+        if result.get("ok"):
+            self.passed += 1
+            print("[ OK ] %-52s %6.2fs" % (name, dt), flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(name)
+            print("[FAIL] %-52s %6.2fs\n%s" % (name, dt, result.get("err")), flush=True)
+
+    def finish(self):
+        print("%s: %d passed, %d failed" % (self.title, self.passed, self.failed))
+        if self.failures:
+            print("failed: " + ", ".join(self.failures))
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 0 if self.failed == 0 else 1
+
+
+def check(cond, msg="check failed", doc=None):
+    if not cond:
+        if doc is not None:
+            msg += "\n" + json.dumps(doc, indent=1)[:3000]
+        raise AssertionError(msg)
+
+
+def expect_ok(doc, status=200, st=None):
+    """Asserts a 200 success answer (optionally with a given result status); returns data."""
+    check(st is None or doc.get("success") is True, "not a success", doc)
+    return doc["data"]
+
+
+if __name__ == "__main__":
+    sys.exit("import me")
