@@ -163,6 +163,7 @@ typedef struct {
     cg_outcome_t outcome;
     /* EXECUTE */
     cg_execute_t exec;
+    const char *argv[CG_MAX_ARGS + 1]; /* storage behind exec.args */
 } cg_msg_t;
 
 /* Error codes of the protocol functions (negative, 0 = success). */

@@ -20,7 +20,6 @@
  */
 #include "docker_client.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,10 +47,10 @@ typedef struct {
 typedef struct {
     const char *method; /* "GET", "POST", "DELETE" */
     const char *url;
-    const char *ctype;  /* Content-Type of body, or NULL */
+    const char *ctype; /* Content-Type of body, or NULL */
     const void *body;
     size_t body_len;
-    long timeout_ms;    /* > 0 deadline, 0 client default, < 0 none */
+    long timeout_ms;       /* > 0 deadline, 0 client default, < 0 none */
     docker_lines_t *lines; /* streaming: 2xx bodies are fed here */
     const atomic_bool *stop;
     CURL *curl;
@@ -63,7 +62,10 @@ typedef struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
 
 /* ---- small helpers ---- */
 
@@ -76,6 +78,12 @@ static void scopy(char *dst, size_t dstlen, const char *src)
     size_t n = strnlen(src, dstlen - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* ASCII only, whatever the locale. */
+static bool is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -124,24 +132,26 @@ static int buf_append(buf_t *b, const char *p, size_t n)
 
 const char *docker_strerror(int code)
 {
-    switch (code) {
-    case DOCKER_OK: return "success";
-    case DOCKER_ENOMEM: return "out of memory";
-    case DOCKER_EINVAL: return "invalid argument";
-    case DOCKER_ECONNECT: return "cannot connect to the Docker daemon";
-    case DOCKER_ETIMEDOUT: return "Docker call timed out";
-    case DOCKER_ETRANSPORT: return "Docker transport error";
-    case DOCKER_EBADREQ: return "Docker rejected the request (400)";
-    case DOCKER_EFORBIDDEN: return "Docker refused the operation (403)";
-    case DOCKER_ENOTFOUND: return "no such object (404)";
-    case DOCKER_ECONFLICT: return "conflict (409)";
-    case DOCKER_ESERVER: return "Docker daemon error (5xx)";
-    case DOCKER_EPROTO: return "unexpected answer from Docker";
-    case DOCKER_ETOOBIG: return "Docker answer too large";
-    case DOCKER_EBUILD: return "image build failed";
-    case DOCKER_ECANCELED: return "canceled";
-    default: return "unknown Docker client error";
-    }
+    static const char *const text[] = {
+        [0] = "success",
+        [-DOCKER_ENOMEM] = "out of memory",
+        [-DOCKER_EINVAL] = "invalid argument",
+        [-DOCKER_ECONNECT] = "cannot connect to the Docker daemon",
+        [-DOCKER_ETIMEDOUT] = "Docker call timed out",
+        [-DOCKER_ETRANSPORT] = "Docker transport error",
+        [-DOCKER_EBADREQ] = "Docker rejected the request (400)",
+        [-DOCKER_EFORBIDDEN] = "Docker refused the operation (403)",
+        [-DOCKER_ENOTFOUND] = "no such object (404)",
+        [-DOCKER_ECONFLICT] = "conflict (409)",
+        [-DOCKER_ESERVER] = "Docker daemon error (5xx)",
+        [-DOCKER_EPROTO] = "unexpected answer from Docker",
+        [-DOCKER_ETOOBIG] = "Docker answer too large",
+        [-DOCKER_EBUILD] = "image build failed",
+        [-DOCKER_ECANCELED] = "canceled",
+    };
+    if (code > 0 || -code >= (int)(sizeof text / sizeof text[0]) || !text[-code])
+        return "unknown Docker client error";
+    return text[-code];
 }
 
 bool docker_ref_ok(const char *s)
@@ -149,7 +159,7 @@ bool docker_ref_ok(const char *s)
     if (!s || !*s || strlen(s) > 255)
         return false;
     for (const char *p = s; *p; p++) {
-        if (!isalnum((unsigned char)*p) && !strchr("_.:/@-", *p))
+        if (!is_alnum((unsigned char)*p) && !strchr("_.:/@-", *p))
             return false;
     }
     return true;
@@ -163,7 +173,7 @@ char *docker_url_escape(const char *s)
     if (!out)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+        if (is_alnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
             *o++ = (char)*p;
         } else {
             *o++ = '%';
@@ -230,11 +240,16 @@ int docker_status_error(long status)
     if ((status >= 200 && status < 300) || status == 304)
         return 0;
     switch (status) {
-    case 400: return DOCKER_EBADREQ;
-    case 403: return DOCKER_EFORBIDDEN;
-    case 404: return DOCKER_ENOTFOUND;
-    case 409: return DOCKER_ECONFLICT;
-    default: return status >= 500 && status < 600 ? DOCKER_ESERVER : DOCKER_EPROTO;
+    case 400:
+        return DOCKER_EBADREQ;
+    case 403:
+        return DOCKER_EFORBIDDEN;
+    case 404:
+        return DOCKER_ENOTFOUND;
+    case 409:
+        return DOCKER_ECONFLICT;
+    default:
+        return status >= 500 && status < 600 ? DOCKER_ESERVER : DOCKER_EPROTO;
     }
 }
 
@@ -546,7 +561,8 @@ static int parse_container_list(const char *json, size_t len, docker_container_s
         return DOCKER_ENOMEM;
     }
     const cJSON *c;
-    cJSON_ArrayForEach(c, arr) {
+    cJSON_ArrayForEach(c, arr)
+    {
         if (!jstr(c, "Id"))
             continue;
         scopy(v[i].id, sizeof v[i].id, jstr(c, "Id"));
@@ -582,7 +598,8 @@ static int parse_network_list(const char *json, size_t len, docker_network_t **o
         return DOCKER_ENOMEM;
     }
     const cJSON *c;
-    cJSON_ArrayForEach(c, arr) {
+    cJSON_ArrayForEach(c, arr)
+    {
         if (!jstr(c, "Id"))
             continue;
         scopy(v[i].id, sizeof v[i].id, jstr(c, "Id"));
@@ -631,7 +648,7 @@ docker_client_t *docker_client_new(const char *socket_path, long default_timeout
 {
     if (!socket_path || !*socket_path)
         socket_path = DOCKER_DEFAULT_SOCKET;
-    if (strlen(socket_path) >= sizeof ((docker_client_t *)0)->socket)
+    if (strlen(socket_path) >= sizeof((docker_client_t *)0)->socket)
         return NULL;
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK)
@@ -644,9 +661,15 @@ docker_client_t *docker_client_new(const char *socket_path, long default_timeout
     return dc;
 }
 
-void docker_client_free(docker_client_t *dc) { free(dc); }
+void docker_client_free(docker_client_t *dc)
+{
+    free(dc);
+}
 
-const char *docker_client_socket(const docker_client_t *dc) { return dc->socket; }
+const char *docker_client_socket(const docker_client_t *dc)
+{
+    return dc->socket;
+}
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -674,8 +697,7 @@ static int on_xferinfo(void *p, curl_off_t dlt, curl_off_t dln, curl_off_t ult, 
     return r->stop && atomic_load(r->stop) ? 1 : 0;
 }
 
-static int map_curl(docker_client_t *dc, req_t *r, CURLcode cc, const char *ebuf,
-                    docker_err_t *err)
+static int map_curl(docker_client_t *dc, req_t *r, CURLcode cc, const char *ebuf, docker_err_t *err)
 {
     const char *detail = *ebuf ? ebuf : curl_easy_strerror(cc);
     switch (cc) {
@@ -768,11 +790,14 @@ fail:
  * 304 (status in *status when not NULL; answer in *resp when not NULL, caller frees resp->data),
  * else the mapped error with the daemon's message in err.
  */
-static int call(docker_client_t *dc, const char *method, const char *path,
-                const docker_kv_t *query, const char *ctype, const void *body, size_t body_len,
-                long timeout_ms, long *status, buf_t *resp, docker_err_t *err)
+static int call(docker_client_t *dc, const char *method, const char *path, const docker_kv_t *query,
+                const char *ctype, const void *body, size_t body_len, long timeout_ms, long *status,
+                buf_t *resp, docker_err_t *err)
 {
-    req_t r = {.method = method, .ctype = ctype, .body = body, .body_len = body_len,
+    req_t r = {.method = method,
+               .ctype = ctype,
+               .body = body,
+               .body_len = body_len,
                .timeout_ms = timeout_ms};
     char *url = docker_url_new(path, query);
     if (!url)
@@ -803,14 +828,13 @@ static int call_json(docker_client_t *dc, const char *path, const docker_kv_t *q
     char *text = cJSON_PrintUnformatted(body);
     if (!text)
         return err_set(err, DOCKER_ENOMEM, "%s", "out of memory");
-    int rc = call(dc, "POST", path, query, "application/json", text, strlen(text), 0, status,
-                  resp, err);
+    int rc =
+        call(dc, "POST", path, query, "application/json", text, strlen(text), 0, status, resp, err);
     free(text);
     return rc;
 }
 
-static int path_for(char *out, size_t outlen, const char *fmt, const char *ref,
-                    docker_err_t *err)
+static int path_for(char *out, size_t outlen, const char *fmt, const char *ref, docker_err_t *err)
 {
     if (!docker_ref_ok(ref))
         return err_set(err, DOCKER_EINVAL, "invalid name or id: '%.200s'", ref);
@@ -832,8 +856,8 @@ int docker_ping(docker_client_t *dc, long timeout_ms, docker_err_t *err)
     return rc;
 }
 
-int docker_version(docker_client_t *dc, char *api, size_t api_len, char *server,
-                   size_t server_len, docker_err_t *err)
+int docker_version(docker_client_t *dc, char *api, size_t api_len, char *server, size_t server_len,
+                   docker_err_t *err)
 {
     buf_t b = {0};
     err_reset(err);
@@ -882,8 +906,12 @@ int docker_build(docker_client_t *dc, const void *tar, size_t tar_len,
 {
     docker_build_state_t st = {.progress = opts->progress, .progress_arg = opts->progress_arg};
     docker_lines_t lb;
-    req_t r = {.method = "POST", .ctype = "application/x-tar", .body = tar, .body_len = tar_len,
-               .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : -1, .lines = &lb};
+    req_t r = {.method = "POST",
+               .ctype = "application/x-tar",
+               .body = tar,
+               .body_len = tar_len,
+               .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : -1,
+               .lines = &lb};
     err_reset(err);
     if (id_out)
         id_out[0] = '\0';
@@ -926,8 +954,7 @@ int docker_build(docker_client_t *dc, const void *tar, size_t tar_len,
 }
 
 int docker_network_create(docker_client_t *dc, const char *name, bool internal,
-                          const docker_kv_t *labels, char id_out[DOCKER_ID_LEN],
-                          docker_err_t *err)
+                          const docker_kv_t *labels, char id_out[DOCKER_ID_LEN], docker_err_t *err)
 {
     buf_t b = {0};
     int rc = DOCKER_ENOMEM;
@@ -1031,8 +1058,7 @@ int docker_container_stop(docker_client_t *dc, const char *id, int timeout_s, do
                      err);
 }
 
-int docker_container_kill(docker_client_t *dc, const char *id, const char *sig,
-                          docker_err_t *err)
+int docker_container_kill(docker_client_t *dc, const char *id, const char *sig, docker_err_t *err)
 {
     char path[320];
     err_reset(err);
@@ -1087,8 +1113,8 @@ int docker_container_wait(docker_client_t *dc, const char *id, long timeout_ms, 
     const docker_kv_t query[] = {{"condition", "not-running"}, {NULL, NULL}};
     int rc = path_for(path, sizeof path, "/containers/%s/wait", id, err);
     rc = rc ? rc
-            : call(dc, "POST", path, query, NULL, NULL, 0, timeout_ms > 0 ? timeout_ms : -1,
-                   NULL, &b, err);
+            : call(dc, "POST", path, query, NULL, NULL, 0, timeout_ms > 0 ? timeout_ms : -1, NULL,
+                   &b, err);
     if (rc == 0) {
         cJSON *o = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(o, "StatusCode");
@@ -1104,8 +1130,8 @@ int docker_container_wait(docker_client_t *dc, const char *id, long timeout_ms, 
     return rc;
 }
 
-int docker_container_logs(docker_client_t *dc, const char *id, int lines, char *out,
-                          size_t outlen, docker_err_t *err)
+int docker_container_logs(docker_client_t *dc, const char *id, int lines, char *out, size_t outlen,
+                          docker_err_t *err)
 {
     char path[320], tail[16];
     buf_t b = {0};

@@ -43,9 +43,9 @@
 
 enum {
     DOCKER_OK = 0,
-    DOCKER_ENOMEM = -1,     /* allocation failed */
-    DOCKER_EINVAL = -2,     /* bad argument (e.g. a name with characters outside [A-Za-z0-9_.:/@-]) */
-    DOCKER_ECONNECT = -3,   /* socket missing or connection refused */
+    DOCKER_ENOMEM = -1,   /* allocation failed */
+    DOCKER_EINVAL = -2,   /* bad argument (e.g. a name with characters outside [A-Za-z0-9_.:/@-]) */
+    DOCKER_ECONNECT = -3, /* socket missing or connection refused */
     DOCKER_ETIMEDOUT = -4,  /* the call's deadline passed */
     DOCKER_ETRANSPORT = -5, /* other libcurl failure */
     DOCKER_EBADREQ = -6,    /* HTTP 400 */
@@ -110,7 +110,7 @@ typedef struct {
     const char *buildargs_json; /* {"K":"V",...} or NULL */
     const char *labels_json;    /* {"K":"V",...} or NULL */
     bool nocache;
-    long timeout_ms;            /* 0 = no deadline (apt-get inside a build takes minutes) */
+    long timeout_ms;             /* 0 = no deadline (apt-get inside a build takes minutes) */
     docker_progress_cb progress; /* may be NULL */
     void *progress_arg;
 } docker_build_opts_t;
@@ -131,8 +131,7 @@ int docker_build(docker_client_t *dc, const void *tar, size_t tar_len,
 /* POST /networks/create {"Name","Driver":"bridge","Internal","CheckDuplicate":true,"Labels"}.
  * DOCKER_ECONFLICT when a network of that name exists. id_out may be NULL. */
 int docker_network_create(docker_client_t *dc, const char *name, bool internal,
-                          const docker_kv_t *labels, char id_out[DOCKER_ID_LEN],
-                          docker_err_t *err);
+                          const docker_kv_t *labels, char id_out[DOCKER_ID_LEN], docker_err_t *err);
 
 /* DELETE /networks/{id or name}. DOCKER_ENOTFOUND when it does not exist; DOCKER_EFORBIDDEN for
  * predefined networks; DOCKER_ESERVER while containers are still attached. */
@@ -160,27 +159,27 @@ int docker_network_list(docker_client_t *dc, const docker_kv_t *filters, docker_
 typedef struct {
     const char *image;
     const char *const *cmd;
-    const char *const *env;       /* "KEY=value" */
+    const char *const *env; /* "KEY=value" */
     const docker_kv_t *labels;
-    const char *user;             /* NULL = image default */
+    const char *user; /* NULL = image default */
     const char *working_dir;
     const char *hostname;
-    int64_t memory;               /* bytes */
-    int64_t memory_swap;          /* bytes (memory+swap); = memory disables swap; -1 unlimited */
-    int64_t nano_cpus;            /* 1e9 = one CPU */
+    int64_t memory;      /* bytes */
+    int64_t memory_swap; /* bytes (memory+swap); = memory disables swap; -1 unlimited */
+    int64_t nano_cpus;   /* 1e9 = one CPU */
     int64_t pids_limit;
-    int64_t shm_size;             /* bytes */
-    const char *network_mode;     /* network name, "none", "bridge" */
+    int64_t shm_size;         /* bytes */
+    const char *network_mode; /* network name, "none", "bridge" */
     bool readonly_rootfs;
-    const docker_kv_t *tmpfs;     /* {"/work", "rw,exec,nosuid,size=256m,mode=1777"} */
-    const char *const *cap_drop;  /* {"ALL", NULL} */
-    const char *const *cap_add;   /* {"SETUID", "SETGID", "KILL", NULL} */
+    const docker_kv_t *tmpfs;        /* {"/work", "rw,exec,nosuid,size=256m,mode=1777"} */
+    const char *const *cap_drop;     /* {"ALL", NULL} */
+    const char *const *cap_add;      /* {"SETUID", "SETGID", "KILL", NULL} */
     const char *const *security_opt; /* {"no-new-privileges", NULL} */
-    bool init;                    /* tini as pid 1 reaps orphans */
+    bool init;                       /* tini as pid 1 reaps orphans */
     bool auto_remove;
-    const char *stop_signal;      /* NULL = SIGTERM */
-    int stop_timeout;             /* seconds; 0 = not set */
-    int ulimit_nofile;            /* soft = hard; 0 = not set */
+    const char *stop_signal; /* NULL = SIGTERM */
+    int stop_timeout;        /* seconds; 0 = not set */
+    int ulimit_nofile;       /* soft = hard; 0 = not set */
 } docker_container_spec_t;
 
 /* Builds the JSON body of POST /containers/create from spec. The caller owns the result (free
@@ -202,8 +201,7 @@ int docker_container_start(docker_client_t *dc, const char *id, docker_err_t *er
 int docker_container_stop(docker_client_t *dc, const char *id, int timeout_s, docker_err_t *err);
 
 /* POST /containers/{id}/kill?signal=sig (NULL = SIGKILL). DOCKER_ECONFLICT when not running. */
-int docker_container_kill(docker_client_t *dc, const char *id, const char *sig,
-                          docker_err_t *err);
+int docker_container_kill(docker_client_t *dc, const char *id, const char *sig, docker_err_t *err);
 
 /* DELETE /containers/{id}?v=1[&force=1]. DOCKER_ENOTFOUND when it does not exist,
  * DOCKER_ECONFLICT when running and !force (or a removal is already in progress). */
@@ -211,15 +209,15 @@ int docker_container_remove(docker_client_t *dc, const char *id, bool force, doc
 
 typedef struct {
     char id[DOCKER_ID_LEN];
-    char name[128];    /* without the leading '/' */
-    char status[16];   /* created, running, paused, restarting, removing, exited, dead */
+    char name[128];  /* without the leading '/' */
+    char status[16]; /* created, running, paused, restarting, removing, exited, dead */
     bool running;
     bool oom_killed;
     int exit_code;
     int pid;
-    char health[16];   /* "" without a healthcheck, else starting / healthy / unhealthy */
-    char ip[48];       /* IPv4 address on the requested network, "" when not attached */
-    char error[256];   /* State.Error */
+    char health[16]; /* "" without a healthcheck, else starting / healthy / unhealthy */
+    char ip[48];     /* IPv4 address on the requested network, "" when not attached */
+    char error[256]; /* State.Error */
 } docker_container_info_t;
 
 /* GET /containers/{id}/json. network names the network whose IP goes to info->ip (NULL = the
@@ -229,9 +227,9 @@ int docker_container_inspect(docker_client_t *dc, const char *id, const char *ne
 
 typedef struct {
     char id[DOCKER_ID_LEN];
-    char name[128];    /* first name, without the leading '/' */
+    char name[128]; /* first name, without the leading '/' */
     char image[128];
-    char state[16];    /* running, exited, created, ... */
+    char state[16]; /* running, exited, created, ... */
 } docker_container_summary_t;
 
 /* GET /containers/json?all=1&filters=...: see docker_network_list for filters, count and
@@ -247,8 +245,8 @@ int docker_container_wait(docker_client_t *dc, const char *id, long timeout_ms, 
 /* GET /containers/{id}/logs?stdout=1&stderr=1&tail=N: the last `lines` lines of both streams
  * (demultiplexed, interleaved in arrival order) into out, NUL-terminated and truncated at
  * outlen - 1. Returns the number of bytes stored. For containers created without a TTY. */
-int docker_container_logs(docker_client_t *dc, const char *id, int lines, char *out,
-                          size_t outlen, docker_err_t *err);
+int docker_container_logs(docker_client_t *dc, const char *id, int lines, char *out, size_t outlen,
+                          docker_err_t *err);
 
 /* ---- events ---- */
 
@@ -295,7 +293,7 @@ typedef int (*docker_line_cb)(void *arg, const char *line, size_t len);
 typedef struct {
     char *buf;
     size_t len, cap;
-    bool skipping;   /* inside an over-long line */
+    bool skipping; /* inside an over-long line */
     docker_line_cb cb;
     void *arg;
 } docker_lines_t;
@@ -308,9 +306,9 @@ void docker_lines_free(docker_lines_t *lb);
 
 /* State of one build while its stream is parsed. Zero-initialise. */
 typedef struct {
-    char step[256];             /* last "Step N/M : ..." (first line of it, no "\n") */
-    char error[768];            /* the error message, "" while none */
-    char tail[1024];            /* the last output bytes, NUL-terminated */
+    char step[256];  /* last "Step N/M : ..." (first line of it, no "\n") */
+    char error[768]; /* the error message, "" while none */
+    char tail[1024]; /* the last output bytes, NUL-terminated */
     size_t tail_len;
     char image_id[DOCKER_ID_LEN]; /* from {"aux":{"ID":"sha256:..."}} */
     bool failed;

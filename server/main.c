@@ -110,9 +110,13 @@ int main(int argc, char **argv)
     sigset_t set;
     pool_t *pool = NULL;
     http_t *http = NULL;
-    int rc = config_load(&g_cfg, argc, argv, err, sizeof err);
-    int status = 1;
+    int rc, status = 1;
 
+    if (argc == 2 && strcmp(argv[1], "--config-markdown") == 0) {
+        config_print_markdown(stdout); /* the README's configuration table */
+        return 0;
+    }
+    rc = config_load(&g_cfg, argc, argv, err, sizeof err);
     if (rc == 1)
         return 0;
     if (rc != 0) {

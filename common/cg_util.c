@@ -1,0 +1,95 @@
+/*
+ * cg_util.c - small helpers shared by both binaries (see cg_util.h).
+ */
+#include "cg_util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+bool cg_secret_equal(const char *given, const char *expected)
+{
+    size_t glen, elen;
+    unsigned char diff = 0;
+
+    if (!given || !expected)
+        return false;
+    glen = strlen(given);
+    elen = strlen(expected);
+    /* Walk `expected` whole whatever `given` is: the time depends on the secret's length only. */
+    for (size_t i = 0; i < elen; i++)
+        diff |= (unsigned char)expected[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+    diff |= (unsigned char)(glen != elen);
+    return diff == 0 && elen > 0;
+}
+
+int cg_random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[64];
+    size_t done = 0;
+
+    if (nbytes > sizeof buf)
+        return -EINVAL;
+    while (done < nbytes) {
+        ssize_t n = getrandom(buf + done, nbytes - done, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        done += (size_t)n;
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[buf[i] >> 4];
+        out[2 * i + 1] = hex[buf[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+    return 0;
+}
+
+int64_t cg_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cg_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t cg_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""Docker suite: cold start, hardening, replacement of killed containers, SIGTERM teardown,
+recovery after kill -9, and the foundation's integration suite against the Docker runtime.
+
+    tests/docker/test_docker.py BUILD_DIR
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+from harness import Gateway, Runner, check, http  # noqa: E402
+
+BUILD = "build"
+INSTANCE = "dkt%d" % os.getpid()
+
+
+def docker(*args):
+    r = subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=120)
+    return r.stdout.strip()
+
+
+def instance_containers(instance, all_=True):
+    out = docker("ps", "-q" + ("a" if all_ else ""), "--filter", "label=codegate.instance=" + instance)
+    return [x for x in out.split() if x]
+
+
+def instance_networks(instance):
+    out = docker("network", "ls", "-q", "--filter", "label=codegate.instance=" + instance)
+    return [x for x in out.split() if x]
+
+
+def gateway(instance=INSTANCE, *args):
+    g = Gateway(BUILD, ["--runtime", "docker"] + list(args), name="dk")
+    # Same instance across starts: replace the generated one.
+    i = g.args.index("--instance")
+    g.args[i + 1] = instance
+    g.instance = instance
+    return g
+
+
+G = None
+
+
+def test_cold_start_serves_three_languages():
+    global G
+    G = gateway().start(ready_timeout=1800)
+    st, doc, _ = http("GET", G.url + "/healthz")
+    check(doc["runtime"] == "docker", "runtime is docker", doc)
+    for lang, code, want in (("python", "print(6*7)", "42\n"),
+                             ("javascript", "console.log(6*7)", "42\n"),
+                             ("cpp", "#include <cstdio>\nint main(){printf(\"%d\\n\",6*7);}", "42\n")):
+        st, doc, _ = G.execute({"language": lang, "code": code})
+        check(st == 200 and doc["data"]["stdout"] == want, lang, doc)
+    check(len(instance_containers(INSTANCE, all_=False)) == 3, "three running containers")
+    images = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+    for lang in ("python", "javascript", "cpp"):
+        check("codegate-%s:" % lang in images, "image for %s" % lang)
+
+
+def test_containers_are_hardened():
+    cid = instance_containers(INSTANCE, all_=False)[0]
+    info = json.loads(docker("inspect", cid))[0]
+    hc = info["HostConfig"]
+    check(hc["CapDrop"] == ["ALL"], "CapDrop ALL: %s" % hc["CapDrop"])
+    check(set(hc["CapAdd"]) <= {"SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER",
+                                "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN",
+                                "CAP_DAC_OVERRIDE", "CAP_FOWNER"}, "CapAdd: %s" % hc["CapAdd"])
+    check("no-new-privileges" in hc["SecurityOpt"], "no-new-privileges")
+    check(hc["ReadonlyRootfs"] is True, "read-only root")
+    check(hc["Init"] is True, "init")
+    check(hc["Memory"] > 0 and hc["PidsLimit"] > 0 and hc["NanoCpus"] > 0, "limits")
+    check("/work" in hc["Tmpfs"] and "exec" in hc["Tmpfs"]["/work"].split(","), "tmpfs /work exec")
+    net = hc["NetworkMode"]
+    ninfo = json.loads(docker("network", "inspect", net))[0]
+    check(ninfo["Internal"] is True, "internal network")
+    check(info["Config"]["Labels"].get("codegate.instance") == INSTANCE, "ownership label")
+
+
+def test_killed_container_is_replaced():
+    before = instance_containers(INSTANCE, all_=False)
+    victim = None
+    for cid in before:
+        if json.loads(docker("inspect", cid))[0]["Config"]["Labels"].get("codegate.language") == "python":
+            victim = cid
+    check(victim, "python container found")
+    docker("kill", victim)
+    t0 = time.time()
+    ok = False
+    while time.time() - t0 < 60:
+        st, doc, _ = G.execute({"language": "python", "code": "print('back')"})
+        if st == 200 and doc["data"]["stdout"] == "back\n":
+            ok = True
+            break
+        time.sleep(0.5)
+    check(ok, "python served again after docker kill")
+    print("    replaced and serving after %.1fs" % (time.time() - t0))
+    check(len(instance_containers(INSTANCE, all_=False)) == 3, "three running again")
+    check(victim not in instance_containers(INSTANCE), "killed container removed")
+
+
+def test_removed_container_is_replaced():
+    cid = instance_containers(INSTANCE, all_=False)[0]
+    docker("rm", "-f", cid)
+    t0 = time.time()
+    while time.time() - t0 < 60:
+        st, _, _ = http("GET", G.url + "/readyz")
+        if st == 200 and len(instance_containers(INSTANCE, all_=False)) == 3:
+            break
+        time.sleep(0.5)
+    check(st == 200, "ready again after docker rm -f")
+    for lang, code in (("python", "print(1)"), ("javascript", "console.log(1)"), ("cpp", "int main(){}")):
+        st, doc, _ = G.execute({"language": lang, "code": code})
+        check(st == 200, lang, doc)
+
+
+def test_sigterm_with_request_in_flight_cleans_up():
+    res = {}
+
+    def call():
+        res["r"] = G.execute({"language": "python", "code": "import time\ntime.sleep(1.5)\nprint('done')"})
+    th = threading.Thread(target=call)
+    th.start()
+    time.sleep(0.4)
+    G.proc.send_signal(signal.SIGTERM)
+    th.join(60)
+    st, doc, _ = res["r"]
+    check(st == 200 and doc["data"]["stdout"] == "done\n", "in-flight request completed", doc)
+    check(G.proc.wait(120) == 0, "exit status 0")
+    check(instance_containers(INSTANCE) == [], "no container left: %s" % instance_containers(INSTANCE))
+    check(instance_networks(INSTANCE) == [], "no network left")
+
+
+def test_kill9_then_restart_leaves_no_stale_containers():
+    g = gateway().start(ready_timeout=600)
+    first = set(instance_containers(INSTANCE))
+    check(len(first) == 3, "three containers")
+    g.proc.kill()
+    g.proc.wait()
+    check(set(instance_containers(INSTANCE)) == first, "kill -9 leaves them (expected)")
+    g2 = gateway().start(ready_timeout=600)
+    now = set(instance_containers(INSTANCE))
+    check(len(now) == 3 and not (now & first), "stale containers removed, fresh ones started")
+    st, doc, _ = g2.execute({"language": "python", "code": "print('fresh')"})
+    check(st == 200, "serves", doc)
+    check(g2.stop() == 0, "exit 0")
+    check(instance_containers(INSTANCE) == [] and instance_networks(INSTANCE) == [], "clean")
+
+
+def test_foundation_suite_on_docker():
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_api.py"),
+                        BUILD, "--runtime", "docker"], timeout=1500)
+    check(r.returncode == 0, "integration suite on the Docker runtime failed")
+
+
+def main():
+    global BUILD
+    BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+    r = Runner("docker")
+    try:
+        r.run(test_cold_start_serves_three_languages, timeout=1900)
+        if G is not None and G.proc.poll() is None:
+            r.run(test_containers_are_hardened)
+            r.run(test_killed_container_is_replaced)
+            r.run(test_removed_container_is_replaced)
+            r.run(test_sigterm_with_request_in_flight_cleans_up)
+        r.run(test_kill9_then_restart_leaves_no_stale_containers, timeout=900)
+        r.run(test_foundation_suite_on_docker, timeout=1600)
+    finally:
+        if G is not None and G.proc and G.proc.poll() is None:
+            G.stop()
+        for cid in instance_containers(INSTANCE):
+            docker("rm", "-f", cid)
+        for n in instance_networks(INSTANCE):
+            docker("network", "rm", n)
+    return r.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
