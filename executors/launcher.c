@@ -1,0 +1,565 @@
+/*
+ * launcher.c - the sandbox launcher: runs one compile or one program under limits and reports
+ * how it ended. The executor starts one launcher per compile and per run.
+ *
+ *   launcher [options] -- PROGRAM [ARG...]
+ *     --uid N --gid N   run as this uid/gid (only when root; else must equal ours)
+ *     --cwd DIR         working directory
+ *     --wall-ms N       wall-clock limit (required)
+ *     --cpu-ms N        RLIMIT_CPU: soft ceil(N/1000) s, hard soft + 1
+ *     --as-mb N         RLIMIT_AS (0 = none; node cannot live under it)
+ *     --fsize-mb N      RLIMIT_FSIZE
+ *     --nofile N        RLIMIT_NOFILE
+ *     --nproc N         RLIMIT_NPROC (only with a uid drop: it counts per uid)
+ *     --stack-mb N      RLIMIT_STACK
+ *     --env K=V         the program's whole environment (repeatable; nothing is inherited)
+ *     --status-fd N     where the report goes (default 3)
+ *
+ * Theory of operation
+ * -------------------
+ * libuv cannot run code between fork and exec, and its exit callback carries no rusage; this
+ * small program does both jobs, in the manner of isolate's keeper process.
+ *
+ * The launcher makes itself a child subreaper, so every process the program leaves behind
+ * (double-forked, setsid'ed) is reparented to it and stays killable. It blocks SIGCHLD, SIGTERM,
+ * SIGINT, SIGHUP and SIGALRM and forks. The child puts itself in a new process group, applies
+ * RLIMIT_CORE 0 and the other limits, drops its groups, gid and uid, sets no_new_privs and a
+ * parent-death signal, closes every fd above 2, and execs the program with exactly the given
+ * environment. A failure before exec is written on a close-on-exec pipe (stage + errno) and the
+ * child exits 127; EOF on that pipe without data means exec succeeded.
+ *
+ * The parent waits with sigtimedwait() for the wall-clock deadline, SIGCHLD, or a stop signal
+ * from the executor (SIGTERM: output cap reached, job cancelled). It reaps children with wait4
+ * and keeps the main child's rusage. When the main child exits, the deadline passes, or a stop
+ * signal arrives, it kills everything the run started: as the slot uid, kill(-1, SIGKILL) hits
+ * every process of that uid and nothing else (repeated until none is left: a fork bomb forks
+ * while it is being killed); without a uid drop, the process group and every descendant found
+ * in /proc/<pid>/task/<tid>/children. Then it writes one JSON line to the status fd:
+ *   {"exitCode":N,"signal":N,"cpuMs":N,"wallMs":N,"maxrssKb":N,"timedOut":b,"killed":b}
+ * or, when the program could not be started, {"error":"<stage>: <reason>","stage":"<stage>"}.
+ * Its own exit status is 0 when it reported, 2 for a usage error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_util.h"
+
+#define MAX_ENV 64
+#define KILL_BUDGET_MS 3000
+
+typedef struct {
+    uid_t uid;
+    gid_t gid;
+    bool drop;        /* uid/gid given and we are root */
+    const char *cwd;
+    long wall_ms;
+    long cpu_ms;
+    long as_mb, fsize_mb, nofile, nproc, stack_mb;
+    char *env[MAX_ENV + 1];
+    int nenv;
+    int status_fd;
+    char **argv;      /* PROGRAM ARG... */
+} opts_t;
+
+typedef struct {
+    int exit_code;
+    int signal;
+    int64_t cpu_ms;
+    int64_t wall_ms;
+    int64_t maxrss_kb;
+    bool timed_out;
+    bool killed;
+} report_t;
+
+static void usage(const char *msg)
+{
+    fprintf(stderr, "launcher: %s\nusage: launcher --wall-ms N [--uid N --gid N] [--cwd DIR] "
+                    "[--cpu-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
+                    "[--stack-mb N] [--env K=V]... [--status-fd N] -- PROGRAM [ARG...]\n",
+            msg);
+    exit(2);
+}
+
+static long num_arg(const char *flag, const char *v)
+{
+    char *end;
+    long n;
+
+    if (!v)
+        usage("missing value");
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 0) {
+        fprintf(stderr, "launcher: %s: \"%s\" is not a non-negative integer\n", flag, v);
+        exit(2);
+    }
+    return n;
+}
+
+static void parse_opts(opts_t *o, int argc, char **argv)
+{
+    bool have_uid = false, have_gid = false;
+    int i;
+
+    memset(o, 0, sizeof *o);
+    o->status_fd = 3;
+    o->wall_ms = -1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(a, "--env")) {
+            if (!v || !strchr(v, '='))
+                usage("--env needs K=V");
+            if (o->nenv == MAX_ENV)
+                usage("too many --env");
+            o->env[o->nenv++] = (char *)v;
+        } else if (!strcmp(a, "--cwd")) {
+            if (!v)
+                usage("--cwd needs a directory");
+            o->cwd = v;
+        } else if (!strcmp(a, "--uid")) {
+            o->uid = (uid_t)num_arg(a, v);
+            have_uid = true;
+        } else if (!strcmp(a, "--gid")) {
+            o->gid = (gid_t)num_arg(a, v);
+            have_gid = true;
+        } else if (!strcmp(a, "--wall-ms"))
+            o->wall_ms = num_arg(a, v);
+        else if (!strcmp(a, "--cpu-ms"))
+            o->cpu_ms = num_arg(a, v);
+        else if (!strcmp(a, "--as-mb"))
+            o->as_mb = num_arg(a, v);
+        else if (!strcmp(a, "--fsize-mb"))
+            o->fsize_mb = num_arg(a, v);
+        else if (!strcmp(a, "--nofile"))
+            o->nofile = num_arg(a, v);
+        else if (!strcmp(a, "--nproc"))
+            o->nproc = num_arg(a, v);
+        else if (!strcmp(a, "--stack-mb"))
+            o->stack_mb = num_arg(a, v);
+        else if (!strcmp(a, "--status-fd"))
+            o->status_fd = (int)num_arg(a, v);
+        else
+            usage("unknown option");
+        i++; /* every option takes a value */
+    }
+    if (i >= argc)
+        usage("no program given");
+    if (o->wall_ms <= 0)
+        usage("--wall-ms is required");
+    if (have_uid != have_gid)
+        usage("--uid and --gid go together");
+    if (have_uid) {
+        if (geteuid() == 0)
+            o->drop = true;
+        else if (o->uid != getuid() || o->gid != getgid())
+            usage("--uid/--gid other than ours need root");
+    }
+    o->argv = argv + i;
+}
+
+/* ---- the child, between fork and exec ---- */
+
+static void child_fail(int fd, const char *stage)
+{
+    int e = errno;
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "%s: %s", stage, strerror(e));
+
+    (void)!write(fd, buf, (size_t)n);
+    _exit(127);
+}
+
+static void set_limit(int res, rlim_t soft, rlim_t hard, int errfd, const char *stage)
+{
+    struct rlimit rl = {soft, hard};
+
+    if (setrlimit(res, &rl) != 0)
+        child_fail(errfd, stage);
+}
+
+static void close_fds_from(int lowest, int keep)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+
+    if (!d) {
+        for (int fd = lowest; fd < 4096; fd++)
+            if (fd != keep)
+                close(fd);
+        return;
+    }
+    int dfd = dirfd(d);
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (fd >= lowest && fd != dfd && fd != keep)
+            close(fd);
+    }
+    closedir(d);
+}
+
+/* Looks PROGRAM up in the PATH of the given environment when it has no '/'. */
+static const char *resolve(const opts_t *o, char *buf, size_t len)
+{
+    const char *prog = o->argv[0], *path = NULL;
+
+    if (strchr(prog, '/'))
+        return prog;
+    for (int i = 0; i < o->nenv; i++)
+        if (!strncmp(o->env[i], "PATH=", 5))
+            path = o->env[i] + 5;
+    if (!path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        snprintf(buf, len, "%.*s/%s", (int)n, path, prog);
+        if (access(buf, X_OK) == 0)
+            return buf;
+        path += n + (end ? 1 : 0);
+    }
+    return prog;
+}
+
+static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
+{
+    char pathbuf[PATH_MAX];
+    const char *prog;
+
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, oldmask, NULL);
+    if (setpgid(0, 0) != 0)
+        child_fail(errfd, "setpgid");
+    set_limit(RLIMIT_CORE, 0, 0, errfd, "rlimit core");
+    if (o->cpu_ms > 0) {
+        rlim_t s = (rlim_t)((o->cpu_ms + 999) / 1000);
+        set_limit(RLIMIT_CPU, s, s + 1, errfd, "rlimit cpu");
+    }
+    if (o->as_mb > 0)
+        set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
+    if (o->fsize_mb > 0)
+        set_limit(RLIMIT_FSIZE, (rlim_t)o->fsize_mb << 20, (rlim_t)o->fsize_mb << 20, errfd,
+                  "rlimit fsize");
+    if (o->nofile > 0)
+        set_limit(RLIMIT_NOFILE, (rlim_t)o->nofile, (rlim_t)o->nofile, errfd, "rlimit nofile");
+    if (o->stack_mb > 0)
+        set_limit(RLIMIT_STACK, (rlim_t)o->stack_mb << 20, (rlim_t)o->stack_mb << 20, errfd,
+                  "rlimit stack");
+    if (o->cwd && chdir(o->cwd) != 0)
+        child_fail(errfd, "chdir");
+    if (o->drop) {
+        if (o->nproc > 0)
+            set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
+        if (setgroups(0, NULL) != 0)
+            child_fail(errfd, "setgroups");
+        if (setresgid(o->gid, o->gid, o->gid) != 0)
+            child_fail(errfd, "setgid");
+        if (setresuid(o->uid, o->uid, o->uid) != 0)
+            child_fail(errfd, "setuid");
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        child_fail(errfd, "no_new_privs");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        child_fail(errfd, "pdeathsig");
+    close_fds_from(3, errfd);
+    prog = resolve(o, pathbuf, sizeof pathbuf);
+    execve(prog, o->argv, o->env);
+    child_fail(errfd, "exec");
+}
+
+/* ---- killing what the run left behind ---- */
+
+/* Walks /proc/<pid>/task/<tid>/children recursively and SIGKILLs every descendant. Returns how
+ * many were signalled. */
+static int kill_descendants(pid_t pid, int depth)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    if (depth > 64)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return 0;
+    while ((de = readdir(d))) {
+        char cpath[128];
+        FILE *f;
+        long child;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, de->d_name);
+        f = fopen(cpath, "re");
+        if (!f)
+            continue;
+        while (fscanf(f, "%ld", &child) == 1) {
+            kill((pid_t)child, SIGSTOP); /* freeze first: it cannot fork while stopped */
+            n += 1 + kill_descendants((pid_t)child, depth + 1);
+            kill((pid_t)child, SIGKILL);
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Number of processes whose real or effective uid is `uid` (from /proc/<pid>/status). */
+static int count_uid(uid_t uid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d))) {
+        char path[64], line[256];
+        FILE *f;
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+        f = fopen(path, "re");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            unsigned long r, e;
+            if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+                if (r == uid || e == uid)
+                    n++;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* As the slot uid, kill(-1, SIGKILL): every process of that uid and nothing else. (Its return
+ * value says nothing: Linux answers 0 as soon as any process exists, even one it may not
+ * signal, so whether anything is left is counted in /proc instead.) */
+static void kill_uid_once(const opts_t *o)
+{
+    int status;
+    pid_t p = fork();
+
+    if (p == 0) {
+        if (setresgid(o->gid, o->gid, o->gid) != 0 || setresuid(o->uid, o->uid, o->uid) != 0)
+            _exit(1);
+        kill(-1, SIGKILL); /* skips the caller itself */
+        _exit(0);
+    }
+    if (p > 0)
+        while (waitpid(p, &status, 0) < 0 && errno == EINTR)
+            ;
+}
+
+static void reap_all(pid_t main_pid, report_t *rep, bool *main_done, struct rusage *main_ru)
+{
+    int status;
+    struct rusage ru;
+    pid_t p;
+
+    while ((p = wait4(-1, &status, WNOHANG | __WALL, &ru)) > 0) {
+        if (p == main_pid && !*main_done) {
+            *main_done = true;
+            *main_ru = ru;
+            if (WIFEXITED(status)) {
+                rep->exit_code = WEXITSTATUS(status);
+                rep->signal = 0;
+            } else if (WIFSIGNALED(status)) {
+                rep->exit_code = -1;
+                rep->signal = WTERMSIG(status);
+            }
+        }
+    }
+}
+
+static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool *main_done,
+                            struct rusage *main_ru)
+{
+    int64_t deadline = cg_now_ms() + KILL_BUDGET_MS;
+
+    for (;;) {
+        bool none;
+        if (o->drop) {
+            kill_uid_once(o);
+            reap_all(main_pid, rep, main_done, main_ru);
+            none = count_uid(o->uid) == 0;
+        } else {
+            kill(-main_pid, SIGKILL);
+            none = kill_descendants(getpid(), 0) == 0;
+        }
+        reap_all(main_pid, rep, main_done, main_ru);
+        if (none && *main_done) {
+            /* Also nothing left among our children (orphans reparented to us). */
+            if (waitpid(-1, NULL, WNOHANG | __WALL) < 0 && errno == ECHILD)
+                break;
+        }
+        if (cg_now_ms() > deadline)
+            break;
+        usleep(2000);
+    }
+    reap_all(main_pid, rep, main_done, main_ru);
+}
+
+/* ---- report ---- */
+
+static void write_report(int fd, const report_t *r)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"exitCode\":%d,\"signal\":%d,\"cpuMs\":%lld,\"wallMs\":%lld,"
+                     "\"maxrssKb\":%lld,\"timedOut\":%s,\"killed\":%s}\n",
+                     r->exit_code, r->signal, (long long)r->cpu_ms, (long long)r->wall_ms,
+                     (long long)r->maxrss_kb, r->timed_out ? "true" : "false",
+                     r->killed ? "true" : "false");
+    (void)cg_write_all(fd, buf, (size_t)n);
+}
+
+static void write_error(int fd, const char *msg)
+{
+    char stage[64], buf[320];
+    const char *colon = strchr(msg, ':');
+    size_t n = colon ? (size_t)(colon - msg) : strlen(msg);
+
+    snprintf(stage, sizeof stage, "%.*s", (int)(n < 63 ? n : 63), msg);
+    /* msg comes from strerror and our own stage names: no characters to escape. */
+    int len = snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"stage\":\"%s\",\"exitCode\":127}\n",
+                       msg, stage);
+    (void)cg_write_all(fd, buf, (size_t)len);
+}
+
+static int64_t tv_ms(struct timeval tv) { return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000; }
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    report_t rep = {.exit_code = -1};
+    sigset_t set, old;
+    int errp[2];
+    pid_t pid;
+    bool main_done = false;
+    struct rusage main_ru;
+    char errmsg[160];
+    ssize_t n;
+
+    parse_opts(&o, argc, argv);
+    if (fcntl(o.status_fd, F_GETFD) < 0)
+        o.status_fd = -1; /* no report wanted (manual use) */
+    memset(&main_ru, 0, sizeof main_ru);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        perror("launcher: subreaper");
+        return 2;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGALRM);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    if (pipe2(errp, O_CLOEXEC) != 0) {
+        perror("launcher: pipe");
+        return 2;
+    }
+    int64_t t0 = cg_now_ms();
+    pid = fork();
+    if (pid < 0) {
+        snprintf(errmsg, sizeof errmsg, "fork: %s", strerror(errno));
+        if (o.status_fd >= 0)
+            write_error(o.status_fd, errmsg);
+        return 0;
+    }
+    if (pid == 0) {
+        close(errp[0]);
+        if (o.status_fd >= 0)
+            close(o.status_fd);
+        run_child(&o, errp[1], &old);
+    }
+    close(errp[1]);
+    /* Our own copies of the program's stdio would keep its pipes open after it is gone. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        if (o.status_fd != 2)
+            dup2(devnull, 2);
+        if (devnull > 2)
+            close(devnull);
+    }
+    do
+        n = read(errp[0], errmsg, sizeof errmsg - 1);
+    while (n < 0 && errno == EINTR);
+    close(errp[0]);
+    if (n > 0) {
+        errmsg[n] = '\0';
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (o.status_fd >= 0)
+            write_error(o.status_fd, errmsg);
+        return 0;
+    }
+
+    int64_t deadline = t0 + o.wall_ms;
+    while (!main_done) {
+        int64_t left = deadline - cg_now_ms();
+        struct timespec ts;
+        int sig;
+        if (left <= 0) {
+            rep.timed_out = true;
+            break;
+        }
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000L;
+        sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGCHLD) {
+            reap_all(pid, &rep, &main_done, &main_ru);
+        } else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+            rep.killed = true;
+            break;
+        }
+    }
+    if (main_done)
+        rep.wall_ms = cg_now_ms() - t0;
+    kill_everything(&o, pid, &rep, &main_done, &main_ru);
+    if (!rep.wall_ms)
+        rep.wall_ms = cg_now_ms() - t0;
+    rep.cpu_ms = tv_ms(main_ru.ru_utime) + tv_ms(main_ru.ru_stime);
+    {
+        /* Descendants reaped by us count too (a program that forks workers). */
+        struct rusage all;
+        if (getrusage(RUSAGE_CHILDREN, &all) == 0) {
+            int64_t c = tv_ms(all.ru_utime) + tv_ms(all.ru_stime);
+            if (c > rep.cpu_ms)
+                rep.cpu_ms = c;
+        }
+    }
+    rep.maxrss_kb = main_ru.ru_maxrss;
+    if (o.status_fd >= 0)
+        write_report(o.status_fd, &rep);
+    return 0;
+}
