@@ -1,0 +1,113 @@
+/*
+ * profiles.c - the language table (see profiles.h).
+ *
+ * Memory: Python and C++ run under RLIMIT_AS (memoryMb plus headroom for the interpreter's or
+ * the C++ runtime's own mappings, so that "memoryMb" is what the program itself may use). Node
+ * reserves large virtual ranges for V8 and cannot start under a small RLIMIT_AS: its heap is
+ * bounded with --max-old-space-size instead, and the container's memory limit is the backstop.
+ * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept, and
+ * isolated (-I: no user site, no PYTHON* variables, no script dir on sys.path).
+ */
+#include "profiles.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const py_run[] = {"python3", "-I", "-u", "{file}", NULL};
+static const char *const py_version[] = {"python3", "--version", NULL};
+static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8",
+                                     NULL};
+static const char *const py_oom[] = {"MemoryError", NULL};
+
+static const char *const js_run[] = {"node", "--max-old-space-size={mem}", "--stack-size=4096",
+                                     "{file}", NULL};
+static const char *const js_version[] = {"node", "--version", NULL};
+static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
+static const char *const js_oom[] = {"heap out of memory", "Allocation failed",
+                                     "Cannot allocate memory", NULL};
+
+static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2", "-pipe", "-o", "main",
+                                          "{file}", NULL};
+static const char *const cpp_run[] = {"./main", NULL};
+static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
+static const char *const cpp_env[] = {NULL};
+static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
+
+static const profile_t profiles[] = {
+    {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom},
+    {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom},
+    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom},
+};
+
+const profile_t *profile_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof profiles / sizeof profiles[0]; i++)
+        if (strcmp(profiles[i].name, name) == 0)
+            return &profiles[i];
+    return NULL;
+}
+
+int profile_expand(const char *const *tmpl, const char *file, int mem_mb, const char **out,
+                   char *buf, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+
+    for (; tmpl[n]; n++) {
+        const char *t = tmpl[n], *f = strstr(t, "{file}"), *m = strstr(t, "{mem}");
+        if (n >= PROFILE_MAX_ARGV - 1)
+            return -1;
+        if (!f && !m) {
+            out[n] = t;
+            continue;
+        }
+        char piece[256];
+        if (f)
+            snprintf(piece, sizeof piece, "%.*s%s%s", (int)(f - t), t, file, f + 6);
+        else
+            snprintf(piece, sizeof piece, "%.*s%d%s", (int)(m - t), t, mem_mb, m + 5);
+        size_t pl = strlen(piece) + 1;
+        if (used + pl > len)
+            return -1;
+        memcpy(buf + used, piece, pl);
+        out[n] = buf + used;
+        used += pl;
+    }
+    out[n] = NULL;
+    return n;
+}
+
+int profile_version(const profile_t *p, char *out, size_t len)
+{
+    char cmd[256] = "", line[256] = "";
+    FILE *f;
+
+    for (int i = 0; p->version_cmd[i]; i++) {
+        strncat(cmd, p->version_cmd[i], sizeof cmd - strlen(cmd) - 2);
+        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    }
+    strncat(cmd, "2>&1", sizeof cmd - strlen(cmd) - 1);
+    f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    if (pclose(f) != 0 || !line[0])
+        return -1;
+    line[strcspn(line, "\r\n")] = '\0';
+    /* The last word, without a leading 'v': "Python 3.11.2" -> "3.11.2", "v18.19.0" -> "18.19.0" */
+    const char *w = strrchr(line, ' ');
+    w = w ? w + 1 : line;
+    if (*w == 'v')
+        w++;
+    snprintf(out, len, "%s", w);
+    return 0;
+}
+
+bool profile_is_oom(const profile_t *p, const char *err)
+{
+    for (int i = 0; err && p->oom_markers[i]; i++)
+        if (strstr(err, p->oom_markers[i]))
+            return true;
+    return false;
+}

@@ -1,0 +1,685 @@
+/*
+ * runner.c - one job at a time per connection, several per executor (see runner.h).
+ *
+ * Theory of operation
+ * -------------------
+ * A job takes a free slot (uid_base + slot when root), creates the fresh work dir
+ * <work_root>/<slot>-<id> (0700, owned by the slot uid), writes the source file, then runs the
+ * profile's compile step (if any) and each run in turn. Each step is one launcher process,
+ * started with uv_spawn and four pipes:
+ *
+ *   fd 0  stdin   executor -> program: the run's input, written with uv_write, then closed
+ *                 (EPIPE when the program never reads is normal)
+ *   fd 1  stdout  program -> executor
+ *   fd 2  stderr  program -> executor
+ *   fd 3  status  launcher -> executor: one JSON line when everything has ended
+ *
+ * The launcher enforces the wall clock itself, and kills every process of the run before it
+ * exits, so the pipes reach EOF right after its exit. A backup timer (wall + 3 s) SIGKILLs the
+ * launcher if it ever hangs; after the exit callback a short drain timer closes pipes that some
+ * stray holder keeps open. A step is complete when the process handle, the pipes and the timer
+ * are all closed (proc.open == 0). stdout and stderr together are capped at the job's output
+ * limit: at the cap the launcher gets SIGTERM (it kills the program tree at once) and further
+ * output is read and dropped.
+ *
+ * Output is sanitized to UTF-8 (common/utf8.c) when it is sent: in RESULT frames, or as it
+ * arrives in STDOUT/STDERR frames for streamed jobs. After the last step, the work dir is
+ * removed (never following user symlinks), the slot is freed and DONE is sent.
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_util.h"
+#include "utf8.h"
+#include "workdir.h"
+
+#define RUN_BACKUP_MS 3000
+#define RUN_DRAIN_MS 500
+#define STATUS_MAX 4096
+#define COMPILE_OUTPUT_LIMIT (256u * 1024u)
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buf_t;
+
+typedef struct {
+    uv_process_t proc;
+    uv_pipe_t pin, pout, perr, pstat;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    int open;              /* handles not yet closed */
+    bool exited;
+    bool spawned;
+    bool term_sent;
+    bool backup_fired;
+    bool truncated;
+    size_t limit;          /* stdout+stderr cap */
+    size_t total;
+    buf_t out, err, status;
+    cg_utf8_state_t u_out, u_err;
+    int64_t t0;
+} rproc_t;
+
+struct rjob {
+    runner_t *r;
+    void *conn;            /* NULL once detached */
+    cJSON *root;
+    cg_msg_t msg;          /* msg.exec points into root */
+    char id[CG_ID_MAX + 1];
+    int slot;
+    char dirname[CG_ID_MAX + 32];
+    char dirpath[PATH_MAX];
+    bool dir_made;
+    int step;              /* -1 = compile, else run index */
+    int runs_done;
+    bool cancelled;
+    bool compile_failed;
+    rproc_t p;
+    rjob_t *next;
+};
+
+struct runner {
+    runner_cfg_t cfg;
+    bool *slot_used;
+    rjob_t *jobs;
+    int active;
+};
+
+static void step_next(rjob_t *job);
+
+/* ---- small helpers ---- */
+
+static int buf_append(buf_t *b, const char *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *nd = realloc(b->data, cap);
+        if (!nd)
+            return -ENOMEM;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static void buf_free(buf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Sanitized copy of a whole buffer (malloc'ed), or NULL. */
+static char *sanitized(const buf_t *b)
+{
+    char *s = malloc(CG_UTF8_MAX_OUT(b->len));
+
+    if (s)
+        cg_utf8_sanitize(NULL, (const unsigned char *)(b->data ? b->data : ""), b->len, s, true);
+    return s;
+}
+
+static void send_frame(rjob_t *job, char *frame)
+{
+    if (!frame)
+        return;
+    if (job->conn)
+        job->r->cfg.send(job->conn, frame);
+    else
+        free(frame);
+}
+
+/* ---- process handles ---- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    rjob_t *job = h->data;
+
+    if (--job->p.open == 0) {
+        step_next(job);
+        return;
+    }
+    /* The launcher exited and every pipe reached EOF: no need to wait for the drain timer. */
+    if (job->p.exited && job->p.open == 1 && !uv_is_closing((uv_handle_t *)&job->p.timer))
+        uv_close((uv_handle_t *)&job->p.timer, on_handle_closed);
+}
+
+static void close_handle(rjob_t *job, uv_handle_t *h)
+{
+    (void)job; /* h->data is the job; the parameter documents whose handle it is */
+    if (h->data && !uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+}
+
+static void close_pipes(rjob_t *job)
+{
+    close_handle(job, (uv_handle_t *)&job->p.pin);
+    close_handle(job, (uv_handle_t *)&job->p.pout);
+    close_handle(job, (uv_handle_t *)&job->p.perr);
+    close_handle(job, (uv_handle_t *)&job->p.pstat);
+}
+
+static void stop_program(rjob_t *job)
+{
+    if (job->p.spawned && !job->p.exited && !job->p.term_sent) {
+        job->p.term_sent = true;
+        uv_process_kill(&job->p.proc, SIGTERM);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char chunk[65536];
+    /* One loop thread, and every read callback consumes its data before the next read. */
+    *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void stream_out(rjob_t *job, bool is_err, const char *data, size_t n)
+{
+    cg_utf8_state_t *st = is_err ? &job->p.u_err : &job->p.u_out;
+    char *tmp = malloc(CG_UTF8_MAX_OUT(n));
+
+    if (!tmp)
+        return;
+    size_t len = cg_utf8_sanitize(st, (const unsigned char *)data, n, tmp, false);
+    if (len > 0)
+        send_frame(job, cg_encode_data(is_err ? CG_MSG_STDERR : CG_MSG_STDOUT, job->id,
+                                       job->step < 0 ? 0 : job->step, tmp, len));
+    free(tmp);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    rjob_t *job = s->data;
+    rproc_t *p = &job->p;
+
+    if (n < 0) {
+        close_handle(job, (uv_handle_t *)s);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (s == (uv_stream_t *)&p->pstat) {
+        if (p->status.len + (size_t)n <= STATUS_MAX)
+            buf_append(&p->status, buf->base, (size_t)n);
+        return;
+    }
+    bool is_err = s == (uv_stream_t *)&p->perr;
+    size_t keep = (size_t)n;
+    if (p->total + keep > p->limit) {
+        keep = p->limit > p->total ? p->limit - p->total : 0;
+        p->truncated = true;
+        stop_program(job);
+    }
+    p->total += keep;
+    if (keep == 0)
+        return;
+    if (job->msg.exec.stream && job->step >= 0)
+        stream_out(job, is_err, buf->base, keep);
+    else
+        buf_append(is_err ? &p->err : &p->out, buf->base, keep);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    rjob_t *job = req->data;
+
+    (void)status; /* EPIPE / ECANCELED: the program did not read it all; that is its choice */
+    if (!job->msg.exec.interactive)
+        close_handle(job, (uv_handle_t *)&job->p.pin);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    rjob_t *job = t->data;
+
+    if (!job->p.exited) {
+        /* The launcher did not end in time: it is hung. */
+        job->p.backup_fired = true;
+        uv_process_kill(&job->p.proc, SIGKILL);
+    } else {
+        close_pipes(job); /* something still holds a pipe after the exit */
+        close_handle(job, (uv_handle_t *)t);
+    }
+}
+
+static void on_proc_exit(uv_process_t *proc, int64_t status, int sig)
+{
+    rjob_t *job = proc->data;
+
+    (void)status;
+    (void)sig;
+    job->p.exited = true;
+    close_handle(job, (uv_handle_t *)proc);
+    uv_timer_stop(&job->p.timer);
+    uv_timer_start(&job->p.timer, on_timer, RUN_DRAIN_MS, 0);
+}
+
+/* ---- starting a step ---- */
+
+static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int wall_ms,
+                      bool compile)
+{
+    const runner_cfg_t *c = &job->r->cfg;
+    const cg_execute_t *ex = &job->msg.exec;
+    const profile_t *pf = c->profile;
+    int n = 0, k;
+    size_t used = 0;
+    const char *prog[PROFILE_MAX_ARGV];
+    char progbuf[1024];
+
+#define PUT(s) (n < 200 ? (argv[n++] = (s), 0) : -1)
+#define FMT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + used, len - used, __VA_ARGS__);                                    \
+        if (w_ < 0 || (size_t)w_ >= len - used)                                                    \
+            return -1;                                                                             \
+        PUT(buf + used);                                                                           \
+        used += (size_t)w_ + 1;                                                                    \
+    } while (0)
+
+    PUT(c->launcher);
+    if (c->drop_uid) {
+        PUT("--uid");
+        FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
+        PUT("--gid");
+        FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
+    }
+    PUT("--cwd");
+    PUT(job->dirpath);
+    PUT("--wall-ms");
+    FMT("%d", wall_ms);
+    PUT("--cpu-ms");
+    FMT("%d", wall_ms + 1000);
+    PUT("--fsize-mb");
+    PUT("64");
+    PUT("--nofile");
+    PUT("64");
+    PUT("--nproc");
+    PUT(compile ? "128" : "64");
+    PUT("--stack-mb");
+    PUT("64");
+    if (!compile && pf->as_extra_mb >= 0) {
+        PUT("--as-mb");
+        FMT("%d", ex->memory_mb + pf->as_extra_mb);
+    }
+    PUT("--env");
+    PUT("PATH=/usr/local/bin:/usr/bin:/bin");
+    PUT("--env");
+    FMT("HOME=%s", job->dirpath);
+    PUT("--env");
+    FMT("TMPDIR=%s", job->dirpath);
+    PUT("--env");
+    PUT("LANG=C.UTF-8");
+    for (int i = 0; !compile && pf->env[i]; i++) {
+        PUT("--env");
+        PUT(pf->env[i]);
+    }
+    PUT("--");
+    k = profile_expand(compile ? pf->compile : pf->run, pf->file, ex->memory_mb, prog, progbuf,
+                       sizeof progbuf);
+    if (k < 0)
+        return -1;
+    for (int i = 0; i < k; i++)
+        FMT("%s", prog[i]);
+    for (int i = 0; !compile && i < ex->nargs; i++)
+        PUT(ex->args[i]);
+    argv[n] = NULL;
+    return n;
+#undef PUT
+#undef FMT
+}
+
+static int pipe_init(rjob_t *job, uv_pipe_t *p)
+{
+    int rc = uv_pipe_init(job->r->cfg.loop, p, 0);
+
+    if (rc == 0) {
+        p->data = job;
+        job->p.open++;
+    }
+    return rc;
+}
+
+static void reset_proc(rproc_t *p)
+{
+    buf_free(&p->out);
+    buf_free(&p->err);
+    buf_free(&p->status);
+    memset(p, 0, sizeof *p);
+}
+
+/* Starts the launcher for the current step. On failure the step completes as internal_error
+ * (through the normal close path). */
+static void start_step(rjob_t *job)
+{
+    runner_t *r = job->r;
+    const cg_execute_t *ex = &job->msg.exec;
+    bool compile = job->step < 0;
+    int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
+    const char *argv[220];
+    char argbuf[8192];
+    uv_stdio_container_t stdio[4];
+    uv_process_options_t opt;
+    rproc_t *p = &job->p;
+    int rc;
+
+    reset_proc(p);
+    p->limit = compile ? COMPILE_OUTPUT_LIMIT : ex->output_limit;
+    p->t0 = cg_now_ms();
+    rc = uv_timer_init(r->cfg.loop, &p->timer);
+    if (rc == 0) {
+        p->timer.data = job;
+        p->open++;
+    }
+    if (rc || pipe_init(job, &p->pin) || pipe_init(job, &p->pout) || pipe_init(job, &p->perr) ||
+        pipe_init(job, &p->pstat) || build_argv(job, argv, argbuf, sizeof argbuf, wall, compile) < 0) {
+        buf_append(&p->err, "executor: cannot prepare the run", 32);
+        goto fail;
+    }
+    memset(&opt, 0, sizeof opt);
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&p->pin;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&p->pout;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&p->perr;
+    stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)&p->pstat;
+    opt.file = r->cfg.launcher;
+    opt.args = (char **)argv;
+    opt.stdio = stdio;
+    opt.stdio_count = 4;
+    opt.exit_cb = on_proc_exit;
+    p->proc.data = job;
+    rc = uv_spawn(r->cfg.loop, &p->proc, &opt);
+    if (rc != 0) {
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "executor: cannot start the launcher %s: %s",
+                         r->cfg.launcher, uv_strerror(rc));
+        buf_append(&p->err, msg, (size_t)n);
+        /* uv_spawn failed: the process handle still has to be closed. */
+        p->open++;
+        uv_close((uv_handle_t *)&p->proc, on_handle_closed);
+        goto fail;
+    }
+    p->spawned = true;
+    p->open++;
+    uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&p->pstat, on_alloc, on_read);
+    uv_timer_start(&p->timer, on_timer, (uint64_t)wall + RUN_BACKUP_MS, 0);
+    const cg_run_spec_t *rs = compile ? NULL : &ex->runs[job->step];
+    if (rs && rs->input_len > 0) {
+        uv_buf_t b = uv_buf_init((char *)rs->input, (unsigned)rs->input_len);
+        p->wreq.data = job;
+        if (uv_write(&p->wreq, (uv_stream_t *)&p->pin, &b, 1, on_written) != 0)
+            close_handle(job, (uv_handle_t *)&p->pin);
+    } else if (!ex->interactive || compile) {
+        close_handle(job, (uv_handle_t *)&p->pin);
+    }
+    return;
+fail:
+    close_pipes(job);
+    close_handle(job, (uv_handle_t *)&p->timer);
+}
+
+/* ---- finishing a step ---- */
+
+static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
+{
+    const profile_t *pf = job->r->cfg.profile;
+    rproc_t *p = &job->p;
+    bool compile = job->step < 0;
+    bool timed_out = cJSON_IsTrue(cJSON_GetObjectItem(st, "timedOut"));
+    bool killed = cJSON_IsTrue(cJSON_GetObjectItem(st, "killed"));
+
+    o->exit_code = cJSON_GetObjectItem(st, "exitCode")->valueint;
+    o->signal = cJSON_GetObjectItem(st, "signal")->valueint;
+    o->cpu_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "cpuMs"));
+    o->memory_kb = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "maxrssKb"));
+    o->duration_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "wallMs"));
+    if (o->signal == SIGXCPU)
+        timed_out = true;
+    o->timed_out = timed_out;
+    if (compile) {
+        if (timed_out)
+            return CG_ST_TIMEOUT;
+        return o->exit_code == 0 ? CG_ST_OK : CG_ST_COMPILE_ERROR;
+    }
+    if (p->truncated)
+        return CG_ST_OUTPUT_LIMIT;
+    if (timed_out)
+        return CG_ST_TIMEOUT;
+    if (o->exit_code == 0 && o->signal == 0)
+        return CG_ST_OK;
+    if (profile_is_oom(pf, p->err.data))
+        return CG_ST_MEMORY_LIMIT;
+    if (o->signal == SIGKILL && !killed)
+        return CG_ST_MEMORY_LIMIT; /* killed by nobody we know of: the cgroup OOM killer */
+    return CG_ST_RUNTIME_ERROR;
+}
+
+static void report_step(rjob_t *job)
+{
+    rproc_t *p = &job->p;
+    cg_outcome_t o;
+    cJSON *st = p->status.len ? cJSON_ParseWithLength(p->status.data, p->status.len) : NULL;
+    char *out = NULL, *err = NULL;
+
+    memset(&o, 0, sizeof o);
+    o.run = job->step;
+    o.exit_code = -1;
+    o.truncated = p->truncated;
+    if (st && cJSON_IsNumber(cJSON_GetObjectItem(st, "signal")) &&
+        cJSON_IsNumber(cJSON_GetObjectItem(st, "exitCode"))) {
+        o.status = decide(job, st, &o);
+    } else {
+        const cJSON *e = st ? cJSON_GetObjectItem(st, "error") : NULL;
+        o.status = p->backup_fired ? CG_ST_TIMEOUT : CG_ST_INTERNAL_ERROR;
+        o.timed_out = p->backup_fired;
+        o.duration_ms = cg_now_ms() - p->t0;
+        if (cJSON_IsString(e)) {
+            buf_free(&p->err);
+            buf_append(&p->err, e->valuestring, strlen(e->valuestring));
+        } else if (!p->err.len && !p->backup_fired) {
+            buf_append(&p->err, "executor: the sandbox launcher failed", 37);
+        }
+    }
+    cJSON_Delete(st);
+    if (job->step < 0)
+        job->compile_failed = o.status != CG_ST_OK;
+    out = sanitized(&p->out);
+    err = sanitized(&p->err);
+    o.out = out ? out : "";
+    o.err = err ? err : "";
+    if (job->msg.exec.stream && job->step >= 0) {
+        /* Flush what the streaming decoders held back. */
+        char tail[16];
+        if (cg_utf8_sanitize(&p->u_out, NULL, 0, tail, true))
+            send_frame(job, cg_encode_data(CG_MSG_STDOUT, job->id, job->step, tail, strlen(tail)));
+        if (cg_utf8_sanitize(&p->u_err, NULL, 0, tail, true))
+            send_frame(job, cg_encode_data(CG_MSG_STDERR, job->id, job->step, tail, strlen(tail)));
+    }
+    send_frame(job, cg_encode_outcome(job->step < 0 ? CG_MSG_COMPILE : CG_MSG_RESULT, job->id, &o));
+    free(out);
+    free(err);
+}
+
+static void job_free(rjob_t *job)
+{
+    runner_t *r = job->r;
+
+    for (rjob_t **pp = &r->jobs; *pp; pp = &(*pp)->next)
+        if (*pp == job) {
+            *pp = job->next;
+            break;
+        }
+    r->active--;
+    if (job->slot >= 0)
+        r->slot_used[job->slot] = false;
+    reset_proc(&job->p);
+    cJSON_Delete(job->root);
+    free(job);
+}
+
+static void finish_job(rjob_t *job)
+{
+    runner_t *r = job->r;
+
+    if (job->dir_made) {
+        int rc = workdir_remove(r->cfg.work_root, job->dirname);
+        if (rc != 0)
+            fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"work dir %s not fully removed: %s\"}\n",
+                    job->dirpath, strerror(-rc));
+    }
+    send_frame(job, cg_encode_done(job->id, job->runs_done));
+    if (job->conn)
+        r->cfg.ended(job->conn, job);
+    job_free(job);
+}
+
+/* Called when the current step's handles are all closed (or to start the first step). */
+static void step_next(rjob_t *job)
+{
+    const cg_execute_t *ex = &job->msg.exec;
+
+    if (job->p.spawned || job->p.err.len) {
+        /* A step just ended. */
+        if (!job->cancelled)
+            report_step(job);
+        if (job->step >= 0)
+            job->runs_done++;
+        job->step++;
+    }
+    if (job->cancelled || job->compile_failed || job->step >= ex->nruns) {
+        finish_job(job);
+        return;
+    }
+    start_step(job);
+}
+
+/* ---- API ---- */
+
+runner_t *runner_new(const runner_cfg_t *cfg)
+{
+    runner_t *r = calloc(1, sizeof *r);
+
+    if (!r)
+        return NULL;
+    r->cfg = *cfg;
+    r->slot_used = calloc((size_t)cfg->slots, sizeof *r->slot_used);
+    if (!r->slot_used) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void runner_free(runner_t *r)
+{
+    if (!r)
+        return;
+    free(r->slot_used);
+    free(r);
+}
+
+int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, rjob_t **out)
+{
+    const runner_cfg_t *c = &r->cfg;
+    rjob_t *job;
+    int slot = -1, rc;
+    uid_t uid;
+
+    for (int i = 0; i < c->slots; i++)
+        if (!r->slot_used[i]) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        cJSON_Delete(root);
+        return -EBUSY;
+    }
+    job = calloc(1, sizeof *job);
+    if (!job) {
+        cJSON_Delete(root);
+        return -ENOMEM;
+    }
+    job->r = r;
+    job->conn = conn;
+    job->root = root;
+    job->msg = *msg;
+    job->msg.exec.args = job->msg.argv; /* re-point into our copy */
+    job->slot = slot;
+    snprintf(job->id, sizeof job->id, "%s", msg->id);
+    snprintf(job->dirname, sizeof job->dirname, "%d-%s", slot, job->id);
+    snprintf(job->dirpath, sizeof job->dirpath, "%s/%s", c->work_root, job->dirname);
+    r->slot_used[slot] = true;
+    r->active++;
+    job->next = r->jobs;
+    r->jobs = job;
+    uid = c->uid_base + (uid_t)slot;
+    /* A crashed executor may have left a dir of the same name: it goes first. */
+    workdir_remove(c->work_root, job->dirname);
+    rc = workdir_create(c->work_root, job->dirname, uid, uid, c->drop_uid);
+    if (rc == 0) {
+        job->dir_made = true;
+        rc = workdir_write_file(c->work_root, job->dirname, c->profile->file, msg->exec.code,
+                                msg->exec.code_len, uid, uid, c->drop_uid);
+    }
+    if (rc != 0) {
+        job->conn = NULL;
+        job_free(job);
+        return rc;
+    }
+    job->step = c->profile->compile ? -1 : 0;
+    *out = job;
+    step_next(job);
+    return 0;
+}
+
+void runner_cancel(rjob_t *job)
+{
+    job->cancelled = true;
+    stop_program(job);
+}
+
+void runner_detach(rjob_t *job)
+{
+    job->conn = NULL;
+    runner_cancel(job);
+}
+
+void runner_stdin(rjob_t *job, const char *data)
+{
+    (void)job;
+    (void)data; /* interactive sessions: see issue "Interactive sessions" */
+}
+
+void runner_close_stdin(rjob_t *job)
+{
+    if (job->p.spawned && !job->p.exited)
+        close_handle(job, (uv_handle_t *)&job->p.pin);
+}
+
+const char *runner_job_id(const rjob_t *job) { return job->id; }
+
+int runner_active(const runner_t *r) { return r->active; }
+
+void runner_cancel_all(runner_t *r)
+{
+    for (rjob_t *j = r->jobs; j; j = j->next)
+        runner_cancel(j);
+}

@@ -1,0 +1,65 @@
+/*
+ * runner.h - running jobs on the executor's libuv loop: work dir, compile, runs, output cap,
+ * results.
+ *
+ * A job comes from one EXECUTE frame and belongs to one connection. The runner owns the job
+ * (and the parsed frame it points into) from runner_start_job() until it has sent DONE and
+ * called the ended callback. Frames go out through the send callback, which takes ownership
+ * of the malloc'ed string. After runner_detach() (the connection is gone) nothing is sent and
+ * the ended callback is not called; the job still kills its processes and cleans up.
+ *
+ * Threads: everything here runs on the loop's thread.
+ */
+#ifndef CG_RUNNER_H
+#define CG_RUNNER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "profiles.h"
+#include "protocol.h"
+
+typedef struct rjob rjob_t;
+
+typedef struct {
+    uv_loop_t *loop;
+    const profile_t *profile;
+    const char *launcher;      /* path of build/launcher */
+    const char *work_root;     /* parent of the per-run dirs */
+    int slots;
+    uid_t uid_base;            /* slot i runs as uid_base + i (when root) */
+    bool drop_uid;             /* running as root: give each slot its own uid */
+    int compile_timeout_ms;
+    void (*send)(void *conn, char *frame);   /* takes ownership of frame */
+    void (*ended)(void *conn, rjob_t *job);  /* job finished; conn may take another */
+} runner_cfg_t;
+
+typedef struct runner runner_t;
+
+runner_t *runner_new(const runner_cfg_t *cfg);
+void runner_free(runner_t *r);
+
+/*
+ * Starts the job of an EXECUTE frame for conn. Takes ownership of root (the tree msg points
+ * into) in every case. Returns 0 (the job runs; *out set), -EBUSY when every slot is taken, or
+ * another negative errno; on failure nothing was sent and root is freed.
+ */
+int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, rjob_t **out);
+
+/* CANCEL/KILL: kill the current run, skip the rest; DONE follows. */
+void runner_cancel(rjob_t *job);
+/* The connection is gone: cancel, send nothing more. */
+void runner_detach(rjob_t *job);
+/* Interactive jobs: more stdin, or its end. */
+void runner_stdin(rjob_t *job, const char *data);
+void runner_close_stdin(rjob_t *job);
+
+const char *runner_job_id(const rjob_t *job);
+int runner_active(const runner_t *r);
+/* Cancels every job (executor shutdown). */
+void runner_cancel_all(runner_t *r);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * workdir.h - per-run work directories: created fresh and private, removed without ever
+ * following a path the user controls.
+ *
+ * The executor (root in its container) creates <root>/<name> with mode 0700 and hands it to
+ * the slot's uid; the program may fill it with anything (symlinks to /etc, 000 directories,
+ * fifos, deep trees). workdir_remove() works only with *at() calls relative to directory fds
+ * opened with O_NOFOLLOW, so a symlink is removed as a link and never traversed.
+ *
+ * Ownership: no allocation survives a call. Threads: any, on distinct directories.
+ */
+#ifndef CG_WORKDIR_H
+#define CG_WORKDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define WORKDIR_MAX_DEPTH 200
+
+/* Makes sure root exists as a directory (mode 0711 when created). 0 or -errno. */
+int workdir_prepare_root(const char *root);
+
+/* Creates root/name (must not exist) with mode 0700, owned by uid/gid when chown_it. 0 or -errno. */
+int workdir_create(const char *root, const char *name, uid_t uid, gid_t gid, bool chown_it);
+
+/* Creates the file root/name/file (O_EXCL, O_NOFOLLOW) with data, mode 0600, owned by uid/gid
+ * when chown_it. 0 or -errno. */
+int workdir_write_file(const char *root, const char *name, const char *file, const char *data,
+                       size_t len, uid_t uid, gid_t gid, bool chown_it);
+
+/* Removes root/name and everything below it. Returns 0 when it is gone (or was never there),
+ * else -errno of the first failure (what could be removed is removed). */
+int workdir_remove(const char *root, const char *name);
+
+#endif
