@@ -4,8 +4,10 @@
  * Theory of operation
  * -------------------
  * For every language, cfg->executors executors are started as `build/executor` children, each
- * listening on a unix socket in the instance's private state directory (mode 0700, so only
- * this uid can even reach the sockets) with a fresh random token handed over in a 0600 file.
+ * listening on a unix socket in the instance's state directory with a fresh random token
+ * handed over in a 0600 file. The directory is 0711: the slot uids must traverse it to reach
+ * their work dirs below, but cannot list it; the sockets are 0600 (only our uid may connect)
+ * and the token files 0600.
  * Every child gets PR_SET_PDEATHSIG(SIGTERM): if the gateway dies, its executors follow.
  *
  * Slot uids: each executor runs its jobs as uid_base + slot. Executors share this host's pid
@@ -104,7 +106,7 @@ static int make_state_dir(local_rt_t *rt)
     else
         snprintf(rt->state_dir, sizeof rt->state_dir, "/tmp/codegate-%u-%s", (unsigned)getuid(),
                  cfg->instance);
-    if (mkdir(rt->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(rt->state_dir, 0711) != 0 && errno != EEXIST) {
         log_msg(LOG_ERROR, "cannot create state dir %s: %m", rt->state_dir);
         return -errno;
     }
@@ -113,7 +115,7 @@ static int make_state_dir(local_rt_t *rt)
         log_msg(LOG_ERROR, "state dir %s is not a directory owned by us", rt->state_dir);
         return -EPERM;
     }
-    (void)chmod(rt->state_dir, 0700);
+    (void)chmod(rt->state_dir, 0711);
     return 0;
 }
 
