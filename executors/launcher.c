@@ -256,8 +256,6 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
         rlim_t s = (rlim_t)((o->cpu_ms + 999) / 1000);
         set_limit(RLIMIT_CPU, s, s + 1, errfd, "rlimit cpu");
     }
-    if (o->as_mb > 0)
-        set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
     if (o->fsize_mb > 0)
         set_limit(RLIMIT_FSIZE, (rlim_t)o->fsize_mb << 20, (rlim_t)o->fsize_mb << 20, errfd,
                   "rlimit fsize");
@@ -284,6 +282,9 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
         child_fail(errfd, "pdeathsig");
     close_fds_from(3, errfd);
     prog = resolve(o, pathbuf, sizeof pathbuf);
+    /* Last: nothing may allocate after this (a sanitizer runtime could not map memory). */
+    if (o->as_mb > 0)
+        set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
     execve(prog, o->argv, o->env);
     child_fail(errfd, "exec");
 }

@@ -86,6 +86,16 @@ class Gateway:
             self.proc.wait()
             raise
 
+    def sanitizer_reports(self):
+        """Lines of the log where AddressSanitizer, LeakSanitizer or UBSan reported a problem."""
+        bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [l for l in text.splitlines() if any(b in l for b in bad)]
+
     def children(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(x) for x in out.stdout.split()]

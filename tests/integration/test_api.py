@@ -267,6 +267,8 @@ def main():
         rc = G.stop()
     def clean_exit():
         check(rc == 0, "gateway exit status %s after SIGTERM" % rc)
+        reports = G.sanitizer_reports()
+        check(not reports, "sanitizer reports in the log:\n" + "\n".join(reports[:20]))
     r.run(clean_exit)
     return r.finish()
 
