@@ -1,24 +1,50 @@
 /*
  * protocol.c - encoder and decoder of the gateway <-> executor frames (see protocol.h).
  *
- * Members on the wire (camelCase; "type" in every frame):
- *   hello       {"type","v","language","version","slots"}
- *   execute     {"type","v","id","language","code","args":[..],"runs":[{"input","timeoutMs"}],
- *                "memoryMb","outputLimit","stream","interactive"}
- *   stdin/stdout/stderr  {"type","id","run","data"}
- *   close_stdin/cancel/kill  {"type","id"}
- *   compile/result  {"type","id","run","status","exitCode","signal","timedOut","truncated",
- *                "durationMs","cpuMs","memoryKb","stdout","stderr"}  (signal: "SIGKILL" or null)
- *   done        {"type","id","runs"}
- *   error       {"type","id"?,"code","message"}
- *   ping/pong   {"type","seq"}
+ * JSON members on the wire (camelCase). Every frame has "type", whose value is the lower-case
+ * name of its cg_msg_type_t ("hello", "execute", "stdin", "close_stdin", "cancel", "kill",
+ * "compile", "stdout", "stderr", "result", "done", "error", "ping", "pong"). R = required when
+ * parsing, O = optional (default in brackets). The encoders always write every member listed.
+ *
+ *   hello        v R (must be CG_PROTO_VERSION), language R (non-empty string),
+ *                version R (string, may be ""), slots R (1..1024)
+ *   execute      v R (must be CG_PROTO_VERSION), id R, language R (non-empty string),
+ *                code R (string <= CG_MAX_CODE_BYTES),
+ *                args O [[]] (<= CG_MAX_ARGS strings, each <= CG_MAX_ARG_BYTES),
+ *                runs R (1..CG_MAX_RUNS objects {input O [""] (string <= CG_MAX_INPUT_BYTES),
+ *                                                timeoutMs O [5000] (1..CG_MAX_TIMEOUT_MS)}),
+ *                memoryMb O [256] (CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB),
+ *                outputLimit O [CG_DEFAULT_OUTPUT_LIMIT] (1..CG_MAX_OUTPUT_LIMIT bytes),
+ *                stream O [false], interactive O [false]
+ *   stdin, stdout, stderr         id R, run R (0..CG_MAX_RUNS-1), data R (string)
+ *   close_stdin, cancel, kill     id R
+ *   compile, result  id R, run (result: R, 0..CG_MAX_RUNS-1; compile: not written, O, must
+ *                be -1), status R (cg_status_name), exitCode R (-1..255, -1 = killed),
+ *                signal R ("SIGKILL"-style name, or null for none; "SIGUNKNOWN" parses to -1),
+ *                timedOut R, truncated R (booleans), durationMs R, cpuMs R, memoryKb R
+ *                (0..2^53), stdout R, stderr R (strings)
+ *   done         id R, runs O [0] (0..CG_MAX_RUNS)
+ *   error        id O, code R (non-empty string), message O (string)
+ *   ping, pong   seq R (integer, |seq| <= 2^53)
+ *
+ * A member of the right name but the wrong JSON type is an error even where the member is
+ * optional; null counts as a wrong type except for "signal". Unknown members are ignored. An
+ * "id" must satisfy cg_id_valid() in every frame that carries one. Numbers must be integers:
+ * 1.5 and 1e400 are rejected. Errors say which member and why, e.g.
+ *   execute frame: "runs[3].timeoutMs" must be an integer between 1 and 30000 (got 99999)
  */
 #include "protocol.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
+
+/* Largest integer a JSON number (a double) carries exactly. */
+#define JSON_INT_MAX (INT64_C(1) << 53)
 
 static const char *const type_names[] = {
     [CG_MSG_UNKNOWN] = "unknown", [CG_MSG_HELLO] = "hello",   [CG_MSG_EXECUTE] = "execute",
@@ -56,6 +82,8 @@ static const struct {
     {SIGIO, "SIGIO"},     {SIGPWR, "SIGPWR"},     {SIGSYS, "SIGSYS"},
 };
 
+#define NSIGNALS (sizeof signals / sizeof signals[0])
+
 const char *cg_status_name(cg_status_t st)
 {
     return (unsigned)st < CG_ST__COUNT ? status_names[st] : "internal_error";
@@ -73,18 +101,21 @@ const char *cg_signal_name(int sig)
 {
     if (sig == 0)
         return NULL;
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    for (size_t i = 0; i < NSIGNALS; i++)
         if (signals[i].num == sig)
             return signals[i].name;
     return "SIGUNKNOWN";
 }
 
+/* Name -> number; "SIGUNKNOWN" -> -1 (a signal without a name); 0 when not a signal name. */
 static int signal_parse(const char *name)
 {
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    if (strcmp(name, "SIGUNKNOWN") == 0)
+        return -1;
+    for (size_t i = 0; i < NSIGNALS; i++)
         if (strcmp(signals[i].name, name) == 0)
             return signals[i].num;
-    return -1;
+    return 0;
 }
 
 const char *cg_msg_type_name(cg_msg_type_t t)
@@ -98,13 +129,13 @@ const char *cg_proto_strerror(int err)
     case 0:
         return "success";
     case CG_EPROTO_JSON:
-        return "not a JSON object";
+        return "the frame is not a JSON object";
     case CG_EPROTO_TYPE:
-        return "missing or invalid type";
+        return "the frame has no valid \"type\"";
     case CG_EPROTO_FIELD:
-        return "a member is missing or invalid";
+        return "a member is missing, of the wrong type or out of range";
     case CG_EPROTO_TOOBIG:
-        return "a limit is exceeded";
+        return "a size limit is exceeded";
     case CG_EPROTO_NOMEM:
         return "out of memory";
     default:
@@ -123,186 +154,318 @@ bool cg_id_valid(const char *id)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-'))
             return false;
+        if (n >= CG_ID_MAX)
+            return false;
     }
-    return n >= 1 && n <= CG_ID_MAX;
+    return n >= 1;
 }
 
 /* ---- decoding ---- */
 
+/* Decoder state: the frame's type name for messages and the first error. Later errors are
+ * ignored, so every reader can run and the first failure is the one reported. */
 typedef struct {
-    const cJSON *obj;
+    const char *frame;
     char *err;
     size_t errlen;
     int rc;
 } rd_t;
 
-static void rd_fail(rd_t *r, int rc, const char *fmt, const char *name)
+__attribute__((format(printf, 3, 4))) static void rd_fail(rd_t *r, int rc, const char *fmt, ...)
 {
-    if (r->rc == 0) {
-        r->rc = rc;
-        if (r->err && r->errlen)
-            snprintf(r->err, r->errlen, fmt, name);
-    }
+    va_list ap;
+    int n;
+
+    if (r->rc != 0)
+        return;
+    r->rc = rc;
+    if (!r->err || r->errlen == 0)
+        return;
+    n = snprintf(r->err, r->errlen, "%s frame: ", r->frame);
+    if (n < 0 || (size_t)n >= r->errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
 }
 
-/* Required (or optional) string member; NULL when absent or failed. */
-static const char *rd_str(rd_t *r, const char *name, bool required)
+static const char *json_kind(const cJSON *it)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->obj, name);
+    if (cJSON_IsString(it))
+        return "a string";
+    if (cJSON_IsNumber(it))
+        return "a number";
+    if (cJSON_IsBool(it))
+        return "a boolean";
+    if (cJSON_IsNull(it))
+        return "null";
+    if (cJSON_IsArray(it))
+        return "an array";
+    return "an object";
+}
 
-    if (!it) {
-        if (required)
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" is missing", name);
+/* The member `name` of obj, reported as "<pre><name>"; NULL when absent (an error if required). */
+static const cJSON *rd_member(rd_t *r, const cJSON *obj, const char *pre, const char *name,
+                              bool required)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (!it && required)
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" is missing", pre, name);
+    return it;
+}
+
+/* A string member of at most max bytes; NULL when absent or wrong. *len gets its length. */
+static const char *rd_str(rd_t *r, const cJSON *obj, const char *pre, const char *name,
+                          bool required, size_t max, size_t *len)
+{
+    const cJSON *it = rd_member(r, obj, pre, name, required);
+    size_t n;
+
+    if (len)
+        *len = 0;
+    if (!it)
         return NULL;
-    }
     if (!cJSON_IsString(it) || !it->valuestring) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a string", name);
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be a string, not %s", pre, name,
+                json_kind(it));
         return NULL;
     }
+    n = strlen(it->valuestring);
+    if (n > max) {
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s%s\" is %zu bytes, more than the limit of %zu", pre,
+                name, n, max);
+        return NULL;
+    }
+    if (len)
+        *len = n;
     return it->valuestring;
 }
 
-static int64_t rd_int(rd_t *r, const char *name, bool required, int64_t def, int64_t min,
-                      int64_t max)
+/* An integer member in [min, max] (both within +-2^53); def when absent or wrong. */
+static int64_t rd_int(rd_t *r, const cJSON *obj, const char *pre, const char *name,
+                      bool required, int64_t def, int64_t min, int64_t max)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->obj, name);
+    const cJSON *it = rd_member(r, obj, pre, name, required);
     double d;
 
-    if (!it || cJSON_IsNull(it)) {
-        if (required)
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" is missing", name);
+    if (!it)
         return def;
-    }
     if (!cJSON_IsNumber(it)) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a number", name);
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be an integer, not %s", pre, name,
+                json_kind(it));
         return def;
     }
     d = it->valuedouble;
-    if (d != (double)(int64_t)d || d < (double)min || d > (double)max) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" is not an integer in range", name);
+    /* Range first: converting an out-of-range double to an integer is undefined. */
+    if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) {
+        rd_fail(r, CG_EPROTO_FIELD,
+                "\"%s%s\" must be an integer between %lld and %lld (got %.15g)", pre, name,
+                (long long)min, (long long)max, d);
         return def;
     }
     return (int64_t)d;
 }
 
-static bool rd_bool(rd_t *r, const char *name)
+static bool rd_bool(rd_t *r, const cJSON *obj, const char *name, bool required)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->obj, name);
+    const cJSON *it = rd_member(r, obj, "", name, required);
 
     if (!it)
         return false;
     if (!cJSON_IsBool(it)) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a boolean", name);
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a boolean, not %s", name, json_kind(it));
         return false;
     }
     return cJSON_IsTrue(it);
 }
 
-static void parse_execute(rd_t *r, cg_msg_t *m)
+/* "v": required, and this build speaks exactly one version. */
+static int rd_version(rd_t *r, const cJSON *obj)
 {
-    cg_execute_t *ex = &m->exec;
-    const cJSON *args, *runs, *it;
-    ex->id = m->id;
-    ex->language = rd_str(r, "language", true);
-    ex->code = rd_str(r, "code", true);
-    ex->code_len = ex->code ? strlen(ex->code) : 0;
-    if (ex->code_len > CG_MAX_CODE_BYTES)
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" exceeds its limit", "code");
-    ex->memory_mb = (int)rd_int(r, "memoryMb", false, CG_DEFAULT_MEMORY_MB, CG_MIN_MEMORY_MB,
-                                CG_MAX_MEMORY_MB);
-    ex->output_limit = (size_t)rd_int(r, "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT, 1,
-                                      CG_MAX_OUTPUT_LIMIT);
-    ex->stream = rd_bool(r, "stream");
-    ex->interactive = rd_bool(r, "interactive");
-    args = cJSON_GetObjectItemCaseSensitive(r->obj, "args");
-    if (args && !cJSON_IsArray(args))
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an array", "args");
-    else if (args && cJSON_GetArraySize(args) > CG_MAX_ARGS)
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" has too many entries", "args");
-    else if (args) {
-        /* exec.args points into m->argv, which points into the tree. */
-        int n = 0;
-        cJSON_ArrayForEach(it, args)
-        {
-            if (!cJSON_IsString(it) || strlen(it->valuestring) > CG_MAX_ARG_BYTES) {
-                rd_fail(r, CG_EPROTO_FIELD, "\"%s\" entries must be strings of bounded size",
-                        "args");
-                break;
-            }
-            m->argv[n++] = it->valuestring;
-        }
-        m->argv[n] = NULL;
-        ex->args = m->argv;
-        ex->nargs = n;
-    }
-    runs = cJSON_GetObjectItemCaseSensitive(r->obj, "runs");
-    if (!runs || !cJSON_IsArray(runs)) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an array", "runs");
+    int v = (int)rd_int(r, obj, "", "v", true, 0, 0, JSON_INT_MAX);
+
+    if (r->rc == 0 && v != CG_PROTO_VERSION)
+        rd_fail(r, CG_EPROTO_FIELD, "protocol version \"v\" %d is not supported (this side speaks %d)",
+                v, CG_PROTO_VERSION);
+    return v;
+}
+
+static const char *rd_name(rd_t *r, const cJSON *obj, const char *name)
+{
+    const char *s = rd_str(r, obj, "", name, true, 64, NULL);
+
+    if (s && !s[0])
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must not be empty", name);
+    return s;
+}
+
+static void parse_args(rd_t *r, const cJSON *obj, cg_msg_t *m)
+{
+    const cJSON *args = rd_member(r, obj, "", "args", false), *it;
+    char pre[32];
+    int n = 0;
+
+    /* exec.args always points at m->argv, a NULL-terminated array into the tree. */
+    m->argv[0] = NULL;
+    m->exec.args = m->argv;
+    m->exec.nargs = 0;
+    if (!args)
+        return;
+    if (!cJSON_IsArray(args)) {
+        rd_fail(r, CG_EPROTO_FIELD, "\"args\" must be an array of strings, not %s",
+                json_kind(args));
         return;
     }
-    int n = cJSON_GetArraySize(runs);
-    if (n < 1 || n > CG_MAX_RUNS) {
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" must have 1 to 50 entries", "runs");
+    if (cJSON_GetArraySize(args) > CG_MAX_ARGS) {
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"args\" has %d entries, more than the limit of %d",
+                cJSON_GetArraySize(args), CG_MAX_ARGS);
+        return;
+    }
+    cJSON_ArrayForEach(it, args)
+    {
+        snprintf(pre, sizeof pre, "args[%d]", n);
+        if (!cJSON_IsString(it)) {
+            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a string, not %s", pre, json_kind(it));
+            return;
+        }
+        if (strlen(it->valuestring) > CG_MAX_ARG_BYTES) {
+            rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" is longer than the limit of %d bytes", pre,
+                    CG_MAX_ARG_BYTES);
+            return;
+        }
+        m->argv[n++] = it->valuestring;
+    }
+    m->argv[n] = NULL;
+    m->exec.nargs = n;
+}
+
+static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
+{
+    const cJSON *runs = rd_member(r, obj, "", "runs", true), *it;
+    char pre[32];
+    int n;
+
+    if (!runs)
+        return;
+    if (!cJSON_IsArray(runs)) {
+        rd_fail(r, CG_EPROTO_FIELD, "\"runs\" must be an array of objects, not %s",
+                json_kind(runs));
+        return;
+    }
+    n = cJSON_GetArraySize(runs);
+    if (n > CG_MAX_RUNS) {
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"runs\" has %d entries, more than the limit of %d", n,
+                CG_MAX_RUNS);
+        return;
+    }
+    if (n < 1) {
+        rd_fail(r, CG_EPROTO_FIELD, "\"runs\" must hold at least one run");
         return;
     }
     ex->nruns = 0;
     cJSON_ArrayForEach(it, runs)
     {
-        rd_t sub = {it, r->err, r->errlen, 0};
-        cg_run_spec_t *rs = &ex->runs[ex->nruns++];
+        cg_run_spec_t *rs = &ex->runs[ex->nruns];
+        snprintf(pre, sizeof pre, "runs[%d]", ex->nruns);
         if (!cJSON_IsObject(it)) {
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" entries must be objects", "runs");
+            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an object, not %s", pre, json_kind(it));
             return;
         }
-        rs->input = rd_str(&sub, "input", false);
-        rs->input_len = rs->input ? strlen(rs->input) : 0;
-        rs->timeout_ms = (int)rd_int(&sub, "timeoutMs", false, CG_DEFAULT_TIMEOUT_MS, 1,
+        strcat(pre, ".");
+        rs->input = rd_str(r, it, pre, "input", false, CG_MAX_INPUT_BYTES, &rs->input_len);
+        rs->timeout_ms = (int)rd_int(r, it, pre, "timeoutMs", false, CG_DEFAULT_TIMEOUT_MS, 1,
                                      CG_MAX_TIMEOUT_MS);
-        if (rs->input_len > CG_MAX_INPUT_BYTES)
-            rd_fail(&sub, CG_EPROTO_TOOBIG, "\"%s\" exceeds its limit", "runs[].input");
-        if (sub.rc) {
-            r->rc = sub.rc;
+        ex->nruns++;
+        if (r->rc)
             return;
-        }
     }
 }
 
-static void parse_outcome(rd_t *r, cg_msg_t *m)
+static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
+{
+    cg_execute_t *ex = &m->exec;
+
+    m->version = rd_version(r, obj);
+    ex->id = m->id;
+    ex->language = rd_name(r, obj, "language");
+    ex->code = rd_str(r, obj, "", "code", true, CG_MAX_CODE_BYTES, &ex->code_len);
+    parse_args(r, obj, m);
+    parse_runs(r, obj, ex);
+    ex->memory_mb = (int)rd_int(r, obj, "", "memoryMb", false, CG_DEFAULT_MEMORY_MB,
+                                CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB);
+    ex->output_limit = (size_t)rd_int(r, obj, "", "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT,
+                                      1, CG_MAX_OUTPUT_LIMIT);
+    ex->stream = rd_bool(r, obj, "stream", false);
+    ex->interactive = rd_bool(r, obj, "interactive", false);
+}
+
+static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
 {
     cg_outcome_t *o = &m->outcome;
-    const char *st, *sig;
     const cJSON *sj;
+    const char *st;
 
-    o->run = (int)rd_int(r, "run", m->type == CG_MSG_RESULT, -1, -1, CG_MAX_RUNS - 1);
-    st = rd_str(r, "status", true);
+    if (m->type == CG_MSG_RESULT)
+        o->run = (int)rd_int(r, obj, "", "run", true, 0, 0, CG_MAX_RUNS - 1);
+    else
+        o->run = (int)rd_int(r, obj, "", "run", false, -1, -1, -1);
+    st = rd_str(r, obj, "", "status", true, 64, NULL);
     if (st) {
         int s = cg_status_parse(st);
         if (s < 0)
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" is not a known status", "status");
-        else
-            o->status = (cg_status_t)s;
+            rd_fail(r, CG_EPROTO_FIELD, "\"status\" \"%.32s\" is not a known status", st);
+        o->status = s < 0 ? CG_ST_INTERNAL_ERROR : (cg_status_t)s;
     }
-    o->exit_code = (int)rd_int(r, "exitCode", false, -1, -1, 255);
-    sj = cJSON_GetObjectItemCaseSensitive(r->obj, "signal");
-    o->signal = 0;
+    o->exit_code = (int)rd_int(r, obj, "", "exitCode", true, -1, -1, 255);
+    sj = rd_member(r, obj, "", "signal", true);
     if (sj && !cJSON_IsNull(sj)) {
-        sig = cJSON_IsString(sj) ? sj->valuestring : NULL;
-        int s = sig ? signal_parse(sig) : -1;
-        if (s < 0 && !(sig && strcmp(sig, "SIGUNKNOWN") == 0))
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" is not a signal name", "signal");
-        o->signal = s < 0 ? 0 : s;
+        if (!cJSON_IsString(sj))
+            rd_fail(r, CG_EPROTO_FIELD, "\"signal\" must be a signal name or null, not %s",
+                    json_kind(sj));
+        else if ((o->signal = signal_parse(sj->valuestring)) == 0)
+            rd_fail(r, CG_EPROTO_FIELD, "\"signal\" \"%.32s\" is not a signal name",
+                    sj->valuestring);
     }
-    o->timed_out = rd_bool(r, "timedOut");
-    o->truncated = rd_bool(r, "truncated");
-    o->duration_ms = rd_int(r, "durationMs", false, 0, 0, INT64_C(1) << 50);
-    o->cpu_ms = rd_int(r, "cpuMs", false, 0, 0, INT64_C(1) << 50);
-    o->memory_kb = rd_int(r, "memoryKb", false, 0, 0, INT64_C(1) << 50);
-    o->out = rd_str(r, "stdout", false);
-    o->err = rd_str(r, "stderr", false);
-    if (!o->out)
-        o->out = "";
-    if (!o->err)
-        o->err = "";
+    o->timed_out = rd_bool(r, obj, "timedOut", true);
+    o->truncated = rd_bool(r, obj, "truncated", true);
+    o->duration_ms = rd_int(r, obj, "", "durationMs", true, 0, 0, JSON_INT_MAX);
+    o->cpu_ms = rd_int(r, obj, "", "cpuMs", true, 0, 0, JSON_INT_MAX);
+    o->memory_kb = rd_int(r, obj, "", "memoryKb", true, 0, 0, JSON_INT_MAX);
+    o->out = rd_str(r, obj, "", "stdout", true, CG_MAX_FRAME_BYTES, NULL);
+    o->err = rd_str(r, obj, "", "stderr", true, CG_MAX_FRAME_BYTES, NULL);
+}
+
+/* Members of every type but EXECUTE and COMPILE/RESULT. */
+static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
+{
+    switch (m->type) {
+    case CG_MSG_HELLO:
+        m->version = rd_version(r, obj);
+        m->language = rd_name(r, obj, "language");
+        m->lang_version = rd_str(r, obj, "", "version", true, 256, NULL);
+        m->slots = (int)rd_int(r, obj, "", "slots", true, 1, 1, 1024);
+        break;
+    case CG_MSG_STDIN:
+    case CG_MSG_STDOUT:
+    case CG_MSG_STDERR:
+        m->run = (int)rd_int(r, obj, "", "run", true, 0, 0, CG_MAX_RUNS - 1);
+        m->data = rd_str(r, obj, "", "data", true, CG_MAX_FRAME_BYTES, NULL);
+        break;
+    case CG_MSG_DONE:
+        m->runs = (int)rd_int(r, obj, "", "runs", false, 0, 0, CG_MAX_RUNS);
+        break;
+    case CG_MSG_ERROR:
+        m->code = rd_name(r, obj, "code");
+        m->message = rd_str(r, obj, "", "message", false, CG_MAX_FRAME_BYTES, NULL);
+        break;
+    case CG_MSG_PING:
+    case CG_MSG_PONG:
+        m->seq = rd_int(r, obj, "", "seq", true, 0, -JSON_INT_MAX, JSON_INT_MAX);
+        break;
+    default: /* CLOSE_STDIN, CANCEL, KILL: only the id; UNKNOWN: nothing */
+        break;
+    }
 }
 
 static cg_msg_type_t type_parse(const char *s)
@@ -313,82 +476,77 @@ static cg_msg_type_t type_parse(const char *s)
     return CG_MSG_UNKNOWN;
 }
 
+/* Frames about a job carry its id; hello, ping and pong never do, error only sometimes. */
 static bool needs_id(cg_msg_type_t t)
 {
     return t != CG_MSG_HELLO && t != CG_MSG_PING && t != CG_MSG_PONG && t != CG_MSG_ERROR &&
            t != CG_MSG_UNKNOWN;
 }
 
+static void set_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "%s", msg);
+}
+
+/* cJSON stops after the first value; only whitespace may follow it. */
+static bool only_space(const char *p, const char *end)
+{
+    if (!p || p > end)
+        return false;
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            return false;
+    return true;
+}
+
 int cg_msg_parse(const char *buf, size_t len, cJSON **root, cg_msg_t *msg, char *errbuf,
                  size_t errlen)
 {
-    cJSON *tree;
+    const char *end = NULL;
     const cJSON *t;
+    cJSON *tree;
     rd_t r;
 
     *root = NULL;
     memset(msg, 0, sizeof *msg);
-    if (errbuf && errlen)
-        errbuf[0] = '\0';
+    set_err(errbuf, errlen, "");
     if (len > CG_MAX_FRAME_BYTES) {
         if (errbuf && errlen)
-            snprintf(errbuf, errlen, "frame of %zu bytes exceeds the limit", len);
+            snprintf(errbuf, errlen, "the frame is %zu bytes, more than the limit of %u", len,
+                     CG_MAX_FRAME_BYTES);
         return CG_EPROTO_TOOBIG;
     }
-    tree = cJSON_ParseWithLength(buf, len);
-    if (!tree || !cJSON_IsObject(tree)) {
+    tree = buf ? cJSON_ParseWithLengthOpts(buf, len, &end, false) : NULL;
+    if (!tree || !cJSON_IsObject(tree) || !only_space(end, buf + len)) {
+        set_err(errbuf, errlen,
+                !tree                   ? "the frame is not valid JSON"
+                : !cJSON_IsObject(tree) ? "the frame is JSON but not an object"
+                                        : "the frame has data after its JSON object");
         cJSON_Delete(tree);
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "the frame is not a JSON object");
         return CG_EPROTO_JSON;
     }
-    r = (rd_t){tree, errbuf, errlen, 0};
     t = cJSON_GetObjectItemCaseSensitive(tree, "type");
-    if (!cJSON_IsString(t)) {
+    if (!cJSON_IsString(t) || !t->valuestring) {
+        set_err(errbuf, errlen, t ? "\"type\" must be a string" : "\"type\" is missing");
         cJSON_Delete(tree);
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "\"type\" is missing or not a string");
         return CG_EPROTO_TYPE;
     }
     msg->type = type_parse(t->valuestring);
-    msg->id = rd_str(&r, "id", needs_id(msg->type));
+    r = (rd_t){cg_msg_type_name(msg->type), errbuf, errlen, 0};
+    msg->id = rd_str(&r, tree, "", "id", needs_id(msg->type), CG_ID_MAX, NULL);
     if (msg->id && !cg_id_valid(msg->id))
-        rd_fail(&r, CG_EPROTO_FIELD, "\"%s\" must be 1-64 characters of [A-Za-z0-9_-]", "id");
-    switch (msg->type) {
-    case CG_MSG_HELLO:
-        msg->version = (int)rd_int(&r, "v", true, 0, 1, 1000000);
-        msg->language = rd_str(&r, "language", true);
-        msg->lang_version = rd_str(&r, "version", false);
-        msg->slots = (int)rd_int(&r, "slots", false, 1, 1, 1024);
-        break;
-    case CG_MSG_EXECUTE:
-        msg->version = (int)rd_int(&r, "v", false, CG_PROTO_VERSION, 1, 1000000);
-        parse_execute(&r, msg);
-        break;
-    case CG_MSG_STDIN:
-    case CG_MSG_STDOUT:
-    case CG_MSG_STDERR:
-        msg->data = rd_str(&r, "data", true);
-        msg->run = (int)rd_int(&r, "run", false, 0, 0, CG_MAX_RUNS - 1);
-        break;
-    case CG_MSG_COMPILE:
-    case CG_MSG_RESULT:
-        parse_outcome(&r, msg);
-        break;
-    case CG_MSG_DONE:
-        msg->runs = (int)rd_int(&r, "runs", false, 0, 0, CG_MAX_RUNS);
-        break;
-    case CG_MSG_ERROR:
-        msg->code = rd_str(&r, "code", true);
-        msg->message = rd_str(&r, "message", false);
-        break;
-    case CG_MSG_PING:
-    case CG_MSG_PONG:
-        msg->seq = rd_int(&r, "seq", false, 0, INT64_MIN / 2, INT64_MAX / 2);
-        break;
-    default:
-        break;
-    }
+        rd_fail(&r, CG_EPROTO_FIELD, "\"id\" must be 1 to %d characters of [A-Za-z0-9_-]",
+                CG_ID_MAX);
+    /* An over-long id is a malformed id, not a size problem. */
+    if (r.rc == CG_EPROTO_TOOBIG)
+        r.rc = CG_EPROTO_FIELD;
+    if (msg->type == CG_MSG_EXECUTE)
+        parse_execute(&r, tree, msg);
+    else if (msg->type == CG_MSG_COMPILE || msg->type == CG_MSG_RESULT)
+        parse_outcome(&r, tree, msg);
+    else
+        parse_small(&r, tree, msg);
     if (r.rc != 0) {
         cJSON_Delete(tree);
         memset(msg, 0, sizeof *msg);
@@ -400,166 +558,198 @@ int cg_msg_parse(const char *buf, size_t len, cJSON **root, cg_msg_t *msg, char 
 
 /* ---- encoding ---- */
 
-static char *finish(cJSON *o)
-{
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+/* Encoder state: the object under construction and whether every member made it. A frame with
+ * a member missing would be worse than no frame, so any failure makes the encoder return NULL. */
+typedef struct {
+    cJSON *o;
+    bool ok;
+} enc_t;
 
-    cJSON_Delete(o);
-    return s;
+static enc_t enc_new(cg_msg_type_t type, const char *id)
+{
+    enc_t e = {cJSON_CreateObject(), true};
+
+    e.ok = e.o && cJSON_AddStringToObject(e.o, "type", cg_msg_type_name(type));
+    if (e.ok && id)
+        e.ok = cJSON_AddStringToObject(e.o, "id", id) != NULL;
+    return e;
 }
 
-static cJSON *new_msg(cg_msg_type_t type, const char *id)
+static void enc_num(enc_t *e, cJSON *obj, const char *name, double v)
 {
-    cJSON *o = cJSON_CreateObject();
+    if (e->ok)
+        e->ok = cJSON_AddNumberToObject(obj, name, v) != NULL;
+}
 
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "type", cg_msg_type_name(type));
-    if (id)
-        cJSON_AddStringToObject(o, "id", id);
-    return o;
+static void enc_bool(enc_t *e, const char *name, bool v)
+{
+    if (e->ok)
+        e->ok = cJSON_AddBoolToObject(e->o, name, v) != NULL;
+}
+
+static void enc_str(enc_t *e, cJSON *obj, const char *name, const char *s)
+{
+    if (e->ok)
+        e->ok = cJSON_AddStringToObject(obj, name, s ? s : "") != NULL;
+}
+
+/* Adds s[0..len) (not necessarily NUL-terminated) as a string member, byte for byte. A NUL
+ * inside cannot be carried (cJSON strings end at NUL) and fails the frame. */
+static void enc_strn(enc_t *e, cJSON *obj, const char *name, const char *s, size_t len)
+{
+    char *tmp;
+
+    if (!e->ok)
+        return;
+    if (!s || len == 0) {
+        enc_str(e, obj, name, "");
+        return;
+    }
+    if (memchr(s, '\0', len) || !(tmp = malloc(len + 1))) {
+        e->ok = false;
+        return;
+    }
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    enc_str(e, obj, name, tmp);
+    free(tmp);
+}
+
+/* Adds program output: valid UTF-8 without NUL goes as is, anything else is sanitized first
+ * so the frame always satisfies the wire rule of utf8.h. */
+static void enc_text(enc_t *e, cJSON *obj, const char *name, const char *s, size_t len)
+{
+    char *tmp;
+
+    if (!e->ok || !s || cg_utf8_valid((const unsigned char *)s, len)) {
+        enc_strn(e, obj, name, s, len);
+        return;
+    }
+    tmp = malloc(CG_UTF8_MAX_OUT(len));
+    if (!tmp) {
+        e->ok = false;
+        return;
+    }
+    cg_utf8_sanitize(NULL, (const unsigned char *)s, len, tmp, true);
+    enc_str(e, obj, name, tmp);
+    free(tmp);
+}
+
+static char *enc_finish(enc_t *e)
+{
+    char *s = e->ok ? cJSON_PrintUnformatted(e->o) : NULL;
+
+    cJSON_Delete(e->o);
+    return s;
 }
 
 char *cg_encode_hello(const char *language, const char *version, int slots)
 {
-    cJSON *o = new_msg(CG_MSG_HELLO, NULL);
+    enc_t e = enc_new(CG_MSG_HELLO, NULL);
 
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject(o, "v", CG_PROTO_VERSION);
-    cJSON_AddStringToObject(o, "language", language);
-    cJSON_AddStringToObject(o, "version", version ? version : "");
-    cJSON_AddNumberToObject(o, "slots", slots);
-    return finish(o);
-}
-
-/* cJSON strings are NUL-terminated: a member with an explicit length is copied bounded. */
-static cJSON *string_n(const char *s, size_t len)
-{
-    char *tmp;
-    cJSON *it;
-
-    if (!s)
-        return cJSON_CreateString("");
-    if (s[len] == '\0')
-        return cJSON_CreateString(s);
-    tmp = malloc(len + 1);
-    if (!tmp)
-        return NULL;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    it = cJSON_CreateString(tmp);
-    free(tmp);
-    return it;
+    enc_num(&e, e.o, "v", CG_PROTO_VERSION);
+    enc_str(&e, e.o, "language", language);
+    enc_str(&e, e.o, "version", version);
+    enc_num(&e, e.o, "slots", slots);
+    return enc_finish(&e);
 }
 
 char *cg_encode_execute(const cg_execute_t *ex)
 {
-    cJSON *o = new_msg(CG_MSG_EXECUTE, ex->id), *args, *runs;
+    enc_t e = enc_new(CG_MSG_EXECUTE, ex->id);
+    cJSON *args = NULL, *runs = NULL, *r;
 
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject(o, "v", CG_PROTO_VERSION);
-    cJSON_AddStringToObject(o, "language", ex->language);
-    cJSON_AddItemToObject(o, "code", string_n(ex->code, ex->code_len));
-    args = cJSON_AddArrayToObject(o, "args");
-    for (int i = 0; args && i < ex->nargs; i++)
-        cJSON_AddItemToArray(args, cJSON_CreateString(ex->args[i]));
-    runs = cJSON_AddArrayToObject(o, "runs");
-    for (int i = 0; runs && i < ex->nruns; i++) {
-        cJSON *r = cJSON_CreateObject();
-        if (!r)
+    /* Counts beyond the arrays of cg_execute_t / cg_msg_t cannot be a valid frame. */
+    if (ex->nruns < 1 || ex->nruns > CG_MAX_RUNS || ex->nargs < 0 || ex->nargs > CG_MAX_ARGS)
+        e.ok = false;
+    enc_num(&e, e.o, "v", CG_PROTO_VERSION);
+    enc_str(&e, e.o, "language", ex->language);
+    enc_strn(&e, e.o, "code", ex->code, ex->code_len);
+    if (e.ok)
+        e.ok = (args = cJSON_AddArrayToObject(e.o, "args")) != NULL;
+    for (int i = 0; e.ok && i < ex->nargs; i++) {
+        cJSON *a = cJSON_CreateString(ex->args[i] ? ex->args[i] : "");
+        e.ok = a && cJSON_AddItemToArray(args, a);
+        if (!e.ok)
+            cJSON_Delete(a);
+    }
+    if (e.ok)
+        e.ok = (runs = cJSON_AddArrayToObject(e.o, "runs")) != NULL;
+    for (int i = 0; e.ok && i < ex->nruns; i++) {
+        e.ok = (r = cJSON_CreateObject()) && cJSON_AddItemToArray(runs, r);
+        if (!e.ok) {
+            cJSON_Delete(r);
             break;
-        cJSON_AddItemToObject(r, "input", string_n(ex->runs[i].input, ex->runs[i].input_len));
-        cJSON_AddNumberToObject(r, "timeoutMs", ex->runs[i].timeout_ms);
-        cJSON_AddItemToArray(runs, r);
+        }
+        enc_strn(&e, r, "input", ex->runs[i].input, ex->runs[i].input_len);
+        enc_num(&e, r, "timeoutMs", ex->runs[i].timeout_ms);
     }
-    cJSON_AddNumberToObject(o, "memoryMb", ex->memory_mb);
-    cJSON_AddNumberToObject(o, "outputLimit", (double)ex->output_limit);
-    cJSON_AddBoolToObject(o, "stream", ex->stream);
-    cJSON_AddBoolToObject(o, "interactive", ex->interactive);
-    /* Every member must have made it: a partial frame would be worse than none. */
-    if (cJSON_GetArraySize(runs) != ex->nruns || cJSON_GetArraySize(args) != ex->nargs ||
-        !cJSON_GetObjectItem(o, "code") || !cJSON_GetObjectItem(o, "interactive")) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return finish(o);
+    enc_num(&e, e.o, "memoryMb", ex->memory_mb);
+    enc_num(&e, e.o, "outputLimit", (double)ex->output_limit);
+    enc_bool(&e, "stream", ex->stream);
+    enc_bool(&e, "interactive", ex->interactive);
+    return enc_finish(&e);
 }
 
-char *cg_encode_simple(cg_msg_type_t type, const char *id) { return finish(new_msg(type, id)); }
+char *cg_encode_simple(cg_msg_type_t type, const char *id)
+{
+    enc_t e = enc_new(type, id);
+
+    return enc_finish(&e);
+}
 
 char *cg_encode_data(cg_msg_type_t type, const char *id, int run, const char *data, size_t len)
 {
-    cJSON *o = new_msg(type, id);
+    enc_t e = enc_new(type, id);
 
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject(o, "run", run);
-    cJSON *d = string_n(data, len);
-    if (!d) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    cJSON_AddItemToObject(o, "data", d);
-    return finish(o);
+    enc_num(&e, e.o, "run", run);
+    enc_text(&e, e.o, "data", data, len);
+    return enc_finish(&e);
 }
 
 char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *oc)
 {
-    cJSON *o = new_msg(type, id);
+    enc_t e = enc_new(type, id);
     const char *sig = cg_signal_name(oc->signal);
 
-    if (!o)
-        return NULL;
-    if (type == CG_MSG_RESULT || oc->run >= 0)
-        cJSON_AddNumberToObject(o, "run", oc->run);
-    cJSON_AddStringToObject(o, "status", cg_status_name(oc->status));
-    cJSON_AddNumberToObject(o, "exitCode", oc->exit_code);
-    if (sig)
-        cJSON_AddStringToObject(o, "signal", sig);
-    else
-        cJSON_AddNullToObject(o, "signal");
-    cJSON_AddBoolToObject(o, "timedOut", oc->timed_out);
-    cJSON_AddBoolToObject(o, "truncated", oc->truncated);
-    cJSON_AddNumberToObject(o, "durationMs", (double)oc->duration_ms);
-    cJSON_AddNumberToObject(o, "cpuMs", (double)oc->cpu_ms);
-    cJSON_AddNumberToObject(o, "memoryKb", (double)oc->memory_kb);
-    if (!cJSON_AddStringToObject(o, "stdout", oc->out ? oc->out : "") ||
-        !cJSON_AddStringToObject(o, "stderr", oc->err ? oc->err : "")) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return finish(o);
+    if (type == CG_MSG_RESULT)
+        enc_num(&e, e.o, "run", oc->run);
+    enc_str(&e, e.o, "status", cg_status_name(oc->status));
+    enc_num(&e, e.o, "exitCode", oc->exit_code);
+    if (e.ok)
+        e.ok = (sig ? cJSON_AddStringToObject(e.o, "signal", sig)
+                    : cJSON_AddNullToObject(e.o, "signal")) != NULL;
+    enc_bool(&e, "timedOut", oc->timed_out);
+    enc_bool(&e, "truncated", oc->truncated);
+    enc_num(&e, e.o, "durationMs", (double)oc->duration_ms);
+    enc_num(&e, e.o, "cpuMs", (double)oc->cpu_ms);
+    enc_num(&e, e.o, "memoryKb", (double)oc->memory_kb);
+    enc_text(&e, e.o, "stdout", oc->out, oc->out ? strlen(oc->out) : 0);
+    enc_text(&e, e.o, "stderr", oc->err, oc->err ? strlen(oc->err) : 0);
+    return enc_finish(&e);
 }
 
 char *cg_encode_done(const char *id, int runs)
 {
-    cJSON *o = new_msg(CG_MSG_DONE, id);
+    enc_t e = enc_new(CG_MSG_DONE, id);
 
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject(o, "runs", runs);
-    return finish(o);
+    enc_num(&e, e.o, "runs", runs);
+    return enc_finish(&e);
 }
 
 char *cg_encode_error(const char *id, const char *code, const char *message)
 {
-    cJSON *o = new_msg(CG_MSG_ERROR, id);
+    enc_t e = enc_new(CG_MSG_ERROR, id);
 
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message ? message : "");
-    return finish(o);
+    enc_str(&e, e.o, "code", code);
+    enc_text(&e, e.o, "message", message, message ? strlen(message) : 0);
+    return enc_finish(&e);
 }
 
 char *cg_encode_ping(cg_msg_type_t type, int64_t seq)
 {
-    cJSON *o = new_msg(type, NULL);
+    enc_t e = enc_new(type, NULL);
 
-    if (!o)
-        return NULL;
-    cJSON_AddNumberToObject(o, "seq", (double)seq);
-    return finish(o);
+    enc_num(&e, e.o, "seq", (double)seq);
+    return enc_finish(&e);
 }

@@ -129,13 +129,6 @@ static void on_signal(uv_signal_t *s, int sig)
     executor_shutdown(g_ex);
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -199,11 +192,11 @@ int main(int argc, char **argv)
     executor_log("info", "%s %s executor listening on %s (%d slots, launcher %s)", pf->name,
                  version, o.listen, o.slots, o.launcher);
     uv_run(&loop, UV_RUN_DEFAULT);
-    uv_signal_stop(&sterm);
-    uv_signal_stop(&sint);
+    /* Our handles first, then lws's (it closes its own on the loop), then let them all close. */
+    uv_close((uv_handle_t *)&sterm, NULL);
+    uv_close((uv_handle_t *)&sint, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
     executor_free(g_ex);
-    /* lws and our own handles close asynchronously: let them. */
-    uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     memset(o.token, 0, sizeof o.token);

@@ -79,7 +79,8 @@ int profile_expand(const char *const *tmpl, const char *file, int mem_mb, const 
 
 int profile_version(const profile_t *p, char *out, size_t len)
 {
-    char cmd[256] = "", line[256] = "";
+    /* The same PATH as the runs get (runner.c), so the version is that of what runs. */
+    char cmd[256] = "PATH=/usr/local/bin:/usr/bin:/bin ", line[256] = "";
     FILE *f;
 
     for (int i = 0; p->version_cmd[i]; i++) {

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${CODEGATE_RUNTIME:-}" || "${CODEGATE_RUNTIME}" != local ]]; then
   if command -v dockerd >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
-    scripts/install-docker.sh --start-only || echo "run: dockerd did not start; local runtime" >&2
+    scripts/install-docker.sh || echo "run: dockerd did not start; local runtime" >&2
   fi
   if docker info >/dev/null 2>&1; then
     scripts/base-image.sh

@@ -1,9 +1,16 @@
 /*
  * config.c - the option table (see config.h). Adding an option = one row here + one member of
- * config_t; --help, the environment, validation and the README table follow from the row.
+ * config_t; the environment, the command line, validation, --help and the README table all
+ * follow from the row.
+ *
+ * Values are read in order: the row's default, then its environment variable (an empty
+ * variable counts as unset), then the command line (--name value or --name=value; a boolean
+ * flag alone means true). Each value is checked when it is read, so an error names the flag or
+ * variable it came from. DOCKER_HOST is consulted last, only when no socket was given.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -15,125 +22,183 @@
 
 typedef enum { OPT_INT, OPT_STR, OPT_BOOL } opt_type_t;
 
+/* Extra check of a string value; returns NULL when fine, else what it must be. */
+typedef const char *(*opt_check_t)(const char *val);
+
 typedef struct {
     const char *name;    /* flag without "--" */
-    const char *env;
+    const char *env;     /* environment variable */
     opt_type_t type;
-    const char *def;     /* default as text ("" = empty) */
+    const char *def;     /* default as text ("" = empty, see help) */
     long min, max;       /* OPT_INT range */
     size_t off, size;    /* member of config_t */
     const char *choices; /* OPT_STR: "a|b|c" or NULL */
+    opt_check_t check;   /* OPT_STR: or NULL */
     const char *help;
 } opt_t;
+
+static const char *check_ipv4(const char *val)
+{
+    struct in_addr a;
+
+    return inet_pton(AF_INET, val, &a) == 1 ? NULL : "an IPv4 address such as 127.0.0.1";
+}
+
+static const char *check_instance(const char *val)
+{
+    size_t n = strlen(val);
+
+    if (n < 1 || n > 32)
+        return "1 to 32 characters of [A-Za-z0-9_-]";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)val[i]) && val[i] != '_' && val[i] != '-')
+            return "1 to 32 characters of [A-Za-z0-9_-]";
+    return NULL;
+}
+
+static const char *check_nonempty(const char *val)
+{
+    return val[0] ? NULL : "not empty";
+}
 
 #define M(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
 
 static const opt_t opts[] = {
-    {"bind", "CODEGATE_BIND", OPT_STR, "127.0.0.1", 0, 0, M(bind), NULL,
+    {"bind", "CODEGATE_BIND", OPT_STR, "127.0.0.1", 0, 0, M(bind), NULL, check_ipv4,
      "IPv4 address the HTTP server listens on"},
-    {"port", "PORT", OPT_INT, "5000", 1, 65535, M(port), NULL, "HTTP port"},
-    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "*", 0, 0, M(cors_origins), NULL,
+    {"port", "PORT", OPT_INT, "5000", 1, 65535, M(port), NULL, NULL, "HTTP port"},
+    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "*", 0, 0, M(cors_origins), NULL, NULL,
      "allowed CORS origins: * or a comma-separated list"},
-    {"runtime", "CODEGATE_RUNTIME", OPT_STR, "auto", 0, 0, M(runtime), "auto|docker|local",
+    {"runtime", "CODEGATE_RUNTIME", OPT_STR, "auto", 0, 0, M(runtime), "auto|docker|local", NULL,
      "where executors run: docker, local processes, or auto (docker when the daemon answers)"},
-    {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL,
+    {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL, NULL,
      "executors (containers or processes) per language"},
-    {"slots", "CODEGATE_SLOTS", OPT_INT, "4", 1, 64, M(slots), NULL,
+    {"slots", "CODEGATE_SLOTS", OPT_INT, "4", 1, 64, M(slots), NULL, NULL,
      "programs one executor runs at once (= pooled connections per executor)"},
-    {"queue-max", "CODEGATE_QUEUE_MAX", OPT_INT, "64", 1, 100000, M(queue_max), NULL,
+    {"queue-max", "CODEGATE_QUEUE_MAX", OPT_INT, "64", 1, 100000, M(queue_max), NULL, NULL,
      "requests that may wait for a free slot; beyond: 503 overloaded"},
     {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "10000", 100, 600000, M(queue_wait_ms),
-     NULL, "longest wait for a free slot before 503 overloaded"},
+     NULL, NULL, "longest wait for a free slot before 503 overloaded"},
     {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384,
-     M(output_limit_kb), NULL, "stdout+stderr kept per run, in KiB; the program is stopped there"},
-    {"drain-ms", "CODEGATE_DRAIN_MS", OPT_INT, "10000", 0, 600000, M(drain_ms), NULL,
+     M(output_limit_kb), NULL, NULL,
+     "stdout+stderr kept per run, in KiB; the program is stopped there"},
+    {"drain-ms", "CODEGATE_DRAIN_MS", OPT_INT, "10000", 0, 600000, M(drain_ms), NULL, NULL,
      "on SIGTERM, how long requests in flight may finish"},
-    {"ping-ms", "CODEGATE_PING_MS", OPT_INT, "1000", 100, 60000, M(ping_ms), NULL,
+    {"ping-ms", "CODEGATE_PING_MS", OPT_INT, "1000", 100, 60000, M(ping_ms), NULL, NULL,
      "ping interval on executor connections (dead after 3 missed)"},
     {"instance", "CODEGATE_INSTANCE", OPT_STR, "default", 0, 0, M(instance), NULL,
-     "name of this gateway instance: owns its containers, network and state dir"},
-    {"state-dir", "CODEGATE_STATE_DIR", OPT_STR, "", 0, 0, M(state_dir), NULL,
+     check_instance, "name of this gateway instance ([A-Za-z0-9_-], at most 32): owns its "
+                     "containers, network and state dir"},
+    {"state-dir", "CODEGATE_STATE_DIR", OPT_STR, "", 0, 0, M(state_dir), NULL, NULL,
      "local runtime: sockets and work dirs (default /run/codegate-<instance>)"},
-    {"executor-bin", "CODEGATE_EXECUTOR_BIN", OPT_STR, "", 0, 0, M(executor_bin), NULL,
+    {"executor-bin", "CODEGATE_EXECUTOR_BIN", OPT_STR, "", 0, 0, M(executor_bin), NULL, NULL,
      "local runtime: executor binary (default: next to the gateway)"},
-    {"launcher-bin", "CODEGATE_LAUNCHER_BIN", OPT_STR, "", 0, 0, M(launcher_bin), NULL,
+    {"launcher-bin", "CODEGATE_LAUNCHER_BIN", OPT_STR, "", 0, 0, M(launcher_bin), NULL, NULL,
      "local runtime: launcher binary (default: next to the gateway)"},
-    {"docker-socket", "CODEGATE_DOCKER_SOCKET", OPT_STR, "", 0, 0, M(docker_socket), NULL,
-     "Docker API socket (default: DOCKER_HOST=unix://..., else /var/run/docker.sock)"},
+    {"docker-socket", "CODEGATE_DOCKER_SOCKET", OPT_STR, "", 0, 0, M(docker_socket), NULL, NULL,
+     "Docker API socket (default: the path of DOCKER_HOST=unix://..., else "
+     "/var/run/docker.sock)"},
     {"base-image", "CODEGATE_BASE_IMAGE", OPT_STR, "debian:bookworm-slim", 0, 0, M(base_image),
-     NULL, "base image of the executor images (made locally when it cannot be pulled)"},
+     NULL, check_nonempty,
+     "base image of the executor images (made locally when it cannot be pulled)"},
     {"container-memory-mb", "CODEGATE_CONTAINER_MEMORY_MB", OPT_INT, "2048", 128, 65536,
-     M(container_memory_mb), NULL, "memory limit of each executor container"},
+     M(container_memory_mb), NULL, NULL, "memory limit of each executor container, in MiB"},
     {"container-cpus", "CODEGATE_CONTAINER_CPUS", OPT_INT, "2000", 100, 64000,
-     M(container_cpus_milli), NULL, "CPU limit of each executor container, in millicores"},
+     M(container_cpus_milli), NULL, NULL,
+     "CPU limit of each executor container, in millicores (1000 = one CPU)"},
     {"container-pids", "CODEGATE_CONTAINER_PIDS", OPT_INT, "512", 32, 100000, M(container_pids),
-     NULL, "process/thread limit of each executor container"},
-    {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL,
+     NULL, NULL, "process/thread limit of each executor container"},
+    {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL, NULL,
      "source tree the images are built from (default: found from the gateway's path)"},
     {"log-requests", "CODEGATE_LOG_REQUESTS", OPT_BOOL, "true", 0, 0, M(log_requests), NULL,
-     "one JSON log line per request"},
+     NULL, "one JSON log line per request"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
 
+/* True when val is exactly one of the '|'-separated words of choices. */
+static bool is_choice(const char *choices, const char *val)
+{
+    size_t n = strlen(val);
+
+    for (const char *c = choices; *c;) {
+        size_t k = strcspn(c, "|");
+        if (k == n && strncmp(c, val, n) == 0)
+            return true;
+        c += k + (c[k] == '|');
+    }
+    return false;
+}
+
+static int set_int(const opt_t *o, const char *val, const char *src, int *dst, char *err,
+                   size_t errlen)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(val, &end, 10);
+    /* strtol accepts leading blanks and '+': a configuration value must be plain digits. */
+    if (!(isdigit((unsigned char)val[0]) || (val[0] == '-' && isdigit((unsigned char)val[1]))) ||
+        errno || *end || v < o->min || v > o->max) {
+        snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", src, val,
+                 o->min, o->max);
+        return -1;
+    }
+    *dst = (int)v;
+    return 0;
+}
+
+static int set_bool(const char *val, const char *src, bool *dst, char *err, size_t errlen)
+{
+    if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes")) {
+        *dst = true;
+    } else if (!strcasecmp(val, "false") || !strcmp(val, "0") || !strcasecmp(val, "no")) {
+        *dst = false;
+    } else {
+        snprintf(err, errlen, "%s: \"%s\" is not a boolean (true/false, 1/0, yes/no)", src, val);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_str(const opt_t *o, const char *val, const char *src, char *dst, char *err,
+                   size_t errlen)
+{
+    const char *must;
+
+    if (strlen(val) >= o->size) {
+        snprintf(err, errlen, "%s: the value is longer than %zu characters", src, o->size - 1);
+        return -1;
+    }
+    if (o->choices && !is_choice(o->choices, val)) {
+        snprintf(err, errlen, "%s: \"%s\" is not one of %s", src, val, o->choices);
+        return -1;
+    }
+    if (o->check && (must = o->check(val)) != NULL) {
+        snprintf(err, errlen, "%s: \"%s\" must be %s", src, val, must);
+        return -1;
+    }
+    memcpy(dst, val, strlen(val) + 1);
+    return 0;
+}
+
+/* Parses val for option o into cfg; src names the origin in messages. */
 static int set_value(config_t *cfg, const opt_t *o, const char *val, const char *src, char *err,
                      size_t errlen)
 {
     char *p = (char *)cfg + o->off;
 
     switch (o->type) {
-    case OPT_INT: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < o->min || v > o->max) {
-            snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", src, val,
-                     o->min, o->max);
-            return -1;
-        }
-        *(int *)p = (int)v;
-        return 0;
-    }
+    case OPT_INT:
+        return set_int(o, val, src, (int *)(void *)p, err, errlen);
     case OPT_BOOL:
-        if (!strcasecmp(val, "true") || !strcmp(val, "1") || !strcasecmp(val, "yes"))
-            *(bool *)p = true;
-        else if (!strcasecmp(val, "false") || !strcmp(val, "0") || !strcasecmp(val, "no"))
-            *(bool *)p = false;
-        else {
-            snprintf(err, errlen, "%s: \"%s\" is not a boolean (true/false)", src, val);
-            return -1;
-        }
-        return 0;
+        return set_bool(val, src, (bool *)p, err, errlen);
     case OPT_STR:
-        if (strlen(val) >= o->size) {
-            snprintf(err, errlen, "%s: value longer than %zu characters", src, o->size - 1);
-            return -1;
-        }
-        if (o->choices) {
-            size_t n = strlen(val);
-            const char *c = strstr(o->choices, val);
-            bool ok = n > 0 && c && (c == o->choices || c[-1] == '|') && (c[n] == '|' || !c[n]);
-            if (!ok) {
-                snprintf(err, errlen, "%s: \"%s\" is not one of %s", src, val, o->choices);
-                return -1;
-            }
-        }
-        memcpy(p, val, strlen(val) + 1);
-        return 0;
+        return set_str(o, val, src, p, err, errlen);
     }
+    snprintf(err, errlen, "%s: option of unknown type", src);
     return -1;
-}
-
-static bool instance_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < 1 || n > 32)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-            return false;
-    return true;
 }
 
 static const opt_t *find_flag(const char *name, size_t len)
@@ -144,12 +209,13 @@ static const opt_t *find_flag(const char *name, size_t len)
     return NULL;
 }
 
+/* Returns 0, 1 after --help/--version, or -1 with err filled. */
 static int parse_argv(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val, *eq;
-        char src[96];
         const opt_t *o;
+        char src[96];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             config_print_help(stdout, argv[0]);
             return 1;
@@ -165,7 +231,8 @@ static int parse_argv(config_t *cfg, int argc, char **argv, char *err, size_t er
         eq = strchr(a + 2, '=');
         o = find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
         if (!o) {
-            snprintf(err, errlen, "unknown option \"%s\"", a);
+            snprintf(err, errlen, "unknown option \"%.*s\"",
+                     eq ? (int)(eq - a) : (int)strlen(a), a);
             return -1;
         }
         if (eq)
@@ -185,6 +252,32 @@ static int parse_argv(config_t *cfg, int argc, char **argv, char *err, size_t er
     return 0;
 }
 
+/* docker_socket when none was given: DOCKER_HOST=unix://PATH, else the usual path. Another
+ * DOCKER_HOST scheme cannot be used; that only matters when the runtime must be docker. */
+static int default_docker_socket(config_t *cfg, char *err, size_t errlen)
+{
+    const char *dh = getenv("DOCKER_HOST");
+
+    if (cfg->docker_socket[0])
+        return 0;
+    if (dh && strncmp(dh, "unix://", 7) == 0 && dh[7]) {
+        if (strlen(dh + 7) >= sizeof cfg->docker_socket) {
+            snprintf(err, errlen, "DOCKER_HOST: the socket path is too long");
+            return -1;
+        }
+        snprintf(cfg->docker_socket, sizeof cfg->docker_socket, "%s", dh + 7);
+        return 0;
+    }
+    if (dh && dh[0] && strcmp(cfg->runtime, "docker") == 0) {
+        snprintf(err, errlen,
+                 "DOCKER_HOST=%s: only unix:// sockets are supported (or set --docker-socket)",
+                 dh);
+        return -1;
+    }
+    snprintf(cfg->docker_socket, sizeof cfg->docker_socket, "/var/run/docker.sock");
+    return 0;
+}
+
 int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     char src[96];
@@ -198,7 +291,7 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
     }
     for (size_t i = 0; i < NOPTS; i++) {
         const char *v = getenv(opts[i].env);
-        if (!v)
+        if (!v || !v[0])
             continue;
         snprintf(src, sizeof src, "%s", opts[i].env);
         if (set_value(cfg, &opts[i], v, src, err, errlen))
@@ -207,50 +300,48 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
     rc = parse_argv(cfg, argc, argv, err, errlen);
     if (rc != 0)
         return rc;
-    if (!instance_ok(cfg->instance)) {
-        snprintf(err, errlen, "--instance: \"%s\" must be 1-32 characters of [A-Za-z0-9_-]",
-                 cfg->instance);
-        return -1;
-    }
-    if (!cfg->docker_socket[0]) {
-        const char *dh = getenv("DOCKER_HOST");
-        if (dh && strncmp(dh, "unix://", 7) == 0)
-            snprintf(cfg->docker_socket, sizeof cfg->docker_socket, "%s", dh + 7);
-        else if (dh && dh[0] && strcmp(cfg->runtime, "docker") == 0) {
-            snprintf(err, errlen, "DOCKER_HOST=%s: only unix:// sockets are supported", dh);
-            return -1;
-        } else
-            snprintf(cfg->docker_socket, sizeof cfg->docker_socket, "/var/run/docker.sock");
-    }
-    return 0;
+    return default_docker_socket(cfg, err, errlen);
 }
 
-static void range_text(const opt_t *o, char *buf, size_t len)
+/* The range column: "1..65535", "auto|docker|local" (sep replaces '|'), "true|false" or "". */
+static void range_text(const opt_t *o, const char *sep, char *buf, size_t len)
 {
-    if (o->type == OPT_INT)
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (o->type == OPT_INT) {
         snprintf(buf, len, "%ld..%ld", o->min, o->max);
-    else if (o->choices)
-        snprintf(buf, len, "%s", o->choices);
-    else if (o->type == OPT_BOOL)
-        snprintf(buf, len, "true|false");
-    else
-        buf[0] = '\0';
+    } else if (o->type == OPT_BOOL) {
+        snprintf(buf, len, "true%sfalse", sep);
+    } else if (o->choices) {
+        for (const char *c = o->choices; *c && n + strlen(sep) + 1 < len; c++) {
+            if (*c == '|') {
+                n += (size_t)snprintf(buf + n, len - n, "%s", sep);
+            } else {
+                buf[n++] = *c;
+                buf[n] = '\0';
+            }
+        }
+    }
 }
 
 void config_print_help(FILE *f, const char *argv0)
 {
     char range[64];
 
-    fprintf(f, "codegate %s - code-execution gateway\n\nUsage: %s [--option value]...\n\n"
-               "Every option can also be set by its environment variable; flags win.\n\n",
+    fprintf(f,
+            "codegate %s - code-execution gateway\n\n"
+            "Usage: %s [--option value | --option=value]...\n\n"
+            "Every option can also be set by its environment variable (shown after the flag);\n"
+            "a flag wins over the variable, an empty variable counts as unset.\n\n",
             CG_VERSION, argv0);
     for (size_t i = 0; i < NOPTS; i++) {
         const opt_t *o = &opts[i];
-        range_text(o, range, sizeof range);
+        range_text(o, "|", range, sizeof range);
         fprintf(f, "  --%-22s %s\n      %s (default: %s%s%s)\n", o->name, o->env, o->help,
-                o->def[0] ? o->def : "\"\"", range[0] ? "; " : "", range);
+                o->def[0] ? o->def : "see text", range[0] ? "; " : "", range);
     }
-    fprintf(f, "\n  --help, --version\n");
+    fprintf(f, "\n  --help      print this text\n  --version   print the version\n");
 }
 
 void config_print_markdown(FILE *f)
@@ -261,7 +352,8 @@ void config_print_markdown(FILE *f)
     fprintf(f, "|---|---|---|---|---|\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const opt_t *o = &opts[i];
-        range_text(o, range, sizeof range);
+        /* A '|' would end the table cell: choices are listed with commas. */
+        range_text(o, ", ", range, sizeof range);
         fprintf(f, "| `--%s` | `%s` | %s%s%s | %s | %s |\n", o->name, o->env,
                 o->def[0] ? "`" : "", o->def[0] ? o->def : "(see description)",
                 o->def[0] ? "`" : "", range, o->help);

@@ -1,5 +1,21 @@
 /*
  * request.c - parsing and validating POST /api/code/execute bodies (see request.h).
+ *
+ * Members (camelCase; unknown members are ignored; null counts as absent):
+ *   language  required string: python (py, python3), javascript (js, node, nodejs),
+ *             cpp (c++, cxx); case-insensitive
+ *   code      required string, at most CG_MAX_CODE_BYTES (413 beyond)
+ *   input     optional string, at most CG_MAX_INPUT_BYTES (413 beyond); "stdin" is an alias,
+ *             giving both is an error
+ *   args      optional array of at most CG_MAX_ARGS strings of at most CG_MAX_ARG_BYTES
+ *   timeoutMs optional integer 1..CG_MAX_TIMEOUT_MS, default CG_DEFAULT_TIMEOUT_MS
+ *   memoryMb  optional integer CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB, default CG_DEFAULT_MEMORY_MB
+ *   tests     optional array of at most CG_MAX_RUNS objects {input|stdin, expectedOutput|
+ *             expectedStdout, timeoutMs (default: the request's timeoutMs)}
+ *   mode      optional "run" (default) or "submit"; compare: optional "trim" (default) or "exact"
+ *
+ * Every error names the field with its path ("tests[3].timeoutMs") and a reason: missing,
+ * type, range, too_large or value.
  */
 #include "request.h"
 
@@ -45,10 +61,10 @@ void request_free(request_t *req)
         return;
     free(req->code);
     free(req->input);
-    for (int i = 0; i < req->nargs; i++)
+    for (int i = 0; req->args && i < req->nargs; i++)
         free(req->args[i]);
     free(req->args);
-    for (int i = 0; i < req->ntests; i++) {
+    for (int i = 0; req->tests && i < req->ntests; i++) {
         free(req->tests[i].input);
         free(req->tests[i].expected);
     }
@@ -56,8 +72,9 @@ void request_free(request_t *req)
     memset(req, 0, sizeof *req);
 }
 
-static int fail(request_error_t *err, int http, const char *code, const char *field,
-                const char *reason, const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static int fail(request_error_t *err, int http,
+                                                      const char *code, const char *field,
+                                                      const char *reason, const char *fmt, ...)
 {
     va_list ap;
 
@@ -71,108 +88,175 @@ static int fail(request_error_t *err, int http, const char *code, const char *fi
     return -1;
 }
 
-/* Copies an optional string member. 0 = ok (absent leaves *out NULL), -1 = error filled. */
+static int fail_nomem(request_error_t *err, const char *field)
+{
+    return fail(err, 500, "internal_error", field, "", "out of memory while reading %s", field);
+}
+
+static const char *kind(const cJSON *it)
+{
+    if (cJSON_IsString(it))
+        return "a string";
+    if (cJSON_IsNumber(it))
+        return "a number";
+    if (cJSON_IsBool(it))
+        return "a boolean";
+    if (cJSON_IsArray(it))
+        return "an array";
+    return "an object";
+}
+
+/* The member `name` of obj, or NULL when absent or null. */
+static const cJSON *member(const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNull(it) ? NULL : it;
+}
+
+/* Copies an optional string member of at most max bytes (413 beyond). Absent leaves *out NULL.
+ * Returns 0 or -1 with err filled. */
 static int get_string(const cJSON *obj, const char *name, const char *field, size_t max,
                       char **out, size_t *len, request_error_t *err)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *it = member(obj, name);
     size_t n;
 
     *out = NULL;
-    if (len)
-        *len = 0;
-    if (!it || cJSON_IsNull(it))
+    *len = 0;
+    if (!it)
         return 0;
     if (!cJSON_IsString(it) || !it->valuestring)
-        return fail(err, 400, "invalid_request", field, "type", "%s must be a string", field);
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, kind(it));
     n = strlen(it->valuestring);
     if (n > max)
         return fail(err, 413, "payload_too_large", field, "too_large",
                     "%s is %zu bytes; the limit is %zu bytes", field, n, max);
     *out = strdup(it->valuestring);
     if (!*out)
-        return fail(err, 500, "internal_error", field, "", "out of memory");
-    if (len)
-        *len = n;
+        return fail_nomem(err, field);
+    *len = n;
     return 0;
 }
 
 static int get_int(const cJSON *obj, const char *name, const char *field, int def, int min,
                    int max, int *out, request_error_t *err)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *it = member(obj, name);
+    double d;
 
     *out = def;
-    if (!it || cJSON_IsNull(it))
+    if (!it)
         return 0;
     if (!cJSON_IsNumber(it))
         return fail(err, 400, "invalid_request", field, "type",
-                    "%s must be an integer between %d and %d", field, min, max);
-    double d = it->valuedouble;
-    if (d != (double)(long long)d || d < min || d > max)
+                    "%s must be an integer between %d and %d, not %s", field, min, max, kind(it));
+    d = it->valuedouble;
+    /* The range test comes first: casting an out-of-range double is undefined behaviour. */
+    if (!(d >= min && d <= max) || d != (double)(int)d)
         return fail(err, 400, "invalid_request", field, "range",
                     "%s must be an integer between %d and %d", field, min, max);
     *out = (int)d;
     return 0;
 }
 
-/* One of two alias names; both given is an error. */
+/* Which of two alias names obj uses (a when neither); giving both is an error (*rc = -1). */
 static const char *pick_alias(const cJSON *obj, const char *a, const char *b, const char *prefix,
                               request_error_t *err, int *rc)
 {
-    bool ha = cJSON_GetObjectItemCaseSensitive(obj, a) != NULL;
-    bool hb = cJSON_GetObjectItemCaseSensitive(obj, b) != NULL;
+    bool ha = member(obj, a) != NULL, hb = member(obj, b) != NULL;
+    char field[64];
 
     *rc = 0;
-    if (ha && hb)
-        *rc = fail(err, 400, "invalid_request", b, "value", "give %s%s or %s%s, not both", prefix,
-                   a, prefix, b);
+    if (ha && hb) {
+        snprintf(field, sizeof field, "%s%s", prefix, b);
+        *rc = fail(err, 400, "invalid_request", field, "value", "give %s%s or %s%s, not both",
+                   prefix, a, prefix, b);
+    }
     return hb ? b : a;
 }
 
 static int parse_args(const cJSON *root, request_t *req, request_error_t *err)
 {
-    const cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "args"), *it;
-    int n = 0;
+    const cJSON *args = member(root, "args"), *it;
+    char field[32];
+    int count, n = 0;
 
-    if (!args || cJSON_IsNull(args))
+    if (!args)
         return 0;
     if (!cJSON_IsArray(args))
-        return fail(err, 400, "invalid_request", "args", "type", "args must be an array of strings");
-    if (cJSON_GetArraySize(args) > CG_MAX_ARGS)
-        return fail(err, 400, "invalid_request", "args", "range", "args may hold at most %d entries",
-                    CG_MAX_ARGS);
-    req->args = calloc((size_t)cJSON_GetArraySize(args) + 1, sizeof *req->args);
+        return fail(err, 400, "invalid_request", "args", "type",
+                    "args must be an array of strings, not %s", kind(args));
+    count = cJSON_GetArraySize(args);
+    if (count > CG_MAX_ARGS)
+        return fail(err, 400, "invalid_request", "args", "range",
+                    "args may hold at most %d entries (got %d)", CG_MAX_ARGS, count);
+    if (count == 0)
+        return 0;
+    req->args = calloc((size_t)count + 1, sizeof *req->args);
     if (!req->args)
-        return fail(err, 500, "internal_error", "args", "", "out of memory");
+        return fail_nomem(err, "args");
     cJSON_ArrayForEach(it, args)
     {
-        char field[32];
         snprintf(field, sizeof field, "args[%d]", n);
         if (!cJSON_IsString(it))
-            return fail(err, 400, "invalid_request", field, "type", "%s must be a string", field);
+            return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                        field, cJSON_IsNull(it) ? "null" : kind(it));
         if (strlen(it->valuestring) > CG_MAX_ARG_BYTES)
             return fail(err, 400, "invalid_request", field, "range",
                         "%s is longer than %d bytes", field, CG_MAX_ARG_BYTES);
         req->args[n] = strdup(it->valuestring);
         if (!req->args[n])
-            return fail(err, 500, "internal_error", field, "", "out of memory");
+            return fail_nomem(err, field);
         req->nargs = ++n;
     }
     return 0;
 }
 
+/* One element of "tests"; index i, destination t. */
+static int parse_test(const cJSON *it, int i, int def_timeout, request_test_t *t,
+                      request_error_t *err)
+{
+    char prefix[24], field[64];
+    const char *name;
+    int rc;
+
+    snprintf(prefix, sizeof prefix, "tests[%d].", i);
+    if (!cJSON_IsObject(it)) {
+        snprintf(field, sizeof field, "tests[%d]", i);
+        return fail(err, 400, "invalid_request", field, "type", "%s must be an object, not %s",
+                    field, cJSON_IsNull(it) ? "null" : kind(it));
+    }
+    name = pick_alias(it, "input", "stdin", prefix, err, &rc);
+    if (rc)
+        return rc;
+    snprintf(field, sizeof field, "%s%s", prefix, name);
+    if (get_string(it, name, field, CG_MAX_INPUT_BYTES, &t->input, &t->input_len, err))
+        return -1;
+    name = pick_alias(it, "expectedOutput", "expectedStdout", prefix, err, &rc);
+    if (rc)
+        return rc;
+    snprintf(field, sizeof field, "%s%s", prefix, name);
+    if (get_string(it, name, field, CG_MAX_INPUT_BYTES, &t->expected, &t->expected_len, err))
+        return -1;
+    snprintf(field, sizeof field, "%stimeoutMs", prefix);
+    return get_int(it, "timeoutMs", field, def_timeout, 1, CG_MAX_TIMEOUT_MS, &t->timeout_ms,
+                   err);
+}
+
 static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
 {
-    const cJSON *tests = cJSON_GetObjectItemCaseSensitive(root, "tests"), *it;
-    size_t total_input = req->input_len;
-    int rc, n = 0;
+    const cJSON *tests = member(root, "tests"), *it;
+    size_t total = req->input_len;
+    int count, n = 0;
 
-    if (!tests || cJSON_IsNull(tests))
+    if (!tests)
         return 0;
     if (!cJSON_IsArray(tests))
-        return fail(err, 400, "invalid_request", "tests", "type", "tests must be an array");
-    int count = cJSON_GetArraySize(tests);
+        return fail(err, 400, "invalid_request", "tests", "type",
+                    "tests must be an array of objects, not %s", kind(tests));
+    count = cJSON_GetArraySize(tests);
     if (count > CG_MAX_RUNS)
         return fail(err, 400, "invalid_request", "tests", "range",
                     "tests may hold at most %d cases (got %d)", CG_MAX_RUNS, count);
@@ -180,35 +264,15 @@ static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
         return 0;
     req->tests = calloc((size_t)count, sizeof *req->tests);
     if (!req->tests)
-        return fail(err, 500, "internal_error", "tests", "", "out of memory");
+        return fail_nomem(err, "tests");
     cJSON_ArrayForEach(it, tests)
     {
         request_test_t *t = &req->tests[n];
-        char field[48], prefix[24];
-        snprintf(prefix, sizeof prefix, "tests[%d].", n);
-        req->ntests = ++n;
-        if (!cJSON_IsObject(it)) {
-            snprintf(field, sizeof field, "tests[%d]", n - 1);
-            return fail(err, 400, "invalid_request", field, "type", "%s must be an object", field);
-        }
-        const char *in = pick_alias(it, "input", "stdin", prefix, err, &rc);
-        if (rc)
-            return rc;
-        snprintf(field, sizeof field, "%s%s", prefix, in);
-        if (get_string(it, in, field, CG_MAX_INPUT_BYTES, &t->input, &t->input_len, err))
+        req->ntests = ++n; /* counted before filling: request_free() frees partial entries */
+        if (parse_test(it, n - 1, req->timeout_ms, t, err))
             return -1;
-        const char *ex = pick_alias(it, "expectedOutput", "expectedStdout", prefix, err, &rc);
-        if (rc)
-            return rc;
-        snprintf(field, sizeof field, "%s%s", prefix, ex);
-        if (get_string(it, ex, field, CG_MAX_INPUT_BYTES, &t->expected, &t->expected_len, err))
-            return -1;
-        snprintf(field, sizeof field, "%stimeoutMs", prefix);
-        if (get_int(it, "timeoutMs", field, req->timeout_ms, 1, CG_MAX_TIMEOUT_MS, &t->timeout_ms,
-                    err))
-            return -1;
-        total_input += t->input_len + t->expected_len;
-        if (total_input > CG_MAX_BODY_BYTES)
+        total += t->input_len + t->expected_len;
+        if (total > CG_MAX_BODY_BYTES)
             return fail(err, 413, "payload_too_large", "tests", "too_large",
                         "the inputs and expected outputs of all tests exceed %u bytes",
                         CG_MAX_BODY_BYTES);
@@ -216,41 +280,56 @@ static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
     return 0;
 }
 
-static int parse_enum(const cJSON *root, const char *name, const char *a, const char *b,
-                      bool *is_b, request_error_t *err)
+/* An optional member that must be one of two strings (case-insensitive); *is_b says which. */
+static int parse_choice(const cJSON *root, const char *name, const char *a, const char *b,
+                        bool *is_b, request_error_t *err)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, name);
+    const cJSON *it = member(root, name);
 
     *is_b = false;
-    if (!it || cJSON_IsNull(it))
+    if (!it)
         return 0;
-    if (!cJSON_IsString(it) || (strcasecmp(it->valuestring, a) && strcasecmp(it->valuestring, b)))
-        return fail(err, 400, "invalid_request", name, cJSON_IsString(it) ? "value" : "type",
-                    "%s must be \"%s\" or \"%s\"", name, a, b);
+    if (!cJSON_IsString(it))
+        return fail(err, 400, "invalid_request", name, "type",
+                    "%s must be \"%s\" or \"%s\", not %s", name, a, b, kind(it));
+    if (strcasecmp(it->valuestring, a) != 0 && strcasecmp(it->valuestring, b) != 0)
+        return fail(err, 400, "invalid_request", name, "value",
+                    "%s must be \"%s\" or \"%s\", not \"%.40s\"", name, a, b, it->valuestring);
     *is_b = strcasecmp(it->valuestring, b) == 0;
+    return 0;
+}
+
+static int parse_language(const cJSON *root, request_t *req, request_error_t *err)
+{
+    const cJSON *lang = member(root, "language");
+
+    if (!lang)
+        return fail(err, 400, "invalid_request", "language", "missing",
+                    "language is required (python, javascript or cpp)");
+    if (!cJSON_IsString(lang))
+        return fail(err, 400, "invalid_request", "language", "type",
+                    "language must be a string, not %s", kind(lang));
+    req->language = request_language(lang->valuestring);
+    if (!req->language)
+        return fail(err, 400, "unsupported_language", "language", "value",
+                    "language \"%.40s\" is not supported; supported: %s, %s, %s",
+                    lang->valuestring, request_languages[0], request_languages[1],
+                    request_languages[2]);
     return 0;
 }
 
 static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
 {
-    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(root, "language");
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+    const char *in;
     int rc;
 
-    if (!lang || cJSON_IsNull(lang))
-        return fail(err, 400, "invalid_request", "language", "missing", "language is required");
-    if (!cJSON_IsString(lang))
-        return fail(err, 400, "invalid_request", "language", "type", "language must be a string");
-    req->language = request_language(lang->valuestring);
-    if (!req->language)
-        return fail(err, 400, "unsupported_language", "language", "value",
-                    "language \"%.40s\" is not supported (python, javascript, cpp)",
-                    lang->valuestring);
-    if (!code || cJSON_IsNull(code))
+    if (parse_language(root, req, err))
+        return -1;
+    if (!member(root, "code"))
         return fail(err, 400, "invalid_request", "code", "missing", "code is required");
     if (get_string(root, "code", "code", CG_MAX_CODE_BYTES, &req->code, &req->code_len, err))
         return -1;
-    const char *in = pick_alias(root, "input", "stdin", "", err, &rc);
+    in = pick_alias(root, "input", "stdin", "", err, &rc);
     if (rc)
         return rc;
     if (get_string(root, in, in, CG_MAX_INPUT_BYTES, &req->input, &req->input_len, err))
@@ -262,14 +341,23 @@ static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
         return -1;
     if (parse_args(root, req, err) || parse_tests(root, req, err))
         return -1;
-    if (parse_enum(root, "mode", "run", "submit", &req->submit, err) ||
-        parse_enum(root, "compare", "trim", "exact", &req->exact, err))
+    if (parse_choice(root, "mode", "run", "submit", &req->submit, err) ||
+        parse_choice(root, "compare", "trim", "exact", &req->exact, err))
         return -1;
     return 0;
 }
 
+static bool only_space(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            return false;
+    return true;
+}
+
 int request_parse(const char *body, size_t len, request_t *req, request_error_t *err)
 {
+    const char *end = NULL;
     cJSON *root;
     int rc;
 
@@ -278,14 +366,21 @@ int request_parse(const char *body, size_t len, request_t *req, request_error_t 
     if (len > CG_MAX_BODY_BYTES)
         return fail(err, 413, "payload_too_large", "", "too_large",
                     "the request body exceeds %u bytes", CG_MAX_BODY_BYTES);
-    if (!body || len == 0)
+    if (!body || only_space(body, body + len))
         return fail(err, 400, "invalid_json", "", "missing",
                     "the request body is empty; send a JSON object");
-    root = cJSON_ParseWithLength(body, len);
-    if (!root || !cJSON_IsObject(root)) {
+    root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    if (!root)
+        return fail(err, 400, "invalid_json", "", "", "the request body is not valid JSON");
+    /* cJSON stops after the first value: anything but whitespace after it is garbage. */
+    if (!end || end < body || end > body + len || !only_space(end, body + len)) {
         cJSON_Delete(root);
         return fail(err, 400, "invalid_json", "", "",
-                    "the request body is not a JSON object");
+                    "the request body has data after its JSON value");
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return fail(err, 400, "invalid_json", "", "", "the request body must be a JSON object");
     }
     rc = parse_object(root, req, err);
     cJSON_Delete(root);
@@ -296,20 +391,23 @@ int request_parse(const char *body, size_t len, request_t *req, request_error_t 
 
 cJSON *request_error_details(const request_error_t *err)
 {
-    cJSON *d = cJSON_CreateObject();
+    cJSON *d = cJSON_CreateObject(), *arr;
+    bool ok = d != NULL;
 
-    if (!d)
-        return NULL;
-    if (err->field[0])
-        cJSON_AddStringToObject(d, "field", err->field);
-    if (err->reason[0])
-        cJSON_AddStringToObject(d, "reason", err->reason);
-    if (err->code && strcmp(err->code, "unsupported_language") == 0) {
-        cJSON *arr = cJSON_AddArrayToObject(d, "supported");
-        for (int i = 0; arr && i < REQUEST_NLANG; i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(request_languages[i]));
+    if (ok && err->field[0])
+        ok = cJSON_AddStringToObject(d, "field", err->field) != NULL;
+    if (ok && err->reason[0])
+        ok = cJSON_AddStringToObject(d, "reason", err->reason) != NULL;
+    if (ok && err->code && strcmp(err->code, "unsupported_language") == 0) {
+        ok = (arr = cJSON_AddArrayToObject(d, "supported")) != NULL;
+        for (int i = 0; ok && i < REQUEST_NLANG; i++) {
+            cJSON *s = cJSON_CreateString(request_languages[i]);
+            ok = s && cJSON_AddItemToArray(arr, s);
+            if (!ok)
+                cJSON_Delete(s);
+        }
     }
-    if (!d->child) {
+    if (!ok || !d->child) {
         cJSON_Delete(d);
         return NULL;
     }
