@@ -1,0 +1,332 @@
+/*
+ * test_launcher.c - the sandbox launcher, run as a real process (build/launcher next to this
+ * test's directory) against small shell programs that exit, signal, flood, sleep and fork.
+ * Uid tests run only as root (as CI does); they are reported as skipped otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "cg_util.h"
+
+#define TEST_UID 60990
+
+static char launcher[PATH_MAX];
+
+typedef struct {
+    cJSON *status;
+    char out[65536];
+    size_t out_len;
+    int64_t elapsed_ms;
+} result_t;
+
+static void find_launcher(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+    assert_true(n > 0);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0'; /* build/tests */
+    *strrchr(self, '/') = '\0'; /* build */
+    snprintf(launcher, sizeof launcher, "%s/launcher", self);
+    assert_int_equal(access(launcher, X_OK), 0);
+}
+
+/* Runs launcher with argv (NULL-terminated, without argv[0]); collects stdout and the report. */
+static void run(result_t *r, const char *const *args, const char *input, int kill_after_ms)
+{
+    int out[2], st[2], in[2];
+    const char *argv[64];
+    int n = 0;
+    pid_t pid;
+
+    memset(r, 0, sizeof *r);
+    argv[n++] = launcher;
+    for (int i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(st), 0);
+    assert_int_equal(pipe(in), 0);
+    int64_t t0 = cg_now_ms();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(st[1], 3);
+        for (int fd = 4; fd < 64; fd++)
+            close(fd);
+        execv(launcher, (char **)argv);
+        _exit(99);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(st[1]);
+    if (input)
+        (void)!write(in[1], input, strlen(input));
+    close(in[1]);
+    if (kill_after_ms > 0) {
+        usleep((useconds_t)kill_after_ms * 1000);
+        kill(pid, SIGTERM);
+    }
+    ssize_t k;
+    while ((k = read(out[0], r->out + r->out_len, sizeof r->out - 1 - r->out_len)) > 0)
+        r->out_len += (size_t)k;
+    r->out[r->out_len] = '\0';
+    char sbuf[1024];
+    size_t slen = 0;
+    while ((k = read(st[0], sbuf + slen, sizeof sbuf - 1 - slen)) > 0)
+        slen += (size_t)k;
+    sbuf[slen] = '\0';
+    close(out[0]);
+    close(st[0]);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    r->elapsed_ms = cg_now_ms() - t0;
+    r->status = cJSON_Parse(sbuf);
+    assert_non_null(r->status);
+}
+
+static int num(const result_t *r, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItem(r->status, k);
+    assert_true(cJSON_IsNumber(it));
+    return it->valueint;
+}
+
+static bool flag(const result_t *r, const char *k)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItem(r->status, k));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    alarm(60);
+    if (!launcher[0])
+        find_launcher();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    alarm(0);
+    return 0;
+}
+
+#define SH(...) (const char *const[]){"--wall-ms", "5000", "--", "/bin/sh", "-c", __VA_ARGS__, NULL}
+
+static void test_exit_code_and_output(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("echo hello; exit 7"), NULL, 0);
+    assert_string_equal(r.out, "hello\n");
+    assert_int_equal(num(&r, "exitCode"), 7);
+    assert_int_equal(num(&r, "signal"), 0);
+    assert_false(flag(&r, "timedOut"));
+    assert_true(num(&r, "maxrssKb") > 0);
+    cJSON_Delete(r.status);
+}
+
+static void test_stdin_passes(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("read a; echo got:$a"), "abc\n", 0);
+    assert_string_equal(r.out, "got:abc\n");
+    cJSON_Delete(r.status);
+}
+
+static void test_signal(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("kill -SEGV $$"), NULL, 0);
+    assert_int_equal(num(&r, "exitCode"), -1);
+    assert_int_equal(num(&r, "signal"), SIGSEGV);
+    cJSON_Delete(r.status);
+}
+
+static void test_wall_timeout(void **state)
+{
+    (void)state;
+    result_t r;
+    const char *const args[] = {"--wall-ms", "300", "--", "/bin/sleep", "10", NULL};
+    run(&r, args, NULL, 0);
+    assert_true(flag(&r, "timedOut"));
+    assert_int_equal(num(&r, "signal"), SIGKILL);
+    assert_true(r.elapsed_ms < 2000);
+    cJSON_Delete(r.status);
+}
+
+static void test_cpu_limit(void **state)
+{
+    (void)state;
+    result_t r;
+    const char *const args[] = {"--wall-ms", "8000", "--cpu-ms", "500", "--", "/bin/sh", "-c",
+                                "while :; do :; done", NULL};
+    run(&r, args, NULL, 0);
+    assert_false(flag(&r, "timedOut"));
+    assert_true(num(&r, "signal") == SIGXCPU || num(&r, "signal") == SIGKILL);
+    assert_true(num(&r, "cpuMs") >= 500);
+    cJSON_Delete(r.status);
+}
+
+static void test_address_space_limit(void **state)
+{
+    (void)state;
+    result_t r;
+    /* python3 cannot allocate 1 GiB under a 100 MiB RLIMIT_AS */
+    const char *const args[] = {"--wall-ms", "5000", "--as-mb", "100", "--env",
+                                "PATH=/usr/bin:/bin", "--", "python3", "-c",
+                                "x = bytearray(1 << 30)", NULL};
+    run(&r, args, NULL, 0);
+    assert_int_equal(num(&r, "exitCode"), 1);
+    cJSON_Delete(r.status);
+}
+
+static void test_sigterm_kills_run(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("sleep 30"), NULL, 300);
+    assert_true(flag(&r, "killed"));
+    assert_int_equal(num(&r, "signal"), SIGKILL);
+    assert_true(r.elapsed_ms < 3000);
+    cJSON_Delete(r.status);
+}
+
+static void test_leftovers_killed(void **state)
+{
+    (void)state;
+    result_t r;
+    /* A background child and a setsid'ed double fork write their pids, then outlive main. */
+    run(&r, SH("sleep 60 & echo $!; (setsid sh -c 'sleep 60 & echo $!' &); sleep 0.2; exit 0"),
+        NULL, 0);
+    assert_int_equal(num(&r, "exitCode"), 0);
+    int a = 0, b = 0;
+    assert_int_equal(sscanf(r.out, "%d\n%d", &a, &b), 2);
+    usleep(100000);
+    assert_int_equal(kill(a, 0), -1);
+    assert_int_equal(kill(b, 0), -1);
+    assert_true(r.elapsed_ms < 3000);
+    cJSON_Delete(r.status);
+}
+
+static void test_environment_is_exact(void **state)
+{
+    (void)state;
+    result_t r;
+    setenv("CG_SECRET_SHOULD_NOT_LEAK", "x", 1);
+    const char *const args[] = {"--wall-ms", "5000", "--env", "A=1", "--env", "PATH=/usr/bin:/bin",
+                                "--", "/usr/bin/env", NULL};
+    run(&r, args, NULL, 0);
+    assert_string_equal(r.out, "A=1\nPATH=/usr/bin:/bin\n");
+    cJSON_Delete(r.status);
+}
+
+static void test_exec_error_reported(void **state)
+{
+    (void)state;
+    result_t r;
+    const char *const args[] = {"--wall-ms", "1000", "--", "/nonexistent/prog", NULL};
+    run(&r, args, NULL, 0);
+    assert_string_equal(cJSON_GetObjectItem(r.status, "stage")->valuestring, "exec");
+    assert_non_null(strstr(cJSON_GetObjectItem(r.status, "error")->valuestring, "No such file"));
+    cJSON_Delete(r.status);
+}
+
+static void test_fds_closed(void **state)
+{
+    (void)state;
+    result_t r;
+    int extra = open("/dev/null", O_RDONLY); /* not CLOEXEC: inherited by the launcher */
+    run(&r, SH("ls /proc/self/fd | sort -n | tr '\\n' ' '"), NULL, 0);
+    close(extra);
+    /* 0 1 2 and the fd of ls's own directory listing, nothing else */
+    assert_string_equal(r.out, "0 1 2 3 ");
+    cJSON_Delete(r.status);
+}
+
+static void test_flood_passes_through(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("head -c 60000 /dev/zero | tr '\\0' x"), NULL, 0);
+    assert_int_equal(r.out_len, 60000);
+    cJSON_Delete(r.status);
+}
+
+static void test_uid_drop_and_fork_bomb(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    result_t r;
+    const char *const id[] = {"--wall-ms", "5000", "--uid", "60990", "--gid", "60990", "--",
+                              "/usr/bin/id", "-u", NULL};
+    run(&r, id, NULL, 0);
+    assert_string_equal(r.out, "60990\n");
+    cJSON_Delete(r.status);
+    const char *const bomb[] = {"--wall-ms", "3000", "--uid", "60990", "--gid", "60990",
+                                "--nproc", "40", "--", "/bin/bash", "-c",
+                                "f(){ f | f & }; f 2>/dev/null; sleep 1", NULL};
+    run(&r, bomb, NULL, 0);
+    assert_true(r.elapsed_ms < 6000);
+    cJSON_Delete(r.status);
+    usleep(100000);
+    /* nothing of the uid survives */
+    FILE *p = popen("ps -eo ruid= | grep -c '^ *60990$'", "r");
+    char line[32] = "";
+    assert_non_null(fgets(line, sizeof line, p));
+    pclose(p);
+    assert_int_equal(atoi(line), 0);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "%s -- /bin/true 2>/dev/null", launcher);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* no --wall-ms */
+    snprintf(cmd, sizeof cmd, "%s --wall-ms 10 2>/dev/null", launcher);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* no program */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exit_code_and_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wall_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_address_space_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_kills_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leftovers_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_environment_is_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_error_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fds_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flood_passes_through, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uid_drop_and_fork_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

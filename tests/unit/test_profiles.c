@@ -1,0 +1,79 @@
+/*
+ * test_profiles.c - the language table: lookup, template expansion, version parsing, OOM markers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "profiles.h"
+
+static void test_find(void **state)
+{
+    (void)state;
+    assert_non_null(profile_find("python"));
+    assert_non_null(profile_find("javascript"));
+    assert_non_null(profile_find("cpp"));
+    assert_null(profile_find("py")); /* canonical names only: aliases are the gateway's job */
+    assert_null(profile_find(NULL));
+    assert_null(profile_find("python")->compile);
+    assert_non_null(profile_find("cpp")->compile);
+    assert_true(profile_find("javascript")->as_extra_mb < 0); /* node: no RLIMIT_AS */
+}
+
+static void test_expand(void **state)
+{
+    (void)state;
+    const char *argv[PROFILE_MAX_ARGV];
+    char buf[512];
+    int n = profile_expand(profile_find("javascript")->run, "main.js", 256, argv, buf, sizeof buf);
+    assert_int_equal(n, 4);
+    assert_string_equal(argv[0], "node");
+    assert_string_equal(argv[1], "--max-old-space-size=256");
+    assert_string_equal(argv[3], "main.js");
+    assert_null(argv[4]);
+    n = profile_expand(profile_find("cpp")->compile, "main.cpp", 64, argv, buf, sizeof buf);
+    assert_true(n > 3);
+    assert_string_equal(argv[n - 1], "main.cpp");
+    /* too small a buffer is an error, not an overflow */
+    assert_int_equal(profile_expand(profile_find("javascript")->run, "main.js", 256, argv, buf, 8),
+                     -1);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    char v[64];
+    assert_int_equal(profile_version(profile_find("python"), v, sizeof v), 0);
+    assert_true(v[0] >= '3' && v[1] == '.');
+    assert_int_equal(profile_version(profile_find("javascript"), v, sizeof v), 0);
+    assert_true(v[0] >= '1' && v[0] <= '9'); /* no leading 'v' */
+    assert_int_equal(profile_version(profile_find("cpp"), v, sizeof v), 0);
+    assert_non_null(strchr(v, '.'));
+}
+
+static void test_oom(void **state)
+{
+    (void)state;
+    assert_true(profile_is_oom(profile_find("python"), "Traceback...\nMemoryError\n"));
+    assert_false(profile_is_oom(profile_find("python"), "ValueError"));
+    assert_true(profile_is_oom(profile_find("javascript"),
+                               "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap "
+                               "out of memory"));
+    assert_true(profile_is_oom(profile_find("cpp"), "what():  std::bad_alloc"));
+    assert_false(profile_is_oom(profile_find("cpp"), NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,233 @@
+/*
+ * test_runner.c - the executor's job runner on a real libuv loop with the real launcher:
+ * output capping, streaming, results of each run, cancellation, clean-up of the work dir.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cg_util.h"
+#include "runner.h"
+
+#define MAX_FRAMES 4096
+
+static char launcher[PATH_MAX], work_root[PATH_MAX];
+static char *frames[MAX_FRAMES];
+static int nframes;
+static bool ended;
+static uv_loop_t loop;
+
+static void on_send(void *conn, char *frame)
+{
+    (void)conn;
+    if (nframes < MAX_FRAMES)
+        frames[nframes++] = frame;
+    else
+        free(frame);
+}
+
+static void on_ended(void *conn, rjob_t *job)
+{
+    (void)conn;
+    (void)job;
+    ended = true;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(launcher, sizeof launcher, "%s/launcher", self);
+    snprintf(work_root, sizeof work_root, "/tmp/cg-runner-test-%d", (int)getpid());
+    alarm(60);
+    return 0;
+}
+
+static void reset(void)
+{
+    for (int i = 0; i < nframes; i++)
+        free(frames[i]);
+    nframes = 0;
+    ended = false;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    reset();
+    rmdir(work_root);
+    alarm(0);
+    return 0;
+}
+
+/* Runs one job to its end; returns the runner's frames. */
+static void run_job(const char *lang, const char *code, const char *const *inputs, int nruns,
+                    size_t limit, bool stream, int cancel_after_ms)
+{
+    runner_cfg_t cfg = {
+        .loop = &loop, .profile = profile_find(lang), .launcher = launcher,
+        .work_root = work_root, .slots = 2, .uid_base = 60980, .drop_uid = geteuid() == 0,
+        .compile_timeout_ms = 20000, .send = on_send, .ended = on_ended,
+    };
+    cg_execute_t ex = {.id = "t1", .language = lang, .code = code, .code_len = strlen(code),
+                       .nruns = nruns, .memory_mb = 256, .output_limit = limit, .stream = stream};
+    for (int i = 0; i < nruns; i++)
+        ex.runs[i] = (cg_run_spec_t){inputs ? inputs[i] : NULL, inputs ? strlen(inputs[i]) : 0,
+                                     3000};
+    char *s = cg_encode_execute(&ex);
+    cJSON *root;
+    cg_msg_t m;
+    rjob_t *job;
+
+    reset();
+    mkdir(work_root, 0711);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    runner_t *r = runner_new(&cfg);
+    assert_int_equal(cg_msg_parse(s, strlen(s), &root, &m, NULL, 0), 0);
+    free(s);
+    assert_int_equal(runner_start_job(r, root, &m, (void *)1, &job), 0);
+    if (cancel_after_ms) {
+        int64_t t = cg_now_ms() + cancel_after_ms;
+        while (!ended && cg_now_ms() < t)
+            uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+        if (!ended)
+            runner_cancel(job);
+    }
+    while (!ended)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(runner_active(r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    runner_free(r);
+}
+
+static cJSON *frame(int i, const char *type)
+{
+    assert_true(i < nframes);
+    cJSON *j = cJSON_Parse(frames[i]);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "type")->valuestring, type);
+    return j;
+}
+
+static void test_runs_and_done(void **state)
+{
+    (void)state;
+    const char *in[] = {"2 3\n", "10 20"};
+    run_job("python", "a,b=map(int,input().split())\nprint(a+b)", in, 2, 1 << 20, false, 0);
+    assert_int_equal(nframes, 3);
+    cJSON *r0 = frame(0, "result"), *r1 = frame(1, "result"), *d = frame(2, "done");
+    assert_string_equal(cJSON_GetObjectItem(r0, "stdout")->valuestring, "5\n");
+    assert_string_equal(cJSON_GetObjectItem(r1, "stdout")->valuestring, "30\n");
+    assert_string_equal(cJSON_GetObjectItem(r1, "status")->valuestring, "ok");
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 2);
+    cJSON_Delete(r0);
+    cJSON_Delete(r1);
+    cJSON_Delete(d);
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/0-t1", work_root);
+    assert_int_equal(access(p, F_OK), -1); /* work dir removed */
+}
+
+static void test_output_cap(void **state)
+{
+    (void)state;
+    int64_t t0 = cg_now_ms();
+    run_job("python", "import sys\nwhile True: sys.stdout.write('x' * 100)", NULL, 1, 1000, false,
+            0);
+    cJSON *r0 = frame(0, "result");
+    assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "output_limit");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r0, "truncated")));
+    assert_int_equal(strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring), 1000);
+    assert_true(cg_now_ms() - t0 < 2500); /* at the cap, not at the 3 s limit */
+    cJSON_Delete(r0);
+}
+
+static void test_cap_counts_both_streams(void **state)
+{
+    (void)state;
+    run_job("python", "import sys\nprint('o' * 600)\nprint('e' * 600, file=sys.stderr)\n", NULL,
+            1, 1000, false, 0);
+    cJSON *r0 = frame(0, "result");
+    size_t o = strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring);
+    size_t e = strlen(cJSON_GetObjectItem(r0, "stderr")->valuestring);
+    assert_int_equal(o + e, 1000);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r0, "truncated")));
+    cJSON_Delete(r0);
+}
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    run_job("python", "import sys\nprint('a')\nsys.stdout.flush()\nprint('b', file=sys.stderr)",
+            NULL, 1, 1 << 20, true, 0);
+    char out[64] = "", err[64] = "";
+    int last = nframes - 1;
+    for (int i = 0; i < nframes; i++) {
+        cJSON *j = cJSON_Parse(frames[i]);
+        const char *t = cJSON_GetObjectItem(j, "type")->valuestring;
+        if (!strcmp(t, "stdout"))
+            strcat(out, cJSON_GetObjectItem(j, "data")->valuestring);
+        if (!strcmp(t, "stderr"))
+            strcat(err, cJSON_GetObjectItem(j, "data")->valuestring);
+        cJSON_Delete(j);
+    }
+    assert_string_equal(out, "a\n");
+    assert_string_equal(err, "b\n");
+    cJSON *res = frame(last - 1, "result");
+    assert_string_equal(cJSON_GetObjectItem(res, "stdout")->valuestring, "");
+    cJSON_Delete(res);
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    int64_t t0 = cg_now_ms();
+    const char *in[] = {"", ""};
+    run_job("python", "import time\ntime.sleep(10)", in, 2, 1 << 20, false, 300);
+    assert_true(cg_now_ms() - t0 < 2000);
+    /* a cancelled run reports nothing; DONE says how many runs completed */
+    cJSON *d = frame(nframes - 1, "done");
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 1);
+    cJSON_Delete(d);
+    for (int i = 0; i < nframes - 1; i++)
+        assert_null(strstr(frames[i], "\"result\""));
+}
+
+static void test_compile_error_skips_runs(void **state)
+{
+    (void)state;
+    run_job("cpp", "int main( {", NULL, 1, 1 << 20, false, 0);
+    cJSON *c = frame(0, "compile");
+    assert_string_equal(cJSON_GetObjectItem(c, "status")->valuestring, "compile_error");
+    assert_non_null(strstr(cJSON_GetObjectItem(c, "stderr")->valuestring, "error"));
+    cJSON_Delete(c);
+    cJSON *d = frame(1, "done");
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 0);
+    cJSON_Delete(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_runs_and_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_counts_both_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compile_error_skips_runs, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
