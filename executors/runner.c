@@ -558,10 +558,11 @@ static void step_next(rjob_t *job)
 
     if (job->p.spawned || job->p.err.len) {
         /* A step just ended. */
-        if (!job->cancelled)
+        if (!job->cancelled) {
             report_step(job);
-        if (job->step >= 0)
-            job->runs_done++;
+            if (job->step >= 0)
+                job->runs_done++; /* runs reported; a cancelled run is not */
+        }
         job->step++;
     }
     if (job->cancelled || job->compile_failed || job->step >= ex->nruns) {
