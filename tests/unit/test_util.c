@@ -1,0 +1,213 @@
+/*
+ * test_util.c - the shared helpers of cg_util.h: secret comparison, random tokens, the
+ * monotonic clock, and the I/O loops, including retry after EINTR and partial transfers.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cg_util.h"
+
+static void test_secret_equal(void **state)
+{
+    (void)state;
+    assert_true(cg_secret_equal("s3cret-token", "s3cret-token"));
+    assert_false(cg_secret_equal("s3cret-tokeN", "s3cret-token"));
+    assert_false(cg_secret_equal("X3cret-token", "s3cret-token"));
+    assert_false(cg_secret_equal("s3cret", "s3cret-token"));       /* prefix */
+    assert_false(cg_secret_equal("s3cret-token-", "s3cret-token")); /* longer */
+    assert_false(cg_secret_equal("", "s3cret-token"));
+    assert_false(cg_secret_equal(NULL, "s3cret-token"));
+    assert_false(cg_secret_equal("x", NULL));
+    /* An empty expected secret never matches: a missing token must not open the door. */
+    assert_false(cg_secret_equal("", ""));
+    /* A byte that only differs after a NUL-equivalent position. */
+    assert_false(cg_secret_equal("ab", "a\x80"));
+}
+
+static bool is_hex(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+static void test_random_hex(void **state)
+{
+    (void)state;
+    char a[129], b[129];
+
+    memset(a, 'X', sizeof a);
+    assert_int_equal(cg_random_hex(a, 16), 0);
+    assert_int_equal(strlen(a), 32);
+    assert_true(is_hex(a));
+    assert_int_equal(a[33], 'X'); /* nothing written past the terminator */
+    assert_int_equal(cg_random_hex(b, 16), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(cg_random_hex(a, 64), 0);
+    assert_int_equal(strlen(a), 128);
+    assert_true(is_hex(a));
+    assert_int_equal(cg_random_hex(a, 0), 0);
+    assert_string_equal(a, "");
+    assert_int_equal(cg_random_hex(a, 65), -EINVAL);
+    /* Both nibbles vary: over many draws every hex digit shows up in both positions. */
+    int seen_hi = 0, seen_lo = 0;
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(cg_random_hex(a, 8), 0);
+        for (int k = 0; k < 16; k += 2) {
+            seen_hi |= 1 << (a[k] <= '9' ? a[k] - '0' : a[k] - 'a' + 10);
+            seen_lo |= 1 << (a[k + 1] <= '9' ? a[k + 1] - '0' : a[k + 1] - 'a' + 10);
+        }
+    }
+    assert_int_equal(seen_hi, 0xFFFF);
+    assert_int_equal(seen_lo, 0xFFFF);
+}
+
+static void test_now_ms(void **state)
+{
+    (void)state;
+    struct timespec d = {0, 30 * 1000 * 1000};
+    int64_t t0 = cg_now_ms();
+
+    assert_true(t0 > 0);
+    while (nanosleep(&d, &d) != 0 && errno == EINTR)
+        ;
+    int64_t t1 = cg_now_ms();
+    assert_true(t1 - t0 >= 29);
+    assert_true(t1 - t0 < 5000);
+    assert_true(cg_now_ms() >= t1);
+}
+
+#define BIG (4u * 1024u * 1024u)
+
+typedef struct {
+    int fd;
+    unsigned char *buf;
+    size_t len;
+    size_t chunk; /* write in pieces of this size, sleeping a little between them */
+    int rc;
+} writer_t;
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    sigset_t set;
+
+    /* Signals go to the reading thread, whose read() must survive them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (size_t off = 0; off < w->len; off += w->chunk) {
+        size_t n = w->len - off < w->chunk ? w->len - off : w->chunk;
+        w->rc = cg_write_all(w->fd, w->buf + off, n);
+        if (w->rc != 0)
+            break;
+        if (w->chunk < w->len)
+            usleep(2000);
+    }
+    close(w->fd);
+    return NULL;
+}
+
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+/* A large transfer through a pipe: the writer's write() is partial (the pipe holds 64 KiB),
+ * the reader's read() is partial and interrupted by a 1 ms timer (SIGUSR1, no SA_RESTART). */
+static void test_io_loops(void **state)
+{
+    (void)state;
+    int p[2];
+    pthread_t th;
+    struct sigaction sa;
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    struct itimerspec it = {{0, 1000000}, {0, 1000000}}, off = {{0, 0}, {0, 0}};
+    timer_t timer;
+    unsigned char *src = malloc(BIG), *dst = malloc(BIG + 16);
+
+    for (size_t i = 0; i < BIG; i++)
+        src[i] = (unsigned char)(i * 7 + (i >> 11));
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_tick; /* no SA_RESTART: read() fails with EINTR */
+    sigaction(SIGUSR1, &sa, NULL);
+    assert_int_equal(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
+
+    /* One big write: partial writes inside cg_write_all. */
+    assert_int_equal(pipe(p), 0);
+    writer_t w = {p[1], src, BIG, BIG, -1};
+    ticks = 0;
+    timer_settime(timer, 0, &it, NULL);
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    ssize_t n = cg_read_full(p[0], dst, BIG + 16); /* asks for more: stops at EOF */
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(n, BIG);
+    assert_memory_equal(src, dst, BIG);
+    close(p[0]);
+
+    /* Many small, slow writes: the reader sleeps in read() and catches alarms there. */
+    assert_int_equal(pipe(p), 0);
+    w = (writer_t){p[1], src, 64 * 1024, 1000, -1};
+    ticks = 0;
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    n = cg_read_full(p[0], dst, 64 * 1024);
+    pthread_join(th, NULL);
+    timer_settime(timer, 0, &off, NULL);
+    timer_delete(timer);
+    assert_int_equal(n, 64 * 1024);
+    assert_memory_equal(src, dst, 64 * 1024);
+    assert_true(ticks > 0); /* the loop really was interrupted */
+    close(p[0]);
+    signal(SIGUSR1, SIG_DFL);
+    free(src);
+    free(dst);
+}
+
+static void test_io_errors(void **state)
+{
+    (void)state;
+    int p[2];
+    char buf[8];
+
+    assert_int_equal(cg_write_all(-1, "x", 1), -EBADF);
+    assert_int_equal(cg_read_full(-1, buf, sizeof buf), -EBADF);
+    assert_int_equal(cg_write_all(-1, "x", 0), 0); /* nothing to do */
+    assert_int_equal(pipe(p), 0);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(cg_write_all(p[1], "x", 1), -EPIPE);
+    close(p[1]);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(cg_write_all(p[1], "abc", 3), 0);
+    close(p[1]);
+    assert_int_equal(cg_read_full(p[0], buf, sizeof buf), 3); /* short at EOF */
+    assert_memory_equal(buf, "abc", 3);
+    assert_int_equal(cg_read_full(p[0], buf, sizeof buf), 0);
+    close(p[0]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_random_hex),
+        cmocka_unit_test(test_now_ms),       cmocka_unit_test(test_io_loops),
+        cmocka_unit_test(test_io_errors),
+    };
+    alarm(60); /* hard limit for the whole binary */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
