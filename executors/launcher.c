@@ -50,7 +50,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -60,6 +69,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "workdir.h"
 
 #define MAX_ENV 64
 #define KILL_BUDGET_MS 3000
@@ -241,6 +251,39 @@ static const char *resolve(const opts_t *o, char *buf, size_t len)
     return prog;
 }
 
+/* Brings the loopback interface of a fresh network namespace up (it starts down). */
+static void loopback_up(void)
+{
+    struct ifreq ifr;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        (void)ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    close(fd);
+}
+
+/*
+ * A private network namespace (no route anywhere, only its own loopback) and a private SysV
+ * IPC / POSIX mqueue namespace, where the kernel allows it: as root on a host, yes; inside a
+ * container with the default seccomp profile and no CAP_SYS_ADMIN, unshare() fails with EPERM
+ * and the container's internal network and the clean-up after the run do that job instead.
+ */
+static void enter_namespaces(int errfd)
+{
+    if (unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0) {
+        loopback_up();
+        return;
+    }
+    if (errno != EPERM && errno != EINVAL && errno != ENOSYS)
+        child_fail(errfd, "unshare");
+}
+
 static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
 {
     char pathbuf[PATH_MAX];
@@ -266,6 +309,10 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
                   "rlimit stack");
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(errfd, "chdir");
+    /* Files the program makes are its own unless it says otherwise. */
+    umask(077);
+    if (o->drop)
+        enter_namespaces(errfd);
     if (o->drop) {
         if (o->nproc > 0)
             set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
@@ -427,6 +474,81 @@ static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool
     reap_all(main_pid, rep, main_done, main_ru);
 }
 
+/* ---- what a run leaves in shared places ---- */
+
+/* Removes what uid owns directly under dir (recursively, never following a symlink). */
+static void clean_dir(const char *dir, uid_t uid)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != uid)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            (void)workdir_remove(dir, de->d_name);
+        else
+            (void)unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* Removes the SysV IPC objects (shared memory, message queues, semaphores) that uid owns or
+ * created, as listed in /proc/sysvipc/<kind>. */
+static void clean_ipc(const char *kind, uid_t uid)
+{
+    char path[64], line[512];
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/sysvipc/%s", kind);
+    f = fopen(path, "re");
+    if (!f)
+        return;
+    if (!fgets(line, sizeof line, f)) { /* header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        unsigned long v[12] = {0};
+        int n = sscanf(line, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
+        int id = (int)v[1];
+        bool mine;
+        if (!strcmp(kind, "shm")) /* key shmid perms size cpid lpid nattch uid gid cuid cgid */
+            mine = n >= 10 && (v[7] == uid || v[9] == uid);
+        else if (!strcmp(kind, "msg")) /* key msqid perms cbytes qnum lspid lrpid uid gid cuid */
+            mine = n >= 10 && (v[7] == uid || v[9] == uid);
+        else /* sem: key semid perms nsems uid gid cuid cgid */
+            mine = n >= 7 && (v[4] == uid || v[6] == uid);
+        if (!mine)
+            continue;
+        if (!strcmp(kind, "shm"))
+            shmctl(id, IPC_RMID, NULL);
+        else if (!strcmp(kind, "msg"))
+            msgctl(id, IPC_RMID, NULL);
+        else
+            semctl(id, 0, IPC_RMID);
+    }
+    fclose(f);
+}
+
+/* After every process of the slot uid is gone: nothing it made may outlive the run. */
+static void clean_shared_places(uid_t uid)
+{
+    static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", NULL};
+
+    for (int i = 0; dirs[i]; i++)
+        clean_dir(dirs[i], uid);
+    clean_ipc("shm", uid);
+    clean_ipc("msg", uid);
+    clean_ipc("sem", uid);
+}
+
 /* ---- report ---- */
 
 static void write_report(int fd, const report_t *r)
@@ -547,6 +669,8 @@ int main(int argc, char **argv)
     if (main_done)
         rep.wall_ms = cg_now_ms() - t0;
     kill_everything(&o, pid, &rep, &main_done, &main_ru);
+    if (o.drop)
+        clean_shared_places(o.uid);
     if (!rep.wall_ms)
         rep.wall_ms = cg_now_ms() - t0;
     rep.cpu_ms = tv_ms(main_ru.ru_utime) + tv_ms(main_ru.ru_stime);

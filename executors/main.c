@@ -13,7 +13,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +124,20 @@ static int read_token(opts_t *o)
     return o->token[0] ? 0 : -1;
 }
 
+/* Can a run get its own network and IPC namespaces here? (The launcher tries for every run;
+ * this start-up probe only tells the operator which isolation is in force.) */
+static bool namespaces_available(void)
+{
+    int status;
+    pid_t p = fork();
+
+    if (p == 0)
+        _exit(unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0 ? 0 : 1);
+    if (p < 0 || waitpid(p, &status, 0) != p)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void on_signal(uv_signal_t *s, int sig)
 {
     (void)s;
@@ -168,6 +184,11 @@ int main(int argc, char **argv)
         executor_log("warn", "cannot tell the %s version", pf->name);
     if (!root)
         executor_log("warn", "not running as root: every run uses this uid (reduced isolation)");
+    else if (namespaces_available())
+        executor_log("info", "runs get private network and IPC namespaces");
+    else
+        executor_log("info", "no per-run namespaces here (unshare refused): isolation comes from "
+                             "the container's internal network, slot uids and clean-up");
 
     uv_loop_init(&loop);
     executor_cfg_t cfg = {
