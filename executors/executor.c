@@ -114,14 +114,23 @@ static int on_writeable(conn_t *c)
     return 0;
 }
 
+/* During shutdown: the loop stops once no job runs and every connection is closed, so that
+ * lws_context_destroy() finds nothing alive (with a foreign loop it cannot free a connection
+ * that is still open: LeakSanitizer shows its buffers). */
+static void maybe_stop(executor_t *ex, int jobs_left)
+{
+    if (ex->shutting_down && jobs_left == 0 && !ex->conns)
+        uv_stop(ex->loop);
+}
+
 static void job_ended(void *c_, rjob_t *job)
 {
     conn_t *c = c_;
 
     if (c->job == job)
         c->job = NULL;
-    if (c->ex->shutting_down && runner_active(c->ex->runner) <= 1)
-        uv_stop(c->ex->loop);
+    /* the ending job is still counted as active until this returns */
+    maybe_stop(c->ex, runner_active(c->ex->runner) - 1);
 }
 
 /* ---- incoming ---- */
@@ -257,6 +266,7 @@ static void conn_closed(executor_t *ex, conn_t *c)
     }
     free(c->rx);
     c->rx = NULL;
+    maybe_stop(ex, runner_active(ex->runner));
 }
 
 static int callback_exec(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -389,11 +399,10 @@ fail:
 void executor_shutdown(executor_t *ex)
 {
     ex->shutting_down = true;
-    if (runner_active(ex->runner) == 0) {
-        uv_stop(ex->loop);
-        return;
-    }
     runner_cancel_all(ex->runner);
+    for (conn_t *c = ex->conns; c; c = c->next)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    maybe_stop(ex, runner_active(ex->runner));
 }
 
 void executor_free(executor_t *ex)
