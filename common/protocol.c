@@ -12,7 +12,8 @@
  *                code R (string <= CG_MAX_CODE_BYTES),
  *                args O [[]] (<= CG_MAX_ARGS strings, each <= CG_MAX_ARG_BYTES),
  *                runs R (1..CG_MAX_RUNS objects {input O [""] (string <= CG_MAX_INPUT_BYTES),
- *                                                timeoutMs O [5000] (1..CG_MAX_TIMEOUT_MS)}),
+ *                                                timeoutMs O [5000] (1..CG_MAX_TIMEOUT_MS, or
+ *                                                1..CG_MAX_SESSION_MS when interactive)}),
  *                memoryMb O [256] (CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB),
  *                outputLimit O [CG_DEFAULT_OUTPUT_LIMIT] (1..CG_MAX_OUTPUT_LIMIT bytes),
  *                stream O [false], interactive O [false]
@@ -28,8 +29,9 @@
  *   ping, pong   seq R (integer, |seq| <= 2^53)
  *
  * A member of the right name but the wrong JSON type is an error even where the member is
- * optional; null counts as a wrong type except for "signal". Unknown members are ignored. An
- * "id" must satisfy cg_id_valid() in every frame that carries one. Numbers must be integers:
+ * optional; null counts as a wrong type except for "signal". Unknown members are ignored; so
+ * is "id" in hello, ping and pong, which have none. Elsewhere an "id" must satisfy
+ * cg_id_valid() (error and unknown types: when present). Numbers must be integers:
  * 1.5 and 1e400 are rejected. Errors say which member and why, e.g.
  *   execute frame: "runs[3].timeoutMs" must be an integer between 1 and 30000 (got 99999)
  */
@@ -47,11 +49,20 @@
 #define JSON_INT_MAX (INT64_C(1) << 53)
 
 static const char *const type_names[] = {
-    [CG_MSG_UNKNOWN] = "unknown", [CG_MSG_HELLO] = "hello",   [CG_MSG_EXECUTE] = "execute",
-    [CG_MSG_STDIN] = "stdin",     [CG_MSG_CLOSE_STDIN] = "close_stdin",
-    [CG_MSG_CANCEL] = "cancel",   [CG_MSG_KILL] = "kill",     [CG_MSG_COMPILE] = "compile",
-    [CG_MSG_STDOUT] = "stdout",   [CG_MSG_STDERR] = "stderr", [CG_MSG_RESULT] = "result",
-    [CG_MSG_DONE] = "done",       [CG_MSG_ERROR] = "error",   [CG_MSG_PING] = "ping",
+    [CG_MSG_UNKNOWN] = "unknown",
+    [CG_MSG_HELLO] = "hello",
+    [CG_MSG_EXECUTE] = "execute",
+    [CG_MSG_STDIN] = "stdin",
+    [CG_MSG_CLOSE_STDIN] = "close_stdin",
+    [CG_MSG_CANCEL] = "cancel",
+    [CG_MSG_KILL] = "kill",
+    [CG_MSG_COMPILE] = "compile",
+    [CG_MSG_STDOUT] = "stdout",
+    [CG_MSG_STDERR] = "stderr",
+    [CG_MSG_RESULT] = "result",
+    [CG_MSG_DONE] = "done",
+    [CG_MSG_ERROR] = "error",
+    [CG_MSG_PING] = "ping",
     [CG_MSG_PONG] = "pong",
 };
 
@@ -72,14 +83,14 @@ static const struct {
     int num;
     const char *name;
 } signals[] = {
-    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-    {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},   {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-    {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},   {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},   {SIGTERM, "SIGTERM"}, {SIGSTKFLT, "SIGSTKFLT"},
-    {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},   {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"},
-    {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},   {SIGURG, "SIGURG"},   {SIGXCPU, "SIGXCPU"},
+    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
+    {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},     {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
+    {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},     {SIGTERM, "SIGTERM"}, {SIGSTKFLT, "SIGSTKFLT"},
+    {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},     {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"},
+    {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},     {SIGURG, "SIGURG"},   {SIGXCPU, "SIGXCPU"},
     {SIGXFSZ, "SIGXFSZ"}, {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"},
-    {SIGIO, "SIGIO"},     {SIGPWR, "SIGPWR"},     {SIGSYS, "SIGSYS"},
+    {SIGIO, "SIGIO"},     {SIGPWR, "SIGPWR"},       {SIGSYS, "SIGSYS"},
 };
 
 #define NSIGNALS (sizeof signals / sizeof signals[0])
@@ -227,14 +238,13 @@ static const char *rd_str(rd_t *r, const cJSON *obj, const char *pre, const char
     if (!it)
         return NULL;
     if (!cJSON_IsString(it) || !it->valuestring) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be a string, not %s", pre, name,
-                json_kind(it));
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be a string, not %s", pre, name, json_kind(it));
         return NULL;
     }
     n = strlen(it->valuestring);
     if (n > max) {
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s%s\" is %zu bytes, more than the limit of %zu", pre,
-                name, n, max);
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s%s\" is %zu bytes, more than the limit of %zu", pre, name,
+                n, max);
         return NULL;
     }
     if (len)
@@ -243,8 +253,8 @@ static const char *rd_str(rd_t *r, const cJSON *obj, const char *pre, const char
 }
 
 /* An integer member in [min, max] (both within +-2^53); def when absent or wrong. */
-static int64_t rd_int(rd_t *r, const cJSON *obj, const char *pre, const char *name,
-                      bool required, int64_t def, int64_t min, int64_t max)
+static int64_t rd_int(rd_t *r, const cJSON *obj, const char *pre, const char *name, bool required,
+                      int64_t def, int64_t min, int64_t max)
 {
     const cJSON *it = rd_member(r, obj, pre, name, required);
     double d;
@@ -259,9 +269,8 @@ static int64_t rd_int(rd_t *r, const cJSON *obj, const char *pre, const char *na
     d = it->valuedouble;
     /* Range first: converting an out-of-range double to an integer is undefined. */
     if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) {
-        rd_fail(r, CG_EPROTO_FIELD,
-                "\"%s%s\" must be an integer between %lld and %lld (got %.15g)", pre, name,
-                (long long)min, (long long)max, d);
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be an integer between %lld and %lld (got %.15g)",
+                pre, name, (long long)min, (long long)max, d);
         return def;
     }
     return (int64_t)d;
@@ -286,8 +295,9 @@ static int rd_version(rd_t *r, const cJSON *obj)
     int v = (int)rd_int(r, obj, "", "v", true, 0, 0, JSON_INT_MAX);
 
     if (r->rc == 0 && v != CG_PROTO_VERSION)
-        rd_fail(r, CG_EPROTO_FIELD, "protocol version \"v\" %d is not supported (this side speaks %d)",
-                v, CG_PROTO_VERSION);
+        rd_fail(r, CG_EPROTO_FIELD,
+                "protocol version \"v\" %d is not supported (this side speaks %d)", v,
+                CG_PROTO_VERSION);
     return v;
 }
 
@@ -375,7 +385,7 @@ static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
         strcat(pre, ".");
         rs->input = rd_str(r, it, pre, "input", false, CG_MAX_INPUT_BYTES, &rs->input_len);
         rs->timeout_ms = (int)rd_int(r, it, pre, "timeoutMs", false, CG_DEFAULT_TIMEOUT_MS, 1,
-                                     CG_MAX_TIMEOUT_MS);
+                                     ex->interactive ? CG_MAX_SESSION_MS : CG_MAX_TIMEOUT_MS);
         ex->nruns++;
         if (r->rc)
             return;
@@ -391,13 +401,13 @@ static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
     ex->language = rd_name(r, obj, "language");
     ex->code = rd_str(r, obj, "", "code", true, CG_MAX_CODE_BYTES, &ex->code_len);
     parse_args(r, obj, m);
+    ex->interactive = rd_bool(r, obj, "interactive", false); /* before runs: it sets their range */
     parse_runs(r, obj, ex);
     ex->memory_mb = (int)rd_int(r, obj, "", "memoryMb", false, CG_DEFAULT_MEMORY_MB,
                                 CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB);
-    ex->output_limit = (size_t)rd_int(r, obj, "", "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT,
-                                      1, CG_MAX_OUTPUT_LIMIT);
+    ex->output_limit = (size_t)rd_int(r, obj, "", "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT, 1,
+                                      CG_MAX_OUTPUT_LIMIT);
     ex->stream = rd_bool(r, obj, "stream", false);
-    ex->interactive = rd_bool(r, obj, "interactive", false);
 }
 
 static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
@@ -476,11 +486,16 @@ static cg_msg_type_t type_parse(const char *s)
     return CG_MSG_UNKNOWN;
 }
 
-/* Frames about a job carry its id; hello, ping and pong never do, error only sometimes. */
+/* Frames about a job carry its id; error and unknown types may; hello, ping and pong have
+ * none (an "id" member there is an unknown member and ignored). */
+static bool has_id(cg_msg_type_t t)
+{
+    return t != CG_MSG_HELLO && t != CG_MSG_PING && t != CG_MSG_PONG;
+}
+
 static bool needs_id(cg_msg_type_t t)
 {
-    return t != CG_MSG_HELLO && t != CG_MSG_PING && t != CG_MSG_PONG && t != CG_MSG_ERROR &&
-           t != CG_MSG_UNKNOWN;
+    return has_id(t) && t != CG_MSG_ERROR && t != CG_MSG_UNKNOWN;
 }
 
 static void set_err(char *errbuf, size_t errlen, const char *msg)
@@ -534,7 +549,8 @@ int cg_msg_parse(const char *buf, size_t len, cJSON **root, cg_msg_t *msg, char 
     }
     msg->type = type_parse(t->valuestring);
     r = (rd_t){cg_msg_type_name(msg->type), errbuf, errlen, 0};
-    msg->id = rd_str(&r, tree, "", "id", needs_id(msg->type), CG_ID_MAX, NULL);
+    if (has_id(msg->type))
+        msg->id = rd_str(&r, tree, "", "id", needs_id(msg->type), CG_ID_MAX, NULL);
     if (msg->id && !cg_id_valid(msg->id))
         rd_fail(&r, CG_EPROTO_FIELD, "\"id\" must be 1 to %d characters of [A-Za-z0-9_-]",
                 CG_ID_MAX);

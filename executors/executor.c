@@ -34,6 +34,7 @@ typedef struct conn {
     executor_t *ex;
     struct lws *wsi;
     outframe_t *out_head, *out_tail;
+    size_t queued;         /* bytes in out_head..out_tail */
     char *rx;
     size_t rx_len, rx_cap;
     rjob_t *job;
@@ -47,6 +48,8 @@ struct executor {
     runner_t *runner;
     conn_t *conns;
     bool shutting_down;
+    uv_timer_t stop_timer;     /* shutdown: stop even if a client keeps its connection open */
+    bool stop_timer_started;
     char unix_path[108];
 };
 
@@ -94,7 +97,13 @@ static void conn_send(void *c_, char *frame)
     else
         c->out_head = f;
     c->out_tail = f;
+    c->queued += len;
     lws_callback_on_writable(c->wsi);
+}
+
+static size_t conn_queued(void *c_)
+{
+    return ((conn_t *)c_)->queued;
 }
 
 static int on_writeable(conn_t *c)
@@ -108,9 +117,12 @@ static int on_writeable(conn_t *c)
     c->out_head = f->next;
     if (!c->out_head)
         c->out_tail = NULL;
+    c->queued -= f->len;
     free(f);
     if (c->out_head)
         lws_callback_on_writable(c->wsi);
+    if (c->job && c->queued < RUNNER_QUEUE_HIGH / 4)
+        runner_resume(c->job);
     return 0;
 }
 
@@ -356,6 +368,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .compile_timeout_ms = cfg->compile_timeout_ms,
         .send = conn_send,
         .ended = job_ended,
+        .queued = conn_queued,
     };
     ex->runner = runner_new(&rc);
     if (!ex->runner)
@@ -396,8 +409,22 @@ fail:
     return NULL;
 }
 
+static void on_stop_timer(uv_timer_t *t)
+{
+    executor_t *ex = t->data;
+
+    executor_log("warn", "connections still open after the shutdown grace period: stopping");
+    uv_stop(ex->loop);
+}
+
 void executor_shutdown(executor_t *ex)
 {
+    if (!ex->stop_timer_started && uv_timer_init(ex->loop, &ex->stop_timer) == 0) {
+        ex->stop_timer.data = ex;
+        ex->stop_timer_started = true;
+        uv_timer_start(&ex->stop_timer, on_stop_timer, 3000, 0);
+        uv_unref((uv_handle_t *)&ex->stop_timer);
+    }
     ex->shutting_down = true;
     runner_cancel_all(ex->runner);
     for (conn_t *c = ex->conns; c; c = c->next)
@@ -409,6 +436,10 @@ void executor_free(executor_t *ex)
 {
     if (!ex)
         return;
+    if (ex->stop_timer_started) {
+        uv_timer_stop(&ex->stop_timer);
+        uv_close((uv_handle_t *)&ex->stop_timer, NULL);
+    }
     if (ex->ctx)
         lws_context_destroy(ex->ctx);
     if (ex->unix_path[0])

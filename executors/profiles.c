@@ -7,6 +7,13 @@
  * bounded with --max-old-space-size instead, and the container's memory limit is the backstop.
  * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept, and
  * isolated (-I: no user site, no PYTHON* variables, no script dir on sys.path).
+ *
+ * Interactive runs: C++ gets a pseudo-terminal as stdin and stdout, because C stdio buffers a
+ * pipe fully and flushes a line-buffered stdout before reading only when stdin is a terminal
+ * (printf("n? "); scanf(...) shows its prompt only then). Node gets one as stdin only: its
+ * readline then ends the program on rl.close() as at a terminal, while a pipe as stdout keeps
+ * readline out of terminal mode (no escape sequences). Python (-u) keeps pipes: with terminals
+ * input() would write its prompt to stderr.
  */
 #include "profiles.h"
 
@@ -34,9 +41,9 @@ static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
 static const profile_t profiles[] = {
-    {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom},
-    {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom},
-    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom},
+    {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom, PROFILE_PTY_NONE},
+    {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom, PROFILE_PTY_IN},
+    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom, PROFILE_PTY_INOUT},
 };
 
 const profile_t *profile_find(const char *name)

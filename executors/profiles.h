@@ -13,6 +13,10 @@
 
 #define PROFILE_MAX_ARGV 32
 
+#define PROFILE_PTY_NONE 0  /* stdin and stdout are pipes */
+#define PROFILE_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
+#define PROFILE_PTY_INOUT 2 /* both are the same pseudo-terminal */
+
 typedef struct {
     const char *name;                 /* canonical: python, javascript, cpp */
     const char *file;                 /* source file name in the work dir */
@@ -22,6 +26,7 @@ typedef struct {
     int as_extra_mb;                  /* RLIMIT_AS = memoryMb + this; -1 = no RLIMIT_AS */
     const char *const *env;           /* extra "K=V" for runs */
     const char *const *oom_markers;   /* stderr text that means the program ran out of memory */
+    int pty;                          /* interactive runs: PROFILE_PTY_* (runner.c) */
 } profile_t;
 
 /* The profile of a canonical language name, or NULL. */

@@ -29,6 +29,8 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,10 @@ typedef struct {
     bool term_sent;
     bool backup_fired;
     bool truncated;
+    bool paused;           /* output reading stopped for backpressure */
+    int pty_slave;         /* interactive runs with a pty (profile->pty): its slave side */
+    bool pty;              /* stdin is a pty: EOF is ^D; the master is pout (INOUT) or pin (IN) */
+    bool line_open;        /* the last stdin written did not end with a newline */
     size_t limit;          /* stdout+stderr cap */
     size_t total;
     buf_t out, err, status;
@@ -226,9 +232,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     p->total += keep;
     if (keep == 0)
         return;
-    if (job->msg.exec.stream && job->step >= 0)
+    if (job->msg.exec.stream && job->step >= 0) {
         stream_out(job, is_err, buf->base, keep);
-    else
+        if (job->conn && job->r->cfg.queued && job->r->cfg.queued(job->conn) > RUNNER_QUEUE_HIGH &&
+            !p->paused) {
+            p->paused = true;
+            uv_read_stop((uv_stream_t *)&p->pout);
+            uv_read_stop((uv_stream_t *)&p->perr);
+        }
+    } else
         buf_append(is_err ? &p->err : &p->out, buf->base, keep);
 }
 
@@ -302,7 +314,9 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT("--wall-ms");
     FMT("%d", wall_ms);
     PUT("--cpu-ms");
-    FMT("%d", wall_ms + 1000);
+    FMT("%d", ex->interactive && !compile && wall_ms > RUNNER_INTERACTIVE_CPU_MS
+                  ? RUNNER_INTERACTIVE_CPU_MS
+                  : wall_ms + 1000);
     PUT("--fsize-mb");
     PUT("64");
     PUT("--nofile");
@@ -358,7 +372,47 @@ static void reset_proc(rproc_t *p)
     buf_free(&p->out);
     buf_free(&p->err);
     buf_free(&p->status);
+    if (p->pty_slave > 0)
+        close(p->pty_slave);
     memset(p, 0, sizeof *p);
+    p->pty_slave = -1;
+}
+
+/*
+ * Interactive runs: the program's stdin and stdout are the slave side of a pseudo-terminal, so
+ * that it behaves as at a terminal: C stdio line-buffers stdout and flushes it before reading
+ * stdin, so a prompt printed without a newline (printf("n? "); scanf(...)) appears before the
+ * program blocks. stderr stays a separate pipe. The line discipline is canonical (the program
+ * reads whole lines, ^D at the start of a line is EOF) with echo, signals and output processing
+ * off (no "\n" -> "\r\n", no ^C). We read and write the master side; the slave goes to the
+ * launcher and is closed here after the spawn. Returns the master fd, or -1.
+ */
+static int open_pty(int *slave)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios t;
+    char *name;
+
+    if (m < 0)
+        return -1;
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || !(name = ptsname(m)))
+        goto fail;
+    *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (*slave < 0)
+        goto fail;
+    if (tcgetattr(*slave, &t) == 0) {
+        t.c_oflag &= ~(tcflag_t)OPOST;
+        t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ISIG | IEXTEN);
+        t.c_lflag |= ICANON;
+        t.c_cc[VEOF] = 4;
+        t.c_cc[VERASE] = t.c_cc[VKILL] = t.c_cc[VWERASE] = t.c_cc[VREPRINT] = _POSIX_VDISABLE;
+        t.c_cc[VLNEXT] = t.c_cc[VEOL] = t.c_cc[VEOL2] = _POSIX_VDISABLE;
+        tcsetattr(*slave, TCSANOW, &t);
+    }
+    return m;
+fail:
+    close(m);
+    return -1;
 }
 
 /* Starts the launcher for the current step. On failure the step completes as internal_error
@@ -398,6 +452,21 @@ static void start_step(rjob_t *job)
     stdio[2].data.stream = (uv_stream_t *)&p->perr;
     stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&p->pstat;
+    if (ex->interactive && !compile && r->cfg.profile->pty != PROFILE_PTY_NONE) {
+        int master = open_pty(&p->pty_slave);
+        uv_pipe_t *mp = r->cfg.profile->pty == PROFILE_PTY_INOUT ? &p->pout : &p->pin;
+        if (master >= 0 && uv_pipe_open(mp, master) == 0) {
+            stdio[0].flags = UV_INHERIT_FD;
+            stdio[0].data.fd = p->pty_slave;
+            p->pty = true;
+            if (mp == &p->pout) {
+                stdio[1].flags = UV_INHERIT_FD;
+                stdio[1].data.fd = p->pty_slave;
+            }
+        } else if (master >= 0) {
+            close(master);
+        }
+    }
     opt.file = r->cfg.launcher;
     opt.args = (char **)argv;
     opt.stdio = stdio;
@@ -417,6 +486,10 @@ static void start_step(rjob_t *job)
     }
     p->spawned = true;
     p->open++;
+    if (p->pty_slave >= 0) {
+        close(p->pty_slave); /* the launcher has it now; EOF comes when the program's copies close */
+        p->pty_slave = -1;
+    }
     uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->pstat, on_alloc, on_read);
@@ -429,6 +502,8 @@ static void start_step(rjob_t *job)
             close_handle(job, (uv_handle_t *)&p->pin);
     } else if (!ex->interactive || compile) {
         close_handle(job, (uv_handle_t *)&p->pin);
+    } else if (p->pty && r->cfg.profile->pty == PROFILE_PTY_INOUT) {
+        close_handle(job, (uv_handle_t *)&p->pin); /* stdin is the pty master (pout) */
     }
     return;
 fail:
@@ -663,16 +738,82 @@ void runner_detach(rjob_t *job)
     runner_cancel(job);
 }
 
+typedef struct {
+    uv_write_t req;
+    char data[];
+} stdin_write_t;
+
+static void on_stdin_written(uv_write_t *req, int status)
+{
+    (void)status; /* the program may have stopped reading: its choice */
+    free(req);
+}
+
 void runner_stdin(rjob_t *job, const char *data)
 {
-    (void)job;
-    (void)data; /* interactive sessions: see issue "Interactive sessions" */
+    size_t n = strlen(data);
+    stdin_write_t *w;
+    uv_stream_t *in = (uv_stream_t *)(job->p.pty && job->r->cfg.profile->pty == PROFILE_PTY_INOUT
+                                           ? &job->p.pout
+                                           : &job->p.pin);
+
+    if (!job->msg.exec.interactive || !job->p.spawned || job->p.exited || n == 0 ||
+        uv_is_closing((uv_handle_t *)in))
+        return;
+    w = malloc(sizeof *w + n);
+    if (!w)
+        return;
+    memcpy(w->data, data, n);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+    if (uv_write(&w->req, in, &b, 1, on_stdin_written) != 0)
+        free(w);
+    else
+        job->p.line_open = data[n - 1] != '\n';
+}
+
+static void on_stdin_shut(uv_shutdown_t *req, int status)
+{
+    rjob_t *job = req->data;
+
+    (void)status;
+    close_handle(job, (uv_handle_t *)&job->p.pin);
+    free(req);
 }
 
 void runner_close_stdin(rjob_t *job)
 {
-    if (job->p.spawned && !job->p.exited)
+    uv_shutdown_t *req;
+
+    if (job->p.pty) {
+        /* ^D ends a pending partial line first; at the start of a line it is EOF. */
+        runner_stdin(job, job->p.line_open ? "\x04\x04" : "\x04");
+        job->p.line_open = false;
+        return;
+    }
+    if (!job->p.spawned || job->p.exited || uv_is_closing((uv_handle_t *)&job->p.pin))
+        return;
+    req = malloc(sizeof *req);
+    if (!req)
+        return;
+    req->data = job;
+    /* After the writes already queued: the program reads them, then EOF. */
+    if (uv_shutdown(req, (uv_stream_t *)&job->p.pin, on_stdin_shut) != 0) {
+        free(req);
         close_handle(job, (uv_handle_t *)&job->p.pin);
+    }
+}
+
+void runner_resume(rjob_t *job)
+{
+    rproc_t *p = &job->p;
+
+    if (!p->paused)
+        return;
+    p->paused = false;
+    if (!uv_is_closing((uv_handle_t *)&p->pout))
+        uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
+    if (!uv_is_closing((uv_handle_t *)&p->perr))
+        uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
 }
 
 const char *runner_job_id(const rjob_t *job) { return job->id; }

@@ -35,7 +35,14 @@ typedef struct {
     int compile_timeout_ms;
     void (*send)(void *conn, char *frame);   /* takes ownership of frame */
     void (*ended)(void *conn, rjob_t *job);  /* job finished; conn may take another */
+    size_t (*queued)(void *conn);            /* bytes waiting to go out on conn */
 } runner_cfg_t;
+
+/* Streamed output is paused while the connection holds more than this unsent (backpressure:
+ * the program then blocks on its full pipe instead of filling our memory). */
+#define RUNNER_QUEUE_HIGH (256u * 1024u)
+/* CPU time of an interactive run (its wall clock may be minutes). */
+#define RUNNER_INTERACTIVE_CPU_MS 20000
 
 typedef struct runner runner_t;
 
@@ -56,6 +63,9 @@ void runner_detach(rjob_t *job);
 /* Interactive jobs: more stdin, or its end. */
 void runner_stdin(rjob_t *job, const char *data);
 void runner_close_stdin(rjob_t *job);
+
+/* The connection's queue drained: resume paused output reading. */
+void runner_resume(rjob_t *job);
 
 const char *runner_job_id(const rjob_t *job);
 int runner_active(const runner_t *r);

@@ -55,6 +55,7 @@
 #define CG_MAX_FRAME_BYTES (64u * 1024u * 1024u)
 #define CG_DEFAULT_TIMEOUT_MS 5000
 #define CG_MAX_TIMEOUT_MS 30000
+#define CG_MAX_SESSION_MS 3600000                 /* interactive runs (sessions) */
 #define CG_DEFAULT_MEMORY_MB 256
 #define CG_MIN_MEMORY_MB 16
 #define CG_MAX_MEMORY_MB 1024

@@ -26,8 +26,8 @@ typedef enum { OPT_INT, OPT_STR, OPT_BOOL } opt_type_t;
 typedef const char *(*opt_check_t)(const char *val);
 
 typedef struct {
-    const char *name;    /* flag without "--" */
-    const char *env;     /* environment variable */
+    const char *name; /* flag without "--" */
+    const char *env;  /* environment variable */
     opt_type_t type;
     const char *def;     /* default as text ("" = empty, see help) */
     long min, max;       /* OPT_INT range */
@@ -79,16 +79,15 @@ static const opt_t opts[] = {
      "requests that may wait for a free slot; beyond: 503 overloaded"},
     {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "10000", 100, 600000, M(queue_wait_ms),
      NULL, NULL, "longest wait for a free slot before 503 overloaded"},
-    {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384,
-     M(output_limit_kb), NULL, NULL,
-     "stdout+stderr kept per run, in KiB; the program is stopped there"},
+    {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384, M(output_limit_kb),
+     NULL, NULL, "stdout+stderr kept per run, in KiB; the program is stopped there"},
     {"drain-ms", "CODEGATE_DRAIN_MS", OPT_INT, "10000", 0, 600000, M(drain_ms), NULL, NULL,
      "on SIGTERM, how long requests in flight may finish"},
     {"ping-ms", "CODEGATE_PING_MS", OPT_INT, "1000", 100, 60000, M(ping_ms), NULL, NULL,
      "ping interval on executor connections (dead after 3 missed)"},
-    {"instance", "CODEGATE_INSTANCE", OPT_STR, "default", 0, 0, M(instance), NULL,
-     check_instance, "name of this gateway instance ([A-Za-z0-9_-], at most 32): owns its "
-                     "containers, network and state dir"},
+    {"instance", "CODEGATE_INSTANCE", OPT_STR, "default", 0, 0, M(instance), NULL, check_instance,
+     "name of this gateway instance ([A-Za-z0-9_-], at most 32): owns its "
+     "containers, network and state dir"},
     {"state-dir", "CODEGATE_STATE_DIR", OPT_STR, "", 0, 0, M(state_dir), NULL, NULL,
      "local runtime: sockets and work dirs (default /run/codegate-<instance>)"},
     {"executor-bin", "CODEGATE_EXECUTOR_BIN", OPT_STR, "", 0, 0, M(executor_bin), NULL, NULL,
@@ -110,8 +109,17 @@ static const opt_t opts[] = {
      NULL, NULL, "process/thread limit of each executor container"},
     {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL, NULL,
      "source tree the images are built from (default: found from the gateway's path)"},
-    {"log-requests", "CODEGATE_LOG_REQUESTS", OPT_BOOL, "true", 0, 0, M(log_requests), NULL,
-     NULL, "one JSON log line per request"},
+    {"log-requests", "CODEGATE_LOG_REQUESTS", OPT_BOOL, "true", 0, 0, M(log_requests), NULL, NULL,
+     "one JSON log line per request"},
+    {"sessions-max", "CODEGATE_SESSIONS_MAX", OPT_INT, "8", 0, 1000, M(sessions_max), NULL, NULL,
+     "interactive sessions open at once (each holds an executor slot); 0 disables them"},
+    {"session-ms", "CODEGATE_SESSION_MS", OPT_INT, "300000", 1000, 3600000, M(session_ms), NULL,
+     NULL, "longest wall-clock time of an interactive session"},
+    {"session-idle-ms", "CODEGATE_SESSION_IDLE_MS", OPT_INT, "60000", 1000, 3600000,
+     M(session_idle_ms), NULL, NULL,
+     "an interactive session with no message from its client for this long is ended"},
+    {"static-dir", "CODEGATE_STATIC_DIR", OPT_STR, "", 0, 0, M(static_dir), NULL, NULL,
+     "files served at / (the playground; default: server/static of the source tree)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -141,8 +149,8 @@ static int set_int(const opt_t *o, const char *val, const char *src, int *dst, c
     /* strtol accepts leading blanks and '+': a configuration value must be plain digits. */
     if (!(isdigit((unsigned char)val[0]) || (val[0] == '-' && isdigit((unsigned char)val[1]))) ||
         errno || *end || v < o->min || v > o->max) {
-        snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", src, val,
-                 o->min, o->max);
+        snprintf(err, errlen, "%s: \"%s\" is not an integer between %ld and %ld", src, val, o->min,
+                 o->max);
         return -1;
     }
     *dst = (int)v;
@@ -231,8 +239,8 @@ static int parse_argv(config_t *cfg, int argc, char **argv, char *err, size_t er
         eq = strchr(a + 2, '=');
         o = find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
         if (!o) {
-            snprintf(err, errlen, "unknown option \"%.*s\"",
-                     eq ? (int)(eq - a) : (int)strlen(a), a);
+            snprintf(err, errlen, "unknown option \"%.*s\"", eq ? (int)(eq - a) : (int)strlen(a),
+                     a);
             return -1;
         }
         if (eq)
@@ -270,8 +278,7 @@ static int default_docker_socket(config_t *cfg, char *err, size_t errlen)
     }
     if (dh && dh[0] && strcmp(cfg->runtime, "docker") == 0) {
         snprintf(err, errlen,
-                 "DOCKER_HOST=%s: only unix:// sockets are supported (or set --docker-socket)",
-                 dh);
+                 "DOCKER_HOST=%s: only unix:// sockets are supported (or set --docker-socket)", dh);
         return -1;
     }
     snprintf(cfg->docker_socket, sizeof cfg->docker_socket, "/var/run/docker.sock");
@@ -354,8 +361,7 @@ void config_print_markdown(FILE *f)
         const opt_t *o = &opts[i];
         /* A '|' would end the table cell: choices are listed with commas. */
         range_text(o, ", ", range, sizeof range);
-        fprintf(f, "| `--%s` | `%s` | %s%s%s | %s | %s |\n", o->name, o->env,
-                o->def[0] ? "`" : "", o->def[0] ? o->def : "(see description)",
-                o->def[0] ? "`" : "", range, o->help);
+        fprintf(f, "| `--%s` | `%s` | %s%s%s | %s | %s |\n", o->name, o->env, o->def[0] ? "`" : "",
+                o->def[0] ? o->def : "(see description)", o->def[0] ? "`" : "", range, o->help);
     }
 }

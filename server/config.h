@@ -43,6 +43,11 @@ typedef struct {
     int container_cpus_milli;  /* --container-cpus, CODEGATE_CONTAINER_CPUS, 2000 (millicores) [100,64000] */
     int container_pids;        /* --container-pids, CODEGATE_CONTAINER_PIDS, 512 [32,100000] */
     char src_dir[PATH_MAX];    /* --src-dir, CODEGATE_SRC_DIR, "" = the repository the gateway was built from (for image builds) */
+    /* interactive sessions and the playground */
+    int sessions_max;          /* --sessions-max, CODEGATE_SESSIONS_MAX, 8 [0,1000] */
+    int session_ms;            /* --session-ms, CODEGATE_SESSION_MS, 300000 */
+    int session_idle_ms;       /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
+    char static_dir[PATH_MAX]; /* --static-dir, CODEGATE_STATIC_DIR, "" = <src>/server/static */
     /* logging */
     bool log_requests;         /* --log-requests, CODEGATE_LOG_REQUESTS, true */
 } config_t;

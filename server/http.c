@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,8 @@
 struct http {
     const config_t *cfg;
     pool_t *pool;
+    session_hub_t *hub;
+    char static_dir[PATH_MAX];
     const char *runtime_name;
     struct _u_instance inst;
     atomic_int inflight;
@@ -335,12 +339,94 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     return send_error(h, req, resp, 405, "method_not_allowed", msg, NULL);
 }
 
+/* ---- static files (the playground) ---- */
+
+static const char *content_type(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".png", "image/png"},
+        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"}, {".json", "application/json"},
+    };
+
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+/* One path segment of [A-Za-z0-9._-], not starting with '.': no traversal, no hidden files. */
+static bool static_name_ok(const char *name)
+{
+    if (!name[0] || name[0] == '.' || strlen(name) > 100)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '_' || *c == '-'))
+            return false;
+    return true;
+}
+
+/* Serves static_dir/<name>; returns -1 when there is no such file (caller answers 404). */
+static int serve_static(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                        const char *name)
+{
+    char path[PATH_MAX + 128], etag[64];
+    struct stat st;
+    int fd;
+
+    if (!h->static_dir[0] || !static_name_ok(name))
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", h->static_dir, name);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4 * 1024 * 1024) {
+        close(fd);
+        return -1;
+    }
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
+             (unsigned long long)st.st_size);
+    set_cors(h, req, resp);
+    u_map_put(resp->map_header, "ETag", etag);
+    u_map_put(resp->map_header, "Cache-Control",
+              strstr(name, ".html") ? "no-cache" : "public, max-age=300");
+    u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
+    const char *inm = u_map_get_case(req->map_header, "If-None-Match");
+    if (inm && !strcmp(inm, etag)) {
+        close(fd);
+        ulfius_set_empty_body_response(resp, 304);
+        return U_CALLBACK_COMPLETE;
+    }
+    char *body = malloc((size_t)st.st_size + 1);
+    ssize_t n = body ? cg_read_full(fd, body, (size_t)st.st_size) : -1;
+    close(fd);
+    if (n != st.st_size) {
+        free(body);
+        return -1;
+    }
+    u_map_put(resp->map_header, "Content-Type", content_type(name));
+    ulfius_set_binary_body_response(resp, 200, body, (size_t)n);
+    free(body);
+    return U_CALLBACK_COMPLETE;
+}
+
 static int on_not_found(const struct _u_request *req, struct _u_response *resp, void *arg)
 {
     http_t *h = arg;
     char msg[160];
+    const char *path = req->url_path ? req->url_path : "";
 
-    snprintf(msg, sizeof msg, "no such endpoint: %.100s", req->url_path ? req->url_path : "");
+    if (!strcmp(req->http_verb, "GET") || !strcmp(req->http_verb, "HEAD")) {
+        int rc = serve_static(h, req, resp, !strcmp(path, "/") ? "index.html" : path + 1);
+        if (rc >= 0)
+            return rc;
+    }
+    snprintf(msg, sizeof msg, "no such endpoint: %.100s", path);
     return send_error(h, req, resp, 404, "not_found", msg, NULL);
 }
 
@@ -359,11 +445,37 @@ static int add_routes(http_t *h)
     rc |= ulfius_add_endpoint_by_val(in, "*", "/healthz", NULL, 1, on_other_method, h);
     rc |= ulfius_add_endpoint_by_val(in, "GET", "/readyz", NULL, 0, on_readyz, h);
     rc |= ulfius_add_endpoint_by_val(in, "*", "/readyz", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/api/code/session", NULL, 0, session_endpoint,
+                                     h->hub);
     rc |= ulfius_set_default_endpoint(in, on_not_found, h);
     return rc == U_OK ? 0 : -1;
 }
 
-http_t *http_start(const config_t *cfg, pool_t *pool, const char *runtime_name)
+/* cfg->static_dir, else server/static of the source tree (found from the binary's path). */
+static void find_static_dir(http_t *h)
+{
+    char self[PATH_MAX], probe[PATH_MAX + 64];
+    ssize_t n;
+
+    if (h->cfg->static_dir[0]) {
+        snprintf(h->static_dir, sizeof h->static_dir, "%s", h->cfg->static_dir);
+        return;
+    }
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0)
+        return;
+    self[n] = '\0';
+    for (char *slash = strrchr(self, '/'); slash; slash = strrchr(self, '/')) {
+        *slash = '\0';
+        snprintf(probe, sizeof probe, "%s/server/static/index.html", self);
+        if (access(probe, R_OK) == 0) {
+            snprintf(h->static_dir, sizeof h->static_dir, "%s/server/static", self);
+            return;
+        }
+    }
+}
+
+http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, const char *runtime_name)
 {
     http_t *h = calloc(1, sizeof *h);
     struct sockaddr_in addr;
@@ -372,7 +484,9 @@ http_t *http_start(const config_t *cfg, pool_t *pool, const char *runtime_name)
         return NULL;
     h->cfg = cfg;
     h->pool = pool;
+    h->hub = hub;
     h->runtime_name = runtime_name;
+    find_static_dir(h);
     h->quiesced_fd = -1;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;

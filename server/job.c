@@ -18,7 +18,7 @@ static void outcome_clear(job_outcome_t *o)
     memset(o, 0, sizeof *o);
 }
 
-static char *encode_frame(const job_t *job, size_t output_limit)
+static char *encode_frame(const job_t *job, size_t output_limit, bool interactive)
 {
     cg_execute_t ex;
     const request_t *r = &job->req;
@@ -32,6 +32,8 @@ static char *encode_frame(const job_t *job, size_t output_limit)
     ex.nargs = r->nargs;
     ex.memory_mb = r->memory_mb;
     ex.output_limit = output_limit;
+    ex.stream = interactive;
+    ex.interactive = interactive;
     if (r->ntests > 0) {
         ex.nruns = r->ntests;
         for (int i = 0; i < r->ntests; i++) {
@@ -48,7 +50,7 @@ static char *encode_frame(const job_t *job, size_t output_limit)
     return cg_encode_execute(&ex);
 }
 
-job_t *job_new(request_t *req, size_t output_limit)
+static job_t *job_create(request_t *req, size_t output_limit, bool interactive)
 {
     job_t *job = calloc(1, sizeof *job);
 
@@ -59,7 +61,7 @@ job_t *job_new(request_t *req, size_t output_limit)
     job->nruns = job->req.ntests > 0 ? job->req.ntests : 1;
     if (cg_random_hex(job->id, 8) != 0)
         goto fail_job;
-    job->frame = encode_frame(job, output_limit);
+    job->frame = encode_frame(job, output_limit, interactive);
     if (!job->frame)
         goto fail_job;
     job->frame_len = strlen(job->frame);
@@ -84,6 +86,16 @@ fail_job:
 fail:
     request_free(req);
     return NULL;
+}
+
+job_t *job_new(request_t *req, size_t output_limit)
+{
+    return job_create(req, output_limit, false);
+}
+
+job_t *job_new_interactive(request_t *req, size_t output_limit)
+{
+    return job_create(req, output_limit, true);
 }
 
 void job_ref(job_t *job)

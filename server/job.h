@@ -67,10 +67,20 @@ struct job {
 
     int64_t t_created, t_started, t_done; /* monotonic ms */
     job_t *next;                /* pool queue link, pool-owned */
+
+    /* Interactive sessions (set before pool_submit, then read-only). The pool thread calls
+     * on_event for every frame of the job as it arrives (msg valid during the call only):
+     * EXECUTE means "sent to an executor", STDOUT/STDERR/COMPILE/RESULT/DONE/ERROR as received;
+     * msg NULL means the job is finished (fail_* set when it failed). */
+    void (*on_event)(void *arg, job_t *job, const cg_msg_t *msg);
+    void *event_arg;
+    volatile int flow_paused;   /* set by the session: stop reading this job's executor */
 };
 
-/* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed). */
+/* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed).
+ * interactive: the EXECUTE frame asks for streamed output and stdin frames (sessions). */
 job_t *job_new(request_t *req, size_t output_limit);
+job_t *job_new_interactive(request_t *req, size_t output_limit);
 void job_ref(job_t *job);
 void job_unref(job_t *job);
 

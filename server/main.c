@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
+#include "session.h"
 #include "version.h"
 
 static config_t g_cfg;
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
     sigset_t set;
     pool_t *pool = NULL;
     http_t *http = NULL;
+    session_hub_t *hub = NULL;
     int rc, status = 1;
 
     if (argc == 2 && strcmp(argv[1], "--config-markdown") == 0) {
@@ -146,7 +148,10 @@ int main(int argc, char **argv)
                 g_runtime->ops->name);
         goto out;
     }
-    http = http_start(&g_cfg, pool, g_runtime->ops->name);
+    hub = session_hub_new(&g_cfg, pool);
+    if (!hub)
+        goto out;
+    http = http_start(&g_cfg, pool, hub, g_runtime->ops->name);
     if (!http)
         goto out;
     {
@@ -171,15 +176,20 @@ int main(int argc, char **argv)
     status = 0;
 
 out:
+    if (hub)
+        session_hub_close(hub);
     if (http)
         http_stop(http);
+    session_hub_free(hub);
+    /* The pool's connections close before the executors are told to stop, so that each
+     * executor finds no client left and exits at once. */
     if (pool)
         pool_stop(pool);
+    pool_free(pool);
     if (g_runtime) {
         runtime_stop(g_runtime);
         runtime_free(g_runtime);
     }
-    pool_free(pool);
     log_event(LOG_INFO, "exit", NULL);
     return status;
 }

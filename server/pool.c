@@ -49,6 +49,7 @@ typedef struct {
     int64_t last_rx_ms;
     int64_t last_ping_ms;
     bool hello;
+    bool rx_paused;        /* lws_rx_flow_control(0) in force for a session's backpressure */
 } conn_t;
 
 struct endpoint {
@@ -60,6 +61,12 @@ struct endpoint {
     char version[32];
     int64_t last_unhealthy_ms;
 };
+
+typedef struct outbox {
+    struct outbox *next;
+    job_t *job;            /* referenced */
+    char *frame;
+} outbox_t;
 
 typedef struct update {
     struct update *next;
@@ -86,6 +93,7 @@ struct pool {
     int q_len;
     job_t **running;          /* jobs on connections, for pool_fail_all; pool thread */
     update_t *updates;
+    outbox_t *outbox;         /* frames for running jobs, from other threads (sessions) */
     bool stopping;            /* pool thread must exit */
     bool refusing;            /* pool_submit answers -ESHUTDOWN */
     bool fail_all;
@@ -161,13 +169,20 @@ static void queue_push_front_locked(pool_t *p, job_t *job)
 
 static void job_done(job_t *job)
 {
+    if (job->on_event)
+        job->on_event(job->event_arg, job, NULL);
     job_finish(job);
     job_unref(job);
 }
 
 static void job_failed(job_t *job, int http, const char *code, const char *msg)
 {
-    job_fail(job, http, code, msg);
+    job->fail_http = http;
+    snprintf(job->fail_code, sizeof job->fail_code, "%s", code);
+    snprintf(job->fail_msg, sizeof job->fail_msg, "%s", msg);
+    if (job->on_event)
+        job->on_event(job->event_arg, job, NULL);
+    job_finish(job);
     job_unref(job);
 }
 
@@ -212,6 +227,7 @@ static void conn_down(pool_t *p, conn_t *c, const char *why)
     c->state = CONN_DOWN;
     c->job = NULL;
     c->hello = false;
+    c->rx_paused = false;
     c->rx_len = 0;
     conn_flush_out(c);
     conn_schedule_retry(c);
@@ -346,6 +362,15 @@ static void dispatch(pool_t *p)
         snprintf(job->lang_version, sizeof job->lang_version, "%s", c->ep->version);
         c->job = job;
         c->state = CONN_BUSY;
+        if (job->on_event) {
+            cg_msg_t started;
+            memset(&started, 0, sizeof started);
+            started.type = CG_MSG_EXECUTE;
+            started.id = job->id;
+            pthread_mutex_unlock(&p->mu);
+            job->on_event(job->event_arg, job, &started);
+            pthread_mutex_lock(&p->mu);
+        }
         if (conn_send(c, job->frame, job->frame_len) != 0) {
             c->job = NULL;
             c->state = CONN_READY;
@@ -408,6 +433,9 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
         log_msg(LOG_WARN, "executor %s sent a bad frame: %s", c->ep->info.id, err);
         return;
     }
+    if (c->job && c->job->on_event && m.id && strcmp(m.id, c->job->id) == 0 &&
+        m.type != CG_MSG_DONE)
+        c->job->on_event(c->job->event_arg, c->job, &m);
     switch (m.type) {
     case CG_MSG_HELLO:
         if (m.lang_version)
@@ -678,6 +706,8 @@ static void check_conn(pool_t *p, conn_t *c, int64_t now)
             conn_send_str(c, cg_encode_simple(CG_MSG_CANCEL, c->job->id));
         }
     }
+    if (c->rx_paused)
+        c->last_rx_ms = now; /* we stopped reading on purpose: no answer is expected */
     if (now - c->last_rx_ms > 3L * p->cfg->ping_ms + 1000) {
         log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection",
                 ep->info.id, (long long)(now - c->last_rx_ms));
@@ -709,6 +739,74 @@ static void fail_running(pool_t *p)
         }
 }
 
+static conn_t *conn_of_job(pool_t *p, const job_t *job)
+{
+    for (int i = 0; i < p->neps; i++)
+        for (int k = 0; k < p->eps[i].nconns; k++)
+            if (p->eps[i].conns[k].job == job && p->eps[i].conns[k].wsi)
+                return &p->eps[i].conns[k];
+    return NULL;
+}
+
+/* Frames from sessions go to their job's connection; a job still queued keeps its frames
+ * until it runs; frames of a finished job are dropped. Then flow control. */
+static void process_outbox(pool_t *p)
+{
+    outbox_t *list, *keep = NULL, *o, *next;
+
+    pthread_mutex_lock(&p->mu);
+    list = p->outbox;
+    p->outbox = NULL;
+    pthread_mutex_unlock(&p->mu);
+    /* newest first: reverse to keep order */
+    outbox_t *rev = NULL;
+    for (o = list; o; o = next) {
+        next = o->next;
+        o->next = rev;
+        rev = o;
+    }
+    outbox_t **tail = &keep; /* oldest first */
+    for (o = rev; o; o = next) {
+        conn_t *c = conn_of_job(p, o->job);
+        next = o->next;
+        if (!c && (o->job->state == JOB_QUEUED || o->job->state == JOB_NEW)) {
+            o->next = NULL;
+            *tail = o;
+            tail = &o->next;
+            continue;
+        }
+        if (c)
+            conn_send(c, o->frame, strlen(o->frame));
+        free(o->frame);
+        job_unref(o->job);
+        free(o);
+    }
+    if (keep) {
+        /* p->outbox is newest-first: what arrived meanwhile, then what we keep, newest first. */
+        outbox_t *kept_rev = NULL;
+        for (o = keep; o; o = next) {
+            next = o->next;
+            o->next = kept_rev;
+            kept_rev = o;
+        }
+        pthread_mutex_lock(&p->mu);
+        outbox_t **end = &p->outbox;
+        while (*end)
+            end = &(*end)->next;
+        *end = kept_rev;
+        pthread_mutex_unlock(&p->mu);
+    }
+    for (int i = 0; i < p->neps; i++)
+        for (int k = 0; k < p->eps[i].nconns; k++) {
+            conn_t *c = &p->eps[i].conns[k];
+            bool want = c->job && c->job->on_event && c->job->flow_paused;
+            if (c->wsi && want != c->rx_paused) {
+                lws_rx_flow_control(c->wsi, want ? 0 : 1);
+                c->rx_paused = want;
+            }
+        }
+}
+
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
     pool_t *p = lws_container_of(sul, pool_t, tick);
@@ -716,6 +814,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
     bool fail_all;
 
     apply_updates(p);
+    process_outbox(p);
     pthread_mutex_lock(&p->mu);
     fail_all = p->fail_all;
     pthread_mutex_unlock(&p->mu);
@@ -746,6 +845,7 @@ static int pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             apply_updates(p);
             expire_queue(p, cg_now_ms());
             dispatch(p);
+            process_outbox(p);
         }
         return 0;
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
@@ -889,6 +989,27 @@ void pool_cancel(pool_t *p, job_t *job)
     lws_cancel_service(p->ctx);
 }
 
+void pool_job_send(pool_t *p, job_t *job, char *frame)
+{
+    outbox_t *o = calloc(1, sizeof *o);
+
+    if (!o || !frame) {
+        free(o);
+        free(frame);
+        return;
+    }
+    job_ref(job);
+    o->job = job;
+    o->frame = frame;
+    pthread_mutex_lock(&p->mu);
+    o->next = p->outbox;
+    p->outbox = o;
+    pthread_mutex_unlock(&p->mu);
+    lws_cancel_service(p->ctx);
+}
+
+void pool_wake(pool_t *p) { lws_cancel_service(p->ctx); }
+
 void pool_fail_all(pool_t *p, const char *code, const char *message)
 {
     pthread_mutex_lock(&p->mu);
@@ -961,6 +1082,13 @@ void pool_free(pool_t *p)
         job_t *job = p->q_head;
         p->q_head = job->next;
         job_failed(job, 503, "shutting_down", "the gateway is shutting down");
+    }
+    while (p->outbox) {
+        outbox_t *o = p->outbox;
+        p->outbox = o->next;
+        free(o->frame);
+        job_unref(o->job);
+        free(o);
     }
     while (p->updates) {
         update_t *u = p->updates;

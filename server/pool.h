@@ -51,6 +51,12 @@ int pool_submit(pool_t *pool, job_t *job);
 /* The handler gave up on a job: it is removed from the queue or cancelled on its executor. */
 void pool_cancel(pool_t *pool, job_t *job);
 
+/* Sends a frame (malloc'ed JSON, taken over) to the executor running job, once it runs;
+ * dropped when the job has finished. Any thread (sessions: stdin, close_stdin, kill). */
+void pool_job_send(pool_t *pool, job_t *job, char *frame);
+/* Wakes the pool thread (a session changed job->flow_paused). */
+void pool_wake(pool_t *pool);
+
 /* Fails every queued and running job with 503 code/message and refuses new ones. */
 void pool_fail_all(pool_t *pool, const char *code, const char *message);
 

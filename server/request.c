@@ -30,8 +30,7 @@ const char *const request_languages[REQUEST_NLANG] = {"python", "javascript", "c
 static const char *const aliases_python[] = {"py", "python3", NULL};
 static const char *const aliases_js[] = {"js", "node", "nodejs", NULL};
 static const char *const aliases_cpp[] = {"c++", "cxx", NULL};
-static const char *const *const aliases[REQUEST_NLANG] = {aliases_python, aliases_js,
-                                                          aliases_cpp};
+static const char *const *const aliases[REQUEST_NLANG] = {aliases_python, aliases_js, aliases_cpp};
 
 const char *request_language(const char *name)
 {
@@ -116,8 +115,8 @@ static const cJSON *member(const cJSON *obj, const char *name)
 
 /* Copies an optional string member of at most max bytes (413 beyond). Absent leaves *out NULL.
  * Returns 0 or -1 with err filled. */
-static int get_string(const cJSON *obj, const char *name, const char *field, size_t max,
-                      char **out, size_t *len, request_error_t *err)
+static int get_string(const cJSON *obj, const char *name, const char *field, size_t max, char **out,
+                      size_t *len, request_error_t *err)
 {
     const cJSON *it = member(obj, name);
     size_t n;
@@ -140,8 +139,8 @@ static int get_string(const cJSON *obj, const char *name, const char *field, siz
     return 0;
 }
 
-static int get_int(const cJSON *obj, const char *name, const char *field, int def, int min,
-                   int max, int *out, request_error_t *err)
+static int get_int(const cJSON *obj, const char *name, const char *field, int def, int min, int max,
+                   int *out, request_error_t *err)
 {
     const cJSON *it = member(obj, name);
     double d;
@@ -204,8 +203,8 @@ static int parse_args(const cJSON *root, request_t *req, request_error_t *err)
             return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
                         field, cJSON_IsNull(it) ? "null" : kind(it));
         if (strlen(it->valuestring) > CG_MAX_ARG_BYTES)
-            return fail(err, 400, "invalid_request", field, "range",
-                        "%s is longer than %d bytes", field, CG_MAX_ARG_BYTES);
+            return fail(err, 400, "invalid_request", field, "range", "%s is longer than %d bytes",
+                        field, CG_MAX_ARG_BYTES);
         req->args[n] = strdup(it->valuestring);
         if (!req->args[n])
             return fail_nomem(err, field);
@@ -241,8 +240,7 @@ static int parse_test(const cJSON *it, int i, int def_timeout, request_test_t *t
     if (get_string(it, name, field, CG_MAX_INPUT_BYTES, &t->expected, &t->expected_len, err))
         return -1;
     snprintf(field, sizeof field, "%stimeoutMs", prefix);
-    return get_int(it, "timeoutMs", field, def_timeout, 1, CG_MAX_TIMEOUT_MS, &t->timeout_ms,
-                   err);
+    return get_int(it, "timeoutMs", field, def_timeout, 1, CG_MAX_TIMEOUT_MS, &t->timeout_ms, err);
 }
 
 static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
@@ -312,9 +310,8 @@ static int parse_language(const cJSON *root, request_t *req, request_error_t *er
     req->language = request_language(lang->valuestring);
     if (!req->language)
         return fail(err, 400, "unsupported_language", "language", "value",
-                    "language \"%.40s\" is not supported; supported: %s, %s, %s",
-                    lang->valuestring, request_languages[0], request_languages[1],
-                    request_languages[2]);
+                    "language \"%.40s\" is not supported; supported: %s, %s, %s", lang->valuestring,
+                    request_languages[0], request_languages[1], request_languages[2]);
     return 0;
 }
 

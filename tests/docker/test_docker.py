@@ -119,6 +119,27 @@ def test_removed_container_is_replaced():
         check(st == 200, lang, doc)
 
 
+def test_hung_container_is_replaced():
+    """A frozen executor (docker pause) stops answering pings: it is replaced."""
+    victim = None
+    for cid in instance_containers(INSTANCE, all_=False):
+        if json.loads(docker("inspect", cid))[0]["Config"]["Labels"].get("codegate.language") == "javascript":
+            victim = cid
+    check(victim, "javascript container found")
+    docker("pause", victim)
+    t0 = time.time()
+    ok = False
+    while time.time() - t0 < 60:
+        st, doc, _ = G.execute({"language": "javascript", "code": "console.log('thawed')"}, timeout=30)
+        if st == 200 and doc["data"]["stdout"] == "thawed\n":
+            ok = True
+            break
+        time.sleep(0.5)
+    print("    serving again %.1fs after the pause" % (time.time() - t0))
+    check(ok, "javascript served again after its container hung")
+    check(victim not in instance_containers(INSTANCE), "hung container removed")
+
+
 def test_sigterm_with_request_in_flight_cleans_up():
     res = {}
 
@@ -168,6 +189,7 @@ def main():
             r.run(test_containers_are_hardened)
             r.run(test_killed_container_is_replaced)
             r.run(test_removed_container_is_replaced)
+            r.run(test_hung_container_is_replaced)
             r.run(test_sigterm_with_request_in_flight_cleans_up)
         r.run(test_kill9_then_restart_leaves_no_stale_containers, timeout=900)
         r.run(test_foundation_suite_on_docker, timeout=1600)

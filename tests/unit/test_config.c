@@ -21,17 +21,32 @@ static char err[512];
 
 /* The environment variables config.h documents, in its order. */
 static const char *const documented_env[] = {
-    "CODEGATE_BIND",         "PORT",
-    "CODEGATE_CORS_ORIGINS", "CODEGATE_RUNTIME",
-    "CODEGATE_EXECUTORS",    "CODEGATE_SLOTS",
-    "CODEGATE_EXECUTOR_BIN", "CODEGATE_LAUNCHER_BIN",
-    "CODEGATE_STATE_DIR",    "CODEGATE_INSTANCE",
-    "CODEGATE_QUEUE_MAX",    "CODEGATE_QUEUE_WAIT_MS",
-    "CODEGATE_OUTPUT_LIMIT_KB", "CODEGATE_DRAIN_MS",
-    "CODEGATE_PING_MS",      "CODEGATE_DOCKER_SOCKET",
-    "CODEGATE_BASE_IMAGE",   "CODEGATE_CONTAINER_MEMORY_MB",
-    "CODEGATE_CONTAINER_CPUS", "CODEGATE_CONTAINER_PIDS",
-    "CODEGATE_SRC_DIR",      "CODEGATE_LOG_REQUESTS",
+    "CODEGATE_BIND",
+    "PORT",
+    "CODEGATE_CORS_ORIGINS",
+    "CODEGATE_RUNTIME",
+    "CODEGATE_EXECUTORS",
+    "CODEGATE_SLOTS",
+    "CODEGATE_EXECUTOR_BIN",
+    "CODEGATE_LAUNCHER_BIN",
+    "CODEGATE_STATE_DIR",
+    "CODEGATE_INSTANCE",
+    "CODEGATE_QUEUE_MAX",
+    "CODEGATE_QUEUE_WAIT_MS",
+    "CODEGATE_OUTPUT_LIMIT_KB",
+    "CODEGATE_DRAIN_MS",
+    "CODEGATE_PING_MS",
+    "CODEGATE_DOCKER_SOCKET",
+    "CODEGATE_BASE_IMAGE",
+    "CODEGATE_CONTAINER_MEMORY_MB",
+    "CODEGATE_CONTAINER_CPUS",
+    "CODEGATE_CONTAINER_PIDS",
+    "CODEGATE_SRC_DIR",
+    "CODEGATE_SESSIONS_MAX",
+    "CODEGATE_SESSION_MS",
+    "CODEGATE_SESSION_IDLE_MS",
+    "CODEGATE_STATIC_DIR",
+    "CODEGATE_LOG_REQUESTS",
 };
 #define NDOC (sizeof documented_env / sizeof documented_env[0])
 
@@ -41,16 +56,16 @@ static int load(int argc, const char **argv)
     return config_load(&cfg, argc, (char **)argv, err, sizeof err);
 }
 
-#define LOAD(...)                                                                              \
-    ({                                                                                         \
-        const char *argv_[] = {"gw", __VA_ARGS__};                                             \
-        load((int)(sizeof argv_ / sizeof argv_[0]), argv_);                                    \
+#define LOAD(...)                                                                                  \
+    ({                                                                                             \
+        const char *argv_[] = {"gw", __VA_ARGS__};                                                 \
+        load((int)(sizeof argv_ / sizeof argv_[0]), argv_);                                        \
     })
 
-#define LOAD0()                                                                                \
-    ({                                                                                         \
-        const char *argv0_[] = {"gw"};                                                         \
-        load(1, argv0_);                                                                       \
+#define LOAD0()                                                                                    \
+    ({                                                                                             \
+        const char *argv0_[] = {"gw"};                                                             \
+        load(1, argv0_);                                                                           \
     })
 
 static void expect_fail(int rc, const char *needle)
@@ -118,6 +133,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.container_cpus_milli, 2000);
     assert_int_equal(cfg.container_pids, 512);
     assert_string_equal(cfg.src_dir, "");
+    assert_int_equal(cfg.sessions_max, 8);
+    assert_int_equal(cfg.session_ms, 300000);
+    assert_int_equal(cfg.session_idle_ms, 60000);
+    assert_string_equal(cfg.static_dir, "");
     assert_true(cfg.log_requests);
 }
 
@@ -171,8 +190,8 @@ static void test_flags_override_env(void **state)
     setenv("CODEGATE_SLOTS", "8", 1);
     setenv("CODEGATE_RUNTIME", "docker", 1);
     setenv("CODEGATE_LOG_REQUESTS", "false", 1);
-    assert_int_equal(LOAD("--port", "7000", "--runtime=local", "--instance", "a-b_1",
-                          "--slots=16", "--log-requests", "--cors-origins=https://a,https://b"),
+    assert_int_equal(LOAD("--port", "7000", "--runtime=local", "--instance", "a-b_1", "--slots=16",
+                          "--log-requests", "--cors-origins=https://a,https://b"),
                      0);
     assert_int_equal(cfg.port, 7000);
     assert_int_equal(cfg.slots, 16);
@@ -189,9 +208,9 @@ static void test_flags_override_env(void **state)
         const opt_t *o = &opts[i];
         char num[32], flag[64], joined[96];
         snprintf(num, sizeof num, "%ld", o->max);
-        const char *val = o->type == OPT_BOOL ? "false"
-                          : o->type == OPT_INT ? num
-                          : o->choices         ? "docker"
+        const char *val = o->type == OPT_BOOL      ? "false"
+                          : o->type == OPT_INT     ? num
+                          : o->choices             ? "docker"
                           : o->check == check_ipv4 ? "10.0.0.1"
                                                    : "v";
         snprintf(flag, sizeof flag, "--%s", o->name);
@@ -224,7 +243,9 @@ static void test_booleans(void **state)
         assert_int_equal(LOAD("--log-requests", yes[i]), 0);
         assert_true(cfg.log_requests);
         setenv("CODEGATE_LOG_REQUESTS", yes[i], 1);
-        assert_int_equal(LOAD("--log-requests=" "0"), 0);
+        assert_int_equal(LOAD("--log-requests="
+                              "0"),
+                         0);
         assert_false(cfg.log_requests);
     }
     setenv("CODEGATE_LOG_REQUESTS", "maybe", 1);
@@ -261,7 +282,7 @@ static void test_errors(void **state)
     expect_fail(LOAD("--instance", "../etc"), "--instance: \"../etc\" must be 1 to 32 characters");
     expect_fail(LOAD("--instance", ""), "--instance");
     expect_fail(LOAD("--instance", "abcdefghijabcdefghijabcdefghijabc"), "--instance"); /* 33 */
-    assert_int_equal(LOAD("--instance", "abcdefghijabcdefghijabcdefghijab"), 0);         /* 32 */
+    assert_int_equal(LOAD("--instance", "abcdefghijabcdefghijabcdefghijab"), 0);        /* 32 */
     expect_fail(LOAD("--bind", "localhost"), "--bind: \"localhost\" must be an IPv4 address");
     expect_fail(LOAD("--bind", "::1"), "--bind");
     expect_fail(LOAD("--base-image", ""), "--base-image");

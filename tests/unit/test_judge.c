@@ -45,27 +45,27 @@ static void test_trim_equal(void **state)
     same("", "");
     same("", " \n\t\n\r\n");
     same("1 2 3\n4 5 6\n", "1 2 3   \n4 5 6");
-    same("x\n \n", "x");          /* a blank last line is a trailing newline */
-    same("a\n \nb", "a\n\nb");    /* a line of blanks is an empty line */
+    same("x\n \n", "x");       /* a blank last line is a trailing newline */
+    same("a\n \nb", "a\n\nb"); /* a line of blanks is an empty line */
 }
 
 static void test_trim_differ(void **state)
 {
     (void)state;
     differ("10\n", "11");
-    differ(" 10", "10");          /* leading spaces count */
+    differ(" 10", "10"); /* leading spaces count */
     differ("\t10", "10");
-    differ("a\n\nb", "a\nb");     /* inner empty lines count */
-    differ("\na", "a");           /* leading empty lines count */
-    differ("a b", "a  b");        /* inner spaces count */
+    differ("a\n\nb", "a\nb"); /* inner empty lines count */
+    differ("\na", "a");       /* leading empty lines count */
+    differ("a b", "a  b");    /* inner spaces count */
     differ("a b", "ab");
     differ("1\n2\n", "1\n");
     differ("1\n", "1\n2");
     differ("", "x");
     differ("ab", "a");
-    differ("a\rb", "a\nb");       /* a lone CR is not a line break */
-    differ("A", "a");             /* case counts */
-    differ("a\xC2\xA0", "a");     /* only ASCII space and tab are blanks */
+    differ("a\rb", "a\nb");   /* a lone CR is not a line break */
+    differ("A", "a");         /* case counts */
+    differ("a\xC2\xA0", "a"); /* only ASCII space and tab are blanks */
 }
 
 static void test_exact(void **state)
@@ -115,8 +115,8 @@ static void test_null_is_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trim_equal),      cmocka_unit_test(test_trim_differ),
-        cmocka_unit_test(test_exact),           cmocka_unit_test(test_lengths_and_nul),
+        cmocka_unit_test(test_trim_equal),    cmocka_unit_test(test_trim_differ),
+        cmocka_unit_test(test_exact),         cmocka_unit_test(test_lengths_and_nul),
         cmocka_unit_test(test_null_is_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

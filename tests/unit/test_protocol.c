@@ -70,9 +70,16 @@ static void test_execute_round_trip(void **state)
 {
     (void)state;
     const char *args[] = {"a", "b c", "\xC3\xA9\"\\"};
-    cg_execute_t ex = {.id = "job-1", .language = "cpp", .code = "int main(){}\n// \"q\"\t\\",
-                       .args = args, .nargs = 3, .nruns = 3, .memory_mb = 128,
-                       .output_limit = 4096, .stream = true, .interactive = true};
+    cg_execute_t ex = {.id = "job-1",
+                       .language = "cpp",
+                       .code = "int main(){}\n// \"q\"\t\\",
+                       .args = args,
+                       .nargs = 3,
+                       .nruns = 3,
+                       .memory_mb = 128,
+                       .output_limit = 4096,
+                       .stream = true,
+                       .interactive = true};
     ex.code_len = strlen(ex.code);
     ex.runs[0] = (cg_run_spec_t){"1 2\n\xF0\x9F\x98\x80", 8, 1000};
     ex.runs[1] = (cg_run_spec_t){NULL, 0, 2000};
@@ -127,10 +134,17 @@ static void test_execute_defaults(void **state)
 static void test_outcome_round_trip(void **state)
 {
     (void)state;
-    cg_outcome_t o = {.run = CG_MAX_RUNS - 1, .status = CG_ST_TIMEOUT, .exit_code = -1,
-                      .signal = SIGKILL, .timed_out = true, .truncated = true,
-                      .duration_ms = 1001, .cpu_ms = 999, .memory_kb = INT64_C(1) << 40,
-                      .out = "x\xE2\x9C\x93\n", .err = "e\"rr"};
+    cg_outcome_t o = {.run = CG_MAX_RUNS - 1,
+                      .status = CG_ST_TIMEOUT,
+                      .exit_code = -1,
+                      .signal = SIGKILL,
+                      .timed_out = true,
+                      .truncated = true,
+                      .duration_ms = 1001,
+                      .cpu_ms = 999,
+                      .memory_kb = INT64_C(1) << 40,
+                      .out = "x\xE2\x9C\x93\n",
+                      .err = "e\"rr"};
     char *s = cg_encode_outcome(CG_MSG_RESULT, "j", &o);
     assert_non_null(strstr(s, "\"signal\":\"SIGKILL\""));
     assert_non_null(strstr(s, "\"timedOut\":true"));
@@ -150,8 +164,8 @@ static void test_outcome_round_trip(void **state)
     assert_string_equal(m.outcome.err, "e\"rr");
 
     /* COMPILE: no run on the wire, run -1 after parsing, null signal. */
-    o = (cg_outcome_t){.run = -1, .status = CG_ST_COMPILE_ERROR, .exit_code = 1,
-                       .err = "main.cpp:1: error"};
+    o = (cg_outcome_t){
+        .run = -1, .status = CG_ST_COMPILE_ERROR, .exit_code = 1, .err = "main.cpp:1: error"};
     s = cg_encode_outcome(CG_MSG_COMPILE, "j", &o);
     assert_non_null(strstr(s, "\"signal\":null"));
     assert_null(strstr(s, "\"run\""));
@@ -253,8 +267,13 @@ static void test_encoders_keep_wire_utf8(void **state)
     assert_string_equal(m.outcome.err, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 
     /* Source code and input are carried byte for byte; a NUL cannot be, so the frame fails. */
-    cg_execute_t ex = {.id = "j", .language = "python", .code = "a\0b", .code_len = 3, .nruns = 1,
-                       .memory_mb = 64, .output_limit = 1};
+    cg_execute_t ex = {.id = "j",
+                       .language = "python",
+                       .code = "a\0b",
+                       .code_len = 3,
+                       .nruns = 1,
+                       .memory_mb = 64,
+                       .output_limit = 1};
     assert_null(cg_encode_execute(&ex));
     ex.code_len = 1;
     ex.runs[0] = (cg_run_spec_t){"x\0y", 3, 100};
@@ -276,12 +295,13 @@ static void test_encoders_keep_wire_utf8(void **state)
 typedef struct {
     const char *frame; /* single quotes stand for double quotes */
     int rc;
-    const char *msg;   /* a substring of errbuf */
+    const char *msg; /* a substring of errbuf */
 } reject_t;
 
 #define EXE "{'type':'execute','v':1,'id':'j','language':'py','code':'x',"
-#define RES "{'type':'result','id':'j','status':'ok','exitCode':0,'signal':null,'timedOut':false,"\
-            "'truncated':false,'durationMs':1,'cpuMs':1,'memoryKb':1,'stdout':'','stderr':'',"
+#define RES                                                                                        \
+    "{'type':'result','id':'j','status':'ok','exitCode':0,'signal':null,'timedOut':false,"         \
+    "'truncated':false,'durationMs':1,'cpuMs':1,'memoryKb':1,'stdout':'','stderr':'',"
 
 static const reject_t rejects[] = {
     {"nope", CG_EPROTO_JSON, "not valid JSON"},
@@ -306,10 +326,10 @@ static const reject_t rejects[] = {
     /* execute */
     {"{'type':'execute','id':'j','language':'py','code':'x','runs':[{}]}", CG_EPROTO_FIELD,
      "execute frame: \"v\" is missing"},
-    {"{'type':'execute','v':2,'id':'j','language':'py','code':'x','runs':[{}]}",
-     CG_EPROTO_FIELD, "version \"v\" 2 is not supported"},
-    {"{'type':'execute','v':'1','id':'j','language':'py','code':'x','runs':[{}]}",
-     CG_EPROTO_FIELD, "\"v\" must be an integer, not a string"},
+    {"{'type':'execute','v':2,'id':'j','language':'py','code':'x','runs':[{}]}", CG_EPROTO_FIELD,
+     "version \"v\" 2 is not supported"},
+    {"{'type':'execute','v':'1','id':'j','language':'py','code':'x','runs':[{}]}", CG_EPROTO_FIELD,
+     "\"v\" must be an integer, not a string"},
     {"{'type':'execute','v':1,'language':'py','code':'x','runs':[{}]}", CG_EPROTO_FIELD,
      "\"id\" is missing"},
     {"{'type':'execute','v':1,'id':'j','code':'x','runs':[{}]}", CG_EPROTO_FIELD,
@@ -331,15 +351,18 @@ static const reject_t rejects[] = {
      "execute frame: \"runs[3].timeoutMs\" must be an integer between 1 and 30000 (got 99999)"},
     {EXE "'runs':[{'timeoutMs':0}]}", CG_EPROTO_FIELD, "\"runs[0].timeoutMs\" must be an integer"},
     {EXE "'runs':[{'timeoutMs':1.5}]}", CG_EPROTO_FIELD, "(got 1.5)"},
-    {EXE "'runs':[{'timeoutMs':'5'}]}", CG_EPROTO_FIELD, "\"runs[0].timeoutMs\" must be an "
-                                                         "integer, not a string"},
+    {EXE "'runs':[{'timeoutMs':'5'}]}", CG_EPROTO_FIELD,
+     "\"runs[0].timeoutMs\" must be an "
+     "integer, not a string"},
     {EXE "'runs':[{'timeoutMs':1e300}]}", CG_EPROTO_FIELD, "between 1 and 30000"},
     {EXE "'runs':[{'timeoutMs':-1e300}]}", CG_EPROTO_FIELD, "between 1 and 30000"},
     {EXE "'runs':[{'input':3}]}", CG_EPROTO_FIELD, "\"runs[0].input\" must be a string"},
-    {EXE "'runs':[{}],'memoryMb':8}", CG_EPROTO_FIELD, "\"memoryMb\" must be an integer between "
-                                                       "16 and 1024"},
-    {EXE "'runs':[{}],'memoryMb':null}", CG_EPROTO_FIELD, "\"memoryMb\" must be an integer, not "
-                                                          "null"},
+    {EXE "'runs':[{}],'memoryMb':8}", CG_EPROTO_FIELD,
+     "\"memoryMb\" must be an integer between "
+     "16 and 1024"},
+    {EXE "'runs':[{}],'memoryMb':null}", CG_EPROTO_FIELD,
+     "\"memoryMb\" must be an integer, not "
+     "null"},
     {EXE "'runs':[{}],'outputLimit':0}", CG_EPROTO_FIELD, "\"outputLimit\""},
     {EXE "'runs':[{}],'outputLimit':16777217}", CG_EPROTO_FIELD, "\"outputLimit\""},
     {EXE "'runs':[{}],'stream':'yes'}", CG_EPROTO_FIELD, "\"stream\" must be a boolean"},
@@ -444,8 +467,9 @@ static char *frame_with(const char *member, int n, const char *entry)
 {
     size_t cap = 256 + (size_t)n * (strlen(entry) + 1);
     char *buf = malloc(cap);
-    int len = snprintf(buf, cap, "{\"type\":\"execute\",\"v\":1,\"id\":\"j\",\"language\":\"py\","
-                                 "\"code\":\"x\",%s\"%s\":[",
+    int len = snprintf(buf, cap,
+                       "{\"type\":\"execute\",\"v\":1,\"id\":\"j\",\"language\":\"py\","
+                       "\"code\":\"x\",%s\"%s\":[",
                        strcmp(member, "runs") ? "\"runs\":[{}]," : "", member);
     for (int i = 0; i < n; i++)
         len += snprintf(buf + len, cap - (size_t)len, "%s%s", i ? "," : "", entry);
@@ -530,9 +554,9 @@ static void test_limits(void **state)
 
     /* The frame size is checked before a byte is read. */
     cJSON *r = (cJSON *)1;
-    assert_int_equal(cg_msg_parse("{}", (size_t)CG_MAX_FRAME_BYTES + 1, &r, &m, errbuf,
-                                  sizeof errbuf),
-                     CG_EPROTO_TOOBIG);
+    assert_int_equal(
+        cg_msg_parse("{}", (size_t)CG_MAX_FRAME_BYTES + 1, &r, &m, errbuf, sizeof errbuf),
+        CG_EPROTO_TOOBIG);
     assert_null(r);
     assert_non_null(strstr(errbuf, "more than the limit"));
 }
@@ -546,6 +570,28 @@ static void test_unknown_and_errbuf(void **state)
     assert_non_null(root);
     assert_int_equal(parse_q("{'type':'teleport','id':'x1'}"), 0);
     assert_string_equal(m.id, "x1");
+    /* hello, ping and pong have no id: one given is ignored like any unknown member. */
+    assert_int_equal(parse_q("{'type':'ping','seq':1,'id':'a b'}"), 0);
+    assert_null(m.id);
+    assert_int_equal(parse_q("{'type':'hello','v':1,'language':'c','version':'','slots':1,"
+                             "'id':'j'}"),
+                     0);
+    assert_null(m.id);
+    /* Interactive runs (sessions) may last up to CG_MAX_SESSION_MS, batch runs not. */
+    assert_int_equal(parse_q("{'type':'execute','v':1,'id':'j','language':'py','code':'x',"
+                             "'interactive':true,'runs':[{'timeoutMs':3600000}]}"),
+                     0);
+    assert_int_equal(m.exec.runs[0].timeout_ms, CG_MAX_SESSION_MS);
+    assert_int_equal(parse_q("{'type':'execute','v':1,'id':'j','language':'py','code':'x',"
+                             "'runs':[{'timeoutMs':3600000}],'interactive':true}"),
+                     0); /* member order does not matter */
+    assert_int_equal(parse_q("{'type':'execute','v':1,'id':'j','language':'py','code':'x',"
+                             "'interactive':true,'runs':[{'timeoutMs':3600001}]}"),
+                     CG_EPROTO_FIELD);
+    assert_non_null(strstr(errbuf, "between 1 and 3600000"));
+    assert_int_equal(parse_q("{'type':'execute','v':1,'id':'j','language':'py','code':'x',"
+                             "'interactive':false,'runs':[{'timeoutMs':30001}]}"),
+                     CG_EPROTO_FIELD);
     /* Leading/trailing whitespace is fine; unknown members are ignored. */
     assert_int_equal(parse_q(" \n{'type':'cancel','id':'j','extra':{'a':[1]}}\r\n "), 0);
     assert_int_equal(m.type, CG_MSG_CANCEL);
@@ -575,8 +621,8 @@ static void test_names(void **state)
     assert_int_equal(cg_status_parse("nope"), -1);
     assert_int_equal(cg_status_parse(NULL), -1);
 
-    static const int sigs[] = {SIGKILL, SIGSEGV, SIGABRT, SIGFPE, SIGXCPU, SIGXFSZ, SIGPIPE,
-                               SIGBUS,  SIGTERM, SIGSYS,  SIGILL, SIGALRM};
+    static const int sigs[] = {SIGKILL, SIGSEGV, SIGABRT, SIGFPE, SIGXCPU, SIGXFSZ,
+                               SIGPIPE, SIGBUS,  SIGTERM, SIGSYS, SIGILL,  SIGALRM};
     static const char *const names[] = {"SIGKILL", "SIGSEGV", "SIGABRT", "SIGFPE",
                                         "SIGXCPU", "SIGXFSZ", "SIGPIPE", "SIGBUS",
                                         "SIGTERM", "SIGSYS",  "SIGILL",  "SIGALRM"};
@@ -603,8 +649,8 @@ static void test_names(void **state)
     assert_string_equal(cg_msg_type_name(CG_MSG_CLOSE_STDIN), "close_stdin");
     assert_string_equal(cg_msg_type_name((cg_msg_type_t)99), "unknown");
 
-    static const int errs[] = {0, CG_EPROTO_JSON, CG_EPROTO_TYPE, CG_EPROTO_FIELD,
-                               CG_EPROTO_TOOBIG, CG_EPROTO_NOMEM, -1};
+    static const int errs[] = {
+        0, CG_EPROTO_JSON, CG_EPROTO_TYPE, CG_EPROTO_FIELD, CG_EPROTO_TOOBIG, CG_EPROTO_NOMEM, -1};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(cg_proto_strerror(errs[i]), cg_proto_strerror(errs[j]));

@@ -94,10 +94,18 @@ static void test_aliases(void **state)
 {
     (void)state;
     static const char *const names[][2] = {
-        {"python", "python"},      {"py", "python"},         {"Python3", "python"},
-        {"PY", "python"},          {"javascript", "javascript"}, {"JS", "javascript"},
-        {"node", "javascript"},    {"NodeJS", "javascript"}, {"c++", "cpp"},
-        {"CXX", "cpp"},            {"CPP", "cpp"},           {"C++", "cpp"},
+        {"python", "python"},
+        {"py", "python"},
+        {"Python3", "python"},
+        {"PY", "python"},
+        {"javascript", "javascript"},
+        {"JS", "javascript"},
+        {"node", "javascript"},
+        {"NodeJS", "javascript"},
+        {"c++", "cpp"},
+        {"CXX", "cpp"},
+        {"CPP", "cpp"},
+        {"C++", "cpp"},
     };
     char body[128];
 
@@ -216,7 +224,8 @@ static void test_field_errors(void **state)
     expect_error("{'language':5,'code':'x'}", 400, ir, "language", "type",
                  "language must be a string, not a number");
     expect_error("{'language':'cobol','code':'x'}", 400, "unsupported_language", "language",
-                 "value", "language \"cobol\" is not supported; supported: python, javascript, cpp");
+                 "value",
+                 "language \"cobol\" is not supported; supported: python, javascript, cpp");
     expect_error("{'language':'py'}", 400, ir, "code", "missing", "code is required");
     expect_error("{'language':'py','code':[]}", 400, ir, "code", "type",
                  "code must be a string, not an array");
@@ -224,8 +233,8 @@ static void test_field_errors(void **state)
                  "input must be a string, not a number");
     expect_error("{'language':'py','code':'x','stdin':true}", 400, ir, "stdin", "type",
                  "stdin must be a string, not a boolean");
-    expect_error("{'language':'py','code':'x','input':'a','stdin':'b'}", 400, ir, "stdin",
-                 "value", "give input or stdin, not both");
+    expect_error("{'language':'py','code':'x','input':'a','stdin':'b'}", 400, ir, "stdin", "value",
+                 "give input or stdin, not both");
     expect_error("{'language':'py','code':'x','timeoutMs':0}", 400, ir, "timeoutMs", "range",
                  "timeoutMs must be an integer between 1 and 30000");
     expect_error("{'language':'py','code':'x','timeoutMs':30001}", 400, ir, "timeoutMs", "range",
@@ -236,8 +245,8 @@ static void test_field_errors(void **state)
                  NULL);
     expect_error("{'language':'py','code':'x','timeoutMs':1e300}", 400, ir, "timeoutMs", "range",
                  NULL);
-    expect_error("{'language':'py','code':'x','timeoutMs':-1e300}", 400, ir, "timeoutMs",
-                 "range", NULL);
+    expect_error("{'language':'py','code':'x','timeoutMs':-1e300}", 400, ir, "timeoutMs", "range",
+                 NULL);
     expect_error("{'language':'py','code':'x','timeoutMs':'5'}", 400, ir, "timeoutMs", "type",
                  "timeoutMs must be an integer between 1 and 30000, not a string");
     expect_error("{'language':'py','code':'x','timeoutMs':[5]}", 400, ir, "timeoutMs", "type",

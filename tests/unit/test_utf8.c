@@ -92,7 +92,8 @@ static void test_valid_unchanged(void **state)
     CHECK("\xE0\xA0\x80 \xEF\xBF\xBF", "\xE0\xA0\x80 \xEF\xBF\xBF"); /* 3-byte bounds */
     CHECK("\xED\x9F\xBF \xEE\x80\x80", "\xED\x9F\xBF \xEE\x80\x80"); /* around surrogates */
     CHECK("\xF0\x90\x80\x80 \xF4\x8F\xBF\xBF", "\xF0\x90\x80\x80 \xF4\x8F\xBF\xBF");
-    CHECK("h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80!", "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80!");
+    CHECK("h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80!",
+          "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80!");
     CHECK(R, R); /* U+FFFD itself */
 }
 
@@ -102,7 +103,9 @@ static void test_ill_formed(void **state)
     /* NUL and bytes that never occur in UTF-8. */
     CHECK("a\0b", "a" R "b");
     CHECK("\0\0", R R);
-    CHECK("a\xFF" "b", "a" R "b");
+    CHECK("a\xFF"
+          "b",
+          "a" R "b");
     CHECK("\xFE\xFF", R R);
     CHECK("\xF5\x80", R R);
     CHECK("\xF8\x88\x80\x80\x80", R R R R R); /* old 5-byte form */
@@ -127,15 +130,16 @@ static void test_ill_formed(void **state)
     CHECK("\xE2\x82", R);
     CHECK("\xE2\x82x", R "x");
     CHECK("\xF0\x9F\x98", R);
-    CHECK("\xF0\x9F\x98" "a", R "a");
+    CHECK("\xF0\x9F\x98"
+          "a",
+          R "a");
     CHECK("\xF0\x9F", R);
     CHECK("\xC3", R);
-    CHECK("\xC3\xC3\xA9", R "\xC3\xA9");       /* a new lead byte ends the subpart */
+    CHECK("\xC3\xC3\xA9", R "\xC3\xA9"); /* a new lead byte ends the subpart */
     CHECK("\xE2\x82\xE2\x82\xAC", R "\xE2\x82\xAC");
     CHECK("\xF0\x9F\x98\xF0\x9F\x98\x80", R "\xF0\x9F\x98\x80");
     /* The example of Unicode 15, section 3.9, table 3-8 (U+FFFD for maximal subparts). */
-    CHECK("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64",
-          "a" R R R "b" R "c" R R "d");
+    CHECK("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64", "a" R R R "b" R "c" R R "d");
 }
 
 static void test_split_characters(void **state)
@@ -185,9 +189,9 @@ static void test_split_characters(void **state)
 static void test_random_streams(void **state)
 {
     (void)state;
-    static const unsigned char alphabet[] = {0x00, 'a',  0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0,
-                                             0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEF,
-                                             0xF0, 0xF1, 0xF4, 0xF5, 0xFF};
+    static const unsigned char alphabet[] = {0x00, 'a',  0x7F, 0x80, 0x8F, 0x90, 0x9F,
+                                             0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xE1,
+                                             0xED, 0xEF, 0xF0, 0xF1, 0xF4, 0xF5, 0xFF};
     unsigned seed = 12345;
 
     for (int iter = 0; iter < 3000; iter++) {
@@ -254,7 +258,7 @@ static void test_valid_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_unchanged), cmocka_unit_test(test_ill_formed),
+        cmocka_unit_test(test_valid_unchanged),  cmocka_unit_test(test_ill_formed),
         cmocka_unit_test(test_split_characters), cmocka_unit_test(test_random_streams),
         cmocka_unit_test(test_worst_case_size),  cmocka_unit_test(test_valid_check),
     };

@@ -23,7 +23,7 @@ static void test_secret_equal(void **state)
     assert_true(cg_secret_equal("s3cret-token", "s3cret-token"));
     assert_false(cg_secret_equal("s3cret-tokeN", "s3cret-token"));
     assert_false(cg_secret_equal("X3cret-token", "s3cret-token"));
-    assert_false(cg_secret_equal("s3cret", "s3cret-token"));       /* prefix */
+    assert_false(cg_secret_equal("s3cret", "s3cret-token"));        /* prefix */
     assert_false(cg_secret_equal("s3cret-token-", "s3cret-token")); /* longer */
     assert_false(cg_secret_equal("", "s3cret-token"));
     assert_false(cg_secret_equal(NULL, "s3cret-token"));
@@ -94,19 +94,25 @@ typedef struct {
     int fd;
     unsigned char *buf;
     size_t len;
-    size_t chunk; /* write in pieces of this size, sleeping a little between them */
+    size_t chunk;      /* write in pieces of this size, sleeping a little between them */
+    bool take_signals; /* the writer, not the reader, is interrupted */
     int rc;
 } writer_t;
+
+static void block_tick(bool block)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
 
 static void *writer_main(void *arg)
 {
     writer_t *w = arg;
-    sigset_t set;
 
-    /* Signals go to the reading thread, whose read() must survive them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    block_tick(!w->take_signals);
     for (size_t off = 0; off < w->len; off += w->chunk) {
         size_t n = w->len - off < w->chunk ? w->len - off : w->chunk;
         w->rc = cg_write_all(w->fd, w->buf + off, n);
@@ -147,14 +153,28 @@ static void test_io_loops(void **state)
     sigaction(SIGUSR1, &sa, NULL);
     assert_int_equal(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
 
-    /* One big write: partial writes inside cg_write_all. */
+    /* One big write interrupted by signals: write() returns partial counts (a blocking pipe
+     * write stops early when a signal arrives after some bytes went through). The reader
+     * blocks the signal for this part and reads slowly so the writer spends its time blocked. */
     assert_int_equal(pipe(p), 0);
-    writer_t w = {p[1], src, BIG, BIG, -1};
+    writer_t w = {p[1], src, BIG, BIG, true, -1};
     ticks = 0;
     timer_settime(timer, 0, &it, NULL);
+    block_tick(true);
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
-    ssize_t n = cg_read_full(p[0], dst, BIG + 16); /* asks for more: stops at EOF */
+    size_t got = 0;
+    while (got < BIG) {
+        usleep(500);
+        ssize_t k = cg_read_full(p[0], dst + got, 256 * 1024);
+        assert_true(k > 0);
+        got += (size_t)k;
+    }
+    ssize_t n = cg_read_full(p[0], dst + got, 16); /* EOF after the last byte */
+    assert_int_equal(n, 0);
+    n = (ssize_t)got;
     pthread_join(th, NULL);
+    block_tick(false);
+    assert_true(ticks > 0);
     assert_int_equal(w.rc, 0);
     assert_int_equal(n, BIG);
     assert_memory_equal(src, dst, BIG);
@@ -162,7 +182,7 @@ static void test_io_loops(void **state)
 
     /* Many small, slow writes: the reader sleeps in read() and catches alarms there. */
     assert_int_equal(pipe(p), 0);
-    w = (writer_t){p[1], src, 64 * 1024, 1000, -1};
+    w = (writer_t){p[1], src, 64 * 1024, 1000, false, -1};
     ticks = 0;
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
     n = cg_read_full(p[0], dst, 64 * 1024);
