@@ -57,6 +57,7 @@ struct job {
     bool stopped_early;         /* submit mode: a failure stopped the remaining runs */
     bool cancel_sent;
     bool got_output;            /* any COMPILE/RESULT arrived: no retry elsewhere */
+    bool busy;                  /* the executor answered "busy": requeue on its DONE */
     int attempts;
     char executor[64];
     char lang_version[32];

@@ -456,8 +456,9 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
         if (c->job && m.id && strcmp(m.id, c->job->id) == 0) {
             job_t *job = c->job;
             if (m.code && strcmp(m.code, "busy") == 0) {
-                /* The executor disagrees about free slots: retry via the queue. */
+                /* The executor disagrees about free slots: retry via the queue (on DONE). */
                 job->attempts--;
+                job->busy = true;
             } else {
                 job->fail_http = 500;
                 snprintf(job->fail_code, sizeof job->fail_code, "internal_error");
@@ -471,9 +472,9 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
             job_t *job = c->job;
             c->job = NULL;
             c->state = CONN_READY;
-            if (job->fail_http == 0 && job->nresults == 0 && !job->compile.present &&
-                job->attempts <= 1) {
+            if (job->busy && !job->cancel_sent && job->attempts < 3) {
                 /* "busy": nothing ran; put it back at the head. */
+                job->busy = false;
                 pthread_mutex_lock(&p->mu);
                 job->state = JOB_QUEUED;
                 queue_push_front_locked(p, job);
