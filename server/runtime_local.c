@@ -11,8 +11,11 @@
  * Every child gets PR_SET_PDEATHSIG(SIGTERM): if the gateway dies, its executors follow.
  *
  * Slot uids: each executor runs its jobs as uid_base + slot. Executors share this host's pid
- * space, so every executor gets its own uid range (60000 + k * slots): a kill of "every process
- * of a uid" by one executor can never hit another executor's run.
+ * space, so every executor gets its own uid range (instance base + k * slots): a kill of "every
+ * process of a uid" by one executor can never hit another executor's run. The instance base is
+ * derived from the instance name (100000 + (FNV-1a(name) mod 4096) * 4096), so two gateway
+ * instances on one host use different ranges too (distinct names could still collide, with
+ * probability 1/4096 per pair: give such instances names that differ).
  *
  * A watcher thread polls the children (waitpid WNOHANG, every 100 ms): one that exited is
  * announced down, restarted with backoff (200 ms doubling to 5 s; reset after 30 s of life),
@@ -40,7 +43,6 @@
 #include "log.h"
 #include "request.h"
 
-#define LOCAL_UID_BASE 60000
 #define LOCAL_READY_TIMEOUT_MS 15000
 #define LOCAL_STOP_TIMEOUT_MS 5000
 
@@ -134,6 +136,15 @@ static int write_token(local_exec_t *e)
     return rc;
 }
 
+static unsigned instance_uid_base(const char *instance)
+{
+    uint32_t h = 2166136261u;
+
+    for (const char *c = instance; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return 100000u + (h % 4096u) * 4096u;
+}
+
 /* fork + exec one executor. Everything the child needs is prepared before fork(): the gateway
  * is multi-threaded, so the child may only make async-signal-safe calls. */
 static int spawn(local_rt_t *rt, local_exec_t *e)
@@ -155,8 +166,8 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     snprintf(env_slots, sizeof env_slots, "EXECUTOR_SLOTS=%d", cfg->slots);
     snprintf(env_launcher, sizeof env_launcher, "EXECUTOR_LAUNCHER=%s", rt->launcher_bin);
     snprintf(env_work, sizeof env_work, "EXECUTOR_WORK_ROOT=%s/work-%s", rt->state_dir, e->id);
-    snprintf(env_uid, sizeof env_uid, "EXECUTOR_UID_BASE=%d",
-             LOCAL_UID_BASE + e->index * cfg->slots);
+    snprintf(env_uid, sizeof env_uid, "EXECUTOR_UID_BASE=%u",
+             instance_uid_base(cfg->instance) + (unsigned)(e->index * cfg->slots));
     snprintf(env_token, sizeof env_token, "EXECUTOR_TOKEN_FILE=%s", e->token_file);
     envp[n++] = env_lang;
     envp[n++] = env_listen;

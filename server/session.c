@@ -19,6 +19,8 @@
 #include "session.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -413,6 +415,74 @@ out:
     pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * Sends one text frame to the client. ulfius_websocket_send_message() is not used for this: it
+ * gives up on a frame (even half-way through it, corrupting the stream) when the socket is not
+ * writable within 50 ms, which is exactly what a slow client causes. Here we wait for the
+ * socket for as long as the client is connected (up to SESSION_STALL_MS without progress),
+ * under ulfius' own write lock so our frames never interleave with its pongs and closes.
+ * Returns 0, or -1 when the client is gone or stalled.
+ */
+#define SESSION_STALL_MS 30000
+
+static int ws_send_text(struct _websocket_manager *wsm, const char *data, size_t len)
+{
+    unsigned char hdr[10];
+    size_t hlen = 2;
+    int rc = 0;
+
+    hdr[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        hdr[1] = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        hdr[1] = 126;
+        hdr[2] = (unsigned char)(len >> 8);
+        hdr[3] = (unsigned char)len;
+        hlen = 4;
+    } else {
+        hdr[1] = 127;
+        for (int i = 0; i < 8; i++)
+            hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        hlen = 10;
+    }
+    pthread_mutex_lock(&wsm->write_lock);
+    for (int part = 0; part < 2 && rc == 0; part++) {
+        const unsigned char *p = part ? (const unsigned char *)data : hdr;
+        size_t left = part ? len : hlen;
+        int64_t last_progress = cg_now_ms();
+        while (left > 0) {
+            struct pollfd pfd = {.fd = wsm->mhd_sock, .events = POLLOUT};
+            if (!wsm->connected || cg_now_ms() - last_progress > SESSION_STALL_MS) {
+                rc = -1;
+                break;
+            }
+            int pr = poll(&pfd, 1, 200);
+            if (pr < 0 && errno != EINTR) {
+                rc = -1;
+                break;
+            }
+            if (pr <= 0)
+                continue;
+            if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+                rc = -1;
+                break;
+            }
+            ssize_t n = send(wsm->mhd_sock, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                    continue;
+                rc = -1;
+                break;
+            }
+            p += n;
+            left -= (size_t)n;
+            last_progress = cg_now_ms();
+        }
+    }
+    pthread_mutex_unlock(&wsm->write_lock);
+    return rc;
+}
+
 /* ---- the manager thread: sends, and enforces the session's limits ---- */
 
 static void manager(const struct _u_request *req, struct _websocket_manager *wsm, void *arg)
@@ -443,10 +513,10 @@ static void manager(const struct _u_request *req, struct _websocket_manager *wsm
                 pool_wake(s->hub->pool);
             }
             pthread_mutex_unlock(&s->mu);
-            int rc = ulfius_websocket_send_message(wsm, U_WEBSOCKET_OPCODE_TEXT, f->len, f->text);
+            int rc = ws_send_text(wsm, f->text, f->len);
             free(f);
             pthread_mutex_lock(&s->mu);
-            if (rc != U_OK)
+            if (rc != 0)
                 s->closed = true;
         }
         if (s->finished || s->closed || ulfius_websocket_status(wsm) != U_WEBSOCKET_STATUS_OPEN)
