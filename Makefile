@@ -95,7 +95,8 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	exec scripts/run.sh
 
-test: deps
+test:
+	@scripts/install-deps.sh --test
 	@$(MAKE) --no-print-directory all tests-bin
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all tests-bin
 	scripts/run-tests.sh

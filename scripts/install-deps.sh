@@ -6,6 +6,7 @@
 #
 #   scripts/install-deps.sh            build + run + test packages
 #   scripts/install-deps.sh --docker   also Debian's docker.io and debootstrap
+#   scripts/install-deps.sh --test     also what the test suites need (headless Chromium)
 set -euo pipefail
 
 PKGS=(
@@ -14,7 +15,11 @@ PKGS=(
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev
   python3 python3-websocket nodejs g++ curl procps
 )
-if [[ "${1:-}" == "--docker" ]]; then
+# The test suites also drive the playground in a real (headless) browser.
+if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
+  PKGS+=(chromium chromium-driver python3-selenium)
+fi
+if [[ "${1:-}" == "--docker" || "${2:-}" == "--docker" ]]; then
   PKGS+=(docker.io debootstrap)
 fi
 

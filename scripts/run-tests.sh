@@ -59,6 +59,11 @@ if [[ $what == all ]]; then
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
+  run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local
+  [[ -f tests/integration/test_hostile.py ]] &&
+    run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
+  [[ -f tests/browser/test_playground.py ]] &&
+    run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
