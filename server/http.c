@@ -22,6 +22,7 @@
 
 #include "cg_util.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "version.h"
@@ -106,12 +107,41 @@ static int send_error(const http_t *h, const struct _u_request *req, struct _u_r
     return send_json(h, req, resp, status, response_error(code, message, details));
 }
 
+static int lang_index(const char *language)
+{
+    for (int i = 0; language && i < REQUEST_NLANG; i++)
+        if (!strcmp(request_languages[i], language))
+            return i;
+    return -1;
+}
+
+/* Metrics of one answered execute request. */
+static void count_request(const char *outcome, const job_t *job, const char *language,
+                          int64_t started_ms)
+{
+    int li = lang_index(language);
+
+    metrics_request(li, outcome ? outcome : "unknown");
+    metrics_observe(METRIC_H_TOTAL, li, cg_now_ms() - started_ms);
+    if (!job)
+        return;
+    if (job->t_started)
+        metrics_observe(METRIC_H_QUEUE, li, job->t_started - job->t_created);
+    if (job->compile.present)
+        metrics_observe(METRIC_H_COMPILE, li, job->compile.duration_ms);
+    for (int i = 0; i < job->nruns; i++)
+        if (job->runs[i].present)
+            metrics_observe(METRIC_H_RUN, li, job->runs[i].duration_ms);
+}
+
 static void log_request(const http_t *h, const struct _u_request *req, int status,
                         const char *outcome, const job_t *job, const char *language,
                         int64_t started_ms)
 {
     cJSON *f;
 
+    if (!strcmp(req->http_verb, "POST"))
+        count_request(outcome, job, language, started_ms);
     if (!h->cfg->log_requests)
         return;
     f = cJSON_CreateObject();
@@ -305,6 +335,32 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
     return send_json(h, req, resp, ready ? 200 : 503, s);
 }
 
+static int on_metrics(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    http_t *h = arg;
+    metrics_gauges_t g;
+
+    memset(&g, 0, sizeof g);
+    g.queue_depth = pool_queue_length(h->pool);
+    g.sessions_open = h->hub ? session_hub_count(h->hub) : 0;
+    for (int i = 0; i < REQUEST_NLANG; i++) {
+        pool_lang_info_t info;
+        pool_language_info(h->pool, request_languages[i], &info);
+        g.connections[i] = info.connections;
+        g.endpoints[i] = info.endpoints;
+        g.busy[i] = info.busy;
+    }
+    char *text = metrics_render(&g);
+    if (!text)
+        return send_json(h, req, resp, 500, NULL);
+    set_cors(h, req, resp);
+    u_map_put(resp->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    u_map_put(resp->map_header, "Cache-Control", "no-store");
+    ulfius_set_string_body_response(resp, 200, text);
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
 /* ---- fallbacks ---- */
 
 static int on_other_method(const struct _u_request *req, struct _u_response *resp, void *arg)
@@ -316,6 +372,8 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
         {"/api/languages", "GET, OPTIONS"},
         {"/healthz", "GET, OPTIONS"},
         {"/readyz", "GET, OPTIONS"},
+        {"/metrics", "GET, OPTIONS"},
+        {"/api/code/session", "GET"},
     };
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -447,6 +505,9 @@ static int add_routes(http_t *h)
     rc |= ulfius_add_endpoint_by_val(in, "*", "/readyz", NULL, 1, on_other_method, h);
     rc |= ulfius_add_endpoint_by_val(in, "GET", "/api/code/session", NULL, 0, session_endpoint,
                                      h->hub);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/code/session", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/metrics", NULL, 0, on_metrics, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/metrics", NULL, 1, on_other_method, h);
     rc |= ulfius_set_default_endpoint(in, on_not_found, h);
     return rc == U_OK ? 0 : -1;
 }

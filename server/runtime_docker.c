@@ -47,6 +47,7 @@
 #include "cg_util.h"
 #include "docker_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "tar_context.h"
 
@@ -461,6 +462,7 @@ static void replace_slot(dk_rt_t *rt, dk_slot_t *s, const char *why)
         remove_container(rt, old);
     }
     s->restarts++;
+    metrics_executor_restart();
     if (start_slot(rt, s) == 0) {
         s->backoff_ms = 0;
         s->retry_at_ms = 0;

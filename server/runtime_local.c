@@ -41,6 +41,7 @@
 
 #include "cg_util.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 
 #define LOCAL_READY_TIMEOUT_MS 15000
@@ -316,6 +317,7 @@ static void watch_once(local_rt_t *rt)
         if (e->pid == 0 && e->restart_at_ms && cg_now_ms() >= e->restart_at_ms) {
             e->restart_at_ms = 0;
             e->restarts++;
+            metrics_executor_restart();
             if (start_one(rt, e) != 0)
                 schedule_restart(e);
         }

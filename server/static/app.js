@@ -179,6 +179,8 @@
         const input = state.input[lang];
         el.code.value = typeof code === "string" ? code : EXAMPLES[lang].code;
         el.stdin.value = typeof input === "string" ? input : EXAMPLES[lang].input;
+        el.code.setSelectionRange(0, 0);
+        el.code.scrollTop = 0;
         updateCursor();
     }
 
@@ -188,7 +190,8 @@
         delete state.input[lang];
         showLanguage(lang);
         saveState();
-        el.code.focus();
+        el.code.focus({ preventScroll: true });
+        el.code.scrollTop = 0;
     }
 
     /* ---- the editor: Tab / Shift+Tab, keep indentation on Enter ---- */
@@ -331,6 +334,7 @@
 
     function showApiError(text) {
         el.summary.hidden = true;
+        setText(el.status, "");
         el.error.hidden = false;
         setText(el.error, text);
     }
@@ -683,11 +687,8 @@
                 const opt = el.language.querySelector('option[value="' + l.language + '"]');
                 const lang = LANG_NAMES[l.language] || l.language;
                 const runtime = l.version ? (RUNTIME_NAMES[l.language] || "") + l.version : "";
-                let label = lang;
-                if (runtime)
-                    label = runtime.startsWith(lang + " ") ? runtime : lang + " (" + runtime + ")";
-                if (opt)
-                    opt.textContent = label;
+                if (opt && runtime)
+                    opt.title = runtime;
                 parts.push((runtime || lang) + (l.ready === false ? " (not ready)" : ""));
             }
             setText(el.gateway, "Gateway ready: " + parts.join(", "));

@@ -83,8 +83,10 @@ def choose_language(lang):
 
 
 def result_done():
+    if q("run").get_attribute("disabled"):
+        return False
     st = text("result-status")
-    return st and st != "running…" and not q("run").get_attribute("disabled")
+    return q("result-error").is_displayed() or (st and st != "running…")
 
 
 def run_and_wait(click=True, limit=COMPILE_WAIT_S):

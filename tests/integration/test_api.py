@@ -240,6 +240,28 @@ def test_executor_killed_is_restarted():
     check(any(l.get("event") == "executor_exited" for l in ev), "lifecycle logged")
 
 
+def metric(name_labels):
+    with urllib.request.urlopen(G.url + "/metrics", timeout=10) as r:
+        check(r.headers["Content-Type"].startswith("text/plain"), "content type")
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name_labels + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_move():
+    key = 'codegate_requests_total{language="python",status="ok"}'
+    before = metric(key)
+    runs_before = metric('codegate_run_duration_seconds_count{language="python"}')
+    run("python", "print(1)")
+    check(metric(key) == before + 1, "requests counter moved")
+    check(metric('codegate_run_duration_seconds_count{language="python"}') == runs_before + 1, "histogram moved")
+    check(metric('codegate_executors_up{language="cpp"}') >= 1, "executors gauge")
+    http("POST", G.url + "/api/code/execute", {"language": "cobol", "code": "x"})
+    check(metric('codegate_requests_total{language="none",status="unsupported_language"}') >= 1, "errors counted")
+
+
 def test_request_log_lines():
     lines = [l for l in G.log_lines() if l.get("event") == "request" and l.get("path") == "/api/code/execute"]
     check(len(lines) > 10, "request lines")
@@ -258,7 +280,7 @@ def main():
                   test_eof_behaviour, test_big_input, test_runtime_error_and_exit_codes,
                   test_compile_error, test_timeout, test_output_cap, test_invalid_utf8_and_nul,
                   test_tests_run_mode, test_tests_submit_mode_and_cpp_compiles_once,
-                  test_error_codes, test_concurrent_distinct_outputs):
+                  test_error_codes, test_concurrent_distinct_outputs, test_metrics_move):
             r.run(t)
         if "docker" not in extra:
             r.run(test_executor_killed_is_restarted)

@@ -1,0 +1,168 @@
+/*
+ * metrics.c - the gateway's metrics registry and its Prometheus text rendering (see metrics.h).
+ *
+ * Request statuses are counted per (language, status) in a small table that grows on first
+ * use of a pair (bounded: the statuses come from a fixed vocabulary). Histograms use fixed
+ * buckets in milliseconds, rendered in seconds as Prometheus expects.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+
+#define MAX_PAIRS 128
+#define NBUCKETS 14
+
+static const double bucket_ms[NBUCKETS] = {5,   10,   25,   50,   100,   250,   500,
+                                           1000, 2500, 5000, 10000, 30000, 60000, 300000};
+static const char *const hist_names[METRIC_H__COUNT] = {
+    "codegate_request_duration_seconds",
+    "codegate_queue_wait_seconds",
+    "codegate_compile_duration_seconds",
+    "codegate_run_duration_seconds",
+};
+static const char *const hist_help[METRIC_H__COUNT] = {
+    "Time from the arrival of an execute request to its answer.",
+    "Time an execution waited for a free executor slot.",
+    "Duration of compile steps.",
+    "Duration of program runs (wall clock).",
+};
+
+typedef struct {
+    uint64_t buckets[NBUCKETS];
+    uint64_t count;
+    double sum_ms;
+} hist_t;
+
+typedef struct {
+    int lang;
+    char status[32];
+    uint64_t n;
+} pair_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pair_t pairs[MAX_PAIRS];
+static int npairs;
+static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
+static uint64_t restarts;
+
+void metrics_reset(void)
+{
+    pthread_mutex_lock(&mu);
+    memset(pairs, 0, sizeof pairs);
+    npairs = 0;
+    memset(hists, 0, sizeof hists);
+    restarts = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_request(int lang, const char *status)
+{
+    if (lang < -1 || lang >= REQUEST_NLANG || !status)
+        return;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < npairs; i++)
+        if (pairs[i].lang == lang && !strcmp(pairs[i].status, status)) {
+            pairs[i].n++;
+            pthread_mutex_unlock(&mu);
+            return;
+        }
+    if (npairs < MAX_PAIRS) {
+        pairs[npairs].lang = lang;
+        snprintf(pairs[npairs].status, sizeof pairs[npairs].status, "%s", status);
+        pairs[npairs].n = 1;
+        npairs++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_observe(metric_hist_t h, int lang, int64_t ms)
+{
+    hist_t *t;
+
+    if ((unsigned)h >= METRIC_H__COUNT || lang < -1 || lang >= REQUEST_NLANG || ms < 0)
+        return;
+    pthread_mutex_lock(&mu);
+    t = &hists[h][lang < 0 ? REQUEST_NLANG : lang];
+    for (int i = 0; i < NBUCKETS; i++)
+        if ((double)ms <= bucket_ms[i])
+            t->buckets[i]++;
+    t->count++;
+    t->sum_ms += (double)ms;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_executor_restart(void)
+{
+    pthread_mutex_lock(&mu);
+    restarts++;
+    pthread_mutex_unlock(&mu);
+}
+
+static const char *lang_label(int lang)
+{
+    return lang < 0 || lang >= REQUEST_NLANG ? "none" : request_languages[lang];
+}
+
+char *metrics_render(const metrics_gauges_t *g)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return NULL;
+    pthread_mutex_lock(&mu);
+    fprintf(f, "# HELP codegate_requests_total Execute requests answered, by language and "
+               "status.\n# TYPE codegate_requests_total counter\n");
+    for (int i = 0; i < npairs; i++)
+        fprintf(f, "codegate_requests_total{language=\"%s\",status=\"%s\"} %llu\n",
+                lang_label(pairs[i].lang), pairs[i].status, (unsigned long long)pairs[i].n);
+    for (int h = 0; h < METRIC_H__COUNT; h++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hist_names[h], hist_help[h],
+                hist_names[h]);
+        for (int l = 0; l <= REQUEST_NLANG; l++) {
+            const hist_t *t = &hists[h][l];
+            const char *ll = lang_label(l < REQUEST_NLANG ? l : -1);
+            if (!t->count && l == REQUEST_NLANG)
+                continue;
+            for (int i = 0; i < NBUCKETS; i++)
+                fprintf(f, "%s_bucket{language=\"%s\",le=\"%g\"} %llu\n", hist_names[h], ll,
+                        bucket_ms[i] / 1000.0, (unsigned long long)t->buckets[i]);
+            fprintf(f, "%s_bucket{language=\"%s\",le=\"+Inf\"} %llu\n", hist_names[h], ll,
+                    (unsigned long long)t->count);
+            fprintf(f, "%s_sum{language=\"%s\"} %.3f\n", hist_names[h], ll, t->sum_ms / 1000.0);
+            fprintf(f, "%s_count{language=\"%s\"} %llu\n", hist_names[h], ll,
+                    (unsigned long long)t->count);
+        }
+    }
+    fprintf(f, "# HELP codegate_executor_restarts_total Executors replaced after they died or "
+               "hung.\n# TYPE codegate_executor_restarts_total counter\n"
+               "codegate_executor_restarts_total %llu\n",
+            (unsigned long long)restarts);
+    pthread_mutex_unlock(&mu);
+    fprintf(f, "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
+               "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
+            g->queue_depth);
+    fprintf(f, "# HELP codegate_sessions_open Interactive sessions open.\n"
+               "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
+            g->sessions_open);
+    fprintf(f, "# HELP codegate_executors_up Executors announced up, by language.\n"
+               "# TYPE codegate_executors_up gauge\n");
+    for (int l = 0; l < REQUEST_NLANG; l++)
+        fprintf(f, "codegate_executors_up{language=\"%s\"} %d\n", lang_label(l), g->endpoints[l]);
+    fprintf(f, "# HELP codegate_executor_connections Pooled executor connections, by language "
+               "and state.\n# TYPE codegate_executor_connections gauge\n");
+    for (int l = 0; l < REQUEST_NLANG; l++) {
+        fprintf(f, "codegate_executor_connections{language=\"%s\",state=\"idle\"} %d\n",
+                lang_label(l), g->connections[l] - g->busy[l]);
+        fprintf(f, "codegate_executor_connections{language=\"%s\",state=\"busy\"} %d\n",
+                lang_label(l), g->busy[l]);
+    }
+    fclose(f);
+    return buf;
+}

@@ -1,0 +1,43 @@
+/*
+ * metrics.h - counters and histograms of the gateway, rendered as Prometheus text (GET /metrics).
+ *
+ * All functions are thread-safe (one mutex; every update is a few additions). The registry is
+ * a process-wide singleton: metrics_*() may be called from any thread at any time after start.
+ */
+#ifndef CG_METRICS_H
+#define CG_METRICS_H
+
+#include <stdint.h>
+
+#include "protocol.h"
+
+typedef enum {
+    METRIC_H_TOTAL,   /* request, from arrival to answer */
+    METRIC_H_QUEUE,   /* waiting for a free executor slot */
+    METRIC_H_COMPILE, /* compile step (C++) */
+    METRIC_H_RUN,     /* one run of the program */
+    METRIC_H__COUNT
+} metric_hist_t;
+
+/* One finished execute request: language index (request_languages order, -1 = none) and the
+ * status name written in the log ("ok", "timeout", "invalid_request", ...). */
+void metrics_request(int lang, const char *status);
+void metrics_observe(metric_hist_t h, int lang, int64_t ms);
+void metrics_executor_restart(void);
+
+/* Gauges sampled when rendering. */
+typedef struct {
+    int queue_depth;
+    int sessions_open;
+    int connections[3];  /* per language: connected executor connections */
+    int endpoints[3];    /* per language: executors announced up */
+    int busy[3];
+} metrics_gauges_t;
+
+/* Renders everything as Prometheus text exposition format 0.0.4. Returns a malloc'ed string. */
+char *metrics_render(const metrics_gauges_t *g);
+
+/* Test helper: zeroes every counter. */
+void metrics_reset(void);
+
+#endif
