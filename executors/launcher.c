@@ -454,8 +454,12 @@ static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool
     for (;;) {
         bool none;
         if (o->drop) {
-            kill_uid_once(o);
+            /* The common case - the program ended and left nothing - costs no extra fork. */
             reap_all(main_pid, rep, main_done, main_ru);
+            if (!(*main_done && count_uid(o->uid) == 0)) {
+                kill_uid_once(o);
+                reap_all(main_pid, rep, main_done, main_ru);
+            }
             none = count_uid(o->uid) == 0;
         } else {
             kill(-main_pid, SIGKILL);
