@@ -446,31 +446,34 @@ static void reap_all(pid_t main_pid, report_t *rep, bool *main_done, struct rusa
     }
 }
 
+/* True when no child is left: as a subreaper we inherit every orphan of the run, so no child
+ * also means no descendant at all (and nobody left who could fork). */
+static bool no_children(void)
+{
+    return waitpid(-1, NULL, WNOHANG | __WALL) < 0 && errno == ECHILD;
+}
+
 static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool *main_done,
                             struct rusage *main_ru)
 {
     int64_t deadline = cg_now_ms() + KILL_BUDGET_MS;
 
     for (;;) {
-        bool none;
+        reap_all(main_pid, rep, main_done, main_ru);
+        /* The common case - the program ended and left nothing - costs no fork and no scan:
+         * no child means no descendant, and the slot's uid runs nothing else (the executor
+         * clears every slot uid when it starts, and slots are never shared). */
+        if (*main_done && no_children())
+            break;
         if (o->drop) {
-            /* The common case - the program ended and left nothing - costs no extra fork. */
-            reap_all(main_pid, rep, main_done, main_ru);
-            if (!(*main_done && count_uid(o->uid) == 0)) {
-                kill_uid_once(o);
-                reap_all(main_pid, rep, main_done, main_ru);
-            }
-            none = count_uid(o->uid) == 0;
+            kill_uid_once(o);
         } else {
             kill(-main_pid, SIGKILL);
-            none = kill_descendants(getpid(), 0) == 0;
+            kill_descendants(getpid(), 0);
         }
         reap_all(main_pid, rep, main_done, main_ru);
-        if (none && *main_done) {
-            /* Also nothing left among our children (orphans reparented to us). */
-            if (waitpid(-1, NULL, WNOHANG | __WALL) < 0 && errno == ECHILD)
-                break;
-        }
+        if (*main_done && no_children() && (!o->drop || count_uid(o->uid) == 0))
+            break;
         if (cg_now_ms() > deadline)
             break;
         usleep(2000);

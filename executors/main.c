@@ -138,6 +138,24 @@ static bool namespaces_available(void)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Kills whatever still runs under the slot uids (left by an executor that crashed): the
+ * launcher relies on each slot uid running nothing but the current run. */
+static void clear_slot_uids(uid_t base, int slots)
+{
+    for (int i = 0; i < slots; i++) {
+        int status;
+        pid_t p = fork();
+        if (p == 0) {
+            uid_t u = base + (uid_t)i;
+            if (setresgid(u, u, u) == 0 && setresuid(u, u, u) == 0)
+                kill(-1, SIGKILL);
+            _exit(0);
+        }
+        if (p > 0)
+            waitpid(p, &status, 0);
+    }
+}
+
 static void on_signal(uv_signal_t *s, int sig)
 {
     (void)s;
@@ -182,13 +200,16 @@ int main(int argc, char **argv)
     }
     if (profile_version(pf, version, sizeof version) != 0)
         executor_log("warn", "cannot tell the %s version", pf->name);
-    if (!root)
+    if (!root) {
         executor_log("warn", "not running as root: every run uses this uid (reduced isolation)");
-    else if (namespaces_available())
-        executor_log("info", "runs get private network and IPC namespaces");
-    else
-        executor_log("info", "no per-run namespaces here (unshare refused): isolation comes from "
-                             "the container's internal network, slot uids and clean-up");
+    } else {
+        clear_slot_uids((uid_t)o.uid_base, o.slots);
+        if (namespaces_available())
+            executor_log("info", "runs get private network and IPC namespaces");
+        else
+            executor_log("info", "no per-run namespaces here (unshare refused): isolation comes "
+                                 "from the container's internal network, slot uids and clean-up");
+    }
 
     uv_loop_init(&loop);
     executor_cfg_t cfg = {
