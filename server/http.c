@@ -451,8 +451,9 @@ static int serve_static(http_t *h, const struct _u_request *req, struct _u_respo
              (unsigned long long)st.st_size);
     set_cors(h, req, resp);
     u_map_put(resp->map_header, "ETag", etag);
-    u_map_put(resp->map_header, "Cache-Control",
-              strstr(name, ".html") ? "no-cache" : "public, max-age=300");
+    /* Revalidate every time (cheap: 304 on a matching ETag), so that a page and its script
+     * never come from two different versions after an upgrade. */
+    u_map_put(resp->map_header, "Cache-Control", "no-cache");
     u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
     const char *inm = u_map_get_case(req->map_header, "If-None-Match");
     if (inm && !strcmp(inm, etag)) {

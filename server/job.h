@@ -76,6 +76,7 @@ struct job {
     void (*on_event)(void *arg, job_t *job, const cg_msg_t *msg);
     void *event_arg;
     volatile int flow_paused;   /* set by the session: stop reading this job's executor */
+    bool end_notified;          /* [pool] on_event(NULL) was called */
 };
 
 /* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed).

@@ -167,10 +167,18 @@ static void queue_push_front_locked(pool_t *p, job_t *job)
     p->q_len++;
 }
 
+/* Sessions hear about the end of their job exactly once. */
+static void notify_end(job_t *job)
+{
+    if (job->on_event && !job->end_notified) {
+        job->end_notified = true;
+        job->on_event(job->event_arg, job, NULL);
+    }
+}
+
 static void job_done(job_t *job)
 {
-    if (job->on_event)
-        job->on_event(job->event_arg, job, NULL);
+    notify_end(job);
     job_finish(job);
     job_unref(job);
 }
@@ -180,8 +188,7 @@ static void job_failed(job_t *job, int http, const char *code, const char *msg)
     job->fail_http = http;
     snprintf(job->fail_code, sizeof job->fail_code, "%s", code);
     snprintf(job->fail_msg, sizeof job->fail_msg, "%s", msg);
-    if (job->on_event)
-        job->on_event(job->event_arg, job, NULL);
+    notify_end(job);
     job_finish(job);
     job_unref(job);
 }

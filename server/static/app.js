@@ -26,7 +26,10 @@
         javascript: {
             code: [
                 'const readline = require("readline");',
-                "const rl = readline.createInterface({ input: process.stdin, output: process.stdout });",
+                "const rl = readline.createInterface({",
+                "    input: process.stdin,",
+                "    output: process.stdout,",
+                "});",
                 "",
                 'rl.question("Your name? ", (name) => {',
                 '    rl.question("Your age? ", (age) => {',
