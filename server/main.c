@@ -14,6 +14,9 @@
  * every executor it created. A second signal skips what is left of the drain. Exit status 0.
  */
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,40 @@ static void drain(http_t *http, pool_t *pool, const sigset_t *set)
     log_event(LOG_INFO, "drain_done", NULL);
 }
 
+/*
+ * One gateway per instance name on a host: the instance owns its state dir, its containers and
+ * its network, and a second gateway of the same name would remove them from under the first.
+ * An flock() on /run/codegate-<instance>.lock (or in $XDG_RUNTIME_DIR / /tmp when not root) is
+ * held for the life of the process; the kernel drops it when the process dies, even by kill -9.
+ */
+static int lock_instance(void)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    if (geteuid() == 0)
+        snprintf(path, sizeof path, "/run/codegate-%s.lock", g_cfg.instance);
+    else if (getenv("XDG_RUNTIME_DIR"))
+        snprintf(path, sizeof path, "%s/codegate-%s.lock", getenv("XDG_RUNTIME_DIR"),
+                 g_cfg.instance);
+    else
+        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(),
+                 g_cfg.instance);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        log_msg(LOG_ERROR, "cannot open the instance lock %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        log_msg(LOG_ERROR, "another gateway with --instance %s is running on this host (%s is "
+                           "locked); give this one another --instance",
+                g_cfg.instance, path);
+        close(fd);
+        return -1;
+    }
+    return fd; /* kept open (and locked) until exit */
+}
+
 static runtime_t *choose_runtime(pool_t *pool)
 {
     const char *want = g_cfg.runtime;
@@ -133,6 +170,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     log_msg(LOG_INFO, "codegate %s starting (instance %s)", CG_VERSION, g_cfg.instance);
+    if (lock_instance() < 0)
+        return 1;
     pool = pool_new(&g_cfg, on_unhealthy, NULL);
     if (!pool || pool_start(pool) != 0) {
         log_msg(LOG_ERROR, "cannot start the connection pool");
