@@ -153,7 +153,7 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     const config_t *cfg = rt->base.cfg;
     char env_lang[64], env_listen[160], env_slots[32], env_launcher[PATH_MAX + 32],
         env_work[PATH_MAX + 32], env_uid[48], env_token[PATH_MAX + 32];
-    char *envp[12], *argv[2];
+    char *envp[16], *argv[2];
     int n = 0;
     pid_t pid;
 
@@ -179,6 +179,16 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     envp[n++] = env_token;
     envp[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
     envp[n++] = (char *)"LANG=C.UTF-8";
+    /* Sanitizer builds: their options reach the executors too (nothing else of ours does). */
+    static const char *const pass[] = {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"};
+    char passbuf[3][1024];
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(pass[i]);
+        if (v && strlen(v) < 900) {
+            snprintf(passbuf[i], sizeof passbuf[i], "%s=%s", pass[i], v);
+            envp[n++] = passbuf[i];
+        }
+    }
     envp[n] = NULL;
     argv[0] = rt->executor_bin;
     argv[1] = NULL;

@@ -48,7 +48,8 @@ struct session_hub {
     pool_t *pool;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int count;
+    int count;               /* sessions alive (connections not yet cleaned up) */
+    int admitted;            /* of which admitted: these count against sessions_max */
     session_t *list;
     bool closing;
 };
@@ -66,6 +67,7 @@ struct session {
     bool exit_sent;
     bool closed;             /* the client is gone */
     bool killed;             /* by the client, the idle limit or shutdown */
+    bool admitted;           /* counted in hub->admitted */
     const char *kill_status; /* status reported for a killed run */
     int64_t last_client_ms;
     int64_t started_ms;
@@ -92,6 +94,8 @@ static void session_unref(session_t *s)
             break;
         }
     hub->count--;
+    if (s->admitted)
+        hub->admitted--;
     pthread_cond_broadcast(&hub->cv);
     pthread_mutex_unlock(&hub->mu);
     while ((f = s->head)) {
@@ -492,11 +496,19 @@ static void manager(const struct _u_request *req, struct _websocket_manager *wsm
 
     (void)req;
     wsm->keep_messages = U_WEBSOCKET_KEEP_NONE;
+    /* Admission, before taking s->mu (lock order: hub->mu, then s->mu). A refused session does
+     * not take a place itself. */
+    pthread_mutex_lock(&s->hub->mu);
+    if (s->hub->admitted < cfg->sessions_max) {
+        s->hub->admitted++;
+        s->admitted = true;
+    }
+    pthread_mutex_unlock(&s->hub->mu);
     pthread_mutex_lock(&s->mu);
     if (cfg->sessions_max == 0) {
         push_error_locked(s, "sessions_disabled", "interactive sessions are disabled here");
         s->finished = true;
-    } else if (session_hub_count(s->hub) > cfg->sessions_max) {
+    } else if (!s->admitted) {
         push_error_locked(s, "too_many_sessions", "too many interactive sessions are open; "
                                                   "try again later");
         s->finished = true;
