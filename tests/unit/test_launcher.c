@@ -308,6 +308,11 @@ static void test_usage_errors(void **state)
     assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* no --wall-ms */
     snprintf(cmd, sizeof cmd, "%s --wall-ms 10 2>/dev/null", launcher);
     assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* no program */
+    if (geteuid() == 0) { /* a drop to root is refused before anything runs */
+        snprintf(cmd, sizeof cmd, "%s --wall-ms 1000 --uid 0 --gid 0 -- /bin/true 2>/dev/null",
+                 launcher);
+        assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    }
 }
 
 int main(void)
