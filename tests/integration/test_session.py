@@ -118,7 +118,7 @@ def test_stderr_separate_and_eof():
     s = Session()
     s.start("python", "import sys\nprint('err line', file=sys.stderr)\ndata = sys.stdin.read()\n"
                       "print('got', len(data.split()))")
-    s.until(lambda f: f["type"] == "stderr", "stderr")
+    s.until(lambda f: "err line\n" in s.err, "stderr")  # may come in more than one frame
     check(s.err == "err line\n" and s.out == "", "stderr separate", s.frames)
     s.send(type="stdin", data="a b c\n")
     s.send(type="stdin", data="d\n")
