@@ -46,6 +46,7 @@ struct executor {
     uv_loop_t *loop;
     struct lws_context *ctx;
     runner_t *runner;
+    ccache_t *ccache;
     conn_t *conns;
     bool shutting_down;
     uv_timer_t stop_timer;     /* shutdown: stop even if a client keeps its connection open */
@@ -357,6 +358,11 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         goto fail;
     ex->cfg = *cfg;
     ex->loop = loop;
+    if (pf->binary && cfg->cache_dir) {
+        ex->ccache = ccache_new(cfg->cache_dir, 256, 512u * 1024u * 1024u);
+        if (!ex->ccache)
+            executor_log("warn", "no compile cache: cannot use %s", cfg->cache_dir);
+    }
     runner_cfg_t rc = {
         .loop = loop,
         .profile = pf,
@@ -369,6 +375,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .send = conn_send,
         .ended = job_ended,
         .queued = conn_queued,
+        .ccache = ex->ccache,
+        .lang_version = cfg->version,
     };
     ex->runner = runner_new(&rc);
     if (!ex->runner)
@@ -445,5 +453,6 @@ void executor_free(executor_t *ex)
     if (ex->unix_path[0])
         unlink(ex->unix_path);
     runner_free(ex->runner);
+    ccache_free(ex->ccache);
     free(ex);
 }

@@ -26,6 +26,7 @@ typedef struct {
     uid_t uid_base;
     bool drop_uid;
     int compile_timeout_ms;
+    const char *cache_dir;     /* compiled-program cache, or NULL */
 } executor_cfg_t;
 
 typedef struct executor executor_t;

@@ -211,6 +211,10 @@ int main(int argc, char **argv)
                                  "from the container's internal network, slot uids and clean-up");
     }
 
+    /* The compile cache lives beside the work dirs (in Docker: on the /work tmpfs). Its name
+     * starts with '.', which no work dir name can. */
+    char cache_dir[PATH_MAX + 32];
+    snprintf(cache_dir, sizeof cache_dir, "%s/.compile-cache", o.work_root);
     uv_loop_init(&loop);
     executor_cfg_t cfg = {
         .language = pf->name,
@@ -223,6 +227,7 @@ int main(int argc, char **argv)
         .uid_base = (uid_t)o.uid_base,
         .drop_uid = root,
         .compile_timeout_ms = o.compile_timeout_ms,
+        .cache_dir = cache_dir,
     };
     g_ex = executor_new(&loop, &cfg);
     if (!g_ex)

@@ -41,9 +41,9 @@ static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
 static const profile_t profiles[] = {
-    {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom, PROFILE_PTY_NONE},
-    {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom, PROFILE_PTY_IN},
-    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom, PROFILE_PTY_INOUT},
+    {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom, PROFILE_PTY_NONE, NULL},
+    {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom, PROFILE_PTY_IN, NULL},
+    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom, PROFILE_PTY_INOUT, "main"},
 };
 
 const profile_t *profile_find(const char *name)

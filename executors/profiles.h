@@ -27,6 +27,7 @@ typedef struct {
     const char *const *env;           /* extra "K=V" for runs */
     const char *const *oom_markers;   /* stderr text that means the program ran out of memory */
     int pty;                          /* interactive runs: PROFILE_PTY_* (runner.c) */
+    const char *binary;               /* what the compile step produces (cached), or NULL */
 } profile_t;
 
 /* The profile of a canonical language name, or NULL. */

@@ -83,6 +83,7 @@ struct rjob {
     char dirpath[PATH_MAX];
     bool dir_made;
     int step;              /* -1 = compile, else run index */
+    char cache_key[65];    /* compiled languages with a cache: the source's key */
     int runs_done;
     bool cancelled;
     bool compile_failed;
@@ -98,6 +99,7 @@ struct runner {
 };
 
 static void step_next(rjob_t *job);
+static void step_next_fresh(rjob_t *job);
 
 /* ---- small helpers ---- */
 
@@ -574,8 +576,12 @@ static void report_step(rjob_t *job)
         }
     }
     cJSON_Delete(st);
-    if (job->step < 0)
+    if (job->step < 0) {
         job->compile_failed = o.status != CG_ST_OK;
+        if (!job->compile_failed && job->cache_key[0])
+            (void)ccache_store(job->r->cfg.ccache, job->cache_key, job->dirpath,
+                               job->r->cfg.profile->binary);
+    }
     out = sanitized(&p->out);
     err = sanitized(&p->err);
     o.out = out ? out : "";
@@ -626,6 +632,35 @@ static void finish_job(rjob_t *job)
     job_free(job);
 }
 
+/* C++: a program compiled before from the same source, compiler and flags is taken from the
+ * cache instead of being compiled again; the COMPILE frame then says so with durationMs 0. */
+static bool cache_hit(rjob_t *job)
+{
+    const runner_cfg_t *c = &job->r->cfg;
+    const char *argv[PROFILE_MAX_ARGV];
+    char buf[1024];
+    uid_t uid = c->uid_base + (uid_t)job->slot;
+    cg_outcome_t o;
+
+    if (!c->ccache || !c->profile->binary ||
+        profile_expand(c->profile->compile, c->profile->file, job->msg.exec.memory_mb, argv, buf,
+                       sizeof buf) < 0)
+        return false;
+    ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
+               job->msg.exec.code_len, job->cache_key);
+    if (ccache_fetch(c->ccache, job->cache_key, job->dirpath, c->profile->binary, uid, uid,
+                     c->drop_uid) != 0)
+        return false;
+    job->cache_key[0] = '\0'; /* nothing to store afterwards */
+    memset(&o, 0, sizeof o);
+    o.run = -1;
+    o.status = CG_ST_OK;
+    o.out = "";
+    o.err = "";
+    send_frame(job, cg_encode_outcome(CG_MSG_COMPILE, job->id, &o));
+    return true;
+}
+
 /* Called when the current step's handles are all closed (or to start the first step). */
 static void step_next(rjob_t *job)
 {
@@ -642,6 +677,11 @@ static void step_next(rjob_t *job)
     }
     if (job->cancelled || job->compile_failed || job->step >= ex->nruns) {
         finish_job(job);
+        return;
+    }
+    if (job->step < 0 && cache_hit(job)) {
+        job->step = 0;
+        step_next_fresh(job);
         return;
     }
     start_step(job);
@@ -814,6 +854,15 @@ void runner_resume(rjob_t *job)
         uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
     if (!uv_is_closing((uv_handle_t *)&p->perr))
         uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
+}
+
+static void step_next_fresh(rjob_t *job)
+{
+    if (job->cancelled || job->step >= job->msg.exec.nruns) {
+        finish_job(job);
+        return;
+    }
+    start_step(job);
 }
 
 const char *runner_job_id(const rjob_t *job) { return job->id; }

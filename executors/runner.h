@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "ccache.h"
 #include "profiles.h"
 #include "protocol.h"
 
@@ -36,6 +37,8 @@ typedef struct {
     void (*send)(void *conn, char *frame);   /* takes ownership of frame */
     void (*ended)(void *conn, rjob_t *job);  /* job finished; conn may take another */
     size_t (*queued)(void *conn);            /* bytes waiting to go out on conn */
+    ccache_t *ccache;          /* compiled programs; NULL = no cache */
+    const char *lang_version;  /* part of the cache key */
 } runner_cfg_t;
 
 /* Streamed output is paused while the connection holds more than this unsent (backpressure:

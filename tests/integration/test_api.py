@@ -181,6 +181,20 @@ def test_tests_submit_mode_and_cpp_compiles_once():
     check(d["tests"][0]["status"] == "timeout", "per-test timeout", d)
 
 
+def test_cpp_compile_cache():
+    tag = os.urandom(6).hex()
+    code = '#include <iostream>\nint main(){std::string s; std::cin >> s; std::cout << "%s " << s << "\\n";}' % tag
+    d1 = run("cpp", code, input="one")
+    check(d1["stdout"] == "%s one\n" % tag and d1["compile"]["durationMs"] > 0, "first compiles", d1)
+    t0 = time.time()
+    d2 = run("cpp", code, input="two")
+    check(d2["stdout"] == "%s two\n" % tag, "cached binary runs with new input", d2)
+    check(d2["compile"]["durationMs"] == 0 and d2["compile"]["status"] == "ok", "second skips the compiler", d2)
+    print("    cached C++ request answered in %.0f ms (compile took %d ms)" % ((time.time() - t0) * 1000, d1["compile"]["durationMs"]))
+    d3 = run("cpp", code.replace(tag, tag + "x"), input="three")
+    check(d3["stdout"] == "%sx three\n" % tag and d3["compile"]["durationMs"] > 0, "another source compiles", d3)
+
+
 def test_error_codes():
     url = G.url + "/api/code/execute"
     st, doc, _ = http("POST", url, raw=b"{not json", headers={"Content-Type": "application/json"})
@@ -279,7 +293,7 @@ def main():
         for t in (test_healthz_readyz_languages, test_hello_three_languages, test_stdin_and_prompt,
                   test_eof_behaviour, test_big_input, test_runtime_error_and_exit_codes,
                   test_compile_error, test_timeout, test_output_cap, test_invalid_utf8_and_nul,
-                  test_tests_run_mode, test_tests_submit_mode_and_cpp_compiles_once,
+                  test_tests_run_mode, test_tests_submit_mode_and_cpp_compiles_once, test_cpp_compile_cache,
                   test_error_codes, test_concurrent_distinct_outputs, test_metrics_move):
             r.run(t)
         if "docker" not in extra:
