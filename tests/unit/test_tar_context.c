@@ -100,13 +100,13 @@ static void hex32(const unsigned char md[32], char out[65])
 
 static void sha_of(const void *data, size_t len, size_t piece, char out[65])
 {
-    sha256_t s;
+    cg_sha256_t s;
     unsigned char md[32];
-    sha256_init(&s);
+    cg_sha256_init(&s);
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i += piece)
-        sha256_update(&s, p + i, len - i < piece ? len - i : piece);
-    sha256_final(&s, md);
+        cg_sha256_update(&s, p + i, len - i < piece ? len - i : piece);
+    cg_sha256_final(&s, md);
     hex32(md, out);
 }
 
