@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -276,6 +277,26 @@ def test_metrics_move():
     check(metric('codegate_requests_total{language="none",status="unsupported_language"}') >= 1, "errors counted")
 
 
+def test_static_files():
+    with urllib.request.urlopen(G.url + "/", timeout=10) as r:
+        page = r.read()
+        check(r.headers["Content-Type"].startswith("text/html") and b"<html" in page.lower(), "index")
+        etag = r.headers["ETag"]
+        check(etag and r.headers["Cache-Control"], "caching headers")
+    with urllib.request.urlopen(G.url + "/app.js", timeout=10) as r:
+        check(r.headers["Content-Type"].startswith("text/javascript"), "js type")
+    req = urllib.request.Request(G.url + "/", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        check(False, "expected 304")
+    except urllib.error.HTTPError as e:
+        check(e.code == 304, "304 on a matching ETag, got %s" % e.code)
+    for path in ("/../etc/passwd", "/%2e%2e/etc/passwd", "/..%2fetc%2fpasswd", "/.hidden",
+                 "/static/../../etc/passwd", "/etc/passwd"):
+        st, doc, _ = http("GET", G.url + path)
+        check(st == 404 and doc["error"]["code"] == "not_found", "traversal %s -> %s" % (path, st), doc)
+
+
 def test_request_log_lines():
     lines = [l for l in G.log_lines() if l.get("event") == "request" and l.get("path") == "/api/code/execute"]
     check(len(lines) > 10, "request lines")
@@ -294,7 +315,7 @@ def main():
                   test_eof_behaviour, test_big_input, test_runtime_error_and_exit_codes,
                   test_compile_error, test_timeout, test_output_cap, test_invalid_utf8_and_nul,
                   test_tests_run_mode, test_tests_submit_mode_and_cpp_compiles_once, test_cpp_compile_cache,
-                  test_error_codes, test_concurrent_distinct_outputs, test_metrics_move):
+                  test_error_codes, test_concurrent_distinct_outputs, test_metrics_move, test_static_files):
             r.run(t)
         if "docker" not in extra:
             r.run(test_executor_killed_is_restarted)
