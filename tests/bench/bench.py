@@ -1,251 +1,734 @@
 #!/usr/bin/python3
 """The benchmark behind `make bench`: one run, one machine, every number side by side.
 
-    tests/bench/bench.py BUILD_DIR
+    /usr/bin/python3 tests/bench/bench.py [--build DIR] [--quick] [--runtimes local,docker]
+                                          [--no-strace]
 
-Measures the floor (bare interpreter starts and a g++ compile+run on the host), the naive
-alternative (`docker run --rm` per request, when Docker answers), and the gateway on each
-runtime available: sequential latency per language, throughput and latency at 1..16 clients
-(wrk, keep-alive), resident memory of the gateway and executors idle and under load, the
-compile cache, and the ratios the performance issue sets as targets. Prints a table and writes
-build/bench/results.json. A benchmark, not a test: it reports, it does not assert.
+Measures, in this order:
+  1. the floor: bare process starts on the host (python3 -c 'print(1)', node -e, g++ compile +
+     run of a hello program, g++ with <bits/stdc++.h>), plus what the executor really starts
+     (python3 -I -u main.py) and the same under our launcher (the per-run sandbox process);
+  2. the gateway on each runtime available (local always; docker when the daemon answers):
+     start-up time, idle memory, sequential latency per language over one keep-alive connection
+     (C++ with the same source each time: compile cache), the C++ compile cases, throughput and
+     latency at 1, 2, 4, 8 and 16 concurrent keep-alive clients (wrk + tests/bench/post.lua), an
+     overload burst beyond the queue, memory under load, and (with strace) the syscalls of one
+     request in the gateway and the executor;
+  3. the naive alternative: `docker run --rm <our python image> python3 -c 'print(1)'`.
+Then prints the tables and the issue's targets next to the measured values, and writes
+build/bench/results.json (and a time-stamped copy). A benchmark, not a test: it reports, it does
+not fail on a missed target. Only the Python standard library is used.
 """
+import argparse
 import http.client
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import Gateway  # noqa: E402
 
+CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 HELLO = {
     "python": "print(1)",
     "javascript": "console.log(1)",
-    "cpp": '#include <cstdio>\nint main(){puts("1");}',
+    "cpp": '#include <iostream>\nint main(){std::cout << 1 << "\\n";}\n',
 }
-RESULTS = {}
+BITS = '#include <bits/stdc++.h>\nint main(){std::vector<int> v{3,1,2}; std::sort(v.begin(), v.end()); std::cout << v[0] << "\\n";}\n'
+LEVELS = (1, 2, 4, 8, 16)
+OVERLOAD_CLIENTS = 96          # beyond executors x slots + queue-max (1 x 4 + 64 by default)
+LOAD_SECONDS, OVERLOAD_SECONDS = 8, 5
+MIB = 1024
 
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- statistics ----------------------------------------------------------------------------
 
 def pct(xs, p):
+    """Nearest-rank percentile of xs (p in 0..100)."""
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(len(xs) * p))]
+    if not xs:
+        return None
+    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
+    return xs[k]
 
 
-def summary(xs):
-    return {"n": len(xs), "p50": round(pct(xs, 0.50), 2), "p95": round(pct(xs, 0.95), 2),
-            "p99": round(pct(xs, 0.99), 2), "mean": round(statistics.mean(xs), 2)}
+def summary(ms):
+    return {"n": len(ms), "p50": round(pct(ms, 50), 2), "p95": round(pct(ms, 95), 2),
+            "p99": round(pct(ms, 99), 2), "min": round(min(ms), 2), "max": round(max(ms), 2),
+            "mean": round(sum(ms) / len(ms), 2)}
 
 
-def time_cmd(argv, n, env=None):
+# ---- the floor: processes started directly on the host -------------------------------------
+
+def time_spawn(argv, runs, warmup, env, cwd=None):
+    """Fallback without hyperfine: posix_spawn + waitpid, wall-clock per run, in ms."""
     out = []
-    for i in range(n + 3):
-        t0 = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
-        if i >= 3:
-            out.append((time.perf_counter() - t0) * 1000)
-    return summary(out)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for i in range(runs + warmup):
+            fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                  (os.POSIX_SPAWN_DUP2, devnull, 2)]
+            t0 = time.perf_counter()
+            if cwd:
+                pid = os.posix_spawn("/bin/sh", ["sh", "-c", 'cd "$0" && exec "$@"', cwd] + argv,
+                                     env, file_actions=fa)
+            else:
+                pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
+            _, st = os.waitpid(pid, 0)
+            dt = (time.perf_counter() - t0) * 1000
+            if os.waitstatus_to_exitcode(st) != 0:
+                raise RuntimeError("%s failed" % argv)
+            if i >= warmup:
+                out.append(dt)
+    finally:
+        os.close(devnull)
+    return out
 
 
-def floor():
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-    r = {"python3": time_cmd(["/usr/bin/python3", "-c", "print(1)"], 50, env),
-         "node": time_cmd(["node", "-e", "console.log(1)"], 30, env)}
-    d = tempfile.mkdtemp()
-    with open(os.path.join(d, "h.cpp"), "w") as f:
-        f.write(HELLO["cpp"])
-    r["g++ compile+run"] = time_cmd(["sh", "-c", "cd %s && g++ -std=c++17 -O2 -pipe -o h h.cpp && ./h" % d], 10, env)
-    with open(os.path.join(d, "b.cpp"), "w") as f:
-        f.write("#include <bits/stdc++.h>\nint main(){std::cout<<1<<std::endl;}")
-    r["g++ bits/stdc++.h"] = time_cmd(["sh", "-c", "cd %s && g++ -std=c++17 -O2 -pipe -o b b.cpp" % d], 5, env)
-    shutil.rmtree(d)
-    RESULTS["floor"] = r
-
-
-def docker_ok():
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
-
-
-def docker_run():
-    imgs = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "codegate-python"],
-                          capture_output=True, text=True).stdout.split()
-    imgs = [i for i in imgs if not i.endswith(":manual")]
-    if not imgs:
-        return
-    RESULTS["docker run --rm"] = time_cmd(["docker", "run", "--rm", "--network", "none", imgs[0],
-                                           "python3", "-c", "print(1)"], 10)
-    RESULTS["docker run --rm"]["image"] = imgs[0]
-
-
-def post(conn, lang, code):
-    body = json.dumps({"language": lang, "code": code})
-    conn.request("POST", "/api/code/execute", body, {"Content-Type": "application/json"})
-    r = conn.getresponse()
-    d = r.read()
-    return r.status, d
-
-
-def sequential(g, lang, n):
-    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=60)
-    xs, errors = [], 0
-    for i in range(n + 5):
-        t0 = time.perf_counter()
-        st, _ = post(conn, lang, HELLO[lang])
-        if st != 200:
-            errors += 1
-        if i >= 5:
-            xs.append((time.perf_counter() - t0) * 1000)
-    s = summary(xs)
-    s["errors"] = errors
+def time_cmd(argv, runs, warmup=3, env=None, cwd=None):
+    """Times a command `runs` times; hyperfine (no shell) when installed. Returns a summary."""
+    env = env or CLEAN_ENV
+    if shutil.which("hyperfine"):
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+            r = subprocess.run(["hyperfine", "-N", "--style", "none", "--warmup", str(warmup),
+                                "--runs", str(runs), "--export-json", f.name, cmd],
+                               env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+            if r.returncode != 0:
+                raise RuntimeError("hyperfine %s: %s" % (cmd, r.stderr[-500:]))
+            times = json.load(open(f.name))["results"][0]["times"]
+        s = summary([t * 1000 for t in times])
+        s["tool"] = "hyperfine"
+        return s
+    s = summary(time_spawn(argv, runs, warmup, env, cwd))
+    s["tool"] = "posix_spawn"
     return s
 
 
-def rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-
-
-def memory(g, runtime):
-    out = {"gateway_kb": rss_kb(g.proc.pid)}
-    if runtime == "local":
-        out["executors_kb"] = [rss_kb(p) for p in g.children()]
-    else:
-        names = subprocess.run(["docker", "ps", "--filter", "label=codegate.instance=" + g.instance,
-                                "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
-        out["containers"] = {}
-        for n in names:
-            top = subprocess.run(["docker", "top", n, "-eo", "pid,comm"], capture_output=True, text=True).stdout
-            for line in top.splitlines()[1:]:
-                pid, comm = line.split(None, 1)
-                if comm.strip() == "executor":
-                    out["containers"][n] = rss_kb(int(pid))
-    return out
-
-
-WRK_LUA = """wrk.method = "POST"
-wrk.body = '{"language":"python","code":"print(1)"}'
-wrk.headers["Content-Type"] = "application/json"
-local codes = {}
-response = function(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-end
-"""
-
-
-def load(g, clients, seconds):
-    if not shutil.which("wrk"):
-        return None
-    lua = os.path.join(g.build, "bench", "post.lua")
-    with open(lua, "w") as f:
-        f.write(WRK_LUA)
-    r = subprocess.run(["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", "%ds" % seconds,
-                        "--latency", "-s", lua, g.url + "/api/code/execute"],
-                       capture_output=True, text=True, timeout=seconds + 60)
-    out = {"clients": clients}
-    for line in r.stdout.splitlines():
-        w = line.split()
-        if line.startswith("Requests/sec:"):
-            out["rps"] = float(w[1])
-        elif len(w) == 2 and w[0] in ("50%", "90%", "99%"):
-            v = w[1]
-            ms = float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
-            out["p" + w[0][:-1]] = round(ms, 1)
-        elif "Non-2xx" in line:
-            out["non2xx"] = int(w[-1])
-        elif "requests in" in line:
-            out["requests"] = int(w[0])
-        elif line.strip().startswith("Socket errors"):
-            out["socket_errors"] = line.strip()
-    out.setdefault("non2xx", 0)
-    return out
-
-
-def gateway_bench(build, runtime):
-    g = Gateway(build, ["--runtime", runtime, "--queue-max", "256", "--log-requests", "false"],
-                name="bench-" + runtime)
-    g.build = build
-    g.start(ready_timeout=1800)
+def floor(build, quick):
+    """Bare starts on the host, and the two layers the executor adds around a run."""
     r = {}
+    node = shutil.which("node", path=CLEAN_ENV["PATH"])
+    gxx = shutil.which("g++", path=CLEAN_ENV["PATH"])
+    n = 30 if quick else 100
+    log("floor: python3, node, g++ (hyperfine)" if shutil.which("hyperfine") else "floor")
+    r["python3 -c print(1)"] = time_cmd(["/usr/bin/python3", "-c", "print(1)"], n)
+    if node:
+        r["node -e console.log(1)"] = time_cmd([node, "-e", "console.log(1)"], n // 2)
+    d = tempfile.mkdtemp(prefix="codegate-bench-")
     try:
-        time.sleep(1)
-        r["memory_idle"] = memory(g, runtime)
-        r["sequential"] = {lang: sequential(g, lang, 100 if lang != "cpp" else 40) for lang in HELLO}
-        r["load"] = [load(g, c, 8) for c in (1, 2, 4, 8, 16)]
-        # memory under load: sample while a load runs
-        import threading
-        th = threading.Thread(target=lambda: load(g, 8, 5))
-        th.start()
-        time.sleep(3)
-        r["memory_load"] = memory(g, runtime)
-        th.join()
+        os.chmod(d, 0o755)
+        for name, text in (("main.py", HELLO["python"]), ("h.cpp", HELLO["cpp"]), ("b.cpp", BITS)):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        # What the executor starts for a Python run, and the same under the launcher (run as an
+        # unused uid, as the executor does when root): the launcher's own cost is the difference.
+        r["python3 -I -u main.py"] = time_cmd(["/usr/bin/python3", "-I", "-u", "main.py"], n, cwd=d)
+        launcher = os.path.join(build, "launcher")
+        if os.path.exists(launcher):
+            lau = [os.path.abspath(launcher)]
+            if os.geteuid() == 0:
+                lau += ["--uid", "99999", "--gid", "99999"]
+            lau += ["--cwd", d, "--wall-ms", "5000", "--cpu-ms", "6000", "--as-mb", "320",
+                    "--nofile", "64", "--nproc", "64", "--fsize-mb", "64", "--stack-mb", "64",
+                    "--env", "PATH=/usr/local/bin:/usr/bin:/bin", "--env", "LANG=C.UTF-8",
+                    "--", "/usr/bin/python3", "-I", "-u", "main.py"]
+            r["launcher + python3 main.py"] = time_cmd(lau, n, cwd=d)
+        if gxx:
+            r["g++ -O2 hello + run"] = time_cmd(
+                ["/bin/sh", "-c", "%s -std=c++17 -O2 -pipe -o h h.cpp && ./h" % gxx],
+                5 if quick else 10, warmup=1, cwd=d)
+            r["g++ -O2 <bits/stdc++.h>"] = time_cmd(
+                [gxx, "-std=c++17", "-O2", "-pipe", "-o", "b", "b.cpp"], 3 if quick else 5,
+                warmup=1, cwd=d)
     finally:
-        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
     return r
 
 
+# ---- memory --------------------------------------------------------------------------------
+
+def proc_status(pid):
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "Threads"):
+                    out[k] = int(v.split()[0])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def children(pid):
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def environ_get(pid, key):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            for kv in f.read().split(b"\0"):
+                if kv.startswith(key.encode() + b"="):
+                    return kv.split(b"=", 1)[1].decode()
+    except OSError:
+        pass
+    return None
+
+
+def find_executor(pid, depth=3):
+    """The executor process at or below pid (docker: under docker-init)."""
+    if comm(pid) == "executor":
+        return pid
+    if depth == 0:
+        return None
+    for k in children(pid):
+        e = find_executor(k, depth - 1)
+        if e:
+            return e
+    return None
+
+
+def cgroup_memory_kb(pid):
+    """Memory charged to pid's cgroup (v2 memory.current, or v1 memory.usage_in_bytes)."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, ctrl, path = line.split(":", 2)
+        for cand in (("/sys/fs/cgroup/memory" + path + "/memory.usage_in_bytes") if "memory" in ctrl.split(",") else None,
+                     ("/sys/fs/cgroup" + path + "/memory.current") if ctrl == "" else None,
+                     ("/sys/fs/cgroup/unified" + path + "/memory.current") if ctrl == "" else None):
+            if cand and os.path.exists(cand):
+                with open(cand) as f:
+                    return int(f.read()) // 1024
+    return None
+
+
+class Executors:
+    """Where the executor processes of a gateway are, per language."""
+
+    def __init__(self, g, runtime):
+        self.g, self.runtime = g, runtime
+        self.pids = {}       # name -> executor pid
+        self.cg_pid = {}     # name -> a pid in the container's cgroup (docker)
+        self.images = {}     # language -> image (docker)
+        self.refresh()
+
+    def refresh(self):
+        self.pids.clear()
+        if self.runtime == "local":
+            for k in children(self.g.proc.pid):
+                if comm(k) == "executor":
+                    lang = environ_get(k, "EXECUTOR_LANGUAGE") or str(k)
+                    self.pids[lang if lang not in self.pids else "%s-%d" % (lang, k)] = k
+            return
+        names = subprocess.run(["docker", "ps", "--filter", "label=codegate.instance=" + self.g.instance,
+                                "--format", "{{.Names}}"], capture_output=True, text=True,
+                               timeout=60).stdout.split()
+        for n in sorted(names):
+            r = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}} {{.Config.Image}}", n],
+                               capture_output=True, text=True, timeout=60).stdout.split()
+            if len(r) != 2:
+                continue
+            short = n[len("codegate-%s-" % self.g.instance):] or n
+            top = int(r[0])
+            self.cg_pid[short] = top
+            e = find_executor(top)
+            if e:
+                self.pids[short] = e
+            self.images[short.rsplit("-", 1)[0]] = r[1]
+
+    def sample(self):
+        out = {}
+        for name, pid in self.pids.items():
+            s = proc_status(pid)
+            out[name] = {"rss_kb": s.get("VmRSS")}
+            if name in self.cg_pid:
+                out[name]["container_kb"] = cgroup_memory_kb(self.cg_pid[name])
+        return out
+
+
+def memory_now(g, ex):
+    s = proc_status(g.proc.pid)
+    return {"gateway_kb": s.get("VmRSS"), "gateway_threads": s.get("Threads"), "executors": ex.sample()}
+
+
+class Sampler(threading.Thread):
+    """Peak memory of the gateway and the executors while a load runs (every 200 ms)."""
+
+    def __init__(self, g, ex):
+        super().__init__(daemon=True)
+        self.g, self.ex = g, ex
+        self.stop_ev = threading.Event()
+        self.peak = {"gateway_kb": 0, "gateway_threads": 0, "executors": {}}
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            m = memory_now(self.g, self.ex)
+            for k in ("gateway_kb", "gateway_threads"):
+                self.peak[k] = max(self.peak[k], m[k] or 0)
+            for name, v in m["executors"].items():
+                p = self.peak["executors"].setdefault(name, {})
+                for k, x in v.items():
+                    p[k] = max(p.get(k) or 0, x or 0)
+            self.stop_ev.wait(0.2)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+        return self.peak
+
+
+def merge_peaks(a, b):
+    if not a:
+        return b
+    out = {"gateway_kb": max(a["gateway_kb"], b["gateway_kb"]),
+           "gateway_threads": max(a["gateway_threads"], b["gateway_threads"]), "executors": {}}
+    for name in set(a["executors"]) | set(b["executors"]):
+        x, y = a["executors"].get(name, {}), b["executors"].get(name, {})
+        out["executors"][name] = {k: max(x.get(k) or 0, y.get(k) or 0) for k in set(x) | set(y)}
+    return out
+
+
+# ---- the gateway ---------------------------------------------------------------------------
+
+def processes_started():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("processes "):
+                return int(line.split()[1])
+    return 0
+
+
+def post(conn, body):
+    conn.request("POST", "/api/code/execute", json.dumps(body), {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    return r.status, doc
+
+
+def sequential(g, lang, code, n, warmup=5):
+    """n requests one after the other on one keep-alive connection, after `warmup` unmeasured."""
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
+    lat, run_ms, counts = [], [], {"ok": 0, "bad200": 0, "s503": 0, "other": 0}
+    first = None
+    p0 = None
+    for i in range(n + warmup):
+        if i == warmup:
+            p0 = processes_started()
+        t0 = time.perf_counter()
+        st, doc = post(conn, {"language": lang, "code": code})
+        dt = (time.perf_counter() - t0) * 1000
+        if first is None:
+            first = {"latency_ms": round(dt, 2), "compile_ms": ((doc or {}).get("data") or {}).get("compile", {}).get("durationMs")}
+        if i < warmup:
+            continue
+        lat.append(dt)
+        data = (doc or {}).get("data") or {}
+        if st == 200 and data.get("status") == "ok" and data.get("stdout") == "1\n":
+            counts["ok"] += 1
+            run_ms.append(data.get("durationMs", 0))
+        elif st == 200:
+            counts["bad200"] += 1
+        elif st == 503:
+            counts["s503"] += 1
+        else:
+            counts["other"] += 1
+    procs = processes_started() - p0
+    conn.close()
+    s = summary(lat)
+    s.update(counts)
+    s["first"] = first
+    s["run_p50_ms"] = pct(run_ms, 50) if run_ms else None
+    s["processes_per_request"] = round(procs / n, 2)
+    return s
+
+
+def compile_cases(g, runs):
+    """C++: <bits/stdc++.h> compiled by the gateway (a new source each time, so no cache hit),
+    and the same source again (cache hit)."""
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
+    comp, lat = [], []
+    src = None
+    for i in range(runs):
+        src = "// bench %d %f\n%s" % (i, time.time(), BITS)
+        t0 = time.perf_counter()
+        st, doc = post(conn, {"language": "cpp", "code": src})
+        lat.append((time.perf_counter() - t0) * 1000)
+        c = ((doc or {}).get("data") or {}).get("compile") or {}
+        if st == 200 and c.get("status") == "ok":
+            comp.append(c.get("durationMs"))
+    hits = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        st, doc = post(conn, {"language": "cpp", "code": src})
+        if st == 200:
+            hits.append((time.perf_counter() - t0) * 1000)
+    conn.close()
+    return {"bits_compile_ms": summary(comp) if comp else None,
+            "bits_latency_ms": summary(lat),
+            "bits_repeat_latency_ms": summary(hits) if hits else None}
+
+
+def wrk(g, clients, seconds, body=None):
+    if not shutil.which("wrk"):
+        return None
+    env = dict(os.environ)
+    if body:
+        env["BENCH_BODY"] = json.dumps(body)
+    r = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", "%ds" % seconds, "--timeout", "10s",
+                        "-s", os.path.join(HERE, "post.lua"), g.url + "/api/code/execute"],
+                       capture_output=True, text=True, env=env, timeout=seconds + 60)
+    for line in r.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            d = json.loads(line[len("BENCH_JSON "):])
+            secs = d["duration_us"] / 1e6
+            out = {"clients": clients, "seconds": round(secs, 2), "requests": d["requests"],
+                   "rps": round(d["requests"] / secs, 1), "ok_rps": round(d["ok"] / secs, 1)}
+            for k in ("p50", "p90", "p99", "max", "mean"):
+                out[k] = round(d["lat_%s_us" % k] / 1000, 1)
+            for k in ("ok", "bad200", "s503", "retry_after", "other", "timeouts"):
+                out[k] = d[k]
+            out["socket_errors"] = d["connect_err"] + d["read_err"] + d["write_err"]
+            return out
+    return {"clients": clients, "error": (r.stderr or r.stdout)[-300:]}
+
+
+def strace_burst(g, pid, follow, n, lang="python"):
+    """strace -c on pid (with -f: and everything it starts) while n sequential requests run;
+    returns calls per request for the top syscalls and the raw table."""
+    out_file = os.path.join(g.build, "bench", "strace-%s-%s-%d.txt" % (comm(pid), "f" if follow else "nof", pid))
+    cmd = ["strace", "-c", "-q", "-o", out_file, "-p", str(pid)]
+    if follow:
+        cmd.insert(1, "-f")
+    tr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        seq = sequential(g, lang, HELLO[lang], n, warmup=0)
+    finally:
+        tr.send_signal(2)
+        try:
+            tr.wait(30)
+        except subprocess.TimeoutExpired:
+            tr.kill()
+            tr.wait()
+    rows = []
+    try:
+        with open(out_file) as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 5 and w[0][0].isdigit() and w[-1] != "total":
+                    calls = int(w[3])
+                    rows.append({"syscall": w[-1], "time_pct": float(w[0]), "seconds": float(w[1]),
+                                 "per_request": round(calls / n, 1)})
+    except OSError:
+        pass
+    rows.sort(key=lambda x: -x["seconds"])
+    total = sum(r["per_request"] for r in rows)
+    return {"target": comm(pid), "follow_children": follow, "requests": n, "p50_under_strace": seq["p50"],
+            "syscalls_per_request": round(total, 1), "top": rows[:12], "raw": os.path.relpath(out_file, ROOT),
+            "process_starts_per_request": round(sum(r["per_request"] for r in rows if r["syscall"] in ("execve",)), 2),
+            "forks_per_request": round(sum(r["per_request"] for r in rows if r["syscall"] in ("clone", "clone3", "fork", "vfork")), 2)}
+
+
+def gateway_bench(build, runtime, quick, do_strace):
+    g = Gateway(build, ["--runtime", runtime], name="bench-" + runtime)
+    r = {}
+    log("%s: starting a gateway (log %s)" % (runtime, g.log_path))
+    t0 = time.time()
+    g.start(ready_timeout=1800)
+    r["start_s"] = round(time.time() - t0, 2)
+    try:
+        time.sleep(1.5)
+        ex = Executors(g, runtime)
+        r["images"] = ex.images
+        r["memory_idle"] = memory_now(g, ex)
+        n = 40 if quick else 100
+        log("%s: sequential latency, %d requests per language" % (runtime, n))
+        r["sequential"] = {}
+        for lang in HELLO:
+            r["sequential"][lang] = sequential(g, lang, HELLO[lang], n + (50 if lang == "python" and not quick else 0))
+        log("%s: C++ <bits/stdc++.h>" % runtime)
+        r["compile"] = compile_cases(g, 2 if quick else 3)
+        r["load"] = []
+        peak = None
+        for c in LEVELS:
+            log("%s: load, %d client(s), %d s" % (runtime, c, LOAD_SECONDS))
+            s = Sampler(g, ex)
+            s.start()
+            r["load"].append(wrk(g, c, 3 if quick else LOAD_SECONDS))
+            peak = merge_peaks(peak, s.stop())
+        r["memory_load_peak"] = peak
+        log("%s: overload, %d clients, %d s" % (runtime, OVERLOAD_CLIENTS, OVERLOAD_SECONDS))
+        r["overload"] = wrk(g, OVERLOAD_CLIENTS, 3 if quick else OVERLOAD_SECONDS)
+        time.sleep(2)
+        r["memory_after"] = memory_now(g, ex)
+        if do_strace and shutil.which("strace") and ex.pids:
+            log("%s: strace -c bursts (gateway, executor, executor + children)" % runtime)
+            py = next((p for k, p in ex.pids.items() if k.startswith("python")), None)
+            r["strace"] = [strace_burst(g, g.proc.pid, True, 50)]
+            if py:
+                r["strace"] += [strace_burst(g, py, False, 50), strace_burst(g, py, True, 50)]
+    finally:
+        t1 = time.time()
+        g.stop()
+        r["stop_s"] = round(time.time() - t1, 2)
+    return r
+
+
+def docker_ok():
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def docker_run(image, quick):
+    log("docker run --rm %s python3 -c 'print(1)'" % image)
+    s = time_cmd(["docker", "run", "--rm", "--network", "none", image, "python3", "-c", "print(1)"],
+                 5 if quick else 15, warmup=2, env=dict(os.environ))
+    s["image"] = image
+    return s
+
+
+# ---- report --------------------------------------------------------------------------------
+
+def verdict(value, target, higher_is_better, unit=""):
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    if ok:
+        return "met"
+    miss = (target - value) if higher_is_better else (value - target)
+    rel = miss / target * 100 if target else 0
+    return "MISSED by %s%s (%.0f%%)" % (fmt(miss), unit, rel)
+
+
+def fmt(x):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return "%.2f" % x if abs(x) < 10 else "%.1f" % x
+    return str(x)
+
+
+def table(headers, rows):
+    w = [max(len(str(h)), *(len(fmt(r[i])) for r in rows)) if rows else len(str(h))
+         for i, h in enumerate(headers)]
+    line = "  " + "  ".join(str(h).rjust(w[i]) if i else str(h).ljust(w[i]) for i, h in enumerate(headers))
+    print(line)
+    print("  " + "  ".join("-" * x for x in w))
+    for r in rows:
+        print("  " + "  ".join(fmt(v).rjust(w[i]) if i else fmt(v).ljust(w[i]) for i, v in enumerate(r)))
+
+
+def errors_of(l):
+    return l["bad200"] + l["s503"] + l["other"] + l["timeouts"] + l["socket_errors"]
+
+
+def targets(R):
+    """The issue's targets, on the Docker runtime when it ran (the targets are set for it)."""
+    rt = "docker" if "gateway docker" in R else "local"
+    G = R.get("gateway " + rt)
+    fl = R["floor"]
+    rows = []
+    if not G:
+        return rt, rows
+    py_bare = fl["python3 -c print(1)"]["p50"]
+    gp = G["sequential"]["python"]["p50"]
+    rows.append(["python p50 / bare python3 p50", "<= 1.3", round(gp / py_bare, 2),
+                 verdict(gp / py_bare, 1.3, False, "x")])
+    if "docker run" in R and rt == "docker":
+        x = R["docker run"]["p50"] / gp
+        rows.append(["docker run p50 / gateway p50", ">= 15", round(x, 1), verdict(x, 15, True, "x")])
+    loads = [l for l in G["load"] if l and "rps" in l]
+    l8 = next((l for l in loads if l["clients"] == 8), None)
+    if l8:
+        rows.append(["8 clients: req/s (0 errors)", ">= 120, 0", "%.1f, %d" % (l8["ok_rps"], errors_of(l8)),
+                     verdict(l8["ok_rps"], 120, True, " req/s") if errors_of(l8) == 0
+                     else "MISSED: %d errors" % errors_of(l8)])
+    l16 = next((l for l in loads if l["clients"] == 16), None)
+    if l16 and loads:
+        peak = max(l["ok_rps"] for l in loads)
+        keep = l16["ok_rps"] / peak if peak else 0
+        rows.append(["16 clients: req/s vs peak (no collapse)", ">= 90%, 0 err",
+                     "%.0f%%, %d" % (keep * 100, errors_of(l16)),
+                     verdict(keep * 100, 90, True, " pts") if errors_of(l16) == 0
+                     else "MISSED: %d errors" % errors_of(l16)])
+    ov = G.get("overload")
+    if ov and "rps" in ov:
+        shed_ok = ov["s503"] > 0 and ov["retry_after"] == ov["s503"] and ov["timeouts"] == 0 \
+            and ov["socket_errors"] == 0 and ov["other"] == 0
+        rows.append(["%d clients: 503+Retry-After, no timeouts" % ov["clients"], "shed, 0 timeouts",
+                     "503: %d (Retry-After %d), timeouts %d" % (ov["s503"], ov["retry_after"], ov["timeouts"]),
+                     "met" if shed_ok else "MISSED"])
+    cpp = G["sequential"]["cpp"]["p50"]
+    rows.append(["C++ same source again, p50 ms", "<= 30", cpp, verdict(cpp, 30, False, " ms")])
+    bc = (G.get("compile") or {}).get("bits_compile_ms")
+    gb = fl.get("g++ -O2 <bits/stdc++.h>")
+    if bc and gb:
+        x = bc["p50"] / gb["p50"] * 100
+        rows.append(["<bits/stdc++.h> compile / plain g++", "<= 35%", "%.0f%%" % x, verdict(x, 35, False, " pts")])
+    gi = G["memory_idle"]["gateway_kb"]
+    rows.append(["gateway idle RSS MiB", "<= 30", round(gi / MIB, 1), verdict(gi / MIB, 30, False, " MiB")])
+    ei = max((v["rss_kb"] or 0) for v in G["memory_idle"]["executors"].values()) if G["memory_idle"]["executors"] else None
+    if ei:
+        rows.append(["executor idle RSS MiB (largest)", "<= 8", round(ei / MIB, 1), verdict(ei / MIB, 8, False, " MiB")])
+    st = next((s for s in G.get("strace", []) if s["follow_children"] and s["target"] == "executor"), None)
+    if st:
+        rows.append(["process starts per request (python)", "<= 1 (the program)",
+                     "%.2f execve, %.2f fork" % (st["process_starts_per_request"], st["forks_per_request"]),
+                     verdict(st["process_starts_per_request"], 1, False, "")])
+    return rt, rows
+
+
+def report(R):
+    fl = R["floor"]
+    print("\n== Floor: processes started directly on the host (ms)")
+    rows = [[k, v["p50"], v["p95"], v["p99"], v["n"]] for k, v in fl.items()]
+    if "docker run" in R:
+        v = R["docker run"]
+        rows.append(["docker run --rm (python print(1))", v["p50"], v["p95"], v["p99"], v["n"]])
+    table(["what", "p50", "p95", "p99", "n"], rows)
+    for rt in ("local", "docker"):
+        G = R.get("gateway " + rt)
+        if not G:
+            continue
+        print("\n== Gateway, %s runtime (ready after %.1f s, stopped in %.1f s)" % (rt, G["start_s"], G["stop_s"]))
+        print("  sequential, one keep-alive client (ms; 'run' = the program's own wall time in the answer)")
+        rows = []
+        for lang, v in G["sequential"].items():
+            rows.append([lang, v["p50"], v["p95"], v["p99"], v["run_p50_ms"],
+                         round(v["p50"] - (v["run_p50_ms"] or 0), 1), v["n"],
+                         v["bad200"] + v["other"], v["s503"], v["first"]["latency_ms"]])
+        table(["language", "p50", "p95", "p99", "run p50", "overhead", "n", "errors", "503", "first"], rows)
+        c = G.get("compile") or {}
+        if c.get("bits_compile_ms"):
+            print("  C++ <bits/stdc++.h>, new source: compile p50 %.0f ms, request p50 %.0f ms; same source again: p50 %.1f ms"
+                  % (c["bits_compile_ms"]["p50"], c["bits_latency_ms"]["p50"],
+                     (c.get("bits_repeat_latency_ms") or {}).get("p50") or -1))
+        print("  load: Python print(1), wrk, keep-alive clients (latency ms)")
+        rows = []
+        for l in G["load"] + [G.get("overload")]:
+            if not l:
+                continue
+            if "rps" not in l:
+                rows.append([l["clients"], "error"] + ["-"] * 10)
+                continue
+            rows.append([l["clients"], l["rps"], l["ok_rps"], l["p50"], l["p90"], l["p99"], l["max"],
+                         l["bad200"] + l["other"], l["s503"], l["timeouts"], l["socket_errors"]])
+        table(["clients", "req/s", "ok/s", "p50", "p90", "p99", "max", "non-200*", "503", "timeouts", "sock err"], rows)
+        print("  (* non-200 other than 503, plus 200s whose program did not end ok; the last row is the overload burst)")
+        print("  memory (RSS MiB; container = the container's cgroup memory)")
+        mi, mp, ma = G["memory_idle"], G["memory_load_peak"] or {}, G["memory_after"]
+        rows = [["gateway", round(mi["gateway_kb"] / MIB, 1), round(mp.get("gateway_kb", 0) / MIB, 1),
+                 round(ma["gateway_kb"] / MIB, 1), "%s/%s/%s" % (mi["gateway_threads"], mp.get("gateway_threads"), ma["gateway_threads"])]]
+        for name, v in sorted(mi["executors"].items()):
+            pk = (mp.get("executors") or {}).get(name, {})
+            af = ma["executors"].get(name, {})
+            rows.append(["executor " + name, round((v["rss_kb"] or 0) / MIB, 1), round((pk.get("rss_kb") or 0) / MIB, 1),
+                         round((af.get("rss_kb") or 0) / MIB, 1), "-"])
+            if v.get("container_kb") is not None:
+                rows.append(["  container " + name, round(v["container_kb"] / MIB, 1),
+                             round((pk.get("container_kb") or 0) / MIB, 1), round((af.get("container_kb") or 0) / MIB, 1), "-"])
+        table(["process", "idle", "load peak", "after", "threads i/p/a"], rows)
+        for s in G.get("strace", []):
+            print("  strace -c%s on %s, %d python requests: %.0f syscalls/request, execve %.2f, fork/clone %.2f per request"
+                  % (" -f" if s["follow_children"] else "", s["target"], s["requests"], s["syscalls_per_request"],
+                     s["process_starts_per_request"], s["forks_per_request"]))
+            print("    by time: " + ", ".join("%s %.0f%% (%.1f/req)" % (t["syscall"], t["time_pct"], t["per_request"])
+                                            for t in s["top"][:8]))
+    print("\n== Ratios")
+    py_bare = fl["python3 -c print(1)"]["p50"]
+    for rt in ("local", "docker"):
+        G = R.get("gateway " + rt)
+        if G:
+            gp = G["sequential"]["python"]["p50"]
+            print("  %-6s gateway python p50 / bare python3 p50 = %.1f / %.1f = %.2f" % (rt, gp, py_bare, gp / py_bare))
+            if "docker run" in R:
+                print("  %-6s docker run p50 / gateway python p50   = %.1f / %.1f = %.1f"
+                      % (rt, R["docker run"]["p50"], gp, R["docker run"]["p50"] / gp))
+    rt, rows = targets(R)
+    print("\n== Targets (issue 6; measured on the %s runtime)" % rt)
+    table(["target", "goal", "measured", "verdict"], rows)
+    R["targets"] = {"runtime": rt, "rows": rows}
+    print("\n  machine: %s, %d cores, load average at start %s, end %s" %
+          (R["meta"]["kernel"], R["meta"]["cores"], R["meta"]["loadavg_start"], R["meta"].get("loadavg_end")))
+
+
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    os.makedirs(os.path.join(build, "bench"), exist_ok=True)
-    floor()
-    runtimes = ["local"]
-    if docker_ok():
-        runtimes.append("docker")
-    for rt in runtimes:
-        RESULTS["gateway " + rt] = gateway_bench(build, rt)
-    if "docker" in runtimes:
-        docker_run()
-    with open(os.path.join(build, "bench", "results.json"), "w") as f:
-        json.dump(RESULTS, f, indent=1)
-    report()
-
-
-def report():
-    fl = RESULTS["floor"]
-    print("\n== floor (host, bare processes), ms")
-    for k, v in fl.items():
-        print("  %-22s p50 %7.1f  p95 %7.1f" % (k, v["p50"], v["p95"]))
-    if "docker run --rm" in RESULTS:
-        v = RESULTS["docker run --rm"]
-        print("  %-22s p50 %7.1f  p95 %7.1f" % ("docker run --rm", v["p50"], v["p95"]))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    ap.add_argument("--runtimes", default="local,docker")
+    ap.add_argument("--no-strace", action="store_true")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    out_dir = os.path.join(build, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    t_start = time.time()
+    R = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "kernel": os.uname().release,
+                  "cores": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
+                  "quick": a.quick, "hyperfine": bool(shutil.which("hyperfine")), "wrk": bool(shutil.which("wrk"))}}
+    if not R["meta"]["wrk"]:
+        log("wrk is not installed: the load tests are skipped (apt-get install wrk)")
+    R["floor"] = floor(build, a.quick)
+    want = a.runtimes.split(",")
+    docker = "docker" in want and docker_ok()
+    if "docker" in want and not docker:
+        log("the Docker daemon does not answer: the docker runtime and `docker run` are skipped")
     for rt in ("local", "docker"):
-        r = RESULTS.get("gateway " + rt)
-        if not r:
-            continue
-        print("\n== gateway, %s runtime" % rt)
-        for lang, v in r["sequential"].items():
-            print("  sequential %-10s p50 %7.1f  p95 %7.1f  p99 %7.1f ms  errors %d"
-                  % (lang, v["p50"], v["p95"], v["p99"], v["errors"]))
-        for l in r["load"]:
-            if l:
-                print("  python %2d clients: %7.1f req/s  p50 %6.1f  p90 %6.1f  p99 %6.1f ms  non-2xx %d"
-                      % (l["clients"], l.get("rps", 0), l.get("p50", 0), l.get("p90", 0), l.get("p99", 0), l["non2xx"]))
-        print("  memory idle: %s" % json.dumps(r["memory_idle"]))
-        print("  memory load: %s" % json.dumps(r["memory_load"]))
-    print("\n== targets (issue: Performance)")
-    py = fl["python3"]["p50"]
-    for rt in ("local", "docker"):
-        r = RESULTS.get("gateway " + rt)
-        if not r:
-            continue
-        gp = r["sequential"]["python"]["p50"]
-        print("  %s: gateway python p50 / bare python3 = %.2f (target <= 1.3)" % (rt, gp / py))
-        l8 = [l for l in r["load"] if l and l["clients"] == 8]
-        if l8:
-            print("  %s: 8 clients %.0f req/s (target >= 120), non-2xx %d" % (rt, l8[0].get("rps", 0), l8[0]["non2xx"]))
-        if rt == "docker" and "docker run --rm" in RESULTS:
-            print("  docker run p50 / gateway p50 = %.1f (target >= 15)" % (RESULTS["docker run --rm"]["p50"] / gp))
-        mi = r["memory_idle"]
-        print("  %s: gateway idle RSS %s KiB (target <= 30720)" % (rt, mi.get("gateway_kb")))
+        if rt in want and (rt == "local" or docker):
+            try:
+                R["gateway " + rt] = gateway_bench(build, rt, a.quick, not a.no_strace)
+            except Exception as e:  # noqa: a runtime that fails is reported, the rest still runs
+                log("%s runtime failed: %s" % (rt, e))
+                R["gateway %s error" % rt] = str(e)
+    img = (R.get("gateway docker") or {}).get("images", {}).get("python")
+    if docker and img:
+        R["docker run"] = docker_run(img, a.quick)
+    R["meta"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    R["meta"]["seconds"] = round(time.time() - t_start, 1)
+    report(R)
+    for name in ("results.json", time.strftime("results-%Y%m%d-%H%M%S.json")):
+        with open(os.path.join(out_dir, name), "w") as f:
+            json.dump(R, f, indent=1)
+    print("\n  took %.0f s; results in %s" % (R["meta"]["seconds"], os.path.join(out_dir, "results.json")))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
