@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""Hostile programs through the real HTTP API: each gets a clear result, the service stays
+healthy, and nothing of the hostile run is visible to the next run.
+
+    tests/integration/test_hostile.py BUILD_DIR [gateway args...]
+
+The last line is `N passed, N failed`.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Gateway, Runner, check  # noqa: E402
+
+G = None
+MARK = "cghostile%d" % os.getpid()
+
+
+def run(lang, code, **kw):
+    body = {"language": lang, "code": code}
+    body.update(kw)
+    st, doc, _ = G.execute(body, timeout=120)
+    check(st == 200, "HTTP %s" % st, doc)
+    return doc["data"]
+
+
+def healthy():
+    """A normal request right after, with normal latency."""
+    t0 = time.time()
+    d = run("python", "print('still fine')")
+    check(d["stdout"] == "still fine\n" and d["status"] == "ok", "next request", d)
+    check(time.time() - t0 < 5, "next request slow: %.1fs" % (time.time() - t0))
+
+
+PROBE = r"""
+import os, glob, subprocess
+seen = []
+for d in ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue"):
+    try:
+        for n in os.listdir(d):
+            if "%(mark)s" in n:
+                seen.append(d + "/" + n)
+    except OSError:
+        pass
+for p in glob.glob("/proc/[0-9]*/cmdline"):
+    try:
+        if b"%(mark)s" in open(p, "rb").read():
+            seen.append("process " + p)
+    except OSError:
+        pass
+try:
+    for line in open("/proc/sysvipc/shm").read().splitlines()[1:]:
+        if line.split()[0] == "%(key)d":
+            seen.append("shm " + line)
+except OSError:
+    pass
+print("LEFT", seen)
+"""
+
+
+def nothing_left():
+    d = run("python", PROBE % {"mark": MARK, "key": 0x5eed})
+    check(d["stdout"].strip() == "LEFT []", "left behind: %s" % d["stdout"], d)
+
+
+def hostile(lang, code, statuses, **kw):
+    d = run(lang, code, **kw)
+    check(d["status"] in statuses, "%s: status %s, wanted %s" % (lang, d["status"], statuses),
+          {k: d[k] for k in d if k not in ("stdout", "output")})
+    healthy()
+    nothing_left()
+    return d
+
+
+# ---- resource exhaustion ----
+
+def test_fork_bomb_python():
+    hostile("python", "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", {"timeout", "runtime_error"}, timeoutMs=2000)
+
+
+def test_fork_bomb_cpp():
+    hostile("cpp", "#include <unistd.h>\nint main(){for(;;) fork();}", {"timeout", "runtime_error", "memory_limit"}, timeoutMs=2000)
+
+
+def test_fork_bomb_shell_from_js():
+    hostile("javascript", "require('child_process').execSync(\"bash -c 'f(){ f|f& }; f'\", {stdio:'ignore'})",
+            {"timeout", "runtime_error", "ok"}, timeoutMs=2000)
+
+
+def test_memory_hog_python():
+    hostile("python", "x = []\nwhile True: x.append(' ' * 10**6)", {"memory_limit"}, memoryMb=64)
+
+
+def test_memory_hog_cpp():
+    hostile("cpp", "#include <vector>\nint main(){std::vector<std::vector<char>> v; for(;;) v.emplace_back(1<<20, 1);}",
+            {"memory_limit"}, memoryMb=64)
+
+
+def test_memory_hog_js():
+    hostile("javascript", "const a=[]; for(;;) a.push(new Array(1e6).fill(7));", {"memory_limit"}, memoryMb=64)
+
+
+def test_busy_loop_each_language():
+    hostile("python", "while True: pass", {"timeout"}, timeoutMs=800)
+    hostile("javascript", "for(;;){}", {"timeout"}, timeoutMs=800)
+    hostile("cpp", "int main(){volatile long i=0; for(;;) i++;}", {"timeout"}, timeoutMs=800)
+
+
+def test_many_threads():
+    hostile("python", "import threading, time\nts=[]\ntry:\n  for i in range(10000):\n    t=threading.Thread(target=time.sleep, args=(5,)); t.start(); ts.append(t)\nexcept RuntimeError as e:\n  print('limited', len(ts))",
+            {"ok", "runtime_error", "timeout"}, timeoutMs=3000)
+
+
+def test_stack_overflow():
+    hostile("python", "import sys\nsys.setrecursionlimit(10**9)\ndef f(n): return f(n+1)\nf(0)", {"runtime_error", "memory_limit"})
+    hostile("cpp", "int f(int n){volatile char b[1024]; b[0]=n; return f(n+1)+b[0];}\nint main(){return f(0);}", {"runtime_error"})
+    hostile("javascript", "function f(n){return f(n+1)+1} f(0)", {"runtime_error"})
+
+
+def test_disk_fill():
+    d = hostile("python", "f = open('big', 'wb')\nwhile True: f.write(b'x' * (1 << 20))", {"runtime_error"})
+    check("File too large" in d["stderr"] or "SIGXFSZ" in str(d["signal"]), "file size limit", d)
+
+
+def test_output_floods():
+    hostile("python", "while True: print('y' * 4096)", {"output_limit"}, timeoutMs=10000)
+    hostile("cpp", "#include <cstdio>\nint main(){for(;;) fputs(\"zzzzzzzzzzzzzzzz\", stderr);}", {"output_limit"}, timeoutMs=10000)
+    # Node queues pipe writes in memory while a synchronous loop never yields: either limit.
+    hostile("javascript", "const s='w'.repeat(65536); for(;;) process.stdout.write(s)",
+            {"output_limit", "memory_limit"}, timeoutMs=10000)
+    hostile("javascript", "setInterval(() => console.log('v'.repeat(8192)), 0)", {"output_limit"}, timeoutMs=10000)
+
+
+def test_no_newline_flood():
+    d = hostile("python", "import sys\nwhile True: sys.stdout.write('\\xff\\x00')", {"output_limit"}, timeoutMs=10000)
+    check(d["truncated"] is True, "truncated", d)
+
+
+# ---- leftovers ----
+
+def test_background_sleeper_and_daemon():
+    hostile("python", "import os, subprocess\nsubprocess.Popen(['sleep', '600 ', '%s'], start_new_session=True)\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '600', '%s'])\n    os._exit(0)\nprint('bye')" % (MARK, MARK),
+            {"ok"})
+
+
+def test_files_in_shared_places():
+    hostile("python", "import os\nfor d in ('/tmp', '/var/tmp', '/dev/shm'):\n    try: open(d + '/%s', 'w').write('x')\n    except OSError: pass\n"
+            "os.makedirs('/tmp/%s-dir/sub', exist_ok=True)" % (MARK, MARK), {"ok", "runtime_error"})
+
+
+def test_sysv_shared_memory():
+    hostile("python", "import ctypes\nlibc = ctypes.CDLL(None)\nshm = libc.shmget(0x5eed, 4096, 0o1600)\nprint('shm', shm)", {"ok"})
+
+
+def test_posix_shm_and_mqueue():
+    hostile("python", "from multiprocessing import shared_memory\ntry:\n  shared_memory.SharedMemory(name='%s', create=True, size=64)\nexcept Exception as e:\n  print(e)" % MARK,
+            {"ok"})
+
+
+def test_closes_stdio_and_ignores_stdin():
+    hostile("python", "import os\nos.close(0); os.close(1); os.close(2)\nimport time\ntime.sleep(0.2)", {"ok"})
+    hostile("cpp", "#include <unistd.h>\nint main(){close(1); close(2); sleep(1); return 0;}", {"ok"}, input="x" * (4 << 20))
+
+
+# ---- reaching out ----
+
+def test_environment_is_clean():
+    d = hostile("python", "import os\nprint(sorted(os.environ))", {"ok"})
+    names = eval(d["stdout"])
+    check(not any(n.startswith("EXECUTOR") or n.startswith("CODEGATE") for n in names), "executor env leaked: %s" % names)
+    check(set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "LC_CTYPE"},
+          "unexpected variables: %s" % names)
+
+
+def test_cannot_read_executor_environment_or_signal_it():
+    d = hostile("python", "import os, glob\nout = []\nfor p in glob.glob('/proc/[0-9]*/environ'):\n"
+                "    try:\n        if b'EXECUTOR' in open(p,'rb').read(): out.append(p)\n    except OSError: pass\n"
+                "print('READ', out)\nimport signal\nkilled = 0\nfor p in glob.glob('/proc/[0-9]*'):\n"
+                "    try: os.kill(int(p[6:]), 0); killed += 1\n    except OSError: pass\nprint('SIGNALLABLE', killed)",
+                {"ok"})
+    check("READ []" in d["stdout"], "executor environment readable: %s" % d["stdout"])
+
+
+def test_kill_everything_attempt():
+    hostile("python", "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept OSError as e: print(e)\nos.kill(os.getppid(), signal.SIGKILL)", {"ok", "runtime_error"})
+    hostile("cpp", "#include <signal.h>\n#include <unistd.h>\nint main(){kill(-1, SIGKILL); kill(getppid(), SIGKILL); return 0;}", {"ok", "runtime_error"})
+
+
+def test_cannot_reach_executor_socket_or_token():
+    d = hostile("python", "import glob, socket\nfound = []\nfor p in glob.glob('/run/codegate-*/*') + glob.glob('/run/codegate-*'):\n"
+                "    found.append(p)\n    try:\n        s = socket.socket(socket.AF_UNIX); s.connect(p); print('CONNECTED', p)\n    except OSError: pass\n"
+                "    try:\n        print('READ', p, open(p).read()[:10])\n    except OSError: pass\nprint('done', len(found))",
+                {"ok"})
+    check("CONNECTED" not in d["stdout"] and "READ" not in d["stdout"], "executor channel reachable: %s" % d["stdout"])
+
+
+def test_ptrace_denied():
+    hostile("python", "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.ptrace(16, os.getppid(), 0, 0)\nprint('ptrace', r, ctypes.get_errno())", {"ok"})
+
+
+def test_symlink_tricks_in_work_dir():
+    hostile("python", "import os\nos.symlink('/etc/passwd', 'main.py.bak')\nos.symlink('.', 'loop')\nos.mkdir('locked')\nopen('locked/x','w').write('x')\nos.chmod('locked', 0)\nos.symlink('/etc', 'etc')", {"ok"})
+    with open("/etc/passwd") as f:
+        check("root:" in f.read(), "/etc/passwd intact")
+
+
+def test_invalid_utf8_and_huge_argv():
+    hostile("python", "import sys\nsys.stdout.buffer.write(bytes(range(256)))", {"ok"})
+    hostile("python", "import sys\nprint(len(sys.argv))", {"ok"}, args=["a" * 4096] * 64)
+
+
+def main():
+    global G
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    extra = sys.argv[2:] or ["--runtime", "local"]
+    r = Runner("hostile (%s)" % " ".join(extra))
+    G = Gateway(build, extra, name="hostile").start(ready_timeout=1800)
+    try:
+        for t in (test_fork_bomb_python, test_fork_bomb_cpp, test_fork_bomb_shell_from_js,
+                  test_memory_hog_python, test_memory_hog_cpp, test_memory_hog_js,
+                  test_busy_loop_each_language, test_many_threads, test_stack_overflow,
+                  test_disk_fill, test_output_floods, test_no_newline_flood,
+                  test_background_sleeper_and_daemon, test_files_in_shared_places,
+                  test_sysv_shared_memory, test_posix_shm_and_mqueue,
+                  test_closes_stdio_and_ignores_stdin, test_environment_is_clean,
+                  test_cannot_read_executor_environment_or_signal_it, test_kill_everything_attempt,
+                  test_cannot_reach_executor_socket_or_token, test_ptrace_denied,
+                  test_symlink_tricks_in_work_dir, test_invalid_utf8_and_huge_argv):
+            r.run(t, timeout=240)
+    finally:
+        rc = G.stop()
+
+    def clean_exit():
+        check(rc == 0, "gateway exit status %s" % rc)
+    r.run(clean_exit)
+    return r.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
