@@ -179,6 +179,12 @@ def test_foundation_suite_on_docker():
     check(r.returncode == 0, "integration suite on the Docker runtime failed")
 
 
+def test_hostile_suite_on_docker():
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_hostile.py"),
+                        BUILD, "--runtime", "docker"], timeout=1500)
+    check(r.returncode == 0, "hostile suite on the Docker runtime failed")
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -193,6 +199,7 @@ def main():
             r.run(test_sigterm_with_request_in_flight_cleans_up)
         r.run(test_kill9_then_restart_leaves_no_stale_containers, timeout=900)
         r.run(test_foundation_suite_on_docker, timeout=1600)
+        r.run(test_hostile_suite_on_docker, timeout=1600)
     finally:
         if G is not None and G.proc and G.proc.poll() is None:
             G.stop()
