@@ -5,12 +5,19 @@
  * info.foreign_loops), with one explicitly created vhost listening on TCP or a unix socket.
  * Each connection carries at most one job at a time. Outgoing frames wait in a per-connection
  * queue and go out one per LWS_CALLBACK_SERVER_WRITEABLE; incoming fragments are reassembled up
- * to CG_MAX_FRAME_BYTES (beyond: close 1009).
+ * to CG_MAX_FRAME_BYTES (beyond: close 1009). lws answers WebSocket PINGs itself, and pings an
+ * idle peer (vhost keepalive policy below), so a gateway that vanished without a FIN is noticed
+ * and its job cancelled.
+ *
+ * Log lines are JSON on stderr: {"ts","level","src","msg"} for prose, {"ts","level","src",
+ * "event",...} for the events an operator counts (listen, conn_accept, conn_refuse, conn_close,
+ * job_start, job_end).
  */
 #include "executor.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +37,14 @@ typedef struct outframe {
     unsigned char buf[]; /* LWS_PRE, then the payload */
 } outframe_t;
 
+/* One per accepted WebSocket: lws allocates it (per_session_data_size) at ESTABLISHED and frees
+ * it after CLOSED. Loop thread only. */
 typedef struct conn {
     executor_t *ex;
     struct lws *wsi;
+    char peer[64];
     outframe_t *out_head, *out_tail;
-    size_t queued;         /* bytes in out_head..out_tail */
+    size_t queued; /* bytes in out_head..out_tail */
     char *rx;
     size_t rx_len, rx_cap;
     rjob_t *job;
@@ -49,32 +59,83 @@ struct executor {
     ccache_t *ccache;
     conn_t *conns;
     bool shutting_down;
-    uv_timer_t stop_timer;     /* shutdown: stop even if a client keeps its connection open */
+    uv_timer_t stop_timer; /* shutdown: stop even if a client keeps its connection open */
     bool stop_timer_started;
     char unix_path[108];
+    char host[64];
+    int nconns;
+    unsigned long conn_serial;
 };
+
+/* Keepalive: ping a connection that was silent for 30 s, hang up after 75 s without a sign of
+ * life (lws's default is 5 minutes). Only the idle parts of the policy apply to a server. */
+static const lws_retry_bo_t keepalive = {
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 75,
+};
+
+/* Writes {"ts","level","src",<fields>} as one line; fields is consumed. */
+static void log_object(const char *level, cJSON *fields)
+{
+    char ts[40], when[48];
+    struct timespec now;
+    struct tm tm;
+    cJSON *o = cJSON_CreateObject();
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when, sizeof when, "%s.%03ldZ", ts, now.tv_nsec / 1000000L);
+    if (o) {
+        cJSON_AddStringToObject(o, "ts", when);
+        cJSON_AddStringToObject(o, "level", level);
+        cJSON_AddStringToObject(o, "src", "executor");
+        for (cJSON *f = fields ? fields->child : NULL; f;) {
+            cJSON *next = f->next;
+            cJSON_AddItemToObject(o, f->string, cJSON_DetachItemViaPointer(fields, f));
+            f = next;
+        }
+    }
+    cJSON_Delete(fields);
+    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (line) {
+        size_t n = strlen(line);
+        line[n] = '\n'; /* replaces the NUL: write n + 1 bytes, never use it as a string again */
+        (void)cg_write_all(STDERR_FILENO, line, n + 1);
+        free(line);
+    }
+}
 
 void executor_log(const char *level, const char *fmt, ...)
 {
-    char msg[512], ts[40], line[800];
-    struct timespec now;
-    struct tm tm;
+    char msg[1024];
     va_list ap;
+    cJSON *f = cJSON_CreateObject();
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    cJSON *o = cJSON_CreateString(msg);
-    char *q = o ? cJSON_PrintUnformatted(o) : NULL;
-    int n = snprintf(line, sizeof line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"src\":\"executor\",\"msg\":%s}\n",
-                     ts, now.tv_nsec / 1000000L, level, q ? q : "\"\"");
-    cJSON_Delete(o);
-    free(q);
-    if (n > 0)
-        (void)cg_write_all(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+    if (f)
+        cJSON_AddStringToObject(f, "msg", msg);
+    log_object(level, f);
+}
+
+/* An event line: {"event": name, ...fields}. */
+static void log_event(const char *level, const char *name, cJSON *fields)
+{
+    cJSON *f = cJSON_CreateObject();
+
+    if (f) {
+        cJSON_AddStringToObject(f, "event", name);
+        for (cJSON *x = fields ? fields->child : NULL; x;) {
+            cJSON *next = x->next;
+            cJSON_AddItemToObject(f, x->string, cJSON_DetachItemViaPointer(fields, x));
+            x = next;
+        }
+    }
+    cJSON_Delete(fields);
+    log_object(level, f);
 }
 
 /* ---- outgoing ---- */
@@ -111,8 +172,20 @@ static int on_writeable(conn_t *c)
 {
     outframe_t *f = c->out_head;
 
-    if (!f)
+    if (!f) {
+        if (c->ex->shutting_down && !c->job) {
+            /* Everything is said (a cancelled job's DONE included): close as "going away". */
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
+            return -1;
+        }
         return 0;
+    }
+    if (lws_send_pipe_choked(c->wsi)) {
+        lws_callback_on_writable(c->wsi); /* the kernel buffer is full: try again later */
+        return 0;
+    }
+    /* For ws, lws buffers what the socket did not take and sends it before the next
+     * WRITEABLE: a short count here is a failed connection. */
     if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
         return -1;
     c->out_head = f->next;
@@ -120,7 +193,7 @@ static int on_writeable(conn_t *c)
         c->out_tail = NULL;
     c->queued -= f->len;
     free(f);
-    if (c->out_head)
+    if (c->out_head || c->ex->shutting_down)
         lws_callback_on_writable(c->wsi);
     if (c->job && c->queued < RUNNER_QUEUE_HIGH / 4)
         runner_resume(c->job);
@@ -139,11 +212,32 @@ static void maybe_stop(executor_t *ex, int jobs_left)
 static void job_ended(void *c_, rjob_t *job)
 {
     conn_t *c = c_;
+    runner_summary_t sum;
+    executor_t *ex = c ? c->ex : runner_owner(job);
+    cJSON *f = cJSON_CreateObject();
 
-    if (c->job == job)
+    runner_job_summary(job, &sum);
+    if (f) {
+        cJSON_AddStringToObject(f, "id", sum.id);
+        cJSON_AddNumberToObject(f, "slot", sum.slot);
+        cJSON_AddNumberToObject(f, "runs", sum.runs_done);
+        cJSON_AddNumberToObject(f, "of", sum.nruns);
+        cJSON_AddNumberToObject(f, "ms", (double)sum.elapsed_ms);
+        if (sum.compile_failed)
+            cJSON_AddBoolToObject(f, "compileFailed", true);
+        if (sum.cancelled)
+            cJSON_AddBoolToObject(f, "cancelled", true);
+        if (!c)
+            cJSON_AddBoolToObject(f, "detached", true);
+    }
+    log_event("info", "job_end", f);
+    if (c && c->job == job) {
         c->job = NULL;
+        if (ex->shutting_down)
+            lws_callback_on_writable(c->wsi);
+    }
     /* the ending job is still counted as active until this returns */
-    maybe_stop(c->ex, runner_active(c->ex->runner) - 1);
+    maybe_stop(ex, runner_active(ex->runner) - 1);
 }
 
 /* ---- incoming ---- */
@@ -154,8 +248,9 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
     int rc;
 
     if (c->job || ex->shutting_down) {
-        conn_send(c, cg_encode_error(m->id, "busy", c->job ? "this connection already runs a job"
-                                                           : "the executor is shutting down"));
+        conn_send(c, cg_encode_error(m->id, "busy",
+                                     c->job ? "this connection already runs a job"
+                                            : "the executor is shutting down"));
         conn_send(c, cg_encode_done(m->id, 0));
         cJSON_Delete(root);
         return;
@@ -170,14 +265,29 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         return;
     }
     char id[CG_ID_MAX + 1];
+    int nruns = m->exec.nruns;
+    size_t code_len = m->exec.code_len;
     snprintf(id, sizeof id, "%s", m->id);
     rc = runner_start_job(ex->runner, root, m, c, &c->job);
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddStringToObject(f, "id", id);
+        cJSON_AddStringToObject(f, "peer", c->peer);
+        cJSON_AddNumberToObject(f, "runs", nruns);
+        cJSON_AddNumberToObject(f, "codeBytes", (double)code_len);
+    }
     if (rc != 0) {
         c->job = NULL;
+        if (f)
+            cJSON_AddStringToObject(f, "error", rc == -EBUSY ? "busy" : strerror(-rc));
+        log_event(rc == -EBUSY ? "info" : "error", "job_refused", f);
         conn_send(c, cg_encode_error(id, rc == -EBUSY ? "busy" : "internal",
                                      rc == -EBUSY ? "every slot is busy" : strerror(-rc)));
         conn_send(c, cg_encode_done(id, 0));
+        return;
     }
+    /* The job may have ended already (a launcher that could not start): c->job is then NULL. */
+    log_event("info", "job_start", f);
 }
 
 static void on_frame(conn_t *c, const char *buf, size_t len)
@@ -222,7 +332,10 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
 
 static int on_receive(conn_t *c, const void *in, size_t len)
 {
+    lws_validity_confirmed(c->wsi); /* the peer is alive: no keepalive PING needed now */
     if (c->rx_len + len > CG_MAX_FRAME_BYTES) {
+        executor_log("warn", "connection %s: frame over %u bytes, closing (1009)", c->peer,
+                     CG_MAX_FRAME_BYTES);
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1;
     }
@@ -253,23 +366,71 @@ static int on_receive(conn_t *c, const void *in, size_t len)
 
 static bool token_ok(executor_t *ex, struct lws *wsi)
 {
-    char auth[256];
+    char auth[320];
     int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    bool ok = n > 7 && strncmp(auth, "Bearer ", 7) == 0 && cg_secret_equal(auth + 7, ex->cfg.token);
 
-    if (n <= 7 || strncmp(auth, "Bearer ", 7) != 0)
-        return false;
-    return cg_secret_equal(auth + 7, ex->cfg.token);
+    memset(auth, 0, sizeof auth);
+    return ok;
+}
+
+static void peer_name(struct lws *wsi, char *out, size_t len)
+{
+    if (!lws_get_peer_simple(wsi, out, len) || !out[0])
+        snprintf(out, len, "local");
+}
+
+/* The upgrade request is complete: refuse it without the right token (lws answers 403 and
+ * closes), or while shutting down. */
+static int on_filter(executor_t *ex, struct lws *wsi)
+{
+    const char *why = ex->shutting_down ? "shutting down" : !token_ok(ex, wsi) ? "bad token" : NULL;
+    char peer[64];
+
+    if (!why)
+        return 0;
+    peer_name(wsi, peer, sizeof peer);
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddStringToObject(f, "peer", peer);
+        cJSON_AddStringToObject(f, "reason", why);
+    }
+    log_event("warn", "conn_refuse", f);
+    return 1;
+}
+
+static void on_established(executor_t *ex, conn_t *c, struct lws *wsi)
+{
+    memset(c, 0, sizeof *c);
+    c->ex = ex;
+    c->wsi = wsi;
+    c->next = ex->conns;
+    ex->conns = c;
+    ex->nconns++;
+    char peer[48];
+    peer_name(wsi, peer, sizeof peer);
+    snprintf(c->peer, sizeof c->peer, "%s#%lu", peer, ++ex->conn_serial);
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddStringToObject(f, "peer", c->peer);
+        cJSON_AddNumberToObject(f, "conns", ex->nconns);
+    }
+    log_event("info", "conn_accept", f);
+    conn_send(c, cg_encode_hello(ex->cfg.language, ex->cfg.version, ex->cfg.slots));
 }
 
 static void conn_closed(executor_t *ex, conn_t *c)
 {
+    bool had_job = c->job != NULL;
+
     for (conn_t **pp = &ex->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
+            ex->nconns--;
             break;
         }
     if (c->job) {
-        runner_detach(c->job);
+        runner_detach(c->job); /* kills the run; job_ended comes later with conn NULL */
         c->job = NULL;
     }
     while (c->out_head) {
@@ -277,8 +438,18 @@ static void conn_closed(executor_t *ex, conn_t *c)
         c->out_head = f->next;
         free(f);
     }
+    c->out_tail = NULL;
+    c->queued = 0;
     free(c->rx);
     c->rx = NULL;
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddStringToObject(f, "peer", c->peer);
+        cJSON_AddNumberToObject(f, "conns", ex->nconns);
+        if (had_job)
+            cJSON_AddBoolToObject(f, "jobCancelled", true);
+    }
+    log_event("info", "conn_close", f);
     maybe_stop(ex, runner_active(ex->runner));
 }
 
@@ -290,18 +461,9 @@ static int callback_exec(struct lws *wsi, enum lws_callback_reasons reason, void
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!token_ok(ex, wsi)) {
-            executor_log("warn", "refused a connection without the right token");
-            return 1;
-        }
-        return 0;
+        return on_filter(ex, wsi);
     case LWS_CALLBACK_ESTABLISHED:
-        memset(c, 0, sizeof *c);
-        c->ex = ex;
-        c->wsi = wsi;
-        c->next = ex->conns;
-        ex->conns = c;
-        conn_send(c, cg_encode_hello(ex->cfg.language, ex->cfg.version, ex->cfg.slots));
+        on_established(ex, c, wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return on_receive(c, in, len);
@@ -322,29 +484,52 @@ static const struct lws_protocols protocols[] = {
 
 /* /healthz-like answer for plain HTTP is not offered: only the WebSocket protocol. */
 
+/* Removes a socket left by an earlier run at path; anything else there is not ours to delete. */
+static int clear_stale_socket(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -EEXIST;
+    return unlink(path) == 0 ? 0 : -errno;
+}
+
 static int parse_listen(executor_t *ex, struct lws_context_creation_info *vi)
 {
     const char *l = ex->cfg.listen;
 
     if (strncmp(l, "unix:", 5) == 0) {
+        if (!l[5] || strlen(l + 5) >= sizeof ex->unix_path)
+            return -EINVAL;
         snprintf(ex->unix_path, sizeof ex->unix_path, "%s", l + 5);
-        unlink(ex->unix_path); /* a stale socket from an earlier run */
+        int rc = clear_stale_socket(ex->unix_path);
+        if (rc != 0) {
+            executor_log("error", "cannot use %s for the socket: %s", ex->unix_path,
+                         rc == -EEXIST ? "something other than a socket is there" : strerror(-rc));
+            ex->unix_path[0] = '\0'; /* not ours: never unlink it */
+            return rc;
+        }
         vi->options |= LWS_SERVER_OPTION_UNIX_SOCK;
         vi->iface = ex->unix_path;
         vi->port = 0;
         return 0;
     }
     if (strncmp(l, "tcp:", 4) == 0) {
-        static char host[64];
         const char *colon = strrchr(l + 4, ':');
-        if (!colon)
-            return -1;
-        snprintf(host, sizeof host, "%.*s", (int)(colon - (l + 4)), l + 4);
-        vi->port = atoi(colon + 1);
-        vi->iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
-        return vi->port > 0 ? 0 : -1;
+        char *end;
+        if (!colon || (size_t)(colon - (l + 4)) >= sizeof ex->host)
+            return -EINVAL;
+        snprintf(ex->host, sizeof ex->host, "%.*s", (int)(colon - (l + 4)), l + 4);
+        long port = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || port < 1 || port > 65535)
+            return -EINVAL;
+        vi->port = (int)port;
+        vi->iface = strcmp(ex->host, "0.0.0.0") == 0 || !ex->host[0] ? NULL : ex->host;
+        return 0;
     }
-    return -1;
+    return -EINVAL;
 }
 
 executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
@@ -377,6 +562,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .queued = conn_queued,
         .ccache = ex->ccache,
         .lang_version = cfg->version,
+        .log = executor_log,
+        .owner = ex,
     };
     ex->runner = runner_new(&rc);
     if (!ex->runner)
@@ -397,20 +584,33 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
     memset(&vi, 0, sizeof vi);
     vi.protocols = protocols;
     vi.vhost_name = "executor";
-    vi.options = 0;
+    vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND; /* else lws retries quietly */
     vi.gid = (gid_t)-1;
     vi.uid = (uid_t)-1;
-    if (parse_listen(ex, &vi) != 0) {
+    vi.retry_and_idle_policy = &keepalive;
+    int lrc = parse_listen(ex, &vi);
+    if (lrc == -EINVAL)
         executor_log("error", "bad listen address \"%s\" (tcp:HOST:PORT or unix:/path)",
                      cfg->listen);
+    if (lrc != 0)
         goto fail;
-    }
     if (!lws_create_vhost(ex->ctx, &vi)) {
         executor_log("error", "cannot listen on %s", cfg->listen);
         goto fail;
     }
-    if (ex->unix_path[0])
-        chmod(ex->unix_path, 0600);
+    /* Only the executor's own user may connect (lws creates the socket 0660 at best). */
+    if (ex->unix_path[0] && chmod(ex->unix_path, 0600) != 0) {
+        executor_log("error", "chmod 0600 %s: %s", ex->unix_path, strerror(errno));
+        goto fail;
+    }
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddStringToObject(f, "listen", cfg->listen);
+        cJSON_AddStringToObject(f, "language", cfg->language);
+        cJSON_AddStringToObject(f, "version", cfg->version);
+        cJSON_AddNumberToObject(f, "slots", cfg->slots);
+    }
+    log_event("info", "listen", f);
     return ex;
 fail:
     executor_free(ex);
@@ -435,8 +635,11 @@ void executor_shutdown(executor_t *ex)
     }
     ex->shutting_down = true;
     runner_cancel_all(ex->runner);
+    /* Each connection closes from its WRITEABLE callback once its queue is empty and its job
+     * has ended (lws_set_timeout(LWS_TO_KILL_ASYNC) from outside lws's service would wait for
+     * lws's next timer tick, seconds away on a foreign loop). */
     for (conn_t *c = ex->conns; c; c = c->next)
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_callback_on_writable(c->wsi);
     maybe_stop(ex, runner_active(ex->runner));
 }
 

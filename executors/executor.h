@@ -17,8 +17,8 @@
 
 typedef struct {
     const char *language;
-    const char *version;       /* of the language runtime, sent in HELLO */
-    const char *listen;        /* "tcp:HOST:PORT" or "unix:/path" */
+    const char *version; /* of the language runtime, sent in HELLO */
+    const char *listen;  /* "tcp:HOST:PORT" or "unix:/path" */
     const char *token;
     const char *launcher;
     const char *work_root;
@@ -26,7 +26,7 @@ typedef struct {
     uid_t uid_base;
     bool drop_uid;
     int compile_timeout_ms;
-    const char *cache_dir;     /* compiled-program cache, or NULL */
+    const char *cache_dir; /* compiled-program cache, or NULL */
 } executor_cfg_t;
 
 typedef struct executor executor_t;

@@ -5,20 +5,22 @@
  *   executor --language python|javascript|cpp [--listen tcp:HOST:PORT|unix:/path]
  *            [--slots N] [--token-file FILE] [--launcher PATH] [--work-root DIR] [--uid-base N]
  *
- * Environment: EXECUTOR_LANGUAGE, EXECUTOR_LISTEN (default tcp:0.0.0.0:8765), EXECUTOR_SLOTS
- * (4), EXECUTOR_TOKEN or EXECUTOR_TOKEN_FILE (required), EXECUTOR_LAUNCHER (default: launcher
- * next to this binary), EXECUTOR_WORK_ROOT (/tmp/codegate-work), EXECUTOR_UID_BASE (60000),
- * EXECUTOR_COMPILE_TIMEOUT_MS (20000). Flags win. The token is removed from the environment at
- * once, so no child ever sees it.
+ * Every option can also come from the environment (see the table below; `executor --help`
+ * prints it). Flags win over the environment. The token comes from EXECUTOR_TOKEN or a token
+ * file, never from a flag (argv is public in ps); it is wiped from the environment block at
+ * once, so neither a child nor a reader of /proc/<pid>/environ sees it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/wait.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -37,79 +39,130 @@ typedef struct {
     char launcher_buf[PATH_MAX];
 } opts_t;
 
+/* One row per option: the flag, its environment variable, default, bounds (integers), help. */
+typedef struct {
+    const char *flag, *env, *def;
+    bool is_int;
+    long min, max;
+    size_t off; /* in opts_t: const char * or int */
+    const char *help;
+} opt_def_t;
+
+// clang-format off
+#define STR_OPT(f, e, d, field, h) {f, e, d, false, 0, 0, offsetof(opts_t, field), h}
+#define INT_OPT(f, e, d, lo, hi, field, h) {f, e, d, true, lo, hi, offsetof(opts_t, field), h}
+// clang-format on
+
+static const opt_def_t opt_table[] = {
+    STR_OPT("--language", "EXECUTOR_LANGUAGE", NULL, language,
+            "python, javascript or cpp (required)"),
+    STR_OPT("--listen", "EXECUTOR_LISTEN", "tcp:0.0.0.0:8765", listen,
+            "tcp:HOST:PORT or unix:/path (the socket is made 0600)"),
+    INT_OPT("--slots", "EXECUTOR_SLOTS", "4", 1, 64, slots, "jobs run at once"),
+    STR_OPT("--token-file", "EXECUTOR_TOKEN_FILE", NULL, token_file,
+            "file holding the bearer token (else EXECUTOR_TOKEN; one is required)"),
+    STR_OPT("--launcher", "EXECUTOR_LAUNCHER", NULL, launcher,
+            "sandbox launcher (default: launcher next to this binary)"),
+    STR_OPT("--work-root", "EXECUTOR_WORK_ROOT", "/tmp/codegate-work", work_root,
+            "parent of the per-run work dirs (made 0711, must be ours)"),
+    INT_OPT("--uid-base", "EXECUTOR_UID_BASE", "60000", 1000, 2000000000, uid_base,
+            "slot i runs as uid/gid base+i (when root)"),
+    INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS", "20000", 1000, 120000,
+            compile_timeout_ms, "wall clock of one compile"),
+};
+#define NOPTS (sizeof opt_table / sizeof opt_table[0])
+
 static executor_t *g_ex;
 
-static const char *env_or(const char *name, const char *def)
+static void usage(FILE *f)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
-static int int_opt(const char *name, const char *v, int min, int max)
-{
-    char *end;
-    long n = strtol(v, &end, 10);
-
-    if (end == v || *end || n < min || n > max) {
-        fprintf(stderr, "executor: %s must be an integer between %d and %d\n", name, min, max);
-        exit(2);
+    fprintf(f, "usage: executor --language LANG [options]\n\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_def_t *d = &opt_table[i];
+        fprintf(f, "  %-22s %-28s %s", d->flag, d->env, d->help);
+        if (d->def)
+            fprintf(f, " [%s]", d->def);
+        if (d->is_int)
+            fprintf(f, " (%ld..%ld)", d->min, d->max);
+        fputc('\n', f);
     }
-    return (int)n;
+    fprintf(f, "  %-22s %-28s %s\n", "", "EXECUTOR_TOKEN", "the bearer token itself");
+    fprintf(f, "  --version, --help\n");
 }
 
-static void load_opts(opts_t *o, int argc, char **argv)
+/* Stores value v for option d into o. 0 or -1 (a message was printed). */
+static int set_opt(opts_t *o, const opt_def_t *d, const char *v, const char *origin)
+{
+    char *field = (char *)o + d->off;
+
+    if (!d->is_int) {
+        *(const char **)(void *)field = v;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < d->min || n > d->max) {
+        fprintf(stderr, "executor: %s must be an integer between %ld and %ld (got \"%s\")\n",
+                origin, d->min, d->max, v);
+        return -1;
+    }
+    *(int *)(void *)field = (int)n;
+    return 0;
+}
+
+/* Defaults, then the environment, then flags. 0, 1 (--help/--version answered) or -1. */
+static int load_opts(opts_t *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
-    o->language = env_or("EXECUTOR_LANGUAGE", NULL);
-    o->listen = env_or("EXECUTOR_LISTEN", "tcp:0.0.0.0:8765");
-    o->token_file = env_or("EXECUTOR_TOKEN_FILE", NULL);
-    o->launcher = env_or("EXECUTOR_LAUNCHER", NULL);
-    o->work_root = env_or("EXECUTOR_WORK_ROOT", "/tmp/codegate-work");
-    o->slots = int_opt("EXECUTOR_SLOTS", env_or("EXECUTOR_SLOTS", "4"), 1, 64);
-    o->uid_base = int_opt("EXECUTOR_UID_BASE", env_or("EXECUTOR_UID_BASE", "60000"), 1000,
-                          2000000000);
-    o->compile_timeout_ms = int_opt("EXECUTOR_COMPILE_TIMEOUT_MS",
-                                    env_or("EXECUTOR_COMPILE_TIMEOUT_MS", "20000"), 1000, 120000);
-    if (getenv("EXECUTOR_TOKEN"))
-        snprintf(o->token, sizeof o->token, "%s", getenv("EXECUTOR_TOKEN"));
-    unsetenv("EXECUTOR_TOKEN");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *e = getenv(opt_table[i].env);
+        const char *v = e && *e ? e : opt_table[i].def;
+        if (v && set_opt(o, &opt_table[i], v, opt_table[i].env) != 0)
+            return -1;
+    }
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i];
+        const opt_def_t *d = NULL;
         if (!strcmp(a, "--version")) {
             printf("codegate executor %s (protocol %d)\n", CG_VERSION, CG_PROTO_VERSION);
-            exit(0);
+            return 1;
         }
-        if (!v) {
-            fprintf(stderr, "executor: %s needs a value (see the top of executors/main.c)\n", a);
-            exit(2);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
         }
-        if (!strcmp(a, "--language"))
-            o->language = v;
-        else if (!strcmp(a, "--listen"))
-            o->listen = v;
-        else if (!strcmp(a, "--slots"))
-            o->slots = int_opt(a, v, 1, 64);
-        else if (!strcmp(a, "--token-file"))
-            o->token_file = v;
-        else if (!strcmp(a, "--launcher"))
-            o->launcher = v;
-        else if (!strcmp(a, "--work-root"))
-            o->work_root = v;
-        else if (!strcmp(a, "--uid-base"))
-            o->uid_base = int_opt(a, v, 1000, 2000000000);
-        else {
+        for (size_t k = 0; k < NOPTS; k++)
+            if (!strcmp(a, opt_table[k].flag))
+                d = &opt_table[k];
+        if (!d) {
             fprintf(stderr, "executor: unknown option %s\n", a);
-            exit(2);
+            usage(stderr);
+            return -1;
         }
-        i++;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "executor: %s needs a value\n", a);
+            return -1;
+        }
+        if (set_opt(o, d, argv[++i], a) != 0)
+            return -1;
     }
+    return 0;
 }
 
+/* Takes the token from EXECUTOR_TOKEN (wiping it in the environment block, which is what
+ * /proc/<pid>/environ shows, then unsetting it) or from the token file. 0 or -1. */
 static int read_token(opts_t *o)
 {
+    char *env = getenv("EXECUTOR_TOKEN");
     int fd;
     ssize_t n;
 
+    if (env) {
+        snprintf(o->token, sizeof o->token, "%s", env);
+        memset(env, 0, strlen(env));
+    }
+    unsetenv("EXECUTOR_TOKEN");
     if (!o->token_file)
         return o->token[0] ? 0 : -1;
     fd = open(o->token_file, O_RDONLY | O_CLOEXEC);
@@ -122,6 +175,24 @@ static int read_token(opts_t *o)
     o->token[n] = '\0';
     o->token[strcspn(o->token, "\r\n")] = '\0';
     return o->token[0] ? 0 : -1;
+}
+
+/* Default launcher: "launcher" in the directory of this binary. */
+static void default_launcher(opts_t *o)
+{
+    ssize_t n = readlink("/proc/self/exe", o->launcher_buf, sizeof o->launcher_buf - 1);
+    char *slash;
+
+    o->launcher = "launcher";
+    if (n <= 0)
+        return;
+    o->launcher_buf[n] = '\0';
+    slash = strrchr(o->launcher_buf, '/');
+    if (!slash ||
+        (size_t)(slash + 1 - o->launcher_buf) + sizeof "launcher" > sizeof o->launcher_buf)
+        return;
+    strcpy(slash + 1, "launcher");
+    o->launcher = o->launcher_buf;
 }
 
 /* Can a run get its own network and IPC namespaces here? (The launcher tries for every run;
@@ -156,11 +227,77 @@ static void clear_slot_uids(uid_t base, int slots)
     }
 }
 
+/* Can the slot uids reach the work root (every directory above it must be searchable by
+ * them)? A 0700 parent would make every run fail with "permission denied". */
+static bool slots_reach(const char *work_root, uid_t uid)
+{
+    int status;
+    pid_t p = fork();
+
+    if (p == 0) {
+        if (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 ||
+            setresuid(uid, uid, uid) != 0)
+            _exit(2);
+        _exit(access(work_root, X_OK) == 0 ? 0 : 1);
+    }
+    if (p < 0 || waitpid(p, &status, 0) != p)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void on_signal(uv_signal_t *s, int sig)
 {
     (void)s;
     executor_log("info", "signal %d: shutting down", sig);
     executor_shutdown(g_ex);
+}
+
+/* Checks and start-up chores before the server exists. 0, or an exit status. */
+static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
+{
+    bool root = geteuid() == 0;
+    int rc;
+
+    *pf = profile_find(o->language);
+    if (!*pf) {
+        fprintf(stderr, "executor: --language must be python, javascript or cpp\n");
+        return 2;
+    }
+    if (read_token(o) != 0) {
+        fprintf(stderr, "executor: a token is required (EXECUTOR_TOKEN or --token-file)\n");
+        return 2;
+    }
+    if (!o->launcher)
+        default_launcher(o);
+    if (access(o->launcher, X_OK) != 0) {
+        fprintf(stderr, "executor: launcher %s: %s\n", o->launcher, strerror(errno));
+        return 1;
+    }
+    if ((rc = workdir_prepare_root(o->work_root)) != 0) {
+        fprintf(stderr, "executor: cannot use work root %s: %s\n", o->work_root,
+                rc == -EPERM ? "owned by another user" : strerror(-rc));
+        return 1;
+    }
+    if (profile_version(*pf, version, vlen) != 0)
+        executor_log("warn", "cannot tell the %s version", (*pf)->name);
+    if (!root) {
+        executor_log("warn", "not running as root: every run uses this uid (reduced isolation)");
+        return 0;
+    }
+    if (!slots_reach(o->work_root, (uid_t)o->uid_base)) {
+        fprintf(stderr,
+                "executor: the slot uids cannot reach %s (a parent directory is not "
+                "searchable by others?)\n",
+                o->work_root);
+        return 1;
+    }
+    clear_slot_uids((uid_t)o->uid_base, o->slots);
+    if (namespaces_available())
+        executor_log("info", "runs get private network and IPC namespaces");
+    else
+        executor_log("info", "no per-run namespaces here (unshare refused): isolation comes "
+                             "from the container's internal network, slot uids and clean-up");
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -170,46 +307,22 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_signal_t sterm, sint;
     const profile_t *pf;
-    bool root = geteuid() == 0;
+    int rc;
 
-    load_opts(&o, argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    pf = profile_find(o.language);
-    if (!pf) {
-        fprintf(stderr, "executor: --language must be python, javascript or cpp\n");
-        return 2;
+    rc = load_opts(&o, argc, argv);
+    if (rc != 0) {
+        memset(&o, 0, sizeof o);
+        unsetenv("EXECUTOR_TOKEN");
+        return rc > 0 ? 0 : 2;
     }
-    if (read_token(&o) != 0) {
-        fprintf(stderr, "executor: a token is required (EXECUTOR_TOKEN or --token-file)\n");
-        return 2;
+    rc = prepare(&o, &pf, version, sizeof version);
+    if (rc != 0) {
+        memset(o.token, 0, sizeof o.token);
+        return rc;
     }
-    if (!o.launcher) {
-        ssize_t n = readlink("/proc/self/exe", o.launcher_buf, sizeof o.launcher_buf - 1);
-        if (n > 0) {
-            o.launcher_buf[n] = '\0';
-            char *slash = strrchr(o.launcher_buf, '/');
-            if (slash)
-                snprintf(slash + 1, sizeof o.launcher_buf - (size_t)(slash + 1 - o.launcher_buf),
-                         "launcher");
-        }
-        o.launcher = o.launcher_buf;
-    }
-    if (workdir_prepare_root(o.work_root) != 0) {
-        fprintf(stderr, "executor: cannot use work root %s: %s\n", o.work_root, strerror(errno));
-        return 1;
-    }
-    if (profile_version(pf, version, sizeof version) != 0)
-        executor_log("warn", "cannot tell the %s version", pf->name);
-    if (!root) {
-        executor_log("warn", "not running as root: every run uses this uid (reduced isolation)");
-    } else {
-        clear_slot_uids((uid_t)o.uid_base, o.slots);
-        if (namespaces_available())
-            executor_log("info", "runs get private network and IPC namespaces");
-        else
-            executor_log("info", "no per-run namespaces here (unshare refused): isolation comes "
-                                 "from the container's internal network, slot uids and clean-up");
-    }
+    executor_log("info", "codegate executor %s starting: %s %s, pid %d, %s", CG_VERSION, pf->name,
+                 version, (int)getpid(), geteuid() == 0 ? "root (slot uids)" : "unprivileged");
 
     /* The compile cache lives beside the work dirs (in Docker: on the /work tmpfs). Its name
      * starts with '.', which no work dir name can. */
@@ -225,19 +338,21 @@ int main(int argc, char **argv)
         .work_root = o.work_root,
         .slots = o.slots,
         .uid_base = (uid_t)o.uid_base,
-        .drop_uid = root,
+        .drop_uid = geteuid() == 0,
         .compile_timeout_ms = o.compile_timeout_ms,
         .cache_dir = cache_dir,
     };
     g_ex = executor_new(&loop, &cfg);
-    if (!g_ex)
+    if (!g_ex) {
+        memset(o.token, 0, sizeof o.token);
+        uv_run(&loop, UV_RUN_DEFAULT); /* lets the handles lws closed finish closing */
+        uv_loop_close(&loop);
         return 1;
+    }
     uv_signal_init(&loop, &sterm);
     uv_signal_init(&loop, &sint);
     uv_signal_start(&sterm, on_signal, SIGTERM);
     uv_signal_start(&sint, on_signal, SIGINT);
-    executor_log("info", "%s %s executor listening on %s (%d slots, launcher %s)", pf->name,
-                 version, o.listen, o.slots, o.launcher);
     uv_run(&loop, UV_RUN_DEFAULT);
     /* Our handles first, then lws's (it closes its own on the loop), then let them all close. */
     uv_close((uv_handle_t *)&sterm, NULL);

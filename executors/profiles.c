@@ -22,8 +22,7 @@
 
 static const char *const py_run[] = {"python3", "-I", "-u", "{file}", NULL};
 static const char *const py_version[] = {"python3", "--version", NULL};
-static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8",
-                                     NULL};
+static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL};
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 static const char *const js_run[] = {"node", "--max-old-space-size={mem}", "--stack-size=4096",
@@ -33,8 +32,8 @@ static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed",
                                      "Cannot allocate memory", NULL};
 
-static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2", "-pipe", "-o", "main",
-                                          "{file}", NULL};
+static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",    "-pipe",
+                                          "-o",  "main",       "{file}", NULL};
 static const char *const cpp_run[] = {"./main", NULL};
 static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
@@ -43,7 +42,8 @@ static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 static const profile_t profiles[] = {
     {"python", "main.py", NULL, py_run, py_version, 64, py_env, py_oom, PROFILE_PTY_NONE, NULL},
     {"javascript", "main.js", NULL, js_run, js_version, -1, js_env, js_oom, PROFILE_PTY_IN, NULL},
-    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom, PROFILE_PTY_INOUT, "main"},
+    {"cpp", "main.cpp", cpp_compile, cpp_run, cpp_version, 16, cpp_env, cpp_oom, PROFILE_PTY_INOUT,
+     "main"},
 };
 
 const profile_t *profile_find(const char *name)

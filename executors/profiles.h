@@ -18,16 +18,16 @@
 #define PROFILE_PTY_INOUT 2 /* both are the same pseudo-terminal */
 
 typedef struct {
-    const char *name;                 /* canonical: python, javascript, cpp */
-    const char *file;                 /* source file name in the work dir */
-    const char *const *compile;       /* NULL for interpreted languages */
+    const char *name;           /* canonical: python, javascript, cpp */
+    const char *file;           /* source file name in the work dir */
+    const char *const *compile; /* NULL for interpreted languages */
     const char *const *run;
-    const char *const *version_cmd;   /* prints the version; see profile_version() */
-    int as_extra_mb;                  /* RLIMIT_AS = memoryMb + this; -1 = no RLIMIT_AS */
-    const char *const *env;           /* extra "K=V" for runs */
-    const char *const *oom_markers;   /* stderr text that means the program ran out of memory */
-    int pty;                          /* interactive runs: PROFILE_PTY_* (runner.c) */
-    const char *binary;               /* what the compile step produces (cached), or NULL */
+    const char *const *version_cmd; /* prints the version; see profile_version() */
+    int as_extra_mb;                /* RLIMIT_AS = memoryMb + this; -1 = no RLIMIT_AS */
+    const char *const *env;         /* extra "K=V" for runs */
+    const char *const *oom_markers; /* stderr text that means the program ran out of memory */
+    int pty;                        /* interactive runs: PROFILE_PTY_* (runner.c) */
+    const char *binary;             /* what the compile step produces (cached), or NULL */
 } profile_t;
 
 /* The profile of a canonical language name, or NULL. */

@@ -15,7 +15,7 @@
  *   fd 3  status  launcher -> executor: one JSON line when everything has ended
  *
  * The launcher enforces the wall clock itself, and kills every process of the run before it
- * exits, so the pipes reach EOF right after its exit. A backup timer (wall + 3 s) SIGKILLs the
+ * exits, so the pipes reach EOF right after its exit. A backup timer (wall + 2 s) SIGKILLs the
  * launcher if it ever hangs; after the exit callback a short drain timer closes pipes that some
  * stray holder keeps open. A step is complete when the process handle, the pipes and the timer
  * are all closed (proc.open == 0). stdout and stderr together are capped at the job's output
@@ -24,7 +24,8 @@
  *
  * Output is sanitized to UTF-8 (common/utf8.c) when it is sent: in RESULT frames, or as it
  * arrives in STDOUT/STDERR frames for streamed jobs. After the last step, the work dir is
- * removed (never following user symlinks), the slot is freed and DONE is sent.
+ * removed (never following user symlinks) on libuv's thread pool, since a program can leave a
+ * large tree; then DONE is sent, the slot is freed and the ended callback runs.
  */
 #include "runner.h"
 
@@ -32,6 +33,7 @@
 #include <fcntl.h>
 #include <termios.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,11 @@
 #include "utf8.h"
 #include "workdir.h"
 
-#define RUN_BACKUP_MS 3000
+/* The launcher enforces the wall clock itself; this is only the backstop for a hung launcher. */
+#define RUN_BACKUP_MS 2000
+/* After the launcher's exit every process of the run is dead, so the pipes hold at most what
+ * is buffered in them and EOF comes at once; only a holder we could not kill (no slot uid)
+ * keeps one open. Generous enough for a loaded machine, short enough not to matter. */
 #define RUN_DRAIN_MS 500
 #define STATUS_MAX 4096
 #define COMPILE_OUTPUT_LIMIT (256u * 1024u)
@@ -55,17 +61,17 @@ typedef struct {
     uv_pipe_t pin, pout, perr, pstat;
     uv_timer_t timer;
     uv_write_t wreq;
-    int open;              /* handles not yet closed */
+    int open; /* handles not yet closed */
     bool exited;
     bool spawned;
     bool term_sent;
     bool backup_fired;
     bool truncated;
-    bool paused;           /* output reading stopped for backpressure */
-    int pty_slave;         /* interactive runs with a pty (profile->pty): its slave side */
-    bool pty;              /* stdin is a pty: EOF is ^D; the master is pout (INOUT) or pin (IN) */
-    bool line_open;        /* the last stdin written did not end with a newline */
-    size_t limit;          /* stdout+stderr cap */
+    bool paused;    /* output reading stopped for backpressure */
+    int pty_slave;  /* interactive runs with a pty (profile->pty): its slave side */
+    bool pty;       /* stdin is a pty: EOF is ^D; the master is pout (INOUT) or pin (IN) */
+    bool line_open; /* the last stdin written did not end with a newline */
+    size_t limit;   /* stdout+stderr cap */
     size_t total;
     buf_t out, err, status;
     cg_utf8_state_t u_out, u_err;
@@ -74,20 +80,23 @@ typedef struct {
 
 struct rjob {
     runner_t *r;
-    void *conn;            /* NULL once detached */
+    void *conn; /* NULL once detached */
     cJSON *root;
-    cg_msg_t msg;          /* msg.exec points into root */
+    cg_msg_t msg; /* msg.exec points into root */
     char id[CG_ID_MAX + 1];
     int slot;
     char dirname[CG_ID_MAX + 32];
     char dirpath[PATH_MAX];
     bool dir_made;
-    int step;              /* -1 = compile, else run index */
-    char cache_key[65];    /* compiled languages with a cache: the source's key */
+    int step;           /* -1 = compile, else run index */
+    char cache_key[65]; /* compiled languages with a cache: the source's key */
     int runs_done;
     bool cancelled;
     bool compile_failed;
+    int64_t t_start;
     rproc_t p;
+    uv_work_t rm_req; /* work dir removal on the thread pool */
+    int rm_rc;
     rjob_t *next;
 };
 
@@ -145,6 +154,22 @@ static void send_frame(rjob_t *job, char *frame)
         job->r->cfg.send(job->conn, frame);
     else
         free(frame);
+}
+
+static void runner_log(const runner_t *r, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void runner_log(const runner_t *r, const char *level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->cfg.log)
+        r->cfg.log(level, "%s", msg);
+    else
+        fprintf(stderr, "runner %s: %s\n", level, msg);
 }
 
 /* ---- process handles ---- */
@@ -237,7 +262,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (job->msg.exec.stream && job->step >= 0) {
         stream_out(job, is_err, buf->base, keep);
         if (job->conn && job->r->cfg.queued && job->r->cfg.queued(job->conn) > RUNNER_QUEUE_HIGH &&
-            !p->paused) {
+            !p->paused && !p->exited) {
             p->paused = true;
             uv_read_stop((uv_stream_t *)&p->pout);
             uv_read_stop((uv_stream_t *)&p->perr);
@@ -276,6 +301,9 @@ static void on_proc_exit(uv_process_t *proc, int64_t status, int sig)
     (void)status;
     (void)sig;
     job->p.exited = true;
+    /* Every writer is gone: what is left in the pipes is bounded, read it despite backpressure
+     * (else the drain timer would drop it). */
+    runner_resume(job);
     close_handle(job, (uv_handle_t *)proc);
     uv_timer_stop(&job->p.timer);
     uv_timer_start(&job->p.timer, on_timer, RUN_DRAIN_MS, 0);
@@ -441,7 +469,8 @@ static void start_step(rjob_t *job)
         p->open++;
     }
     if (rc || pipe_init(job, &p->pin) || pipe_init(job, &p->pout) || pipe_init(job, &p->perr) ||
-        pipe_init(job, &p->pstat) || build_argv(job, argv, argbuf, sizeof argbuf, wall, compile) < 0) {
+        pipe_init(job, &p->pstat) ||
+        build_argv(job, argv, argbuf, sizeof argbuf, wall, compile) < 0) {
         buf_append(&p->err, "executor: cannot prepare the run", 32);
         goto fail;
     }
@@ -489,7 +518,8 @@ static void start_step(rjob_t *job)
     p->spawned = true;
     p->open++;
     if (p->pty_slave >= 0) {
-        close(p->pty_slave); /* the launcher has it now; EOF comes when the program's copies close */
+        close(
+            p->pty_slave); /* the launcher has it now; EOF comes when the program's copies close */
         p->pty_slave = -1;
     }
     uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
@@ -536,10 +566,10 @@ static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
             return CG_ST_TIMEOUT;
         return o->exit_code == 0 ? CG_ST_OK : CG_ST_COMPILE_ERROR;
     }
-    if (p->truncated)
-        return CG_ST_OUTPUT_LIMIT;
     if (timed_out)
         return CG_ST_TIMEOUT;
+    if (p->truncated)
+        return CG_ST_OUTPUT_LIMIT;
     if (o->exit_code == 0 && o->signal == 0)
         return CG_ST_OK;
     if (profile_is_oom(pf, p->err.data))
@@ -616,20 +646,40 @@ static void job_free(rjob_t *job)
     free(job);
 }
 
-static void finish_job(rjob_t *job)
+static void complete_job(rjob_t *job)
 {
     runner_t *r = job->r;
 
-    if (job->dir_made) {
-        int rc = workdir_remove(r->cfg.work_root, job->dirname);
-        if (rc != 0)
-            fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"work dir %s not fully removed: %s\"}\n",
-                    job->dirpath, strerror(-rc));
-    }
+    if (job->rm_rc != 0)
+        runner_log(r, "warn", "work dir %s not fully removed: %s", job->dirpath,
+                   strerror(-job->rm_rc));
     send_frame(job, cg_encode_done(job->id, job->runs_done));
-    if (job->conn)
-        r->cfg.ended(job->conn, job);
+    r->cfg.ended(job->conn, job);
     job_free(job);
+}
+
+static void rm_work(uv_work_t *w)
+{
+    rjob_t *job = w->data;
+
+    job->rm_rc = workdir_remove(job->r->cfg.work_root, job->dirname);
+}
+
+static void rm_done(uv_work_t *w, int status)
+{
+    (void)status; /* never cancelled: we do not call uv_cancel */
+    complete_job(w->data);
+}
+
+static void finish_job(rjob_t *job)
+{
+    if (job->dir_made) {
+        job->rm_req.data = job;
+        if (uv_queue_work(job->r->cfg.loop, &job->rm_req, rm_work, rm_done) == 0)
+            return;
+        rm_work(&job->rm_req);
+    }
+    complete_job(job);
 }
 
 /* C++: a program compiled before from the same source, compiler and flags is taken from the
@@ -739,6 +789,7 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     job->msg = *msg;
     job->msg.exec.args = job->msg.argv; /* re-point into our copy */
     job->slot = slot;
+    job->t_start = cg_now_ms();
     snprintf(job->id, sizeof job->id, "%s", msg->id);
     snprintf(job->dirname, sizeof job->dirname, "%d-%s", slot, job->id);
     snprintf(job->dirpath, sizeof job->dirpath, "%s/%s", c->work_root, job->dirname);
@@ -793,9 +844,9 @@ void runner_stdin(rjob_t *job, const char *data)
 {
     size_t n = strlen(data);
     stdin_write_t *w;
-    uv_stream_t *in = (uv_stream_t *)(job->p.pty && job->r->cfg.profile->pty == PROFILE_PTY_INOUT
-                                           ? &job->p.pout
-                                           : &job->p.pin);
+    uv_stream_t *in =
+        (uv_stream_t *)(job->p.pty && job->r->cfg.profile->pty == PROFILE_PTY_INOUT ? &job->p.pout
+                                                                                    : &job->p.pin);
 
     if (!job->msg.exec.interactive || !job->p.spawned || job->p.exited || n == 0 ||
         uv_is_closing((uv_handle_t *)in))
@@ -865,9 +916,31 @@ static void step_next_fresh(rjob_t *job)
     start_step(job);
 }
 
-const char *runner_job_id(const rjob_t *job) { return job->id; }
+const char *runner_job_id(const rjob_t *job)
+{
+    return job->id;
+}
 
-int runner_active(const runner_t *r) { return r->active; }
+void *runner_owner(const rjob_t *job)
+{
+    return job->r->cfg.owner;
+}
+
+void runner_job_summary(const rjob_t *job, runner_summary_t *out)
+{
+    out->id = job->id;
+    out->slot = job->slot;
+    out->runs_done = job->runs_done;
+    out->nruns = job->msg.exec.nruns;
+    out->cancelled = job->cancelled;
+    out->compile_failed = job->compile_failed;
+    out->elapsed_ms = cg_now_ms() - job->t_start;
+}
+
+int runner_active(const runner_t *r)
+{
+    return r->active;
+}
 
 void runner_cancel_all(runner_t *r)
 {

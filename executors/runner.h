@@ -4,9 +4,10 @@
  *
  * A job comes from one EXECUTE frame and belongs to one connection. The runner owns the job
  * (and the parsed frame it points into) from runner_start_job() until it has sent DONE and
- * called the ended callback. Frames go out through the send callback, which takes ownership
- * of the malloc'ed string. After runner_detach() (the connection is gone) nothing is sent and
- * the ended callback is not called; the job still kills its processes and cleans up.
+ * called the ended callback (the job is freed when that returns). Frames go out through the
+ * send callback, which takes ownership of the malloc'ed string. After runner_detach() (the
+ * connection is gone) nothing is sent; the job still kills its processes, cleans up, and calls
+ * the ended callback with conn == NULL.
  *
  * Threads: everything here runs on the loop's thread.
  */
@@ -14,6 +15,7 @@
 #define CG_RUNNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -28,17 +30,21 @@ typedef struct rjob rjob_t;
 typedef struct {
     uv_loop_t *loop;
     const profile_t *profile;
-    const char *launcher;      /* path of build/launcher */
-    const char *work_root;     /* parent of the per-run dirs */
+    const char *launcher;  /* path of build/launcher */
+    const char *work_root; /* parent of the per-run dirs */
     int slots;
-    uid_t uid_base;            /* slot i runs as uid_base + i (when root) */
-    bool drop_uid;             /* running as root: give each slot its own uid */
+    uid_t uid_base; /* slot i runs as uid_base + i (when root) */
+    bool drop_uid;  /* running as root: give each slot its own uid */
     int compile_timeout_ms;
-    void (*send)(void *conn, char *frame);   /* takes ownership of frame */
-    void (*ended)(void *conn, rjob_t *job);  /* job finished; conn may take another */
-    size_t (*queued)(void *conn);            /* bytes waiting to go out on conn */
-    ccache_t *ccache;          /* compiled programs; NULL = no cache */
-    const char *lang_version;  /* part of the cache key */
+    void (*send)(void *conn, char *frame);  /* takes ownership of frame */
+    void (*ended)(void *conn, rjob_t *job); /* job finished (conn NULL when detached); the slot
+                                               is free and conn may take another job */
+    size_t (*queued)(void *conn);           /* bytes waiting to go out on conn */
+    ccache_t *ccache;                       /* compiled programs; NULL = no cache */
+    const char *lang_version;               /* part of the cache key */
+    /* Log lines (printf-style); NULL = plain lines on stderr. */
+    void (*log)(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+    void *owner; /* the caller's, returned by runner_owner() */
 } runner_cfg_t;
 
 /* Streamed output is paused while the connection holds more than this unsent (backpressure:
@@ -71,6 +77,20 @@ void runner_close_stdin(rjob_t *job);
 void runner_resume(rjob_t *job);
 
 const char *runner_job_id(const rjob_t *job);
+/* cfg.owner of the runner the job belongs to. */
+void *runner_owner(const rjob_t *job);
+
+/* What a job did so far (for the executor's log). id points into the job. */
+typedef struct {
+    const char *id;
+    int slot;
+    int runs_done; /* runs reported with RESULT */
+    int nruns;
+    bool cancelled;
+    bool compile_failed;
+    int64_t elapsed_ms;
+} runner_summary_t;
+void runner_job_summary(const rjob_t *job, runner_summary_t *out);
 int runner_active(const runner_t *r);
 /* Cancels every job (executor shutdown). */
 void runner_cancel_all(runner_t *r);

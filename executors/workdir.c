@@ -1,28 +1,54 @@
 /*
  * workdir.c - safe creation and removal of per-run work directories (see workdir.h).
+ *
+ * Removal walks the tree with *at() calls on directory fds opened O_NOFOLLOW | O_DIRECTORY, so
+ * no path the program controls is ever resolved through a symlink. Depth is unbounded but the
+ * walk is not: at WORKDIR_MAX_DEPTH nested levels, the directory found there is renamed up into
+ * the top directory (same file system, we hold fds on both parents) and handled by a later pass.
+ * Each pass therefore holds at most WORKDIR_MAX_DEPTH directory fds, and every pass removes or
+ * lifts everything it sees, so a chain of any length is gone after depth / WORKDIR_MAX_DEPTH
+ * passes.
  */
 #include "workdir.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cg_util.h"
 
+/* A pass count no real tree needs: 10^6 levels. Guards against a bug looping forever. */
+#define WORKDIR_MAX_PASSES 20000
+
 int workdir_prepare_root(const char *root)
 {
     struct stat st;
+    int fd, rc = 0;
 
     if (mkdir(root, 0711) != 0 && errno != EEXIST)
         return -errno;
-    if (lstat(root, &st) != 0)
-        return -errno;
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    return 0;
+    fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -ENOTDIR : -errno;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* Someone else's directory (say a /tmp/codegate-work planted by another user) could be
+     * rearranged under us between creating a work dir and using it: refuse it. */
+    if (st.st_uid != geteuid()) {
+        rc = -EPERM;
+        goto out;
+    }
+    if ((st.st_mode & 07777) != 0711 && fchmod(fd, 0711) != 0)
+        rc = -errno;
+out:
+    close(fd);
+    return rc;
 }
 
 static int open_dir(int parent, const char *name)
@@ -85,51 +111,114 @@ out:
     return rc;
 }
 
-/* Empties the directory open as dfd. Consumes dfd. */
-static int empty_dir(int dfd, int depth)
-{
-    DIR *d;
-    struct dirent *de;
-    int rc = 0;
+/* One removal pass over a tree. */
+typedef struct {
+    int top;         /* fd of the directory being removed (deep subtrees are lifted here) */
+    unsigned lifted; /* subtrees lifted in this pass: another pass is needed */
+    unsigned serial; /* names of lifted subtrees */
+    int rc;          /* first error */
+} sweep_t;
 
-    if (depth > WORKDIR_MAX_DEPTH) {
-        close(dfd);
-        return -ELOOP;
+static void note(sweep_t *s, int rc)
+{
+    if (rc && !s->rc)
+        s->rc = rc;
+}
+
+/* Opens the directory parent/name for emptying; a directory its owner made unreadable (000,
+ * 0300) is given back its owner's permissions first (we are root or that owner). */
+static int open_for_removal(int parent, const char *name)
+{
+    int fd = open_dir(parent, name);
+
+    if (fd < 0 && errno == EACCES) {
+        /* AT_SYMLINK_NOFOLLOW: glibc does it through an O_PATH fd, never through a link. */
+        (void)!fchmodat(parent, name, 0700, AT_SYMLINK_NOFOLLOW);
+        fd = open_dir(parent, name);
     }
-    d = fdopendir(dfd);
+    if (fd >= 0)
+        (void)!fchmod(fd, 0700); /* 0500: we must be able to unlink its entries */
+    return fd;
+}
+
+/* Moves the directory parent/name to the top directory under a fresh name. */
+static int lift(sweep_t *s, int parent, const char *name)
+{
+    char to[32];
+
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(to, sizeof to, ".cg-deep-%u", s->serial++);
+        if (renameat2(parent, name, s->top, to, RENAME_NOREPLACE) == 0) {
+            s->lifted++;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/* Empties the directory open as dfd (consumed). */
+static void empty_dir(sweep_t *s, int dfd, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *de;
+
     if (!d) {
-        rc = -errno;
+        note(s, -errno);
         close(dfd);
-        return rc;
+        return;
     }
     while ((de = readdir(d))) {
-        struct stat st;
         const char *n = de->d_name;
+        struct stat st;
+
         if (!strcmp(n, ".") || !strcmp(n, ".."))
             continue;
-        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT)
+                note(s, -errno);
             continue;
-        if (S_ISDIR(st.st_mode)) {
-            int sub = open_dir(dirfd(d), n);
-            if (sub < 0 && errno == EACCES) {
-                /* A directory its owner made 000: we own the parent's fd, fix and retry. */
-                (void)!fchmodat(dirfd(d), n, 0700, 0);
-                sub = open_dir(dirfd(d), n);
-            }
-            if (sub >= 0) {
-                (void)!fchmod(sub, 0700);
-                int r = empty_dir(sub, depth + 1);
-                if (r && !rc)
-                    rc = r;
-            }
-            if (unlinkat(dirfd(d), n, AT_REMOVEDIR) != 0 && !rc)
-                rc = -errno;
-        } else if (unlinkat(dirfd(d), n, 0) != 0 && !rc) {
-            rc = -errno;
         }
+        if (!S_ISDIR(st.st_mode)) {
+            if (unlinkat(dirfd(d), n, 0) != 0 && errno != ENOENT)
+                note(s, -errno);
+            continue;
+        }
+        if (depth + 1 >= WORKDIR_MAX_DEPTH) {
+            note(s, lift(s, dirfd(d), n));
+            continue;
+        }
+        int sub = open_for_removal(dirfd(d), n);
+        if (sub < 0) {
+            note(s, -errno);
+            continue;
+        }
+        empty_dir(s, sub, depth + 1);
+        if (unlinkat(dirfd(d), n, AT_REMOVEDIR) != 0)
+            note(s, -errno);
     }
     closedir(d);
-    return rc;
+}
+
+/* Empties the directory open as top (not consumed), pass after pass. */
+static int empty_tree(int top)
+{
+    sweep_t s = {.top = top};
+
+    (void)!fchmod(top, 0700);
+    for (int pass = 0; pass < WORKDIR_MAX_PASSES; pass++) {
+        /* A fresh open file description per pass: readdir starts at the beginning. */
+        int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        s.lifted = 0;
+        s.rc = 0;
+        empty_dir(&s, fd, 0);
+        if (s.lifted == 0)
+            return s.rc;
+    }
+    return -ELOOP;
 }
 
 int workdir_remove(const char *root, const char *name)
@@ -138,7 +227,7 @@ int workdir_remove(const char *root, const char *name)
 
     if (rfd < 0)
         return errno == ENOENT ? 0 : -errno;
-    dfd = open_dir(rfd, name);
+    dfd = open_for_removal(rfd, name);
     if (dfd < 0) {
         rc = errno == ENOENT ? 0 : -errno;
         if (rc == -ENOTDIR || rc == -ELOOP) /* not a directory (or a symlink): unlink it */
@@ -146,7 +235,8 @@ int workdir_remove(const char *root, const char *name)
         close(rfd);
         return rc;
     }
-    rc = empty_dir(dfd, 0);
+    rc = empty_tree(dfd);
+    close(dfd);
     if (unlinkat(rfd, name, AT_REMOVEDIR) != 0 && !rc)
         rc = -errno;
     close(rfd);

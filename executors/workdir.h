@@ -16,12 +16,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define WORKDIR_MAX_DEPTH 200
+/* Directory fds one removal pass holds at most; deeper trees are removed all the same (in
+ * more passes, see workdir.c). */
+#define WORKDIR_MAX_DEPTH 64
 
-/* Makes sure root exists as a directory (mode 0711 when created). 0 or -errno. */
+/* Makes sure root exists as a directory of ours (not a symlink, owned by our euid: -EPERM
+ * otherwise) with mode 0711 (set when it differs). 0 or -errno. */
 int workdir_prepare_root(const char *root);
 
-/* Creates root/name (must not exist) with mode 0700, owned by uid/gid when chown_it. 0 or -errno. */
+/* Creates root/name (must not exist) with mode 0700, owned by uid/gid when chown_it. 0 or -errno.
+ */
 int workdir_create(const char *root, const char *name, uid_t uid, gid_t gid, bool chown_it);
 
 /* Creates the file root/name/file (O_EXCL, O_NOFOLLOW) with data, mode 0600, owned by uid/gid
@@ -29,8 +33,10 @@ int workdir_create(const char *root, const char *name, uid_t uid, gid_t gid, boo
 int workdir_write_file(const char *root, const char *name, const char *file, const char *data,
                        size_t len, uid_t uid, gid_t gid, bool chown_it);
 
-/* Removes root/name and everything below it. Returns 0 when it is gone (or was never there),
- * else -errno of the first failure (what could be removed is removed). */
+/* Removes root/name and everything below it, however deep. A symlink (also root/name itself)
+ * is removed as a link; directories made unreadable are made readable first. Returns 0 when
+ * it is gone (or was never there), else -errno of the first failure (what could be removed is
+ * removed). Blocking: the executor calls it from libuv's thread pool. */
 int workdir_remove(const char *root, const char *name);
 
 #endif

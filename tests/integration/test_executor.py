@@ -4,11 +4,16 @@
     tests/integration/test_executor.py BUILD_DIR
 
 Checks the token check on upgrade, HELLO, PING/PONG, execute/result/done in three languages,
-errors for bad frames, busy connections, cancel, and several jobs at once on several connections.
-The last line is `N passed, N failed`.
+stdin, exit codes and signals, timeouts, the output cap, memory limits, C++ compile errors,
+invalid UTF-8 and NUL in output, streaming and interactive stdin, fragmented and oversized
+frames, errors for bad frames, busy connections, cancel, several jobs at once on several
+connections, the unix socket listener, the token never reaching a program, SIGTERM with jobs
+running, and the JSON log. The last line is `N passed, N failed`.
 """
 import json
 import os
+import socket
+import stat
 import signal
 import subprocess
 import sys
@@ -27,30 +32,51 @@ TOKEN = "t0k3n-" + os.urandom(8).hex()
 EXES = {}
 
 
+def spawn(lang, listen, work, slots=3, uid_base=None, log_name=None):
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "EXECUTOR_TOKEN": TOKEN, "EXECUTOR_LANGUAGE": lang,
+           "EXECUTOR_LISTEN": listen, "EXECUTOR_WORK_ROOT": work, "EXECUTOR_SLOTS": str(slots),
+           "EXECUTOR_UID_BASE": str(uid_base or 61000 + 10 * len(EXES))}
+    for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    log_path = os.path.join(BUILD, "test-logs", "executor-%s.log" % (log_name or lang))
+    log = open(log_path, "wb")
+    return subprocess.Popen([os.path.join(BUILD, "executor")], env=env, stdout=log, stderr=log), log_path
+
+
+def wait_up(fn, p):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if p.poll() is not None:
+            raise RuntimeError("executor exited with %s at start" % p.returncode)
+        try:
+            fn().close()
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise RuntimeError("executor not up after 15 s")
+
+
 def start(lang):
     port = free_port()
     work = tempfile.mkdtemp(prefix="cg-exec-test-")
     os.chmod(work, 0o711)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "EXECUTOR_TOKEN": TOKEN, "EXECUTOR_LANGUAGE": lang,
-           "EXECUTOR_LISTEN": "tcp:127.0.0.1:%d" % port, "EXECUTOR_WORK_ROOT": work,
-           "EXECUTOR_SLOTS": "3", "EXECUTOR_UID_BASE": str(61000 + 10 * len(EXES))}
-    log = open(os.path.join(BUILD, "test-logs", "executor-%s.log" % lang), "wb")
-    p = subprocess.Popen([os.path.join(BUILD, "executor")], env=env, stdout=log, stderr=log)
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            ws = connect(port)
-            ws.close()
-            break
-        except Exception:
-            time.sleep(0.05)
-    EXES[lang] = (p, port, work)
+    p, log_path = spawn(lang, "tcp:127.0.0.1:%d" % port, work)
+    wait_up(lambda: connect(port), p)
+    EXES[lang] = (p, port, work, log_path)
 
 
-def connect(port, token=TOKEN):
+def connect(port, token=TOKEN, unix=None):
     hdr = ["Authorization: Bearer %s" % token] if token is not None else []
-    ws = websocket.create_connection("ws://127.0.0.1:%d/" % port, header=hdr, subprotocols=[PROTO],
-                                     timeout=20)
+    if unix:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(20)
+        sock.connect(unix)
+        ws = websocket.create_connection("ws://localhost/", header=hdr, subprotocols=[PROTO],
+                                         timeout=20, socket=sock)
+    else:
+        ws = websocket.create_connection("ws://127.0.0.1:%d/" % port, header=hdr,
+                                         subprotocols=[PROTO], timeout=20)
     hello = json.loads(ws.recv())
     check(hello["type"] == "hello", "hello first", hello)
     return ws
@@ -75,7 +101,7 @@ def collect(ws, jid):
 
 
 def test_token_required():
-    _, port, _ = EXES["python"]
+    _, port, _, _ = EXES["python"]
     for tok in (None, "wrong", TOKEN + "x", ""):
         try:
             ws = connect(port, tok)
@@ -90,7 +116,7 @@ def test_token_required():
 
 
 def test_hello_and_ping():
-    _, port, _ = EXES["cpp"]
+    _, port, _, _ = EXES["cpp"]
     ws = websocket.create_connection("ws://127.0.0.1:%d/" % port, header=["Authorization: Bearer " + TOKEN],
                                      subprotocols=[PROTO], timeout=10)
     hello = json.loads(ws.recv())
@@ -182,6 +208,231 @@ def test_connection_drop_kills_run():
     check(os.listdir(work) == [], "work dir removed after the client went away: %s" % os.listdir(work))
 
 
+def run_one(lang, code, runs=None, **kw):
+    """Runs one job on a fresh connection; returns (results, frames)."""
+    ws = connect(EXES[lang][1])
+    try:
+        jid = "j%s" % os.urandom(4).hex()
+        execute(ws, jid, lang, code, runs, **kw)
+        frames = collect(ws, jid)
+    finally:
+        ws.close()
+    check(frames[-1]["type"] == "done", "done last", frames)
+    return [f for f in frames if f["type"] == "result"], frames
+
+
+def test_exit_code_and_signal():
+    res, _ = run_one("python", "import sys\nprint('x')\nsys.exit(3)")
+    check(res[0]["status"] == "runtime_error" and res[0]["exitCode"] == 3 and res[0]["stdout"] == "x\n",
+          "exit 3", res)
+    res, _ = run_one("cpp", "#include <csignal>\nint main(){std::raise(SIGSEGV);}")
+    check(res[0]["status"] == "runtime_error" and res[0]["signal"] == "SIGSEGV", "SIGSEGV", res)
+    res, _ = run_one("javascript", "throw new Error('boom')")
+    check(res[0]["status"] == "runtime_error" and "boom" in res[0]["stderr"], "js throw", res)
+
+
+def test_stdin_and_runs():
+    runs = [{"input": "1 2\n", "timeoutMs": 5000}, {"input": "", "timeoutMs": 5000},
+            {"input": "40 2", "timeoutMs": 5000}]
+    res, frames = run_one("cpp", "#include <iostream>\nint main(){long a=0,b=0;std::cin>>a>>b;std::cout<<a+b<<std::endl;}",
+                          runs)
+    check([r["stdout"] for r in res] == ["3\n", "0\n", "42\n"] and [r["run"] for r in res] == [0, 1, 2],
+          "three runs in order", frames)
+    check(frames[-1]["runs"] == 3, "done counts runs", frames)
+    # A program that never reads a large input: EPIPE on our side is no failure.
+    res, _ = run_one("python", "print('ignored')", [{"input": "y" * (4 << 20), "timeoutMs": 5000}])
+    check(res[0]["status"] == "ok" and res[0]["stdout"] == "ignored\n", "unread stdin", res)
+
+
+def test_timeout():
+    t0 = time.time()
+    res, _ = run_one("python", "while True: pass", [{"input": "", "timeoutMs": 1000}])
+    check(res[0]["status"] == "timeout" and res[0]["timedOut"] is True, "timeout", res)
+    check(time.time() - t0 < 4, "ended near the limit (%.1fs)" % (time.time() - t0))
+    res, _ = run_one("javascript", "setTimeout(()=>{}, 60000)", [{"input": "", "timeoutMs": 800}])
+    check(res[0]["status"] == "timeout", "sleeping js times out", res)
+
+
+def test_output_cap():
+    t0 = time.time()
+    res, _ = run_one("javascript", "for(;;) process.stdout.write('z'.repeat(1000))",
+                     outputLimit=5000)
+    check(res[0]["status"] == "output_limit" and res[0]["truncated"] is True and
+          len(res[0]["stdout"]) == 5000, "capped at 5000", {k: v for k, v in res[0].items() if k != "stdout"})
+    check(time.time() - t0 < 4, "stopped at the cap, not at the time limit")
+
+
+def test_memory_limit():
+    res, _ = run_one("python", "x = bytearray(400 * 1024 * 1024)\nprint(len(x))", memoryMb=64)
+    check(res[0]["status"] == "memory_limit", "python MemoryError", res)
+    res, _ = run_one("cpp", "#include <vector>\n#include <cstdio>\nint main(){std::vector<char> v(400u<<20, 1);"
+                     "std::printf(\"%d\\n\", v[5]);}", memoryMb=64)
+    check(res[0]["status"] == "memory_limit", "C++ bad_alloc", res)
+
+
+def test_compile_error():
+    res, frames = run_one("cpp", "int main() { return undefined_name; }")
+    c = frames[0]
+    check(c["type"] == "compile" and c["status"] == "compile_error" and "undefined_name" in c["stderr"]
+          and c["exitCode"] != 0, "compile error reported", frames)
+    check(not res and frames[-1]["runs"] == 0, "no run after a failed compile", frames)
+
+
+def test_invalid_utf8_and_nul():
+    code = ("import sys\nsys.stdout.buffer.write(b'a\\x00b\\xffc\\xe2\\x82\\xac\\xc3')\n"
+            "sys.stderr.buffer.write(b'\\xed\\xa0\\x80!')")
+    res, _ = run_one("python", code)
+    check(res[0]["stdout"] == "a\ufffdb\ufffdc\u20ac\ufffd", "stdout sanitized", res)
+    check(res[0]["stderr"].endswith("!") and "\ufffd" in res[0]["stderr"], "surrogate replaced", res)
+    # Streamed: a sequence split across two writes is put back together.
+    code = ("import sys,time\nsys.stdout.buffer.write(b'x\\xe2\\x82')\nsys.stdout.flush()\ntime.sleep(0.2)\n"
+            "sys.stdout.buffer.write(b'\\xacy\\xff')\n")
+    res, frames = run_one("python", code, stream=True)
+    out = "".join(f["data"] for f in frames if f["type"] == "stdout")
+    check(out == "x\u20acy\ufffd" and res[0]["stdout"] == "", "streamed sanitize", frames)
+
+
+def test_stream_and_interactive():
+    ws = connect(EXES["python"][1])
+    execute(ws, "inter", "python", "import sys\nprint('ready')\nfor l in sys.stdin: print(l.strip().upper())\nprint('bye')",
+            [{"input": "", "timeoutMs": 10000}], stream=True, interactive=True)
+
+    def read_until(want):
+        got = ""
+        deadline = time.time() + 10
+        while want not in got and time.time() < deadline:
+            f = json.loads(ws.recv())
+            check(f["type"] in ("stdout", "pong"), "only output while running", f)
+            if f["type"] == "stdout":
+                check(f["id"] == "inter" and f["run"] == 0, "stdout frame", f)
+                got += f["data"]
+        return got
+    check(read_until("ready\n") == "ready\n", "prompt before any input")
+    ws.send(json.dumps({"type": "stdin", "id": "inter", "run": 0, "data": "abc\n"}))
+    check(read_until("ABC\n") == "ABC\n", "echo of stdin")
+    ws.send(json.dumps({"type": "stdin", "id": "inter", "run": 0, "data": "d"}))
+    ws.send(json.dumps({"type": "stdin", "id": "inter", "run": 0, "data": "ef\n"}))
+    check(read_until("DEF\n") == "DEF\n", "a line in two frames")
+    ws.send(json.dumps({"type": "close_stdin", "id": "inter"}))
+    frames = collect(ws, "inter")
+    out = "".join(f["data"] for f in frames if f["type"] == "stdout")
+    res = [f for f in frames if f["type"] == "result"]
+    check(out == "bye\n" and res[0]["status"] == "ok" and res[0]["stdout"] == "", "EOF ends the program", frames)
+    ws.close()
+
+
+def test_fragmented_and_oversized_frames():
+    ws = connect(EXES["python"][1])
+    msg = json.dumps({"type": "execute", "v": 1, "id": "frag", "language": "python",
+                      "code": "print('%s')" % ("q" * 100000), "runs": [{"input": "", "timeoutMs": 5000}]}).encode()
+    parts = [msg[:10], msg[10:70000], msg[70000:]]
+    ws.send_frame(websocket.ABNF.create_frame(parts[0], websocket.ABNF.OPCODE_TEXT, fin=0))
+    ws.send_frame(websocket.ABNF.create_frame(parts[1], websocket.ABNF.OPCODE_CONT, fin=0))
+    ws.send_frame(websocket.ABNF.create_frame(parts[2], websocket.ABNF.OPCODE_CONT, fin=1))
+    frames = collect(ws, "frag")
+    check(frames[0]["type"] == "result" and frames[0]["stdout"] == "q" * 100000 + "\n", "reassembled")
+    # Beyond CG_MAX_FRAME_BYTES (64 MiB): closed with 1009.
+    chunk = b"x" * (1 << 20)
+    code = None
+    try:
+        ws.send_frame(websocket.ABNF.create_frame(chunk, websocket.ABNF.OPCODE_TEXT, fin=0))
+        for _ in range(70):
+            ws.send_frame(websocket.ABNF.create_frame(chunk, websocket.ABNF.OPCODE_CONT, fin=0))
+    except (OSError, websocket.WebSocketException):
+        pass
+    try:
+        while True:
+            op, data = ws.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(data[:2], "big")
+                break
+    except (OSError, websocket.WebSocketException):
+        pass
+    check(code == 1009, "closed with 1009, got %r" % code)
+    ws.close()
+
+
+def test_program_environment():
+    code = ("import os,json\nst=os.stat('.')\n"
+            "env=dict(os.environ)\n"
+            "print(json.dumps({'mode':oct(st.st_mode & 0o7777),'uid':os.getuid(),'owner':st.st_uid,"
+            "'cwd':os.getcwd(),'env':env}))")
+    res, _ = run_one("python", code)
+    info = json.loads(res[0]["stdout"])
+    check(info["mode"] == "0o700", "work dir 0700", info)
+    check(not any("TOKEN" in k or TOKEN in v for k, v in info["env"].items()), "no token in env", info)
+    check(info["env"].get("HOME") == info["cwd"] and info["env"].get("TMPDIR") == info["cwd"], "HOME/TMPDIR", info)
+    check(os.path.dirname(info["cwd"]) == EXES["python"][2], "under the work root", info)
+    if os.geteuid() == 0:
+        base = int(open("/proc/%d/environ" % EXES["python"][0].pid, "rb").read().split(b"EXECUTOR_UID_BASE=")[1].split(b"\0")[0])
+        check(base <= info["uid"] < base + 3 and info["owner"] == info["uid"], "slot uid", info)
+    # Not even the executor's own environment block shows the token any more.
+    env = open("/proc/%d/environ" % EXES["python"][0].pid, "rb").read()
+    check(TOKEN.encode() not in env, "token wiped from /proc/<executor>/environ")
+
+
+def test_unix_socket_and_sigterm():
+    d = tempfile.mkdtemp(prefix="cg-exec-unix-")
+    os.chmod(d, 0o711)   # the slot uids must reach the work root below it
+    work = os.path.join(d, "work")
+    path = os.path.join(d, "exec.sock")
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(path)   # a stale socket from an earlier run: replaced
+    stale.close()
+    p, log_path = spawn("python", "unix:" + path, work, slots=2, log_name="python-unix")
+    try:
+        wait_up(lambda: connect(0, unix=path), p)
+        check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "socket 0600")
+        check(stat.S_IMODE(os.stat(work).st_mode) == 0o711, "work root 0711")
+        try:
+            connect(0, token="nope", unix=path).close()
+            raise AssertionError("bad token accepted on the unix socket")
+        except AssertionError:
+            raise
+        except Exception:
+            pass
+        ws = connect(0, unix=path)
+        execute(ws, "u1", "python", "print(6*7)")
+        fr = collect(ws, "u1")
+        check(fr[0].get("stdout") == "42\n", "job over the unix socket", fr)
+        execute(ws, "u2", "python", "import time\ntime.sleep(30)", [{"input": "", "timeoutMs": 30000}])
+        deadline = time.time() + 5
+        while not os.listdir(work) and time.time() < deadline:
+            time.sleep(0.05)
+        check(len(os.listdir(work)) == 1, "the job runs", os.listdir(work))
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        check(rc == 0, "exit 0 after SIGTERM, got %s" % rc)
+        check(time.time() - t0 < 3, "stopped quickly (%.1fs)" % (time.time() - t0))
+        check(os.listdir(work) == [], "work dir removed at shutdown", os.listdir(work))
+        check(not os.path.exists(path), "socket removed at shutdown")
+        ws.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # Something that is not a socket at the path is left alone: the executor refuses to start.
+    with open(path, "w") as f:
+        f.write("keep me")
+    p, _ = spawn("python", "unix:" + path, work, log_name="python-unix2")
+    rc = p.wait(10)
+    check(rc != 0 and open(path).read() == "keep me", "non-socket path untouched (rc %s)" % rc)
+    subprocess.call(["rm", "-rf", d])
+
+
+def test_log_lines():
+    lines = open(EXES["python"][3], "rb").read().splitlines()
+    events = set()
+    for line in lines:
+        j = json.loads(line)  # every line is one JSON object
+        check("ts" in j and j.get("level") in ("info", "warn", "error") and ("msg" in j or "event" in j),
+              "log line shape", j)
+        events.add(j.get("event"))
+    for e in ("listen", "conn_accept", "conn_refuse", "conn_close", "job_start", "job_end"):
+        check(e in events, "event %s logged" % e, sorted(x for x in events if x))
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -192,10 +443,14 @@ def main():
             start(lang)
         for t in (test_token_required, test_hello_and_ping, test_three_languages, test_bad_frames_answered,
                   test_busy_connection_and_cancel, test_concurrent_jobs_and_slots,
-                  test_connection_drop_kills_run):
+                  test_connection_drop_kills_run, test_exit_code_and_signal, test_stdin_and_runs,
+                  test_timeout, test_output_cap, test_memory_limit, test_compile_error,
+                  test_invalid_utf8_and_nul, test_stream_and_interactive,
+                  test_fragmented_and_oversized_frames, test_program_environment,
+                  test_unix_socket_and_sigterm, test_log_lines):
             r.run(t, timeout=120)
     finally:
-        for lang, (p, _, work) in EXES.items():
+        for lang, (p, _, work, _) in EXES.items():
             p.send_signal(signal.SIGTERM)
             try:
                 rc = p.wait(15)

@@ -24,6 +24,42 @@ static void test_find(void **state)
     assert_true(profile_find("javascript")->as_extra_mb < 0); /* node: no RLIMIT_AS */
 }
 
+/* Every row is complete and every template expands to something without a placeholder left:
+ * adding a language is one row, and a half-filled row is caught here. */
+static void test_table_complete(void **state)
+{
+    (void)state;
+    const char *names[] = {"python", "javascript", "cpp"};
+    const char *argv[PROFILE_MAX_ARGV];
+    char buf[1024];
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const profile_t *p = profile_find(names[i]);
+        assert_non_null(p);
+        assert_string_equal(p->name, names[i]);
+        assert_non_null(p->file);
+        assert_null(strchr(p->file, '/'));
+        assert_non_null(p->run);
+        assert_non_null(p->version_cmd);
+        assert_non_null(p->env);
+        assert_non_null(p->oom_markers);
+        assert_non_null(p->oom_markers[0]);
+        assert_true((p->compile == NULL) == (p->binary == NULL)); /* compiled: its product named */
+        assert_true(p->as_extra_mb >= -1);
+        const char *const *tmpls[] = {p->run, p->compile, p->version_cmd};
+        for (int t = 0; t < 3; t++) {
+            if (!tmpls[t])
+                continue;
+            int n = profile_expand(tmpls[t], p->file, 128, argv, buf, sizeof buf);
+            assert_true(n >= 1);
+            for (int k = 0; k < n; k++)
+                assert_null(strchr(argv[k], '{'));
+        }
+        for (int k = 0; p->env[k]; k++)
+            assert_non_null(strchr(p->env[k], '='));
+    }
+}
+
 static void test_expand(void **state)
 {
     (void)state;
@@ -60,9 +96,10 @@ static void test_oom(void **state)
     (void)state;
     assert_true(profile_is_oom(profile_find("python"), "Traceback...\nMemoryError\n"));
     assert_false(profile_is_oom(profile_find("python"), "ValueError"));
-    assert_true(profile_is_oom(profile_find("javascript"),
-                               "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap "
-                               "out of memory"));
+    assert_true(
+        profile_is_oom(profile_find("javascript"),
+                       "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap "
+                       "out of memory"));
     assert_true(profile_is_oom(profile_find("cpp"), "what():  std::bad_alloc"));
     assert_false(profile_is_oom(profile_find("cpp"), NULL));
 }
@@ -70,9 +107,8 @@ static void test_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),
-        cmocka_unit_test(test_expand),
-        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_find),   cmocka_unit_test(test_table_complete),
+        cmocka_unit_test(test_expand), cmocka_unit_test(test_version),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
