@@ -2,7 +2,7 @@
 """The benchmark behind `make bench`: one run, one machine, every number side by side.
 
     /usr/bin/python3 tests/bench/bench.py [--build DIR] [--quick] [--runtimes local,docker]
-                                          [--no-strace]
+                                          [--no-profile]
 
 Measures, in this order:
   1. the floor: bare process starts on the host (python3 -c 'print(1)', node -e, g++ compile +
@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ HELLO = {
     "cpp": '#include <iostream>\nint main(){std::cout << 1 << "\\n";}\n',
 }
 BITS = '#include <bits/stdc++.h>\nint main(){std::vector<int> v{3,1,2}; std::sort(v.begin(), v.end()); std::cout << v[0] << "\\n";}\n'
+PY_BARE = ["/usr/bin/python3", "-c", "print(1)"]
 LEVELS = (1, 2, 4, 8, 16)
 OVERLOAD_CLIENTS = 96          # beyond executors x slots + queue-max (1 x 4 + 64 by default)
 LOAD_SECONDS, OVERLOAD_SECONDS = 8, 5
@@ -340,15 +342,23 @@ def post(conn, body):
     return r.status, doc
 
 
-def sequential(g, lang, code, n, warmup=5):
-    """n requests one after the other on one keep-alive connection, after `warmup` unmeasured."""
+BIG_OUTPUT = "import sys\nsys.stdout.write('x' * 1000000)\n"
+
+
+def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n"):
+    """n requests one after the other on one keep-alive connection, after `warmup` unmeasured.
+    With paired (an argv), that command is also started directly before each request, so that
+    the ratio of the two does not depend on how busy the machine was at another moment."""
     conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
     lat, run_ms, counts = [], [], {"ok": 0, "bad200": 0, "s503": 0, "other": 0}
+    bare = []
     first = None
     p0 = None
     for i in range(n + warmup):
         if i == warmup:
             p0 = processes_started()
+        if paired and i >= warmup:
+            bare += time_spawn(paired, 1, 0, CLEAN_ENV)
         t0 = time.perf_counter()
         st, doc = post(conn, {"language": lang, "code": code})
         dt = (time.perf_counter() - t0) * 1000
@@ -358,7 +368,7 @@ def sequential(g, lang, code, n, warmup=5):
             continue
         lat.append(dt)
         data = (doc or {}).get("data") or {}
-        if st == 200 and data.get("status") == "ok" and data.get("stdout") == "1\n":
+        if st == 200 and data.get("status") == "ok" and data.get("stdout") == expect:
             counts["ok"] += 1
             run_ms.append(data.get("durationMs", 0))
         elif st == 200:
@@ -367,13 +377,15 @@ def sequential(g, lang, code, n, warmup=5):
             counts["s503"] += 1
         else:
             counts["other"] += 1
-    procs = processes_started() - p0
+    procs = processes_started() - p0 - (n if paired else 0)
     conn.close()
     s = summary(lat)
     s.update(counts)
     s["first"] = first
     s["run_p50_ms"] = pct(run_ms, 50) if run_ms else None
     s["processes_per_request"] = round(procs / n, 2)
+    if paired:
+        s["paired_bare"] = summary(bare)
     return s
 
 
@@ -403,15 +415,94 @@ def compile_cases(g, runs):
             "bits_repeat_latency_ms": summary(hits) if hits else None}
 
 
-def wrk(g, clients, seconds, body=None):
+def metrics(g):
+    """The gateway's Python request/queue/run sums and counts from GET /metrics."""
+    out = {}
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=10)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        for name in ("request_duration", "queue_wait", "run_duration"):
+            for kind in ("sum", "count"):
+                key = 'codegate_%s_seconds_%s{language="python"} ' % (name, kind)
+                if line.startswith(key):
+                    out[name + "_" + kind] = float(line[len(key):])
+    return out
+
+
+def metrics_delta(a, b):
+    """Mean server-side times (ms) between two /metrics scrapes."""
+    out = {}
+    for name in ("request_duration", "queue_wait", "run_duration"):
+        n = b.get(name + "_count", 0) - a.get(name + "_count", 0)
+        if n > 0:
+            out[name + "_mean_ms"] = round((b[name + "_sum"] - a[name + "_sum"]) / n * 1000, 1)
+    return out
+
+
+PERF_GROUPS = (("python3", ("python3",)), ("launcher", ("launcher",)), ("executor", ("executor",)),
+               ("gateway", ("gateway", "MHD-")), ("wrk", ("wrk",)),
+               ("docker daemons", ("dockerd", "containerd", "docker-init", "runc")))
+
+
+def perf_cpu(seconds, out_file):
+    """perf record -a for `seconds`; returns CPU seconds by process group (None without perf)."""
+    if not shutil.which("perf"):
+        return None
+    freq = 499
+    r = subprocess.run(["perf", "record", "-a", "-F", str(freq), "-o", out_file, "--", "sleep", str(seconds)],
+                       capture_output=True, text=True, timeout=seconds + 60)
+    if r.returncode != 0:
+        return None
+    rep = subprocess.run(["perf", "report", "-i", out_file, "--sort", "comm", "--stdio", "-n", "-g", "none"],
+                         capture_output=True, text=True, timeout=120).stdout
+    groups = {name: 0.0 for name, _ in PERF_GROUPS}
+    groups["kernel idle"] = groups["other processes"] = 0.0
+    for line in rep.splitlines():
+        w = line.split()
+        if len(w) < 3 or line.startswith("#") or not w[0].endswith("%"):
+            continue
+        samples, comm_ = int(w[1]), " ".join(w[2:])
+        cpu_s = samples / freq
+        for name, prefixes in PERF_GROUPS:
+            if any(comm_.startswith(p) for p in prefixes):
+                groups[name] += cpu_s
+                break
+        else:
+            groups["kernel idle" if comm_ == "swapper" else "other processes"] += cpu_s
+    return {k: round(v, 2) for k, v in groups.items()}
+
+
+def wrk(g, clients, seconds, body=None, perf_file=None):
     if not shutil.which("wrk"):
         return None
     env = dict(os.environ)
     if body:
         env["BENCH_BODY"] = json.dumps(body)
-    r = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", "%ds" % seconds, "--timeout", "10s",
-                        "-s", os.path.join(HERE, "post.lua"), g.url + "/api/code/execute"],
-                       capture_output=True, text=True, env=env, timeout=seconds + 60)
+    m0 = metrics(g)
+    proc = subprocess.Popen(["wrk", "-t", "1", "-c", str(clients), "-d", "%ds" % seconds, "--timeout", "10s",
+                             "-s", os.path.join(HERE, "post.lua"), g.url + "/api/code/execute"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cpu = None
+    if perf_file and seconds >= 4:
+        # CPU time by process over the middle of the run, and the requests answered meanwhile.
+        time.sleep(1)
+        p0 = metrics(g)
+        cpu = perf_cpu(seconds - 2, perf_file)
+        p1 = metrics(g)
+        if cpu:
+            cpu["requests"] = int(p1.get("request_duration_count", 0) - p0.get("request_duration_count", 0))
+    try:
+        stdout, stderr = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    server = metrics_delta(m0, metrics(g))
     for line in r.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             d = json.loads(line[len("BENCH_JSON "):])
@@ -423,6 +514,12 @@ def wrk(g, clients, seconds, body=None):
             for k in ("ok", "bad200", "s503", "retry_after", "other", "timeouts"):
                 out[k] = d[k]
             out["socket_errors"] = d["connect_err"] + d["read_err"] + d["write_err"]
+            out["server"] = server
+            bad = [x[len("BENCH_BAD "):] for x in (r.stderr or "").splitlines() if x.startswith("BENCH_BAD ")]
+            if bad:
+                out["bad_samples"] = bad[:5]
+            if cpu:
+                out["cpu_s"] = cpu
             return out
     return {"clients": clients, "error": (r.stderr or r.stdout)[-300:]}
 
@@ -456,15 +553,16 @@ def strace_burst(g, pid, follow, n, lang="python"):
                                  "per_request": round(calls / n, 1)})
     except OSError:
         pass
-    rows.sort(key=lambda x: -x["seconds"])
     total = sum(r["per_request"] for r in rows)
+    top_calls = sorted(rows, key=lambda x: -x["per_request"])[:15]
+    rows.sort(key=lambda x: -x["seconds"])
     return {"target": comm(pid), "follow_children": follow, "requests": n, "p50_under_strace": seq["p50"],
-            "syscalls_per_request": round(total, 1), "top": rows[:12], "raw": os.path.relpath(out_file, ROOT),
+            "syscalls_per_request": round(total, 1), "top": rows[:12], "top_calls": top_calls, "raw": os.path.relpath(out_file, ROOT),
             "process_starts_per_request": round(sum(r["per_request"] for r in rows if r["syscall"] in ("execve",)), 2),
             "forks_per_request": round(sum(r["per_request"] for r in rows if r["syscall"] in ("clone", "clone3", "fork", "vfork")), 2)}
 
 
-def gateway_bench(build, runtime, quick, do_strace):
+def gateway_bench(build, runtime, quick, do_profile):
     g = Gateway(build, ["--runtime", runtime], name="bench-" + runtime)
     r = {}
     log("%s: starting a gateway (log %s)" % (runtime, g.log_path))
@@ -480,23 +578,30 @@ def gateway_bench(build, runtime, quick, do_strace):
         log("%s: sequential latency, %d requests per language" % (runtime, n))
         r["sequential"] = {}
         for lang in HELLO:
-            r["sequential"][lang] = sequential(g, lang, HELLO[lang], n + (50 if lang == "python" and not quick else 0))
+            r["sequential"][lang] = sequential(g, lang, HELLO[lang], n + (50 if lang == "python" and not quick else 0),
+                                               paired=PY_BARE if lang == "python" else None)
+        # The same interpreter start with 1 MB of output: what moving output costs on the way back.
+        r["sequential"]["python 1 MB out"] = sequential(g, "python", BIG_OUTPUT, 10 if quick else 30,
+                                                        expect="x" * 1000000)
         log("%s: C++ <bits/stdc++.h>" % runtime)
         r["compile"] = compile_cases(g, 2 if quick else 3)
         r["load"] = []
         peak = None
         for c in LEVELS:
-            log("%s: load, %d client(s), %d s" % (runtime, c, LOAD_SECONDS))
+            secs = 3 if quick else LOAD_SECONDS
+            log("%s: load, %d client(s), %d s" % (runtime, c, secs))
             s = Sampler(g, ex)
             s.start()
-            r["load"].append(wrk(g, c, 3 if quick else LOAD_SECONDS))
+            r["load"].append(wrk(g, c, secs, perf_file=os.path.join(g.build, "bench", "perf-%s.data" % runtime)
+                                 if c == 8 and do_profile else None))
             peak = merge_peaks(peak, s.stop())
         r["memory_load_peak"] = peak
-        log("%s: overload, %d clients, %d s" % (runtime, OVERLOAD_CLIENTS, OVERLOAD_SECONDS))
-        r["overload"] = wrk(g, OVERLOAD_CLIENTS, 3 if quick else OVERLOAD_SECONDS)
+        secs = 3 if quick else OVERLOAD_SECONDS
+        log("%s: overload, %d clients, %d s" % (runtime, OVERLOAD_CLIENTS, secs))
+        r["overload"] = wrk(g, OVERLOAD_CLIENTS, secs)
         time.sleep(2)
         r["memory_after"] = memory_now(g, ex)
-        if do_strace and shutil.which("strace") and ex.pids:
+        if do_profile and shutil.which("strace") and ex.pids:
             log("%s: strace -c bursts (gateway, executor, executor + children)" % runtime)
             py = next((p for k, p in ex.pids.items() if k.startswith("python")), None)
             r["strace"] = [strace_burst(g, g.proc.pid, True, 50)]
@@ -514,6 +619,45 @@ def docker_ok():
         return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+IN_IMAGE_PY = r"""
+import json, os, sys, time
+argv, n = json.loads(sys.argv[1]), int(sys.argv[2])
+fd = os.open("/dev/null", os.O_RDWR)
+xs = []
+for i in range(n + 3):
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+                         file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1)])
+    os.waitpid(pid, 0)
+    if i >= 3:
+        xs.append((time.perf_counter() - t0) * 1000)
+print(json.dumps(xs))
+"""
+IN_IMAGE_JS = r"""
+const {spawnSync} = require('child_process');
+const argv = JSON.parse(process.argv[1]), n = +process.argv[2], xs = [];
+for (let i = 0; i < n + 3; i++) {
+  const t0 = process.hrtime.bigint();
+  spawnSync(argv[0], argv.slice(1), {stdio: 'ignore', env: {PATH: '/usr/local/bin:/usr/bin:/bin'}});
+  if (i >= 3) xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+console.log(JSON.stringify(xs));
+"""
+
+
+def in_image(image, timer, argv, n):
+    """Times argv n times inside the executor image (one docker run): the floor as the executor
+    sees it, without the host's own interpreter builds and site hooks."""
+    cmd = ["docker", "run", "--rm", "--network", "none", "--entrypoint", timer[0], image] + timer[1:] + \
+        [json.dumps(argv), str(n)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    try:
+        return summary(json.loads(r.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        log("in-image timing failed: %s" % (r.stderr or r.stdout)[-300:])
+        return None
 
 
 def docker_run(image, quick):
@@ -546,13 +690,16 @@ def fmt(x):
 
 
 def table(headers, rows):
-    w = [max(len(str(h)), *(len(fmt(r[i])) for r in rows)) if rows else len(str(h))
-         for i, h in enumerate(headers)]
-    line = "  " + "  ".join(str(h).rjust(w[i]) if i else str(h).ljust(w[i]) for i, h in enumerate(headers))
-    print(line)
+    """Prints rows under headers: numbers right-aligned, text left-aligned."""
+    w = [max([len(str(h))] + [len(fmt(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    num = [all(isinstance(r[i], (int, float)) or r[i] is None or r[i] == "-" for r in rows)
+           for i in range(len(headers))]
+    print("  " + "  ".join(str(h).rjust(w[i]) if num[i] else str(h).ljust(w[i])
+                           for i, h in enumerate(headers)).rstrip())
     print("  " + "  ".join("-" * x for x in w))
     for r in rows:
-        print("  " + "  ".join(fmt(v).rjust(w[i]) if i else fmt(v).ljust(w[i]) for i, v in enumerate(r)))
+        print("  " + "  ".join(fmt(v).rjust(w[i]) if num[i] else fmt(v).ljust(w[i])
+                               for i, v in enumerate(r)).rstrip())
 
 
 def errors_of(l):
@@ -567,9 +714,10 @@ def targets(R):
     rows = []
     if not G:
         return rt, rows
-    py_bare = fl["python3 -c print(1)"]["p50"]
-    gp = G["sequential"]["python"]["p50"]
-    rows.append(["python p50 / bare python3 p50", "<= 1.3", round(gp / py_bare, 2),
+    seq = G["sequential"]["python"]
+    py_bare = (seq.get("paired_bare") or fl["python3 -c print(1)"])["p50"]
+    gp = seq["p50"]
+    rows.append(["python p50 / bare python3 p50 (paired)", "<= 1.3", round(gp / py_bare, 2),
                  verdict(gp / py_bare, 1.3, False, "x")])
     if "docker run" in R and rt == "docker":
         x = R["docker run"]["p50"] / gp
@@ -648,10 +796,20 @@ def report(R):
             if "rps" not in l:
                 rows.append([l["clients"], "error"] + ["-"] * 10)
                 continue
+            sv = l.get("server") or {}
             rows.append([l["clients"], l["rps"], l["ok_rps"], l["p50"], l["p90"], l["p99"], l["max"],
+                         sv.get("queue_wait_mean_ms"), sv.get("run_duration_mean_ms"),
                          l["bad200"] + l["other"], l["s503"], l["timeouts"], l["socket_errors"]])
-        table(["clients", "req/s", "ok/s", "p50", "p90", "p99", "max", "non-200*", "503", "timeouts", "sock err"], rows)
-        print("  (* non-200 other than 503, plus 200s whose program did not end ok; the last row is the overload burst)")
+        table(["clients", "req/s", "ok/s", "p50", "p90", "p99", "max", "queue", "run", "non-200*", "503",
+               "timeouts", "sock err"], rows)
+        print("  (queue, run: the gateway's mean queue wait and program run time from /metrics; * non-200 other than")
+        print("   503, plus 200s whose program did not end ok; the last row is the overload burst, clients ignore Retry-After)")
+        cpu = next((l["cpu_s"] for l in G["load"] if l and l.get("cpu_s")), None)
+        if cpu and cpu.get("requests"):
+            n = cpu["requests"]
+            print("  CPU per request at 8 clients (perf record -a, %d requests; ms of CPU per request):" % n)
+            print("    " + ", ".join("%s %.1f" % (k, v * 1000 / n) for k, v in cpu.items()
+                                     if k != "requests" and v > 0))
         print("  memory (RSS MiB; container = the container's cgroup memory)")
         mi, mp, ma = G["memory_idle"], G["memory_load_peak"] or {}, G["memory_after"]
         rows = [["gateway", round(mi["gateway_kb"] / MIB, 1), round(mp.get("gateway_kb", 0) / MIB, 1),
@@ -669,15 +827,21 @@ def report(R):
             print("  strace -c%s on %s, %d python requests: %.0f syscalls/request, execve %.2f, fork/clone %.2f per request"
                   % (" -f" if s["follow_children"] else "", s["target"], s["requests"], s["syscalls_per_request"],
                      s["process_starts_per_request"], s["forks_per_request"]))
-            print("    by time: " + ", ".join("%s %.0f%% (%.1f/req)" % (t["syscall"], t["time_pct"], t["per_request"])
-                                            for t in s["top"][:8]))
+            print("    most frequent per request: " + ", ".join(
+                "%s %.1f" % (t["syscall"], t["per_request"])
+                for t in sorted(s["top_calls"], key=lambda t: -t["per_request"])[:10]))
     print("\n== Ratios")
     py_bare = fl["python3 -c print(1)"]["p50"]
     for rt in ("local", "docker"):
         G = R.get("gateway " + rt)
         if G:
             gp = G["sequential"]["python"]["p50"]
-            print("  %-6s gateway python p50 / bare python3 p50 = %.1f / %.1f = %.2f" % (rt, gp, py_bare, gp / py_bare))
+            print("  %-6s gateway python p50 / bare python3 p50 (floor table) = %.1f / %.1f = %.2f"
+                  % (rt, gp, py_bare, gp / py_bare))
+            pb = G["sequential"]["python"].get("paired_bare")
+            if pb:
+                print("  %-6s gateway python p50 / bare python3 p50 (paired)      = %.1f / %.1f = %.2f"
+                      % (rt, gp, pb["p50"], gp / pb["p50"]))
             if "docker run" in R:
                 print("  %-6s docker run p50 / gateway python p50   = %.1f / %.1f = %.1f"
                       % (rt, R["docker run"]["p50"], gp, R["docker run"]["p50"] / gp))
@@ -687,14 +851,21 @@ def report(R):
     R["targets"] = {"runtime": rt, "rows": rows}
     print("\n  machine: %s, %d cores, load average at start %s, end %s" %
           (R["meta"]["kernel"], R["meta"]["cores"], R["meta"]["loadavg_start"], R["meta"].get("loadavg_end")))
+    if float(R["meta"]["loadavg_start"][0]) > 1.0:
+        print("  NOTE: the machine was busy before the benchmark started (load average %s): other processes\n"
+              "  competed for the cores, so absolute latencies are high and throughput low; the paired ratio\n"
+              "  (bare start and request interleaved) is the robust number. See 'other processes' in the CPU row."
+              % R["meta"]["loadavg_start"][0])
 
 
 def main():
+    # `timeout` and Ctrl-C: unwind, so that the gateways started here are stopped (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     ap.add_argument("--runtimes", default="local,docker")
-    ap.add_argument("--no-strace", action="store_true")
+    ap.add_argument("--no-profile", action="store_true", help="skip the strace and perf passes")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     out_dir = os.path.join(build, "bench")
@@ -713,13 +884,23 @@ def main():
     for rt in ("local", "docker"):
         if rt in want and (rt == "local" or docker):
             try:
-                R["gateway " + rt] = gateway_bench(build, rt, a.quick, not a.no_strace)
+                R["gateway " + rt] = gateway_bench(build, rt, a.quick, not a.no_profile)
             except Exception as e:  # noqa: a runtime that fails is reported, the rest still runs
                 log("%s runtime failed: %s" % (rt, e))
                 R["gateway %s error" % rt] = str(e)
-    img = (R.get("gateway docker") or {}).get("images", {}).get("python")
-    if docker and img:
-        R["docker run"] = docker_run(img, a.quick)
+    imgs = (R.get("gateway docker") or {}).get("images", {})
+    if docker and imgs.get("python"):
+        R["docker run"] = docker_run(imgs["python"], a.quick)
+        log("floor inside the executor images")
+        x = in_image(imgs["python"], ["python3", "-c", IN_IMAGE_PY], ["/usr/bin/python3", "-c", "print(1)"],
+                     30 if a.quick else 100)
+        if x:
+            R["floor"]["python3 -c print(1), in the image"] = x
+    if docker and imgs.get("javascript"):
+        x = in_image(imgs["javascript"], ["node", "-e", IN_IMAGE_JS], ["node", "-e", "console.log(1)"],
+                     10 if a.quick else 30)
+        if x:
+            R["floor"]["node -e console.log(1), in the image"] = x
     R["meta"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     R["meta"]["seconds"] = round(time.time() - t_start, 1)
     report(R)

@@ -29,6 +29,9 @@ function response(status, headers, body)
             ok = ok + 1
         else
             bad200 = bad200 + 1
+            if bad200 <= 3 then
+                io.stderr:write("BENCH_BAD " .. string.sub(body, 1, 600) .. "\n")
+            end
         end
     elseif status == 503 then
         s503 = s503 + 1
@@ -37,6 +40,9 @@ function response(status, headers, body)
         end
     else
         other = other + 1
+        if other <= 3 then
+            io.stderr:write("BENCH_BAD " .. status .. " " .. string.sub(body, 1, 600) .. "\n")
+        end
     end
 end
 
