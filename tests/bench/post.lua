@@ -1,7 +1,8 @@
 -- wrk script for `make bench`: POSTs one JSON execute request on every keep-alive connection and
 -- counts the answers by kind. The body comes from the environment (BENCH_BODY), default Python
 -- print(1). At the end one line "BENCH_JSON {...}" sums the per-thread counters and the latency
--- distribution (microseconds), which tests/bench/bench.py parses.
+-- distribution (microseconds), which tests/bench/bench.py parses; the first few answers that are
+-- not ok are also written to stderr as "BENCH_BAD <body>" lines, so that a failure can be read.
 --
 --   ok       200 whose body says "status":"ok"
 --   bad200   200 with another status (the program did not run cleanly: counted as an error)

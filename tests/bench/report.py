@@ -1,0 +1,206 @@
+"""Printing the benchmark's results (tests/bench/bench.py): the tables, the ratios, and the
+performance issue's targets next to the measured values, each met or missed by how much."""
+
+MIB = 1024
+
+
+def verdict(value, target, higher_is_better, unit=""):
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    if ok:
+        return "met"
+    miss = (target - value) if higher_is_better else (value - target)
+    rel = miss / target * 100 if target else 0
+    return "MISSED by %s%s (%.1f%%)" % ("%.3f" % miss if abs(miss) < 0.1 else fmt(miss), unit, rel)
+
+
+def fmt(x):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return "%.2f" % x if abs(x) < 10 else "%.1f" % x
+    return str(x)
+
+
+def table(headers, rows):
+    """Prints rows under headers: numbers right-aligned, text left-aligned."""
+    w = [max([len(str(h))] + [len(fmt(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    num = [all(isinstance(r[i], (int, float)) or r[i] is None or r[i] == "-" for r in rows)
+           for i in range(len(headers))]
+    print("  " + "  ".join(str(h).rjust(w[i]) if num[i] else str(h).ljust(w[i])
+                           for i, h in enumerate(headers)).rstrip())
+    print("  " + "  ".join("-" * x for x in w))
+    for r in rows:
+        print("  " + "  ".join(fmt(v).rjust(w[i]) if num[i] else fmt(v).ljust(w[i])
+                               for i, v in enumerate(r)).rstrip())
+
+
+def errors_of(l):
+    return l["bad200"] + l["s503"] + l["other"] + l["timeouts"] + l["socket_errors"]
+
+
+def targets(R):
+    """The issue's targets, on the Docker runtime when it ran (the targets are set for it)."""
+    rt = "docker" if "gateway docker" in R else "local"
+    G = R.get("gateway " + rt)
+    fl = R["floor"]
+    rows = []
+    if not G:
+        return rt, rows
+    seq = G["sequential"]["python"]
+    py_bare = (seq.get("paired_bare") or fl["python3 -c print(1)"])["p50"]
+    gp = seq["p50"]
+    rows.append(["python p50 / bare python3 p50 (paired)", "<= 1.3", round(gp / py_bare, 2),
+                 verdict(gp / py_bare, 1.3, False, "x")])
+    pi = G.get("paired_in_image")
+    if pi:
+        # The same interpreter as the gateway runs (the host's python3 may start slower or faster),
+        # measured in interleaved blocks inside the executor's container.
+        x = pi["gateway"]["p50"] / pi["in_image"]["p50"]
+        rows.append(["python p50 / python3 start in its container", "<= 1.3", round(x, 2),
+                     verdict(x, 1.3, False, "x")])
+    if "docker run" in R and rt == "docker":
+        x = R["docker run"]["p50"] / gp
+        rows.append(["docker run p50 / gateway p50", ">= 15", round(x, 1), verdict(x, 15, True, "x")])
+    loads = [l for l in G["load"] if l and "rps" in l]
+    l8 = next((l for l in loads if l["clients"] == 8), None)
+    if l8:
+        rows.append(["8 clients: req/s (0 errors)", ">= 120, 0", "%.1f, %d" % (l8["ok_rps"], errors_of(l8)),
+                     verdict(l8["ok_rps"], 120, True, " req/s") if errors_of(l8) == 0
+                     else "MISSED: %d errors" % errors_of(l8)])
+    l16 = next((l for l in loads if l["clients"] == 16), None)
+    if l16 and loads:
+        peak = max(l["ok_rps"] for l in loads)
+        keep = l16["ok_rps"] / peak if peak else 0
+        rows.append(["16 clients: req/s vs peak (no collapse)", ">= 90%, 0 err",
+                     "%.0f%%, %d" % (keep * 100, errors_of(l16)),
+                     verdict(keep * 100, 90, True, " pts") if errors_of(l16) == 0
+                     else "MISSED: %d errors" % errors_of(l16)])
+    ov = G.get("overload")
+    if ov and "rps" in ov:
+        shed_ok = ov["s503"] > 0 and ov["retry_after"] == ov["s503"] and ov["timeouts"] == 0 \
+            and ov["socket_errors"] == 0 and ov["other"] == 0
+        rows.append(["%d clients: 503+Retry-After, no timeouts" % ov["clients"], "shed, 0 timeouts",
+                     "503: %d (Retry-After %d), timeouts %d" % (ov["s503"], ov["retry_after"], ov["timeouts"]),
+                     "met" if shed_ok else "MISSED"])
+    cpp = G["sequential"]["cpp"]["p50"]
+    rows.append(["C++ same source again, p50 ms", "<= 30", cpp, verdict(cpp, 30, False, " ms")])
+    bc = (G.get("compile") or {}).get("bits_compile_ms")
+    gb = fl.get("g++ -O2 <bits/stdc++.h>")
+    if bc and gb:
+        x = bc["p50"] / gb["p50"] * 100
+        rows.append(["<bits/stdc++.h> compile / plain g++", "<= 35%", "%.0f%%" % x, verdict(x, 35, False, " pts")])
+    gi = G["memory_idle"]["gateway_kb"]
+    rows.append(["gateway idle RSS MiB", "<= 30", round(gi / MIB, 1), verdict(gi / MIB, 30, False, " MiB")])
+    ei = max((v["rss_kb"] or 0) for v in G["memory_idle"]["executors"].values()) if G["memory_idle"]["executors"] else None
+    if ei:
+        rows.append(["executor idle RSS MiB (largest)", "<= 8", round(ei / MIB, 1), verdict(ei / MIB, 8, False, " MiB")])
+    st = next((s for s in G.get("strace", []) if s["follow_children"] and s["target"] == "executor"), None)
+    if st:
+        rows.append(["process starts per request (python)", "<= 1 (the program)",
+                     "%.2f execve, %.2f fork" % (st["process_starts_per_request"], st["forks_per_request"]),
+                     verdict(st["process_starts_per_request"], 1, False, "")])
+    return rt, rows
+
+
+def report(R):
+    fl = R["floor"]
+    print("\n== Floor: processes started directly on the host (ms)")
+    rows = [[k, v["p50"], v["p95"], v["p99"], v["n"]] for k, v in fl.items()]
+    if "docker run" in R:
+        v = R["docker run"]
+        rows.append(["docker run --rm (python print(1))", v["p50"], v["p95"], v["p99"], v["n"]])
+    table(["what", "p50", "p95", "p99", "n"], rows)
+    for rt in ("local", "docker"):
+        G = R.get("gateway " + rt)
+        if not G:
+            continue
+        print("\n== Gateway, %s runtime (ready after %.1f s, stopped in %.1f s)" % (rt, G["start_s"], G["stop_s"]))
+        print("  sequential, one keep-alive client (ms; 'run' = the program's own wall time in the answer)")
+        rows = []
+        for lang, v in G["sequential"].items():
+            rows.append([lang, v["p50"], v["p95"], v["p99"], v["run_p50_ms"],
+                         round(v["p50"] - (v["run_p50_ms"] or 0), 1), v["n"],
+                         v["bad200"] + v["other"], v["s503"], v["first"]["latency_ms"]])
+        table(["language", "p50", "p95", "p99", "run p50", "overhead", "n", "errors", "503", "first"], rows)
+        c = G.get("compile") or {}
+        if c.get("bits_compile_ms"):
+            print("  C++ <bits/stdc++.h>, new source: compile p50 %.0f ms, request p50 %.0f ms; same source again: p50 %.1f ms"
+                  % (c["bits_compile_ms"]["p50"], c["bits_latency_ms"]["p50"],
+                     (c.get("bits_repeat_latency_ms") or {}).get("p50") or -1))
+        print("  load: Python print(1), wrk, keep-alive clients (latency ms)")
+        rows = []
+        for l in G["load"] + [G.get("overload")]:
+            if not l:
+                continue
+            if "rps" not in l:
+                rows.append([l["clients"], "error"] + ["-"] * 10)
+                continue
+            sv = l.get("server") or {}
+            rows.append([l["clients"], l["rps"], l["ok_rps"], l["p50"], l["p90"], l["p99"], l["max"],
+                         sv.get("queue_wait_mean_ms"), sv.get("run_duration_mean_ms"),
+                         l["bad200"] + l["other"], l["s503"], l["timeouts"], l["socket_errors"]])
+        table(["clients", "req/s", "ok/s", "p50", "p90", "p99", "max", "queue", "run", "non-200*", "503",
+               "timeouts", "sock err"], rows)
+        print("  (queue, run: the gateway's mean queue wait and program run time from /metrics; * non-200 other than")
+        print("   503, plus 200s whose program did not end ok; the last row is the overload burst, clients ignore Retry-After)")
+        cpu = next((l["cpu_s"] for l in G["load"] if l and l.get("cpu_s")), None)
+        if cpu and cpu.get("requests"):
+            n = cpu["requests"]
+            print("  CPU per request at 8 clients (perf record -a, %d requests; ms of CPU per request):" % n)
+            print("    " + ", ".join("%s %.1f" % (k, v * 1000 / n) for k, v in cpu.items()
+                                     if k != "requests" and v > 0))
+        print("  memory (RSS MiB; container = the container's cgroup memory)")
+        mi, mp, ma = G["memory_idle"], G["memory_load_peak"] or {}, G["memory_after"]
+        rows = [["gateway", round(mi["gateway_kb"] / MIB, 1), round(mp.get("gateway_kb", 0) / MIB, 1),
+                 round(ma["gateway_kb"] / MIB, 1), "%s/%s/%s" % (mi["gateway_threads"], mp.get("gateway_threads"), ma["gateway_threads"])]]
+        for name, v in sorted(mi["executors"].items()):
+            pk = (mp.get("executors") or {}).get(name, {})
+            af = ma["executors"].get(name, {})
+            rows.append(["executor " + name, round((v["rss_kb"] or 0) / MIB, 1), round((pk.get("rss_kb") or 0) / MIB, 1),
+                         round((af.get("rss_kb") or 0) / MIB, 1), "-"])
+            if v.get("container_kb") is not None:
+                rows.append(["  container " + name, round(v["container_kb"] / MIB, 1),
+                             round((pk.get("container_kb") or 0) / MIB, 1), round((af.get("container_kb") or 0) / MIB, 1), "-"])
+        table(["process", "idle", "load peak", "after", "threads i/p/a"], rows)
+        for s in G.get("strace", []):
+            print("  strace -c%s on %s, %d python requests: %.0f syscalls/request, execve %.2f, fork/clone %.2f per request"
+                  % (" -f" if s["follow_children"] else "", s["target"], s["requests"], s["syscalls_per_request"],
+                     s["process_starts_per_request"], s["forks_per_request"]))
+            print("    most frequent per request: " + ", ".join(
+                "%s %.1f" % (t["syscall"], t["per_request"])
+                for t in sorted(s["top_calls"], key=lambda t: -t["per_request"])[:10]))
+    print("\n== Ratios")
+    py_bare = fl["python3 -c print(1)"]["p50"]
+    for rt in ("local", "docker"):
+        G = R.get("gateway " + rt)
+        if G:
+            gp = G["sequential"]["python"]["p50"]
+            print("  %-6s gateway python p50 / bare python3 p50 (floor table) = %.1f / %.1f = %.2f"
+                  % (rt, gp, py_bare, gp / py_bare))
+            pb = G["sequential"]["python"].get("paired_bare")
+            if pb:
+                print("  %-6s gateway python p50 / bare python3 p50 (paired)      = %.1f / %.1f = %.2f"
+                      % (rt, gp, pb["p50"], gp / pb["p50"]))
+            pi = G.get("paired_in_image")
+            if pi:
+                print("  %-6s gateway python p50 / python3 in its container (blocks) = %.1f / %.1f = %.2f"
+                      % (rt, pi["gateway"]["p50"], pi["in_image"]["p50"],
+                         pi["gateway"]["p50"] / pi["in_image"]["p50"]))
+            if "docker run" in R:
+                print("  %-6s docker run p50 / gateway python p50   = %.1f / %.1f = %.1f"
+                      % (rt, R["docker run"]["p50"], gp, R["docker run"]["p50"] / gp))
+    rt, rows = targets(R)
+    print("\n== Targets (issue 6; measured on the %s runtime)" % rt)
+    table(["target", "goal", "measured", "verdict"], rows)
+    R["targets"] = {"runtime": rt, "rows": rows}
+    print("\n  machine: %s, %d cores, load average at start %s, end %s" %
+          (R["meta"]["kernel"], R["meta"]["cores"], R["meta"]["loadavg_start"], R["meta"].get("loadavg_end")))
+    if float(R["meta"]["loadavg_start"][0]) > 1.0:
+        print("  NOTE: the machine was busy before the benchmark started (load average %s): other processes\n"
+              "  competed for the cores, so absolute latencies are high and throughput low; the paired ratio\n"
+              "  (bare start and request interleaved) is the robust number. See 'other processes' in the CPU row."
+              % R["meta"]["loadavg_start"][0])
+
+
