@@ -4,6 +4,7 @@
 #include "cg_util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -92,4 +93,32 @@ ssize_t cg_read_full(int fd, void *buf, size_t len)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+int cg_grow_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t ncap = *cap ? *cap : 65536;
+        while (ncap < *len + n + 1)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -ENOMEM;
+        *buf = nb;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+void cg_grow_reset(char **buf, size_t *len, size_t *cap, size_t keep)
+{
+    *len = 0;
+    if (*cap > keep) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
 }

@@ -339,27 +339,11 @@ static int on_receive(conn_t *c, const void *in, size_t len)
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1;
     }
-    if (c->rx_len + len + 1 > c->rx_cap) {
-        size_t cap = c->rx_cap ? c->rx_cap : 65536;
-        while (cap < c->rx_len + len + 1)
-            cap *= 2;
-        char *nb = realloc(c->rx, cap);
-        if (!nb)
-            return -1;
-        c->rx = nb;
-        c->rx_cap = cap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (cg_grow_append(&c->rx, &c->rx_len, &c->rx_cap, in, len) != 0)
+        return -1;
     if (lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi)) {
-        c->rx[c->rx_len] = '\0';
         on_frame(c, c->rx, c->rx_len);
-        c->rx_len = 0;
-        if (c->rx_cap > 4u * 1024 * 1024) {
-            free(c->rx);
-            c->rx = NULL;
-            c->rx_cap = 0;
-        }
+        cg_grow_reset(&c->rx, &c->rx_len, &c->rx_cap, 4u * 1024 * 1024);
     }
     return 0;
 }

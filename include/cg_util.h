@@ -26,4 +26,10 @@ int64_t cg_now_ms(void);
 int cg_write_all(int fd, const void *buf, size_t len);
 ssize_t cg_read_full(int fd, void *buf, size_t len);
 
+/* A growable byte buffer kept NUL-terminated (WebSocket message reassembly on both sides).
+ * Appends n bytes, doubling the capacity from 64 KiB as needed. 0 or -ENOMEM (unchanged). */
+int cg_grow_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
+/* Empties the buffer after a message; frees it when it grew beyond keep bytes. */
+void cg_grow_reset(char **buf, size_t *len, size_t *cap, size_t keep);
+
 #endif

@@ -221,12 +221,34 @@ static void test_io_errors(void **state)
     close(p[0]);
 }
 
+static void test_grow_buffer(void **state)
+{
+    (void)state;
+    char *buf = NULL, big[100000];
+    size_t len = 0, cap = 0;
+
+    memset(big, 'x', sizeof big);
+    assert_int_equal(cg_grow_append(&buf, &len, &cap, "ab", 2), 0);
+    assert_int_equal(cap, 65536);
+    assert_int_equal(cg_grow_append(&buf, &len, &cap, big, sizeof big), 0);
+    assert_int_equal(len, 2 + sizeof big);
+    assert_true(cap >= len + 1 && cap == 131072);
+    assert_int_equal(buf[len], '\0');
+    assert_memory_equal(buf, "abxx", 4);
+    cg_grow_reset(&buf, &len, &cap, 1u << 20); /* small enough: kept */
+    assert_int_equal(len, 0);
+    assert_non_null(buf);
+    cg_grow_reset(&buf, &len, &cap, 1000); /* beyond keep: freed */
+    assert_null(buf);
+    assert_int_equal(cap, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_random_hex),
         cmocka_unit_test(test_now_ms),       cmocka_unit_test(test_io_loops),
-        cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_io_errors),    cmocka_unit_test(test_grow_buffer),
     };
     alarm(60); /* hard limit for the whole binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
