@@ -540,6 +540,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .slots = cfg->slots,
         .uid_base = cfg->uid_base,
         .drop_uid = cfg->drop_uid,
+        .ns = cfg->ns,
+        .cg = cfg->cg,
         .compile_timeout_ms = cfg->compile_timeout_ms,
         .send = conn_send,
         .ended = job_ended,

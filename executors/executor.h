@@ -14,6 +14,8 @@
 #include <uv.h>
 
 #include "profiles.h"
+#include "slotcg.h"
+#include "slotns.h"
 
 typedef struct {
     const char *language;
@@ -27,6 +29,8 @@ typedef struct {
     bool drop_uid;
     int compile_timeout_ms;
     const char *cache_dir; /* compiled-program cache, or NULL */
+    const slotns_t *ns;    /* per-slot namespaces (slots entries), or NULL */
+    const slotcg_t *cg;    /* per-slot memory cgroups (slots entries), or NULL */
 } executor_cfg_t;
 
 typedef struct executor executor_t;

@@ -14,6 +14,10 @@
  *     --stack-mb N      RLIMIT_STACK
  *     --env K=V         the program's whole environment (repeatable; nothing is inherited)
  *     --status-fd N     where the report goes (default 3)
+ *     --cgroup DIR      run in this memory cgroup (the slot's, see slotcg.h) ...
+ *     --cgroup-mb N     ... limited to N MiB for all the run's processes together (root only)
+ *     --ns-fds N        enter the namespaces open at fds N, N+1, N+2 (network, IPC, mount: the
+ *                       slot's, see slotns.h) before starting the program (root only)
  *
  * Theory of operation
  * -------------------
@@ -21,12 +25,16 @@
  * small program does both jobs, in the manner of isolate's keeper process.
  *
  * The launcher makes itself a child subreaper, so every process the program leaves behind
- * (double-forked, setsid'ed) is reparented to it and stays killable. It blocks SIGCHLD, SIGTERM,
- * SIGINT, SIGHUP and SIGALRM and forks. The child puts itself in a new process group, applies
- * RLIMIT_CORE 0 and the other limits, drops its groups, gid and uid, sets no_new_privs and a
- * parent-death signal, closes every fd above 2, and execs the program with exactly the given
- * environment. A failure before exec is written on a close-on-exec pipe (stage + errno) and the
- * child exits 127; EOF on that pipe without data means exec succeeded.
+ * (double-forked, setsid'ed) is reparented to it and stays killable. With --ns-fds it enters the
+ * slot's network, IPC and mount namespaces first (so the program and the clean-up after it see
+ * the slot's own /tmp, /dev/shm, SysV objects and loopback); with --cgroup it sets the slot's
+ * memory cgroup limit for this run. It blocks SIGCHLD, SIGTERM, SIGINT, SIGHUP and SIGALRM and
+ * forks. The child puts itself in a new process group, joins the cgroup, applies RLIMIT_CORE 0
+ * and the other limits, drops its groups, gid and uid, changes to the work dir as that uid, sets
+ * no_new_privs and a parent-death signal, closes every fd above 2, installs the seccomp filter
+ * (seccomp.h) and execs the program with exactly the given environment. A failure before exec is
+ * written on a close-on-exec pipe (stage + errno) and the child exits 127; EOF on that pipe
+ * without data means exec succeeded (the parent waits for it no longer than the deadline).
  *
  * The parent waits with sigtimedwait() for the wall-clock deadline, SIGCHLD, or a stop signal
  * from the executor (SIGTERM: output cap reached, job cancelled). It reaps children with wait4
@@ -35,7 +43,9 @@
  * every process of that uid and nothing else (repeated until none is left: a fork bomb forks
  * while it is being killed); without a uid drop, the process group and every descendant found
  * in /proc/<pid>/task/<tid>/children. Then it writes one JSON line to the status fd:
- *   {"exitCode":N,"signal":N,"cpuMs":N,"wallMs":N,"maxrssKb":N,"timedOut":b,"killed":b}
+ *   {"exitCode":N,"signal":N,"cpuMs":N,"wallMs":N,"maxrssKb":N,"timedOut":b,"killed":b,
+ *    "oomKilled":b,"peakKb":N}
+ * (oomKilled: the kernel's OOM killer struck inside the run's cgroup; peakKb: its peak, v1)
  * or, when the program could not be started, {"error":"<stage>: <reason>","stage":"<stage>"}.
  * Its own exit status is 0 when it reported, 2 for a usage error.
  */
@@ -44,21 +54,19 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -69,6 +77,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "seccomp.h"
 #include "workdir.h"
 
 #define MAX_ENV 64
@@ -85,6 +94,9 @@ typedef struct {
     char *env[MAX_ENV + 1];
     int nenv;
     int status_fd;
+    int ns_fd;        /* first of the slot's namespace fds, or -1 */
+    const char *cgroup; /* the slot's memory cgroup, or NULL */
+    long cgroup_mb;
     char **argv;      /* PROGRAM ARG... */
 } opts_t;
 
@@ -96,6 +108,8 @@ typedef struct {
     int64_t maxrss_kb;
     bool timed_out;
     bool killed;
+    bool oom_killed; /* the OOM killer struck in the run's cgroup */
+    int64_t peak_kb; /* the cgroup's peak memory (cgroup v1), or 0 */
 } report_t;
 
 static void usage(const char *msg)
@@ -130,6 +144,7 @@ static void parse_opts(opts_t *o, int argc, char **argv)
 
     memset(o, 0, sizeof *o);
     o->status_fd = 3;
+    o->ns_fd = -1;
     o->wall_ms = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -169,6 +184,14 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->stack_mb = num_arg(a, v);
         else if (!strcmp(a, "--status-fd"))
             o->status_fd = (int)num_arg(a, v);
+        else if (!strcmp(a, "--cgroup")) {
+            if (!v || v[0] != '/')
+                usage("--cgroup needs an absolute directory");
+            o->cgroup = v;
+        } else if (!strcmp(a, "--cgroup-mb"))
+            o->cgroup_mb = num_arg(a, v);
+        else if (!strcmp(a, "--ns-fds"))
+            o->ns_fd = (int)num_arg(a, v);
         else
             usage("unknown option");
         i++; /* every option takes a value */
@@ -188,7 +211,112 @@ static void parse_opts(opts_t *o, int argc, char **argv)
         else if (o->uid != getuid() || o->gid != getgid())
             usage("--uid/--gid other than ours need root");
     }
+    if (o->cgroup && (!o->drop || o->cgroup_mb <= 0))
+        usage("--cgroup needs root, --uid/--gid and --cgroup-mb");
+    if (o->ns_fd >= 0 && (o->ns_fd < 3 || o->ns_fd == o->status_fd || o->ns_fd > INT_MAX - 2))
+        usage("--ns-fds must name three descriptors above 2 other than the status fd");
     o->argv = argv + i;
+}
+
+/* Enters the slot's network, IPC and mount namespaces (see slotns.h): the program, and the
+ * clean-up after it, see the slot's own loopback, SysV objects, /tmp, /var/tmp, /dev/shm and
+ * /dev/mqueue. Returns NULL, or the stage that failed (errno set). */
+static const char *enter_slot_namespaces(int fd)
+{
+    static const struct {
+        int type;
+        const char *stage;
+    } order[3] = {{CLONE_NEWNET, "setns net"}, {CLONE_NEWIPC, "setns ipc"}, {CLONE_NEWNS, "setns mnt"}};
+
+    for (int i = 0; i < 3; i++) {
+        if (setns(fd + i, order[i].type) != 0)
+            return order[i].stage;
+        close(fd + i);
+    }
+    return NULL;
+}
+
+/* ---- the slot's memory cgroup ---- */
+
+/* Reads "<key> N" from a flat-keyed cgroup file (v1 memory.oom_control, v2 memory.events), or
+ * a single number when key is NULL. -1 when absent. */
+static int64_t cg_read(const char *dir, const char *file, const char *key)
+{
+    char path[PATH_MAX], line[128];
+    int64_t v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        size_t kl = key ? strlen(key) : 0;
+        long long n;
+        if (key && (strncmp(line, key, kl) != 0 || line[kl] != ' '))
+            continue;
+        if (sscanf(line + kl, "%lld", &n) == 1)
+            v = n;
+        break;
+    }
+    fclose(f);
+    return v;
+}
+
+static int cg_write(const char *dir, const char *file, const char *val)
+{
+    char path[PATH_MAX];
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (write(fd, val, strlen(val)) < 0)
+        rc = -1;
+    close(fd);
+    return rc;
+}
+
+static bool cg_v2(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/memory.max", dir);
+    return access(path, F_OK) == 0;
+}
+
+/* The OOM kills the cgroup has seen so far. */
+static int64_t cg_oom_kills(const char *dir)
+{
+    return cg_v2(dir) ? cg_read(dir, "memory.events", "oom_kill")
+                      : cg_read(dir, "memory.oom_control", "oom_kill");
+}
+
+/* Sets the run's limit (and no swap beyond it), resets the peak, opens cgroup.procs for the
+ * child. Returns the fd, or -1 with errno set. */
+static int cg_prepare(const opts_t *o)
+{
+    char val[32], path[PATH_MAX];
+
+    snprintf(val, sizeof val, "%lld", (long long)o->cgroup_mb << 20);
+    if (cg_v2(o->cgroup)) {
+        if (cg_write(o->cgroup, "memory.max", val) != 0)
+            return -1;
+        (void)cg_write(o->cgroup, "memory.swap.max", "0");
+    } else {
+        /* memsw >= limit at every step: lift memsw, set the limit, then memsw to match. */
+        (void)cg_write(o->cgroup, "memory.memsw.limit_in_bytes", "-1");
+        if (cg_write(o->cgroup, "memory.limit_in_bytes", val) != 0) {
+            /* Below what the cgroup still holds (page cache of earlier runs): drop it, retry. */
+            (void)cg_write(o->cgroup, "memory.force_empty", "0");
+            if (cg_write(o->cgroup, "memory.limit_in_bytes", val) != 0)
+                return -1;
+        }
+        (void)cg_write(o->cgroup, "memory.memsw.limit_in_bytes", val);
+        (void)cg_write(o->cgroup, "memory.max_usage_in_bytes", "0");
+    }
+    snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroup);
+    return open(path, O_WRONLY | O_CLOEXEC);
 }
 
 /* ---- the child, between fork and exec ---- */
@@ -254,40 +382,7 @@ static const char *resolve(const opts_t *o, char *buf, size_t len)
     return prog;
 }
 
-/* Brings the loopback interface of a fresh network namespace up (it starts down). */
-static void loopback_up(void)
-{
-    struct ifreq ifr;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP;
-        (void)ioctl(fd, SIOCSIFFLAGS, &ifr);
-    }
-    close(fd);
-}
-
-/*
- * A private network namespace (no route anywhere, only its own loopback) and a private SysV
- * IPC / POSIX mqueue namespace, where the kernel allows it: as root on a host, yes; inside a
- * container with the default seccomp profile and no CAP_SYS_ADMIN, unshare() fails with EPERM
- * and the container's internal network and the clean-up after the run do that job instead.
- */
-static void enter_namespaces(int errfd)
-{
-    if (unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0) {
-        loopback_up();
-        return;
-    }
-    if (errno != EPERM && errno != EINVAL && errno != ENOSYS)
-        child_fail(errfd, "unshare");
-}
-
-static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
+static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask, int cgfd)
 {
     char pathbuf[PATH_MAX];
     const char *prog;
@@ -310,12 +405,14 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
     if (o->stack_mb > 0)
         set_limit(RLIMIT_STACK, (rlim_t)o->stack_mb << 20, (rlim_t)o->stack_mb << 20, errfd,
                   "rlimit stack");
-    if (o->cwd && chdir(o->cwd) != 0)
-        child_fail(errfd, "chdir");
+    /* Into the slot's memory cgroup while still root: every process of the run stays there. */
+    if (cgfd >= 0) {
+        if (write(cgfd, "0", 1) != 1)
+            child_fail(errfd, "cgroup");
+        close(cgfd);
+    }
     /* Files the program makes are its own unless it says otherwise. */
     umask(077);
-    if (o->drop)
-        enter_namespaces(errfd);
     if (o->drop) {
         if (o->nproc > 0)
             set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
@@ -326,12 +423,22 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask)
         if (setresuid(o->uid, o->uid, o->uid) != 0)
             child_fail(errfd, "setuid");
     }
+    /* As the program's own uid: a path the program controls is never followed with privilege. */
+    if (o->cwd && chdir(o->cwd) != 0)
+        child_fail(errfd, "chdir");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         child_fail(errfd, "no_new_privs");
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
         child_fail(errfd, "pdeathsig");
     close_fds_from(3, errfd);
     prog = resolve(o, pathbuf, sizeof pathbuf);
+    {
+        int rc = sandbox_seccomp_install();
+        if (rc != 0 && rc != -ENOSYS) {
+            errno = -rc;
+            child_fail(errfd, "seccomp");
+        }
+    }
     /* Last: nothing may allocate after this (a sanitizer runtime could not map memory). */
     if (o->as_mb > 0)
         set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
@@ -612,10 +719,12 @@ static void write_report(int fd, const report_t *r)
     char buf[256];
     int n = snprintf(buf, sizeof buf,
                      "{\"exitCode\":%d,\"signal\":%d,\"cpuMs\":%lld,\"wallMs\":%lld,"
-                     "\"maxrssKb\":%lld,\"timedOut\":%s,\"killed\":%s}\n",
+                     "\"maxrssKb\":%lld,\"timedOut\":%s,\"killed\":%s,\"oomKilled\":%s,"
+                     "\"peakKb\":%lld}\n",
                      r->exit_code, r->signal, (long long)r->cpu_ms, (long long)r->wall_ms,
                      (long long)r->maxrss_kb, r->timed_out ? "true" : "false",
-                     r->killed ? "true" : "false");
+                     r->killed ? "true" : "false", r->oom_killed ? "true" : "false",
+                     (long long)r->peak_kb);
     (void)cg_write_all(fd, buf, (size_t)n);
 }
 
@@ -665,6 +774,28 @@ int main(int argc, char **argv)
         perror("launcher: pipe");
         return 2;
     }
+    if (o.ns_fd >= 0) {
+        const char *stage = o.drop ? enter_slot_namespaces(o.ns_fd) : "setns";
+        if (stage) {
+            snprintf(errmsg, sizeof errmsg, "%s: %s", stage,
+                     o.drop ? strerror(errno) : "namespaces need root and a slot uid");
+            if (o.status_fd >= 0)
+                write_error(o.status_fd, errmsg);
+            return 0;
+        }
+    }
+    int cgfd = -1;
+    int64_t ooms_before = 0;
+    if (o.cgroup) {
+        ooms_before = cg_oom_kills(o.cgroup);
+        cgfd = cg_prepare(&o);
+        if (cgfd < 0) {
+            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o.cgroup, strerror(errno));
+            if (o.status_fd >= 0)
+                write_error(o.status_fd, errmsg);
+            return 0;
+        }
+    }
     int64_t t0 = cg_now_ms();
     pid = fork();
     if (pid < 0) {
@@ -677,9 +808,11 @@ int main(int argc, char **argv)
         close(errp[0]);
         if (o.status_fd >= 0)
             close(o.status_fd);
-        run_child(&o, errp[1], &old);
+        run_child(&o, errp[1], &old, cgfd);
     }
     close(errp[1]);
+    if (cgfd >= 0)
+        close(cgfd);
     /* Our own copies of the program's stdio would keep its pipes open after it is gone. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull >= 0) {
@@ -690,9 +823,25 @@ int main(int argc, char **argv)
         if (devnull > 2)
             close(devnull);
     }
-    do
-        n = read(errp[0], errmsg, sizeof errmsg - 1);
-    while (n < 0 && errno == EINTR);
+    /* The child only makes system calls before exec, but none of them may hang us: wait no
+     * longer than the run's own deadline. */
+    {
+        struct pollfd pfd = {.fd = errp[0], .events = POLLIN};
+        int64_t left;
+        n = -1;
+        while ((left = t0 + o.wall_ms - cg_now_ms()) > 0) {
+            int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r > 0)
+                do
+                    n = read(errp[0], errmsg, sizeof errmsg - 1);
+                while (n < 0 && errno == EINTR);
+            break;
+        }
+        if (n < 0) /* no word before the deadline: the loop below counts it as a time-out */
+            n = 0;
+    }
     close(errp[0]);
     if (n > 0) {
         errmsg[n] = '\0';
@@ -727,6 +876,11 @@ int main(int argc, char **argv)
     kill_everything(&o, pid, &rep, &main_done, &main_ru);
     if (o.drop)
         clean_shared_places(o.uid, o.gid);
+    if (o.cgroup) {
+        int64_t ooms = cg_oom_kills(o.cgroup), peak = cg_read(o.cgroup, "memory.max_usage_in_bytes", NULL);
+        rep.oom_killed = ooms > ooms_before && ooms_before >= 0;
+        rep.peak_kb = peak > 0 ? peak / 1024 : 0;
+    }
     if (!rep.wall_ms)
         rep.wall_ms = cg_now_ms() - t0;
     rep.cpu_ms = tv_ms(main_ru.ru_utime) + tv_ms(main_ru.ru_stime);

@@ -29,12 +29,15 @@
 #include "executor.h"
 #include "profiles.h"
 #include "protocol.h"
+#include "runner.h"
+#include "slotcg.h"
+#include "slotns.h"
 #include "version.h"
 #include "workdir.h"
 
 typedef struct {
     const char *language, *listen, *token_file, *launcher, *work_root;
-    int slots, uid_base, compile_timeout_ms;
+    int slots, uid_base, compile_timeout_ms, require_ns;
     char token[256];
     char launcher_buf[PATH_MAX];
 } opts_t;
@@ -69,10 +72,17 @@ static const opt_def_t opt_table[] = {
             "slot i runs as uid/gid base+i (when root)"),
     INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS", "20000", 1000, 120000,
             compile_timeout_ms, "wall clock of one compile"),
+    INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
+            "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
+            "instead of warning"),
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
 static executor_t *g_ex;
+static slotns_t g_ns[64]; /* --slots is at most 64 */
+static bool g_have_ns;
+static slotcg_t g_cg[64];
+static bool g_have_cg;
 
 static void usage(FILE *f)
 {
@@ -195,20 +205,6 @@ static void default_launcher(opts_t *o)
     o->launcher = o->launcher_buf;
 }
 
-/* Can a run get its own network and IPC namespaces here? (The launcher tries for every run;
- * this start-up probe only tells the operator which isolation is in force.) */
-static bool namespaces_available(void)
-{
-    int status;
-    pid_t p = fork();
-
-    if (p == 0)
-        _exit(unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0 ? 0 : 1);
-    if (p < 0 || waitpid(p, &status, 0) != p)
-        return false;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 /* Kills whatever still runs under the slot uids (left by an executor that crashed): the
  * launcher relies on each slot uid running nothing but the current run. */
 static void clear_slot_uids(uid_t base, int slots)
@@ -292,11 +288,38 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
         return 1;
     }
     clear_slot_uids((uid_t)o->uid_base, o->slots);
-    if (namespaces_available())
-        executor_log("info", "runs get private network and IPC namespaces");
-    else
-        executor_log("info", "no per-run namespaces here (unshare refused): isolation comes "
-                             "from the container's internal network, slot uids and clean-up");
+    char note[128], err[256];
+    int cgv;
+    /* Before the namespaces: a cgroup mount made writable here is copied into them. */
+    if (slotcg_create(g_cg, o->slots, (uid_t)o->uid_base, &cgv, err, sizeof err) == 0) {
+        g_have_cg = true;
+        executor_log("info", "each slot has its own memory cgroup (v%d): a run's processes "
+                             "together stay within memoryMb + %d MiB", cgv, RUNNER_CGROUP_EXTRA_MB);
+    } else if (o->require_ns) {
+        fprintf(stderr, "executor: no memory cgroup per slot (%s) and --require-namespaces is "
+                        "set\n", err);
+        return 1;
+    } else {
+        executor_log("warn", "REDUCED ISOLATION: no memory cgroup per slot (%s): memory is "
+                             "capped per process only", err);
+    }
+    if (slotns_create(g_ns, o->slots, o->work_root, note, sizeof note, err, sizeof err) == 0) {
+        g_have_ns = true;
+        executor_log("info", "each slot has its own network (loopback only), IPC and mount "
+                             "namespaces with private /tmp, /var/tmp, /dev/shm, /dev/mqueue");
+        if (note[0])
+            executor_log("warn", "%s hold%s the work root: shared between slots (cleaned after "
+                                 "each run)", note, strchr(note, ',') ? "" : "s");
+    } else if (o->require_ns) {
+        fprintf(stderr, "executor: cannot make the slots' namespaces (%s) and "
+                        "--require-namespaces is set\n", err);
+        return 1;
+    } else {
+        executor_log("warn", "REDUCED ISOLATION: no per-slot namespaces (%s): runs share the "
+                             "network, IPC and /tmp of the %s; slot uids and the clean-up after "
+                             "each run remain (grant CAP_SYS_ADMIN and CAP_SYS_CHROOT)",
+                     err, getenv("container") ? "container" : "host or container");
+    }
     return 0;
 }
 
@@ -341,6 +364,8 @@ int main(int argc, char **argv)
         .drop_uid = geteuid() == 0,
         .compile_timeout_ms = o.compile_timeout_ms,
         .cache_dir = cache_dir,
+        .ns = g_have_ns ? g_ns : NULL,
+        .cg = g_have_cg ? g_cg : NULL,
     };
     g_ex = executor_new(&loop, &cfg);
     if (!g_ex) {
@@ -361,6 +386,8 @@ int main(int argc, char **argv)
     executor_free(g_ex);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    slotns_close(g_ns, g_have_ns ? o.slots : 0);
+    slotcg_remove(g_cg, g_have_cg ? o.slots : 0);
     memset(o.token, 0, sizeof o.token);
     executor_log("info", "stopped");
     return 0;

@@ -338,6 +338,16 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
         PUT("--gid");
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
+        if (c->ns) {
+            PUT("--ns-fds");
+            PUT("4"); /* see start_step() */
+        }
+        if (c->cg && c->cg[job->slot].dir[0]) {
+            PUT("--cgroup");
+            PUT(c->cg[job->slot].dir);
+            PUT("--cgroup-mb");
+            FMT("%d", compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
+        }
     }
     PUT("--cwd");
     PUT(job->dirpath);
@@ -455,7 +465,7 @@ static void start_step(rjob_t *job)
     int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
     const char *argv[220];
     char argbuf[8192];
-    uv_stdio_container_t stdio[4];
+    uv_stdio_container_t stdio[7];
     uv_process_options_t opt;
     rproc_t *p = &job->p;
     int rc;
@@ -502,6 +512,16 @@ static void start_step(rjob_t *job)
     opt.args = (char **)argv;
     opt.stdio = stdio;
     opt.stdio_count = 4;
+    if (r->cfg.drop_uid && r->cfg.ns) {
+        /* fds 4, 5, 6 of the launcher: the slot's network, IPC and mount namespaces */
+        const slotns_t *ns = &r->cfg.ns[job->slot];
+        const int fds[3] = {ns->net, ns->ipc, ns->mnt};
+        for (int i = 0; i < 3; i++) {
+            stdio[4 + i].flags = UV_INHERIT_FD;
+            stdio[4 + i].data.fd = fds[i];
+        }
+        opt.stdio_count = 7;
+    }
     opt.exit_cb = on_proc_exit;
     p->proc.data = job;
     rc = uv_spawn(r->cfg.loop, &p->proc, &opt);
@@ -566,6 +586,10 @@ static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
             return CG_ST_TIMEOUT;
         return o->exit_code == 0 ? CG_ST_OK : CG_ST_COMPILE_ERROR;
     }
+    /* The OOM killer struck in the run's cgroup: whichever process it picked, the run as a
+     * whole went over its memory (even if the main process then ended "normally"). */
+    if (cJSON_IsTrue(cJSON_GetObjectItem(st, "oomKilled")))
+        return CG_ST_MEMORY_LIMIT;
     if (timed_out)
         return CG_ST_TIMEOUT;
     if (p->truncated)
@@ -577,6 +601,16 @@ static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
     if (o->signal == SIGKILL && !killed)
         return CG_ST_MEMORY_LIMIT; /* killed by nobody we know of: the cgroup OOM killer */
     return CG_ST_RUNTIME_ERROR;
+}
+
+/* Did a run step fail to start because of what the program itself did to its work dir in an
+ * earlier test case? It may have made the dir unsearchable (chdir, as the slot uid, fails) or,
+ * when it is a compiled program, removed or replaced its binary (the exec fails). */
+static bool user_start_failure(const rjob_t *job, const char *stage)
+{
+    if (job->step < 0 || !stage)
+        return false;
+    return !strcmp(stage, "chdir") || (job->r->cfg.profile->binary && !strcmp(stage, "exec"));
 }
 
 static void report_step(rjob_t *job)
@@ -595,10 +629,18 @@ static void report_step(rjob_t *job)
         o.status = decide(job, st, &o);
     } else {
         const cJSON *e = st ? cJSON_GetObjectItem(st, "error") : NULL;
+        const cJSON *stage = st ? cJSON_GetObjectItem(st, "stage") : NULL;
         o.status = p->backup_fired ? CG_ST_TIMEOUT : CG_ST_INTERNAL_ERROR;
         o.timed_out = p->backup_fired;
         o.duration_ms = cg_now_ms() - p->t0;
-        if (cJSON_IsString(e)) {
+        if (cJSON_IsString(e) && user_start_failure(job, cJSON_GetStringValue(stage))) {
+            /* The program's own doing (it removed or replaced its binary in an earlier test
+             * case): a failed run of the program, not a fault of the service. */
+            o.status = CG_ST_RUNTIME_ERROR;
+            buf_free(&p->err);
+            buf_append(&p->err, "cannot start the program: ", 26);
+            buf_append(&p->err, e->valuestring, strlen(e->valuestring));
+        } else if (cJSON_IsString(e)) {
             buf_free(&p->err);
             buf_append(&p->err, e->valuestring, strlen(e->valuestring));
         } else if (!p->err.len && !p->backup_fired) {

@@ -24,6 +24,8 @@
 #include "ccache.h"
 #include "profiles.h"
 #include "protocol.h"
+#include "slotcg.h"
+#include "slotns.h"
 
 typedef struct rjob rjob_t;
 
@@ -35,6 +37,8 @@ typedef struct {
     int slots;
     uid_t uid_base; /* slot i runs as uid_base + i (when root) */
     bool drop_uid;  /* running as root: give each slot its own uid */
+    const slotns_t *ns; /* with drop_uid: slot i runs in the namespaces ns[i]; NULL = none */
+    const slotcg_t *cg; /* with drop_uid: slot i's memory cgroup; NULL = none */
     int compile_timeout_ms;
     void (*send)(void *conn, char *frame);  /* takes ownership of frame */
     void (*ended)(void *conn, rjob_t *job); /* job finished (conn NULL when detached); the slot
@@ -52,6 +56,10 @@ typedef struct {
 #define RUNNER_QUEUE_HIGH (256u * 1024u)
 /* CPU time of an interactive run (its wall clock may be minutes). */
 #define RUNNER_INTERACTIVE_CPU_MS 20000
+/* With a memory cgroup per slot, the run as a whole (every process, the language runtime's own
+ * baseline, page cache, its /tmp files) may use memoryMb plus this; a compile gets the second. */
+#define RUNNER_CGROUP_EXTRA_MB 128
+#define RUNNER_COMPILE_CGROUP_MB 1024
 
 typedef struct runner runner_t;
 

@@ -268,10 +268,16 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
                                  {NULL, NULL}};
     /* What the executor (root in the container, no other capability) needs: SETUID/SETGID to
      * run each slot as its own uid, KILL to kill what a slot left behind, CHOWN to hand the work
-     * dir to the slot, DAC_OVERRIDE + FOWNER to clean up files a program made unreadable. */
+     * dir to the slot, DAC_OVERRIDE + FOWNER to clean up files a program made unreadable, and
+     * SYS_ADMIN + SYS_CHROOT to make each slot's network, IPC and mount namespaces at start and
+     * enter them for each run (executors/slotns.h): a run reaches no network at all (not even
+     * the host through the bridge) and shares no /tmp, /dev/shm or SysV object with another.
+     * Programs never hold any of these: they run as a slot uid with no_new_privs under a
+     * seccomp filter that refuses namespace, mount and ptrace calls (executors/seccomp.h). */
     static const char *const cap_drop[] = {"ALL", NULL};
-    static const char *const cap_add[] = {"SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE",
-                                          "FOWNER", NULL};
+    static const char *const cap_add[] = {"SETUID", "SETGID",    "KILL",       "CHOWN",
+                                          "DAC_OVERRIDE", "FOWNER", "SYS_ADMIN", "SYS_CHROOT",
+                                          NULL};
     static const char *const secopt[] = {"no-new-privileges", NULL};
     docker_container_spec_t spec = {
         .image = rt->images[li],

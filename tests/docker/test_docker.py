@@ -69,9 +69,15 @@ def test_containers_are_hardened():
     hc = info["HostConfig"]
     check(hc["CapDrop"] == ["ALL"], "CapDrop ALL: %s" % hc["CapDrop"])
     check(set(hc["CapAdd"]) <= {"SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER",
+                                "SYS_ADMIN", "SYS_CHROOT",
                                 "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN",
-                                "CAP_DAC_OVERRIDE", "CAP_FOWNER"}, "CapAdd: %s" % hc["CapAdd"])
+                                "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT"}, "CapAdd: %s" % hc["CapAdd"])
     check("no-new-privileges" in hc["SecurityOpt"], "no-new-privileges")
+    logs = subprocess.run(["docker", "logs", cid], capture_output=True, text=True, timeout=30)
+    text = logs.stdout + logs.stderr
+    check("each slot has its own network" in text and "each slot has its own memory cgroup" in text
+          and "REDUCED ISOLATION" not in text,
+          "the executor runs every slot in its own namespaces and memory cgroup", text[-2000:])
     check(hc["ReadonlyRootfs"] is True, "read-only root")
     check(hc["Init"] is True, "init")
     check(hc["Memory"] > 0 and hc["PidsLimit"] > 0 and hc["NanoCpus"] > 0, "limits")
@@ -185,6 +191,13 @@ def test_hostile_suite_on_docker():
     check(r.returncode == 0, "hostile suite on the Docker runtime failed")
 
 
+def test_strict_hostile_suite_on_docker():
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration",
+                                                         "test_hostile_strict.py"),
+                        BUILD, "--runtime", "docker"], timeout=1500)
+    check(r.returncode == 0, "strict hostile suite on the Docker runtime failed")
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -200,6 +213,7 @@ def main():
         r.run(test_kill9_then_restart_leaves_no_stale_containers, timeout=900)
         r.run(test_foundation_suite_on_docker, timeout=1600)
         r.run(test_hostile_suite_on_docker, timeout=1600)
+        r.run(test_strict_hostile_suite_on_docker, timeout=1600)
     finally:
         if G is not None and G.proc and G.proc.poll() is None:
             G.stop()

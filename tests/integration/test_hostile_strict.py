@@ -3,14 +3,9 @@
 
     tests/integration/test_hostile_strict.py BUILD_DIR [gateway args...]
 
-NOT part of `make test` yet: on 2026-11-22 it passed 69/73 on the local runtime and 66/73 on
-Docker; what fails is open work (see docs/SECURITY.md "What is not defended"): memory spread
-over forked children and Node Buffers outside the V8 heap are not capped per run as a whole; a
-C++ program that deletes or swaps ./main between test cases turns the request into a 500;
-concurrent runs can share files they deliberately make world-readable in /tmp and /dev/shm
-(and on Docker a SysV segment); from Docker containers, host services bound to 0.0.0.0 are
-reachable through the bridge gateway address. `tests/integration/test_hostile.py` (in make
-test) holds the checks that pass today.
+Part of `make test`: scripts/run-tests.sh runs it on the local runtime, tests/docker/test_docker.py
+on the Docker runtime. `tests/integration/test_hostile.py` is the older, smaller suite (kept: it
+also runs against executors without root).
 
 Starts BUILD_DIR/gateway (by default with --runtime local; the same file runs on Docker with
 --runtime docker) and sends it programs in Python, JavaScript and C++ that fork-bomb, hog memory,

@@ -20,10 +20,13 @@
 #include <cmocka.h>
 
 #include "cg_util.h"
+#include "slotcg.h"
+#include "slotns.h"
 
 #define TEST_UID 60990
 
 static char launcher[PATH_MAX];
+static int g_ns_fds[3] = {-1, -1, -1}; /* given to the launcher as fds 4, 5, 6 when set */
 
 typedef struct {
     cJSON *status;
@@ -65,11 +68,20 @@ static void run(result_t *r, const char *const *args, const char *input, int kil
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* the namespaces to 4, 5, 6 by way of high numbers: they may sit on 0..6 */
+        if (g_ns_fds[0] >= 0)
+            for (int i = 0; i < 3; i++)
+                dup2(g_ns_fds[i], 100 + i);
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(st[1], 3);
         for (int fd = 4; fd < 64; fd++)
             close(fd);
+        if (g_ns_fds[0] >= 0)
+            for (int i = 0; i < 3; i++) {
+                dup2(100 + i, 4 + i);
+                close(100 + i);
+            }
         execv(launcher, (char **)argv);
         _exit(99);
     }
@@ -300,6 +312,105 @@ static void test_uid_drop_and_fork_bomb(void **state)
     assert_int_equal(atoi(line), 0);
 }
 
+/* The seccomp filter: no new namespaces (the kernel would allow an unprivileged user namespace
+ * here), no ptrace; ordinary programs still run. */
+static void test_seccomp_filter(void **state)
+{
+    (void)state;
+    result_t r;
+    run(&r, SH("unshare -U true 2>/dev/null; echo userns=$?; "
+               "unshare -n true 2>/dev/null; echo netns=$?; echo fine"),
+        NULL, 0);
+    assert_int_equal(num(&r, "exitCode"), 0);
+    assert_string_equal(r.out, "userns=1\nnetns=1\nfine\n");
+    cJSON_Delete(r.status);
+    const char *const py[] = {"--wall-ms", "5000", "--", "/usr/bin/python3", "-c",
+                              "import ctypes, os\n"
+                              "libc = ctypes.CDLL(None, use_errno=True)\n"
+                              "print(libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())\n",
+                              NULL};
+    run(&r, py, NULL, 0);
+    assert_string_equal(r.out, "-1 1\n"); /* PTRACE_ATTACH: EPERM */
+    cJSON_Delete(r.status);
+}
+
+/* Each slot's namespaces: private /tmp (not the host's, not the other slot's, emptied after
+ * each run) and a network with nothing but a loopback. */
+static void test_slot_namespaces(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    slotns_t ns[2];
+    char note[64], err[256];
+    assert_int_equal(slotns_create(ns, 2, "/usr", note, sizeof note, err, sizeof err), 0);
+    assert_string_equal(note, "");
+    result_t r;
+#define SLOT(uid, cmd)                                                                             \
+    (const char *const[]){"--wall-ms", "5000", "--uid", uid, "--gid", uid, "--ns-fds", "4", "--",  \
+                          "/bin/sh", "-c", cmd, NULL}
+    g_ns_fds[0] = ns[0].net, g_ns_fds[1] = ns[0].ipc, g_ns_fds[2] = ns[0].mnt;
+    run(&r, SLOT("60993", "echo hi > /tmp/cg-slot-test && ls /tmp && "
+                          "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"),
+        NULL, 0);
+    if (strcmp(r.out, "cg-slot-test\nlo\n") != 0) {
+        char *j = cJSON_PrintUnformatted(r.status);
+        print_message("report: %s\n", j);
+        free(j);
+    }
+    assert_string_equal(r.out, "cg-slot-test\nlo\n");
+    cJSON_Delete(r.status);
+    assert_int_equal(access("/tmp/cg-slot-test", F_OK), -1); /* not the host's /tmp */
+    g_ns_fds[0] = ns[1].net, g_ns_fds[1] = ns[1].ipc, g_ns_fds[2] = ns[1].mnt;
+    run(&r, SLOT("60994", "ls -A /tmp | wc -l"), NULL, 0);
+    assert_string_equal(r.out, "0\n"); /* not the other slot's */
+    cJSON_Delete(r.status);
+    g_ns_fds[0] = ns[0].net, g_ns_fds[1] = ns[0].ipc, g_ns_fds[2] = ns[0].mnt;
+    run(&r, SLOT("60993", "ls -A /tmp | wc -l"), NULL, 0);
+    assert_string_equal(r.out, "0\n"); /* the slot's own, emptied after its last run */
+    cJSON_Delete(r.status);
+#undef SLOT
+    g_ns_fds[0] = g_ns_fds[1] = g_ns_fds[2] = -1;
+    slotns_close(ns, 2);
+    assert_int_equal(ns[0].net, -1);
+}
+
+/* A memory cgroup caps the run as a whole: four children of 24 MiB each in a 48 MiB run. */
+static void test_cgroup_caps_the_whole_run(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    slotcg_t cg[1];
+    char err[256];
+    int version = 0;
+    assert_int_equal(slotcg_create(cg, 1, 60995, &version, err, sizeof err), 0);
+    assert_true(version == 1 || version == 2);
+    const char *const hog[] = {"--wall-ms", "8000", "--uid", "60995", "--gid", "60995",
+                               "--cgroup", cg[0].dir, "--cgroup-mb", "48", "--",
+                               "/usr/bin/python3", "-c",
+                               "import os, time\n"
+                               "for i in range(4):\n"
+                               "    if os.fork() == 0:\n"
+                               "        b = bytearray(b'x') * (24 << 20); time.sleep(2); os._exit(0)\n"
+                               "print(sum(os.wait()[1] == 0 for i in range(4)))\n",
+                               NULL};
+    result_t r;
+    run(&r, hog, NULL, 0);
+    assert_true(flag(&r, "oomKilled"));
+    assert_string_not_equal(r.out, "4\n");
+    cJSON_Delete(r.status);
+    const char *const small[] = {"--wall-ms", "5000", "--uid", "60995", "--gid", "60995",
+                                 "--cgroup", cg[0].dir, "--cgroup-mb", "48", "--", "/bin/echo",
+                                 "fits", NULL};
+    run(&r, small, NULL, 0);
+    assert_false(flag(&r, "oomKilled")); /* the count is per run */
+    assert_string_equal(r.out, "fits\n");
+    cJSON_Delete(r.status);
+    slotcg_remove(cg, 1);
+    assert_int_equal(access(cg[0].dir, F_OK), -1);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -331,6 +442,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fds_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flood_passes_through, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uid_drop_and_fork_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seccomp_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_namespaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_caps_the_whole_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,187 @@
+/*
+ * slotcg.c - one memory cgroup per slot (see slotcg.h).
+ *
+ * Where our memory cgroup is: /proc/self/cgroup names its path in the hierarchy,
+ * /proc/self/mountinfo where (and from which root) that hierarchy is mounted here. Inside a
+ * container the mount's root is the container's own cgroup, so the directory is the mount
+ * point plus what follows that root in our path.
+ */
+#include "slotcg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* Does the comma-separated list have the token? */
+static bool has_token(const char *list, const char *tok)
+{
+    size_t n = strlen(tok);
+
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, tok, n))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Our path in the v1 memory hierarchy (version 1) or the v2 hierarchy (version 2). */
+static int own_path(int version, char *out, size_t len)
+{
+    char line[1024];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    int rc = -1;
+
+    if (!f)
+        return -1;
+    while (rc != 0 && fgets(line, sizeof line, f)) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+        if ((version == 1 && has_token(c1 + 1, "memory")) ||
+            (version == 2 && !strcmp(line, "0") && c1[1] == '\0')) {
+            snprintf(out, len, "%s", c2 + 1);
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* The mount of the hierarchy: its root within the hierarchy and its mount point. */
+static int find_mount(int version, char *root, char *mnt, size_t len)
+{
+    char line[2048];
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    int rc = -1;
+
+    if (!f)
+        return -1;
+    while (rc != 0 && fgets(line, sizeof line, f)) {
+        char r[1024], m[1024], fstype[64], super[512];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
+            sscanf(dash + 3, "%63s %*s %511s", fstype, super) != 2)
+            continue;
+        if ((version == 1 && !strcmp(fstype, "cgroup") && has_token(super, "memory")) ||
+            (version == 2 && !strcmp(fstype, "cgroup2"))) {
+            snprintf(root, len, "%s", r);
+            snprintf(mnt, len, "%s", m);
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_file(const char *dir, const char *name, const char *val)
+{
+    char path[PATH_MAX + 64];
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, val, strlen(val)) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* Our memory cgroup's directory and its version. */
+static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version)
+{
+    char root[1024], path[1024];
+
+    for (int v = 1; v <= 2; v++) {
+        if (find_mount(v, root, mnt, mlen) != 0 || own_path(v, path, sizeof path) != 0)
+            continue;
+        size_t rl = strlen(root);
+        const char *rest = path;
+        if (strcmp(root, "/") != 0) {
+            if (strncmp(path, root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
+                continue; /* our cgroup is outside what is mounted here */
+            rest = path + rl;
+        }
+        snprintf(dir, len, "%s%s", mnt, !strcmp(rest, "/") ? "" : rest);
+        if (v == 2) {
+            /* v2: the memory controller must be available to our children. */
+            char ctl[PATH_MAX + 32], buf[512] = "";
+            snprintf(ctl, sizeof ctl, "%s/cgroup.controllers", dir);
+            FILE *f = fopen(ctl, "re");
+            bool ok = f && fgets(buf, sizeof buf, f);
+            if (f)
+                fclose(f);
+            if (!ok || !strstr(buf, "memory"))
+                continue;
+        }
+        *version = v;
+        return 0;
+    }
+    return -1;
+}
+
+int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], mnt[1024];
+    struct statvfs sv;
+    int rc;
+
+    for (int i = 0; i < n; i++)
+        cg[i].dir[0] = '\0';
+    if (locate(dir, sizeof dir, mnt, sizeof mnt, version) != 0) {
+        snprintf(err, errlen, "no memory cgroup of ours is mounted here");
+        return -1;
+    }
+    /* A container's cgroup mount is read-only; with CAP_SYS_ADMIN it can be made writable
+     * (only root can write its files, and programs never run as root). */
+    if (statvfs(mnt, &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
+        mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) !=
+            0) {
+        snprintf(err, errlen, "%s is read-only and cannot be remounted: %s", mnt, strerror(errno));
+        return -1;
+    }
+    if (*version == 2 && (rc = write_file(dir, "cgroup.subtree_control", "+memory")) != 0) {
+        snprintf(err, errlen, "cannot give the memory controller to children of %s: %s%s", dir,
+                 strerror(-rc), rc == -EBUSY ? " (processes live in it)" : "");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(cg[i].dir, sizeof cg[i].dir, "%s/codegate-%u", dir,
+                         (unsigned)(uid_base + (uid_t)i));
+        if (w < 0 || (size_t)w >= sizeof cg[i].dir) {
+            snprintf(err, errlen, "cgroup path too long under %s", dir);
+            slotcg_remove(cg, n);
+            return -1;
+        }
+        if (mkdir(cg[i].dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", cg[i].dir, strerror(errno));
+            cg[i].dir[0] = '\0';
+            slotcg_remove(cg, n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void slotcg_remove(slotcg_t *cg, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (cg[i].dir[0]) {
+            (void)rmdir(cg[i].dir);
+            cg[i].dir[0] = '\0';
+        }
+}
