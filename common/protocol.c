@@ -442,6 +442,7 @@ static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
     o->duration_ms = rd_int(r, obj, "", "durationMs", true, 0, 0, JSON_INT_MAX);
     o->cpu_ms = rd_int(r, obj, "", "cpuMs", true, 0, 0, JSON_INT_MAX);
     o->memory_kb = rd_int(r, obj, "", "memoryKb", true, 0, 0, JSON_INT_MAX);
+    o->cached = rd_bool(r, obj, "cached", false);
     o->out = rd_str(r, obj, "", "stdout", true, CG_MAX_FRAME_BYTES, NULL);
     o->err = rd_str(r, obj, "", "stderr", true, CG_MAX_FRAME_BYTES, NULL);
 }
@@ -740,6 +741,8 @@ char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *
     enc_num(&e, e.o, "durationMs", (double)oc->duration_ms);
     enc_num(&e, e.o, "cpuMs", (double)oc->cpu_ms);
     enc_num(&e, e.o, "memoryKb", (double)oc->memory_kb);
+    if (type == CG_MSG_COMPILE && oc->cached)
+        enc_bool(&e, "cached", true);
     enc_text(&e, e.o, "stdout", oc->out, oc->out ? strlen(oc->out) : 0);
     enc_text(&e, e.o, "stderr", oc->err, oc->err ? strlen(oc->err) : 0);
     return enc_finish(&e);

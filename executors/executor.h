@@ -45,5 +45,9 @@ void executor_free(executor_t *ex);
 
 /* JSON log line on stderr: {"ts","level","msg"} (printf-style message). */
 void executor_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Lines below this level ("debug", "info", "warn", "error") are not written. Default "info":
+ * per-job lines (job_start, job_end) are "debug". -1 for an unknown name. */
+int executor_set_log_level(const char *level);
+bool executor_log_enabled(const char *level);
 
 #endif

@@ -36,7 +36,7 @@
 #include "workdir.h"
 
 typedef struct {
-    const char *language, *listen, *token_file, *launcher, *work_root;
+    const char *language, *listen, *token_file, *launcher, *work_root, *log_level;
     int slots, uid_base, compile_timeout_ms, require_ns;
     char token[256];
     char launcher_buf[PATH_MAX];
@@ -72,6 +72,8 @@ static const opt_def_t opt_table[] = {
             "slot i runs as uid/gid base+i (when root)"),
     INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS", "20000", 1000, 120000,
             compile_timeout_ms, "wall clock of one compile"),
+    STR_OPT("--log-level", "EXECUTOR_LOG_LEVEL", "info", log_level,
+            "debug (also a line per job), info, warn or error"),
     INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
             "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
             "instead of warning"),
@@ -254,6 +256,10 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
     bool root = geteuid() == 0;
     int rc;
 
+    if (executor_set_log_level(o->log_level) != 0) {
+        fprintf(stderr, "executor: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
     *pf = profile_find(o->language);
     if (!*pf) {
         fprintf(stderr, "executor: --language must be python, javascript or cpp\n");

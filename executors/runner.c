@@ -747,6 +747,7 @@ static bool cache_hit(rjob_t *job)
     memset(&o, 0, sizeof o);
     o.run = -1;
     o.status = CG_ST_OK;
+    o.cached = true;
     o.out = "";
     o.err = "";
     send_frame(job, cg_encode_outcome(CG_MSG_COMPILE, job->id, &o));

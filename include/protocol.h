@@ -137,6 +137,7 @@ typedef struct {
     int64_t duration_ms;  /* wall clock */
     int64_t cpu_ms;
     int64_t memory_kb;    /* peak RSS */
+    bool cached;          /* COMPILE: the program came from the compile cache ("cached", optional) */
     const char *out;      /* stdout (empty when streamed) */
     const char *err;      /* stderr (empty when streamed) */
 } cg_outcome_t;

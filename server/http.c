@@ -127,8 +127,11 @@ static void count_request(const char *outcome, const job_t *job, const char *lan
         return;
     if (job->t_started)
         metrics_observe(METRIC_H_QUEUE, li, job->t_started - job->t_created);
-    if (job->compile.present)
-        metrics_observe(METRIC_H_COMPILE, li, job->compile.duration_ms);
+    if (job->compile.present) {
+        metrics_compile_cache(li, job->compile.cached);
+        if (!job->compile.cached) /* a cache hit is no compile: it would only skew the times */
+            metrics_observe(METRIC_H_COMPILE, li, job->compile.duration_ms);
+    }
     for (int i = 0; i < job->nruns; i++)
         if (job->runs[i].present)
             metrics_observe(METRIC_H_RUN, li, job->runs[i].duration_ms);

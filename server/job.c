@@ -146,6 +146,7 @@ int job_outcome_set(job_outcome_t *dst, const cg_outcome_t *src)
     dst->duration_ms = src->duration_ms;
     dst->cpu_ms = src->cpu_ms;
     dst->memory_kb = src->memory_kb;
+    dst->cached = src->cached;
     dst->out = out;
     dst->err = err;
     return 0;

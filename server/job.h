@@ -31,6 +31,7 @@ typedef struct {
     char *out;        /* malloc'ed, valid UTF-8 */
     char *err;
     bool passed;      /* test cases: judged by the pool when the result arrives */
+    bool cached;      /* compile: taken from the executor's compile cache */
 } job_outcome_t;
 
 typedef enum { JOB_NEW, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state_t;

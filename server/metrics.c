@@ -49,6 +49,7 @@ static pair_t pairs[MAX_PAIRS];
 static int npairs;
 static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
 static uint64_t restarts;
+static uint64_t cache[REQUEST_NLANG][2]; /* [lang][hit] */
 
 void metrics_reset(void)
 {
@@ -57,6 +58,7 @@ void metrics_reset(void)
     npairs = 0;
     memset(hists, 0, sizeof hists);
     restarts = 0;
+    memset(cache, 0, sizeof cache);
     pthread_mutex_unlock(&mu);
 }
 
@@ -103,6 +105,15 @@ void metrics_executor_restart(void)
     pthread_mutex_unlock(&mu);
 }
 
+void metrics_compile_cache(int lang, bool hit)
+{
+    if (lang < 0 || lang >= REQUEST_NLANG)
+        return;
+    pthread_mutex_lock(&mu);
+    cache[lang][hit ? 1 : 0]++;
+    pthread_mutex_unlock(&mu);
+}
+
 static const char *lang_label(int lang)
 {
     return lang < 0 || lang >= REQUEST_NLANG ? "none" : request_languages[lang];
@@ -144,6 +155,14 @@ char *metrics_render(const metrics_gauges_t *g)
                "hung.\n# TYPE codegate_executor_restarts_total counter\n"
                "codegate_executor_restarts_total %llu\n",
             (unsigned long long)restarts);
+    fprintf(f, "# HELP codegate_compile_cache_total Compile steps answered from the executors' "
+               "compile cache (hit) or compiled (miss), by language.\n"
+               "# TYPE codegate_compile_cache_total counter\n");
+    for (int l = 0; l < REQUEST_NLANG; l++)
+        if (!strcmp(request_languages[l], "cpp") || cache[l][0] || cache[l][1])
+            for (int h = 1; h >= 0; h--)
+                fprintf(f, "codegate_compile_cache_total{language=\"%s\",result=\"%s\"} %llu\n",
+                        lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
     pthread_mutex_unlock(&mu);
     fprintf(f, "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
                "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",

@@ -7,6 +7,7 @@
 #ifndef CG_METRICS_H
 #define CG_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "protocol.h"
@@ -24,6 +25,8 @@ typedef enum {
 void metrics_request(int lang, const char *status);
 void metrics_observe(metric_hist_t h, int lang, int64_t ms);
 void metrics_executor_restart(void);
+/* A compile step answered: from the executor's compile cache (hit) or compiled (miss). */
+void metrics_compile_cache(int lang, bool hit);
 
 /* Gauges sampled when rendering. */
 typedef struct {

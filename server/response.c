@@ -96,6 +96,7 @@ static void add_compile(cJSON *data, const job_outcome_t *c)
     cJSON_AddStringToObject(o, "stderr", c->err ? c->err : "");
     add_nullable_int(o, "exitCode", c->exit_code >= 0, c->exit_code);
     cJSON_AddNumberToObject(o, "durationMs", (double)c->duration_ms);
+    cJSON_AddBoolToObject(o, "cached", c->cached);
     if (c->timed_out)
         cJSON_AddTrueToObject(o, "timedOut");
 }

@@ -185,12 +185,19 @@ def test_tests_submit_mode_and_cpp_compiles_once():
 def test_cpp_compile_cache():
     tag = os.urandom(6).hex()
     code = '#include <iostream>\nint main(){std::string s; std::cin >> s; std::cout << "%s " << s << "\\n";}' % tag
+    hits = 'codegate_compile_cache_total{language="cpp",result="hit"}'
+    misses = 'codegate_compile_cache_total{language="cpp",result="miss"}'
+    h0, m0 = metric(hits), metric(misses)
     d1 = run("cpp", code, input="one")
     check(d1["stdout"] == "%s one\n" % tag and d1["compile"]["durationMs"] > 0, "first compiles", d1)
+    check(d1["compile"]["cached"] is False, "the first compile is no cache hit", d1)
+    check(metric(misses) == m0 + 1 and metric(hits) == h0, "a compile-cache miss counted")
     t0 = time.time()
     d2 = run("cpp", code, input="two")
     check(d2["stdout"] == "%s two\n" % tag, "cached binary runs with new input", d2)
     check(d2["compile"]["durationMs"] == 0 and d2["compile"]["status"] == "ok", "second skips the compiler", d2)
+    check(d2["compile"]["cached"] is True, "the second says it came from the cache", d2)
+    check(metric(hits) == h0 + 1 and metric(misses) == m0 + 1, "a compile-cache hit counted")
     print("    cached C++ request answered in %.0f ms (compile took %d ms)" % ((time.time() - t0) * 1000, d1["compile"]["durationMs"]))
     d3 = run("cpp", code.replace(tag, tag + "x"), input="three")
     check(d3["stdout"] == "%sx three\n" % tag and d3["compile"]["durationMs"] > 0, "another source compiles", d3)

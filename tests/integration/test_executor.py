@@ -35,7 +35,8 @@ EXES = {}
 def spawn(lang, listen, work, slots=3, uid_base=None, log_name=None):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "EXECUTOR_TOKEN": TOKEN, "EXECUTOR_LANGUAGE": lang,
            "EXECUTOR_LISTEN": listen, "EXECUTOR_WORK_ROOT": work, "EXECUTOR_SLOTS": str(slots),
-           "EXECUTOR_UID_BASE": str(uid_base or 61000 + 10 * len(EXES))}
+           "EXECUTOR_UID_BASE": str(uid_base or 61000 + 10 * len(EXES)),
+           "EXECUTOR_LOG_LEVEL": "debug"}  # job_start / job_end lines are checked below
     for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
         if k in os.environ:
             env[k] = os.environ[k]
@@ -426,11 +427,14 @@ def test_log_lines():
     events = set()
     for line in lines:
         j = json.loads(line)  # every line is one JSON object
-        check("ts" in j and j.get("level") in ("info", "warn", "error") and ("msg" in j or "event" in j),
+        check("ts" in j and j.get("level") in ("debug", "info", "warn", "error") and ("msg" in j or "event" in j),
               "log line shape", j)
         events.add(j.get("event"))
     for e in ("listen", "conn_accept", "conn_refuse", "conn_close", "job_start", "job_end"):
         check(e in events, "event %s logged" % e, sorted(x for x in events if x))
+    r = subprocess.run([os.path.join(BUILD, "executor"), "--language", "python", "--log-level", "chatty"],
+                       env={"EXECUTOR_TOKEN": TOKEN}, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "--log-level" in r.stderr, "an unknown log level is refused", r.stderr)
 
 
 def main():

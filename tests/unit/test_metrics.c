@@ -52,6 +52,10 @@ static void test_counters_move(void **state)
     metrics_observe(METRIC_H_TOTAL, 0, 12);
     metrics_observe(METRIC_H_TOTAL, 0, 700);
     metrics_observe(METRIC_H_COMPILE, 2, 300);
+    metrics_compile_cache(2, true);
+    metrics_compile_cache(2, true);
+    metrics_compile_cache(2, false);
+    metrics_compile_cache(7, true); /* no such language: ignored */
     metrics_executor_restart();
     char *s = render();
     check_format(s);
@@ -65,6 +69,9 @@ static void test_counters_move(void **state)
     assert_non_null(strstr(s, "codegate_request_duration_seconds_sum{language=\"python\"} 0.712\n"));
     assert_non_null(strstr(s, "codegate_compile_duration_seconds_count{language=\"cpp\"} 1\n"));
     assert_non_null(strstr(s, "codegate_executor_restarts_total 1\n"));
+    assert_non_null(strstr(s, "codegate_compile_cache_total{language=\"cpp\",result=\"hit\"} 2\n"));
+    assert_non_null(strstr(s, "codegate_compile_cache_total{language=\"cpp\",result=\"miss\"} 1\n"));
+    assert_null(strstr(s, "codegate_compile_cache_total{language=\"python\""));
     assert_non_null(strstr(s, "codegate_queue_depth 3\n"));
     assert_non_null(strstr(s, "codegate_sessions_open 2\n"));
     assert_non_null(strstr(s, "codegate_executor_connections{language=\"cpp\",state=\"busy\"} 2\n"));

@@ -169,6 +169,7 @@ static void test_outcome_round_trip(void **state)
     s = cg_encode_outcome(CG_MSG_COMPILE, "j", &o);
     assert_non_null(strstr(s, "\"signal\":null"));
     assert_null(strstr(s, "\"run\""));
+    assert_null(strstr(s, "\"cached\"")); /* only said when true */
     assert_int_equal(parse_owned(s), 0);
     assert_int_equal(m.type, CG_MSG_COMPILE);
     assert_int_equal(m.outcome.run, -1);
@@ -177,6 +178,13 @@ static void test_outcome_round_trip(void **state)
     assert_int_equal(m.outcome.status, CG_ST_COMPILE_ERROR);
     assert_string_equal(m.outcome.out, ""); /* NULL encodes as "" */
     assert_false(m.outcome.timed_out);
+    assert_false(m.outcome.cached);
+    /* A compile answered from the cache says so. */
+    o = (cg_outcome_t){.run = -1, .status = CG_ST_OK, .cached = true};
+    s = cg_encode_outcome(CG_MSG_COMPILE, "j", &o);
+    assert_non_null(strstr(s, "\"cached\":true"));
+    assert_int_equal(parse_owned(s), 0);
+    assert_true(m.outcome.cached);
 
     /* Every status survives. */
     for (int st = 0; st < CG_ST__COUNT; st++) {

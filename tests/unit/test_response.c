@@ -105,6 +105,7 @@ static void test_signal_and_compile(void **state)
     assert_true(cJSON_IsTrue(get(j, "data.error")));
     assert_string_equal(get(j, "data.compile.stderr")->valuestring, "warning: x");
     assert_int_equal(get(j, "data.compile.durationMs")->valueint, 300);
+    assert_true(cJSON_IsFalse(get(j, "data.compile.cached")));
     cJSON_Delete(j);
     job_unref(job);
 }
