@@ -88,6 +88,23 @@ def test_containers_are_hardened():
     check(info["Config"]["Labels"].get("codegate.instance") == INSTANCE, "ownership label")
 
 
+def test_cpp_precompiled_header():
+    """The cpp image has a precompiled <bits/stdc++.h> that the compile step's flags can use."""
+    cid = [c for c in instance_containers(INSTANCE, all_=False)
+           if "cpp" in docker("inspect", "--format", "{{.Name}}", c)][0]
+    # g++ -H marks a header taken from a valid precompiled header with "!"
+    r = subprocess.run(["docker", "exec", cid, "sh", "-c",
+                        "echo '#include <bits/stdc++.h>' | g++ -std=c++17 -O2 -pipe -H -x c++ "
+                        "-fsyntax-only - 2>&1 | head -1"], capture_output=True, text=True, timeout=60)
+    check(r.stdout.startswith("! ") and "stdc++.h.gch" in r.stdout, "the PCH is used", r.stdout + r.stderr)
+    code = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+            "int main(){vector<int> v{3,1,2}; sort(v.begin(), v.end()); map<int,int> m; m[v[0]]=%d;"
+            " cout << m.begin()->second << endl;}" % os.getpid())
+    st, doc, _ = G.execute({"language": "cpp", "code": code})
+    check(st == 200 and doc["data"]["stdout"] == "%d\n" % os.getpid(), "bits/stdc++.h compiles and runs", doc)
+    print("    <bits/stdc++.h> program compiled in %d ms" % doc["data"]["compile"]["durationMs"])
+
+
 def test_killed_container_is_replaced():
     before = instance_containers(INSTANCE, all_=False)
     victim = None
@@ -206,6 +223,7 @@ def main():
         r.run(test_cold_start_serves_three_languages, timeout=1900)
         if G is not None and G.proc.poll() is None:
             r.run(test_containers_are_hardened)
+            r.run(test_cpp_precompiled_header, timeout=120)
             r.run(test_killed_container_is_replaced)
             r.run(test_removed_container_is_replaced)
             r.run(test_hung_container_is_replaced)
