@@ -332,7 +332,16 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
     int rc = cg_msg_parse(buf, len, &root, &m, err, sizeof err);
 
     if (rc != 0) {
-        conn_send(c, cg_encode_error(NULL, "bad_frame", err));
+        /* An EXECUTE we cannot take still names its job: answer for that job (error, then DONE
+         * with no run), so that a peer waiting for it learns at once that it will not run. */
+        cJSON *loose = cJSON_ParseWithLength(buf, len);
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(loose, "type"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(loose, "id"));
+        bool job = type && !strcmp(type, "execute") && id && cg_id_valid(id);
+        conn_send(c, cg_encode_error(job ? id : NULL, "bad_frame", err));
+        if (job)
+            conn_send(c, cg_encode_done(id, 0));
+        cJSON_Delete(loose);
         return;
     }
     switch (m.type) {

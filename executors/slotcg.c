@@ -101,8 +101,41 @@ static int write_file(const char *dir, const char *name, const char *val)
     return rc;
 }
 
+/*
+ * cgroup v2 lets a cgroup give controllers to its children only while no process lives in it
+ * (except at the root). Inside a container with its own cgroup namespace our cgroup is the
+ * namespace's root and everything in it is ours (the executor, the container's init): move
+ * them into a leaf "executor" first. Anywhere else (a host) we do not move processes we do not
+ * own; there the operator delegates a subtree (docs/SECURITY.md).
+ */
+static int v2_make_room(const char *dir, const char *own)
+{
+    char src[PATH_MAX + 32], leaf[PATH_MAX + 32], line[32];
+    FILE *f;
+    int rc = 0;
+
+    if (strcmp(own, "/") != 0)
+        return -EBUSY;
+    snprintf(leaf, sizeof leaf, "%s/executor", dir);
+    if (mkdir(leaf, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    snprintf(src, sizeof src, "%s/cgroup.procs", dir);
+    f = fopen(src, "re");
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        int w = write_file(leaf, "cgroup.procs", line);
+        if (w != 0 && w != -ESRCH) /* a process that just exited is no obstacle */
+            rc = w;
+    }
+    fclose(f);
+    return rc;
+}
+
 /* Our memory cgroup's directory and its version. */
-static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version)
+static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version, char *own,
+                  size_t olen)
 {
     char root[1024], path[1024];
 
@@ -128,6 +161,7 @@ static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version)
             if (!ok || !strstr(buf, "memory"))
                 continue;
         }
+        snprintf(own, olen, "%s", path);
         *version = v;
         return 0;
     }
@@ -136,13 +170,13 @@ static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version)
 
 int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen)
 {
-    char dir[PATH_MAX], mnt[1024];
+    char dir[PATH_MAX], mnt[1024], own[1024];
     struct statvfs sv;
-    int rc;
+    int rc = 0;
 
     for (int i = 0; i < n; i++)
         cg[i].dir[0] = '\0';
-    if (locate(dir, sizeof dir, mnt, sizeof mnt, version) != 0) {
+    if (locate(dir, sizeof dir, mnt, sizeof mnt, version, own, sizeof own) != 0) {
         snprintf(err, errlen, "no memory cgroup of ours is mounted here");
         return -1;
     }
@@ -154,7 +188,10 @@ int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, 
         snprintf(err, errlen, "%s is read-only and cannot be remounted: %s", mnt, strerror(errno));
         return -1;
     }
-    if (*version == 2 && (rc = write_file(dir, "cgroup.subtree_control", "+memory")) != 0) {
+    if (*version == 2 && (rc = write_file(dir, "cgroup.subtree_control", "+memory")) == -EBUSY &&
+        v2_make_room(dir, own) == 0)
+        rc = write_file(dir, "cgroup.subtree_control", "+memory");
+    if (*version == 2 && rc != 0) {
         snprintf(err, errlen, "cannot give the memory controller to children of %s: %s%s", dir,
                  strerror(-rc), rc == -EBUSY ? " (processes live in it)" : "");
         return -1;

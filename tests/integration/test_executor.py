@@ -149,6 +149,12 @@ def test_bad_frames_answered():
         ws.send(bad)
         f = json.loads(ws.recv())
         check(f["type"] == "error" and f["code"] == "bad_frame", "error for %r" % bad, f)
+        if '"id": "x"' in bad:  # an EXECUTE with a usable id: answered for that job, then DONE
+            check(f.get("id") == "x", "the error names the job", f)
+            d = json.loads(ws.recv())
+            check(d["type"] == "done" and d["id"] == "x" and d["runs"] == 0, "done follows", d)
+        else:
+            check("id" not in f or f["id"] is None, "no job to name", f)
     execute(ws, "wrong-lang", "cpp", "int main(){}")
     frames = collect(ws, "wrong-lang")
     check(frames[0]["type"] == "error" and frames[0]["code"] == "unsupported_language", "language check", frames)
