@@ -105,6 +105,36 @@ def test_cpp_precompiled_header():
     print("    <bits/stdc++.h> program compiled in %d ms" % doc["data"]["compile"]["durationMs"])
 
 
+def test_isolation_fails_closed_when_asked():
+    """An executor container without SYS_ADMIN cannot make the slots' namespaces: by default it
+    says REDUCED ISOLATION and serves; with EXECUTOR_REQUIRE_NAMESPACES=1 it refuses to start."""
+    cid = [c for c in instance_containers(INSTANCE, all_=False)
+           if "python" in docker("inspect", "--format", "{{.Name}}", c)][0]
+    image = docker("inspect", "--format", "{{.Config.Image}}", cid)
+    base = ["docker", "run", "--rm", "--network", "none", "--cap-drop", "ALL"]
+    for cap in ("SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"):
+        base += ["--cap-add", cap]
+    base += ["--tmpfs", "/work:rw,exec,size=64m,mode=0711", "-e", "EXECUTOR_TOKEN=t0k3n-test",
+             "-e", "EXECUTOR_WORK_ROOT=/work"]
+    r = subprocess.run(base + ["-e", "EXECUTOR_REQUIRE_NAMESPACES=1", image],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "--require-namespaces" in r.stderr,
+          "refuses to start without namespaces when required", (r.returncode, r.stderr[-1500:]))
+    name = "codegate-reduced-%d" % os.getpid()
+    subprocess.run(base[:2] + ["-d", "--name", name] + base[3:] + [image], capture_output=True,
+                   text=True, timeout=60)
+    try:
+        text, deadline = "", time.time() + 30
+        while time.time() < deadline and '"event":"listen"' not in text:
+            time.sleep(0.3)
+            lr = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=30)
+            text = lr.stdout + lr.stderr
+        check("REDUCED ISOLATION" in text and '"event":"listen"' in text,
+              "without the capabilities it warns and still serves", text[-1500:])
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
 def test_killed_container_is_replaced():
     before = instance_containers(INSTANCE, all_=False)
     victim = None
@@ -224,6 +254,7 @@ def main():
         if G is not None and G.proc.poll() is None:
             r.run(test_containers_are_hardened)
             r.run(test_cpp_precompiled_header, timeout=120)
+            r.run(test_isolation_fails_closed_when_asked, timeout=180)
             r.run(test_killed_container_is_replaced)
             r.run(test_removed_container_is_replaced)
             r.run(test_hung_container_is_replaced)
