@@ -1,8 +1,11 @@
 /*
  * launcher.c - the sandbox launcher: runs one compile or one program under limits and reports
- * how it ended. The executor starts one launcher per compile and per run.
+ * how it ended. The executor keeps one per slot in serve mode (see serve() below: runs arrive
+ * over a socket, no process is started for the launcher per run); one-shot use runs one program.
  *
+ *   launcher --serve --control-fd N [--ns-fds N]
  *   launcher [options] -- PROGRAM [ARG...]
+ *     --seq N           the run's number: a stop request (SIGRTMIN) must carry it (serve mode)
  *     --uid N --gid N   run as this uid/gid (only when root; else must equal ours)
  *     --cwd DIR         working directory
  *     --wall-ms N       wall-clock limit (required)
@@ -67,6 +70,7 @@
 #include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -97,6 +101,7 @@ typedef struct {
     int ns_fd;        /* first of the slot's namespace fds, or -1 */
     const char *cgroup; /* the slot's memory cgroup, or NULL */
     long cgroup_mb;
+    long seq;         /* serve mode: the run's number, for stop requests; -1 = none */
     char **argv;      /* PROGRAM ARG... */
 } opts_t;
 
@@ -145,6 +150,7 @@ static void parse_opts(opts_t *o, int argc, char **argv)
     memset(o, 0, sizeof *o);
     o->status_fd = 3;
     o->ns_fd = -1;
+    o->seq = -1;
     o->wall_ms = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -192,6 +198,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->cgroup_mb = num_arg(a, v);
         else if (!strcmp(a, "--ns-fds"))
             o->ns_fd = (int)num_arg(a, v);
+        else if (!strcmp(a, "--seq"))
+            o->seq = num_arg(a, v);
         else
             usage("unknown option");
         i++; /* every option takes a value */
@@ -743,74 +751,105 @@ static void write_error(int fd, const char *msg)
 
 static int64_t tv_ms(struct timeval tv) { return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000; }
 
-int main(int argc, char **argv)
+/* The signals a run waits for: a child ended, a stop request (SIGTERM/SIGINT/SIGHUP in one-shot
+ * use; in serve mode SIGRTMIN carrying the run's sequence number, see serve()). */
+static void wait_set(sigset_t *set)
 {
-    opts_t o;
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGALRM);
+    sigaddset(set, SIGRTMIN);
+}
+
+static void report_error(const opts_t *o, const char *msg)
+{
+    if (o->status_fd >= 0)
+        write_error(o->status_fd, msg);
+}
+
+/* Is this signal a stop request for the run with sequence number seq? */
+static bool is_stop(int sig, const siginfo_t *si, long seq)
+{
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+        return true;
+    return sig == SIGRTMIN && seq >= 0 && si->si_value.sival_int == (int)seq;
+}
+
+/*
+ * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
+ * set are blocked (old is the mask the program gets) and we are a child subreaper.
+ */
+static void run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
+{
     report_t rep = {.exit_code = -1};
-    sigset_t set, old;
     int errp[2];
     pid_t pid;
     bool main_done = false;
-    struct rusage main_ru;
+    struct rusage main_ru, before;
     char errmsg[160];
     ssize_t n;
+    siginfo_t si;
+    int sig;
+    const struct timespec zero = {0, 0};
 
-    parse_opts(&o, argc, argv);
-    if (fcntl(o.status_fd, F_GETFD) < 0)
-        o.status_fd = -1; /* no report wanted (manual use) */
     memset(&main_ru, 0, sizeof main_ru);
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-        perror("launcher: subreaper");
-        return 2;
+    memset(&before, 0, sizeof before);
+    (void)getrusage(RUSAGE_CHILDREN, &before); /* a serving launcher has reaped earlier runs */
+    /* Signals left from an earlier run (a stop that came after its end, its SIGCHLDs) are
+     * stale; a stop for this run may already be here. */
+    while ((sig = sigtimedwait(set, &si, &zero)) > 0)
+        if (sig != SIGCHLD && is_stop(sig, &si, o->seq) && (sig == SIGRTMIN || o->seq < 0))
+            rep.killed = true;
+    if (rep.killed) {
+        if (o->status_fd >= 0)
+            write_report(o->status_fd, &rep);
+        return;
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGALRM);
-    sigprocmask(SIG_BLOCK, &set, &old);
     if (pipe2(errp, O_CLOEXEC) != 0) {
-        perror("launcher: pipe");
-        return 2;
+        snprintf(errmsg, sizeof errmsg, "pipe: %s", strerror(errno));
+        report_error(o, errmsg);
+        return;
     }
-    if (o.ns_fd >= 0) {
-        const char *stage = o.drop ? enter_slot_namespaces(o.ns_fd) : "setns";
+    if (o->ns_fd >= 0) {
+        const char *stage = o->drop ? enter_slot_namespaces(o->ns_fd) : "setns";
         if (stage) {
             snprintf(errmsg, sizeof errmsg, "%s: %s", stage,
-                     o.drop ? strerror(errno) : "namespaces need root and a slot uid");
-            if (o.status_fd >= 0)
-                write_error(o.status_fd, errmsg);
-            return 0;
+                     o->drop ? strerror(errno) : "namespaces need root and a slot uid");
+            report_error(o, errmsg);
+            goto out_pipe;
         }
     }
     int cgfd = -1;
     int64_t ooms_before = 0;
-    if (o.cgroup) {
-        ooms_before = cg_oom_kills(o.cgroup);
-        cgfd = cg_prepare(&o);
+    if (o->cgroup) {
+        ooms_before = cg_oom_kills(o->cgroup);
+        cgfd = cg_prepare(o);
         if (cgfd < 0) {
-            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o.cgroup, strerror(errno));
-            if (o.status_fd >= 0)
-                write_error(o.status_fd, errmsg);
-            return 0;
+            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o->cgroup, strerror(errno));
+            report_error(o, errmsg);
+            goto out_pipe;
         }
     }
     int64_t t0 = cg_now_ms();
     pid = fork();
     if (pid < 0) {
         snprintf(errmsg, sizeof errmsg, "fork: %s", strerror(errno));
-        if (o.status_fd >= 0)
-            write_error(o.status_fd, errmsg);
-        return 0;
+        report_error(o, errmsg);
+        if (cgfd >= 0)
+            close(cgfd);
+        goto out_pipe;
     }
     if (pid == 0) {
         close(errp[0]);
-        if (o.status_fd >= 0)
-            close(o.status_fd);
-        run_child(&o, errp[1], &old, cgfd);
+        if (o->status_fd >= 0)
+            close(o->status_fd);
+        run_child(o, errp[1], old, cgfd);
     }
     close(errp[1]);
+    errp[1] = -1;
     if (cgfd >= 0)
         close(cgfd);
     /* Our own copies of the program's stdio would keep its pipes open after it is gone. */
@@ -818,7 +857,7 @@ int main(int argc, char **argv)
     if (devnull >= 0) {
         dup2(devnull, 0);
         dup2(devnull, 1);
-        if (o.status_fd != 2)
+        if (o->status_fd != 2)
             dup2(devnull, 2);
         if (devnull > 2)
             close(devnull);
@@ -829,7 +868,7 @@ int main(int argc, char **argv)
         struct pollfd pfd = {.fd = errp[0], .events = POLLIN};
         int64_t left;
         n = -1;
-        while ((left = t0 + o.wall_ms - cg_now_ms()) > 0) {
+        while ((left = t0 + o->wall_ms - cg_now_ms()) > 0) {
             int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
             if (r < 0 && errno == EINTR)
                 continue;
@@ -847,37 +886,36 @@ int main(int argc, char **argv)
         errmsg[n] = '\0';
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        if (o.status_fd >= 0)
-            write_error(o.status_fd, errmsg);
-        return 0;
+        report_error(o, errmsg);
+        return;
     }
 
-    int64_t deadline = t0 + o.wall_ms;
+    int64_t deadline = t0 + o->wall_ms;
     while (!main_done) {
         int64_t left = deadline - cg_now_ms();
         struct timespec ts;
-        int sig;
         if (left <= 0) {
             rep.timed_out = true;
             break;
         }
         ts.tv_sec = left / 1000;
         ts.tv_nsec = (left % 1000) * 1000000L;
-        sig = sigtimedwait(&set, NULL, &ts);
+        sig = sigtimedwait(set, &si, &ts);
         if (sig == SIGCHLD) {
             reap_all(pid, &rep, &main_done, &main_ru);
-        } else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+        } else if (sig > 0 && is_stop(sig, &si, o->seq)) {
             rep.killed = true;
             break;
         }
     }
     if (main_done)
         rep.wall_ms = cg_now_ms() - t0;
-    kill_everything(&o, pid, &rep, &main_done, &main_ru);
-    if (o.drop)
-        clean_shared_places(o.uid, o.gid);
-    if (o.cgroup) {
-        int64_t ooms = cg_oom_kills(o.cgroup), peak = cg_read(o.cgroup, "memory.max_usage_in_bytes", NULL);
+    kill_everything(o, pid, &rep, &main_done, &main_ru);
+    if (o->drop)
+        clean_shared_places(o->uid, o->gid);
+    if (o->cgroup) {
+        int64_t ooms = cg_oom_kills(o->cgroup);
+        int64_t peak = cg_read(o->cgroup, "memory.max_usage_in_bytes", NULL);
         rep.oom_killed = ooms > ooms_before && ooms_before >= 0;
         rep.peak_kb = peak > 0 ? peak / 1024 : 0;
     }
@@ -888,13 +926,182 @@ int main(int argc, char **argv)
         /* Descendants reaped by us count too (a program that forks workers). */
         struct rusage all;
         if (getrusage(RUSAGE_CHILDREN, &all) == 0) {
-            int64_t c = tv_ms(all.ru_utime) + tv_ms(all.ru_stime);
+            int64_t c = tv_ms(all.ru_utime) + tv_ms(all.ru_stime) - tv_ms(before.ru_utime) -
+                        tv_ms(before.ru_stime);
             if (c > rep.cpu_ms)
                 rep.cpu_ms = c;
         }
     }
     rep.maxrss_kb = main_ru.ru_maxrss;
-    if (o.status_fd >= 0)
-        write_report(o.status_fd, &rep);
+    if (o->status_fd >= 0)
+        write_report(o->status_fd, &rep);
+    return;
+out_pipe:
+    close(errp[0]);
+    close(errp[1]);
+}
+
+/*
+ * Serve mode: launcher --serve --control-fd N [--ns-fds N]
+ *
+ * One long-lived launcher per slot, started by the executor, so that a run costs the program's
+ * own process and nothing else: no executor fork, no launcher exec. It enters the slot's
+ * namespaces once, becomes a child subreaper, and then takes one run at a time from the control
+ * socket (SOCK_SEQPACKET): a message holds the run's options exactly as on the command line
+ * (NUL-separated, "--seq N" among them, no --ns-fds) and carries four descriptors - the
+ * program's stdin, stdout, stderr and the status pipe. It runs it as one-shot use does, writes
+ * the report, closes the status pipe (the executor's sign that the run is over) and waits for
+ * the next. A stop request is SIGRTMIN queued with the run's sequence number (sigqueue), so a
+ * late stop for an earlier run never hits the next. EOF on the control socket ends it.
+ */
+static int serve(int argc, char **argv)
+{
+    static char inline_buf[32768]; /* runner.c: LAUNCHER_INLINE_MAX */
+    char *args[512];
+    int ctl = -1, ns = -1;
+    sigset_t set, old;
+
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--control-fd"))
+            ctl = (int)num_arg(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--ns-fds"))
+            ns = (int)num_arg(argv[i], argv[i + 1]);
+        else
+            usage("--serve takes --control-fd N [--ns-fds N]");
+    }
+    if (ctl < 0)
+        usage("--serve needs --control-fd");
+    /* Out of the way of 0-3, which every run reuses. */
+    int c2 = fcntl(ctl, F_DUPFD_CLOEXEC, 20);
+    if (c2 < 0) {
+        perror("launcher: control fd");
+        return 2;
+    }
+    close(ctl);
+    ctl = c2;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        perror("launcher: subreaper");
+        return 2;
+    }
+    wait_set(&set);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    if (ns >= 0) {
+        const char *stage = geteuid() == 0 ? enter_slot_namespaces(ns) : "setns (needs root)";
+        if (stage) {
+            fprintf(stderr, "launcher: %s: %s\n", stage, strerror(errno));
+            return 2;
+        }
+    }
+    for (;;) {
+        union {
+            char b[CMSG_SPACE(5 * sizeof(int))];
+            struct cmsghdr align;
+        } cbuf;
+        struct iovec iov = {.iov_base = inline_buf, .iov_len = sizeof inline_buf - 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                            .msg_controllen = sizeof cbuf.b};
+        int fds[5], nfd = 0, argc2 = 0;
+        char *buf = inline_buf, *big = NULL;
+        ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+
+        if (n == 0)
+            return 0; /* the executor is gone */
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("launcher: recvmsg");
+            return 1;
+        }
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                for (int j = 0; j < k; j++) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
+                    if (nfd < 5)
+                        fds[nfd++] = fd;
+                    else
+                        close(fd);
+                }
+            }
+        if (nfd == 5) {
+            /* A long request came in a memfd (runner.c keeper_send). */
+            struct stat st;
+            if (fstat(fds[4], &st) == 0 && st.st_size > 0 && st.st_size < (8 << 20) &&
+                (big = malloc((size_t)st.st_size + 1)) != NULL &&
+                pread(fds[4], big, (size_t)st.st_size, 0) == st.st_size) {
+                buf = big;
+                n = st.st_size;
+            } else {
+                n = 0;
+            }
+            close(fds[4]);
+            nfd = 4;
+        }
+        buf[n] = '\0';
+        args[argc2++] = argv[0];
+        for (char *p = buf; p < buf + n && argc2 < (int)(sizeof args / sizeof args[0]) - 1;
+             p += strlen(p) + 1)
+            args[argc2++] = p;
+        args[argc2] = NULL;
+        if (nfd != 4 || n == 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+            fprintf(stderr, "launcher: a run request without its four descriptors\n");
+            for (int j = 0; j < nfd; j++)
+                close(fds[j]);
+            free(big);
+            continue;
+        }
+        /* The four to 0, 1, 2, 3 by way of high numbers (they may sit on 0..3). */
+        for (int j = 0; j < 4; j++) {
+            int hi = fcntl(fds[j], F_DUPFD_CLOEXEC, 30);
+            close(fds[j]);
+            fds[j] = hi;
+        }
+        for (int j = 0; j < 4; j++) {
+            if (fds[j] >= 0)
+                dup2(fds[j], j);
+            else
+                close(j);
+            if (fds[j] >= 0)
+                close(fds[j]);
+        }
+        opts_t o;
+        parse_opts(&o, argc2, args);
+        if (o.ns_fd >= 0 || o.status_fd != 3)
+            usage("a served run takes neither --ns-fds nor --status-fd");
+        run_once(&o, &set, &old);
+        free(big); /* parse_opts pointed into it: o is done with */
+        /* The report is written: closing the status pipe tells the executor the run is over;
+         * our stdio goes back to /dev/null so that no pipe of the run stays open here. */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0) {
+            dup2(devnull, 3);
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+            close(devnull);
+        } else {
+            close(3);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    sigset_t set, old;
+
+    if (argc > 1 && !strcmp(argv[1], "--serve"))
+        return serve(argc, argv);
+    parse_opts(&o, argc, argv);
+    if (fcntl(o.status_fd, F_GETFD) < 0)
+        o.status_fd = -1; /* no report wanted (manual use) */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        perror("launcher: subreaper");
+        return 2;
+    }
+    wait_set(&set);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    run_once(&o, &set, &old);
     return 0;
 }

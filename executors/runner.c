@@ -5,22 +5,26 @@
  * -------------------
  * A job takes a free slot (uid_base + slot when root), creates the fresh work dir
  * <work_root>/<slot>-<id> (0700, owned by the slot uid), writes the source file, then runs the
- * profile's compile step (if any) and each run in turn. Each step is one launcher process,
- * started with uv_spawn and four pipes:
+ * profile's compile step (if any) and each run in turn. Each step goes to the slot's own
+ * long-lived launcher ("launcher --serve", one per slot, started with the runner and again
+ * when one dies): a SOCK_SEQPACKET message with the step's options and four descriptors,
  *
  *   fd 0  stdin   executor -> program: the run's input, written with uv_write, then closed
  *                 (EPIPE when the program never reads is normal)
  *   fd 1  stdout  program -> executor
  *   fd 2  stderr  program -> executor
- *   fd 3  status  launcher -> executor: one JSON line when everything has ended
+ *   fd 3  status  launcher -> executor: one JSON line when everything has ended, then EOF
  *
- * The launcher enforces the wall clock itself, and kills every process of the run before it
- * exits, so the pipes reach EOF right after its exit. A backup timer (wall + 2 s) SIGKILLs the
- * launcher if it ever hangs; after the exit callback a short drain timer closes pipes that some
- * stray holder keeps open. A step is complete when the process handle, the pipes and the timer
- * are all closed (proc.open == 0). stdout and stderr together are capped at the job's output
- * limit: at the cap the launcher gets SIGTERM (it kills the program tree at once) and further
- * output is read and dropped.
+ * so that a run costs one process - the program's - and no fork of the executor or exec of a
+ * launcher (on the VMs here each of those cost 1-3 ms). The launcher enforces the wall clock
+ * itself, and kills every process of the run before it closes the status pipe, so the other
+ * pipes reach EOF right after. A backup timer (wall + 2 s) SIGKILLs the launcher if it ever
+ * hangs (its status pipe closes; the next step gets a new launcher); after the status EOF a
+ * short drain timer closes pipes that some stray holder keeps open. A step is complete when the
+ * pipes and the timer are all closed (p.open == 0). stdout and stderr together are capped at
+ * the job's output limit: at the cap the launcher gets a stop request (SIGRTMIN queued with the
+ * step's number: a late one never stops the next step) and kills the program tree at once;
+ * further output is read and dropped.
  *
  * Output is sanitized to UTF-8 (common/utf8.c) when it is sent: in RESULT frames, or as it
  * arrives in STDOUT/STDERR frames for streamed jobs. After the last step, the work dir is
@@ -37,6 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cg_util.h"
 #include "utf8.h"
@@ -57,7 +64,6 @@ typedef struct {
 } buf_t;
 
 typedef struct {
-    uv_process_t proc;
     uv_pipe_t pin, pout, perr, pstat;
     uv_timer_t timer;
     uv_write_t wreq;
@@ -76,7 +82,22 @@ typedef struct {
     buf_t out, err, status;
     cg_utf8_state_t u_out, u_err;
     int64_t t0;
+    long seq; /* the run's number at its slot's launcher (stop requests name it) */
 } rproc_t;
+
+/*
+ * One long-lived launcher per slot ("launcher --serve", see launcher.c): it lives in the slot's
+ * namespaces and takes the slot's runs one at a time over a SOCK_SEQPACKET socket, so that a
+ * run costs the program's own process and nothing else of ours. Started with the runner,
+ * started again when one dies (a run it was serving ends as a failure of the launcher).
+ */
+/* Requests up to this size go inline in the datagram (launcher.c has a buffer as large). */
+#define LAUNCHER_INLINE_MAX 32000
+
+typedef struct {
+    uv_process_t *proc; /* NULL when none runs; freed when its handle has closed */
+    int ctl;            /* our end of the control socket, -1 when none */
+} keeper_t;
 
 struct rjob {
     runner_t *r;
@@ -102,6 +123,9 @@ struct rjob {
 
 struct runner {
     runner_cfg_t cfg;
+    keeper_t *keepers; /* one per slot */
+    long seq;
+    bool stopping;
     bool *slot_used;
     rjob_t *jobs;
     int active;
@@ -202,11 +226,22 @@ static void close_pipes(rjob_t *job)
     close_handle(job, (uv_handle_t *)&job->p.pstat);
 }
 
+/* The pid of the slot's launcher, or 0. */
+static pid_t keeper_pid(const rjob_t *job)
+{
+    const keeper_t *k = &job->r->keepers[job->slot];
+    return k->proc ? k->proc->pid : 0;
+}
+
 static void stop_program(rjob_t *job)
 {
-    if (job->p.spawned && !job->p.exited && !job->p.term_sent) {
+    pid_t pid = keeper_pid(job);
+
+    if (job->p.spawned && !job->p.exited && !job->p.term_sent && pid > 0) {
+        /* A stop request names its run: one that comes late never stops the next. */
+        union sigval v = {.sival_int = (int)job->p.seq};
         job->p.term_sent = true;
-        uv_process_kill(&job->p.proc, SIGTERM);
+        (void)sigqueue(pid, SIGRTMIN, v);
     }
 }
 
@@ -233,12 +268,16 @@ static void stream_out(rjob_t *job, bool is_err, const char *data, size_t n)
     free(tmp);
 }
 
+static void run_ended(rjob_t *job);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     rjob_t *job = s->data;
     rproc_t *p = &job->p;
 
     if (n < 0) {
+        if (s == (uv_stream_t *)&p->pstat)
+            run_ended(job); /* the launcher closes the status pipe once the run is over */
         close_handle(job, (uv_handle_t *)s);
         return;
     }
@@ -285,28 +324,179 @@ static void on_timer(uv_timer_t *t)
     rjob_t *job = t->data;
 
     if (!job->p.exited) {
-        /* The launcher did not end in time: it is hung. */
+        /* The launcher did not end the run in time: it is hung. Killing it closes its end of
+         * the status pipe (the run ends as a time-out) and the next run gets a new one. */
+        pid_t pid = keeper_pid(job);
         job->p.backup_fired = true;
-        uv_process_kill(&job->p.proc, SIGKILL);
+        if (pid > 0)
+            kill(pid, SIGKILL);
+        else
+            run_ended(job);
     } else {
         close_pipes(job); /* something still holds a pipe after the exit */
         close_handle(job, (uv_handle_t *)t);
     }
 }
 
-static void on_proc_exit(uv_process_t *proc, int64_t status, int sig)
+static void run_ended(rjob_t *job)
 {
-    rjob_t *job = proc->data;
-
-    (void)status;
-    (void)sig;
+    if (job->p.exited)
+        return;
     job->p.exited = true;
     /* Every writer is gone: what is left in the pipes is bounded, read it despite backpressure
      * (else the drain timer would drop it). */
     runner_resume(job);
-    close_handle(job, (uv_handle_t *)proc);
     uv_timer_stop(&job->p.timer);
     uv_timer_start(&job->p.timer, on_timer, RUN_DRAIN_MS, 0);
+}
+
+/* ---- the slots' launchers ---- */
+
+static void keeper_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void keeper_exit(uv_process_t *proc, int64_t status, int sig)
+{
+    runner_t *r = proc->data;
+
+    for (int i = 0; r && i < r->cfg.slots; i++)
+        if (r->keepers[i].proc == proc) {
+            if (!r->stopping)
+                runner_log(r, "warn", "the launcher of slot %d ended (status %lld, signal %d)",
+                           i, (long long)status, sig);
+            r->keepers[i].proc = NULL;
+            if (r->keepers[i].ctl >= 0)
+                close(r->keepers[i].ctl);
+            r->keepers[i].ctl = -1;
+        }
+    uv_close((uv_handle_t *)proc, keeper_closed);
+}
+
+/* Starts the launcher of a slot. 0 or a negative libuv/errno code. */
+static int keeper_start(runner_t *r, int slot)
+{
+    keeper_t *k = &r->keepers[slot];
+    const runner_cfg_t *c = &r->cfg;
+    uv_stdio_container_t stdio[7];
+    uv_process_options_t opt;
+    const char *argv[8];
+    int sv[2], rc, n = 0;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+    k->proc = calloc(1, sizeof *k->proc);
+    if (!k->proc) {
+        close(sv[0]);
+        close(sv[1]);
+        return -ENOMEM;
+    }
+    argv[n++] = c->launcher;
+    argv[n++] = "--serve";
+    argv[n++] = "--control-fd";
+    argv[n++] = "3";
+    memset(&opt, 0, sizeof opt);
+    memset(stdio, 0, sizeof stdio);
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_IGNORE;
+    stdio[2].flags = UV_INHERIT_FD; /* its rare complaints go to our log */
+    stdio[2].data.fd = 2;
+    stdio[3].flags = UV_INHERIT_FD;
+    stdio[3].data.fd = sv[1];
+    opt.stdio_count = 4;
+    if (c->drop_uid && c->ns) {
+        const int fds[3] = {c->ns[slot].net, c->ns[slot].ipc, c->ns[slot].mnt};
+        for (int i = 0; i < 3; i++) {
+            stdio[4 + i].flags = UV_INHERIT_FD;
+            stdio[4 + i].data.fd = fds[i];
+        }
+        opt.stdio_count = 7;
+        argv[n++] = "--ns-fds";
+        argv[n++] = "4";
+    }
+    argv[n] = NULL;
+    opt.file = c->launcher;
+    opt.args = (char **)argv;
+    opt.stdio = stdio;
+    opt.exit_cb = keeper_exit;
+    k->proc->data = r;
+    rc = uv_spawn(c->loop, k->proc, &opt);
+    close(sv[1]);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)k->proc, keeper_closed);
+        k->proc = NULL;
+        close(sv[0]);
+        return rc;
+    }
+    uv_unref((uv_handle_t *)k->proc); /* it waits for work; it keeps no loop alive */
+    k->ctl = sv[0];
+    return 0;
+}
+
+/* Hands a run to the slot's launcher: its options and the four descriptors of the program's
+ * stdin, stdout, stderr and the status pipe. Options longer than one datagram may carry (64
+ * arguments of 4 KiB) travel in a memfd, as a fifth descriptor with an empty message.
+ * 0 or -errno. */
+static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const int fds4[4])
+{
+    union {
+        char b[CMSG_SPACE(5 * sizeof(int))];
+        struct cmsghdr align;
+    } cbuf;
+    int fds[5] = {fds4[0], fds4[1], fds4[2], fds4[3], -1}, nfd = 4;
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                        .msg_controllen = CMSG_SPACE(4 * sizeof(int))};
+    struct cmsghdr *cm;
+    int rc = 0;
+
+    if (len > LAUNCHER_INLINE_MAX) {
+        int mfd = memfd_create("codegate-run", MFD_CLOEXEC);
+        if (mfd < 0)
+            return -errno;
+        if (cg_write_all(mfd, msg, len) != 0) {
+            close(mfd);
+            return -EIO;
+        }
+        fds[nfd++] = mfd;
+        iov.iov_base = (void *)"";
+        iov.iov_len = 1;
+        mh.msg_controllen = CMSG_SPACE(5 * sizeof(int));
+    }
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        keeper_t *k = &r->keepers[slot];
+        if (k->ctl < 0 && (rc = keeper_start(r, slot)) != 0)
+            return rc;
+        memset(&cbuf, 0, sizeof cbuf);
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfd * sizeof(int));
+        ssize_t n;
+        do
+            n = sendmsg(k->ctl, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)iov.iov_len) {
+            if (nfd == 5)
+                close(fds[4]);
+            return 0;
+        }
+        rc = n < 0 ? -errno : -EIO;
+        /* Its launcher is gone (it died between runs): start another and try once more. The
+         * old handle closes itself in keeper_exit once the process is reaped. */
+        close(k->ctl);
+        k->ctl = -1;
+        if (k->proc) {
+            kill(k->proc->pid, SIGKILL);
+            k->proc = NULL;
+        }
+    }
+    if (nfd == 5)
+        close(fds[4]);
+    return rc;
 }
 
 /* ---- starting a step ---- */
@@ -333,15 +523,13 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     } while (0)
 
     PUT(c->launcher);
+    PUT("--seq");
+    FMT("%ld", job->p.seq);
     if (c->drop_uid) {
         PUT("--uid");
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
         PUT("--gid");
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
-        if (c->ns) {
-            PUT("--ns-fds");
-            PUT("4"); /* see start_step() */
-        }
         if (c->cg && c->cg[job->slot].dir[0]) {
             PUT("--cgroup");
             PUT(c->cg[job->slot].dir);
@@ -455,8 +643,28 @@ fail:
     return -1;
 }
 
-/* Starts the launcher for the current step. On failure the step completes as internal_error
- * (through the normal close path). */
+/* A connected pair for one of the program's standard streams (or the status channel): the
+ * same AF_UNIX stream pairs libuv makes for its pipes. fds[0] is ours, fds[1] the program's.
+ * 0 or -errno. */
+static int channel(rjob_t *job, uv_pipe_t *p, int fds[2])
+{
+    int rc;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        return -errno;
+    rc = uv_pipe_open(p, fds[0]);
+    if (rc != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        fds[0] = fds[1] = -1;
+        return rc;
+    }
+    (void)job;
+    return 0;
+}
+
+/* Starts the current step at the slot's launcher. On failure the step completes as
+ * internal_error (through the normal close path). */
 static void start_step(rjob_t *job)
 {
     runner_t *r = job->r;
@@ -465,12 +673,15 @@ static void start_step(rjob_t *job)
     int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
     const char *argv[220];
     char argbuf[8192];
-    uv_stdio_container_t stdio[7];
-    uv_process_options_t opt;
+    char *msg = NULL;
+    int ch[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}}; /* in, out, err, status */
+    int child[4];
+    size_t mlen = 0;
     rproc_t *p = &job->p;
-    int rc;
+    int rc, n;
 
     reset_proc(p);
+    p->seq = ++r->seq;
     p->limit = compile ? COMPILE_OUTPUT_LIMIT : ex->output_limit;
     p->t0 = cg_now_ms();
     rc = uv_timer_init(r->cfg.loop, &p->timer);
@@ -480,68 +691,63 @@ static void start_step(rjob_t *job)
     }
     if (rc || pipe_init(job, &p->pin) || pipe_init(job, &p->pout) || pipe_init(job, &p->perr) ||
         pipe_init(job, &p->pstat) ||
-        build_argv(job, argv, argbuf, sizeof argbuf, wall, compile) < 0) {
+        (n = build_argv(job, argv, argbuf, sizeof argbuf, wall, compile)) < 0) {
         buf_append(&p->err, "executor: cannot prepare the run", 32);
         goto fail;
     }
-    memset(&opt, 0, sizeof opt);
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&p->pin;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&p->pout;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&p->perr;
-    stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[3].data.stream = (uv_stream_t *)&p->pstat;
+    /* The request: the launcher's options as on its command line, NUL-separated. */
+    for (int i = 1; i < n; i++)
+        mlen += strlen(argv[i]) + 1;
+    msg = malloc(mlen ? mlen : 1);
+    if (!msg) {
+        buf_append(&p->err, "executor: out of memory", 23);
+        goto fail;
+    }
+    mlen = 0;
+    for (int i = 1; i < n; i++) {
+        size_t l = strlen(argv[i]) + 1;
+        memcpy(msg + mlen, argv[i], l);
+        mlen += l;
+    }
     if (ex->interactive && !compile && r->cfg.profile->pty != PROFILE_PTY_NONE) {
         int master = open_pty(&p->pty_slave);
         uv_pipe_t *mp = r->cfg.profile->pty == PROFILE_PTY_INOUT ? &p->pout : &p->pin;
         if (master >= 0 && uv_pipe_open(mp, master) == 0) {
-            stdio[0].flags = UV_INHERIT_FD;
-            stdio[0].data.fd = p->pty_slave;
             p->pty = true;
-            if (mp == &p->pout) {
-                stdio[1].flags = UV_INHERIT_FD;
-                stdio[1].data.fd = p->pty_slave;
-            }
+            ch[0][1] = p->pty_slave; /* stdin is the pty */
+            if (mp == &p->pout)
+                ch[1][1] = p->pty_slave; /* and stdout */
         } else if (master >= 0) {
             close(master);
         }
     }
-    opt.file = r->cfg.launcher;
-    opt.args = (char **)argv;
-    opt.stdio = stdio;
-    opt.stdio_count = 4;
-    if (r->cfg.drop_uid && r->cfg.ns) {
-        /* fds 4, 5, 6 of the launcher: the slot's network, IPC and mount namespaces */
-        const slotns_t *ns = &r->cfg.ns[job->slot];
-        const int fds[3] = {ns->net, ns->ipc, ns->mnt};
-        for (int i = 0; i < 3; i++) {
-            stdio[4 + i].flags = UV_INHERIT_FD;
-            stdio[4 + i].data.fd = fds[i];
-        }
-        opt.stdio_count = 7;
+    if ((ch[0][1] < 0 && channel(job, &p->pin, ch[0]) != 0) ||
+        (ch[1][1] < 0 && channel(job, &p->pout, ch[1]) != 0) ||
+        channel(job, &p->perr, ch[2]) != 0 || channel(job, &p->pstat, ch[3]) != 0) {
+        buf_append(&p->err, "executor: cannot make the run's pipes", 37);
+        goto fail_fds;
     }
-    opt.exit_cb = on_proc_exit;
-    p->proc.data = job;
-    rc = uv_spawn(r->cfg.loop, &p->proc, &opt);
+    for (int i = 0; i < 4; i++)
+        child[i] = ch[i][1];
+    rc = keeper_send(r, job->slot, msg, mlen, child);
+    free(msg);
+    msg = NULL;
     if (rc != 0) {
-        char msg[160];
-        int n = snprintf(msg, sizeof msg, "executor: cannot start the launcher %s: %s",
-                         r->cfg.launcher, uv_strerror(rc));
-        buf_append(&p->err, msg, (size_t)n);
-        /* uv_spawn failed: the process handle still has to be closed. */
-        p->open++;
-        uv_close((uv_handle_t *)&p->proc, on_handle_closed);
-        goto fail;
+        char m[160];
+        int k = snprintf(m, sizeof m, "executor: cannot reach the sandbox launcher %s: %s",
+                         r->cfg.launcher, strerror(-rc));
+        buf_append(&p->err, m, (size_t)k);
+        goto fail_fds;
     }
-    p->spawned = true;
-    p->open++;
+    /* The launcher has them now: EOF comes when its copies and the program's are closed. */
+    for (int i = 0; i < 4; i++)
+        if (ch[i][1] >= 0 && ch[i][1] != p->pty_slave)
+            close(ch[i][1]);
     if (p->pty_slave >= 0) {
-        close(
-            p->pty_slave); /* the launcher has it now; EOF comes when the program's copies close */
+        close(p->pty_slave);
         p->pty_slave = -1;
     }
+    p->spawned = true;
     uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->pstat, on_alloc, on_read);
@@ -558,7 +764,12 @@ static void start_step(rjob_t *job)
         close_handle(job, (uv_handle_t *)&p->pin); /* stdin is the pty master (pout) */
     }
     return;
+fail_fds:
+    for (int i = 0; i < 4; i++)
+        if (ch[i][1] >= 0 && ch[i][1] != p->pty_slave)
+            close(ch[i][1]);
 fail:
+    free(msg);
     close_pipes(job);
     close_handle(job, (uv_handle_t *)&p->timer);
 }
@@ -790,9 +1001,18 @@ runner_t *runner_new(const runner_cfg_t *cfg)
         return NULL;
     r->cfg = *cfg;
     r->slot_used = calloc((size_t)cfg->slots, sizeof *r->slot_used);
-    if (!r->slot_used) {
+    r->keepers = calloc((size_t)cfg->slots, sizeof *r->keepers);
+    if (!r->slot_used || !r->keepers) {
+        free(r->slot_used);
+        free(r->keepers);
         free(r);
         return NULL;
+    }
+    for (int i = 0; i < cfg->slots; i++) {
+        r->keepers[i].ctl = -1;
+        int rc = keeper_start(r, i); /* ready before the first run; retried per run if not */
+        if (rc != 0)
+            runner_log(r, "warn", "cannot start the launcher of slot %d: %s", i, uv_strerror(rc));
     }
     return r;
 }
@@ -801,6 +1021,20 @@ void runner_free(runner_t *r)
 {
     if (!r)
         return;
+    r->stopping = true;
+    for (int i = 0; i < r->cfg.slots; i++) {
+        keeper_t *k = &r->keepers[i];
+        /* EOF on its control socket ends a launcher; the handle goes with our loop. */
+        if (k->ctl >= 0)
+            close(k->ctl);
+        k->ctl = -1;
+        if (k->proc) {
+            k->proc->data = NULL;
+            uv_close((uv_handle_t *)k->proc, keeper_closed);
+            k->proc = NULL;
+        }
+    }
+    free(r->keepers);
     free(r->slot_used);
     free(r);
 }

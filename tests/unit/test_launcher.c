@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -411,6 +412,117 @@ static void test_cgroup_caps_the_whole_run(void **state)
     assert_int_equal(access(cg[0].dir, F_OK), -1);
 }
 
+/* Serve mode: one launcher takes runs over a SOCK_SEQPACKET socket; a stop request names its
+ * run (a stale one is ignored); EOF on the socket ends it. */
+static pid_t g_server;
+
+static cJSON *serve_run(int ctl, const char *const *opts, char *out, size_t outlen,
+                        long stop_seq_after_200ms, long stale_seq)
+{
+    int in[2], o[2], e[2], st[2];
+    char msg[4096];
+    size_t len = 0;
+
+    for (int i = 0; opts[i]; i++) {
+        size_t l = strlen(opts[i]) + 1;
+        memcpy(msg + len, opts[i], l);
+        len += l;
+    }
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(o), 0);
+    assert_int_equal(pipe(e), 0);
+    assert_int_equal(pipe(st), 0);
+    int fds[4] = {in[0], o[1], e[1], st[1]};
+    union {
+        char b[CMSG_SPACE(sizeof fds)];
+        struct cmsghdr align;
+    } cbuf;
+    struct iovec iov = {.iov_base = msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                        .msg_controllen = sizeof cbuf.b};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    assert_int_equal(sendmsg(ctl, &mh, 0), (ssize_t)len);
+    close(in[0]);
+    close(in[1]);
+    close(o[1]);
+    close(e[1]);
+    close(st[1]);
+    if (stale_seq >= 0 || stop_seq_after_200ms >= 0) {
+        usleep(200000);
+        if (stale_seq >= 0)
+            assert_int_equal(sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = (int)stale_seq}), 0);
+        usleep(200000);
+        if (stop_seq_after_200ms >= 0)
+            assert_int_equal(
+                sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = (int)stop_seq_after_200ms}), 0);
+    }
+    ssize_t k;
+    size_t got = 0;
+    while ((k = read(o[0], out + got, outlen - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = '\0';
+    char sbuf[1024];
+    size_t slen = 0;
+    while ((k = read(st[0], sbuf + slen, sizeof sbuf - 1 - slen)) > 0) /* EOF: the run is over */
+        slen += (size_t)k;
+    sbuf[slen] = '\0';
+    close(o[0]);
+    close(e[0]);
+    close(st[0]);
+    cJSON *j = cJSON_Parse(sbuf);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_serve_mode(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    g_server = fork();
+    assert_true(g_server >= 0);
+    if (g_server == 0) {
+        dup2(sv[1], 3);
+        for (int fd = 4; fd < 64; fd++)
+            close(fd);
+        execl(launcher, launcher, "--serve", "--control-fd", "3", (char *)NULL);
+        _exit(99);
+    }
+    close(sv[1]);
+    char out[256];
+    const char *const one[] = {"--seq", "1", "--wall-ms", "5000", "--", "/bin/sh", "-c",
+                               "echo one", NULL};
+    cJSON *j = serve_run(sv[0], one, out, sizeof out, -1, -1);
+    assert_string_equal(out, "one\n");
+    assert_int_equal(cJSON_GetObjectItem(j, "exitCode")->valueint, 0);
+    cJSON_Delete(j);
+    /* a stop for another run is ignored; one for this run stops it at once */
+    const char *const two[] = {"--seq", "2", "--wall-ms", "8000", "--", "/bin/sh", "-c",
+                               "echo started; sleep 6; echo late", NULL};
+    int64_t t0 = cg_now_ms();
+    j = serve_run(sv[0], two, out, sizeof out, 2, 1);
+    assert_string_equal(out, "started\n");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "killed")));
+    assert_true(cg_now_ms() - t0 < 4000);
+    cJSON_Delete(j);
+    /* the same launcher serves on; a late stop for run 2 does not touch run 3 */
+    assert_int_equal(sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = 2}), 0);
+    const char *const three[] = {"--seq", "3", "--wall-ms", "5000", "--", "/bin/sh", "-c",
+                                 "sleep 0.3; echo three", NULL};
+    j = serve_run(sv[0], three, out, sizeof out, -1, -1);
+    assert_string_equal(out, "three\n");
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "killed")));
+    cJSON_Delete(j);
+    close(sv[0]); /* EOF: it ends */
+    int wst;
+    assert_int_equal(waitpid(g_server, &wst, 0), g_server);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -445,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seccomp_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_namespaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_caps_the_whole_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

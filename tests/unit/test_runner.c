@@ -108,9 +108,9 @@ static void run_job(const char *lang, const char *code, const char *const *input
     while (!ended)
         uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(runner_active(r), 0);
+    runner_free(r); /* closes the slots' launchers' handles: then the loop can close */
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
-    runner_free(r);
 }
 
 static cJSON *frame(int i, const char *type)
