@@ -4,6 +4,9 @@
 #include "cg_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -57,6 +60,22 @@ int64_t cg_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cg_write_file(const char *dir, const char *name, const char *val)
+{
+    char path[PATH_MAX];
+    int fd, rc = 0;
+
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, val, strlen(val)) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
 }
 
 int cg_write_all(int fd, const void *buf, size_t len)

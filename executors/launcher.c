@@ -271,21 +271,6 @@ static int64_t cg_read(const char *dir, const char *file, const char *key)
     return v;
 }
 
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-    char path[PATH_MAX];
-    int fd, rc = 0;
-
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (write(fd, val, strlen(val)) < 0)
-        rc = -1;
-    close(fd);
-    return rc;
-}
-
 static bool cg_v2(const char *dir)
 {
     char path[PATH_MAX];
@@ -305,23 +290,28 @@ static int64_t cg_oom_kills(const char *dir)
 static int cg_prepare(const opts_t *o)
 {
     char val[32], path[PATH_MAX];
+    int rc;
 
     snprintf(val, sizeof val, "%lld", (long long)o->cgroup_mb << 20);
     if (cg_v2(o->cgroup)) {
-        if (cg_write(o->cgroup, "memory.max", val) != 0)
+        if ((rc = cg_write_file(o->cgroup, "memory.max", val)) != 0) {
+            errno = -rc;
             return -1;
-        (void)cg_write(o->cgroup, "memory.swap.max", "0");
+        }
+        (void)cg_write_file(o->cgroup, "memory.swap.max", "0");
     } else {
         /* memsw >= limit at every step: lift memsw, set the limit, then memsw to match. */
-        (void)cg_write(o->cgroup, "memory.memsw.limit_in_bytes", "-1");
-        if (cg_write(o->cgroup, "memory.limit_in_bytes", val) != 0) {
+        (void)cg_write_file(o->cgroup, "memory.memsw.limit_in_bytes", "-1");
+        if (cg_write_file(o->cgroup, "memory.limit_in_bytes", val) != 0) {
             /* Below what the cgroup still holds (page cache of earlier runs): drop it, retry. */
-            (void)cg_write(o->cgroup, "memory.force_empty", "0");
-            if (cg_write(o->cgroup, "memory.limit_in_bytes", val) != 0)
+            (void)cg_write_file(o->cgroup, "memory.force_empty", "0");
+            if ((rc = cg_write_file(o->cgroup, "memory.limit_in_bytes", val)) != 0) {
+                errno = -rc;
                 return -1;
+            }
         }
-        (void)cg_write(o->cgroup, "memory.memsw.limit_in_bytes", val);
-        (void)cg_write(o->cgroup, "memory.max_usage_in_bytes", "0");
+        (void)cg_write_file(o->cgroup, "memory.memsw.limit_in_bytes", val);
+        (void)cg_write_file(o->cgroup, "memory.max_usage_in_bytes", "0");
     }
     snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroup);
     return open(path, O_WRONLY | O_CLOEXEC);

@@ -85,15 +85,15 @@ typedef struct {
     long seq; /* the run's number at its slot's launcher (stop requests name it) */
 } rproc_t;
 
+/* Requests up to this size go inline in the datagram (launcher.c has a buffer as large). */
+#define LAUNCHER_INLINE_MAX 32000
+
 /*
  * One long-lived launcher per slot ("launcher --serve", see launcher.c): it lives in the slot's
  * namespaces and takes the slot's runs one at a time over a SOCK_SEQPACKET socket, so that a
  * run costs the program's own process and nothing else of ours. Started with the runner,
  * started again when one dies (a run it was serving ends as a failure of the launcher).
  */
-/* Requests up to this size go inline in the datagram (launcher.c has a buffer as large). */
-#define LAUNCHER_INLINE_MAX 32000
-
 typedef struct {
     uv_process_t *proc; /* NULL when none runs; freed when its handle has closed */
     int ctl;            /* our end of the control socket, -1 when none */
@@ -646,7 +646,7 @@ fail:
 /* A connected pair for one of the program's standard streams (or the status channel): the
  * same AF_UNIX stream pairs libuv makes for its pipes. fds[0] is ours, fds[1] the program's.
  * 0 or -errno. */
-static int channel(rjob_t *job, uv_pipe_t *p, int fds[2])
+static int channel(uv_pipe_t *p, int fds[2])
 {
     int rc;
 
@@ -659,7 +659,6 @@ static int channel(rjob_t *job, uv_pipe_t *p, int fds[2])
         fds[0] = fds[1] = -1;
         return rc;
     }
-    (void)job;
     return 0;
 }
 
@@ -673,10 +672,9 @@ static void start_step(rjob_t *job)
     int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
     const char *argv[220];
     char argbuf[8192];
-    char *msg = NULL;
+    buf_t msg = {0};
     int ch[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}}; /* in, out, err, status */
     int child[4];
-    size_t mlen = 0;
     rproc_t *p = &job->p;
     int rc, n;
 
@@ -697,18 +695,10 @@ static void start_step(rjob_t *job)
     }
     /* The request: the launcher's options as on its command line, NUL-separated. */
     for (int i = 1; i < n; i++)
-        mlen += strlen(argv[i]) + 1;
-    msg = malloc(mlen ? mlen : 1);
-    if (!msg) {
-        buf_append(&p->err, "executor: out of memory", 23);
-        goto fail;
-    }
-    mlen = 0;
-    for (int i = 1; i < n; i++) {
-        size_t l = strlen(argv[i]) + 1;
-        memcpy(msg + mlen, argv[i], l);
-        mlen += l;
-    }
+        if (buf_append(&msg, argv[i], strlen(argv[i]) + 1) != 0) {
+            buf_append(&p->err, "executor: out of memory", 23);
+            goto fail;
+        }
     if (ex->interactive && !compile && r->cfg.profile->pty != PROFILE_PTY_NONE) {
         int master = open_pty(&p->pty_slave);
         uv_pipe_t *mp = r->cfg.profile->pty == PROFILE_PTY_INOUT ? &p->pout : &p->pin;
@@ -721,17 +711,16 @@ static void start_step(rjob_t *job)
             close(master);
         }
     }
-    if ((ch[0][1] < 0 && channel(job, &p->pin, ch[0]) != 0) ||
-        (ch[1][1] < 0 && channel(job, &p->pout, ch[1]) != 0) ||
-        channel(job, &p->perr, ch[2]) != 0 || channel(job, &p->pstat, ch[3]) != 0) {
+    if ((ch[0][1] < 0 && channel(&p->pin, ch[0]) != 0) ||
+        (ch[1][1] < 0 && channel(&p->pout, ch[1]) != 0) || channel(&p->perr, ch[2]) != 0 ||
+        channel(&p->pstat, ch[3]) != 0) {
         buf_append(&p->err, "executor: cannot make the run's pipes", 37);
         goto fail_fds;
     }
     for (int i = 0; i < 4; i++)
         child[i] = ch[i][1];
-    rc = keeper_send(r, job->slot, msg, mlen, child);
-    free(msg);
-    msg = NULL;
+    rc = keeper_send(r, job->slot, msg.data, msg.len, child);
+    buf_free(&msg);
     if (rc != 0) {
         char m[160];
         int k = snprintf(m, sizeof m, "executor: cannot reach the sandbox launcher %s: %s",
@@ -769,7 +758,7 @@ fail_fds:
         if (ch[i][1] >= 0 && ch[i][1] != p->pty_slave)
             close(ch[i][1]);
 fail:
-    free(msg);
+    buf_free(&msg);
     close_pipes(job);
     close_handle(job, (uv_handle_t *)&p->timer);
 }

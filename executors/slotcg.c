@@ -19,6 +19,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "cg_util.h"
+
 /* Does the comma-separated list have the token? */
 static bool has_token(const char *list, const char *tok)
 {
@@ -86,21 +88,6 @@ static int find_mount(int version, char *root, char *mnt, size_t len)
     return rc;
 }
 
-static int write_file(const char *dir, const char *name, const char *val)
-{
-    char path[PATH_MAX + 64];
-    int fd, rc = 0;
-
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (write(fd, val, strlen(val)) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 /*
  * cgroup v2 lets a cgroup give controllers to its children only while no process lives in it
  * (except at the root). Inside a container with its own cgroup namespace our cgroup is the
@@ -125,7 +112,7 @@ static int v2_make_room(const char *dir, const char *own)
         return -errno;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        int w = write_file(leaf, "cgroup.procs", line);
+        int w = cg_write_file(leaf, "cgroup.procs", line);
         if (w != 0 && w != -ESRCH) /* a process that just exited is no obstacle */
             rc = w;
     }
@@ -188,9 +175,9 @@ int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, 
         snprintf(err, errlen, "%s is read-only and cannot be remounted: %s", mnt, strerror(errno));
         return -1;
     }
-    if (*version == 2 && (rc = write_file(dir, "cgroup.subtree_control", "+memory")) == -EBUSY &&
+    if (*version == 2 && (rc = cg_write_file(dir, "cgroup.subtree_control", "+memory")) == -EBUSY &&
         v2_make_room(dir, own) == 0)
-        rc = write_file(dir, "cgroup.subtree_control", "+memory");
+        rc = cg_write_file(dir, "cgroup.subtree_control", "+memory");
     if (*version == 2 && rc != 0) {
         snprintf(err, errlen, "cannot give the memory controller to children of %s: %s%s", dir,
                  strerror(-rc), rc == -EBUSY ? " (processes live in it)" : "");

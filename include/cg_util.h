@@ -25,6 +25,9 @@ int64_t cg_now_ms(void);
 /* write()/read() loops that retry on EINTR and short writes. Return 0 / bytes read, or -errno. */
 int cg_write_all(int fd, const void *buf, size_t len);
 ssize_t cg_read_full(int fd, void *buf, size_t len);
+/* Writes the string val to the existing file dir/name in one write() (cgroup and /proc files
+ * take a value per write). 0 or -errno. */
+int cg_write_file(const char *dir, const char *name, const char *val);
 
 /* A growable byte buffer kept NUL-terminated (WebSocket message reassembly on both sides).
  * Appends n bytes, doubling the capacity from 64 KiB as needed. 0 or -ENOMEM (unchanged). */

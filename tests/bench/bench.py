@@ -551,18 +551,6 @@ def wrk(g, clients, seconds, body=None, perf_file=None):
     return {"clients": clients, "error": (r.stderr or r.stdout)[-300:]}
 
 
-def children_of(pid):
-    """The processes pid has started and that still run (its slots' launchers)."""
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
 def strace_burst(g, runtime, pid, follow, n, lang="python"):
     """strace -c on pid (with -f: all its threads and everything it starts) while n sequential
     requests run; returns calls per request for the top syscalls and the raw table's path."""
@@ -571,7 +559,7 @@ def strace_burst(g, runtime, pid, follow, n, lang="python"):
     if follow:
         cmd.insert(1, "-f")
         # -f follows what starts from now on; the slots' long-lived launchers already run.
-        for kid in children_of(pid):
+        for kid in children(pid):
             cmd += ["-p", str(kid)]
     tr = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
