@@ -77,7 +77,7 @@ $(BUILD)/gateway: $(BUILD)/obj/server/main.o $(BUILD)/libcg_server.a $(BUILD)/li
 $(BUILD)/executor: $(BUILD)/obj/executors/main.o $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_EXEC))
 # The launcher links nothing but libc and the shared helpers: it runs before every user program.
-$(BUILD)/launcher: $(BUILD)/obj/executors/launcher.o $(BUILD)/obj/executors/workdir.o $(BUILD)/obj/executors/seccomp.o $(BUILD)/libcg_common.a
+$(BUILD)/launcher: $(BUILD)/obj/executors/launcher.o $(BUILD)/obj/executors/workdir.o $(BUILD)/obj/executors/seccomp.o $(BUILD)/obj/executors/slotns.o $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $(LAUNCHER_LDFLAGS) $^ -o $@
 
 # Unit tests: one binary per tests/unit/test_<module>.c. A test may #include the .c under test;

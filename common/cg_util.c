@@ -65,11 +65,17 @@ int64_t cg_now_ms(void)
 int cg_write_file(const char *dir, const char *name, const char *val)
 {
     char path[PATH_MAX];
-    int fd, rc = 0;
 
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return -ENAMETOOLONG;
-    fd = open(path, O_WRONLY | O_CLOEXEC);
+    return cg_write_at(AT_FDCWD, path, val);
+}
+
+int cg_write_at(int dirfd, const char *name, const char *val)
+{
+    int fd, rc = 0;
+
+    fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     if (write(fd, val, strlen(val)) < 0)

@@ -585,6 +585,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .drop_uid = cfg->drop_uid,
         .ns = cfg->ns,
         .cg = cfg->cg,
+        .areas = cfg->ns ? cfg->areas : NULL,
+        .box = cfg->ns && cfg->areas ? SLOTNS_BOX : NULL,
         .compile_timeout_ms = cfg->compile_timeout_ms,
         .send = conn_send,
         .ended = job_ended,

@@ -30,7 +30,8 @@ typedef struct {
     int compile_timeout_ms;
     const char *cache_dir; /* compiled-program cache, or NULL */
     const slotns_t *ns;    /* per-slot namespaces (slots entries), or NULL */
-    const slotcg_t *cg;    /* per-slot memory cgroups (slots entries), or NULL */
+    const slotcg_t *cg;    /* per-slot memory and pids cgroups (slots entries), or NULL */
+    char (*areas)[PATH_MAX]; /* with ns: each slot's work area (slots entries), or NULL */
 } executor_cfg_t;
 
 typedef struct executor executor_t;

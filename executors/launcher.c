@@ -82,6 +82,7 @@
 
 #include "cg_util.h"
 #include "seccomp.h"
+#include "slotns.h"
 #include "workdir.h"
 
 #define MAX_ENV 64
@@ -244,20 +245,29 @@ static const char *enter_slot_namespaces(int fd)
     return NULL;
 }
 
-/* ---- the slot's memory cgroup ---- */
+/* ---- the slot's cgroups ---- */
+
+/* Serve mode: the slot's memory and pids cgroups, which this launcher joined when it started
+ * (so programs are born in them and never migrate), as directory descriptors: inside the box
+ * the cgroup file system is not visible. -1 = none. */
+static int g_mem_fd = -1, g_pids_fd = -1;
+/* Serve mode in a box: we are the first process of the slot's own pid namespace. */
+static bool g_pid1;
 
 /* Reads "<key> N" from a flat-keyed cgroup file (v1 memory.oom_control, v2 memory.events), or
  * a single number when key is NULL. -1 when absent. */
-static int64_t cg_read(const char *dir, const char *file, const char *key)
+static int64_t cg_read(int dfd, const char *file, const char *key)
 {
-    char path[PATH_MAX], line[128];
+    char line[128];
     int64_t v = -1;
     FILE *f;
+    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
 
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    f = fopen(path, "re");
-    if (!f)
+    if (fd < 0 || !(f = fdopen(fd, "re"))) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     while (fgets(line, sizeof line, f)) {
         size_t kl = key ? strlen(key) : 0;
         long long n;
@@ -271,50 +281,88 @@ static int64_t cg_read(const char *dir, const char *file, const char *key)
     return v;
 }
 
-static bool cg_v2(const char *dir)
+static bool cg_v2(int dfd)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/memory.max", dir);
-    return access(path, F_OK) == 0;
+    return faccessat(dfd, "memory.max", F_OK, 0) == 0;
 }
 
 /* The OOM kills the cgroup has seen so far. */
-static int64_t cg_oom_kills(const char *dir)
+static int64_t cg_oom_kills(int dfd)
 {
-    return cg_v2(dir) ? cg_read(dir, "memory.events", "oom_kill")
-                      : cg_read(dir, "memory.oom_control", "oom_kill");
+    return cg_v2(dfd) ? cg_read(dfd, "memory.events", "oom_kill")
+                      : cg_read(dfd, "memory.oom_control", "oom_kill");
 }
 
-/* Sets the run's limit (and no swap beyond it), resets the peak, opens cgroup.procs for the
- * child. Returns the fd, or -1 with errno set. */
-static int cg_prepare(const opts_t *o)
+/* Sets the run's memory limit (and no swap beyond it) and resets the peak. 0 or -errno. */
+static int cg_set_memory(int dfd, long mb)
 {
-    char val[32], path[PATH_MAX];
+    char val[32];
     int rc;
 
-    snprintf(val, sizeof val, "%lld", (long long)o->cgroup_mb << 20);
-    if (cg_v2(o->cgroup)) {
-        if ((rc = cg_write_file(o->cgroup, "memory.max", val)) != 0) {
-            errno = -rc;
-            return -1;
-        }
-        (void)cg_write_file(o->cgroup, "memory.swap.max", "0");
-    } else {
-        /* memsw >= limit at every step: lift memsw, set the limit, then memsw to match. */
-        (void)cg_write_file(o->cgroup, "memory.memsw.limit_in_bytes", "-1");
-        if (cg_write_file(o->cgroup, "memory.limit_in_bytes", val) != 0) {
-            /* Below what the cgroup still holds (page cache of earlier runs): drop it, retry. */
-            (void)cg_write_file(o->cgroup, "memory.force_empty", "0");
-            if ((rc = cg_write_file(o->cgroup, "memory.limit_in_bytes", val)) != 0) {
-                errno = -rc;
-                return -1;
-            }
-        }
-        (void)cg_write_file(o->cgroup, "memory.memsw.limit_in_bytes", val);
-        (void)cg_write_file(o->cgroup, "memory.max_usage_in_bytes", "0");
+    snprintf(val, sizeof val, "%lld", (long long)mb << 20);
+    if (cg_v2(dfd)) {
+        if ((rc = cg_write_at(dfd, "memory.max", val)) != 0)
+            return rc;
+        (void)cg_write_at(dfd, "memory.swap.max", "0");
+        return 0;
     }
-    snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroup);
-    return open(path, O_WRONLY | O_CLOEXEC);
+    /* memsw >= limit at every step: lift memsw, set the limit, then memsw to match. */
+    (void)cg_write_at(dfd, "memory.memsw.limit_in_bytes", "-1");
+    if (cg_write_at(dfd, "memory.limit_in_bytes", val) != 0) {
+        /* Below what the cgroup still holds (page cache of earlier runs): drop it, retry. */
+        (void)cg_write_at(dfd, "memory.force_empty", "0");
+        if ((rc = cg_write_at(dfd, "memory.limit_in_bytes", val)) != 0)
+            return rc;
+    }
+    (void)cg_write_at(dfd, "memory.memsw.limit_in_bytes", val);
+    (void)cg_write_at(dfd, "memory.max_usage_in_bytes", "0");
+    return 0;
+}
+
+/* One-shot use with --cgroup: opens the directory, sets the limit, and opens cgroup.procs for
+ * the child to move itself in. Returns that fd (and *dfd), or -1 with errno set. */
+static int cg_prepare(const opts_t *o, int *dfd)
+{
+    int rc, fd;
+
+    *dfd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*dfd < 0)
+        return -1;
+    if ((rc = cg_set_memory(*dfd, o->cgroup_mb)) != 0) {
+        close(*dfd);
+        *dfd = -1;
+        errno = -rc;
+        return -1;
+    }
+    fd = openat(*dfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        close(*dfd);
+        *dfd = -1;
+        errno = e;
+    }
+    return fd;
+}
+
+/* Joins the cgroup at dir (this process and every child it makes from now on) and returns a
+ * directory descriptor of it, or -1 with errno set. */
+static int cg_join(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd, rc;
+
+    if (fd < 0)
+        return -1;
+    /* Out of the way of 0-3, which every run reuses. */
+    dfd = fcntl(fd, F_DUPFD_CLOEXEC, 20);
+    close(fd);
+    if (dfd < 0)
+        return -1;
+    if ((rc = cg_write_at(dfd, "cgroup.procs", "0")) != 0) {
+        close(dfd);
+        errno = -rc;
+        return -1;
+    }
+    return dfd;
 }
 
 /* ---- the child, between fork and exec ---- */
@@ -411,8 +459,19 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask, int c
     }
     /* Files the program makes are its own unless it says otherwise. */
     umask(077);
+    /* When the OOM killer must choose in the slot's cgroup, it chooses the program, never the
+     * launcher (raising one's own score needs no privilege). */
+    if (g_mem_fd >= 0 || cgfd >= 0) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)!write(fd, "1000", 4);
+            close(fd);
+        }
+    }
     if (o->drop) {
-        if (o->nproc > 0)
+        /* RLIMIT_NPROC counts every process of the uid on the whole host (other containers,
+         * other instances): only a fallback when the slot has no pids cgroup. */
+        if (o->nproc > 0 && g_pids_fd < 0)
             set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
         if (setgroups(0, NULL) != 0)
             child_fail(errfd, "setgroups");
@@ -575,14 +634,18 @@ static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool
          * clears every slot uid when it starts, and slots are never shared). */
         if (*main_done && no_children())
             break;
-        if (o->drop) {
+        if (g_pid1) {
+            /* The first process of a pid namespace: kill(-1) reaches every other process in
+             * it and nothing outside - whatever uid, session or group they run as. */
+            kill(-1, SIGKILL);
+        } else if (o->drop) {
             kill_uid_once(o);
         } else {
             kill(-main_pid, SIGKILL);
             kill_descendants(getpid(), 0);
         }
         reap_all(main_pid, rep, main_done, main_ru);
-        if (*main_done && no_children() && (!o->drop || count_uid(o->uid) == 0))
+        if (*main_done && no_children() && (g_pid1 || !o->drop || count_uid(o->uid) == 0))
             break;
         if (cg_now_ms() > deadline)
             break;
@@ -593,7 +656,11 @@ static void kill_everything(const opts_t *o, pid_t main_pid, report_t *rep, bool
 
 /* ---- what a run leaves in shared places ---- */
 
-/* Removes what uid owns directly under dir (recursively, never following a symlink). */
+/* Any owner, for clean_dir(). */
+#define ANY_UID ((uid_t)-1)
+
+/* Removes what uid (or anybody: ANY_UID) owns directly under dir (recursively, never following
+ * a symlink). */
 static void clean_dir(const char *dir, uid_t uid)
 {
     DIR *d = opendir(dir);
@@ -605,7 +672,8 @@ static void clean_dir(const char *dir, uid_t uid)
         struct stat st;
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != uid)
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            (uid != ANY_UID && st.st_uid != uid))
             continue;
         if (S_ISDIR(st.st_mode))
             (void)workdir_remove(dir, de->d_name);
@@ -710,6 +778,38 @@ static void clean_shared_places(uid_t uid, gid_t gid)
             ;
 }
 
+/* In a box (serve mode, pid 1 of the slot's pid namespace, root, in the slot's own IPC
+ * namespace): every place a program could write outside its work dir belongs to this slot
+ * alone, so everything in it goes, whoever owns it now - an object given away with IPC_SET or
+ * chown is removed all the same. Cheap when there is nothing: a few reads. */
+static void clean_box(void)
+{
+    static const char *const kinds[] = {"shm", "msg", "sem"};
+
+    for (int i = 0; slotns_private_dirs[i]; i++)
+        clean_dir(slotns_private_dirs[i], ANY_UID);
+    for (int k = 0; k < 3; k++) {
+        char path[64], line[512];
+        snprintf(path, sizeof path, "/proc/sysvipc/%s", kinds[k]);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fgets(line, sizeof line, f)) /* header */
+            while (fgets(line, sizeof line, f)) {
+                long key, id;
+                if (sscanf(line, "%ld %ld", &key, &id) != 2)
+                    continue;
+                if (k == 0)
+                    shmctl((int)id, IPC_RMID, NULL);
+                else if (k == 1)
+                    msgctl((int)id, IPC_RMID, NULL);
+                else
+                    semctl((int)id, 0, IPC_RMID);
+            }
+        fclose(f);
+    }
+}
+
 /* ---- report ---- */
 
 static void write_report(int fd, const report_t *r)
@@ -803,22 +903,35 @@ static void run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         report_error(o, errmsg);
         return;
     }
-    if (o->ns_fd >= 0) {
-        const char *stage = o->drop ? enter_slot_namespaces(o->ns_fd) : "setns";
-        if (stage) {
-            snprintf(errmsg, sizeof errmsg, "%s: %s", stage,
-                     o->drop ? strerror(errno) : "namespaces need root and a slot uid");
+    int cgfd = -1, memfd = -1;
+    int64_t ooms_before = 0;
+    if (g_mem_fd >= 0 && o->cgroup_mb > 0) {
+        /* Serve mode: we live in the slot's cgroup; the program is born there. */
+        int rc = cg_set_memory(g_mem_fd, o->cgroup_mb);
+        if (rc != 0) {
+            snprintf(errmsg, sizeof errmsg, "slot: cannot set the memory limit: %s",
+                     strerror(-rc));
+            report_error(o, errmsg);
+            goto out_pipe;
+        }
+        memfd = g_mem_fd;
+    } else if (o->cgroup) {
+        cgfd = cg_prepare(o, &memfd);
+        if (cgfd < 0) {
+            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o->cgroup, strerror(errno));
             report_error(o, errmsg);
             goto out_pipe;
         }
     }
-    int cgfd = -1;
-    int64_t ooms_before = 0;
-    if (o->cgroup) {
-        ooms_before = cg_oom_kills(o->cgroup);
-        cgfd = cg_prepare(o);
-        if (cgfd < 0) {
-            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o->cgroup, strerror(errno));
+    if (memfd >= 0)
+        ooms_before = cg_oom_kills(memfd);
+    if (g_pids_fd >= 0 && o->nproc > 0) {
+        /* The run's tasks (processes and threads) with this launcher and its parent. */
+        char val[32];
+        snprintf(val, sizeof val, "%ld", o->nproc + 2);
+        int rc = cg_write_at(g_pids_fd, "pids.max", val);
+        if (rc != 0) {
+            snprintf(errmsg, sizeof errmsg, "slot: cannot set the task limit: %s", strerror(-rc));
             report_error(o, errmsg);
             goto out_pipe;
         }
@@ -901,13 +1014,17 @@ static void run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     if (main_done)
         rep.wall_ms = cg_now_ms() - t0;
     kill_everything(o, pid, &rep, &main_done, &main_ru);
-    if (o->drop)
+    if (g_pid1)
+        clean_box();
+    else if (o->drop)
         clean_shared_places(o->uid, o->gid);
-    if (o->cgroup) {
-        int64_t ooms = cg_oom_kills(o->cgroup);
-        int64_t peak = cg_read(o->cgroup, "memory.max_usage_in_bytes", NULL);
+    if (memfd >= 0) {
+        int64_t ooms = cg_oom_kills(memfd);
+        int64_t peak = cg_read(memfd, "memory.max_usage_in_bytes", NULL);
         rep.oom_killed = ooms > ooms_before && ooms_before >= 0;
         rep.peak_kb = peak > 0 ? peak / 1024 : 0;
+        if (memfd != g_mem_fd)
+            close(memfd);
     }
     if (!rep.wall_ms)
         rep.wall_ms = cg_now_ms() - t0;
@@ -932,7 +1049,68 @@ out_pipe:
 }
 
 /*
- * Serve mode: launcher --serve --control-fd N [--ns-fds N]
+ * In a box, the serving launcher becomes the first process of a pid namespace of the slot's
+ * own: programs see only their own processes, and kill(-1) ends a run's every process at once.
+ * The process the executor started stays outside as a relay: it forwards stop requests
+ * (SIGRTMIN with the run's number) to the new one and ends with it; the new one dies with it
+ * (parent-death signal), and with it everything in the namespace. Returns 0 in the new first
+ * process; the relay never returns (it exits with the server's status), or returns an exit
+ * status on failure.
+ */
+static int become_pid1(int ctl)
+{
+    pid_t child;
+    int rc;
+
+    if (unshare(CLONE_NEWPID) != 0) {
+        perror("launcher: unshare pid namespace");
+        return 2;
+    }
+    child = fork();
+    if (child < 0) {
+        perror("launcher: fork");
+        return 2;
+    }
+    if (child == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+            _exit(2);
+        if ((rc = slotns_mount_proc()) != 0) {
+            fprintf(stderr, "launcher: cannot mount the slot's /proc: %s\n", strerror(-rc));
+            _exit(2);
+        }
+        g_pid1 = true;
+        return 0;
+    }
+    if (ctl >= 0)
+        close(ctl);
+    /* Our stdio and the status fd belong to the new first process now. */
+    for (int fd = 0; fd <= 3; fd++) {
+        int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (dn >= 0 && dn != fd) {
+            dup2(dn, fd);
+            close(dn);
+        }
+    }
+    for (;;) {
+        siginfo_t si;
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        int sig = sigwaitinfo(&all, &si);
+        if (sig == SIGCHLD) {
+            int status;
+            pid_t p = waitpid(child, &status, WNOHANG);
+            if (p == child)
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+        } else if (sig > 0) {
+            /* A stop request: the same signal, and its value (the run's number). */
+            (void)sigqueue(child, sig, si.si_value);
+        }
+    }
+}
+
+/*
+ * Serve mode: launcher --serve --control-fd N [--ns-fds N] [--cgroup DIR] [--pids-cgroup DIR]
  *
  * One long-lived launcher per slot, started by the executor, so that a run costs the program's
  * own process and nothing else: no executor fork, no launcher exec. It enters the slot's
@@ -949,6 +1127,7 @@ static int serve(int argc, char **argv)
     static char inline_buf[32768]; /* runner.c: LAUNCHER_INLINE_MAX */
     char *args[512];
     int ctl = -1, ns = -1;
+    const char *mem_cg = NULL, *pids_cg = NULL;
     sigset_t set, old;
 
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -956,8 +1135,12 @@ static int serve(int argc, char **argv)
             ctl = (int)num_arg(argv[i], argv[i + 1]);
         else if (!strcmp(argv[i], "--ns-fds"))
             ns = (int)num_arg(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--cgroup"))
+            mem_cg = argv[i + 1];
+        else if (!strcmp(argv[i], "--pids-cgroup"))
+            pids_cg = argv[i + 1];
         else
-            usage("--serve takes --control-fd N [--ns-fds N]");
+            usage("--serve takes --control-fd N [--ns-fds N] [--cgroup DIR] [--pids-cgroup DIR]");
     }
     if (ctl < 0)
         usage("--serve needs --control-fd");
@@ -975,12 +1158,23 @@ static int serve(int argc, char **argv)
     }
     wait_set(&set);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* The slot's cgroups first (their files are not visible inside the box): joined once, so
+     * that every program is born in them - no migration per run. */
+    if ((mem_cg && (g_mem_fd = cg_join(mem_cg)) < 0) ||
+        (pids_cg && (g_pids_fd = cg_join(pids_cg)) < 0)) {
+        fprintf(stderr, "launcher: cannot join the slot's cgroup %s: %s\n",
+                g_mem_fd < 0 ? mem_cg : pids_cg, strerror(errno));
+        return 2;
+    }
     if (ns >= 0) {
         const char *stage = geteuid() == 0 ? enter_slot_namespaces(ns) : "setns (needs root)";
         if (stage) {
             fprintf(stderr, "launcher: %s: %s\n", stage, strerror(errno));
             return 2;
         }
+        int rc = become_pid1(ctl);
+        if (rc != 0)
+            return rc;
     }
     for (;;) {
         union {
@@ -1092,6 +1286,31 @@ int main(int argc, char **argv)
     }
     wait_set(&set);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* As a serving launcher does: the cgroup joined before the box hides it, then the box,
+     * with a pid namespace of the run's own. */
+    if (o.cgroup) {
+        if ((g_mem_fd = cg_join(o.cgroup)) < 0) {
+            char msg[PATH_MAX + 64];
+            snprintf(msg, sizeof msg, "cgroup: %s: %s", o.cgroup, strerror(errno));
+            report_error(&o, msg);
+            return 0;
+        }
+        o.cgroup = NULL;
+    }
+    if (o.ns_fd >= 0) {
+        const char *stage = o.drop ? enter_slot_namespaces(o.ns_fd) : "setns";
+        if (stage) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%s: %s", stage,
+                     o.drop ? strerror(errno) : "namespaces need root and a slot uid");
+            report_error(&o, msg);
+            return 0;
+        }
+        o.ns_fd = -1;
+        int rc = become_pid1(-1);
+        if (rc != 0)
+            return rc;
+    }
     run_once(&o, &set, &old);
     return 0;
 }

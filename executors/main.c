@@ -11,6 +11,7 @@
  * once, so neither a child nor a reader of /proc/<pid>/environ sees it.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -36,8 +37,8 @@
 #include "workdir.h"
 
 typedef struct {
-    const char *language, *listen, *token_file, *launcher, *work_root, *log_level;
-    int slots, uid_base, compile_timeout_ms, require_ns;
+    const char *language, *listen, *token_file, *launcher, *work_root, *log_level, *box_ro;
+    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb;
     char token[256];
     char launcher_buf[PATH_MAX];
 } opts_t;
@@ -74,6 +75,12 @@ static const opt_def_t opt_table[] = {
             compile_timeout_ms, "wall clock of one compile"),
     STR_OPT("--log-level", "EXECUTOR_LOG_LEVEL", "info", log_level,
             "debug (also a line per job), info, warn or error"),
+    INT_OPT("--slot-disk-mb", "EXECUTOR_SLOT_DISK_MB", "128", 16, 4096, slot_disk_mb,
+            "size of each slot's private work area (a tmpfs; its pages count against the "
+            "run's memory)"),
+    STR_OPT("--box-ro", "EXECUTOR_BOX_RO", NULL, box_ro,
+            "more read-only paths programs may see (colon-separated; /usr, /bin, /lib... and "
+            "a few /etc files are always there)"),
     INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
             "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
             "instead of warning"),
@@ -85,6 +92,47 @@ static slotns_t g_ns[64]; /* --slots is at most 64 */
 static bool g_have_ns;
 static slotcg_t g_cg[64];
 static bool g_have_cg;
+static char g_areas[64][PATH_MAX];
+static char *g_box_ro[33];
+static char g_box_ro_buf[4096];
+
+/* The extra read-only paths of --box-ro, split at ':' (at most 32). */
+static const char *const *box_ro_list(const char *spec)
+{
+    int n = 0;
+
+    if (!spec || !*spec)
+        return NULL;
+    snprintf(g_box_ro_buf, sizeof g_box_ro_buf, "%s", spec);
+    for (char *save = NULL, *t = strtok_r(g_box_ro_buf, ":", &save); t && n < 32;
+         t = strtok_r(NULL, ":", &save))
+        g_box_ro[n++] = t;
+    g_box_ro[n] = NULL;
+    return (const char *const *)g_box_ro;
+}
+
+/* Removes what an earlier executor left in the work root (job dirs of an executor that died
+ * without namespaces, an older version's compile cache): students' files never outlive us. With
+ * namespaces the work root is then covered by a tmpfs only we see (slotns_prepare). */
+static void clear_work_root(const char *root)
+{
+    DIR *d = opendir(root);
+    struct dirent *de;
+    int n = 0;
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (workdir_remove(root, de->d_name) == 0 && strcmp(de->d_name, ".compile-cache") != 0)
+            n++;
+    }
+    closedir(d);
+    if (n)
+        executor_log("warn", "removed %d work dir%s left in %s by an earlier executor", n,
+                     n == 1 ? "" : "s", root);
+}
 
 static void usage(FILE *f)
 {
@@ -294,7 +342,8 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
         return 1;
     }
     clear_slot_uids((uid_t)o->uid_base, o->slots);
-    char note[128], err[256];
+    clear_work_root(o->work_root);
+    char err[256], box_dir[PATH_MAX];
     int cgv;
     /* Before the namespaces: a cgroup mount made writable here is copied into them. */
     if (slotcg_create(g_cg, o->slots, (uid_t)o->uid_base, &cgv, err, sizeof err) == 0) {
@@ -309,13 +358,18 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
         executor_log("warn", "REDUCED ISOLATION: no memory cgroup per slot (%s): memory is "
                              "capped per process only", err);
     }
-    if (slotns_create(g_ns, o->slots, o->work_root, note, sizeof note, err, sizeof err) == 0) {
+    slotns_opts_t so = {.box_dir = box_dir,
+                        .areas = g_areas,
+                        .uid_base = (uid_t)o->uid_base,
+                        .extra_ro = box_ro_list(o->box_ro)};
+    if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir,
+                       sizeof box_dir, err, sizeof err) == 0 &&
+        slotns_create(g_ns, o->slots, &so, err, sizeof err) == 0) {
         g_have_ns = true;
-        executor_log("info", "each slot has its own network (loopback only), IPC and mount "
-                             "namespaces with private /tmp, /var/tmp, /dev/shm, /dev/mqueue");
-        if (note[0])
-            executor_log("warn", "%s hold%s the work root: shared between slots (cleaned after "
-                                 "each run)", note, strchr(note, ',') ? "" : "s");
+        executor_log("info", "each slot has its own box: network (loopback only), IPC, mount "
+                             "and pid namespaces, a read-only minimal view of the system, "
+                             "private /tmp, /var/tmp, /dev/shm, /dev/mqueue, devpts and a "
+                             "%d MiB work area", o->slot_disk_mb);
     } else if (o->require_ns) {
         fprintf(stderr, "executor: cannot make the slots' namespaces (%s) and "
                         "--require-namespaces is set\n", err);
@@ -372,6 +426,7 @@ int main(int argc, char **argv)
         .cache_dir = cache_dir,
         .ns = g_have_ns ? g_ns : NULL,
         .cg = g_have_cg ? g_cg : NULL,
+        .areas = g_have_ns ? g_areas : NULL,
     };
     g_ex = executor_new(&loop, &cfg);
     if (!g_ex) {

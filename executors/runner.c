@@ -107,7 +107,9 @@ struct rjob {
     char id[CG_ID_MAX + 1];
     int slot;
     char dirname[CG_ID_MAX + 32];
-    char dirpath[PATH_MAX];
+    const char *area;       /* the slot's work area (or the work root), our view */
+    char dirpath[PATH_MAX]; /* root/dirname: the job's dir as we see it */
+    char progdir[PATH_MAX]; /* the same dir as the program sees it (in its box: /box/...) */
     bool dir_made;
     int step;           /* -1 = compile, else run index */
     char cache_key[65]; /* compiled languages with a cache: the source's key */
@@ -381,7 +383,7 @@ static int keeper_start(runner_t *r, int slot)
     const runner_cfg_t *c = &r->cfg;
     uv_stdio_container_t stdio[7];
     uv_process_options_t opt;
-    const char *argv[8];
+    const char *argv[12];
     int sv[2], rc, n = 0;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -414,6 +416,12 @@ static int keeper_start(runner_t *r, int slot)
         opt.stdio_count = 7;
         argv[n++] = "--ns-fds";
         argv[n++] = "4";
+    }
+    if (c->drop_uid && c->cg && c->cg[slot].dir[0]) {
+        argv[n++] = "--cgroup";
+        argv[n++] = c->cg[slot].dir;
+        argv[n++] = "--pids-cgroup";
+        argv[n++] = c->cg[slot].pids;
     }
     argv[n] = NULL;
     opt.file = c->launcher;
@@ -531,14 +539,13 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         PUT("--gid");
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
         if (c->cg && c->cg[job->slot].dir[0]) {
-            PUT("--cgroup");
-            PUT(c->cg[job->slot].dir);
+            /* The slot's launcher lives in the slot's cgroups (keeper_start): the limit only. */
             PUT("--cgroup-mb");
             FMT("%d", compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
         }
     }
     PUT("--cwd");
-    PUT(job->dirpath);
+    PUT(job->progdir);
     PUT("--wall-ms");
     FMT("%d", wall_ms);
     PUT("--cpu-ms");
@@ -560,9 +567,9 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT("--env");
     PUT("PATH=/usr/local/bin:/usr/bin:/bin");
     PUT("--env");
-    FMT("HOME=%s", job->dirpath);
+    FMT("HOME=%s", job->progdir);
     PUT("--env");
-    FMT("TMPDIR=%s", job->dirpath);
+    FMT("TMPDIR=%s", job->progdir);
     PUT("--env");
     PUT("LANG=C.UTF-8");
     for (int i = 0; !compile && pf->env[i]; i++) {
@@ -904,7 +911,7 @@ static void rm_work(uv_work_t *w)
 {
     rjob_t *job = w->data;
 
-    job->rm_rc = workdir_remove(job->r->cfg.work_root, job->dirname);
+    job->rm_rc = workdir_remove(job->area, job->dirname);
 }
 
 static void rm_done(uv_work_t *w, int status)
@@ -1058,18 +1065,23 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     job->t_start = cg_now_ms();
     snprintf(job->id, sizeof job->id, "%s", msg->id);
     snprintf(job->dirname, sizeof job->dirname, "%d-%s", slot, job->id);
-    snprintf(job->dirpath, sizeof job->dirpath, "%s/%s", c->work_root, job->dirname);
+    job->area = c->areas ? c->areas[slot] : c->work_root;
+    snprintf(job->dirpath, sizeof job->dirpath, "%s/%s", job->area, job->dirname);
+    if (c->box)
+        snprintf(job->progdir, sizeof job->progdir, "%s/%s", c->box, job->dirname);
+    else
+        snprintf(job->progdir, sizeof job->progdir, "%s", job->dirpath);
     r->slot_used[slot] = true;
     r->active++;
     job->next = r->jobs;
     r->jobs = job;
     uid = c->uid_base + (uid_t)slot;
     /* A crashed executor may have left a dir of the same name: it goes first. */
-    workdir_remove(c->work_root, job->dirname);
-    rc = workdir_create(c->work_root, job->dirname, uid, uid, c->drop_uid);
+    workdir_remove(job->area, job->dirname);
+    rc = workdir_create(job->area, job->dirname, uid, uid, c->drop_uid);
     if (rc == 0) {
         job->dir_made = true;
-        rc = workdir_write_file(c->work_root, job->dirname, c->profile->file, msg->exec.code,
+        rc = workdir_write_file(job->area, job->dirname, c->profile->file, msg->exec.code,
                                 msg->exec.code_len, uid, uid, c->drop_uid);
     }
     if (rc != 0) {

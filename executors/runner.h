@@ -38,7 +38,9 @@ typedef struct {
     uid_t uid_base; /* slot i runs as uid_base + i (when root) */
     bool drop_uid;  /* running as root: give each slot its own uid */
     const slotns_t *ns; /* with drop_uid: slot i runs in the namespaces ns[i]; NULL = none */
-    const slotcg_t *cg; /* with drop_uid: slot i's memory cgroup; NULL = none */
+    const slotcg_t *cg; /* with drop_uid: slot i's memory and pids cgroups; NULL = none */
+    char (*areas)[PATH_MAX]; /* slot i's own work area (its dirs go there); NULL = work_root */
+    const char *box;         /* where programs see their slot's area (SLOTNS_BOX); NULL = as we */
     int compile_timeout_ms;
     void (*send)(void *conn, char *frame);  /* takes ownership of frame */
     void (*ended)(void *conn, rjob_t *job); /* job finished (conn NULL when detached); the slot
@@ -58,7 +60,7 @@ typedef struct {
 #define RUNNER_INTERACTIVE_CPU_MS 20000
 /* With a memory cgroup per slot, the run as a whole (every process, the language runtime's own
  * baseline, page cache, its /tmp files) may use memoryMb plus this; a compile gets the second. */
-#define RUNNER_CGROUP_EXTRA_MB 128
+#define RUNNER_CGROUP_EXTRA_MB CG_RUN_MEMORY_EXTRA_MB
 #define RUNNER_COMPILE_CGROUP_MB 1024
 
 typedef struct runner runner_t;

@@ -9,6 +9,7 @@
 #include "slotcg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,8 +37,8 @@ static bool has_token(const char *list, const char *tok)
     return false;
 }
 
-/* Our path in the v1 memory hierarchy (version 1) or the v2 hierarchy (version 2). */
-static int own_path(int version, char *out, size_t len)
+/* Our path in the v1 hierarchy of controller ctl (version 1) or the v2 hierarchy (version 2). */
+static int own_path(int version, const char *ctl, char *out, size_t len)
 {
     char line[1024];
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -52,7 +53,7 @@ static int own_path(int version, char *out, size_t len)
         *c2 = '\0';
         line[strcspn(line, "\n")] = '\0';
         c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-        if ((version == 1 && has_token(c1 + 1, "memory")) ||
+        if ((version == 1 && has_token(c1 + 1, ctl)) ||
             (version == 2 && !strcmp(line, "0") && c1[1] == '\0')) {
             snprintf(out, len, "%s", c2 + 1);
             rc = 0;
@@ -63,7 +64,7 @@ static int own_path(int version, char *out, size_t len)
 }
 
 /* The mount of the hierarchy: its root within the hierarchy and its mount point. */
-static int find_mount(int version, char *root, char *mnt, size_t len)
+static int find_mount(int version, const char *ctl, char *root, char *mnt, size_t len)
 {
     char line[2048];
     FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -77,7 +78,7 @@ static int find_mount(int version, char *root, char *mnt, size_t len)
         if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
             sscanf(dash + 3, "%63s %*s %511s", fstype, super) != 2)
             continue;
-        if ((version == 1 && !strcmp(fstype, "cgroup") && has_token(super, "memory")) ||
+        if ((version == 1 && !strcmp(fstype, "cgroup") && has_token(super, ctl)) ||
             (version == 2 && !strcmp(fstype, "cgroup2"))) {
             snprintf(root, len, "%s", r);
             snprintf(mnt, len, "%s", m);
@@ -120,14 +121,15 @@ static int v2_make_room(const char *dir, const char *own)
     return rc;
 }
 
-/* Our memory cgroup's directory and its version. */
-static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version, char *own,
-                  size_t olen)
+/* Our cgroup's directory for controller ctl, and its version (only `want` when not 0). */
+static int locate(const char *ctl, int want, char *dir, size_t len, char *mnt, size_t mlen,
+                  int *version, char *own, size_t olen)
 {
     char root[1024], path[1024];
 
     for (int v = 1; v <= 2; v++) {
-        if (find_mount(v, root, mnt, mlen) != 0 || own_path(v, path, sizeof path) != 0)
+        if ((want && v != want) || find_mount(v, ctl, root, mnt, mlen) != 0 ||
+            own_path(v, ctl, path, sizeof path) != 0)
             continue;
         size_t rl = strlen(root);
         const char *rest = path;
@@ -139,13 +141,13 @@ static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version, c
         snprintf(dir, len, "%s%s", mnt, !strcmp(rest, "/") ? "" : rest);
         if (v == 2) {
             /* v2: the memory controller must be available to our children. */
-            char ctl[PATH_MAX + 32], buf[512] = "";
-            snprintf(ctl, sizeof ctl, "%s/cgroup.controllers", dir);
-            FILE *f = fopen(ctl, "re");
+            char cpath[PATH_MAX + 32], buf[512] = "";
+            snprintf(cpath, sizeof cpath, "%s/cgroup.controllers", dir);
+            FILE *f = fopen(cpath, "re");
             bool ok = f && fgets(buf, sizeof buf, f);
             if (f)
                 fclose(f);
-            if (!ok || !strstr(buf, "memory"))
+            if (!ok || !strstr(buf, "memory") || !strstr(buf, "pids"))
                 continue;
         }
         snprintf(own, olen, "%s", path);
@@ -155,57 +157,96 @@ static int locate(char *dir, size_t len, char *mnt, size_t mlen, int *version, c
     return -1;
 }
 
-int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen)
+/* Makes a read-only cgroup mount writable (inside a container, with CAP_SYS_ADMIN; only root
+ * can write its files, and programs never run as root). */
+static int make_writable(const char *mnt, char *err, size_t errlen)
 {
-    char dir[PATH_MAX], mnt[1024], own[1024];
     struct statvfs sv;
-    int rc = 0;
 
-    for (int i = 0; i < n; i++)
-        cg[i].dir[0] = '\0';
-    if (locate(dir, sizeof dir, mnt, sizeof mnt, version, own, sizeof own) != 0) {
-        snprintf(err, errlen, "no memory cgroup of ours is mounted here");
-        return -1;
-    }
-    /* A container's cgroup mount is read-only; with CAP_SYS_ADMIN it can be made writable
-     * (only root can write its files, and programs never run as root). */
     if (statvfs(mnt, &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
         mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) !=
             0) {
         snprintf(err, errlen, "%s is read-only and cannot be remounted: %s", mnt, strerror(errno));
         return -1;
     }
-    if (*version == 2 && (rc = cg_write_file(dir, "cgroup.subtree_control", "+memory")) == -EBUSY &&
-        v2_make_room(dir, own) == 0)
-        rc = cg_write_file(dir, "cgroup.subtree_control", "+memory");
-    if (*version == 2 && rc != 0) {
-        snprintf(err, errlen, "cannot give the memory controller to children of %s: %s%s", dir,
-                 strerror(-rc), rc == -EBUSY ? " (processes live in it)" : "");
-        return -1;
-    }
+    return 0;
+}
+
+/* One directory per slot under parent: parent/codegate-<uid>, into field off of each slot. */
+static int make_dirs(slotcg_t *cg, int n, uid_t uid_base, const char *parent, size_t off,
+                     char *err, size_t errlen)
+{
     for (int i = 0; i < n; i++) {
-        int w = snprintf(cg[i].dir, sizeof cg[i].dir, "%s/codegate-%u", dir,
-                         (unsigned)(uid_base + (uid_t)i));
-        if (w < 0 || (size_t)w >= sizeof cg[i].dir) {
-            snprintf(err, errlen, "cgroup path too long under %s", dir);
-            slotcg_remove(cg, n);
+        char *d = (char *)&cg[i] + off;
+        int w = snprintf(d, PATH_MAX, "%s/codegate-%u", parent, (unsigned)(uid_base + (uid_t)i));
+        if (w < 0 || w >= PATH_MAX) {
+            snprintf(err, errlen, "cgroup path too long under %s", parent);
+            d[0] = '\0';
             return -1;
         }
-        if (mkdir(cg[i].dir, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "mkdir %s: %s", cg[i].dir, strerror(errno));
-            cg[i].dir[0] = '\0';
-            slotcg_remove(cg, n);
+        if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", d, strerror(errno));
+            d[0] = '\0';
             return -1;
         }
     }
     return 0;
 }
 
+int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], pdir[PATH_MAX], mnt[1024], own[1024];
+    int rc = 0;
+
+    for (int i = 0; i < n; i++)
+        cg[i].dir[0] = cg[i].pids[0] = '\0';
+    if (locate("memory", 0, dir, sizeof dir, mnt, sizeof mnt, version, own, sizeof own) != 0) {
+        snprintf(err, errlen, "no memory cgroup of ours is mounted here");
+        return -1;
+    }
+    if (make_writable(mnt, err, errlen) != 0)
+        return -1;
+    if (*version == 2) {
+        /* One hierarchy: the slot's directory holds both controllers. */
+        rc = cg_write_file(dir, "cgroup.subtree_control", "+memory +pids");
+        if (rc == -EBUSY && v2_make_room(dir, own) == 0)
+            rc = cg_write_file(dir, "cgroup.subtree_control", "+memory +pids");
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot give the memory and pids controllers to children of "
+                                  "%s: %s%s", dir, strerror(-rc),
+                     rc == -EBUSY ? " (processes live in it)" : "");
+            return -1;
+        }
+        snprintf(pdir, sizeof pdir, "%s", dir);
+    } else {
+        int pv;
+        char pmnt[1024], pown[1024];
+        if (locate("pids", 1, pdir, sizeof pdir, pmnt, sizeof pmnt, &pv, pown, sizeof pown) != 0) {
+            snprintf(err, errlen, "no pids cgroup of ours is mounted here");
+            return -1;
+        }
+        if (make_writable(pmnt, err, errlen) != 0)
+            return -1;
+    }
+    if (make_dirs(cg, n, uid_base, dir, offsetof(slotcg_t, dir), err, errlen) != 0 ||
+        (*version == 1 &&
+         make_dirs(cg, n, uid_base, pdir, offsetof(slotcg_t, pids), err, errlen) != 0)) {
+        slotcg_remove(cg, n);
+        return -1;
+    }
+    if (*version == 2)
+        for (int i = 0; i < n; i++)
+            snprintf(cg[i].pids, sizeof cg[i].pids, "%s", cg[i].dir);
+    return 0;
+}
+
 void slotcg_remove(slotcg_t *cg, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (cg[i].dir[0]) {
+    for (int i = 0; i < n; i++) {
+        if (cg[i].pids[0] && strcmp(cg[i].pids, cg[i].dir) != 0)
+            (void)rmdir(cg[i].pids);
+        if (cg[i].dir[0])
             (void)rmdir(cg[i].dir);
-            cg[i].dir[0] = '\0';
-        }
+        cg[i].dir[0] = cg[i].pids[0] = '\0';
+    }
 }

@@ -1,5 +1,7 @@
 /*
- * slotcg.h - one memory cgroup per slot, so that a run's memory is capped as a whole.
+ * slotcg.h - one memory and one pids cgroup per slot, so that a run's memory and its number
+ * of tasks are capped as a whole, and no slot can use another's process budget (RLIMIT_NPROC
+ * counts per uid across the whole host; the pids controller counts per cgroup).
  *
  * RLIMIT_AS caps each process on its own: a program that forks twelve children, or a Node
  * program that fills Buffers outside the V8 heap, could use many times its memoryMb. With a
@@ -22,12 +24,15 @@
 #include <sys/types.h>
 
 typedef struct {
-    char dir[PATH_MAX]; /* the slot's cgroup directory ("" = none) */
+    char dir[PATH_MAX];  /* the slot's memory cgroup directory ("" = none) */
+    char pids[PATH_MAX]; /* the slot's pids cgroup directory (v2: the same as dir) */
 } slotcg_t;
 
-/* Makes (or reuses) one cgroup per slot, named codegate-<uid>. With remount set, first makes
- * a read-only cgroup mount writable (inside a container, with CAP_SYS_ADMIN). Returns 0, or -1
- * with a reason in err (then every dir is ""). *version is 1 or 2 on success. */
+/* Makes (or reuses) one memory and one pids cgroup per slot, named codegate-<uid>; first makes a
+ * read-only cgroup mount writable (inside a container, with CAP_SYS_ADMIN). The slot's launcher
+ * joins both once when it starts, so that programs are born in them (no per-run migration:
+ * moving a process costs a kernel RCU grace period, ~8 ms after an idle moment). Returns 0, or
+ * -1 with a reason in err (then every dir is ""). *version is 1 or 2 on success. */
 int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen);
 /* Removes the cgroups (they must be empty). */
 void slotcg_remove(slotcg_t *cg, int n);

@@ -28,6 +28,8 @@ ssize_t cg_read_full(int fd, void *buf, size_t len);
 /* Writes the string val to the existing file dir/name in one write() (cgroup and /proc files
  * take a value per write). 0 or -errno. */
 int cg_write_file(const char *dir, const char *name, const char *val);
+/* The same relative to a directory descriptor (AT_FDCWD: name is a path). 0 or -errno. */
+int cg_write_at(int dirfd, const char *name, const char *val);
 
 /* A growable byte buffer kept NUL-terminated (WebSocket message reassembly on both sides).
  * Appends n bytes, doubling the capacity from 64 KiB as needed. 0 or -ENOMEM (unchanged). */

@@ -59,6 +59,12 @@
 #define CG_DEFAULT_MEMORY_MB 256
 #define CG_MIN_MEMORY_MB 16
 #define CG_MAX_MEMORY_MB 1024
+/* A run as a whole (every process, the runtime's own baseline, its /tmp files) may use its
+ * memoryMb plus this in its slot's memory cgroup. */
+#define CG_RUN_MEMORY_EXTRA_MB 128
+/* What an executor container needs besides its slots' runs: the executor, the slot launchers,
+ * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
+#define CG_EXECUTOR_BASE_MB 768
 #define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
 
 typedef enum {

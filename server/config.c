@@ -100,8 +100,10 @@ static const opt_t opts[] = {
     {"base-image", "CODEGATE_BASE_IMAGE", OPT_STR, "debian:bookworm-slim", 0, 0, M(base_image),
      NULL, check_nonempty,
      "base image of the executor images (made locally when it cannot be pulled)"},
-    {"container-memory-mb", "CODEGATE_CONTAINER_MEMORY_MB", OPT_INT, "2048", 128, 65536,
-     M(container_memory_mb), NULL, NULL, "memory limit of each executor container, in MiB"},
+    {"container-memory-mb", "CODEGATE_CONTAINER_MEMORY_MB", OPT_INT, "0", 0, 1048576,
+     M(container_memory_mb), NULL, NULL,
+     "memory limit of each executor container, in MiB; 0 = slots x (1024 + 128) + 768, so that "
+     "every slot can hold the largest run at once (a smaller value is refused)"},
     {"container-cpus", "CODEGATE_CONTAINER_CPUS", OPT_INT, "2000", 100, 64000,
      M(container_cpus_milli), NULL, NULL,
      "CPU limit of each executor container, in millicores (1000 = one CPU)"},

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "uidrange.h"
 
 typedef struct {
     char id[64];            /* stable across restarts: "<language>-<n>" */
@@ -57,7 +58,14 @@ struct runtime {
     const config_t *cfg;
     runtime_endpoint_cb cb;
     void *cb_arg;
+    uidrange_t uids; /* this instance's slot uids (claimed by start, released by destroy) */
 };
+
+/* Claims the instance's uid range into rt->uids (logged on failure). 0 or -errno. */
+int runtime_claim_uids(runtime_t *rt);
+/* The memory of one executor container: --container-memory-mb, or when 0 what every slot
+ * holding the largest run at once needs. A configured value below that: minus the need. */
+int runtime_container_memory_mb(const config_t *cfg);
 
 runtime_t *runtime_local_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
 runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);

@@ -244,7 +244,11 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
 {
     const config_t *cfg = rt->base.cfg;
     char env_lang[64], env_token[96], env_slots[32];
-    int64_t mem = (int64_t)cfg->container_memory_mb * 1024 * 1024;
+    int64_t mem = (int64_t)runtime_container_memory_mb(cfg) * 1024 * 1024;
+    char env_uid[48];
+    /* Each container its own slot uids within the instance's range (runtime_claim_uids). */
+    snprintf(env_uid, sizeof env_uid, "EXECUTOR_UID_BASE=%u",
+             rt->base.uids.base + (unsigned)((s - rt->slots) * cfg->slots));
 
     snprintf(env_lang, sizeof env_lang, "EXECUTOR_LANGUAGE=%s", s->language);
     snprintf(env_token, sizeof env_token, "EXECUTOR_TOKEN=%s", s->token);
@@ -254,7 +258,7 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
                          env_slots,
                          "EXECUTOR_LISTEN=tcp:0.0.0.0:8765",
                          "EXECUTOR_WORK_ROOT=/work",
-                         "EXECUTOR_UID_BASE=60000",
+                         env_uid,
                          "LANG=C.UTF-8",
                          NULL};
     const docker_kv_t labels[] = {{DK_LABEL_INSTANCE, cfg->instance},
@@ -589,6 +593,16 @@ static int dk_start(runtime_t *base)
     char label[160];
     int rc, k = 0;
 
+    if (runtime_container_memory_mb(cfg) < 0) {
+        log_msg(LOG_ERROR, "docker: --container-memory-mb %d is below what %d slots need (%d "
+                           "MiB: each may run a program of up to %d MiB + %d MiB): raise it, "
+                           "or lower --slots, or leave it 0 (sized automatically)",
+                cfg->container_memory_mb, cfg->slots, -runtime_container_memory_mb(cfg),
+                CG_MAX_MEMORY_MB, CG_RUN_MEMORY_EXTRA_MB);
+        return -EINVAL;
+    }
+    if ((rc = runtime_claim_uids(base)) != 0)
+        return rc;
     rt->dc = docker_client_new(cfg->docker_socket, 30000);
     if (!rt->dc)
         return -ENOMEM;
@@ -681,6 +695,7 @@ static void dk_destroy(runtime_t *base)
 {
     dk_rt_t *rt = (dk_rt_t *)base;
 
+    uidrange_release(&base->uids);
     docker_client_free(rt->dc);
     free(rt->slots);
     pthread_mutex_destroy(&rt->mu);
@@ -704,6 +719,7 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
     rt->base.ops = &docker_ops;
     rt->base.cfg = cfg;
     rt->base.cb = cb;
+    rt->base.uids.lock_fd = -1;
     rt->base.cb_arg = arg;
     pthread_mutex_init(&rt->mu, NULL);
     return &rt->base;

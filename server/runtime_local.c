@@ -137,14 +137,6 @@ static int write_token(local_exec_t *e)
     return rc;
 }
 
-static unsigned instance_uid_base(const char *instance)
-{
-    uint32_t h = 2166136261u;
-
-    for (const char *c = instance; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return 100000u + (h % 4096u) * 4096u;
-}
 
 /* fork + exec one executor. Everything the child needs is prepared before fork(): the gateway
  * is multi-threaded, so the child may only make async-signal-safe calls. */
@@ -168,7 +160,7 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     snprintf(env_launcher, sizeof env_launcher, "EXECUTOR_LAUNCHER=%s", rt->launcher_bin);
     snprintf(env_work, sizeof env_work, "EXECUTOR_WORK_ROOT=%s/work-%s", rt->state_dir, e->id);
     snprintf(env_uid, sizeof env_uid, "EXECUTOR_UID_BASE=%u",
-             instance_uid_base(cfg->instance) + (unsigned)(e->index * cfg->slots));
+             rt->base.uids.base + (unsigned)(e->index * cfg->slots));
     snprintf(env_token, sizeof env_token, "EXECUTOR_TOKEN_FILE=%s", e->token_file);
     envp[n++] = env_lang;
     envp[n++] = env_listen;
@@ -393,6 +385,8 @@ static int local_start(runtime_t *base)
     const config_t *cfg = base->cfg;
     int rc, k = 0;
 
+    if ((rc = runtime_claim_uids(base)) != 0)
+        return rc;
     sibling_path(rt->executor_bin, sizeof rt->executor_bin, cfg->executor_bin, "executor");
     sibling_path(rt->launcher_bin, sizeof rt->launcher_bin, cfg->launcher_bin, "launcher");
     if (access(rt->executor_bin, X_OK) != 0 || access(rt->launcher_bin, X_OK) != 0) {
@@ -479,6 +473,7 @@ static void local_destroy(runtime_t *base)
 {
     local_rt_t *rt = (local_rt_t *)base;
 
+    uidrange_release(&base->uids);
     free(rt->ex);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
@@ -501,6 +496,7 @@ runtime_t *runtime_local_new(const config_t *cfg, runtime_endpoint_cb cb, void *
     rt->base.ops = &local_ops;
     rt->base.cfg = cfg;
     rt->base.cb = cb;
+    rt->base.uids.lock_fd = -1;
     rt->base.cb_arg = arg;
     pthread_mutex_init(&rt->mu, NULL);
     return &rt->base;

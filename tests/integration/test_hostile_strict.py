@@ -410,14 +410,6 @@ def file_state(path):
         return ("error", e.errno)
 
 
-def fnv_uid_base(instance):
-    """The local runtime's slot uid base of an instance (server/runtime_local.c)."""
-    h = 2166136261
-    for c in instance.encode():
-        h = ((h ^ c) * 16777619) & 0xffffffff
-    return 100000 + (h % 4096) * 4096
-
-
 def work_roots(lang):
     """Local runtime: the executors' work roots of this language."""
     return ["%s/work-%s-%d" % (STATE_DIR, lang, n) for n in range(EXECUTORS)]
@@ -427,23 +419,87 @@ def container(lang, n=0):
     return "codegate-%s-%s-%d" % (G.instance, lang, n)
 
 
+# Seen from outside the slots (as root, on the host or in the executor's container): each slot's
+# launcher is the first process of the slot's pid namespace, and its root is the slot's box; what
+# the box's writable places, its work area (/box) and its IPC namespace hold, for every slot at
+# once - a probe run inside one slot sees only its own.
+SLOT_SCAN = r"""
+for d in /proc/[0-9]*; do
+  [ "$(cat $d/comm 2>/dev/null)" = launcher ] || continue
+  grep -qE '^NSpid:.*[[:space:]]1$' $d/status 2>/dev/null || continue
+  p=${d#/proc/}
+  for t in tmp var/tmp dev/shm dev/mqueue box; do
+    ls -A "$d/root/$t" 2>/dev/null | sed "s#^#$p /$t/#"
+  done
+  for k in shm msg sem; do
+    nsenter -t $p -i cat /proc/sysvipc/$k 2>/dev/null | tail -n +2 | sed "s#^#$p ipc $k #"
+  done
+done
+"""
+
+
 def work_root_leftovers(lang):
-    """What the executor's work root holds besides its compile cache (no run is in flight)."""
+    """What the slots of this language's executors hold between runs: files in their private
+    places and work areas, SysV objects in their IPC namespaces (no run is in flight)."""
     out = []
     if RUNTIME == "local":
-        for root in work_roots(lang):
-            try:
-                out += ["%s/%s" % (root, n) for n in os.listdir(root) if n != ".compile-cache"]
-            except OSError as e:
-                out.append("%s: %s" % (root, e))
+        r = subprocess.run(["sh", "-c", SLOT_SCAN], capture_output=True, text=True, timeout=30)
+        mine = set(executor_launchers(lang))
+        out += [l for l in r.stdout.splitlines() if l.split(" ", 1)[0] in mine]
     else:
         for n in range(EXECUTORS):
-            r = subprocess.run(["docker", "exec", container(lang, n), "ls", "-A", "/work"],
+            r = subprocess.run(["docker", "exec", container(lang, n), "sh", "-c", SLOT_SCAN],
                                capture_output=True, text=True, timeout=30)
             if r.returncode != 0:
-                out.append("docker exec ls /work failed: %s" % r.stderr.strip())
-            else:
-                out += ["/work/" + x for x in r.stdout.split() if x != ".compile-cache"]
+                out.append("docker exec (slot scan) failed: %s" % r.stderr.strip())
+            out += ["%s: %s" % (container(lang, n), l) for l in r.stdout.splitlines()]
+    return out
+
+
+def executor_launchers(lang):
+    """Local runtime: pids (as strings) of the slot launchers under this gateway's executors of
+    lang (descendants of the gateway whose ancestor's environment names the language)."""
+    def children(pid):
+        out = []
+        try:
+            for t in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                    out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        return out
+    found = []
+    for ex in children(G.proc.pid):
+        try:
+            with open("/proc/%d/environ" % ex, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ("EXECUTOR_LANGUAGE=%s" % lang).encode() not in env:
+            continue
+        todo = children(ex)
+        while todo:
+            p = todo.pop()
+            found.append(str(p))
+            todo += children(p)
+    return found
+
+
+def slot_uid_procs():
+    """Processes on this machine running as one of this gateway's slot uids."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % p) as f:
+                uids = [int(x) for x in [l for l in f if l.startswith("Uid:")][0].split()[1:]]
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if any(UID_RANGE[0] <= u < UID_RANGE[1] for u in uids):
+            out.append("pid %s uid %d: %s" % (p, uids[0], cmd[:160]))
     return out
 
 
@@ -575,9 +631,13 @@ class Case:
             KNOWN.update(files + procs + ipc)
             clean_up_after_product(lang, files, procs)
         left = fresh(work_root_leftovers(lang))
-        w(not left, "[%s] the executor's work root still holds %s" % (lang, left))
+        w(not left, "[%s] the slots still hold (pid place entry) %s" % (lang, left))
         KNOWN.update(left)
-        clean_up_after_product(lang, left, [])
+        # Between runs no slot uid runs anything, anywhere on the machine.
+        lingering = fresh(slot_uid_procs())
+        w(not lingering, "[%s] processes of slot uids still run: %s" % (lang, lingering))
+        KNOWN.update(lingering)
+        clean_up_after_product(lang, [], lingering)
         if RUNTIME == "local":
             procs, files = host_marker_leftovers(self.marker)
             procs, files = fresh(procs), fresh(files)
@@ -1648,9 +1708,10 @@ ENV_SCAN_PY = r'''
 import json, os
 r = {"env": dict(os.environ), "self": open("/proc/self/environ", "rb").read().decode("utf-8", "replace").split("\0")}
 pp = os.getppid()
-ex = int([l for l in open("/proc/%d/status" % pp) if l.startswith("PPid:")][0].split()[1])
 r["readable"] = {}
-for name, pid in (("parent", pp), ("executor", ex), ("init", 1)):
+# The launcher is the first process of the run's own pid namespace (pp == 1); the executor is
+# outside it and has no pid here at all.
+for name, pid in (("parent", pp), ("init", 1)):
     try:
         r["readable"][name] = open("/proc/%d/environ" % pid, "rb").read().decode("utf-8", "replace")
     except OSError as e:
@@ -1685,8 +1746,9 @@ def test_py_environment_and_proc_environ():
         r = json.loads(d["stdout"])
         env_checks(c, "python", d, r["env"])
         c.want(set(x.split("=")[0] for x in r["self"] if x) == EXPECTED_ENV["python"], "/proc/self/environ", d)
-        for name in ("parent", "executor", "init"):
-            c.want(r["readable"][name] == 13, "/proc/<%s>/environ must be unreadable (EACCES): %r"
+        for name in ("parent", "init"):
+            # ENOENT: invisible (hidepid), EACCES: unreadable - either way not readable.
+            c.want(r["readable"][name] in (2, 13), "/proc/<%s>/environ must be unreadable: %r"
                    % (name, r["readable"][name]))
         c.want(not r["leaks"], "readable environments carry executor variables: pids %s" % r["leaks"])
     c.finish()
@@ -1716,7 +1778,6 @@ def test_py_signals_to_launcher_and_executor():
     d = c.run(r'''
 import json, os, signal
 pp = os.getppid()
-ex = int([l for l in open("/proc/%d/status" % pp) if l.startswith("PPid:")][0].split()[1])
 res = {}
 def k(name, pid, sig):
     try:
@@ -1726,18 +1787,24 @@ def k(name, pid, sig):
         res[name] = e.errno
 k("parent_term", pp, signal.SIGTERM)
 k("parent_kill", pp, signal.SIGKILL)
-k("executor_stop", ex, signal.SIGSTOP)
-k("executor_term", ex, signal.SIGTERM)
-k("executor_kill", ex, signal.SIGKILL)
-k("executor_group", -os.getpgid(ex), signal.SIGKILL)
+k("parent_stop", pp, signal.SIGSTOP)
 k("init", 1, signal.SIGKILL)
+res["ppid"] = pp
+# Every pid this run can see is its own: nothing of the launcher, the executor or other runs.
+res["visible"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 print(json.dumps(res, sort_keys=True))
-os.kill(-1, signal.SIGKILL)  # every process we may signal: only our own (and not ourselves)
+try:
+    os.kill(-1, signal.SIGKILL)  # every process we may signal: only our own (and not ourselves)
+except ProcessLookupError:
+    pass  # there is none: the run is alone in its pid namespace
 ''', timeout_ms=3000)
     c.status(d, "ok")
     if d and d["status"] == "ok":
         r = json.loads(d["stdout"])
-        c.want(all(v == 1 for v in r.values()), "every signal to the launcher / executor / init: EPERM", d)
+        visible, ppid = r.pop("visible"), r.pop("ppid")
+        c.want(all(v == 1 for v in r.values()), "every signal to the launcher / init: EPERM", d)
+        c.want(ppid == 1, "the launcher is the run's pid 1 (its own pid namespace)", d)
+        c.want(len(visible) == 1, "the run sees only its own process in /proc: %s" % visible, d)
     c.finish()
 
 
@@ -1776,20 +1843,18 @@ static long ppid_of(long pid) {
 int main() {
     pid_t kids[3];
     for (int i = 0; i < 3; i++) if ((kids[i] = fork()) == 0) { pause(); _exit(0); }
-    long ex = ppid_of(getppid());
     int a = kill(-1, SIGKILL);
     int dead = 0;
     for (int i = 0; i < 3; i++) { int st; if (waitpid(kids[i], &st, 0) > 0 && WIFSIGNALED(st)) dead++; }
     int b = kill(getppid(), SIGKILL); int eb = errno;
-    int c = kill((pid_t)ex, SIGKILL); int ec = errno;
     int d = kill(1, SIGKILL); int ed = errno;
-    printf("kill(-1)=%d own children killed=%d parent=%d/%s executor=%d/%s init=%d/%s\n", a, dead,
-           b, strerrorname_np(eb), c, strerrorname_np(ec), d, strerrorname_np(ed));
+    printf("kill(-1)=%d own children killed=%d parent=%ld:%d/%s init=%d/%s\n", a, dead,
+           (long)getppid(), b, strerrorname_np(eb), d, strerrorname_np(ed));
 }
 ''', timeout_ms=3000)
     c.status(d, "ok")
     if d:
-        c.want(d["stdout"] == "kill(-1)=0 own children killed=3 parent=-1/EPERM executor=-1/EPERM init=-1/EPERM\n",
+        c.want(d["stdout"] == "kill(-1)=0 own children killed=3 parent=1:-1/EPERM init=-1/EPERM\n",
                "kill(-1) reaches only the run's own processes", d)
     c.finish()
 
@@ -2092,7 +2157,7 @@ static void r(const char *what, long rc) { printf("%s=%s ", what, rc < 0 ? strer
 int main(int argc, char **argv) {
     std::string m = argv[1]; std::reverse(m.begin(), m.end());
     long victim = -1;
-    for (int t = 0; t < 120 && victim < 0; t++) {
+    for (int t = 0; t < 40 && victim < 0; t++) {
         DIR *d = opendir("/proc"); struct dirent *de;
         while ((de = readdir(d))) {
             if (de->d_name[0] < '1' || de->d_name[0] > '9' || atol(de->d_name) == getpid()) continue;
@@ -2127,7 +2192,8 @@ int main(int argc, char **argv) {
            "the victim ran undisturbed", docv)
     if c.want(sta == 200 and doca["data"]["status"] == "ok", "the attacker ran", doca):
         out = doca["data"]["stdout"]
-        c.want("victim not found" not in out, "the attacker must see the victim to prove anything", doca)
+        # Each slot has its own pid namespace and a hidepid /proc: the victim is invisible.
+        c.want("victim not found" in out, "the attacker sees the victim's process", doca)
         c.want("ALLOWED" not in out, "the attacker could touch the victim: %s" % out.strip())
     c.finish()
 
@@ -2269,10 +2335,11 @@ def main():
         EXECUTORS = int(arg_value(extra, "--executors", "CODEGATE_EXECUTORS", "1"))
         if RUNTIME == "local":
             STATE_DIR = arg_value(extra, "--state-dir", "CODEGATE_STATE_DIR", "/run/codegate-%s" % G.instance)
-            base = fnv_uid_base(G.instance)
-            UID_RANGE = (base, base + 4096)
-        else:
-            UID_RANGE = (60000, 60064)
+        # The gateway claims a range of slot uids of its own and says which.
+        ranges = [re.search(r"slot uids (\d+)\.\.(\d+)", l.get("msg", "")) for l in G.log_lines()]
+        ranges = [m for m in ranges if m]
+        check(ranges, "the gateway did not log its slot uid range")
+        UID_RANGE = (int(ranges[-1].group(1)), int(ranges[-1].group(2)) + 1)
         print("    runtime %s, instance %s, slot uids %d..%d"
               % (RUNTIME, G.instance, UID_RANGE[0], UID_RANGE[1] - 1), flush=True)
         r.run(setup, timeout=300)

@@ -129,7 +129,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.ping_ms, 1000);
     assert_string_equal(cfg.docker_socket, "/var/run/docker.sock");
     assert_string_equal(cfg.base_image, "debian:bookworm-slim");
-    assert_int_equal(cfg.container_memory_mb, 2048);
+    assert_int_equal(cfg.container_memory_mb, 0); /* sized from the slots */
     assert_int_equal(cfg.container_cpus_milli, 2000);
     assert_int_equal(cfg.container_pids, 512);
     assert_string_equal(cfg.src_dir, "");

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -335,40 +336,87 @@ static void test_seccomp_filter(void **state)
     cJSON_Delete(r.status);
 }
 
-/* Each slot's namespaces: private /tmp (not the host's, not the other slot's, emptied after
- * each run) and a network with nothing but a loopback. */
+/* Each slot's box: private /tmp (not the host's, not the other slot's, emptied after each run),
+ * a network with nothing but a loopback, a pid namespace of its own with a /proc that shows the
+ * run's processes only, a minimal read-only view of the system, the slot's area at /box, its
+ * own devpts with few terminals, and nothing left of a SysV object given away with IPC_SET. */
 static void test_slot_namespaces(void **state)
 {
     (void)state;
     if (geteuid() != 0)
         skip();
     slotns_t ns[2];
-    char note[64], err[256];
-    assert_int_equal(slotns_create(ns, 2, "/usr", note, sizeof note, err, sizeof err), 0);
-    assert_string_equal(note, "");
+    char err[256], box_dir[PATH_MAX], root[] = "/tmp/cg-box-test-XXXXXX";
+    static char areas[2][PATH_MAX];
+    assert_non_null(mkdtemp(root));
+    /* This test process gets a mount namespace of its own: the areas vanish with it. */
+    assert_int_equal(slotns_prepare(root, 2, 32, areas, box_dir, sizeof box_dir, err, sizeof err), 0);
+    slotns_opts_t so = {.box_dir = box_dir, .areas = areas, .uid_base = 60993, .extra_ro = NULL};
+    if (slotns_create(ns, 2, &so, err, sizeof err) != 0)
+        print_message("slotns_create: %s\n", err);
+    assert_int_equal(slotns_create(ns, 2, &so, err, sizeof err), 0);
+    char job[PATH_MAX + 8];
+    snprintf(job, sizeof job, "%s/job", areas[0]);
+    assert_int_equal(mkdir(job, 0777), 0);
+    assert_int_equal(chmod(job, 0777), 0);
     result_t r;
 #define SLOT(uid, cmd)                                                                             \
     (const char *const[]){"--wall-ms", "5000", "--uid", uid, "--gid", uid, "--ns-fds", "4", "--",  \
                           "/bin/sh", "-c", cmd, NULL}
     g_ns_fds[0] = ns[0].net, g_ns_fds[1] = ns[0].ipc, g_ns_fds[2] = ns[0].mnt;
     run(&r, SLOT("60993", "echo hi > /tmp/cg-slot-test && ls /tmp && "
-                          "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"),
+                          "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' && "
+                          "ls /proc | grep -c '^[0-9]' && ls / | tr '\\n' ' ' && echo && "
+                          "(ls /box >/dev/null 2>&1 || echo box-unlisted) && "
+                          "touch /box/job/f && ls /box/job && "
+                          "(touch /usr/x 2>/dev/null || echo usr-ro) && "
+                          "(ls /home /root /run /work 2>/dev/null || echo no-host-dirs) && "
+                          "grep -c . /etc/passwd"),
         NULL, 0);
-    if (strcmp(r.out, "cg-slot-test\nlo\n") != 0) {
+    /* /proc: sh, ls and grep - the run's own processes and nothing else */
+    const char *want = "cg-slot-test\nlo\n3\nbin box dev etc lib lib32 lib64 proc sbin tmp usr "
+                       "var \nbox-unlisted\nf\nusr-ro\nno-host-dirs\n3\n";
+    if (strcmp(r.out, want) != 0) {
         char *j = cJSON_PrintUnformatted(r.status);
-        print_message("report: %s\n", j);
+        print_message("report: %s\nout: %s\n", j, r.out);
         free(j);
     }
-    assert_string_equal(r.out, "cg-slot-test\nlo\n");
+    assert_string_equal(r.out, want);
     cJSON_Delete(r.status);
     assert_int_equal(access("/tmp/cg-slot-test", F_OK), -1); /* not the host's /tmp */
     g_ns_fds[0] = ns[1].net, g_ns_fds[1] = ns[1].ipc, g_ns_fds[2] = ns[1].mnt;
-    run(&r, SLOT("60994", "ls -A /tmp | wc -l"), NULL, 0);
-    assert_string_equal(r.out, "0\n"); /* not the other slot's */
+    run(&r, SLOT("60994", "ls -A /tmp | wc -l; ls -A /box | wc -l"), NULL, 0);
+    assert_string_equal(r.out, "0\n0\n"); /* not the other slot's /tmp nor its area */
     cJSON_Delete(r.status);
+    /* A SysV segment given away to root (IPC_SET) and a file chowned away: all gone after the
+     * run, whoever owns them; at most 8 terminals. */
+    const char *const py[] = {
+        "--wall-ms", "8000", "--uid", "60993", "--gid", "60993", "--ns-fds", "4", "--",
+        "/usr/bin/python3", "-c",
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "shm = libc.shmget(0x5eed, 4096, 0o1600)\n"
+        "class P(ctypes.Structure): _fields_ = [('key', ctypes.c_int), ('uid', ctypes.c_uint),"
+        " ('gid', ctypes.c_uint), ('cuid', ctypes.c_uint), ('cgid', ctypes.c_uint),"
+        " ('mode', ctypes.c_ushort), ('p1', ctypes.c_ushort), ('seq', ctypes.c_ushort),"
+        " ('p2', ctypes.c_ushort), ('r1', ctypes.c_ulong), ('r2', ctypes.c_ulong)]\n"
+        "class D(ctypes.Structure): _fields_ = [('perm', P), ('rest', ctypes.c_char * 128)]\n"
+        "d = D(); libc.shmctl(shm, 2, ctypes.byref(d))\n"
+        "d.perm.uid = 0; d.perm.mode = 0o666\n"
+        "print('ipc_set', libc.shmctl(shm, 1, ctypes.byref(d)))\n"
+        "n = 0\n"
+        "fds = []\n"
+        "try:\n"
+        "    for i in range(20): fds.append(os.open('/dev/ptmx', os.O_RDWR)); n += 1\n"
+        "except OSError: pass\n"
+        "print('ptys', n)\n",
+        NULL};
     g_ns_fds[0] = ns[0].net, g_ns_fds[1] = ns[0].ipc, g_ns_fds[2] = ns[0].mnt;
-    run(&r, SLOT("60993", "ls -A /tmp | wc -l"), NULL, 0);
-    assert_string_equal(r.out, "0\n"); /* the slot's own, emptied after its last run */
+    run(&r, py, NULL, 0);
+    assert_string_equal(r.out, "ipc_set 0\nptys 8\n");
+    cJSON_Delete(r.status);
+    run(&r, SLOT("60993", "ls -A /tmp | wc -l; tail -n +2 /proc/sysvipc/shm | wc -l"), NULL, 0);
+    assert_string_equal(r.out, "0\n0\n"); /* the slot's own, emptied after its last run */
     cJSON_Delete(r.status);
 #undef SLOT
     g_ns_fds[0] = g_ns_fds[1] = g_ns_fds[2] = -1;
