@@ -473,6 +473,8 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
     case CG_MSG_PING:
     case CG_MSG_PONG:
         m->seq = rd_int(r, obj, "", "seq", true, 0, -JSON_INT_MAX, JSON_INT_MAX);
+        if (m->type == CG_MSG_PONG)
+            m->slots_down = (int)rd_int(r, obj, "", "slotsDown", false, 0, 0, 4096);
         break;
     default: /* CLOSE_STDIN, CANCEL, KILL: only the id; UNKNOWN: nothing */
         break;
@@ -762,6 +764,15 @@ char *cg_encode_error(const char *id, const char *code, const char *message)
 
     enc_str(&e, e.o, "code", code);
     enc_text(&e, e.o, "message", message, message ? strlen(message) : 0);
+    return enc_finish(&e);
+}
+
+char *cg_encode_pong(int64_t seq, int slots_down)
+{
+    enc_t e = enc_new(CG_MSG_PONG, NULL);
+
+    enc_num(&e, e.o, "seq", (double)seq);
+    enc_num(&e, e.o, "slotsDown", (double)slots_down);
     return enc_finish(&e);
 }
 

@@ -101,8 +101,8 @@ void ccache_free(ccache_t *c)
     free(c);
 }
 
-void ccache_key(const char *compiler_version, const char *const *argv, const char *src,
-                size_t len, char key[65])
+void ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
+                char key[65])
 {
     cg_sha256_t s;
     unsigned char md[32];

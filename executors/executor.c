@@ -349,7 +349,7 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
         on_execute(c, root, &m);
         return; /* root handed over */
     case CG_MSG_PING:
-        conn_send(c, cg_encode_ping(CG_MSG_PONG, m.seq));
+        conn_send(c, cg_encode_pong(m.seq, runner_slots_down(c->ex->runner)));
         break;
     case CG_MSG_CANCEL:
     case CG_MSG_KILL:
@@ -583,6 +583,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .slots = cfg->slots,
         .uid_base = cfg->uid_base,
         .drop_uid = cfg->drop_uid,
+        .userns = cfg->userns,
         .ns = cfg->ns,
         .cg = cfg->cg,
         .areas = cfg->ns ? cfg->areas : NULL,

@@ -27,10 +27,11 @@ typedef struct {
     int slots;
     uid_t uid_base;
     bool drop_uid;
+    bool userns; /* root only in a user namespace of our own (see runner.h) */
     int compile_timeout_ms;
-    const char *cache_dir; /* compiled-program cache, or NULL */
-    const slotns_t *ns;    /* per-slot namespaces (slots entries), or NULL */
-    const slotcg_t *cg;    /* per-slot memory and pids cgroups (slots entries), or NULL */
+    const char *cache_dir;   /* compiled-program cache, or NULL */
+    const slotns_t *ns;      /* per-slot namespaces (slots entries), or NULL */
+    const slotcg_t *cg;      /* per-slot memory and pids cgroups (slots entries), or NULL */
     char (*areas)[PATH_MAX]; /* with ns: each slot's work area (slots entries), or NULL */
 } executor_cfg_t;
 

@@ -11,6 +11,8 @@
  *     --wall-ms N       wall-clock limit (required)
  *     --cpu-ms N        RLIMIT_CPU: soft ceil(N/1000) s, hard soft + 1
  *     --as-mb N         RLIMIT_AS (0 = none; node cannot live under it)
+ *     --data-mb N       RLIMIT_DATA (0 = none): the per-process cap where no cgroup exists
+ *                       (Node lives under it: its heap reservations are not writable data)
  *     --fsize-mb N      RLIMIT_FSIZE
  *     --nofile N        RLIMIT_NOFILE
  *     --nproc N         RLIMIT_NPROC (only with a uid drop: it counts per uid)
@@ -66,6 +68,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
@@ -91,19 +94,20 @@
 typedef struct {
     uid_t uid;
     gid_t gid;
-    bool drop;        /* uid/gid given and we are root */
+    bool drop; /* uid/gid given and we are root */
     const char *cwd;
     long wall_ms;
     long cpu_ms;
-    long as_mb, fsize_mb, nofile, nproc, stack_mb;
+    long as_mb, data_mb, fsize_mb, nofile, nproc, stack_mb;
     char *env[MAX_ENV + 1];
     int nenv;
     int status_fd;
-    int ns_fd;        /* first of the slot's namespace fds, or -1 */
+    int ns_fd;          /* first of the slot's namespace fds, or -1 */
     const char *cgroup; /* the slot's memory cgroup, or NULL */
     long cgroup_mb;
-    long seq;         /* serve mode: the run's number, for stop requests; -1 = none */
-    char **argv;      /* PROGRAM ARG... */
+    long seq;        /* serve mode: the run's number, for stop requests; -1 = none */
+    bool own_userns; /* run the program in a user namespace of its own (uid/gid mapped to ours) */
+    char **argv;     /* PROGRAM ARG... */
 } opts_t;
 
 typedef struct {
@@ -120,9 +124,10 @@ typedef struct {
 
 static void usage(const char *msg)
 {
-    fprintf(stderr, "launcher: %s\nusage: launcher --wall-ms N [--uid N --gid N] [--cwd DIR] "
-                    "[--cpu-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
-                    "[--stack-mb N] [--env K=V]... [--status-fd N] -- PROGRAM [ARG...]\n",
+    fprintf(stderr,
+            "launcher: %s\nusage: launcher --wall-ms N [--uid N --gid N] [--cwd DIR] "
+            "[--cpu-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
+            "[--stack-mb N] [--env K=V]... [--status-fd N] -- PROGRAM [ARG...]\n",
             msg);
     exit(2);
 }
@@ -181,6 +186,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->cpu_ms = num_arg(a, v);
         else if (!strcmp(a, "--as-mb"))
             o->as_mb = num_arg(a, v);
+        else if (!strcmp(a, "--data-mb"))
+            o->data_mb = num_arg(a, v);
         else if (!strcmp(a, "--fsize-mb"))
             o->fsize_mb = num_arg(a, v);
         else if (!strcmp(a, "--nofile"))
@@ -201,6 +208,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->ns_fd = (int)num_arg(a, v);
         else if (!strcmp(a, "--seq"))
             o->seq = num_arg(a, v);
+        else if (!strcmp(a, "--own-userns"))
+            o->own_userns = num_arg(a, v) != 0;
         else
             usage("unknown option");
         i++; /* every option takes a value */
@@ -235,7 +244,8 @@ static const char *enter_slot_namespaces(int fd)
     static const struct {
         int type;
         const char *stage;
-    } order[3] = {{CLONE_NEWNET, "setns net"}, {CLONE_NEWIPC, "setns ipc"}, {CLONE_NEWNS, "setns mnt"}};
+    } order[3] = {
+        {CLONE_NEWNET, "setns net"}, {CLONE_NEWIPC, "setns ipc"}, {CLONE_NEWNS, "setns mnt"}};
 
     for (int i = 0; i < 3; i++) {
         if (setns(fd + i, order[i].type) != 0)
@@ -405,6 +415,41 @@ static void close_fds_from(int lowest, int keep)
     closedir(d);
 }
 
+static void write_proc_self(const char *file, const char *text, int errfd)
+{
+    char path[64];
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        child_fail(errfd, file);
+    close(fd);
+}
+
+/*
+ * The executor has no root: it is root only in a user namespace of its own, where one uid (the
+ * user who started it) is mapped. The program gets a user namespace of its own below that one,
+ * in which its uid and gid map to ours: it holds no capability anywhere (not in ours, where
+ * the launcher is root), and RLIMIT_NPROC counts per (namespace, uid), so per run. Supplementary
+ * groups cannot be dropped in an unprivileged user namespace (setgroups is denied there); the
+ * box shows programs nothing those groups could open.
+ */
+static void enter_own_userns(const opts_t *o, int errfd)
+{
+    char map[64];
+    uid_t ou = geteuid();
+    gid_t og = getegid();
+
+    if (unshare(CLONE_NEWUSER) != 0)
+        child_fail(errfd, "unshare user");
+    write_proc_self("setgroups", "deny", errfd);
+    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->uid, (unsigned)ou);
+    write_proc_self("uid_map", map, errfd);
+    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->gid, (unsigned)og);
+    write_proc_self("gid_map", map, errfd);
+}
+
 /* Looks PROGRAM up in the PATH of the given environment when it has no '/'. */
 static const char *resolve(const opts_t *o, char *buf, size_t len)
 {
@@ -469,12 +514,23 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask, int c
         }
     }
     if (o->drop) {
+        if (o->own_userns) {
+            /* The program is the same kernel uid as we are: only mounts keep it from writing
+             * the slot's area beside its own dir (or the box's skeleton). */
+            if (o->cwd &&
+                (unshare(CLONE_NEWNS) != 0 || mount(o->cwd, o->cwd, NULL, MS_BIND, NULL) != 0 ||
+                 mount(NULL, SLOTNS_BOX, NULL,
+                       MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0))
+                child_fail(errfd, "slot: private work dir");
+            enter_own_userns(o, errfd);
+        } else if (setgroups(0, NULL) != 0) {
+            child_fail(errfd, "setgroups");
+        }
         /* RLIMIT_NPROC counts every process of the uid on the whole host (other containers,
-         * other instances): only a fallback when the slot has no pids cgroup. */
+         * other instances): only a fallback when the slot has no pids cgroup. Set after the
+         * run's own user namespace exists, so that it counts the run's processes only. */
         if (o->nproc > 0 && g_pids_fd < 0)
             set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
-        if (setgroups(0, NULL) != 0)
-            child_fail(errfd, "setgroups");
         if (setresgid(o->gid, o->gid, o->gid) != 0)
             child_fail(errfd, "setgid");
         if (setresuid(o->uid, o->uid, o->uid) != 0)
@@ -499,6 +555,9 @@ static void run_child(const opts_t *o, int errfd, const sigset_t *oldmask, int c
     /* Last: nothing may allocate after this (a sanitizer runtime could not map memory). */
     if (o->as_mb > 0)
         set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
+    if (o->data_mb > 0)
+        set_limit(RLIMIT_DATA, (rlim_t)o->data_mb << 20, (rlim_t)o->data_mb << 20, errfd,
+                  "rlimit data");
     execve(prog, o->argv, o->env);
     child_fail(errfd, "exec");
 }
@@ -585,7 +644,7 @@ static void kill_uid_once(const opts_t *o)
         uid_t r, e, s;
         if (setresgid(o->gid, o->gid, o->gid) != 0 || setresuid(o->uid, o->uid, o->uid) != 0 ||
             getresuid(&r, &e, &s) != 0 || r == 0 || e == 0 || s == 0)
-            _exit(1); /* never kill(-1) as root */
+            _exit(1);      /* never kill(-1) as root */
         kill(-1, SIGKILL); /* skips the caller itself */
         _exit(0);
     }
@@ -839,7 +898,10 @@ static void write_error(int fd, const char *msg)
     (void)cg_write_all(fd, buf, (size_t)len);
 }
 
-static int64_t tv_ms(struct timeval tv) { return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000; }
+static int64_t tv_ms(struct timeval tv)
+{
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 /* The signals a run waits for: a child ended, a stop request (SIGTERM/SIGINT/SIGHUP in one-shot
  * use; in serve mode SIGRTMIN carrying the run's sequence number, see serve()). */
@@ -863,6 +925,11 @@ static void report_error(const opts_t *o, const char *msg)
 /* Is this signal a stop request for the run with sequence number seq? */
 static bool is_stop(int sig, const siginfo_t *si, long seq)
 {
+    /* As the first process of the slot's pid namespace, a stop comes from outside it (our
+     * relay, si_pid 0 here): a program of the same kernel uid (unprivileged runtime) could
+     * otherwise queue a stop for the next student's run. */
+    if (g_pid1 && si->si_pid != 0)
+        return false;
     if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
         return true;
     return sig == SIGRTMIN && seq >= 0 && si->si_value.sival_int == (int)seq;
@@ -909,8 +976,7 @@ static void run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         /* Serve mode: we live in the slot's cgroup; the program is born there. */
         int rc = cg_set_memory(g_mem_fd, o->cgroup_mb);
         if (rc != 0) {
-            snprintf(errmsg, sizeof errmsg, "slot: cannot set the memory limit: %s",
-                     strerror(-rc));
+            snprintf(errmsg, sizeof errmsg, "slot: cannot set the memory limit: %s", strerror(-rc));
             report_error(o, errmsg);
             goto out_pipe;
         }
@@ -1074,6 +1140,9 @@ static int become_pid1(int ctl)
     if (child == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
             _exit(2);
+        /* Not dumpable: its /proc files (environment, memory, descriptors) stay closed to
+         * programs even when they run as the same kernel uid (unprivileged runtime). */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if ((rc = slotns_mount_proc()) != 0) {
             fprintf(stderr, "launcher: cannot mount the slot's /proc: %s\n", strerror(-rc));
             _exit(2);
@@ -1182,7 +1251,9 @@ static int serve(int argc, char **argv)
             struct cmsghdr align;
         } cbuf;
         struct iovec iov = {.iov_base = inline_buf, .iov_len = sizeof inline_buf - 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cbuf.b,
                             .msg_controllen = sizeof cbuf.b};
         int fds[5], nfd = 0, argc2 = 0;
         char *buf = inline_buf, *big = NULL;

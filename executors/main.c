@@ -38,7 +38,7 @@
 
 typedef struct {
     const char *language, *listen, *token_file, *launcher, *work_root, *log_level, *box_ro;
-    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb;
+    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed;
     char token[256];
     char launcher_buf[PATH_MAX];
 } opts_t;
@@ -81,6 +81,9 @@ static const opt_def_t opt_table[] = {
     STR_OPT("--box-ro", "EXECUTOR_BOX_RO", NULL, box_ro,
             "more read-only paths programs may see (colon-separated; /usr, /bin, /lib... and "
             "a few /etc files are always there)"),
+    INT_OPT("--allow-unsandboxed", "EXECUTOR_ALLOW_UNSANDBOXED", "0", 0, 1, allow_unsandboxed,
+            "1: without root and without user namespaces, run programs as this user with "
+            "rlimits only (untrusted code can then read what this user can); 0: refuse to start"),
     INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
             "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
             "instead of warning"),
@@ -93,6 +96,40 @@ static bool g_have_ns;
 static slotcg_t g_cg[64];
 static bool g_have_cg;
 static char g_areas[64][PATH_MAX];
+static bool g_userns; /* root only in a user namespace of our own (started without root) */
+
+static int write_proc_self(const char *file, const char *text)
+{
+    char path[64];
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        rc = -1;
+    close(fd);
+    return rc;
+}
+
+/* Started without root: become root in a user namespace of our own, where our uid and gid are
+ * mapped to 0, so that the slots' boxes can be built without privilege on the host (as
+ * unprivileged containers do). 0, or -1 with errno set. */
+static int enter_userns(void)
+{
+    char map[64];
+    uid_t u = geteuid();
+    gid_t g = getegid();
+
+    if (unshare(CLONE_NEWUSER) != 0)
+        return -1;
+    snprintf(map, sizeof map, "0 %u 1", (unsigned)u);
+    if (write_proc_self("setgroups", "deny") != 0 || write_proc_self("uid_map", map) != 0)
+        return -1;
+    snprintf(map, sizeof map, "0 %u 1", (unsigned)g);
+    return write_proc_self("gid_map", map);
+}
 static char *g_box_ro[33];
 static char g_box_ro_buf[4096];
 
@@ -331,53 +368,88 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
     if (profile_version(*pf, version, vlen) != 0)
         executor_log("warn", "cannot tell the %s version", (*pf)->name);
     if (!root) {
-        executor_log("warn", "not running as root: every run uses this uid (reduced isolation)");
-        return 0;
+        if (enter_userns() == 0) {
+            g_userns = true;
+            executor_log("info", "not root: building the slots' boxes in a user namespace of our "
+                                 "own (programs run in nested ones, mapped to this user)");
+        } else if (o->allow_unsandboxed) {
+            executor_log("warn",
+                         "UNSANDBOXED: not root and no user namespaces (%s): programs run "
+                         "as this user with rlimits only (--allow-unsandboxed)",
+                         strerror(errno));
+            return 0;
+        } else {
+            fprintf(stderr,
+                    "executor: not root, and user namespaces are not available here (%s): "
+                    "refusing to run untrusted programs as this user. Run as root, enable "
+                    "unprivileged user namespaces, or accept the risk with --allow-unsandboxed "
+                    "(EXECUTOR_ALLOW_UNSANDBOXED=1)\n",
+                    strerror(errno));
+            return 1;
+        }
     }
-    if (!slots_reach(o->work_root, (uid_t)o->uid_base)) {
+    if (!g_userns && !slots_reach(o->work_root, (uid_t)o->uid_base)) {
         fprintf(stderr,
                 "executor: the slot uids cannot reach %s (a parent directory is not "
                 "searchable by others?)\n",
                 o->work_root);
         return 1;
     }
-    clear_slot_uids((uid_t)o->uid_base, o->slots);
+    if (!g_userns)
+        clear_slot_uids((uid_t)o->uid_base, o->slots);
     clear_work_root(o->work_root);
     char err[256], box_dir[PATH_MAX];
     int cgv;
     /* Before the namespaces: a cgroup mount made writable here is copied into them. */
     if (slotcg_create(g_cg, o->slots, (uid_t)o->uid_base, &cgv, err, sizeof err) == 0) {
         g_have_cg = true;
-        executor_log("info", "each slot has its own memory cgroup (v%d): a run's processes "
-                             "together stay within memoryMb + %d MiB", cgv, RUNNER_CGROUP_EXTRA_MB);
+        executor_log("info",
+                     "each slot has its own memory cgroup (v%d): a run's processes "
+                     "together stay within memoryMb + %d MiB",
+                     cgv, RUNNER_CGROUP_EXTRA_MB);
     } else if (o->require_ns) {
-        fprintf(stderr, "executor: no memory cgroup per slot (%s) and --require-namespaces is "
-                        "set\n", err);
+        fprintf(stderr,
+                "executor: no memory cgroup per slot (%s) and --require-namespaces is "
+                "set\n",
+                err);
         return 1;
+    } else if (g_userns) {
+        executor_log("warn",
+                     "no delegated cgroup (%s): a run's memory is capped per process "
+                     "(RLIMIT_AS) and its processes per run (RLIMIT_NPROC counts in the "
+                     "run's own user namespace)",
+                     err);
     } else {
-        executor_log("warn", "REDUCED ISOLATION: no memory cgroup per slot (%s): memory is "
-                             "capped per process only", err);
+        executor_log("warn",
+                     "REDUCED ISOLATION: no memory cgroup per slot (%s): memory is "
+                     "capped per process only",
+                     err);
     }
     slotns_opts_t so = {.box_dir = box_dir,
                         .areas = g_areas,
                         .uid_base = (uid_t)o->uid_base,
                         .extra_ro = box_ro_list(o->box_ro)};
-    if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir,
-                       sizeof box_dir, err, sizeof err) == 0 &&
+    if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir, sizeof box_dir,
+                       err, sizeof err) == 0 &&
         slotns_create(g_ns, o->slots, &so, err, sizeof err) == 0) {
         g_have_ns = true;
-        executor_log("info", "each slot has its own box: network (loopback only), IPC, mount "
-                             "and pid namespaces, a read-only minimal view of the system, "
-                             "private /tmp, /var/tmp, /dev/shm, /dev/mqueue, devpts and a "
-                             "%d MiB work area", o->slot_disk_mb);
-    } else if (o->require_ns) {
-        fprintf(stderr, "executor: cannot make the slots' namespaces (%s) and "
-                        "--require-namespaces is set\n", err);
+        executor_log("info",
+                     "each slot has its own box: network (loopback only), IPC, mount "
+                     "and pid namespaces, a read-only minimal view of the system, "
+                     "private /tmp, /var/tmp, /dev/shm, /dev/mqueue, devpts and a "
+                     "%d MiB work area",
+                     o->slot_disk_mb);
+    } else if (o->require_ns || (g_userns && !o->allow_unsandboxed)) {
+        fprintf(stderr, "executor: cannot make the slots' boxes (%s) and %s\n", err,
+                g_userns ? "without root nothing else isolates programs (--allow-unsandboxed "
+                           "accepts the risk)"
+                         : "--require-namespaces is set");
         return 1;
     } else {
-        executor_log("warn", "REDUCED ISOLATION: no per-slot namespaces (%s): runs share the "
-                             "network, IPC and /tmp of the %s; slot uids and the clean-up after "
-                             "each run remain (grant CAP_SYS_ADMIN and CAP_SYS_CHROOT)",
+        executor_log("warn",
+                     "REDUCED ISOLATION: no per-slot namespaces (%s): runs share the "
+                     "network, IPC and /tmp of the %s; slot uids and the clean-up after "
+                     "each run remain (grant CAP_SYS_ADMIN and CAP_SYS_CHROOT)",
                      err, getenv("container") ? "container" : "host or container");
     }
     return 0;
@@ -422,6 +494,7 @@ int main(int argc, char **argv)
         .slots = o.slots,
         .uid_base = (uid_t)o.uid_base,
         .drop_uid = geteuid() == 0,
+        .userns = g_userns,
         .compile_timeout_ms = o.compile_timeout_ms,
         .cache_dir = cache_dir,
         .ns = g_have_ns ? g_ns : NULL,

@@ -29,7 +29,7 @@ static const char *const js_run[] = {"node", "--max-old-space-size={mem}", "--st
                                      "{file}", NULL};
 static const char *const js_version[] = {"node", "--version", NULL};
 static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
-static const char *const js_oom[] = {"heap out of memory", "Allocation failed",
+static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};
 
 static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",    "-pipe",

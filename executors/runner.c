@@ -116,6 +116,7 @@ struct rjob {
     int runs_done;
     bool cancelled;
     bool compile_failed;
+    bool slot_retried; /* the step failed once for its slot's sake and ran again */
     int64_t t_start;
     rproc_t p;
     uv_work_t rm_req; /* work dir removal on the thread pool */
@@ -129,6 +130,8 @@ struct runner {
     long seq;
     bool stopping;
     bool *slot_used;
+    bool *slot_down; /* out of service: its limits could not be applied even after a reset */
+    int slots_down;
     rjob_t *jobs;
     int active;
 };
@@ -366,8 +369,8 @@ static void keeper_exit(uv_process_t *proc, int64_t status, int sig)
     for (int i = 0; r && i < r->cfg.slots; i++)
         if (r->keepers[i].proc == proc) {
             if (!r->stopping)
-                runner_log(r, "warn", "the launcher of slot %d ended (status %lld, signal %d)",
-                           i, (long long)status, sig);
+                runner_log(r, "warn", "the launcher of slot %d ended (status %lld, signal %d)", i,
+                           (long long)status, sig);
             r->keepers[i].proc = NULL;
             if (r->keepers[i].ctl >= 0)
                 close(r->keepers[i].ctl);
@@ -454,7 +457,9 @@ static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const
     } cbuf;
     int fds[5] = {fds4[0], fds4[1], fds4[2], fds4[3], -1}, nfd = 4;
     struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cbuf.b,
                         .msg_controllen = CMSG_SPACE(4 * sizeof(int))};
     struct cmsghdr *cm;
     int rc = 0;
@@ -534,10 +539,15 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT("--seq");
     FMT("%ld", job->p.seq);
     if (c->drop_uid) {
+        unsigned uid = c->userns ? RUNNER_USERNS_UID : (unsigned)(c->uid_base + (uid_t)job->slot);
         PUT("--uid");
-        FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
+        FMT("%u", uid);
         PUT("--gid");
-        FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
+        FMT("%u", uid);
+        if (c->userns) {
+            PUT("--own-userns");
+            PUT("1");
+        }
         if (c->cg && c->cg[job->slot].dir[0]) {
             /* The slot's launcher lives in the slot's cgroups (keeper_start): the limit only. */
             PUT("--cgroup-mb");
@@ -560,6 +570,12 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT(compile ? "128" : "64");
     PUT("--stack-mb");
     PUT("64");
+    if (!compile && !(c->cg && c->cg[job->slot].dir[0])) {
+        /* No memory cgroup (unprivileged runtime): every process's writable memory is capped
+         * on its own - Node's Buffers too, which no address-space limit could cover. */
+        PUT("--data-mb");
+        FMT("%d", ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
+    }
     if (!compile && pf->as_extra_mb >= 0) {
         PUT("--as-mb");
         FMT("%d", ex->memory_mb + pf->as_extra_mb);
@@ -813,10 +829,14 @@ static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
 /* Did a run step fail to start because of what the program itself did to its work dir in an
  * earlier test case? It may have made the dir unsearchable (chdir, as the slot uid, fails) or,
  * when it is a compiled program, removed or replaced its binary (the exec fails). */
-static bool user_start_failure(const rjob_t *job, const char *stage)
+static bool user_start_failure(const rjob_t *job, const char *stage, const char *error)
 {
     if (job->step < 0 || !stage)
         return false;
+    /* exec refused for the process limit (RLIMIT_NPROC, where no pids cgroup exists): the
+     * run's own budget, spent by the run's own processes. */
+    if (!strcmp(stage, "exec") && error && strstr(error, strerror(EAGAIN)))
+        return true;
     return !strcmp(stage, "chdir") || (job->r->cfg.profile->binary && !strcmp(stage, "exec"));
 }
 
@@ -840,7 +860,8 @@ static void report_step(rjob_t *job)
         o.status = p->backup_fired ? CG_ST_TIMEOUT : CG_ST_INTERNAL_ERROR;
         o.timed_out = p->backup_fired;
         o.duration_ms = cg_now_ms() - p->t0;
-        if (cJSON_IsString(e) && user_start_failure(job, cJSON_GetStringValue(stage))) {
+        if (cJSON_IsString(e) &&
+            user_start_failure(job, cJSON_GetStringValue(stage), e->valuestring)) {
             /* The program's own doing (it removed or replaced its binary in an earlier test
              * case): a failed run of the program, not a fault of the service. */
             o.status = CG_ST_RUNTIME_ERROR;
@@ -948,7 +969,7 @@ static bool cache_hit(rjob_t *job)
     ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
                job->msg.exec.code_len, job->cache_key);
     if (ccache_fetch(c->ccache, job->cache_key, job->dirpath, c->profile->binary, uid, uid,
-                     c->drop_uid) != 0)
+                     c->drop_uid && !c->userns) != 0)
         return false;
     job->cache_key[0] = '\0'; /* nothing to store afterwards */
     memset(&o, 0, sizeof o);
@@ -961,11 +982,68 @@ static bool cache_hit(rjob_t *job)
     return true;
 }
 
+/* Did the step fail before the program started because the slot could not be prepared (its
+ * cgroup limits could not be set: "slot: ..." from the launcher)? */
+static bool slot_failed(const rjob_t *job)
+{
+    const rproc_t *p = &job->p;
+    cJSON *st = p->status.len ? cJSON_ParseWithLength(p->status.data, p->status.len) : NULL;
+    const cJSON *stage = st ? cJSON_GetObjectItem(st, "stage") : NULL;
+    bool failed = cJSON_IsString(stage) && !strcmp(stage->valuestring, "slot");
+
+    cJSON_Delete(st);
+    return failed;
+}
+
+/* Ends the slot's launcher at once (a fresh one, with a fresh pid namespace, is started for the
+ * next run); the old handle closes itself in keeper_exit. */
+static void keeper_reset(runner_t *r, int slot)
+{
+    keeper_t *k = &r->keepers[slot];
+
+    if (k->ctl >= 0)
+        close(k->ctl);
+    k->ctl = -1;
+    if (k->proc) {
+        kill(k->proc->pid, SIGKILL);
+        k->proc = NULL;
+    }
+}
+
+/* A step failed for its slot's sake: the first time the slot is reset and the step runs again;
+ * the second time the slot goes out of service (the step reports the failure). Returns true
+ * when the step was started again. */
+static bool slot_recover(rjob_t *job)
+{
+    runner_t *r = job->r;
+
+    if (!job->slot_retried) {
+        job->slot_retried = true;
+        runner_log(r, "warn", "slot %d could not be prepared (%.*s): resetting it", job->slot,
+                   (int)(job->p.status.len > 200 ? 200 : job->p.status.len),
+                   job->p.status.data ? job->p.status.data : "");
+        keeper_reset(r, job->slot);
+        start_step(job);
+        return true;
+    }
+    if (!r->slot_down[job->slot]) {
+        r->slot_down[job->slot] = true;
+        r->slots_down++;
+        runner_log(r, "error",
+                   "slot %d taken out of service: it could not be prepared even "
+                   "after a reset; %d of %d slots remain",
+                   job->slot, r->cfg.slots - r->slots_down, r->cfg.slots);
+    }
+    return false;
+}
+
 /* Called when the current step's handles are all closed (or to start the first step). */
 static void step_next(rjob_t *job)
 {
     const cg_execute_t *ex = &job->msg.exec;
 
+    if (job->p.spawned && !job->cancelled && slot_failed(job) && slot_recover(job))
+        return;
     if (job->p.spawned || job->p.err.len) {
         /* A step just ended. */
         if (!job->cancelled) {
@@ -997,9 +1075,11 @@ runner_t *runner_new(const runner_cfg_t *cfg)
         return NULL;
     r->cfg = *cfg;
     r->slot_used = calloc((size_t)cfg->slots, sizeof *r->slot_used);
+    r->slot_down = calloc((size_t)cfg->slots, sizeof *r->slot_down);
     r->keepers = calloc((size_t)cfg->slots, sizeof *r->keepers);
-    if (!r->slot_used || !r->keepers) {
+    if (!r->slot_used || !r->slot_down || !r->keepers) {
         free(r->slot_used);
+        free(r->slot_down);
         free(r->keepers);
         free(r);
         return NULL;
@@ -1032,7 +1112,13 @@ void runner_free(runner_t *r)
     }
     free(r->keepers);
     free(r->slot_used);
+    free(r->slot_down);
     free(r);
+}
+
+int runner_slots_down(const runner_t *r)
+{
+    return r->slots_down;
 }
 
 int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, rjob_t **out)
@@ -1043,7 +1129,7 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     uid_t uid;
 
     for (int i = 0; i < c->slots; i++)
-        if (!r->slot_used[i]) {
+        if (!r->slot_used[i] && !r->slot_down[i]) {
             slot = i;
             break;
         }
@@ -1078,11 +1164,11 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     uid = c->uid_base + (uid_t)slot;
     /* A crashed executor may have left a dir of the same name: it goes first. */
     workdir_remove(job->area, job->dirname);
-    rc = workdir_create(job->area, job->dirname, uid, uid, c->drop_uid);
+    rc = workdir_create(job->area, job->dirname, uid, uid, c->drop_uid && !c->userns);
     if (rc == 0) {
         job->dir_made = true;
         rc = workdir_write_file(job->area, job->dirname, c->profile->file, msg->exec.code,
-                                msg->exec.code_len, uid, uid, c->drop_uid);
+                                msg->exec.code_len, uid, uid, c->drop_uid && !c->userns);
     }
     if (rc != 0) {
         job->conn = NULL;

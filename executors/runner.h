@@ -35,12 +35,15 @@ typedef struct {
     const char *launcher;  /* path of build/launcher */
     const char *work_root; /* parent of the per-run dirs */
     int slots;
-    uid_t uid_base; /* slot i runs as uid_base + i (when root) */
-    bool drop_uid;  /* running as root: give each slot its own uid */
-    const slotns_t *ns; /* with drop_uid: slot i runs in the namespaces ns[i]; NULL = none */
-    const slotcg_t *cg; /* with drop_uid: slot i's memory and pids cgroups; NULL = none */
+    uid_t uid_base;          /* slot i runs as uid_base + i (when root) */
+    bool drop_uid;           /* running as root: give each slot its own uid */
+    const slotns_t *ns;      /* with drop_uid: slot i runs in the namespaces ns[i]; NULL = none */
+    const slotcg_t *cg;      /* with drop_uid: slot i's memory and pids cgroups; NULL = none */
     char (*areas)[PATH_MAX]; /* slot i's own work area (its dirs go there); NULL = work_root */
     const char *box;         /* where programs see their slot's area (SLOTNS_BOX); NULL = as we */
+    bool userns; /* unprivileged: we are root only in a user namespace of our own; programs run
+                    as RUNNER_USERNS_UID in a nested one (launcher --own-userns) and their
+                    files stay ours (no chown) */
     int compile_timeout_ms;
     void (*send)(void *conn, char *frame);  /* takes ownership of frame */
     void (*ended)(void *conn, rjob_t *job); /* job finished (conn NULL when detached); the slot
@@ -63,6 +66,9 @@ typedef struct {
 #define RUNNER_CGROUP_EXTRA_MB CG_RUN_MEMORY_EXTRA_MB
 #define RUNNER_COMPILE_CGROUP_MB 1024
 
+/* The uid (and gid) programs have in their own user namespace when the executor has no root. */
+#define RUNNER_USERNS_UID 1000
+
 typedef struct runner runner_t;
 
 runner_t *runner_new(const runner_cfg_t *cfg);
@@ -76,6 +82,9 @@ void runner_free(runner_t *r);
 int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, rjob_t **out);
 
 /* CANCEL/KILL: kill the current run, skip the rest; DONE follows. */
+/* Slots taken out of service because their limits could not be applied even after a reset
+ * (logged as an error when it happens). */
+int runner_slots_down(const runner_t *r);
 void runner_cancel(rjob_t *job);
 /* The connection is gone: cancel, send nothing more. */
 void runner_detach(rjob_t *job);

@@ -173,8 +173,8 @@ static int make_writable(const char *mnt, char *err, size_t errlen)
 }
 
 /* One directory per slot under parent: parent/codegate-<uid>, into field off of each slot. */
-static int make_dirs(slotcg_t *cg, int n, uid_t uid_base, const char *parent, size_t off,
-                     char *err, size_t errlen)
+static int make_dirs(slotcg_t *cg, int n, uid_t uid_base, const char *parent, size_t off, char *err,
+                     size_t errlen)
 {
     for (int i = 0; i < n; i++) {
         char *d = (char *)&cg[i] + off;
@@ -212,9 +212,10 @@ int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, 
         if (rc == -EBUSY && v2_make_room(dir, own) == 0)
             rc = cg_write_file(dir, "cgroup.subtree_control", "+memory +pids");
         if (rc != 0) {
-            snprintf(err, errlen, "cannot give the memory and pids controllers to children of "
-                                  "%s: %s%s", dir, strerror(-rc),
-                     rc == -EBUSY ? " (processes live in it)" : "");
+            snprintf(err, errlen,
+                     "cannot give the memory and pids controllers to children of "
+                     "%s: %s%s",
+                     dir, strerror(-rc), rc == -EBUSY ? " (processes live in it)" : "");
             return -1;
         }
         snprintf(pdir, sizeof pdir, "%s", dir);

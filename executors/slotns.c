@@ -30,6 +30,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,16 +49,17 @@ const char *const slotns_private_dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/dev
 /* What of /etc a program may need: the dynamic loader's cache, alternatives (c++, java),
  * time zone, TLS and Java configuration, fonts (plots), Python's site configuration. */
 static const char *const etc_binds[] = {
-    "ld.so.cache", "ld.so.conf",  "ld.so.conf.d",    "alternatives", "localtime",
-    "timezone",    "ssl",         "java-17-openjdk", "fonts",        "mime.types",
-    "python3",     "python3.11",  "nsswitch.conf",   NULL};
+    "ld.so.cache",   "ld.so.conf", "ld.so.conf.d", "alternatives",
+    "localtime",     "timezone",   "ssl",          "java-17-openjdk",
+    "fonts",         "mime.types", "python3",      "python3.11",
+    "nsswitch.conf", NULL};
 /* Top-level names that are links to /usr on a merged-/usr system, or directories elsewhere. */
 static const char *const top_dirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", NULL};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
 /* Kernel files no program needs that tell about the host or its other tenants. */
-static const char *const proc_masked[] = {"kcore",       "keys",        "timer_list", "sched_debug",
-                                          "latency_stats", "timer_stats", "sysrq-trigger",
-                                          NULL};
+static const char *const proc_masked[] = {
+    "kcore",         "keys",        "timer_list",    "sched_debug",
+    "latency_stats", "timer_stats", "sysrq-trigger", NULL};
 static const char *const proc_readonly[] = {"sys", "bus", "fs", "irq", NULL};
 
 static int loopback_up(void)
@@ -96,8 +98,19 @@ static int bind_at(const char *src, const char *dst, bool rw)
     }
     if (mount(src, dst, NULL, MS_BIND, NULL) != 0)
         return -1;
-    /* The flags of a bind mount change only with a remount of it. */
-    return mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV * !S_ISCHR(st.st_mode) | ro,
+    /* The flags of a bind mount change only with a remount of it. In a user namespace the
+     * source mount's nosuid, nodev, noexec and atime flags are locked: keep them. */
+    unsigned long keep = 0;
+    struct statvfs sv;
+    if (statvfs(src, &sv) == 0) {
+        keep |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
+        keep |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+        keep |= (sv.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
+        keep |= (sv.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
+        keep |= (sv.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
+    }
+    return mount(NULL, dst, NULL,
+                 MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV * !S_ISCHR(st.st_mode) | ro | keep,
                  NULL);
 }
 
@@ -154,8 +167,10 @@ static const char *build_dev(const char *r)
     /* An mqueue mount shows the queues of the IPC namespace of whoever mounts it: ours. */
     snprintf(p, sizeof p, "%s/dev/mqueue", r);
     TRY(mkdir(p, 0755) == 0, "mkdir /dev/mqueue");
-    TRY(mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0,
-        "mount mqueue");
+    TRY(mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0, "mount mqueue");
+    snprintf(p, sizeof p, "%s/dev", r);
+    TRY(mount(NULL, p, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "mode=0755") == 0,
+        "make /dev read-only");
     return NULL;
 }
 
@@ -179,9 +194,9 @@ static const char *build_etc(const char *r, uid_t uid_base, int nslots)
     snprintf(p, sizeof p, "%s/etc/passwd", r);
     used = (size_t)snprintf(text, sizeof text, "root:x:0:0:root:/:/usr/sbin/nologin\n");
     for (int i = 0; i < nslots && used < sizeof text; i++)
-        used += (size_t)snprintf(text + used, sizeof text - used,
-                                 "slot%d:x:%u:%u:slot %d:/box:/usr/sbin/nologin\n", i,
-                                 (unsigned)(uid_base + (uid_t)i), (unsigned)(uid_base + (uid_t)i), i);
+        used += (size_t)snprintf(
+            text + used, sizeof text - used, "slot%d:x:%u:%u:slot %d:/box:/usr/sbin/nologin\n", i,
+            (unsigned)(uid_base + (uid_t)i), (unsigned)(uid_base + (uid_t)i), i);
     TRY(used < sizeof text && write_text(p, text) == 0, "write /etc/passwd");
     snprintf(p, sizeof p, "%s/etc/group", r);
     used = (size_t)snprintf(text, sizeof text, "root:x:0:\n");
@@ -414,7 +429,8 @@ int slotns_mount_proc(void)
     if (unshare(CLONE_NEWNS) != 0)
         return -errno;
     /* hidepid=invisible: a program sees only processes of its own uid - not the launcher. */
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") != 0 &&
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") !=
+            0 &&
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") != 0)
         return -errno;
     for (int i = 0; proc_masked[i]; i++) {
@@ -427,8 +443,8 @@ int slotns_mount_proc(void)
         if (access(p, F_OK) != 0)
             continue;
         if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0 ||
-            mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) != 0)
+            mount(NULL, p, NULL,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             return -errno;
     }
     return 0;

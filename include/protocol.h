@@ -42,20 +42,20 @@
 #define CG_PROTO_NAME "codegate-exec.v1"
 
 /* Limits, defined once for both sides. */
-#define CG_MAX_CODE_BYTES (256u * 1024u)          /* source code of one job */
-#define CG_MAX_INPUT_BYTES (8u * 1024u * 1024u)   /* stdin of one run */
-#define CG_MAX_BODY_BYTES (16u * 1024u * 1024u)   /* HTTP request body */
-#define CG_MAX_RUNS 50                            /* test cases of one job */
-#define CG_MAX_ARGS 64                            /* argv entries */
-#define CG_MAX_ARG_BYTES 4096                     /* one argv entry */
-#define CG_DEFAULT_OUTPUT_LIMIT (1024u * 1024u)   /* stdout+stderr bytes of one run */
+#define CG_MAX_CODE_BYTES (256u * 1024u)        /* source code of one job */
+#define CG_MAX_INPUT_BYTES (8u * 1024u * 1024u) /* stdin of one run */
+#define CG_MAX_BODY_BYTES (16u * 1024u * 1024u) /* HTTP request body */
+#define CG_MAX_RUNS 50                          /* test cases of one job */
+#define CG_MAX_ARGS 64                          /* argv entries */
+#define CG_MAX_ARG_BYTES 4096                   /* one argv entry */
+#define CG_DEFAULT_OUTPUT_LIMIT (1024u * 1024u) /* stdout+stderr bytes of one run */
 #define CG_MAX_OUTPUT_LIMIT (16u * 1024u * 1024u)
 /* A frame carries at most all inputs (runs x input) plus code and slack; we cap at 64 MiB and
  * additionally cap the sum of run inputs at CG_MAX_BODY_BYTES in the gateway. */
 #define CG_MAX_FRAME_BYTES (64u * 1024u * 1024u)
 #define CG_DEFAULT_TIMEOUT_MS 5000
 #define CG_MAX_TIMEOUT_MS 30000
-#define CG_MAX_SESSION_MS 3600000                 /* interactive runs (sessions) */
+#define CG_MAX_SESSION_MS 3600000 /* interactive runs (sessions) */
 #define CG_DEFAULT_MEMORY_MB 256
 #define CG_MIN_MEMORY_MB 16
 #define CG_MAX_MEMORY_MB 1024
@@ -65,7 +65,7 @@
 /* What an executor container needs besides its slots' runs: the executor, the slot launchers,
  * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
 #define CG_EXECUTOR_BASE_MB 768
-#define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
+#define CG_ID_MAX 64 /* job id length, [A-Za-z0-9_-] */
 
 typedef enum {
     CG_MSG_UNKNOWN = 0,
@@ -82,7 +82,7 @@ typedef enum {
     CG_MSG_DONE,        /* e->g: {"id","runs"} */
     CG_MSG_ERROR,       /* both: {"id"?,"code","message"} */
     CG_MSG_PING,        /* both: {"seq"} */
-    CG_MSG_PONG,        /* both: {"seq"} */
+    CG_MSG_PONG,        /* both: {"seq"}; from an executor also {"slotsDown"} */
 } cg_msg_type_t;
 
 /* Outcome of one compile or run, as decided by the executor. The gateway adds the test-only
@@ -111,7 +111,7 @@ const char *cg_signal_name(int sig);
 
 /* One run of a job: its stdin and wall-clock limit. */
 typedef struct {
-    const char *input;  /* may be NULL = empty */
+    const char *input; /* may be NULL = empty */
     size_t input_len;
     int timeout_ms;
 } cg_run_spec_t;
@@ -119,39 +119,39 @@ typedef struct {
 /* EXECUTE, as built by the gateway and parsed by the executor. */
 typedef struct {
     const char *id;
-    const char *language;  /* canonical name: python, javascript, cpp */
+    const char *language; /* canonical name: python, javascript, cpp */
     const char *code;
     size_t code_len;
-    const char *const *args;  /* argv[1..] of the program */
+    const char *const *args; /* argv[1..] of the program */
     int nargs;
     cg_run_spec_t runs[CG_MAX_RUNS];
-    int nruns;               /* >= 1 */
+    int nruns; /* >= 1 */
     int memory_mb;
-    size_t output_limit;     /* stdout+stderr bytes per run */
-    bool stream;             /* send STDOUT/STDERR frames as output arrives (sessions) */
-    bool interactive;        /* run 0 reads stdin from STDIN frames, stdout is a pty */
+    size_t output_limit; /* stdout+stderr bytes per run */
+    bool stream;         /* send STDOUT/STDERR frames as output arrives (sessions) */
+    bool interactive;    /* run 0 reads stdin from STDIN frames, stdout is a pty */
 } cg_execute_t;
 
 /* COMPILE and RESULT share this shape. Strings point into the parsed tree. */
 typedef struct {
-    int run;              /* RESULT: index of the run; COMPILE: -1 */
+    int run; /* RESULT: index of the run; COMPILE: -1 */
     cg_status_t status;
-    int exit_code;        /* -1 when killed by a signal */
-    int signal;           /* 0 when none */
+    int exit_code; /* -1 when killed by a signal */
+    int signal;    /* 0 when none */
     bool timed_out;
     bool truncated;
-    int64_t duration_ms;  /* wall clock */
+    int64_t duration_ms; /* wall clock */
     int64_t cpu_ms;
-    int64_t memory_kb;    /* peak RSS */
-    bool cached;          /* COMPILE: the program came from the compile cache ("cached", optional) */
-    const char *out;      /* stdout (empty when streamed) */
-    const char *err;      /* stderr (empty when streamed) */
+    int64_t memory_kb; /* peak RSS */
+    bool cached;       /* COMPILE: the program came from the compile cache ("cached", optional) */
+    const char *out;   /* stdout (empty when streamed) */
+    const char *err;   /* stderr (empty when streamed) */
 } cg_outcome_t;
 
 /* A parsed frame. Only the members of its type are meaningful. */
 typedef struct {
     cg_msg_type_t type;
-    const char *id;        /* job id or NULL */
+    const char *id; /* job id or NULL */
     /* HELLO */
     int version;
     const char *language;
@@ -165,6 +165,7 @@ typedef struct {
     const char *message;
     /* PING/PONG */
     int64_t seq;
+    int slots_down; /* PONG from an executor: slots out of service (0 when absent) */
     /* DONE */
     int runs;
     /* COMPILE/RESULT */
@@ -176,10 +177,10 @@ typedef struct {
 
 /* Error codes of the protocol functions (negative, 0 = success). */
 enum {
-    CG_EPROTO_JSON = -1001,    /* not JSON / not an object */
-    CG_EPROTO_TYPE = -1002,    /* missing or unknown "type" */
-    CG_EPROTO_FIELD = -1003,   /* a member is missing, of the wrong type or out of range */
-    CG_EPROTO_TOOBIG = -1004,  /* exceeds a CG_MAX_* limit */
+    CG_EPROTO_JSON = -1001,   /* not JSON / not an object */
+    CG_EPROTO_TYPE = -1002,   /* missing or unknown "type" */
+    CG_EPROTO_FIELD = -1003,  /* a member is missing, of the wrong type or out of range */
+    CG_EPROTO_TOOBIG = -1004, /* exceeds a CG_MAX_* limit */
     CG_EPROTO_NOMEM = -1005,
 };
 const char *cg_proto_strerror(int err);
@@ -196,13 +197,15 @@ int cg_msg_parse(const char *buf, size_t len, cJSON **root, cg_msg_t *msg, char 
 /* Encoders: each returns a malloc'ed JSON string (free() it) or NULL on allocation failure. */
 char *cg_encode_hello(const char *language, const char *version, int slots);
 char *cg_encode_execute(const cg_execute_t *ex);
-char *cg_encode_simple(cg_msg_type_t type, const char *id);  /* CLOSE_STDIN, CANCEL, KILL, DONE */
+char *cg_encode_simple(cg_msg_type_t type, const char *id); /* CLOSE_STDIN, CANCEL, KILL, DONE */
 char *cg_encode_data(cg_msg_type_t type, const char *id, int run, const char *data,
-                     size_t len);  /* STDIN, STDOUT, STDERR; data must be valid UTF-8 */
+                     size_t len); /* STDIN, STDOUT, STDERR; data must be valid UTF-8 */
 char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *o);
 char *cg_encode_done(const char *id, int runs);
 char *cg_encode_error(const char *id, const char *code, const char *message);
-char *cg_encode_ping(cg_msg_type_t type, int64_t seq);  /* PING or PONG */
+char *cg_encode_ping(cg_msg_type_t type, int64_t seq); /* PING or PONG */
+/* An executor's PONG: also how many of its slots are out of service. */
+char *cg_encode_pong(int64_t seq, int slots_down);
 
 const char *cg_msg_type_name(cg_msg_type_t t);
 

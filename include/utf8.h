@@ -27,7 +27,7 @@ typedef struct {
 
 /* Worst case output size for len input bytes (each byte may become 3 bytes) plus a pending
  * tail of 3 bytes, plus 1 for a terminating NUL. */
-#define CG_UTF8_MAX_OUT(len) ((len) * 3 + 3 * 3 + 1)
+#define CG_UTF8_MAX_OUT(len) ((len)*3 + 3 * 3 + 1)
 
 /*
  * Sanitizes in[0..len) (preceded by any bytes pending in st) into out, which must hold

@@ -53,6 +53,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The unprivileged local runtime's suites start the gateway as this user (made once, before any
+# suite records the host's files).
+if [[ $what == all && $(id -u) -eq 0 ]] && ! id codegate-test >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin codegate-test
+fi
+
 unit build
 unit build/san
 if [[ $what == all ]]; then
@@ -63,6 +69,11 @@ if [[ $what == all ]]; then
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
+  # Without root: the same boxes built in user namespaces (issue #10.10).
+  run_suite "hostile local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
+    $PY tests/integration/test_hostile.py build --runtime local
+  run_suite "hostile strict local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
+    $PY tests/integration/test_hostile_strict.py build --runtime local
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local

@@ -90,6 +90,11 @@ static const opt_t opts[] = {
      "containers, network and state dir"},
     {"state-dir", "CODEGATE_STATE_DIR", OPT_STR, "", 0, 0, M(state_dir), NULL, NULL,
      "local runtime: sockets and work dirs (default /run/codegate-<instance>)"},
+    {"allow-unsandboxed", "CODEGATE_ALLOW_UNSANDBOXED", OPT_BOOL, "false", 0, 0,
+     M(allow_unsandboxed), NULL, NULL,
+     "local runtime without root where user namespaces are unavailable: run programs as this "
+     "user with rlimits only instead of refusing to start (untrusted code can then read what "
+     "this user can)"},
     {"executor-bin", "CODEGATE_EXECUTOR_BIN", OPT_STR, "", 0, 0, M(executor_bin), NULL, NULL,
      "local runtime: executor binary (default: next to the gateway)"},
     {"launcher-bin", "CODEGATE_LAUNCHER_BIN", OPT_STR, "", 0, 0, M(launcher_bin), NULL, NULL,

@@ -91,8 +91,8 @@ static int send_json(const http_t *h, const struct _u_request *req, struct _u_re
     u_map_put(resp->map_header, "Content-Type", "application/json; charset=utf-8");
     u_map_put(resp->map_header, "Cache-Control", "no-store");
     if (!body) {
-        static const char oom[] =
-            "{\"success\":false,\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}";
+        static const char oom[] = "{\"success\":false,\"error\":{\"code\":\"internal_error\","
+                                  "\"message\":\"out of memory\"}}";
         ulfius_set_string_body_response(resp, 500, oom);
         return U_CALLBACK_COMPLETE;
     }
@@ -189,8 +189,8 @@ static int64_t wait_budget_ms(const http_t *h, const request_t *r)
     return t;
 }
 
-static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp,
-                   request_t *r, int64_t t0)
+static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp, request_t *r,
+                   int64_t t0)
 {
     const char *language = r->language;
     int64_t budget = wait_budget_ms(h, r);
@@ -214,8 +214,7 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
     if (rc != 0) {
         log_request(h, req, 503, "shutting_down", job, language, t0);
         job_unref(job);
-        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down",
-                          NULL);
+        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
     }
     if (!job_wait(job, cg_now_ms() + budget)) {
         /* Should not happen: the pool finishes every job. Do not hang the client. */
@@ -325,13 +324,24 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
     for (int i = 0; i < REQUEST_NLANG; i++) {
         pool_lang_info_t info;
         pool_language_info(h->pool, request_languages[i], &info);
-        if (info.connections == 0)
+        /* Ready: every language has a connection to a slot that is in service. */
+        bool up = info.connections > info.slots_down;
+        if (!up)
             ready = false;
         if (langs)
-            cJSON_AddBoolToObject(langs, request_languages[i], info.connections > 0);
+            cJSON_AddBoolToObject(langs, request_languages[i], up);
+        if (info.slots_down > 0) {
+            cJSON *down = cJSON_GetObjectItem(root, "slotsDown");
+            if (!down)
+                down = cJSON_AddObjectToObject(root, "slotsDown");
+            if (down)
+                cJSON_AddNumberToObject(down, request_languages[i], info.slots_down);
+        }
     }
     cJSON_AddStringToObject(root, "status",
-                            atomic_load(&h->draining) ? "draining" : ready ? "ready" : "starting");
+                            atomic_load(&h->draining) ? "draining"
+                            : ready                   ? "ready"
+                                                      : "starting");
     cJSON_AddNumberToObject(root, "queued", pool_queue_length(h->pool));
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -352,6 +362,7 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
         g.connections[i] = info.connections;
         g.endpoints[i] = info.endpoints;
         g.busy[i] = info.busy;
+        g.slots_down[i] = info.slots_down;
     }
     char *text = metrics_render(&g);
     if (!text)
@@ -371,12 +382,9 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     http_t *h = arg;
     const route_t *rt = NULL;
     static const route_t routes[] = {
-        {"/api/code/execute", "POST, OPTIONS"},
-        {"/api/languages", "GET, OPTIONS"},
-        {"/healthz", "GET, OPTIONS"},
-        {"/readyz", "GET, OPTIONS"},
-        {"/metrics", "GET, OPTIONS"},
-        {"/api/code/session", "GET"},
+        {"/api/code/execute", "POST, OPTIONS"}, {"/api/languages", "GET, OPTIONS"},
+        {"/healthz", "GET, OPTIONS"},           {"/readyz", "GET, OPTIONS"},
+        {"/metrics", "GET, OPTIONS"},           {"/api/code/session", "GET"},
     };
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -395,8 +403,8 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     }
     u_map_put(resp->map_header, "Allow", rt->allow);
     char msg[128];
-    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb,
-             rt->path, rt->allow);
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb, rt->path,
+             rt->allow);
     return send_error(h, req, resp, 405, "method_not_allowed", msg, NULL);
 }
 
@@ -408,10 +416,14 @@ static const char *content_type(const char *name)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".png", "image/png"},
-        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"}, {".json", "application/json"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".png", "image/png"},
+        {".svg", "image/svg+xml"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".json", "application/json"},
     };
 
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -605,7 +617,10 @@ void http_begin_drain(http_t *h)
     }
 }
 
-int http_inflight(http_t *h) { return atomic_load(&h->inflight); }
+int http_inflight(http_t *h)
+{
+    return atomic_load(&h->inflight);
+}
 
 void http_stop(http_t *h)
 {

@@ -22,8 +22,7 @@
 typedef struct http http_t;
 
 /* Starts listening on cfg->bind:cfg->port. NULL on failure (logged). */
-http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub,
-                   const char *runtime_name);
+http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, const char *runtime_name);
 void http_begin_drain(http_t *h);
 int http_inflight(http_t *h);
 void http_stop(http_t *h);

@@ -28,10 +28,10 @@ typedef struct {
     int64_t duration_ms;
     int64_t cpu_ms;
     int64_t memory_kb;
-    char *out;        /* malloc'ed, valid UTF-8 */
+    char *out; /* malloc'ed, valid UTF-8 */
     char *err;
-    bool passed;      /* test cases: judged by the pool when the result arrives */
-    bool cached;      /* compile: taken from the executor's compile cache */
+    bool passed; /* test cases: judged by the pool when the result arrives */
+    bool cached; /* compile: taken from the executor's compile cache */
 } job_outcome_t;
 
 typedef enum { JOB_NEW, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state_t;
@@ -39,26 +39,26 @@ typedef enum { JOB_NEW, JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state_t;
 typedef struct job job_t;
 struct job {
     char id[CG_ID_MAX + 1];
-    request_t req;              /* owned; read-only after job_new */
-    int nruns;                  /* tests ? ntests : 1 */
-    char *frame;                /* the EXECUTE frame, built once by job_new */
+    request_t req; /* owned; read-only after job_new */
+    int nruns;     /* tests ? ntests : 1 */
+    char *frame;   /* the EXECUTE frame, built once by job_new */
     size_t frame_len;
-    int64_t deadline_ms;        /* monotonic: give up waiting in the queue after this */
+    int64_t deadline_ms; /* monotonic: give up waiting in the queue after this */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_state_t state;          /* [pool] */
-    int refs;                   /* under mu */
-    bool cancel_requested;      /* set by the handler (gave up), read by the pool */
+    job_state_t state;     /* [pool] */
+    int refs;              /* under mu */
+    bool cancel_requested; /* set by the handler (gave up), read by the pool */
 
     /* [pool] results */
     job_outcome_t compile;
     job_outcome_t runs[CG_MAX_RUNS];
     int nresults;
-    bool stopped_early;         /* submit mode: a failure stopped the remaining runs */
+    bool stopped_early; /* submit mode: a failure stopped the remaining runs */
     bool cancel_sent;
-    bool got_output;            /* any COMPILE/RESULT arrived: no retry elsewhere */
-    bool busy;                  /* the executor answered "busy": requeue on its DONE */
+    bool got_output; /* any COMPILE/RESULT arrived: no retry elsewhere */
+    bool busy;       /* the executor answered "busy": requeue on its DONE */
     int attempts;
     char executor[64];
     char lang_version[32];
@@ -68,7 +68,7 @@ struct job {
     char fail_msg[256];
 
     int64_t t_created, t_started, t_done; /* monotonic ms */
-    job_t *next;                /* pool queue link, pool-owned */
+    job_t *next;                          /* pool queue link, pool-owned */
 
     /* Interactive sessions (set before pool_submit, then read-only). The pool thread calls
      * on_event for every frame of the job as it arrives (msg valid during the call only):
@@ -76,8 +76,8 @@ struct job {
      * msg NULL means the job is finished (fail_* set when it failed). */
     void (*on_event)(void *arg, job_t *job, const cg_msg_t *msg);
     void *event_arg;
-    volatile int flow_paused;   /* set by the session: stop reading this job's executor */
-    bool end_notified;          /* [pool] on_event(NULL) was called */
+    volatile int flow_paused; /* set by the session: stop reading this job's executor */
+    bool end_notified;        /* [pool] on_event(NULL) was called */
 };
 
 /* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed).

@@ -18,7 +18,10 @@ static log_level_t log_min = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-void log_set_level(log_level_t level) { log_min = level; }
+void log_set_level(log_level_t level)
+{
+    log_min = level;
+}
 
 static void format_ts(char *buf, size_t len)
 {

@@ -106,16 +106,16 @@ static int lock_instance(void)
         snprintf(path, sizeof path, "%s/codegate-%s.lock", getenv("XDG_RUNTIME_DIR"),
                  g_cfg.instance);
     else
-        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(),
-                 g_cfg.instance);
+        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(), g_cfg.instance);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         log_msg(LOG_ERROR, "cannot open the instance lock %s: %s", path, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        log_msg(LOG_ERROR, "another gateway with --instance %s is running on this host (%s is "
-                           "locked); give this one another --instance",
+        log_msg(LOG_ERROR,
+                "another gateway with --instance %s is running on this host (%s is "
+                "locked); give this one another --instance",
                 g_cfg.instance, path);
         close(fd);
         return -1;
@@ -136,8 +136,9 @@ static runtime_t *choose_runtime(pool_t *pool)
                 g_cfg.docker_socket);
         return runtime_docker_new(&g_cfg, on_endpoint, pool);
     }
-    log_msg(LOG_WARN, "runtime auto: no Docker daemon on %s: using the local runtime "
-                      "(executors run as processes on this host)",
+    log_msg(LOG_WARN,
+            "runtime auto: no Docker daemon on %s: using the local runtime "
+            "(executors run as processes on this host)",
             g_cfg.docker_socket);
     return runtime_local_new(&g_cfg, on_endpoint, pool);
 }
@@ -183,8 +184,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (runtime_start(g_runtime) != 0) {
-        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)",
-                g_runtime->ops->name);
+        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)", g_runtime->ops->name);
         goto out;
     }
     hub = session_hub_new(&g_cfg, pool);

@@ -17,7 +17,7 @@
 #define MAX_PAIRS 128
 #define NBUCKETS 14
 
-static const double bucket_ms[NBUCKETS] = {5,   10,   25,   50,   100,   250,   500,
+static const double bucket_ms[NBUCKETS] = {5,    10,   25,   50,    100,   250,   500,
                                            1000, 2500, 5000, 10000, 30000, 60000, 300000};
 static const char *const hist_names[METRIC_H__COUNT] = {
     "codegate_request_duration_seconds",
@@ -151,9 +151,10 @@ char *metrics_render(const metrics_gauges_t *g)
                     (unsigned long long)t->count);
         }
     }
-    fprintf(f, "# HELP codegate_executor_restarts_total Executors replaced after they died or "
-               "hung.\n# TYPE codegate_executor_restarts_total counter\n"
-               "codegate_executor_restarts_total %llu\n",
+    fprintf(f,
+            "# HELP codegate_executor_restarts_total Executors replaced after they died or "
+            "hung.\n# TYPE codegate_executor_restarts_total counter\n"
+            "codegate_executor_restarts_total %llu\n",
             (unsigned long long)restarts);
     fprintf(f, "# HELP codegate_compile_cache_total Compile steps answered from the executors' "
                "compile cache (hit) or compiled (miss), by language.\n"
@@ -164,11 +165,13 @@ char *metrics_render(const metrics_gauges_t *g)
                 fprintf(f, "codegate_compile_cache_total{language=\"%s\",result=\"%s\"} %llu\n",
                         lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
     pthread_mutex_unlock(&mu);
-    fprintf(f, "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
-               "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
+    fprintf(f,
+            "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
+            "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
             g->queue_depth);
-    fprintf(f, "# HELP codegate_sessions_open Interactive sessions open.\n"
-               "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
+    fprintf(f,
+            "# HELP codegate_sessions_open Interactive sessions open.\n"
+            "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
             g->sessions_open);
     fprintf(f, "# HELP codegate_executors_up Executors announced up, by language.\n"
                "# TYPE codegate_executors_up gauge\n");
@@ -182,6 +185,12 @@ char *metrics_render(const metrics_gauges_t *g)
         fprintf(f, "codegate_executor_connections{language=\"%s\",state=\"busy\"} %d\n",
                 lang_label(l), g->busy[l]);
     }
+    fprintf(f, "# HELP codegate_executor_slots_down Executor slots taken out of service "
+               "(their limits could not be applied even after a reset), by language.\n"
+               "# TYPE codegate_executor_slots_down gauge\n");
+    for (int l = 0; l < REQUEST_NLANG; l++)
+        fprintf(f, "codegate_executor_slots_down{language=\"%s\"} %d\n", lang_label(l),
+                g->slots_down[l]);
     fclose(f);
     return buf;
 }

@@ -32,9 +32,10 @@ void metrics_compile_cache(int lang, bool hit);
 typedef struct {
     int queue_depth;
     int sessions_open;
-    int connections[3];  /* per language: connected executor connections */
-    int endpoints[3];    /* per language: executors announced up */
+    int connections[3]; /* per language: connected executor connections */
+    int endpoints[3];   /* per language: executors announced up */
     int busy[3];
+    int slots_down[3]; /* per language: executor slots out of service */
 } metrics_gauges_t;
 
 /* Renders everything as Prometheus text exposition format 0.0.4. Returns a malloc'ed string. */

@@ -49,22 +49,23 @@ typedef struct {
     int64_t last_rx_ms;
     int64_t last_ping_ms;
     bool hello;
-    bool rx_paused;        /* lws_rx_flow_control(0) in force for a session's backpressure */
+    bool rx_paused; /* lws_rx_flow_control(0) in force for a session's backpressure */
 } conn_t;
 
 struct endpoint {
     runtime_endpoint_t info;
     bool up;
-    int lang;                /* index in request_languages */
+    int lang; /* index in request_languages */
     conn_t *conns;
     int nconns;
     char version[32];
     int64_t last_unhealthy_ms;
+    int slots_down; /* its slots out of service (from its PONGs): fewer jobs go there */
 };
 
 typedef struct outbox {
     struct outbox *next;
-    job_t *job;            /* referenced */
+    job_t *job; /* referenced */
     char *frame;
 } outbox_t;
 
@@ -89,13 +90,13 @@ struct pool {
     int64_t seq;
 
     pthread_mutex_t mu;
-    job_t *q_head, *q_tail;   /* queued jobs, FIFO */
+    job_t *q_head, *q_tail; /* queued jobs, FIFO */
     int q_len;
-    job_t **running;          /* jobs on connections, for pool_fail_all; pool thread */
+    job_t **running; /* jobs on connections, for pool_fail_all; pool thread */
     update_t *updates;
-    outbox_t *outbox;         /* frames for running jobs, from other threads (sessions) */
-    bool stopping;            /* pool thread must exit */
-    bool refusing;            /* pool_submit answers -ESHUTDOWN */
+    outbox_t *outbox; /* frames for running jobs, from other threads (sessions) */
+    bool stopping;    /* pool thread must exit */
+    bool refusing;    /* pool_submit answers -ESHUTDOWN */
     bool fail_all;
     char fail_code[32], fail_msg[128];
     pool_lang_info_t snap[REQUEST_NLANG];
@@ -292,6 +293,7 @@ static void snapshot_update(pool_t *p)
         if (!ep->up || ep->lang < 0)
             continue;
         snap[ep->lang].endpoints++;
+        snap[ep->lang].slots_down += ep->slots_down;
         if (ep->version[0])
             snprintf(snap[ep->lang].version, sizeof snap[ep->lang].version, "%s", ep->version);
         for (int k = 0; k < ep->nconns; k++) {
@@ -330,6 +332,9 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
             else if (ep->conns[k].state == CONN_READY && !idle)
                 idle = &ep->conns[k];
         }
+        /* Slots out of service take no jobs. */
+        if (busy >= ep->nconns - ep->slots_down)
+            continue;
         /* Spread load: the endpoint with the fewest busy connections wins. */
         if (idle && busy < best_busy) {
             best = idle;
@@ -406,6 +411,10 @@ static void on_outcome(pool_t *p, conn_t *c, const cg_msg_t *m)
     } else {
         if (m->outcome.run < 0 || m->outcome.run >= job->nruns)
             return;
+        /* submit: after the first failure the rest are skipped, even a case the executor ran
+         * before our cancel reached it (fast cases race with the cancel). */
+        if (job->stopped_early)
+            return;
         dst = &job->runs[m->outcome.run];
         if (m->outcome.run + 1 > job->nresults)
             job->nresults = m->outcome.run + 1;
@@ -415,10 +424,10 @@ static void on_outcome(pool_t *p, conn_t *c, const cg_msg_t *m)
     if (m->type != CG_MSG_RESULT || r->ntests == 0)
         return;
     const request_test_t *t = &r->tests[m->outcome.run];
-    dst->passed = dst->status == CG_ST_OK &&
-                  (!t->expected || judge_equal(dst->out, strlen(dst->out), t->expected,
-                                               t->expected_len,
-                                               r->exact ? JUDGE_EXACT : JUDGE_TRIM));
+    dst->passed =
+        dst->status == CG_ST_OK &&
+        (!t->expected || judge_equal(dst->out, strlen(dst->out), t->expected, t->expected_len,
+                                     r->exact ? JUDGE_EXACT : JUDGE_TRIM));
     if (dst->status == CG_ST_OK && !dst->passed)
         dst->status = CG_ST_WRONG_ANSWER;
     if (r->submit && !dst->passed && m->outcome.run + 1 < job->nruns && !job->cancel_sent) {
@@ -495,6 +504,15 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
         break;
     case CG_MSG_PING:
         conn_send_str(c, cg_encode_ping(CG_MSG_PONG, m.seq));
+        break;
+    case CG_MSG_PONG:
+        if (m.slots_down != c->ep->slots_down) {
+            log_msg(m.slots_down > c->ep->slots_down ? LOG_ERROR : LOG_INFO,
+                    "executor %s: %d of its slots out of service (could not be reset)",
+                    c->ep->info.id, m.slots_down);
+            c->ep->slots_down = m.slots_down;
+            snapshot_update(p);
+        }
         break;
     default:
         break;
@@ -701,8 +719,8 @@ static void check_conn(pool_t *p, conn_t *c, int64_t now)
     if (c->rx_paused)
         c->last_rx_ms = now; /* we stopped reading on purpose: no answer is expected */
     if (now - c->last_rx_ms > 3L * p->cfg->ping_ms + 1000) {
-        log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection",
-                ep->info.id, (long long)(now - c->last_rx_ms));
+        log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection", ep->info.id,
+                (long long)(now - c->last_rx_ms));
         if (p->unhealthy_cb && now - ep->last_unhealthy_ms > 10000) {
             ep->last_unhealthy_ms = now;
             p->unhealthy_cb(p->cb_arg, ep->info.id);
@@ -1000,7 +1018,10 @@ void pool_job_send(pool_t *p, job_t *job, char *frame)
     lws_cancel_service(p->ctx);
 }
 
-void pool_wake(pool_t *p) { lws_cancel_service(p->ctx); }
+void pool_wake(pool_t *p)
+{
+    lws_cancel_service(p->ctx);
+}
 
 void pool_fail_all(pool_t *p, const char *code, const char *message)
 {

@@ -61,10 +61,11 @@ void pool_wake(pool_t *pool);
 void pool_fail_all(pool_t *pool, const char *code, const char *message);
 
 typedef struct {
-    int endpoints;        /* announced and up */
-    int connections;      /* connected (idle or busy) */
+    int endpoints;   /* announced and up */
+    int connections; /* connected (idle or busy) */
     int busy;
-    char version[32];     /* from the executors' HELLO, "" when none yet */
+    int slots_down;   /* executors' slots out of service (limits could not be applied) */
+    char version[32]; /* from the executors' HELLO, "" when none yet */
 } pool_lang_info_t;
 
 /* Snapshot for a canonical language name. */

@@ -21,36 +21,37 @@
 #define REQUEST_NLANG 3
 
 typedef struct {
-    char *input;          /* may be NULL: empty stdin */
+    char *input; /* may be NULL: empty stdin */
     size_t input_len;
-    char *expected;       /* may be NULL: no expectation (then passed = status ok) */
+    char *expected; /* may be NULL: no expectation (then passed = status ok) */
     size_t expected_len;
-    int timeout_ms;       /* defaults to the request's timeoutMs */
+    int timeout_ms; /* defaults to the request's timeoutMs */
 } request_test_t;
 
 typedef struct {
     const char *language; /* canonical static string: "python", "javascript" or "cpp" */
     char *code;
     size_t code_len;
-    char *input;          /* may be NULL */
+    char *input; /* may be NULL */
     size_t input_len;
-    char **args;          /* nargs strings, may be NULL when nargs == 0 */
+    char **args; /* nargs strings, may be NULL when nargs == 0 */
     int nargs;
-    int timeout_ms;       /* default CG_DEFAULT_TIMEOUT_MS, range [1, CG_MAX_TIMEOUT_MS] */
-    int memory_mb;        /* default CG_DEFAULT_MEMORY_MB, range [CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB] */
-    request_test_t *tests;/* ntests entries or NULL */
-    int ntests;           /* 0 .. CG_MAX_RUNS */
-    bool submit;          /* mode: "submit" (stop at first failure) vs "run" */
-    bool exact;           /* compare: "exact" vs "trim" */
+    int timeout_ms; /* default CG_DEFAULT_TIMEOUT_MS, range [1, CG_MAX_TIMEOUT_MS] */
+    int memory_mb;  /* default CG_DEFAULT_MEMORY_MB, range [CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB] */
+    request_test_t *tests; /* ntests entries or NULL */
+    int ntests;            /* 0 .. CG_MAX_RUNS */
+    bool submit;           /* mode: "submit" (stop at first failure) vs "run" */
+    bool exact;            /* compare: "exact" vs "trim" */
 } request_t;
 
 /* What is wrong with a request: HTTP status, API error code, a message for humans, and the
  * field it concerns ("" for the whole body). */
 typedef struct {
-    int http_status;      /* 400 or 413 */
-    const char *code;     /* "invalid_json", "invalid_request", "unsupported_language", "payload_too_large" */
+    int http_status; /* 400 or 413 */
+    const char
+        *code; /* "invalid_json", "invalid_request", "unsupported_language", "payload_too_large" */
     char field[64];
-    char reason[32];      /* "missing", "type", "range", "too_large", "value", "" */
+    char reason[32]; /* "missing", "type", "range", "too_large", "value", "" */
     char message[256];
 } request_error_t;
 

@@ -38,7 +38,7 @@ typedef struct {
     char address[PATH_MAX]; /* IPv4 literal, or "+/path/to.sock" for a unix socket */
     int port;               /* 0 for unix sockets */
     char token[80];
-    char where[96];         /* for logs: "pid 1234" or "container 3f2a..." */
+    char where[96]; /* for logs: "pid 1234" or "container 3f2a..." */
 } runtime_endpoint_t;
 
 typedef void (*runtime_endpoint_cb)(void *arg, const runtime_endpoint_t *ep, bool up);
@@ -73,12 +73,18 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 /* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
 bool runtime_docker_available(const config_t *cfg);
 
-static inline int runtime_start(runtime_t *rt) { return rt->ops->start(rt); }
+static inline int runtime_start(runtime_t *rt)
+{
+    return rt->ops->start(rt);
+}
 static inline void runtime_report_unhealthy(runtime_t *rt, const char *id)
 {
     rt->ops->report_unhealthy(rt, id);
 }
-static inline void runtime_stop(runtime_t *rt) { rt->ops->stop(rt); }
+static inline void runtime_stop(runtime_t *rt)
+{
+    rt->ops->stop(rt);
+}
 static inline void runtime_free(runtime_t *rt)
 {
     if (rt)

@@ -60,15 +60,15 @@
 extern char **environ;
 
 typedef struct {
-    char id[64];               /* endpoint id: python-0 */
+    char id[64]; /* endpoint id: python-0 */
     const char *language;
     int n;
-    char cid[DOCKER_ID_LEN];   /* container id, "" when none */
+    char cid[DOCKER_ID_LEN]; /* container id, "" when none */
     char name[160];
     char ip[48];
     char token[65];
     bool up;
-    bool replace;              /* set by report_unhealthy */
+    bool replace; /* set by report_unhealthy */
     int backoff_ms;
     int64_t retry_at_ms;
     int restarts;
@@ -279,9 +279,9 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
      * Programs never hold any of these: they run as a slot uid with no_new_privs under a
      * seccomp filter that refuses namespace, mount and ptrace calls (executors/seccomp.h). */
     static const char *const cap_drop[] = {"ALL", NULL};
-    static const char *const cap_add[] = {"SETUID", "SETGID",    "KILL",       "CHOWN",
-                                          "DAC_OVERRIDE", "FOWNER", "SYS_ADMIN", "SYS_CHROOT",
-                                          NULL};
+    static const char *const cap_add[] = {"SETUID",    "SETGID",       "KILL",
+                                          "CHOWN",     "DAC_OVERRIDE", "FOWNER",
+                                          "SYS_ADMIN", "SYS_CHROOT",   NULL};
     static const char *const secopt[] = {"no-new-privileges", NULL};
     docker_container_spec_t spec = {
         .image = rt->images[li],
@@ -594,9 +594,10 @@ static int dk_start(runtime_t *base)
     int rc, k = 0;
 
     if (runtime_container_memory_mb(cfg) < 0) {
-        log_msg(LOG_ERROR, "docker: --container-memory-mb %d is below what %d slots need (%d "
-                           "MiB: each may run a program of up to %d MiB + %d MiB): raise it, "
-                           "or lower --slots, or leave it 0 (sized automatically)",
+        log_msg(LOG_ERROR,
+                "docker: --container-memory-mb %d is below what %d slots need (%d "
+                "MiB: each may run a program of up to %d MiB + %d MiB): raise it, "
+                "or lower --slots, or leave it 0 (sized automatically)",
                 cfg->container_memory_mb, cfg->slots, -runtime_container_memory_mb(cfg),
                 CG_MAX_MEMORY_MB, CG_RUN_MEMORY_EXTRA_MB);
         return -EINVAL;
@@ -624,8 +625,10 @@ static int dk_start(runtime_t *base)
     rc = docker_network_create(rt->dc, rt->network, true, net_labels, NULL, &err);
     if (rc == DOCKER_ECONFLICT) {
         /* Same name, but not labelled as ours: it belongs to someone else. */
-        log_msg(LOG_ERROR, "docker: network %s exists and is not this instance's; choose "
-                           "another --instance", rt->network);
+        log_msg(LOG_ERROR,
+                "docker: network %s exists and is not this instance's; choose "
+                "another --instance",
+                rt->network);
         return rc;
     }
     if (rc != 0) {

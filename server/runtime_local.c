@@ -50,14 +50,14 @@
 typedef struct {
     char id[64];
     const char *language;
-    int index;               /* global index, for the uid range */
+    int index; /* global index, for the uid range */
     pid_t pid;
     char sock[108];
     char token_file[PATH_MAX];
     char token[65];
     int64_t started_ms;
     int backoff_ms;
-    int64_t restart_at_ms;   /* 0 = not scheduled */
+    int64_t restart_at_ms; /* 0 = not scheduled */
     int restarts;
 } local_exec_t;
 
@@ -68,7 +68,7 @@ typedef struct {
     char launcher_bin[PATH_MAX];
     local_exec_t *ex;
     int nex;
-    pthread_mutex_t mu;      /* protects ex[].pid against report_unhealthy */
+    pthread_mutex_t mu; /* protects ex[].pid against report_unhealthy */
     pthread_t watcher;
     bool watcher_started;
     atomic_bool stopping;
@@ -137,7 +137,6 @@ static int write_token(local_exec_t *e)
     return rc;
 }
 
-
 /* fork + exec one executor. Everything the child needs is prepared before fork(): the gateway
  * is multi-threaded, so the child may only make async-signal-safe calls. */
 static int spawn(local_rt_t *rt, local_exec_t *e)
@@ -145,7 +144,7 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     const config_t *cfg = rt->base.cfg;
     char env_lang[64], env_listen[160], env_slots[32], env_launcher[PATH_MAX + 32],
         env_work[PATH_MAX + 32], env_uid[48], env_token[PATH_MAX + 32];
-    char *envp[16], *argv[2];
+    char *envp[18], *argv[2];
     int n = 0;
     pid_t pid;
 
@@ -169,6 +168,8 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     envp[n++] = env_work;
     envp[n++] = env_uid;
     envp[n++] = env_token;
+    if (cfg->allow_unsandboxed)
+        envp[n++] = (char *)"EXECUTOR_ALLOW_UNSANDBOXED=1";
     envp[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
     envp[n++] = (char *)"LANG=C.UTF-8";
     /* Sanitizer builds: their options reach the executors too (nothing else of ours does). */
@@ -414,16 +415,15 @@ static int local_start(runtime_t *base)
             snprintf(e->token_file, sizeof e->token_file, "%s/%s.token", rt->state_dir, e->id);
         }
     if (geteuid() != 0)
-        log_msg(LOG_WARN, "local runtime without root: programs run as this user, without slot "
-                          "uids (reduced isolation; see docs/SECURITY.md)");
+        log_msg(LOG_INFO, "local runtime without root: the executors build their boxes in user "
+                          "namespaces (no cgroups: memory by rlimits; see docs/SECURITY.md)");
     /* Start all, then wait for all: executors start in parallel. */
     for (k = 0; k < rt->nex; k++)
         if ((rc = spawn(rt, &rt->ex[k])) != 0)
             goto fail;
     for (k = 0; k < rt->nex; k++) {
         if ((rc = wait_ready(rt, &rt->ex[k])) != 0) {
-            log_msg(LOG_ERROR, "executor %s did not become ready: %s", rt->ex[k].id,
-                    strerror(-rc));
+            log_msg(LOG_ERROR, "executor %s did not become ready: %s", rt->ex[k].id, strerror(-rc));
             goto fail;
         }
         announce(rt, &rt->ex[k], true);

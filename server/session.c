@@ -48,8 +48,8 @@ struct session_hub {
     pool_t *pool;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int count;               /* sessions alive (connections not yet cleaned up) */
-    int admitted;            /* of which admitted: these count against sessions_max */
+    int count;    /* sessions alive (connections not yet cleaned up) */
+    int admitted; /* of which admitted: these count against sessions_max */
     session_t *list;
     bool closing;
 };
@@ -61,9 +61,9 @@ struct session {
     int refs;
     sframe_t *head, *tail;
     size_t queued;
-    job_t *job;              /* referenced while set */
-    bool started;            /* a start frame was accepted */
-    bool finished;           /* the final frame is queued: the manager returns after it */
+    job_t *job;    /* referenced while set */
+    bool started;  /* a start frame was accepted */
+    bool finished; /* the final frame is queued: the manager returns after it */
     bool exit_sent;
     bool closed;             /* the client is gone */
     bool killed;             /* by the client, the idle limit or shutdown */
@@ -71,7 +71,7 @@ struct session {
     const char *kill_status; /* status reported for a killed run */
     int64_t last_client_ms;
     int64_t started_ms;
-    session_t *next;         /* hub list */
+    session_t *next; /* hub list */
 };
 
 /* ---- helpers ---- */
@@ -178,9 +178,8 @@ static void push_exit_locked(session_t *s, const char *status, const cg_outcome_
             cJSON_AddStringToObject(o, "signal", sig);
         else
             cJSON_AddNullToObject(o, "signal");
-        cJSON_AddNumberToObject(o, "durationMs",
-                                oc ? (double)oc->duration_ms
-                                   : (double)(cg_now_ms() - s->started_ms));
+        cJSON_AddNumberToObject(
+            o, "durationMs", oc ? (double)oc->duration_ms : (double)(cg_now_ms() - s->started_ms));
         cJSON_AddNumberToObject(o, "cpuMs", oc ? (double)oc->cpu_ms : 0);
         cJSON_AddNumberToObject(o, "memoryKb", oc ? (double)oc->memory_kb : 0);
     }
@@ -204,7 +203,7 @@ static void on_job_event(void *arg, job_t *job, const cg_msg_t *m)
                 st = s->kill_status;
             else if (job->compile.present && job->compile.status != CG_ST_OK)
                 st = cg_status_name(job->compile.status == CG_ST_TIMEOUT ? CG_ST_COMPILE_ERROR
-                                                                          : job->compile.status);
+                                                                         : job->compile.status);
             push_exit_locked(s, st, NULL);
         }
         s->finished = true;
@@ -244,8 +243,7 @@ static void on_job_event(void *arg, job_t *job, const cg_msg_t *m)
                          &m->outcome);
         break;
     case CG_MSG_ERROR:
-        push_error_locked(s, m->code ? m->code : "executor_error",
-                          m->message ? m->message : "");
+        push_error_locked(s, m->code ? m->code : "executor_error", m->message ? m->message : "");
         break;
     default:
         break;
@@ -301,8 +299,7 @@ static int parse_start(session_t *s, const cJSON *o, request_t *r, char *err, si
         cJSON_ArrayForEach(it, args)
         {
             if (!cJSON_IsString(it) || strlen(it->valuestring) > CG_MAX_ARG_BYTES || !r->args) {
-                snprintf(err, errlen, "args must be strings of at most %d bytes",
-                         CG_MAX_ARG_BYTES);
+                snprintf(err, errlen, "args must be strings of at most %d bytes", CG_MAX_ARG_BYTES);
                 request_free(r);
                 return -1;
             }
@@ -509,8 +506,9 @@ static void manager(const struct _u_request *req, struct _websocket_manager *wsm
         push_error_locked(s, "sessions_disabled", "interactive sessions are disabled here");
         s->finished = true;
     } else if (!s->admitted) {
-        push_error_locked(s, "too_many_sessions", "too many interactive sessions are open; "
-                                                  "try again later");
+        push_error_locked(s, "too_many_sessions",
+                          "too many interactive sessions are open; "
+                          "try again later");
         s->finished = true;
     }
     for (;;) {

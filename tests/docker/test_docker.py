@@ -75,7 +75,7 @@ def test_containers_are_hardened():
     check("no-new-privileges" in hc["SecurityOpt"], "no-new-privileges")
     logs = subprocess.run(["docker", "logs", cid], capture_output=True, text=True, timeout=30)
     text = logs.stdout + logs.stderr
-    check("each slot has its own network" in text and "each slot has its own memory cgroup" in text
+    check("each slot has its own box" in text and "each slot has its own memory cgroup" in text
           and "REDUCED ISOLATION" not in text,
           "the executor runs every slot in its own namespaces and memory cgroup", text[-2000:])
     check(hc["ReadonlyRootfs"] is True, "read-only root")

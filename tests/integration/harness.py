@@ -39,11 +39,25 @@ class Gateway:
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.proc = None
+        # CODEGATE_TEST_AS_USER: start the gateway as this (non-root) user, from a copy of the
+        # binaries it can reach: the unprivileged local runtime (user namespaces).
+        self.as_user = os.environ.get("CODEGATE_TEST_AS_USER") or None
 
     def start(self, ready_timeout=600):
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([os.path.join(self.build, "gateway")] + self.args,
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        cmd = [os.path.join(self.build, "gateway")] + self.args
+        env = self.env
+        if self.as_user:
+            import shutil
+            import tempfile
+            bindir = tempfile.mkdtemp(prefix="codegate-bin-")
+            os.chmod(bindir, 0o755)
+            for b in ("gateway", "executor", "launcher"):
+                shutil.copy2(os.path.join(self.build, b), bindir)
+            cmd = ["setpriv", "--reuid", self.as_user, "--regid", self.as_user, "--init-groups",
+                   os.path.join(bindir, "gateway")] + self.args
+            env = {k: v for k, v in env.items() if k not in ("XDG_RUNTIME_DIR", "HOME")}
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + ready_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

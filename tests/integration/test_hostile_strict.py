@@ -486,8 +486,13 @@ def executor_launchers(lang):
 
 
 def slot_uid_procs():
-    """Processes on this machine running as one of this gateway's slot uids."""
+    """Processes on this machine running as one of this gateway's slot uids (unprivileged: as
+    the gateway's user, other than the gateway, its executors and the slots' launchers)."""
     out = []
+    user_uid = None
+    if G.as_user:
+        import pwd
+        user_uid = pwd.getpwnam(G.as_user).pw_uid
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
@@ -498,7 +503,12 @@ def slot_uid_procs():
                 cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except (OSError, IndexError, ValueError):
             continue
-        if any(UID_RANGE[0] <= u < UID_RANGE[1] for u in uids):
+        if user_uid is not None:
+            ours = cmd.split(" ", 1)[0].rsplit("/", 1)[-1] in ("gateway", "executor", "launcher",
+                                                                "setpriv")
+            if user_uid in uids and not ours:
+                out.append("pid %s uid %d: %s" % (p, uids[0], cmd[:160]))
+        elif any(UID_RANGE[0] <= u < UID_RANGE[1] for u in uids):
             out.append("pid %s uid %d: %s" % (p, uids[0], cmd[:160]))
     return out
 
@@ -739,7 +749,15 @@ for i in range(12):
 ok = sum(1 for p in kids if os.waitpid(p, 0)[1] == 0)
 print("children that held 96 MiB each:", ok)
 ''', timeout_ms=8000, memory_mb=64)
-    c.status(d, "memory_limit")
+    if G.as_user:
+        # Without root there is no cgroup (docs/SECURITY.md): memory is capped per process
+        # (RLIMIT_AS / RLIMIT_DATA), not per run. What holds: no process exceeds its own cap.
+        c.status(d, "ok")
+        d = c.run("b = bytearray(b'\\1') * (400 << 20)\nprint('held 400 MiB')\n", timeout_ms=8000,
+                  memory_mb=64)
+        c.status(d, "memory_limit")
+    else:
+        c.status(d, "memory_limit")
     c.finish()
 
 
@@ -1802,7 +1820,14 @@ except ProcessLookupError:
     if d and d["status"] == "ok":
         r = json.loads(d["stdout"])
         visible, ppid = r.pop("visible"), r.pop("ppid")
-        c.want(all(v == 1 for v in r.values()), "every signal to the launcher / init: EPERM", d)
+        if G.as_user:
+            # Unprivileged: the launcher is the same kernel uid, so kill() may report delivery;
+            # the kernel drops SIGKILL/SIGSTOP to a namespace's init from inside it, and the
+            # launcher takes stop requests only from outside the namespace. What must hold: the
+            # run ended normally (above) and the next one is unaffected (the aftermath).
+            c.want(all(v in (0, 1) for v in r.values()), "signals to the launcher", d)
+        else:
+            c.want(all(v == 1 for v in r.values()), "every signal to the launcher / init: EPERM", d)
         c.want(ppid == 1, "the launcher is the run's pid 1 (its own pid namespace)", d)
         c.want(len(visible) == 1, "the run sees only its own process in /proc: %s" % visible, d)
     c.finish()
@@ -1820,7 +1845,11 @@ console.log(JSON.stringify(res));
     c.status(d, "ok")
     if d and d["status"] == "ok":
         r = json.loads(d["stdout"])
-        c.want(r.get("parent") == "EPERM" and r.get("init") == "EPERM", "EPERM for the launcher and init", d)
+        if G.as_user:  # see test_py_signals_to_launcher_and_executor
+            c.want(r.get("parent") in ("EPERM", "delivered") and r.get("init") in ("EPERM", "delivered"),
+                   "signals to the launcher", d)
+        else:
+            c.want(r.get("parent") == "EPERM" and r.get("init") == "EPERM", "EPERM for the launcher and init", d)
     c.finish()
 
 
@@ -1854,7 +1883,9 @@ int main() {
 ''', timeout_ms=3000)
     c.status(d, "ok")
     if d:
-        c.want(d["stdout"] == "kill(-1)=0 own children killed=3 parent=1:-1/EPERM init=-1/EPERM\n",
+        want = ("kill(-1)=0 own children killed=3 parent=1:0/0 init=0/0\n" if G.as_user else
+                "kill(-1)=0 own children killed=3 parent=1:-1/EPERM init=-1/EPERM\n")
+        c.want(d["stdout"] == want,
                "kill(-1) reaches only the run's own processes", d)
     c.finish()
 
@@ -2277,6 +2308,270 @@ def setup():
           + "; host addresses " + " ".join(HOST_IPS), flush=True)
 
 
+# ---------------------------------------------------------------------------------------------
+# issue 10: what a determined student found after the per-slot sandbox (each fails on b0d3976)
+# ---------------------------------------------------------------------------------------------
+
+IPC_GIVE_AWAY_PY = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+key, mb = int(sys.argv[2]), int(sys.argv[3])
+class P(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_int), ("uid", ctypes.c_uint), ("gid", ctypes.c_uint),
+                ("cuid", ctypes.c_uint), ("cgid", ctypes.c_uint), ("mode", ctypes.c_ushort),
+                ("p1", ctypes.c_ushort), ("seq", ctypes.c_ushort), ("p2", ctypes.c_ushort),
+                ("r1", ctypes.c_ulong), ("r2", ctypes.c_ulong)]
+class D(ctypes.Structure):
+    _fields_ = [("perm", P), ("rest", ctypes.c_char * 128)]
+shm = libc.shmget(key, mb << 20, 0o1666)
+addr = libc.shmat(shm, None, 0)
+ctypes.memset(addr, 0x41, mb << 20)          # charged to the slot's memory
+ctypes.memmove(addr, b"SECRET-" + sys.argv[1].encode(), 40)
+q = libc.msgget(key, 0o1666)
+for ident, ctl in ((shm, libc.shmctl), (q, libc.msgctl)):
+    d = D()
+    ctl(ident, 2, ctypes.byref(d))           # IPC_STAT
+    d.perm.uid, d.perm.mode = 65534, 0o666   # given away: no longer the slot uid's
+    print("set", ctl(ident, 1, ctypes.byref(d)), ctypes.get_errno())
+"""
+
+IPC_LOOK_PY = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+key = int(sys.argv[2])
+print("shm", libc.shmget(key, 0, 0) != -1, "msg", libc.msgget(key, 0) != -1)
+print("objects", sum(len(open("/proc/sysvipc/" + k).read().splitlines()) - 1 for k in ("shm", "msg", "sem")))
+"""
+
+
+def test_py_sysv_objects_given_away():
+    """#10.1: SysV objects whose owner was changed with IPC_SET are removed after the run all the
+    same; a large one no longer holds the slot's memory (the next, smaller run is not a 500)."""
+    c = Case("python")
+    d = c.run(IPC_GIVE_AWAY_PY, args=["200"], timeout_ms=8000, memory_mb=512)
+    c.status(d, "ok")
+    if d:
+        # Unprivileged: only uid 1000 exists in the run's user namespace, so IPC_SET to 65534
+        # fails (EINVAL) - there is nobody to give objects to.
+        want = "set -1 22\nset -1 22\n" if G.as_user else "set 0 0\nset 0 0\n"
+        c.want(d["stdout"] == want, "the run gave its segment and queue away", d)
+    # Sequential requests take the lowest free slot: every slot of the executor is checked by
+    # running as many lookups at once as there are slots.
+    for _ in range(3):
+        outs = []
+        ths = [threading.Thread(target=lambda: outs.append(
+            send("python", IPC_LOOK_PY, [c.marker, c.key], timeout_ms=4000, memory_mb=32)))
+            for _ in range(4)]
+        [t.start() for t in ths]
+        [t.join(30) for t in ths]
+        for st, doc, _ in outs:
+            ok = st == 200 and doc and doc["data"]["status"] == "ok"
+            c.want(ok, "a 32 MiB run after the 200 MiB segment was given away: HTTP %s" % st, doc)
+            if ok:
+                c.want(doc["data"]["stdout"] == "shm False msg False\nobjects 0\n",
+                       "a later run finds the given-away objects", doc)
+    c.finish()
+
+
+PROC_FLOOD_CPP = r"""
+#include <cstdio>
+#include <unistd.h>
+int main() { int n = 0; for (int i = 0; i < 60; i++) if (fork() == 0) { sleep(4); _exit(0); } else n++;
+             printf("%d\n", n); fflush(stdout); sleep(4); }
+"""
+
+
+def test_process_budgets_are_per_slot():
+    """#10.2: a C++ run holding 60 processes (inside its own limit) leaves every Python slot (other
+    container or executor, same slot number) its whole process budget."""
+    c = Case("cpp")
+    fork20 = ("import os\nkids = []\nfor i in range(20):\n    p = os.fork()\n"
+              "    if p == 0:\n        import time; time.sleep(0.5); os._exit(0)\n    kids.append(p)\n"
+              "print(sum(os.waitpid(k, 0)[1] == 0 for k in kids))\n")
+    def pythons():
+        out = []
+        ths = [threading.Thread(target=lambda: out.append(send("python", fork20, timeout_ms=6000)))
+               for _ in range(4)]
+        [t.start() for t in ths]
+        [t.join(60) for t in ths]
+        return out
+    dc, outs = concurrently(lambda: send("cpp", PROC_FLOOD_CPP, timeout_ms=8000), pythons, 1.5)
+    st, doc, _ = dc
+    c.want(st == 200 and doc["data"]["status"] == "ok" and doc["data"]["stdout"] == "60\n",
+           "the C++ run started its 60 processes", doc)
+    for st, doc, _ in outs:
+        c.want(st == 200 and doc["data"]["status"] == "ok" and doc["data"]["stdout"] == "20\n",
+               "a concurrent Python run could not fork 20 children: HTTP %s" % st, doc)
+    c.finish(extra_langs=("python",))
+
+
+def test_py_memory_promised_is_memory_given():
+    """#10.3: four concurrent runs each inside memoryMb 1024 (900 MiB written) all end ok."""
+    c = Case("python")
+    code = "b = b'x' * (900 << 20)\nprint(len(b) >> 20)\n"
+    outs = []
+    ths = [threading.Thread(target=lambda: outs.append(send("python", code, timeout_ms=20000,
+                                                            memory_mb=1024))) for _ in range(4)]
+    [t.start() for t in ths]
+    [t.join(120) for t in ths]
+    c.want(len(outs) == 4, "four answers")
+    for st, doc, _ in outs:
+        c.want(st == 200 and doc["data"]["status"] == "ok" and doc["data"]["stdout"] == "900\n",
+               "a run inside its own memoryMb was killed or refused: HTTP %s" % st, doc)
+    c.finish()
+
+
+WRITABLE_SCAN_PY = r"""
+import os, sys
+cwd = os.getcwd()
+mine = (cwd, "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue")
+found = []
+for top in os.listdir("/"):
+    if top in ("proc", "sys"):
+        continue
+    for d, dirs, files in os.walk("/" + top):
+        if any(d == m or d.startswith(m + "/") for m in mine):
+            dirs[:] = []
+            continue
+        try:  # can a file be made here? (mode bits alone say little on devpts or read-only mounts)
+            fd = os.open(os.path.join(d, ".w-" + sys.argv[1]), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.unlink(os.path.join(d, ".w-" + sys.argv[1]))
+            found.append(d)
+        except OSError:
+            pass
+        dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(d, x))][:200]
+        if len(found) > 20:
+            break
+print("writable", sorted(found))
+print("visible", [p for p in sys.argv[2:] if os.path.exists(p)])
+"""
+
+
+def test_py_no_shared_writable_places_and_no_host_view():
+    """#10.4: no directory outside the run's own places is writable (the local runtime's
+    /run/lock was shared by concurrent runs), and the host's files - the checkout, home
+    directories, the gateway's state - are not visible at all."""
+    c = Case("python")
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = c.run(WRITABLE_SCAN_PY, args=[here, "/home", "/root", "/run", "/srv", "/opt/codegate",
+                                      STATE_DIR or "/run/codegate"], timeout_ms=10000)
+    c.status(d, "ok")
+    if d:
+        c.want(d["stdout"] == "writable []\nvisible []\n", "shared writable places or host files", d)
+    c.finish()
+
+
+def test_py_work_area_bounded_per_slot():
+    """#10.4b: one run filling its work dir runs out of room in its own slot's area and leaves
+    concurrent runs theirs (the Docker /work tmpfs was shared by every slot)."""
+    c = Case("python")
+    fill = ("import os\nn = 0\ntry:\n    for i in range(40):\n"
+            "        with open('f%d' % i, 'wb') as f:\n            f.write(b'x' * (60 << 20))\n"
+            "        n += 60\nexcept OSError as e:\n    print('stopped', e.errno)\n"
+            "print('written', n)\nimport time; time.sleep(3)\n")
+    cpp = "#include <cstdio>\nint main(){ FILE *f = fopen(\"out.txt\", \"w\"); fputs(\"x\", f); fclose(f); puts(\"compiled and wrote\"); }\n"
+    dh, dc = concurrently(lambda: send("python", fill, timeout_ms=15000, memory_mb=1024),
+                          lambda: send("cpp", cpp + "// " + c.marker + "\n", timeout_ms=8000), 2.0)
+    st, doc, _ = dh
+    c.want(st == 200 and doc["data"]["status"] in ("ok", "memory_limit"), "the filler ran", doc)
+    if st == 200 and doc["data"]["status"] == "ok":
+        m = re.search(r"written (\d+)", doc["data"]["stdout"])
+        c.want(m and int(m.group(1)) <= 256, "a run could write %s MiB of files" % (m and m.group(1)), doc)
+    st, doc, _ = dc
+    c.want(st == 200 and doc["data"]["status"] == "ok" and doc["data"]["stdout"] == "compiled and wrote\n",
+           "a concurrent C++ run lost its room", doc)
+    c.finish(extra_langs=("cpp",))
+
+
+def test_py_pseudo_terminals_bounded():
+    """#10.5: a batch run opens at most a few pseudo-terminals (its slot's own devpts): the host's
+    pool (and interactive sessions) stay available."""
+    c = Case("python")
+    code = ("import os\nfds = []\ntry:\n    for i in range(64):\n"
+            "        fds.append(os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY))\nexcept OSError as e:\n"
+            "    print('stopped', e.errno)\nprint('opened', len(fds))\n")
+    d = c.run(code, timeout_ms=4000)
+    c.status(d, "ok")
+    if d:
+        m = re.search(r"opened (\d+)", d["stdout"])
+        c.want(m and int(m.group(1)) <= 16, "a run opened %s terminals" % (m and m.group(1)), d)
+    c.finish()
+
+
+def test_py_work_dirs_go_with_a_killed_executor():
+    """#10.11 (local): when an executor is killed, its jobs' work dirs (students' code) do not
+    stay behind on the host, and the replacement starts clean."""
+    if RUNTIME != "local":
+        return
+    c = Case("python")
+    code = "import time\nopen('secret-' + __import__('sys').argv[1], 'w').write('x')\ntime.sleep(20)\n"
+    th = threading.Thread(target=lambda: send("python", code, [c.marker], timeout_ms=25000), daemon=True)
+    th.start()
+    time.sleep(1.5)
+    pids = executor_pids("python")
+    c.want(pids, "found the python executor")
+    for p in pids:
+        os.kill(p, 9)
+    th.join(40)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        st, doc, _ = send("python", "print(1)", timeout_ms=3000)
+        if st == 200 and doc["data"]["status"] == "ok":
+            break
+        time.sleep(0.5)
+    left = []
+    for d, dirs, files in os.walk(STATE_DIR or "/run"):
+        left += [os.path.join(d, f) for f in files + dirs if c.marker in f]
+    c.want(not left, "work dir files of the killed executor's job remain: %s" % left)
+    c.restarts = restarts()
+    c.finish()
+
+
+def test_py_forged_stop_for_the_next_run():
+    """A run queues stop requests (SIGRTMIN with every plausible run number) at its slot's
+    launcher, then ends: the next student's run on that slot is not stopped."""
+    c = Case("python")
+    d = c.run(r"""
+import ctypes, signal
+libc = ctypes.CDLL(None, use_errno=True)
+ok = sum(libc.sigqueue(1, signal.SIGRTMIN, ctypes.c_void_p(v)) == 0 for v in range(0, 5000))
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    libc.kill(1, s)
+print("queued", ok > 0)
+""", timeout_ms=8000)
+    c.status(d, "ok")
+    for i in range(3):
+        st, doc, _ = send("python", "print('next run')", timeout_ms=4000)
+        c.want(st == 200 and doc["data"]["status"] == "ok" and doc["data"]["stdout"] == "next run\n",
+               "the run after the forged stops was stopped", doc)
+    c.finish()
+
+
+def executor_pids(lang):
+    """Local runtime: pids of this gateway's executors of lang."""
+    out = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % G.proc.pid)
+    except OSError:
+        return out
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (G.proc.pid, t)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                with open("/proc/%d/environ" % k, "rb") as f:
+                    if ("EXECUTOR_LANGUAGE=%s" % lang).encode() in f.read().split(b"\0"):
+                        out.append(k)
+            except OSError:
+                pass
+    return out
+
+
 def test_normal_requests_after_start():
     """The baseline requests (the probe, three times per language, on a fresh service) all ran."""
     check(not SETUP_ERRORS, "\n  - " + "\n  - ".join(SETUP_ERRORS))
@@ -2284,6 +2579,10 @@ def test_normal_requests_after_start():
 
 TESTS = [
     test_normal_requests_after_start,
+    test_py_sysv_objects_given_away, test_process_budgets_are_per_slot,
+    test_py_memory_promised_is_memory_given, test_py_no_shared_writable_places_and_no_host_view,
+    test_py_work_area_bounded_per_slot, test_py_pseudo_terminals_bounded,
+    test_py_forged_stop_for_the_next_run,
     test_py_fork_bomb, test_cpp_fork_bomb, test_js_fork_bomb,
     test_py_memory_hog, test_py_memory_hog_in_forked_children, test_js_heap_hog,
     test_js_buffer_hog_outside_heap, test_cpp_memory_hog,
@@ -2310,6 +2609,7 @@ TESTS = [
     test_py_executor_socket_and_token, test_js_executor_socket,
     test_py_network, test_js_network, test_cpp_network,
     test_cpp_cross_run_attack, test_py_cross_run_shared_places,
+    test_py_work_dirs_go_with_a_killed_executor,
 ]
 
 
@@ -2334,12 +2634,18 @@ def main():
             arg_value(extra, "--runtime", "CODEGATE_RUNTIME", "local")
         EXECUTORS = int(arg_value(extra, "--executors", "CODEGATE_EXECUTORS", "1"))
         if RUNTIME == "local":
-            STATE_DIR = arg_value(extra, "--state-dir", "CODEGATE_STATE_DIR", "/run/codegate-%s" % G.instance)
+            default = "/run/codegate-%s" % G.instance
+            if G.as_user:
+                import pwd
+                default = "/tmp/codegate-%d-%s" % (pwd.getpwnam(G.as_user).pw_uid, G.instance)
+            STATE_DIR = arg_value(extra, "--state-dir", "CODEGATE_STATE_DIR", default)
         # The gateway claims a range of slot uids of its own and says which.
         ranges = [re.search(r"slot uids (\d+)\.\.(\d+)", l.get("msg", "")) for l in G.log_lines()]
         ranges = [m for m in ranges if m]
         check(ranges, "the gateway did not log its slot uid range")
         UID_RANGE = (int(ranges[-1].group(1)), int(ranges[-1].group(2)) + 1)
+        if G.as_user:
+            UID_RANGE = (1000, 1001)  # unprivileged: programs are uid 1000 in their own user ns
         print("    runtime %s, instance %s, slot uids %d..%d"
               % (RUNTIME, G.instance, UID_RANGE[0], UID_RANGE[1] - 1), flush=True)
         r.run(setup, timeout=300)

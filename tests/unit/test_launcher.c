@@ -144,7 +144,11 @@ static int teardown(void **state)
     return 0;
 }
 
-#define SH(...) (const char *const[]){"--wall-ms", "5000", "--", "/bin/sh", "-c", __VA_ARGS__, NULL}
+#define SH(...)                                                                                    \
+    (const char *const[])                                                                          \
+    {                                                                                              \
+        "--wall-ms", "5000", "--", "/bin/sh", "-c", __VA_ARGS__, NULL                              \
+    }
 
 static void test_exit_code_and_output(void **state)
 {
@@ -194,8 +198,8 @@ static void test_cpu_limit(void **state)
 {
     (void)state;
     result_t r;
-    const char *const args[] = {"--wall-ms", "8000", "--cpu-ms", "500", "--", "/bin/sh", "-c",
-                                "while :; do :; done", NULL};
+    const char *const args[] = {
+        "--wall-ms", "8000", "--cpu-ms", "500", "--", "/bin/sh", "-c", "while :; do :; done", NULL};
     run(&r, args, NULL, 0);
     assert_false(flag(&r, "timedOut"));
     assert_true(num(&r, "signal") == SIGXCPU || num(&r, "signal") == SIGKILL);
@@ -208,9 +212,12 @@ static void test_address_space_limit(void **state)
     (void)state;
     result_t r;
     /* python3 cannot allocate 1 GiB under a 100 MiB RLIMIT_AS */
-    const char *const args[] = {"--wall-ms", "5000", "--as-mb", "100", "--env",
-                                "PATH=/usr/bin:/bin", "--", "python3", "-c",
-                                "x = bytearray(1 << 30)", NULL};
+    const char *const args[] = {"--wall-ms", "5000",
+                                "--as-mb",   "100",
+                                "--env",     "PATH=/usr/bin:/bin",
+                                "--",        "python3",
+                                "-c",        "x = bytearray(1 << 30)",
+                                NULL};
     run(&r, args, NULL, 0);
     assert_int_equal(num(&r, "exitCode"), 1);
     cJSON_Delete(r.status);
@@ -249,8 +256,8 @@ static void test_environment_is_exact(void **state)
     (void)state;
     result_t r;
     setenv("CG_SECRET_SHOULD_NOT_LEAK", "x", 1);
-    const char *const args[] = {"--wall-ms", "5000", "--env", "A=1", "--env", "PATH=/usr/bin:/bin",
-                                "--", "/usr/bin/env", NULL};
+    const char *const args[] = {"--wall-ms",          "5000", "--env",        "A=1", "--env",
+                                "PATH=/usr/bin:/bin", "--",   "/usr/bin/env", NULL};
     run(&r, args, NULL, 0);
     assert_string_equal(r.out, "A=1\nPATH=/usr/bin:/bin\n");
     cJSON_Delete(r.status);
@@ -294,14 +301,16 @@ static void test_uid_drop_and_fork_bomb(void **state)
     if (geteuid() != 0)
         skip();
     result_t r;
-    const char *const id[] = {"--wall-ms", "5000", "--uid", "60990", "--gid", "60990", "--",
-                              "/usr/bin/id", "-u", NULL};
+    const char *const id[] = {"--wall-ms", "5000", "--uid",       "60990", "--gid",
+                              "60990",     "--",   "/usr/bin/id", "-u",    NULL};
     run(&r, id, NULL, 0);
     assert_string_equal(r.out, "60990\n");
     cJSON_Delete(r.status);
-    const char *const bomb[] = {"--wall-ms", "3000", "--uid", "60990", "--gid", "60990",
-                                "--nproc", "40", "--", "/bin/bash", "-c",
-                                "f(){ f | f & }; f 2>/dev/null; sleep 1", NULL};
+    const char *const bomb[] = {"--wall-ms", "3000",  "--uid",
+                                "60990",     "--gid", "60990",
+                                "--nproc",   "40",    "--",
+                                "/bin/bash", "-c",    "f(){ f | f & }; f 2>/dev/null; sleep 1",
+                                NULL};
     run(&r, bomb, NULL, 0);
     assert_true(r.elapsed_ms < 6000);
     cJSON_Delete(r.status);
@@ -320,13 +329,18 @@ static void test_seccomp_filter(void **state)
 {
     (void)state;
     result_t r;
-    run(&r, SH("unshare -U true 2>/dev/null; echo userns=$?; "
-               "unshare -n true 2>/dev/null; echo netns=$?; echo fine"),
+    run(&r,
+        SH("unshare -U true 2>/dev/null; echo userns=$?; "
+           "unshare -n true 2>/dev/null; echo netns=$?; echo fine"),
         NULL, 0);
     assert_int_equal(num(&r, "exitCode"), 0);
     assert_string_equal(r.out, "userns=1\nnetns=1\nfine\n");
     cJSON_Delete(r.status);
-    const char *const py[] = {"--wall-ms", "5000", "--", "/usr/bin/python3", "-c",
+    const char *const py[] = {"--wall-ms",
+                              "5000",
+                              "--",
+                              "/usr/bin/python3",
+                              "-c",
                               "import ctypes, os\n"
                               "libc = ctypes.CDLL(None, use_errno=True)\n"
                               "print(libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())\n",
@@ -350,7 +364,8 @@ static void test_slot_namespaces(void **state)
     static char areas[2][PATH_MAX];
     assert_non_null(mkdtemp(root));
     /* This test process gets a mount namespace of its own: the areas vanish with it. */
-    assert_int_equal(slotns_prepare(root, 2, 32, areas, box_dir, sizeof box_dir, err, sizeof err), 0);
+    assert_int_equal(slotns_prepare(root, 2, 32, areas, box_dir, sizeof box_dir, err, sizeof err),
+                     0);
     slotns_opts_t so = {.box_dir = box_dir, .areas = areas, .uid_base = 60993, .extra_ro = NULL};
     if (slotns_create(ns, 2, &so, err, sizeof err) != 0)
         print_message("slotns_create: %s\n", err);
@@ -361,17 +376,18 @@ static void test_slot_namespaces(void **state)
     assert_int_equal(chmod(job, 0777), 0);
     result_t r;
 #define SLOT(uid, cmd)                                                                             \
-    (const char *const[]){"--wall-ms", "5000", "--uid", uid, "--gid", uid, "--ns-fds", "4", "--",  \
-                          "/bin/sh", "-c", cmd, NULL}
+    (const char *const[]){"--wall-ms", "5000", "--uid",   uid,  "--gid", uid, "--ns-fds",          \
+                          "4",         "--",   "/bin/sh", "-c", cmd,     NULL}
     g_ns_fds[0] = ns[0].net, g_ns_fds[1] = ns[0].ipc, g_ns_fds[2] = ns[0].mnt;
-    run(&r, SLOT("60993", "echo hi > /tmp/cg-slot-test && ls /tmp && "
-                          "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' && "
-                          "ls /proc | grep -c '^[0-9]' && ls / | tr '\\n' ' ' && echo && "
-                          "(ls /box >/dev/null 2>&1 || echo box-unlisted) && "
-                          "touch /box/job/f && ls /box/job && "
-                          "(touch /usr/x 2>/dev/null || echo usr-ro) && "
-                          "(ls /home /root /run /work 2>/dev/null || echo no-host-dirs) && "
-                          "grep -c . /etc/passwd"),
+    run(&r,
+        SLOT("60993", "echo hi > /tmp/cg-slot-test && ls /tmp && "
+                      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' && "
+                      "ls /proc | grep -c '^[0-9]' && ls / | tr '\\n' ' ' && echo && "
+                      "(ls /box >/dev/null 2>&1 || echo box-unlisted) && "
+                      "touch /box/job/f && ls /box/job && "
+                      "(touch /usr/x 2>/dev/null || echo usr-ro) && "
+                      "(ls /home /root /run /work 2>/dev/null || echo no-host-dirs) && "
+                      "grep -c . /etc/passwd"),
         NULL, 0);
     /* /proc: sh, ls and grep - the run's own processes and nothing else */
     const char *want = "cg-slot-test\nlo\n3\nbin box dev etc lib lib32 lib64 proc sbin tmp usr "
@@ -391,8 +407,17 @@ static void test_slot_namespaces(void **state)
     /* A SysV segment given away to root (IPC_SET) and a file chowned away: all gone after the
      * run, whoever owns them; at most 8 terminals. */
     const char *const py[] = {
-        "--wall-ms", "8000", "--uid", "60993", "--gid", "60993", "--ns-fds", "4", "--",
-        "/usr/bin/python3", "-c",
+        "--wall-ms",
+        "8000",
+        "--uid",
+        "60993",
+        "--gid",
+        "60993",
+        "--ns-fds",
+        "4",
+        "--",
+        "/usr/bin/python3",
+        "-c",
         "import ctypes, os\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "shm = libc.shmget(0x5eed, 4096, 0o1600)\n"
@@ -435,23 +460,34 @@ static void test_cgroup_caps_the_whole_run(void **state)
     int version = 0;
     assert_int_equal(slotcg_create(cg, 1, 60995, &version, err, sizeof err), 0);
     assert_true(version == 1 || version == 2);
-    const char *const hog[] = {"--wall-ms", "8000", "--uid", "60995", "--gid", "60995",
-                               "--cgroup", cg[0].dir, "--cgroup-mb", "48", "--",
-                               "/usr/bin/python3", "-c",
-                               "import os, time\n"
-                               "for i in range(4):\n"
-                               "    if os.fork() == 0:\n"
-                               "        b = bytearray(b'x') * (24 << 20); time.sleep(2); os._exit(0)\n"
-                               "print(sum(os.wait()[1] == 0 for i in range(4)))\n",
-                               NULL};
+    const char *const hog[] = {
+        "--wall-ms",
+        "8000",
+        "--uid",
+        "60995",
+        "--gid",
+        "60995",
+        "--cgroup",
+        cg[0].dir,
+        "--cgroup-mb",
+        "48",
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        "import os, time\n"
+        "for i in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        b = bytearray(b'x') * (24 << 20); time.sleep(2); os._exit(0)\n"
+        "print(sum(os.wait()[1] == 0 for i in range(4)))\n",
+        NULL};
     result_t r;
     run(&r, hog, NULL, 0);
     assert_true(flag(&r, "oomKilled"));
     assert_string_not_equal(r.out, "4\n");
     cJSON_Delete(r.status);
-    const char *const small[] = {"--wall-ms", "5000", "--uid", "60995", "--gid", "60995",
-                                 "--cgroup", cg[0].dir, "--cgroup-mb", "48", "--", "/bin/echo",
-                                 "fits", NULL};
+    const char *const small[] = {"--wall-ms", "5000",      "--uid",   "60995",       "--gid",
+                                 "60995",     "--cgroup",  cg[0].dir, "--cgroup-mb", "48",
+                                 "--",        "/bin/echo", "fits",    NULL};
     run(&r, small, NULL, 0);
     assert_false(flag(&r, "oomKilled")); /* the count is per run */
     assert_string_equal(r.out, "fits\n");
@@ -486,8 +522,8 @@ static cJSON *serve_run(int ctl, const char *const *opts, char *out, size_t outl
         struct cmsghdr align;
     } cbuf;
     struct iovec iov = {.iov_base = msg, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
-                        .msg_controllen = sizeof cbuf.b};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof cbuf.b};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -502,11 +538,13 @@ static cJSON *serve_run(int ctl, const char *const *opts, char *out, size_t outl
     if (stale_seq >= 0 || stop_seq_after_200ms >= 0) {
         usleep(200000);
         if (stale_seq >= 0)
-            assert_int_equal(sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = (int)stale_seq}), 0);
+            assert_int_equal(
+                sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = (int)stale_seq}), 0);
         usleep(200000);
         if (stop_seq_after_200ms >= 0)
-            assert_int_equal(
-                sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = (int)stop_seq_after_200ms}), 0);
+            assert_int_equal(sigqueue(g_server, SIGRTMIN,
+                                      (union sigval){.sival_int = (int)stop_seq_after_200ms}),
+                             0);
     }
     ssize_t k;
     size_t got = 0;
@@ -542,15 +580,16 @@ static void test_serve_mode(void **state)
     }
     close(sv[1]);
     char out[256];
-    const char *const one[] = {"--seq", "1", "--wall-ms", "5000", "--", "/bin/sh", "-c",
-                               "echo one", NULL};
+    const char *const one[] = {"--seq",   "1",  "--wall-ms", "5000", "--",
+                               "/bin/sh", "-c", "echo one",  NULL};
     cJSON *j = serve_run(sv[0], one, out, sizeof out, -1, -1);
     assert_string_equal(out, "one\n");
     assert_int_equal(cJSON_GetObjectItem(j, "exitCode")->valueint, 0);
     cJSON_Delete(j);
     /* a stop for another run is ignored; one for this run stops it at once */
-    const char *const two[] = {"--seq", "2", "--wall-ms", "8000", "--", "/bin/sh", "-c",
-                               "echo started; sleep 6; echo late", NULL};
+    const char *const two[] = {"--seq", "2",       "--wall-ms", "8000",
+                               "--",    "/bin/sh", "-c",        "echo started; sleep 6; echo late",
+                               NULL};
     int64_t t0 = cg_now_ms();
     j = serve_run(sv[0], two, out, sizeof out, 2, 1);
     assert_string_equal(out, "started\n");
@@ -559,8 +598,8 @@ static void test_serve_mode(void **state)
     cJSON_Delete(j);
     /* the same launcher serves on; a late stop for run 2 does not touch run 3 */
     assert_int_equal(sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = 2}), 0);
-    const char *const three[] = {"--seq", "3", "--wall-ms", "5000", "--", "/bin/sh", "-c",
-                                 "sleep 0.3; echo three", NULL};
+    const char *const three[] = {
+        "--seq", "3", "--wall-ms", "5000", "--", "/bin/sh", "-c", "sleep 0.3; echo three", NULL};
     j = serve_run(sv[0], three, out, sizeof out, -1, -1);
     assert_string_equal(out, "three\n");
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "killed")));

@@ -14,8 +14,11 @@
 
 static char *render(void)
 {
-    metrics_gauges_t g = {.queue_depth = 3, .sessions_open = 2, .connections = {4, 4, 4},
-                          .endpoints = {1, 1, 1}, .busy = {1, 0, 2}};
+    metrics_gauges_t g = {.queue_depth = 3,
+                          .sessions_open = 2,
+                          .connections = {4, 4, 4},
+                          .endpoints = {1, 1, 1},
+                          .busy = {1, 0, 2}};
     char *s = metrics_render(&g);
     assert_non_null(s);
     return s;
@@ -60,22 +63,31 @@ static void test_counters_move(void **state)
     char *s = render();
     check_format(s);
     assert_non_null(strstr(s, "codegate_requests_total{language=\"python\",status=\"ok\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_requests_total{language=\"cpp\",status=\"compile_error\"} 1\n"));
-    assert_non_null(strstr(s, "codegate_requests_total{language=\"none\",status=\"invalid_json\"} 1\n"));
+    assert_non_null(
+        strstr(s, "codegate_requests_total{language=\"cpp\",status=\"compile_error\"} 1\n"));
+    assert_non_null(
+        strstr(s, "codegate_requests_total{language=\"none\",status=\"invalid_json\"} 1\n"));
     assert_non_null(strstr(s, "codegate_request_duration_seconds_count{language=\"python\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"0.025\"} 1\n"));
-    assert_non_null(strstr(s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"1\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"+Inf\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_request_duration_seconds_sum{language=\"python\"} 0.712\n"));
+    assert_non_null(strstr(
+        s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"0.025\"} 1\n"));
+    assert_non_null(
+        strstr(s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"1\"} 2\n"));
+    assert_non_null(
+        strstr(s, "codegate_request_duration_seconds_bucket{language=\"python\",le=\"+Inf\"} 2\n"));
+    assert_non_null(
+        strstr(s, "codegate_request_duration_seconds_sum{language=\"python\"} 0.712\n"));
     assert_non_null(strstr(s, "codegate_compile_duration_seconds_count{language=\"cpp\"} 1\n"));
     assert_non_null(strstr(s, "codegate_executor_restarts_total 1\n"));
     assert_non_null(strstr(s, "codegate_compile_cache_total{language=\"cpp\",result=\"hit\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_compile_cache_total{language=\"cpp\",result=\"miss\"} 1\n"));
+    assert_non_null(
+        strstr(s, "codegate_compile_cache_total{language=\"cpp\",result=\"miss\"} 1\n"));
     assert_null(strstr(s, "codegate_compile_cache_total{language=\"python\""));
     assert_non_null(strstr(s, "codegate_queue_depth 3\n"));
     assert_non_null(strstr(s, "codegate_sessions_open 2\n"));
-    assert_non_null(strstr(s, "codegate_executor_connections{language=\"cpp\",state=\"busy\"} 2\n"));
-    assert_non_null(strstr(s, "codegate_executor_connections{language=\"python\",state=\"idle\"} 3\n"));
+    assert_non_null(
+        strstr(s, "codegate_executor_connections{language=\"cpp\",state=\"busy\"} 2\n"));
+    assert_non_null(
+        strstr(s, "codegate_executor_connections{language=\"python\",state=\"idle\"} 3\n"));
     free(s);
 }
 

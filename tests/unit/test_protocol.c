@@ -240,6 +240,12 @@ static void test_small_frames(void **state)
     assert_int_equal(parse_owned(cg_encode_ping(CG_MSG_PING, -7)), 0);
     assert_int_equal(m.type, CG_MSG_PING);
     assert_true(m.seq == -7);
+    assert_int_equal(m.slots_down, 0);
+    /* An executor's PONG says how many of its slots are out of service. */
+    assert_int_equal(parse_owned(cg_encode_pong(9, 2)), 0);
+    assert_int_equal(m.type, CG_MSG_PONG);
+    assert_true(m.seq == 9);
+    assert_int_equal(m.slots_down, 2);
 
     static const cg_msg_type_t simple[] = {CG_MSG_CANCEL, CG_MSG_KILL, CG_MSG_CLOSE_STDIN};
     for (size_t i = 0; i < 3; i++) {

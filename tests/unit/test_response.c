@@ -204,12 +204,9 @@ static void test_error_with_details(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_success_shape),
-        cmocka_unit_test(test_signal_and_compile),
-        cmocka_unit_test(test_compile_error),
-        cmocka_unit_test(test_tests_first_failure_is_primary),
-        cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_error_with_details),
+        cmocka_unit_test(test_success_shape), cmocka_unit_test(test_signal_and_compile),
+        cmocka_unit_test(test_compile_error), cmocka_unit_test(test_tests_first_failure_is_primary),
+        cmocka_unit_test(test_failures),      cmocka_unit_test(test_error_with_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

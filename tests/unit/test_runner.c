@@ -77,15 +77,28 @@ static void run_job(const char *lang, const char *code, const char *const *input
                     size_t limit, bool stream, int cancel_after_ms)
 {
     runner_cfg_t cfg = {
-        .loop = &loop, .profile = profile_find(lang), .launcher = launcher,
-        .work_root = work_root, .slots = 2, .uid_base = 60980, .drop_uid = geteuid() == 0,
-        .compile_timeout_ms = 20000, .send = on_send, .ended = on_ended,
+        .loop = &loop,
+        .profile = profile_find(lang),
+        .launcher = launcher,
+        .work_root = work_root,
+        .slots = 2,
+        .uid_base = 60980,
+        .drop_uid = geteuid() == 0,
+        .compile_timeout_ms = 20000,
+        .send = on_send,
+        .ended = on_ended,
     };
-    cg_execute_t ex = {.id = "t1", .language = lang, .code = code, .code_len = strlen(code),
-                       .nruns = nruns, .memory_mb = 256, .output_limit = limit, .stream = stream};
+    cg_execute_t ex = {.id = "t1",
+                       .language = lang,
+                       .code = code,
+                       .code_len = strlen(code),
+                       .nruns = nruns,
+                       .memory_mb = 256,
+                       .output_limit = limit,
+                       .stream = stream};
     for (int i = 0; i < nruns; i++)
-        ex.runs[i] = (cg_run_spec_t){inputs ? inputs[i] : NULL, inputs ? strlen(inputs[i]) : 0,
-                                     3000};
+        ex.runs[i] =
+            (cg_run_spec_t){inputs ? inputs[i] : NULL, inputs ? strlen(inputs[i]) : 0, 3000};
     char *s = cg_encode_execute(&ex);
     cJSON *root;
     cg_msg_t m;
@@ -158,8 +171,8 @@ static void test_output_cap(void **state)
 static void test_cap_counts_both_streams(void **state)
 {
     (void)state;
-    run_job("python", "import sys\nprint('o' * 600)\nprint('e' * 600, file=sys.stderr)\n", NULL,
-            1, 1000, false, 0);
+    run_job("python", "import sys\nprint('o' * 600)\nprint('e' * 600, file=sys.stderr)\n", NULL, 1,
+            1000, false, 0);
     cJSON *r0 = frame(0, "result");
     size_t o = strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring);
     size_t e = strlen(cJSON_GetObjectItem(r0, "stderr")->valuestring);
