@@ -209,7 +209,7 @@ def test_output_streams_with_backpressure():
 
 
 def test_idle_timeout():
-    g = Gateway(G.build, EXTRA + ["--session-idle-ms", "1500"], name="sidle").start()
+    g = Gateway(G.build, EXTRA + ["--session-idle-ms", "1500"], name="sess-idle").start()
     try:
         s = Session(g)
         s.start("python", "input()")
@@ -224,16 +224,19 @@ def test_idle_timeout():
 
 
 def test_too_many_sessions():
-    g = Gateway(G.build, EXTRA + ["--sessions-max", "2"], name="smax").start()
+    g = Gateway(G.build, EXTRA + ["--sessions-max", "2"], name="sess-max").start()
     try:
         a, b = Session(g), Session(g)
         for s in (a, b):
             s.start("python", "input()")
             s.until(lambda f: f["type"] == "started", "started")
-        c = Session(g)
+        c = Session(g)  # a connection takes no place until it sends start
+        c.start("python", "print('never')")
         f = c.until(lambda f: f["type"] == "error", "error")
         check(f["code"] == "too_many_sessions", "third refused", f)
         check(c.next() is None, "closed after the error")
+        check([x["type"] for x in c.frames] == ["error"], "refused: no started", c.frames)
+        check(c.ws.status == 1013, "close code 1013 (try again later): %s" % c.ws.status)
         for s in (a, b):
             s.close()
         t0 = time.time()
