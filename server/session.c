@@ -308,7 +308,9 @@ static int refusal_close_code(const char *code)
         return WSFRAME_CLOSE_POLICY;
     if (!strcmp(code, "internal_error"))
         return WSFRAME_CLOSE_INTERNAL;
-    return WSFRAME_CLOSE_TRY_AGAIN; /* too_many_sessions, overloaded, executor_unavailable, ... */
+    if (!strcmp(code, "rate_limited"))
+        return WSFRAME_CLOSE_RATE_LIMITED;
+    return WSFRAME_CLOSE_UNAVAILABLE; /* too_many_sessions, overloaded, executor_unavailable */
 }
 
 static void refuse_locked(session_t *s, const char *code, const char *message)

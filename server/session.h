@@ -11,7 +11,7 @@
  *                     {"type":"exit","status","exitCode","signal","durationMs","cpuMs","memoryKb"}
  *                     {"type":"error","code","message"}
  * then a close frame. "exit" follows "started" and nothing else: a session refused before its
- * program ran gets an "error" and a close (1008 policy, 1013 try again later, 1001 going away);
+ * program ran gets an "error" and a close (1008 policy, 4503 unavailable, 1001 going away);
  * see README "Interactive sessions" for every ending and its close code.
  *
  * Ownership: sessions are created by the HTTP layer when a connection is upgraded and free
@@ -37,7 +37,7 @@ typedef struct session_hub session_hub_t;
  *                 token (NULL when none was sent), or NULL to refuse: error "unauthorized",
  *                 close 1008.
  *   acquire:      takes one of the principal's concurrent-run places; 0, or non-zero when
- *                 none is free: error "rate_limited", close 1013. Optional.
+ *                 none is free: error "rate_limited", close 4429. Optional.
  *   release:      gives the place back when the session ends. Required with acquire.
  */
 typedef struct {

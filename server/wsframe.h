@@ -45,7 +45,11 @@
 #define WSFRAME_CLOSE_POLICY 1008
 #define WSFRAME_CLOSE_TOO_BIG 1009
 #define WSFRAME_CLOSE_INTERNAL 1011
-#define WSFRAME_CLOSE_TRY_AGAIN 1013
+/* Application codes (4000-4999): the HTTP status + 4000. 1013 "try again later" would be the
+ * registered code, but common clients (websocket-client 1.2, Debian 12's python3-websocket)
+ * reject it as invalid and never show the error frame before it. */
+#define WSFRAME_CLOSE_RATE_LIMITED 4429
+#define WSFRAME_CLOSE_UNAVAILABLE 4503
 
 #define WSFRAME_CONTROL_MAX 125
 #define WSFRAME_HEADER_MAX 14 /* 2 + 8 (length) + 4 (mask) */
