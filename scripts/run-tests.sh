@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line the CI reads: `N passed, N failed`.
 #
-#   scripts/run-tests.sh            unit (build/ and build/san/), integration (both builds),
-#                                   lifecycle, Docker suite (required when CI=true)
+#   scripts/run-tests.sh            unit (build/ and build/san/), the session frame fuzzer
+#                                   (60 s), integration (both builds), lifecycle, Docker suite
+#                                   (required when CI=true)
 #   scripts/run-tests.sh unit       unit tests only
 # Each suite's own output stays visible; totals count test cases.
 set -uo pipefail
@@ -56,6 +57,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 unit build
 unit build/san
 if [[ $what == all ]]; then
+  # A libFuzzer target as a suite of one case: passes when the bounded run finds nothing.
+  run_suite "fuzz session frames (60 s)" plain 600 bash -c \
+    'if scripts/fuzz.sh 60 wsframe; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi'
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
