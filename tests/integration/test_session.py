@@ -577,6 +577,8 @@ def main():
 
     def clean_exit():
         check(rc == 0, "gateway exit status %s" % rc)
+        reports = G.sanitizer_reports()  # empty unless this is the sanitizer build
+        check(not reports, "sanitizer reports:\n" + "\n".join(reports[:20]))
     r.run(clean_exit)
     r.run(test_idle_timeout, timeout=60)
     r.run(test_too_many_sessions, timeout=60)
