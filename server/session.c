@@ -59,6 +59,9 @@
 
 #define SESSION_QUEUE_HIGH (1024u * 1024u)
 #define SESSION_QUEUE_LOW (256u * 1024u)
+/* Above this the client's frames are not read either: only a client that sends without
+ * reading (each bad frame answered with an error frame) gets here. */
+#define SESSION_QUEUE_HARD (4u * 1024u * 1024u)
 #define SESSION_MAX_FRAME (512u * 1024u) /* one client message, all fragments together */
 #define SESSION_STALL_MS 30000           /* a client that takes no bytes for this long is gone */
 #define SESSION_CLOSE_WAIT_MS 2000       /* after our close frame, wait this long for theirs */
@@ -102,18 +105,19 @@ struct session {
     pthread_mutex_t mu;
     int refs;
     sframe_t *head, *tail; /* data frames for the client */
-    sframe_t *ctl;         /* pong / close echo, sent before data frames */
+    sframe_t *ctl;         /* a pong, sent before data frames */
     size_t queued;
     job_t *job;       /* referenced while set */
     bool started;     /* a start frame was accepted and its job created */
     bool run_started; /* "started" was sent: an "exit" will follow */
     bool finished;    /* the last frame is queued: close with close_code after it */
     bool exit_sent;
-    bool killed;   /* by the client, the idle limit or shutdown */
-    bool shutdown; /* ended by the gateway's shutdown */
-    bool admitted; /* holds a place in hub->admitted */
-    bool key_held; /* holds a place of principal (auth.acquire) */
-    bool closed;   /* the connection thread ended: frames are dropped */
+    bool killed;        /* by the client, the idle limit or shutdown */
+    bool shutdown;      /* ended by the gateway's shutdown */
+    bool admitted;      /* holds a place in hub->admitted */
+    bool key_held;      /* holds a place of principal (auth.acquire) */
+    bool closed;        /* the connection thread ended: frames are dropped */
+    size_t stdin_bytes; /* sent to the program so far (at most CG_MAX_INPUT_BYTES) */
     const void *principal;
     int close_code;
     const char *kill_status; /* status reported for a killed run */
@@ -611,11 +615,19 @@ static void handle_text(session_t *s, const unsigned char *data, size_t len)
         push_error_locked(s, "invalid_frame", "send {\"type\":\"start\",...} first");
     } else if (!strcmp(type->valuestring, "stdin")) {
         d = cJSON_GetObjectItem(o, "data");
-        if (!cJSON_IsString(d))
+        size_t n = cJSON_IsString(d) ? strlen(d->valuestring) : 0;
+        if (!cJSON_IsString(d)) {
             push_error_locked(s, "invalid_frame", "stdin needs a string \"data\"");
-        else if (d->valuestring[0])
-            send_to_job(s, cg_encode_data(CG_MSG_STDIN, s->job->id, 0, d->valuestring,
-                                          strlen(d->valuestring)));
+        } else if (n > CG_MAX_INPUT_BYTES - s->stdin_bytes) {
+            /* The executor queues stdin its program has not read yet: bound it per session. */
+            char msg[96];
+            snprintf(msg, sizeof msg, "a session's stdin may hold at most %u bytes in all",
+                     CG_MAX_INPUT_BYTES);
+            push_error_locked(s, "payload_too_large", msg);
+        } else if (n > 0) {
+            s->stdin_bytes += n;
+            send_to_job(s, cg_encode_data(CG_MSG_STDIN, s->job->id, 0, d->valuestring, n));
+        }
     } else if (!strcmp(type->valuestring, "eof")) {
         send_to_job(s, cg_encode_simple(CG_MSG_CLOSE_STDIN, s->job->id));
     } else if (!strcmp(type->valuestring, "kill")) {
@@ -627,15 +639,14 @@ static void handle_text(session_t *s, const unsigned char *data, size_t len)
     cJSON_Delete(o);
 }
 
-static void push_control_locked(session_t *s, sframe_t *f)
+/* Queues a pong. Only the newest ping is answered when several wait (RFC 6455 5.5.3), so a
+ * client that pings without reading queues one pong at most. */
+static void push_pong_locked(session_t *s, sframe_t *f)
 {
-    sframe_t **pp = &s->ctl;
-
     if (!f)
         return;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = f;
+    free_frames(s->ctl);
+    s->ctl = f;
 }
 
 /* The client sent a close frame: echo it, drop what it will not read, stop the program. */
@@ -696,7 +707,7 @@ static void feed(session_t *s, const unsigned char *buf, size_t len)
             pthread_mutex_lock(&s->mu);
             s->last_client_ms = cg_now_ms();
             if (!s->close_sent)
-                push_control_locked(s, frame_new(WSFRAME_OP_PONG, m.data, m.len));
+                push_pong_locked(s, frame_new(WSFRAME_OP_PONG, m.data, m.len));
             pthread_mutex_unlock(&s->mu);
             break;
         case WSFRAME_OP_CLOSE:
@@ -727,7 +738,7 @@ static void check_limits_locked(session_t *s, int64_t now)
     }
 }
 
-/* Picks the next frame to write: control frames, data frames, then the close frame. */
+/* Picks the next frame to write: a pong, data frames, then the close frame. */
 static void next_out_locked(session_t *s)
 {
     sframe_t *f = NULL;
@@ -818,7 +829,10 @@ static void *session_main(void *arg)
             break;
         if (s->cur && now - s->last_progress_ms > SESSION_STALL_MS)
             break;
-        pf[0].events = (short)(POLLIN | (s->cur ? POLLOUT : 0));
+        pthread_mutex_lock(&s->mu);
+        bool reading = s->queued < SESSION_QUEUE_HARD;
+        pthread_mutex_unlock(&s->mu);
+        pf[0].events = (short)((reading ? POLLIN : 0) | (s->cur ? POLLOUT : 0));
         if (poll(pf, 2, 200) < 0 && errno != EINTR)
             break;
         if (pf[1].revents & POLLIN)

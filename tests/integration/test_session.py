@@ -206,6 +206,21 @@ def test_invalid_frames():
     s.close()
 
 
+def test_stdin_capped_per_session():
+    s = Session(timeout=60)
+    s.start("python", "import sys\nprint(len(sys.stdin.read()))")
+    s.until(lambda f: f["type"] == "started", "started")
+    chunk = "a" * 500000
+    for _ in range(17):  # 8,500,000 bytes: the 17th frame passes 8 MiB
+        s.send(type="stdin", data=chunk)
+    s.send(type="eof")
+    f = s.until(lambda f: f["type"] == "error", "error", limit=60)
+    check(f["code"] == "payload_too_large", "stdin over 8 MiB refused", f)
+    s.exit(limit=60)
+    check(s.out == "8000000\n", "the first 16 frames reached the program: %r" % s.out)
+    s.close()
+
+
 def test_output_streams_with_backpressure():
     s = Session(timeout=30)
     s.start("python", "import sys\nfor i in range(200000): print(i)")
@@ -567,7 +582,8 @@ def main():
     try:
         for t in (test_prompt_before_input_each_language, test_cout_cin_prompt_and_answers_change_output,
                   test_stderr_separate_and_eof, test_kill, test_timeout, test_client_disconnect_kills_program,
-                  test_invalid_frames, test_output_streams_with_backpressure, test_client_frame_masking,
+                  test_invalid_frames, test_stdin_capped_per_session, test_output_streams_with_backpressure,
+                  test_client_frame_masking,
                   test_huge_frame_refused_on_header, test_fragmented_message_over_limit):
             r.run(t, timeout=120)
         if "docker" in EXTRA:

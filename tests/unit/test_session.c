@@ -330,6 +330,39 @@ static void test_pending_connections_capped(void **state)
         close(fds[i]);
 }
 
+/* A client that sends bad frames and never reads its answers: once its error frames fill the
+ * queue, the session stops reading, so the client's writes block instead of the gateway
+ * buffering without bound. */
+static void test_client_that_never_reads_is_not_buffered(void **state)
+{
+    unsigned char batch[4096];
+    size_t one, n = 0, sent = 0;
+    const size_t cap = 64u << 20;
+    int fd = open_session(NULL, 0, NULL);
+    int64_t last = cg_now_ms();
+
+    (void)state;
+    unsigned char frame[16];
+    one = client_frame(frame, 0x81, "x", 1);
+    while (n + one <= sizeof batch) {
+        memcpy(batch + n, frame, one);
+        n += one;
+    }
+    while (sent < cap && cg_now_ms() - last < 2000) {
+        ssize_t w = send(fd, batch, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            sent += (size_t)w;
+            last = cg_now_ms();
+            continue;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        poll(&pf, 1, 100);
+    }
+    print_message("client writes blocked after %zu KiB\n", sent >> 10);
+    assert_true(sent < cap);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ping_pong_and_close_handshake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_bytes_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_connections_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_that_never_reads_is_not_buffered, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
