@@ -3,15 +3,9 @@
  *
  * Theory of operation
  * -------------------
- * The HTTP layer (ulfius on libmicrohttpd) checks the upgrade request and answers 101; from
- * then on the socket is ours. ulfius' own WebSocket reader cannot be used: it allocates a
- * frame's announced payload as the bytes arrive and checks no limit, so one frame grows the
- * gateway without bound. We keep ulfius' handshake and take the socket before ulfius starts a
- * thread on it: ulfius creates the 101 response with MHD_create_response_for_upgrade(), which
- * this file wraps (the executable's definition is the one the dynamic linker binds for
- * libulfius); for a response of ours it swaps in our upgrade handler, which releases ulfius'
- * bookkeeping and calls session_serve(). session_hub_new checks that the wrapper is the one in
- * use and disables sessions with an error log otherwise.
+ * The HTTP layer (ulfius on libmicrohttpd) checks the upgrade request and answers 101; then
+ * wsupgrade.c hands the socket to session_serve() (ulfius' own WebSocket reader is never used:
+ * it stores a frame's announced payload without a limit).
  *
  * One thread per connection (session_main) owns the socket: it polls the socket and an
  * eventfd, feeds what it reads to the frame parser (wsframe.c: limits are checked on the
@@ -37,25 +31,22 @@
  */
 #include "session.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <microhttpd.h>
 
 #include "cg_util.h"
 #include "job.h"
 #include "log.h"
 #include "request.h"
 #include "wsframe.h"
+#include "wsupgrade.h"
 
 #define SESSION_QUEUE_HIGH (1024u * 1024u)
 #define SESSION_QUEUE_LOW (256u * 1024u)
@@ -936,88 +927,18 @@ release:
     return -1;
 }
 
-/* ---- taking the upgraded socket from ulfius (see the top of this file) ---- */
+/* ---- the HTTP side ---- */
 
-/* The manager callback of our 101 responses. It marks them for the wrapper below and runs only
- * if the wrapper was bypassed: then ulfius' reader owns the socket, and we end at once. */
-static void session_marker(const struct _u_request *req, struct _websocket_manager *wsm, void *arg)
+static void on_upgraded(void *hub, int fd, const char *extra, size_t extra_len, const char *bearer,
+                        void (*close_fn)(void *), void *close_arg)
+{
+    session_serve(hub, fd, extra, extra_len, bearer, close_fn, close_arg);
+}
+
+int session_endpoint(const struct _u_request *req, struct _u_response *resp, void *hub)
 {
     (void)req;
-    (void)wsm;
-    (void)arg;
-    log_msg(LOG_ERROR, "session: the upgrade was not taken over from ulfius; closing");
-}
-
-/* Exported by libulfius 2.7 for its own use (declared in its private u_private.h): they undo
- * what its dispatcher set up for a WebSocket whose upgrade we take over. */
-int ulfius_instance_remove_websocket_active(struct _u_instance *instance,
-                                            struct _websocket *websocket);
-int ulfius_clear_websocket(struct _websocket *websocket);
-
-static void upgrade_close(void *urh)
-{
-    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-}
-
-static void upgraded(void *cls, struct MHD_Connection *connection, void *con_cls,
-                     const char *extra_in, size_t extra_in_size, MHD_socket sock,
-                     struct MHD_UpgradeResponseHandle *urh)
-{
-    struct _websocket *ws = cls;
-    session_hub_t *hub = ws->websocket_manager_user_data;
-    const char *auth =
-        ws->request ? u_map_get_case(ws->request->map_header, "Authorization") : NULL;
-    char *bearer = NULL;
-
-    (void)connection;
-    (void)con_cls;
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        auth += 7;
-        while (*auth == ' ')
-            auth++;
-        bearer = strdup(auth);
-    }
-    /* Undo what ulfius set up for its own reader thread, which never starts. */
-    ulfius_instance_remove_websocket_active(ws->instance, ws);
-    ws->instance = NULL;
-    ulfius_clear_websocket(ws);
-    session_serve(hub, sock, extra_in, extra_in_size, bearer, upgrade_close, urh);
-    free(bearer);
-}
-
-typedef struct MHD_Response *(*upgrade_fn_t)(MHD_UpgradeHandler, void *);
-static upgrade_fn_t real_upgrade;
-static pthread_once_t real_upgrade_once = PTHREAD_ONCE_INIT;
-
-static void find_real_upgrade(void)
-{
-    void *sym = dlsym(RTLD_NEXT, "MHD_create_response_for_upgrade");
-
-    memcpy(&real_upgrade, &sym, sizeof real_upgrade);
-}
-
-/* Wraps libmicrohttpd's function for libulfius, its only caller in this process (so cls is a
- * struct _websocket). */
-struct MHD_Response *MHD_create_response_for_upgrade(MHD_UpgradeHandler upgrade_handler,
-                                                     void *upgrade_handler_cls)
-{
-    const struct _websocket *ws = upgrade_handler_cls;
-
-    pthread_once(&real_upgrade_once, find_real_upgrade);
-    if (!real_upgrade)
-        return NULL;
-    if (ws && ws->websocket_manager_callback == session_marker)
-        upgrade_handler = upgraded;
-    return real_upgrade(upgrade_handler, upgrade_handler_cls);
-}
-
-int session_endpoint(const struct _u_request *req, struct _u_response *resp, void *arg)
-{
-    (void)req;
-    if (ulfius_set_websocket_response(resp, NULL, NULL, session_marker, arg, NULL, NULL, NULL,
-                                      NULL) != U_OK)
-        return U_CALLBACK_ERROR;
-    return U_CALLBACK_COMPLETE;
+    return wsupgrade_respond(resp, hub);
 }
 
 /* ---- hub ---- */
@@ -1025,19 +946,12 @@ int session_endpoint(const struct _u_request *req, struct _u_response *resp, voi
 session_hub_t *session_hub_new(const config_t *cfg, pool_t *pool)
 {
     session_hub_t *hub = calloc(1, sizeof *hub);
-    void *bound = dlsym(RTLD_DEFAULT, "MHD_create_response_for_upgrade");
-    void *ours;
-    upgrade_fn_t fn = MHD_create_response_for_upgrade;
 
     if (!hub)
         return NULL;
-    memcpy(&ours, &fn, sizeof ours);
     hub->cfg = cfg;
     hub->pool = pool;
-    hub->hook_ok = bound == ours;
-    if (!hub->hook_ok)
-        log_msg(LOG_ERROR, "session: MHD_create_response_for_upgrade is not ours (static link?): "
-                           "interactive sessions are disabled");
+    hub->hook_ok = wsupgrade_init(on_upgraded) == 0;
     pthread_mutex_init(&hub->mu, NULL);
     return hub;
 }
