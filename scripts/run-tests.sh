@@ -70,6 +70,7 @@ if [[ $what == all ]]; then
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
+  run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import websocket  # Debian's python3-websocket
 
@@ -545,6 +546,76 @@ def test_refused_session_never_sees_started():
         check(g.stop() == 0, "exit 0")
 
 
+def sessions_open(g):
+    req = urllib.request.urlopen(g.url + "/metrics", timeout=10)
+    for line in req.read().decode().splitlines():
+        if line.startswith("codegate_sessions_open"):
+            return int(float(line.split()[-1]))
+    raise AssertionError("no codegate_sessions_open in /metrics")
+
+
+def test_churn_of_clients_leaves_nothing_behind():
+    """40 clients at once: runs, refusals, clients that vanish mid-frame, mid-run or before
+    start, bad frames. Afterwards every session is gone and the gateway still serves."""
+    g = Gateway(G.build, EXTRA + ["--sessions-max", "4", "--session-start-ms", "1000"],
+                name="sess-churn").start()
+    errors = []
+
+    def client(i):
+        try:
+            kind = i % 5
+            if kind == 0:  # a normal run
+                c = Session(g, timeout=30)
+                c.start("python", "print(%d)" % i)
+                while c.next() is not None:
+                    pass
+                c.close()
+            elif kind == 1:  # vanishes while its program runs
+                c = Session(g, timeout=30)
+                c.start("python", "import time\nprint('x', flush=True)\ntime.sleep(30)")
+                time.sleep(0.05 * (i % 7))
+                c.ws.sock.close()
+            elif kind == 2:  # vanishes half-way through a frame
+                s, _ = raw_connect(g.port)
+                fr = client_frame(1, json.dumps({"type": "start", "language": "python",
+                                                 "code": "print(1)"}).encode())
+                s.sendall(fr[:len(fr) // 2])
+                s.close()
+            elif kind == 3:  # never starts
+                c = Session(g, timeout=30)
+                while c.next() is not None:
+                    pass
+                c.close()
+            else:  # bad frames, then a close
+                s, rd = raw_connect(g.port)
+                s.sendall(client_frame(1, b"nope") + client_frame(2, b"\xff") + client_frame(8, b"\x03\xe8"))
+                rd.until_close()
+                s.close()
+        except Exception as e:  # noqa: collected
+            errors.append("client %d: %r" % (i, e))
+    try:
+        ths = [threading.Thread(target=client, args=(i,)) for i in range(40)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        check(not errors, "clients: %s" % errors[:5])
+        deadline = time.time() + 15
+        while time.time() < deadline and sessions_open(g) > 0:
+            time.sleep(0.2)
+        check(sessions_open(g) == 0, "sessions left open: %d" % sessions_open(g))
+        c = Session(g)
+        c.start("python", "print('after churn')")
+        c.exit()
+        check(c.out == "after churn\n", "serves afterwards")
+        c.close()
+    finally:
+        rc = g.stop()
+    check(rc == 0, "exit 0")
+    reports = g.sanitizer_reports()
+    check(not reports, "sanitizer reports:\n" + "\n".join(reports[:20]))
+
+
 def test_shutdown_ends_sessions_with_documented_codes():
     g = Gateway(G.build, EXTRA, name="sess-stop").start()
     rc = None
@@ -602,6 +673,7 @@ def main():
     r.run(test_idle_input_sessions_leave_batch_capacity, timeout=180)
     r.run(test_refused_session_never_sees_started, timeout=180)
     r.run(test_shutdown_ends_sessions_with_documented_codes, timeout=120)
+    r.run(test_churn_of_clients_leaves_nothing_behind, timeout=180)
     return r.finish()
 
 
