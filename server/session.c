@@ -26,6 +26,13 @@
  * thread sends what is queued, a close frame, and waits briefly for the client's close. A
  * client that goes away or breaks the protocol cancels the job at once.
  *
+ * Threads and locks:
+ *   connection thread  session_main and what it calls: the socket, the parser and the fields
+ *                      marked "connection thread only"; takes s->mu, or hub->mu alone (admit)
+ *   pool thread        on_job_event: queues frames, ends the session; takes s->mu
+ *   main thread        session_hub_close: hub->mu, then each s->mu
+ * Lock order: hub->mu before s->mu. kill_locked drops s->mu around pool_cancel().
+ *
  * The session is reference counted: one reference for the connection thread, one for the job
  * while it runs. The last one frees it and gives back its place.
  */
