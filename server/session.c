@@ -118,6 +118,7 @@ struct session {
     size_t stdin_bytes; /* sent to the program so far (at most CG_MAX_INPUT_BYTES) */
     const void *principal;
     int close_code;
+    char refused[32];        /* the error code of a refusal, for the log */
     const char *kill_status; /* status reported for a killed run */
     int64_t opened_ms, last_client_ms, started_ms;
     session_t *next; /* hub list */
@@ -317,6 +318,8 @@ static int refusal_close_code(const char *code)
 
 static void refuse_locked(session_t *s, const char *code, const char *message)
 {
+    if (!s->finished)
+        snprintf(s->refused, sizeof s->refused, "%s", code);
     push_error_locked(s, code, message);
     end_locked(s, refusal_close_code(code));
 }
@@ -807,6 +810,28 @@ static bool read_some(session_t *s)
     return true;
 }
 
+/* One log line per connection: how it ended. s->mu held. */
+static void log_close_locked(session_t *s)
+{
+    cJSON *f = cJSON_CreateObject();
+
+    if (!f)
+        return;
+    if (s->job)
+        cJSON_AddStringToObject(f, "id", s->job->id);
+    if (s->close_sent)
+        cJSON_AddNumberToObject(f, "close", s->close_code);
+    else
+        cJSON_AddStringToObject(f, "close", s->peer_closed ? "by client" : "connection lost");
+    if (s->refused[0])
+        cJSON_AddStringToObject(f, "refused", s->refused);
+    if (s->parser.error)
+        cJSON_AddStringToObject(f, "protocolError", s->parser.error);
+    cJSON_AddBoolToObject(f, "ran", s->run_started);
+    cJSON_AddNumberToObject(f, "durationMs", (double)(cg_now_ms() - s->opened_ms));
+    log_event(s->close_code == WSFRAME_CLOSE_INTERNAL ? LOG_WARN : LOG_INFO, "session_close", f);
+}
+
 static void *session_main(void *arg)
 {
     session_t *s = arg;
@@ -846,6 +871,7 @@ static void *session_main(void *arg)
     kill_locked(s, "cancelled"); /* the client is gone: the program goes at once */
     s->closed = true;
     drop_queue_locked(s);
+    log_close_locked(s);
     pthread_mutex_unlock(&s->mu);
     if (s->close_fn)
         s->close_fn(s->close_arg);

@@ -40,6 +40,12 @@ typedef struct session_hub session_hub_t;
  *                 none is free: error "rate_limited", close 4429. Optional.
  *   release:      gives the place back when the session ends. Required with acquire.
  */
+/*
+ * Wiring with the key store (main.c, after session_hub_new), for example:
+ *   static const void *key_of(void *ks, const char *t) { return apikeys_authenticate(ks, t); }
+ *   session_auth_t auth = {key_of, key_acquire, key_release, keys};
+ *   session_hub_set_auth(hub, &auth);
+ */
 typedef struct {
     const void *(*authenticate)(void *ctx, const char *token);
     int (*acquire)(void *ctx, const void *principal);

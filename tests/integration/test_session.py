@@ -544,6 +544,11 @@ def test_refused_session_never_sees_started():
         hold.close()
     finally:
         check(g.stop() == 0, "exit 0")
+    # each connection leaves one log line saying how it ended
+    closes = [e for e in g.log_lines() if e.get("event") == "session_close"]
+    refused = [e for e in closes if e.get("refused") == "too_many_sessions"]
+    check(len(refused) == 30 and all(e["close"] == 4503 and e["ran"] is False for e in refused),
+          "30 refusals logged: %s" % refused[:3])
 
 
 def sessions_open(g):
