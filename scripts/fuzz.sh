@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets tests/fuzz/fuzz_<name>.c with clang (fuzzer + ASan + UBSan) and
-# runs each for SECONDS (default 60). Not part of `make test`.
+# runs each for SECONDS (default 60). scripts/run-tests.sh runs the session frame parser's
+# target (wsframe) for 60 s; the others are not part of `make test`.
 #
 #   scripts/fuzz.sh [SECONDS] [name...]      e.g. scripts/fuzz.sh 300 protocol
 #
@@ -36,6 +37,7 @@ for n in "${names[@]}"; do
   [[ -f $src ]] || { echo "fuzz.sh: no $src" >&2; exit 2; }
   extra=()
   [[ $n == request ]] && extra=(server/request.c server/judge.c)
+  [[ $n == wsframe ]] && extra=(server/wsframe.c)
   echo "== building fuzz_$n"
   "$CC" "${cflags[@]}" "${cjson_cflags[@]}" common/*.c "${extra[@]}" "$src" \
       -o "$out/fuzz_$n" "${cjson_libs[@]}"

@@ -15,9 +15,10 @@ PKGS=(
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev
   python3 python3-websocket nodejs g++ curl procps
 )
-# The test suites also drive the playground in a real (headless) browser.
+# The test suites also drive the playground in a real (headless) browser and fuzz the session
+# frame parser (libFuzzer comes with Debian's clang).
 if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
-  PKGS+=(chromium chromium-driver python3-selenium)
+  PKGS+=(chromium chromium-driver python3-selenium clang)
 fi
 if [[ "${1:-}" == "--docker" || "${2:-}" == "--docker" ]]; then
   PKGS+=(docker.io debootstrap)

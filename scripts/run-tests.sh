@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line the CI reads: `N passed, N failed`.
 #
-#   scripts/run-tests.sh            unit (build/ and build/san/), integration (both builds),
-#                                   lifecycle, Docker suite (required when CI=true)
+#   scripts/run-tests.sh            unit (build/ and build/san/), the session frame fuzzer
+#                                   (60 s), integration (both builds), lifecycle, Docker suite
+#                                   (required when CI=true)
 #   scripts/run-tests.sh unit       unit tests only
 # Each suite's own output stays visible; totals count test cases.
 set -uo pipefail
@@ -62,6 +63,9 @@ fi
 unit build
 unit build/san
 if [[ $what == all ]]; then
+  # A libFuzzer target as a suite of one case: passes when the bounded run finds nothing.
+  run_suite "fuzz session frames (60 s)" plain 600 bash -c \
+    'if scripts/fuzz.sh 60 wsframe; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi'
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
@@ -77,6 +81,7 @@ if [[ $what == all ]]; then
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
+  run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

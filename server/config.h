@@ -51,6 +51,8 @@ typedef struct {
                                built from (for image builds) */
     /* interactive sessions and the playground */
     int sessions_max;          /* --sessions-max, CODEGATE_SESSIONS_MAX, 8 [0,1000] */
+    int session_share;         /* --session-share, CODEGATE_SESSION_SHARE, 50 (percent) [10,90] */
+    int session_start_ms;      /* --session-start-ms, CODEGATE_SESSION_START_MS, 10000 [500,600000] */
     int session_ms;            /* --session-ms, CODEGATE_SESSION_MS, 300000 */
     int session_idle_ms;       /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
     char static_dir[PATH_MAX]; /* --static-dir, CODEGATE_STATIC_DIR, "" = <src>/server/static */

@@ -344,6 +344,31 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
     return best;
 }
 
+/*
+ * Interactive sessions may hold at most cfg->session_share percent of a language's connected
+ * executor connections (rounded down): a session mostly waits for its user, and batch runs
+ * must not queue behind programs that wait for input. An interactive job beyond the share waits
+ * in the queue like any job (and fails with 503 overloaded after the queue deadline).
+ */
+static bool session_room(pool_t *p, int lang)
+{
+    int connected = 0, interactive = 0;
+
+    for (int i = 0; i < p->neps; i++) {
+        endpoint_t *ep = &p->eps[i];
+        if (!ep->up || ep->lang != lang)
+            continue;
+        for (int k = 0; k < ep->nconns; k++) {
+            conn_t *c = &ep->conns[k];
+            if (c->state == CONN_READY || c->state == CONN_BUSY)
+                connected++;
+            if (c->state == CONN_BUSY && c->job && c->job->on_event)
+                interactive++;
+        }
+    }
+    return interactive < connected * p->cfg->session_share / 100;
+}
+
 static void dispatch(pool_t *p)
 {
     job_t *prev = NULL, *job, *next;
@@ -353,7 +378,9 @@ static void dispatch(pool_t *p)
     for (job = p->q_head; job; job = next) {
         conn_t *c;
         next = job->next;
-        c = idle_conn_for(p, lang_index(job->req.language));
+        c = job->on_event && !session_room(p, lang_index(job->req.language))
+                ? NULL
+                : idle_conn_for(p, lang_index(job->req.language));
         if (!c) {
             prev = job;
             continue;
@@ -683,7 +710,11 @@ static void expire_queue(pool_t *p, int64_t now)
             pthread_mutex_lock(&p->mu);
             info = p->snap[li];
             pthread_mutex_unlock(&p->mu);
-            if (info.connections > 0)
+            if (info.connections > 0 && job->on_event)
+                job_failed(job, 503, "overloaded",
+                           "the executor slots interactive sessions may use for this language "
+                           "stayed busy; try again shortly");
+            else if (info.connections > 0)
                 job_failed(job, 503, "overloaded",
                            "every executor for this language stayed busy; try again shortly");
             else

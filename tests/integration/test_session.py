@@ -9,10 +9,16 @@ program is gone within a second), invalid frames, too many sessions, backpressur
 The last line is `N passed, N failed`.
 """
 import json
+import base64
 import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 import websocket  # Debian's python3-websocket
 
@@ -28,6 +34,7 @@ class Session:
         self.ws = websocket.create_connection("ws://127.0.0.1:%d/api/code/session" % gw.port,
                                               timeout=timeout)
         self.frames = []
+        self.close_code = None
         self.out = ""
         self.err = ""
 
@@ -38,10 +45,19 @@ class Session:
         self.send(type="start", language=language, code=code, **kw)
 
     def next(self):
-        raw = self.ws.recv()
-        if not raw:
-            return None
-        f = json.loads(raw)
+        """The next JSON frame, or None at the close (its code in self.close_code)."""
+        while True:
+            try:
+                op, fr = self.ws.recv_data_frame(True)
+            except websocket.WebSocketConnectionClosedException:
+                return None
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                if len(fr.data) >= 2:
+                    self.close_code = struct.unpack("!H", fr.data[:2])[0]
+                return None
+            if op == websocket.ABNF.OPCODE_TEXT:
+                break
+        f = json.loads(fr.data.decode("utf-8"))
         self.frames.append(f)
         if f["type"] == "stdout":
             self.out += f["data"]
@@ -191,6 +207,21 @@ def test_invalid_frames():
     s.close()
 
 
+def test_stdin_capped_per_session():
+    s = Session(timeout=60)
+    s.start("python", "import sys\nprint(len(sys.stdin.read()))")
+    s.until(lambda f: f["type"] == "started", "started")
+    chunk = "a" * 500000
+    for _ in range(17):  # 8,500,000 bytes: the 17th frame passes 8 MiB
+        s.send(type="stdin", data=chunk)
+    s.send(type="eof")
+    f = s.until(lambda f: f["type"] == "error", "error", limit=60)
+    check(f["code"] == "payload_too_large", "stdin over 8 MiB refused", f)
+    s.exit(limit=60)
+    check(s.out == "8000000\n", "the first 16 frames reached the program: %r" % s.out)
+    s.close()
+
+
 def test_output_streams_with_backpressure():
     s = Session(timeout=30)
     s.start("python", "import sys\nfor i in range(200000): print(i)")
@@ -209,7 +240,7 @@ def test_output_streams_with_backpressure():
 
 
 def test_idle_timeout():
-    g = Gateway(G.build, EXTRA + ["--session-idle-ms", "1500"], name="sidle").start()
+    g = Gateway(G.build, EXTRA + ["--session-idle-ms", "1500"], name="sess-idle").start()
     try:
         s = Session(g)
         s.start("python", "input()")
@@ -224,16 +255,19 @@ def test_idle_timeout():
 
 
 def test_too_many_sessions():
-    g = Gateway(G.build, EXTRA + ["--sessions-max", "2"], name="smax").start()
+    g = Gateway(G.build, EXTRA + ["--sessions-max", "2"], name="sess-max").start()
     try:
         a, b = Session(g), Session(g)
         for s in (a, b):
             s.start("python", "input()")
             s.until(lambda f: f["type"] == "started", "started")
-        c = Session(g)
+        c = Session(g)  # a connection takes no place until it sends start
+        c.start("python", "print('never')")
         f = c.until(lambda f: f["type"] == "error", "error")
         check(f["code"] == "too_many_sessions", "third refused", f)
         check(c.next() is None, "closed after the error")
+        check([x["type"] for x in c.frames] == ["error"], "refused: no started", c.frames)
+        check(c.close_code == 4503, "close code 4503 (unavailable): %s" % c.close_code)
         for s in (a, b):
             s.close()
         t0 = time.time()
@@ -251,6 +285,365 @@ def test_too_many_sessions():
     finally:
         check(g.stop() == 0, "exit 0")
 
+# ---- hostile clients (issue 11) ----
+
+def raw_connect(port, pipelined=b"", timeout=15):
+    """A WebSocket opened by hand: (socket, frames reader). pipelined bytes go in the same
+    write as the upgrade request."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = ("GET /api/code/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+           % (port, key))
+    s.sendall(req.encode() + pipelined)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        check(chunk, "no upgrade answer: %r" % buf)
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    check(head.startswith(b"HTTP/1.1 101"), "upgraded: %r" % head[:200])
+    return s, RawFrames(s, rest)
+
+
+def client_frame(opcode, payload=b"", fin=True):
+    """A masked client frame."""
+    mask = os.urandom(4)
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    if n < 126:
+        hdr = struct.pack("!BB", b0, 0x80 | n)
+    elif n <= 0xffff:
+        hdr = struct.pack("!BBH", b0, 0x80 | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, 0x80 | 127, n)
+    key = (mask * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+    return hdr + mask + masked
+
+
+class RawFrames:
+    """Reads the server's (unmasked) frames from a socket."""
+
+    def __init__(self, sock, rest=b""):
+        self.s = sock
+        self.buf = rest
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            c = self.s.recv(65536)
+            if not c:
+                raise EOFError("connection closed after %d bytes" % len(self.buf))
+            self.buf += c
+
+    def next(self):
+        self._need(2)
+        n, off = self.buf[1] & 0x7f, 2
+        if n == 126:
+            self._need(4)
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        self._need(off + n)
+        op, data = self.buf[0] & 0x0f, self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return op, data
+
+    def until_close(self):
+        """JSON frames until the close frame: (frames, close code)."""
+        frames = []
+        while True:
+            op, data = self.next()
+            if op == 1:
+                frames.append(json.loads(data))
+            elif op == 8:
+                return frames, (struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def test_client_frame_masking():
+    # the helper itself: unmasking gives the payload back
+    for payload in (b"", b"a", b"abcd", b"hello world", bytes(range(256)) * 3):
+        fr = client_frame(1, payload)
+        off = 2 if len(payload) < 126 else 4
+        mask, body = fr[off:off + 4], fr[off + 4:]
+        check(bytes(b ^ mask[i % 4] for i, b in enumerate(body)) == payload, "mask %r" % payload[:10])
+
+
+def test_huge_frame_refused_on_header():
+    """A header announcing 4 GiB, then 64 MiB of payload: close 1009 at once, no memory growth."""
+    pid = G.proc.pid
+    before = peak = rss_kb(pid)
+    s, rd = raw_connect(G.port)
+    got = {}
+
+    def reader():
+        try:
+            got["frames"], got["close"] = rd.until_close()
+            got["t"] = time.time()
+        except Exception as e:  # noqa: reported below
+            got["err"] = repr(e)
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    t0 = time.time()
+    s.sendall(struct.pack("!BBQ", 0x81, 0x80 | 127, 4 << 30) + os.urandom(4))
+    chunk, sent = os.urandom(1 << 20), 0
+    try:
+        while sent < (64 << 20):
+            s.sendall(chunk)
+            sent += len(chunk)
+            peak = max(peak, rss_kb(pid))
+    except OSError:
+        pass  # the gateway closes the connection after its close frame
+    th.join(15)
+    peak = max(peak, rss_kb(pid))
+    s.close()
+    check("close" in got, "a close frame: %s" % got)
+    check(got["close"] == 1009, "close code 1009: %s" % got)
+    check(got["frames"] and got["frames"][0]["code"] == "payload_too_large", "error frame", got)
+    check(got["t"] - t0 < 5, "close 1009 within 5 s of the header: %.2fs" % (got["t"] - t0))
+    check(sent >= (50 << 20), "the payload went out (%d MiB)" % (sent >> 20))
+    check(peak - before < 64 * 1024, "RSS %d -> %d KiB" % (before, peak))
+    print("    close 1009 after %.3fs; %d MiB sent; gateway RSS %d -> peak %d KiB (+%d)"
+          % (got["t"] - t0, sent >> 20, before, peak, peak - before))
+    # the gateway is fine afterwards
+    c = Session()
+    c.start("python", "print('still here')")
+    c.exit()
+    check(c.out == "still here\n", "a session after the attack")
+    c.close()
+
+
+def test_fragmented_message_over_limit():
+    s, rd = raw_connect(G.port)
+    try:
+        s.sendall(client_frame(1, b"a" * (400 << 10), fin=False))
+        s.sendall(client_frame(0, b"b" * (200 << 10), fin=True))  # 600 KiB in all: over 512 KiB
+    except OSError:
+        pass
+    frames, code = rd.until_close()
+    s.close()
+    check(code == 1009, "close 1009: %s" % code)
+    check(frames and frames[-1]["code"] == "payload_too_large", "error", frames)
+    # the same message under the limit, in fragments with a ping between, runs
+    start = json.dumps({"type": "start", "language": "python", "code": "print('frag ok')"}).encode()
+    s, rd = raw_connect(G.port)
+    s.sendall(client_frame(1, start[:10], fin=False) + client_frame(9, b"hi")
+              + client_frame(0, start[10:20], fin=False) + client_frame(0, start[20:], fin=True))
+    out, pong = "", False
+    while True:
+        op, data = rd.next()
+        if op == 10:
+            pong = data == b"hi"
+        elif op == 1:
+            f = json.loads(data)
+            out += f.get("data", "") if f["type"] == "stdout" else ""
+            if f["type"] == "exit":
+                break
+    s.close()
+    check(pong and out == "frag ok\n", "fragmented start runs (%r, pong %s)" % (out, pong))
+
+
+def test_idle_connections_without_start_are_dropped():
+    g = Gateway(G.build, EXTRA + ["--session-start-ms", "1500"], name="sess-start").start()
+    try:
+        idle = [Session(g) for _ in range(10)]  # more than --sessions-max (8)
+        t0 = time.time()
+        # They hold no session place: a session and a batch run go through meanwhile.
+        s = Session(g)
+        s.start("python", "print('in')")
+        s.exit()
+        check(s.out == "in\n", "a session runs next to 10 idle connections", s.frames)
+        s.close()
+        st, doc, _ = g.execute({"language": "python", "code": "print(2)"})
+        check(st == 200 and doc["data"]["stdout"] == "2\n", "batch run", doc)
+        for c in idle:
+            f = c.until(lambda f: f["type"] == "error", "start_timeout", limit=10)
+            check(f["code"] == "start_timeout", "start deadline", f)
+            check(c.next() is None and c.close_code == 1008, "close 1008: %s" % c.close_code)
+            c.close()
+        dt = time.time() - t0
+        check(1.0 < dt < 8, "dropped after the deadline (%.2fs)" % dt)
+    finally:
+        check(g.stop() == 0, "exit 0")
+
+
+def test_idle_input_sessions_leave_batch_capacity():
+    """4 python slots, --session-share 50: two input() sessions run, two wait and are refused;
+    batch python runs never get 503."""
+    g = Gateway(G.build, EXTRA + ["--queue-wait-ms", "3000"], name="sess-share").start()
+    try:
+        running = []
+        for _ in range(2):
+            s = Session(g)
+            s.start("python", "input()")
+            s.until(lambda f: f["type"] == "started", "started")
+            running.append(s)
+        waiting = []
+        for _ in range(2):
+            s = Session(g)
+            s.start("python", "input()")
+            waiting.append(s)
+        results = []
+
+        def batch():
+            results.append(g.execute({"language": "python", "code": "print(7)"}, timeout=60))
+        ths = [threading.Thread(target=batch) for _ in range(12)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(90)
+        statuses = [r[0] for r in results]
+        check(len(results) == 12 and statuses == [200] * 12, "batch while sessions wait: %s"
+              % statuses)
+        check(all(r[1]["data"]["stdout"] == "7\n" for r in results), "batch output")
+        for s in waiting:
+            f = s.until(lambda f: f["type"] == "error", "overloaded", limit=15)
+            check(f["code"] == "overloaded", "beyond the share: overloaded", f)
+            check(s.next() is None and s.close_code == 4503, "close 4503: %s" % s.close_code)
+            check([x["type"] for x in s.frames] == ["error"], "never started", s.frames)
+            s.close()
+        for s in running:
+            s.send(type="stdin", data="x\n")
+            ex = s.exit()
+            check(ex["status"] == "ok", "running sessions unaffected", ex)
+            s.close()
+    finally:
+        check(g.stop() == 0, "exit 0")
+
+
+def test_refused_session_never_sees_started():
+    g = Gateway(G.build, EXTRA + ["--sessions-max", "1"], name="sess-race").start()
+    try:
+        hold = Session(g)
+        hold.start("python", "input()")
+        hold.until(lambda f: f["type"] == "started", "started")
+        start = json.dumps({"type": "start", "language": "python", "code": "print(1)"}).encode()
+        for i in range(30):
+            if i % 2 == 0:
+                c = Session(g)
+                c.start("python", "print(1)")
+                while c.next() is not None:
+                    pass
+                frames, code = c.frames, c.close_code
+                c.close()
+            else:  # the start frame in the same write as the upgrade request
+                s, rd = raw_connect(g.port, pipelined=client_frame(1, start))
+                frames, code = rd.until_close()
+                s.close()
+            check([f["type"] for f in frames] == ["error"] and frames[0]["code"] == "too_many_sessions"
+                  and code == 4503, "attempt %d: %s close %s" % (i, frames, code))
+        hold.close()
+    finally:
+        check(g.stop() == 0, "exit 0")
+    # each connection leaves one log line saying how it ended
+    closes = [e for e in g.log_lines() if e.get("event") == "session_close"]
+    refused = [e for e in closes if e.get("refused") == "too_many_sessions"]
+    check(len(refused) == 30 and all(e["close"] == 4503 and e["ran"] is False for e in refused),
+          "30 refusals logged: %s" % refused[:3])
+
+
+def sessions_open(g):
+    req = urllib.request.urlopen(g.url + "/metrics", timeout=10)
+    for line in req.read().decode().splitlines():
+        if line.startswith("codegate_sessions_open"):
+            return int(float(line.split()[-1]))
+    raise AssertionError("no codegate_sessions_open in /metrics")
+
+
+def test_churn_of_clients_leaves_nothing_behind():
+    """40 clients at once: runs, refusals, clients that vanish mid-frame, mid-run or before
+    start, bad frames. Afterwards every session is gone and the gateway still serves."""
+    g = Gateway(G.build, EXTRA + ["--sessions-max", "4", "--session-start-ms", "1000"],
+                name="sess-churn").start()
+    errors = []
+
+    def client(i):
+        try:
+            kind = i % 5
+            if kind == 0:  # a normal run
+                c = Session(g, timeout=30)
+                c.start("python", "print(%d)" % i)
+                while c.next() is not None:
+                    pass
+                c.close()
+            elif kind == 1:  # vanishes while its program runs
+                c = Session(g, timeout=30)
+                c.start("python", "import time\nprint('x', flush=True)\ntime.sleep(30)")
+                time.sleep(0.05 * (i % 7))
+                c.ws.sock.close()
+            elif kind == 2:  # vanishes half-way through a frame
+                s, _ = raw_connect(g.port)
+                fr = client_frame(1, json.dumps({"type": "start", "language": "python",
+                                                 "code": "print(1)"}).encode())
+                s.sendall(fr[:len(fr) // 2])
+                s.close()
+            elif kind == 3:  # never starts
+                c = Session(g, timeout=30)
+                while c.next() is not None:
+                    pass
+                c.close()
+            else:  # bad frames, then a close
+                s, rd = raw_connect(g.port)
+                s.sendall(client_frame(1, b"nope") + client_frame(2, b"\xff") + client_frame(8, b"\x03\xe8"))
+                rd.until_close()
+                s.close()
+        except Exception as e:  # noqa: collected
+            errors.append("client %d: %r" % (i, e))
+    try:
+        ths = [threading.Thread(target=client, args=(i,)) for i in range(40)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        check(not errors, "clients: %s" % errors[:5])
+        deadline = time.time() + 15
+        while time.time() < deadline and sessions_open(g) > 0:
+            time.sleep(0.2)
+        check(sessions_open(g) == 0, "sessions left open: %d" % sessions_open(g))
+        c = Session(g)
+        c.start("python", "print('after churn')")
+        c.exit()
+        check(c.out == "after churn\n", "serves afterwards")
+        c.close()
+    finally:
+        rc = g.stop()
+    check(rc == 0, "exit 0")
+    reports = g.sanitizer_reports()
+    check(not reports, "sanitizer reports:\n" + "\n".join(reports[:20]))
+
+
+def test_shutdown_ends_sessions_with_documented_codes():
+    g = Gateway(G.build, EXTRA, name="sess-stop").start()
+    rc = None
+    try:
+        s = Session(g)
+        s.start("python", "input()")
+        s.until(lambda f: f["type"] == "started", "started")
+        w = Session(g)  # connected, no start yet
+        time.sleep(0.2)
+        g.proc.send_signal(signal.SIGTERM)
+        f = s.until(lambda f: f["type"] == "error", "error", limit=30)
+        check(f["code"] == "shutting_down", "shutdown error", f)
+        ex = s.exit(limit=30)
+        check(ex["status"] == "cancelled", "a running program ends cancelled", ex)
+        check(s.next() is None and s.close_code == 1001, "close 1001: %s" % s.close_code)
+        f = w.until(lambda f: f["type"] == "error", "error", limit=30)
+        check(f["code"] == "shutting_down", "a waiting connection too", f)
+        check(w.next() is None and w.close_code == 1001, "close 1001: %s" % w.close_code)
+        check(not any(x.get("status") == "internal_error" for x in s.frames + w.frames), "no internal_error")
+    finally:
+        rc = g.stop()
+    check(rc == 0, "exit 0")
+
 
 EXTRA = ["--runtime", "local"]
 
@@ -265,7 +658,9 @@ def main():
     try:
         for t in (test_prompt_before_input_each_language, test_cout_cin_prompt_and_answers_change_output,
                   test_stderr_separate_and_eof, test_kill, test_timeout, test_client_disconnect_kills_program,
-                  test_invalid_frames, test_output_streams_with_backpressure):
+                  test_invalid_frames, test_stdin_capped_per_session, test_output_streams_with_backpressure,
+                  test_client_frame_masking,
+                  test_huge_frame_refused_on_header, test_fragmented_message_over_limit):
             r.run(t, timeout=120)
         if "docker" in EXTRA:
             pass
@@ -274,9 +669,16 @@ def main():
 
     def clean_exit():
         check(rc == 0, "gateway exit status %s" % rc)
+        reports = G.sanitizer_reports()  # empty unless this is the sanitizer build
+        check(not reports, "sanitizer reports:\n" + "\n".join(reports[:20]))
     r.run(clean_exit)
     r.run(test_idle_timeout, timeout=60)
     r.run(test_too_many_sessions, timeout=60)
+    r.run(test_idle_connections_without_start_are_dropped, timeout=90)
+    r.run(test_idle_input_sessions_leave_batch_capacity, timeout=180)
+    r.run(test_refused_session_never_sees_started, timeout=180)
+    r.run(test_shutdown_ends_sessions_with_documented_codes, timeout=120)
+    r.run(test_churn_of_clients_leaves_nothing_behind, timeout=180)
     return r.finish()
 
 
