@@ -19,9 +19,16 @@
 
 typedef struct {
     /* HTTP front end */
-    char bind[64];             /* --bind, CODEGATE_BIND, "127.0.0.1" */
-    int port;                  /* --port, PORT, 5000 */
-    char cors_origins[512];    /* --cors-origins, CODEGATE_CORS_ORIGINS, "*" (comma list) */
+    char bind[64];           /* --bind, CODEGATE_BIND, "127.0.0.1" */
+    int port;                /* --port, PORT, 5000 */
+    char cors_origins[512];  /* --cors-origins, CODEGATE_CORS_ORIGINS, "*" (comma list) */
+    char allowed_hosts[512]; /* --allowed-hosts, CODEGATE_ALLOWED_HOSTS, "" (comma list or *) */
+    int max_connections;     /* --max-connections, CODEGATE_MAX_CONNECTIONS, 16000 */
+    int max_conns_per_ip;    /* --max-conns-per-ip, CODEGATE_MAX_CONNS_PER_IP, 256 (0 = no cap) */
+    bool per_ip_loopback;    /* --per-ip-loopback, CODEGATE_PER_IP_LOOPBACK, false */
+    int header_timeout_ms;   /* --header-timeout-ms, CODEGATE_HEADER_TIMEOUT_MS, 10000 */
+    int body_timeout_ms;     /* --body-timeout-ms, CODEGATE_BODY_TIMEOUT_MS, 30000 */
+    char api_keys_file[PATH_MAX]; /* --api-keys-file, CODEGATE_API_KEYS_FILE, "" = no keys */
     /* runtime */
     char runtime[16];          /* --runtime, CODEGATE_RUNTIME, "auto": auto|docker|local */
     int executors;             /* --executors, CODEGATE_EXECUTORS, 1 (per language) [1,16] */

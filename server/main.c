@@ -4,14 +4,18 @@
  * Theory of operation
  * -------------------
  * SIGTERM, SIGINT and SIGHUP are blocked before any thread starts, so every thread inherits the
- * mask and only the main thread takes them, with sigtimedwait(). Start-up: pool thread, runtime
- * (which starts the executors and announces them to the pool), then the HTTP server.
+ * mask and only the main thread takes them, with sigtimedwait(). Start-up: API keys, pool
+ * thread, the HTTP server (so /healthz answers 200 and /readyz 503 with its progress from the
+ * first second, also while Docker builds the executor images), then the runtime (which starts
+ * the executors and announces them to the pool). SIGHUP re-reads the API keys file; a bad
+ * file is logged and the previous keys stay.
  *
- * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 and MHD stops accepting
- * (http_begin_drain); requests in flight get up to cfg->drain_ms to finish; then whatever is
- * still queued or running fails with 503 shutting_down (pool_fail_all) and the handlers answer;
- * then the HTTP server stops, the pool closes its connections, and the runtime stops and removes
- * every executor it created. A second signal skips what is left of the drain. Exit status 0.
+ * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 on open connections and the
+ * listening socket is closed, so new connections are refused (http_begin_drain); requests in flight
+ * get up to cfg->drain_ms to finish; then whatever is still queued or running fails with 503
+ * shutting_down (pool_fail_all) and the handlers answer; then the HTTP server stops, the pool
+ * closes its connections, and the runtime stops and removes every executor it created. A second
+ * signal skips what is left of the drain. Exit status 0.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apikeys.h"
 #include "cg_util.h"
 #include "config.h"
 #include "http.h"
@@ -149,6 +154,7 @@ int main(int argc, char **argv)
     pool_t *pool = NULL;
     http_t *http = NULL;
     session_hub_t *hub = NULL;
+    apikeys_t *keys = NULL;
     int rc, status = 1;
 
     if (argc == 2 && strcmp(argv[1], "--config-markdown") == 0) {
@@ -172,6 +178,13 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "codegate %s starting (instance %s)", CG_VERSION, g_cfg.instance);
     if (lock_instance() < 0)
         return 1;
+    keys = apikeys_new(g_cfg.api_keys_file, err, sizeof err);
+    if (!keys) {
+        log_msg(LOG_ERROR, "--api-keys-file: %s", err);
+        return 1;
+    }
+    if (apikeys_enabled(keys))
+        log_msg(LOG_INFO, "API keys required (from %s)", g_cfg.api_keys_file);
     pool = pool_new(&g_cfg, on_unhealthy, NULL);
     if (!pool || pool_start(pool) != 0) {
         log_msg(LOG_ERROR, "cannot start the connection pool");
@@ -182,15 +195,10 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, "cannot create the %s runtime", g_cfg.runtime);
         goto out;
     }
-    if (runtime_start(g_runtime) != 0) {
-        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)",
-                g_runtime->ops->name);
-        goto out;
-    }
     hub = session_hub_new(&g_cfg, pool);
     if (!hub)
         goto out;
-    http = http_start(&g_cfg, pool, hub, g_runtime->ops->name);
+    http = http_start(&g_cfg, pool, hub, keys, g_runtime->ops->name);
     if (!http)
         goto out;
     {
@@ -202,10 +210,24 @@ int main(int argc, char **argv)
         }
         log_event(LOG_INFO, "listening", f);
     }
+    http_set_progress(http, strcmp(g_runtime->ops->name, "docker") == 0
+                                ? "starting executor containers (the first start builds their "
+                                  "images: a few minutes)"
+                                : "starting executor processes");
+    if (runtime_start(g_runtime) != 0) {
+        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)", g_runtime->ops->name);
+        goto out;
+    }
+    http_set_progress(http, "waiting for executors to connect");
     for (;;) {
         int sig = wait_signal(&set, 1000);
-        if (sig == SIGHUP)
-            continue; /* reserved: nothing to reload yet */
+        if (sig == SIGHUP) {
+            if (apikeys_reload(keys, err, sizeof err) != 0)
+                log_msg(LOG_ERROR, "SIGHUP: keeping the previous API keys: %s", err);
+            else if (apikeys_enabled(keys))
+                log_msg(LOG_INFO, "SIGHUP: API keys re-read from %s", g_cfg.api_keys_file);
+            continue;
+        }
         if (sig) {
             log_msg(LOG_INFO, "%s received: shutting down", cg_signal_name(sig));
             break;
@@ -229,6 +251,7 @@ out:
         runtime_stop(g_runtime);
         runtime_free(g_runtime);
     }
+    apikeys_free(keys);
     log_event(LOG_INFO, "exit", NULL);
     return status;
 }

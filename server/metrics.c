@@ -51,6 +51,15 @@ static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
 static uint64_t restarts;
 static uint64_t cache[REQUEST_NLANG][2]; /* [lang][hit] */
 
+typedef struct {
+    int status;
+    char code[32];
+    uint64_t n;
+} resp_t;
+static resp_t resps[MAX_PAIRS];
+static int nresps;
+static uint64_t closed_per_ip, closed_timeout;
+
 void metrics_reset(void)
 {
     pthread_mutex_lock(&mu);
@@ -59,6 +68,39 @@ void metrics_reset(void)
     memset(hists, 0, sizeof hists);
     restarts = 0;
     memset(cache, 0, sizeof cache);
+    memset(resps, 0, sizeof resps);
+    nresps = 0;
+    closed_per_ip = closed_timeout = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_response(int status, const char *code)
+{
+    if (!code || !code[0])
+        code = "none";
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < nresps; i++)
+        if (resps[i].status == status && !strcmp(resps[i].code, code)) {
+            resps[i].n++;
+            pthread_mutex_unlock(&mu);
+            return;
+        }
+    if (nresps < MAX_PAIRS) {
+        resps[nresps].status = status;
+        snprintf(resps[nresps].code, sizeof resps[nresps].code, "%s", code);
+        resps[nresps].n = 1;
+        nresps++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_connection_closed(const char *reason)
+{
+    pthread_mutex_lock(&mu);
+    if (!strcmp(reason, "per_ip"))
+        closed_per_ip++;
+    else
+        closed_timeout++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -133,6 +175,18 @@ char *metrics_render(const metrics_gauges_t *g)
     for (int i = 0; i < npairs; i++)
         fprintf(f, "codegate_requests_total{language=\"%s\",status=\"%s\"} %llu\n",
                 lang_label(pairs[i].lang), pairs[i].status, (unsigned long long)pairs[i].n);
+    fprintf(f, "# HELP codegate_http_responses_total HTTP answers sent, by status and API error "
+               "code.\n# TYPE codegate_http_responses_total counter\n");
+    for (int i = 0; i < nresps; i++)
+        fprintf(f, "codegate_http_responses_total{status=\"%d\",code=\"%s\"} %llu\n",
+                resps[i].status, resps[i].code, (unsigned long long)resps[i].n);
+    fprintf(f,
+            "# HELP codegate_http_connections_closed_total Connections the front door closed: "
+            "over the per-address cap, or past a header/body deadline.\n"
+            "# TYPE codegate_http_connections_closed_total counter\n"
+            "codegate_http_connections_closed_total{reason=\"per_ip\"} %llu\n"
+            "codegate_http_connections_closed_total{reason=\"request_timeout\"} %llu\n",
+            (unsigned long long)closed_per_ip, (unsigned long long)closed_timeout);
     for (int h = 0; h < METRIC_H__COUNT; h++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hist_names[h], hist_help[h],
                 hist_names[h]);
@@ -164,8 +218,13 @@ char *metrics_render(const metrics_gauges_t *g)
                 fprintf(f, "codegate_compile_cache_total{language=\"%s\",result=\"%s\"} %llu\n",
                         lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
     pthread_mutex_unlock(&mu);
-    fprintf(f, "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
-               "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
+    fprintf(f,
+            "# HELP codegate_http_connections_open HTTP connections open.\n"
+            "# TYPE codegate_http_connections_open gauge\ncodegate_http_connections_open %d\n",
+            g->http_connections);
+    fprintf(f,
+            "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
+            "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
             g->queue_depth);
     fprintf(f, "# HELP codegate_sessions_open Interactive sessions open.\n"
                "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
