@@ -31,7 +31,9 @@ class Gateway:
     def __init__(self, build, args=(), env=None, name="it"):
         self.build = build
         self.port = free_port()
-        self.instance = "%s-%d-%d" % (name, os.getpid(), self.port)
+        # CODEGATE_TEST_PREFIX (e.g. "http-") marks the instances of one test run on a shared host.
+        self.instance = "%s%s-%d-%d" % (os.environ.get("CODEGATE_TEST_PREFIX", ""), name,
+                                        os.getpid(), self.port)
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(build, "test-logs", "gateway-%s.log" % self.instance)
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
