@@ -36,6 +36,7 @@ for n in "${names[@]}"; do
   [[ -f $src ]] || { echo "fuzz.sh: no $src" >&2; exit 2; }
   extra=()
   [[ $n == request ]] && extra=(server/request.c server/judge.c)
+  [[ $n == http ]] && extra=(server/gate.c server/request.c)
   echo "== building fuzz_$n"
   "$CC" "${cflags[@]}" "${cjson_cflags[@]}" common/*.c "${extra[@]}" "$src" \
       -o "$out/fuzz_$n" "${cjson_libs[@]}"

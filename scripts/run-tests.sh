@@ -53,19 +53,27 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# A libFuzzer target run for a bounded time counts as one test case (clang: install-deps --test).
+fuzz() { # name seconds
+  if scripts/fuzz.sh "$2" "$1"; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+}
+
 unit build
 unit build/san
 if [[ $what == all ]]; then
+  run_suite "fuzz http request path (60 s)" plain 600 fuzz http 60
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
   run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
+  run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
+  run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

@@ -43,6 +43,9 @@ static bool is_loopback_name(const char *name, size_t n)
 
     size_t sl = sizeof dotlh - 1;
 
+    for (size_t i = 0; i < n; i++) /* a DNS name's characters only (or an IP literal's) */
+        if (!isalnum((unsigned char)name[i]) && !strchr(".-[]:", name[i]))
+            return false;
     if (n == sizeof lh - 1 && !strncasecmp(name, lh, n))
         return true;
     if (n > sl && !strncasecmp(name + n - sl, dotlh, sl))
