@@ -69,6 +69,7 @@ if [[ $what == all ]]; then
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
+  run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
