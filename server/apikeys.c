@@ -343,16 +343,24 @@ static void fill_quota(const apikey_t *k, apikey_quota_t *q)
         q->retry_after = 1;
 }
 
-int apikeys_take_request(apikeys_t *ks, const apikey_t *ck, apikey_quota_t *q)
+/* The entry to apply quotas to, locked; NULL (q zeroed) when keys are off or k is anonymous. */
+static apikey_t *lock_limited(apikeys_t *ks, const apikey_t *ck, apikey_quota_t *q)
 {
-    apikey_t *k = (apikey_t *)ck;
-    int rc = 0;
-
     if (q)
         memset(q, 0, sizeof *q);
-    if (!apikeys_enabled(ks) || k == &anonymous)
-        return 0;
+    if (!apikeys_enabled(ks) || ck == &anonymous)
+        return NULL;
     pthread_mutex_lock(&ks->mu);
+    return (apikey_t *)ck;
+}
+
+int apikeys_take_request(apikeys_t *ks, const apikey_t *ck, apikey_quota_t *q)
+{
+    apikey_t *k = lock_limited(ks, ck, q);
+    int rc = 0;
+
+    if (!k)
+        return 0;
     if (k->rpm > 0) {
         refill(ks, k);
         if (k->tokens >= 1)
@@ -371,14 +379,11 @@ int apikeys_take_request(apikeys_t *ks, const apikey_t *ck, apikey_quota_t *q)
 
 int apikeys_acquire(apikeys_t *ks, const apikey_t *ck, apikey_quota_t *q)
 {
-    apikey_t *k = (apikey_t *)ck;
+    apikey_t *k = lock_limited(ks, ck, q);
     int rc = 0;
 
-    if (q)
-        memset(q, 0, sizeof *q);
-    if (!apikeys_enabled(ks) || k == &anonymous)
+    if (!k)
         return 0;
-    pthread_mutex_lock(&ks->mu);
     if (k->concurrent > 0 && k->running >= k->concurrent) {
         rc = -1;
         k->n_conc++;

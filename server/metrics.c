@@ -38,9 +38,10 @@ typedef struct {
     double sum_ms;
 } hist_t;
 
+/* A counter labelled by a number and a name: (language, status) or (HTTP status, code). */
 typedef struct {
-    int lang;
-    char status[32];
+    int num;
+    char name[32];
     uint64_t n;
 } pair_t;
 
@@ -51,12 +52,7 @@ static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
 static uint64_t restarts;
 static uint64_t cache[REQUEST_NLANG][2]; /* [lang][hit] */
 
-typedef struct {
-    int status;
-    char code[32];
-    uint64_t n;
-} resp_t;
-static resp_t resps[MAX_PAIRS];
+static pair_t resps[MAX_PAIRS];
 static int nresps;
 static uint64_t closed_per_ip, closed_timeout;
 
@@ -74,23 +70,26 @@ void metrics_reset(void)
     pthread_mutex_unlock(&mu);
 }
 
-void metrics_response(int status, const char *code)
+/* Adds one to the counter (num, name) of tab, making it on first use. Caller holds mu. */
+static void bump(pair_t *tab, int *count, int num, const char *name)
 {
-    if (!code || !code[0])
-        code = "none";
-    pthread_mutex_lock(&mu);
-    for (int i = 0; i < nresps; i++)
-        if (resps[i].status == status && !strcmp(resps[i].code, code)) {
-            resps[i].n++;
-            pthread_mutex_unlock(&mu);
+    for (int i = 0; i < *count; i++)
+        if (tab[i].num == num && !strcmp(tab[i].name, name)) {
+            tab[i].n++;
             return;
         }
-    if (nresps < MAX_PAIRS) {
-        resps[nresps].status = status;
-        snprintf(resps[nresps].code, sizeof resps[nresps].code, "%s", code);
-        resps[nresps].n = 1;
-        nresps++;
+    if (*count < MAX_PAIRS) {
+        tab[*count].num = num;
+        snprintf(tab[*count].name, sizeof tab[*count].name, "%s", name);
+        tab[*count].n = 1;
+        (*count)++;
     }
+}
+
+void metrics_response(int status, const char *code)
+{
+    pthread_mutex_lock(&mu);
+    bump(resps, &nresps, status, code && code[0] ? code : "none");
     pthread_mutex_unlock(&mu);
 }
 
@@ -109,18 +108,7 @@ void metrics_request(int lang, const char *status)
     if (lang < -1 || lang >= REQUEST_NLANG || !status)
         return;
     pthread_mutex_lock(&mu);
-    for (int i = 0; i < npairs; i++)
-        if (pairs[i].lang == lang && !strcmp(pairs[i].status, status)) {
-            pairs[i].n++;
-            pthread_mutex_unlock(&mu);
-            return;
-        }
-    if (npairs < MAX_PAIRS) {
-        pairs[npairs].lang = lang;
-        snprintf(pairs[npairs].status, sizeof pairs[npairs].status, "%s", status);
-        pairs[npairs].n = 1;
-        npairs++;
-    }
+    bump(pairs, &npairs, lang, status);
     pthread_mutex_unlock(&mu);
 }
 
@@ -174,12 +162,12 @@ char *metrics_render(const metrics_gauges_t *g)
                "status.\n# TYPE codegate_requests_total counter\n");
     for (int i = 0; i < npairs; i++)
         fprintf(f, "codegate_requests_total{language=\"%s\",status=\"%s\"} %llu\n",
-                lang_label(pairs[i].lang), pairs[i].status, (unsigned long long)pairs[i].n);
+                lang_label(pairs[i].num), pairs[i].name, (unsigned long long)pairs[i].n);
     fprintf(f, "# HELP codegate_http_responses_total HTTP answers sent, by status and API error "
                "code.\n# TYPE codegate_http_responses_total counter\n");
     for (int i = 0; i < nresps; i++)
         fprintf(f, "codegate_http_responses_total{status=\"%d\",code=\"%s\"} %llu\n",
-                resps[i].status, resps[i].code, (unsigned long long)resps[i].n);
+                resps[i].num, resps[i].name, (unsigned long long)resps[i].n);
     fprintf(f,
             "# HELP codegate_http_connections_closed_total Connections the front door closed: "
             "over the per-address cap, or past a header/body deadline.\n"
