@@ -67,8 +67,9 @@ static const opt_t opts[] = {
     {"bind", "CODEGATE_BIND", OPT_STR, "127.0.0.1", 0, 0, M(bind), NULL, check_ipv4,
      "IPv4 address the HTTP server listens on"},
     {"port", "PORT", OPT_INT, "5000", 1, 65535, M(port), NULL, NULL, "HTTP port"},
-    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "*", 0, 0, M(cors_origins), NULL, NULL,
-     "allowed CORS origins: * or a comma-separated list"},
+    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "", 0, 0, M(cors_origins), NULL, NULL,
+     "web page origins that may use the API from a browser: * (any), a comma-separated list, or "
+     "empty: loopback origins when bound to loopback, else any; the gateway's own pages always"},
     {"allowed-hosts", "CODEGATE_ALLOWED_HOSTS", OPT_STR, "", 0, 0, M(allowed_hosts), NULL, NULL,
      "Host names answered besides localhost/127.x/[::1] (comma-separated, or * for any); "
      "empty: a gateway bound to loopback answers loopback names only (DNS rebinding), "

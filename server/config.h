@@ -21,7 +21,7 @@ typedef struct {
     /* HTTP front end */
     char bind[64];           /* --bind, CODEGATE_BIND, "127.0.0.1" */
     int port;                /* --port, PORT, 5000 */
-    char cors_origins[512];  /* --cors-origins, CODEGATE_CORS_ORIGINS, "*" (comma list) */
+    char cors_origins[512];  /* --cors-origins, CODEGATE_CORS_ORIGINS, "" = automatic */
     char allowed_hosts[512]; /* --allowed-hosts, CODEGATE_ALLOWED_HOSTS, "" (comma list or *) */
     int max_connections;     /* --max-connections, CODEGATE_MAX_CONNECTIONS, 16000 */
     int max_conns_per_ip;    /* --max-conns-per-ip, CODEGATE_MAX_CONNS_PER_IP, 256 (0 = no cap) */

@@ -344,9 +344,10 @@ void frontdoor_note_error(const char *code, const char *message)
 static void add_cors(struct MHD_Connection *mc, struct MHD_Response *r)
 {
     const char *origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin");
-    const char *allow = gate_cors_origin(fd.cfg->cors_origins, origin);
+    const char *host = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host");
+    const char *allow = gate_cors_origin(fd.cfg->cors_origins, origin, host, fd.loopback_bind);
 
-    if (strcmp(fd.cfg->cors_origins, "*") != 0)
+    if (!allow || strcmp(allow, "*") != 0)
         MHD_add_response_header(r, "Vary", "Origin");
     if (allow) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", allow);
@@ -494,6 +495,21 @@ const apikey_t *frontdoor_request_key(apikeys_t *keys, const char *authorization
     return apikeys_authenticate(keys, apikeys_bearer(authorization));
 }
 
+/* A browser request from a page whose origin may not use the API (see gate_cors_origin):
+ * refused before it runs anything, whatever the browser does with CORS. */
+static bool refuse_origin(struct MHD_Connection *mc, const char *host, enum MHD_Result *rc)
+{
+    const char *origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin");
+    char msg[200];
+
+    if (!origin || gate_cors_origin(fd.cfg->cors_origins, origin, host, fd.loopback_bind))
+        return false;
+    snprintf(msg, sizeof msg,
+             "pages from %.80s may not use this gateway (see --cors-origins)", origin);
+    *rc = answer(mc, 403, "origin_not_allowed", msg, NULL);
+    return true;
+}
+
 /* Rejects with an answer (returns true) or lets the request through (false). */
 static bool reject_head(struct MHD_Connection *mc, const char *url, const char *method,
                         enum MHD_Result *rc)
@@ -519,8 +535,13 @@ static bool reject_head(struct MHD_Connection *mc, const char *url, const char *
                      NULL);
         return true;
     }
+    if (!strcmp(method, "GET") && !strcmp(url, "/api/code/session") &&
+        refuse_origin(mc, host, rc))
+        return true; /* a WebSocket is not subject to CORS: a foreign page could open one */
     if (strcmp(method, "POST") != 0 || strcmp(url, "/api/code/execute") != 0)
         return false;
+    if (refuse_origin(mc, host, rc))
+        return true;
     if (apikeys_enabled(fd.keys)) {
         const char *auth = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
         const apikey_t *k = frontdoor_request_key(fd.keys, auth);

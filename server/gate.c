@@ -142,12 +142,34 @@ int gate_content_length(const char *const *values, int n, bool has_transfer_enco
     return 0;
 }
 
-const char *gate_cors_origin(const char *origins, const char *origin)
+/* True when origin is scheme://<a loopback Host value> for http or https. */
+static bool is_loopback_origin(const char *origin)
+{
+    const char *rest = NULL;
+
+    if (!strncmp(origin, "http://", 7))
+        rest = origin + 7;
+    else if (!strncmp(origin, "https://", 8))
+        rest = origin + 8;
+    return rest && *rest && gate_host_allowed(rest, "", true);
+}
+
+const char *gate_cors_origin(const char *origins, const char *origin, const char *host,
+                             bool loopback_bind)
 {
     if (!strcmp(origins, "*"))
         return "*";
     if (!origin || !origin[0])
         return NULL;
+    if (host && host[0]) {
+        const char *rest = !strncmp(origin, "http://", 7)    ? origin + 7
+                           : !strncmp(origin, "https://", 8) ? origin + 8
+                                                             : NULL;
+        if (rest && !strcasecmp(rest, host))
+            return origin; /* same origin: the playground */
+    }
+    if (!origins[0])
+        return !loopback_bind ? "*" : is_loopback_origin(origin) ? origin : NULL;
     /* Exact (case-sensitive) match: an origin is scheme://host[:port]. */
     for (const char *p = origins; *p;) {
         size_t k = strcspn(p, ","), m = k;

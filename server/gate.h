@@ -37,9 +37,17 @@ bool gate_is_json(const char *content_type);
 int gate_content_length(const char *const *values, int n, bool has_transfer_encoding,
                         uint64_t *len);
 
-/* The Access-Control-Allow-Origin value for a request's Origin under --cors-origins, or NULL
- * for none. "*" gives "*"; a list gives origin itself when it is listed exactly. */
-const char *gate_cors_origin(const char *origins, const char *origin);
+/*
+ * The Access-Control-Allow-Origin value for a request's Origin, or NULL when that origin may
+ * not use the API from a browser. origins is --cors-origins: "*" allows every origin; a
+ * comma-separated list allows those exactly; "" (the default) is automatic: when the gateway
+ * listens on loopback (loopback_bind) only loopback origins (http or https, localhost,
+ * *.localhost, 127.x.y.z or [::1], any port), else every origin ("*"). The gateway's own pages
+ * (Origin = scheme://Host) are always allowed. origin NULL (not a browser): NULL, but "*" for
+ * "*".
+ */
+const char *gate_cors_origin(const char *origins, const char *origin, const char *host,
+                             bool loopback_bind);
 
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 bool gate_addr_is_loopback(const struct sockaddr *sa);

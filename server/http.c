@@ -56,10 +56,11 @@ typedef struct {
 
 static void set_cors(const http_t *h, const struct _u_request *req, struct _u_response *resp)
 {
-    const char *allow =
-        gate_cors_origin(h->cfg->cors_origins, u_map_get_case(req->map_header, "Origin"));
+    const char *allow = gate_cors_origin(
+        h->cfg->cors_origins, u_map_get_case(req->map_header, "Origin"),
+        u_map_get_case(req->map_header, "Host"), gate_bind_is_loopback(h->cfg->bind));
 
-    if (strcmp(h->cfg->cors_origins, "*") != 0)
+    if (!allow || strcmp(allow, "*") != 0)
         u_map_put(resp->map_header, "Vary", "Origin");
     if (allow) {
         u_map_put(resp->map_header, "Access-Control-Allow-Origin", allow);

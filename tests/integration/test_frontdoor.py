@@ -34,8 +34,18 @@ G = None  # a gateway with the default front-door settings, shared by the quick 
 HEAD = b"POST /api/code/execute HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
 
 
+STARTED = []  # every gateway of the suite, for the sanitizer check at the end
+
+
 def gateway(*args, name="http-fd"):
-    return Gateway(BUILD, EXTRA + list(args), name=name)
+    g = Gateway(BUILD, EXTRA + list(args), name=name)
+    STARTED.append(g)
+    return g
+
+
+def test_no_sanitizer_reports():
+    bad = {g.instance: g.sanitizer_reports() for g in STARTED if g.sanitizer_reports()}
+    check(not bad, "sanitizer reports: %s" % bad)
 
 
 def is_error(doc, code):
@@ -182,7 +192,7 @@ def test_loopback_exempt_by_default():
 
 def test_post_must_be_json():
     for ct in (None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
-        hdrs = {"Origin": "http://evil.example"}
+        hdrs = {"Origin": "http://localhost:3000"}
         if ct:
             hdrs["Content-Type"] = ct
         st, doc, h = http("POST", G.url + "/api/code/execute",
@@ -192,6 +202,42 @@ def test_post_must_be_json():
     st, doc, _ = http("POST", G.url + "/api/code/execute", {"language": "python", "code": "print(1)"},
                       headers={"Content-Type": "application/json; charset=utf-8"})
     check(st == 200, "JSON with a charset runs", doc)
+
+
+def test_foreign_pages_refused():
+    body = json.dumps({"language": "python", "code": "print(1)"}).encode()
+    js = {"Content-Type": "application/json"}
+    # Bound to loopback, default --cors-origins: a page from elsewhere runs nothing...
+    st, doc, h = http("POST", G.url + "/api/code/execute", raw=body,
+                      headers=dict(js, Origin="https://evil.example"))
+    check(st == 403 and is_error(doc, "origin_not_allowed") and "Access-Control-Allow-Origin" not in h,
+          "foreign origin refused", doc)
+    st, _, h = http("OPTIONS", G.url + "/api/code/execute",
+                    headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    check("Access-Control-Allow-Origin" not in h, "foreign preflight gets no CORS")
+    # ...and cannot open a session: WebSockets are not subject to CORS.
+    st, _, doc, _, _ = raw_http(G.port, b"GET /api/code/session HTTP/1.1\r\nHost: localhost\r\n"
+                                b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: https://evil.example\r\n\r\n")
+    check(st == 403 and is_error(doc, "origin_not_allowed"), "foreign WebSocket refused", doc)
+    # A page on a loopback origin, and the gateway's own pages, may.
+    st, doc, h = http("POST", G.url + "/api/code/execute", raw=body,
+                      headers=dict(js, Origin="http://localhost:3000"))
+    check(st == 200 and h["Access-Control-Allow-Origin"] == "http://localhost:3000", "loopback page", doc)
+    st, doc, h = http("POST", G.url + "/api/code/execute", raw=body,
+                      headers=dict(js, Origin="http://127.0.0.1:%d" % G.port))
+    check(st == 200, "same origin (the playground)", doc)
+    # An explicit list.
+    g = gateway("--cors-origins", "https://app.school.example", name="http-fd-cors").start()
+    try:
+        st, doc, h = http("POST", g.url + "/api/code/execute", raw=body,
+                          headers=dict(js, Origin="https://app.school.example"))
+        check(st == 200 and h["Access-Control-Allow-Origin"] == "https://app.school.example", "listed", doc)
+        st, doc, _ = http("POST", g.url + "/api/code/execute", raw=body,
+                          headers=dict(js, Origin="http://localhost:3000"))
+        check(st == 403, "not listed", doc)
+    finally:
+        check(g.stop() == 0, "exit 0")
 
 
 def test_host_names():
@@ -423,7 +469,7 @@ def main():
     r = Runner("frontdoor (%s)" % " ".join(EXTRA))
     G = gateway(name="http-fd-main").start()
     try:
-        for t in (test_post_must_be_json, test_host_names, test_cors_allows_authorization,
+        for t in (test_post_must_be_json, test_foreign_pages_refused, test_host_names, test_cors_allows_authorization,
                   test_library_errors_are_json, test_nul_in_strings, test_big_bodies_cut_early,
                   test_loopback_exempt_by_default, test_failed_run_visible_in_output):
             r.run(t, timeout=120)
@@ -432,6 +478,7 @@ def main():
     for t in (test_header_and_body_deadlines, test_per_address_cap, test_5xx_logged_and_counted,
               test_api_keys, test_health_while_executors_start, test_flood_idle_and_slowloris):
         r.run(t, timeout=300)
+    r.run(test_no_sanitizer_reports)
     return r.finish()
 
 

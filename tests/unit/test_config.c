@@ -121,7 +121,7 @@ static void test_defaults(void **state)
     assert_int_equal(load(1, argv), 0);
     assert_string_equal(cfg.bind, "127.0.0.1");
     assert_int_equal(cfg.port, 5000);
-    assert_string_equal(cfg.cors_origins, "*");
+    assert_string_equal(cfg.cors_origins, ""); /* automatic: see gate_cors_origin */
     assert_string_equal(cfg.runtime, "auto");
     assert_int_equal(cfg.executors, 1);
     assert_int_equal(cfg.slots, 4);

@@ -91,13 +91,32 @@ static void test_content_length(void **state)
 static void test_cors(void **state)
 {
     (void)state;
-    assert_string_equal(gate_cors_origin("*", NULL), "*");
+    /* No Origin: not a browser request, nothing to allow (but "*" is "*"). */
+    assert_null(gate_cors_origin("", NULL, "localhost", true));
+    assert_null(gate_cors_origin("https://a.example", NULL, "localhost", false));
+    assert_string_equal(gate_cors_origin("*", NULL, "localhost", true), "*");
+    assert_string_equal(gate_cors_origin("*", "https://any.example", NULL, true), "*");
     assert_string_equal(
-        gate_cors_origin("https://a.example, https://b.example", "https://b.example"),
+        gate_cors_origin("https://a.example, https://b.example", "https://b.example", NULL, false),
         "https://b.example");
-    assert_null(gate_cors_origin("https://a.example", "https://a.example.evil"));
-    assert_null(gate_cors_origin("https://a.example", "https://A.example"));
-    assert_null(gate_cors_origin("https://a.example", NULL));
+    assert_null(gate_cors_origin("https://a.example", "https://a.example.evil", NULL, false));
+    assert_null(gate_cors_origin("https://a.example", "https://A.example", NULL, false));
+    /* Automatic, bound to loopback: loopback origins only. */
+    assert_string_equal(gate_cors_origin("", "http://localhost:3000", NULL, true),
+                        "http://localhost:3000");
+    assert_string_equal(gate_cors_origin("", "https://127.0.0.1", NULL, true), "https://127.0.0.1");
+    assert_string_equal(gate_cors_origin("", "http://[::1]:8080", NULL, true), "http://[::1]:8080");
+    assert_null(gate_cors_origin("", "https://evil.example", NULL, true));
+    assert_null(gate_cors_origin("", "http://localhost.evil.example", NULL, true));
+    assert_null(gate_cors_origin("", "null", NULL, true));
+    assert_null(gate_cors_origin("", "file://localhost", NULL, true));
+    /* Automatic, bound elsewhere: any. */
+    assert_string_equal(gate_cors_origin("", "https://evil.example", NULL, false), "*");
+    /* The gateway's own pages, whatever the list. */
+    assert_string_equal(
+        gate_cors_origin("https://a.example", "http://school:5000", "school:5000", false),
+        "http://school:5000");
+    assert_null(gate_cors_origin("https://a.example", "http://school:5000", "other:5000", false));
 }
 
 static void test_loopback_addr(void **state)
