@@ -504,8 +504,8 @@ static bool refuse_origin(struct MHD_Connection *mc, const char *host, enum MHD_
 
     if (!origin || gate_cors_origin(fd.cfg->cors_origins, origin, host, fd.loopback_bind))
         return false;
-    snprintf(msg, sizeof msg,
-             "pages from %.80s may not use this gateway (see --cors-origins)", origin);
+    snprintf(msg, sizeof msg, "pages from %.80s may not use this gateway (see --cors-origins)",
+             origin);
     *rc = answer(mc, 403, "origin_not_allowed", msg, NULL);
     return true;
 }
@@ -535,8 +535,7 @@ static bool reject_head(struct MHD_Connection *mc, const char *url, const char *
                      NULL);
         return true;
     }
-    if (!strcmp(method, "GET") && !strcmp(url, "/api/code/session") &&
-        refuse_origin(mc, host, rc))
+    if (!strcmp(method, "GET") && !strcmp(url, "/api/code/session") && refuse_origin(mc, host, rc))
         return true; /* a WebSocket is not subject to CORS: a foreign page could open one */
     if (strcmp(method, "POST") != 0 || strcmp(url, "/api/code/execute") != 0)
         return false;
@@ -601,9 +600,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
     (void)cls;
     if (c) {
         pthread_mutex_lock(&fd.mu);
-        if (c->rejected) {
+        if (c->rejected || c->phase == PH_DEAD) {
+            /* Answered already (by the checks, or with a 408 by the watchdog): do not read
+             * what else the client sends, and never run the request. */
             pthread_mutex_unlock(&fd.mu);
-            return MHD_NO; /* answered already; do not read what else the client sends */
+            return MHD_NO;
         }
         if (c->phase == PH_HEAD || c->phase == PH_IDLE) {
             first = true;
