@@ -301,6 +301,20 @@ def test_nul_in_strings():
     check(st == 200 and doc["data"]["stdout"] == "\\u0000\n", "literal backslash-u0000 runs", doc)
 
 
+def test_deep_nesting_fits_the_stack():
+    # Handler threads have 256 KiB stacks; cJSON parses nesting recursively up to 1,000 levels.
+    for depth, status in ((999, 200), (1000, 400), (200000, 400)):
+        for open_, close in (("[", "]"), ('{"a":', "}")):
+            leaf = "1" if close == "}" else ""
+            raw = ('{"language":"python","code":"print(1)","x":' + open_ * depth + leaf
+                   + close * depth + "}").encode()
+            st, doc, _ = http("POST", G.url + "/api/code/execute", raw=raw,
+                              headers={"Content-Type": "application/json"})
+            check(st == status, "nesting %d of %s: %s" % (depth, open_, st), doc)
+    st, _, _ = http("GET", G.url + "/healthz")
+    check(st == 200, "still alive")
+
+
 def test_big_bodies_cut_early():
     # 20 MiB announced: 413 before the body is read (the client has sent 10 bytes of it).
     st, _, doc, dt, _ = raw_http(G.port, HEAD + b"Content-Length: %d\r\n\r\n{\"code\":\"" % (20 << 20))
@@ -470,7 +484,8 @@ def main():
     G = gateway(name="http-fd-main").start()
     try:
         for t in (test_post_must_be_json, test_foreign_pages_refused, test_host_names, test_cors_allows_authorization,
-                  test_library_errors_are_json, test_nul_in_strings, test_big_bodies_cut_early,
+                  test_library_errors_are_json, test_nul_in_strings, test_deep_nesting_fits_the_stack,
+                  test_big_bodies_cut_early,
                   test_loopback_exempt_by_default, test_failed_run_visible_in_output):
             r.run(t, timeout=120)
     finally:
