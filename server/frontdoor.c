@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,6 +662,50 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
     return d;
 }
 
+/* libmicrohttpd's own messages (a thread it could not create, a socket error, a malformed
+ * request) as JSON log lines, at most FD_MHD_LOG_PER_S a second: a flood of bad requests must
+ * not flood the log. The number left out is logged with the next line that passes. */
+#define FD_MHD_LOG_PER_S 5
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t second;
+    static int used;
+    static unsigned long dropped;
+    char msg[300];
+    unsigned long skipped = 0;
+    bool pass;
+    int64_t now = cg_now_ms() / 1000;
+
+    (void)cls;
+    pthread_mutex_lock(&mu);
+    if (now != second) {
+        second = now;
+        used = 0;
+    }
+    pass = used < FD_MHD_LOG_PER_S;
+    if (pass) {
+        used++;
+        skipped = dropped;
+        dropped = 0;
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!pass)
+        return;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    /* A client's malformed request is the client's error; everything else (threads, sockets,
+     * memory) is the gateway's. The HTML page it names was sent as JSON (see above). */
+    log_level_t level = strncmp(msg, "Error processing request", 24) ? LOG_WARN : LOG_INFO;
+    if (skipped)
+        log_msg(level, "libmicrohttpd: %s (%lu earlier messages left out)", msg, skipped);
+    else
+        log_msg(level, "libmicrohttpd: %s", msg);
+}
+
 /* ---- life cycle ---- */
 
 long frontdoor_raise_nofile(void)
@@ -695,6 +740,7 @@ int frontdoor_start(struct _u_instance *inst, const config_t *cfg, apikeys_t *ke
                 was, nofile, limit);
     }
     struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, or MHD warns */
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
