@@ -38,6 +38,7 @@ for n in "${names[@]}"; do
   extra=()
   [[ $n == request ]] && extra=(server/request.c server/judge.c)
   [[ $n == wsframe ]] && extra=(server/wsframe.c)
+  [[ $n == http ]] && extra=(server/gate.c server/request.c)
   echo "== building fuzz_$n"
   "$CC" "${cflags[@]}" "${cjson_cflags[@]}" common/*.c "${extra[@]}" "$src" \
       -o "$out/fuzz_$n" "${cjson_libs[@]}"

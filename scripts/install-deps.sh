@@ -6,7 +6,7 @@
 #
 #   scripts/install-deps.sh            build + run + test packages
 #   scripts/install-deps.sh --docker   also Debian's docker.io and debootstrap
-#   scripts/install-deps.sh --test     also what the test suites need (headless Chromium)
+#   scripts/install-deps.sh --test     also what the test suites need (headless Chromium, clang)
 set -euo pipefail
 
 PKGS=(
@@ -15,8 +15,8 @@ PKGS=(
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev
   python3 python3-websocket nodejs g++ curl procps
 )
-# The test suites also drive the playground in a real (headless) browser and fuzz the session
-# frame parser (libFuzzer comes with Debian's clang).
+# The test suites also drive the playground in a real (headless) browser and run the
+# libFuzzer targets (HTTP request path, session frames; clang).
 if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
   PKGS+=(chromium chromium-driver python3-selenium clang)
 fi

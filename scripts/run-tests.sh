@@ -54,6 +54,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# A libFuzzer target run for a bounded time counts as one test case (clang: install-deps --test).
+fuzz_cmd() { # name seconds -> a command line for run_suite (timeout cannot run a function)
+  echo "if scripts/fuzz.sh $2 $1; then echo '1 passed, 0 failed'; else echo '0 passed, 1 failed'; exit 1; fi"
+}
+
 # The unprivileged local runtime's suites start the gateway as this user (made once, before any
 # suite records the host's files).
 if [[ $what == all && $(id -u) -eq 0 ]] && ! id codegate-test >/dev/null 2>&1; then
@@ -63,15 +68,16 @@ fi
 unit build
 unit build/san
 if [[ $what == all ]]; then
-  # A libFuzzer target as a suite of one case: passes when the bounded run finds nothing.
-  run_suite "fuzz session frames (60 s)" plain 600 bash -c \
-    'if scripts/fuzz.sh 60 wsframe; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi'
+  run_suite "fuzz http request path (60 s)" plain 600 bash -c "$(fuzz_cmd http 60)"
+  run_suite "fuzz session frames (60 s)" plain 600 bash -c "$(fuzz_cmd wsframe 60)"
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
   run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
+  run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
+  run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   # Without root: the same boxes built in user namespaces (issue #10.10).
   run_suite "hostile local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
@@ -82,6 +88,7 @@ if [[ $what == all ]]; then
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
+  run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

@@ -67,8 +67,34 @@ static const opt_t opts[] = {
     {"bind", "CODEGATE_BIND", OPT_STR, "127.0.0.1", 0, 0, M(bind), NULL, check_ipv4,
      "IPv4 address the HTTP server listens on"},
     {"port", "PORT", OPT_INT, "5000", 1, 65535, M(port), NULL, NULL, "HTTP port"},
-    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "*", 0, 0, M(cors_origins), NULL, NULL,
-     "allowed CORS origins: * or a comma-separated list"},
+    {"cors-origins", "CODEGATE_CORS_ORIGINS", OPT_STR, "", 0, 0, M(cors_origins), NULL, NULL,
+     "web page origins that may use the API from a browser: * (any), a comma-separated list, or "
+     "empty: loopback origins when bound to loopback, else any; the gateway's own pages always"},
+    {"allowed-hosts", "CODEGATE_ALLOWED_HOSTS", OPT_STR, "", 0, 0, M(allowed_hosts), NULL, NULL,
+     "Host names answered besides localhost/127.x/[::1] (comma-separated, or * for any); "
+     "empty: a gateway bound to loopback answers loopback names only (DNS rebinding), "
+     "one bound elsewhere answers any"},
+    {"max-connections", "CODEGATE_MAX_CONNECTIONS", OPT_INT, "16000", 16, 1000000,
+     M(max_connections), NULL, NULL,
+     "HTTP connections open at once (each has a thread); lowered to fit the open-files limit, "
+     "which the gateway raises to its hard limit at start"},
+    {"max-conns-per-ip", "CODEGATE_MAX_CONNS_PER_IP", OPT_INT, "256", 0, 1000000,
+     M(max_conns_per_ip), NULL, NULL,
+     "HTTP connections one client address may hold; more are closed at once (0 = no cap; "
+     "loopback clients are exempt unless --per-ip-loopback)"},
+    {"per-ip-loopback", "CODEGATE_PER_IP_LOOPBACK", OPT_BOOL, "false", 0, 0, M(per_ip_loopback),
+     NULL, NULL,
+     "apply --max-conns-per-ip to loopback clients too (off: a reverse proxy on this host "
+     "carries every client)"},
+    {"header-timeout-ms", "CODEGATE_HEADER_TIMEOUT_MS", OPT_INT, "10000", 100, 600000,
+     M(header_timeout_ms), NULL, NULL,
+     "a request line and headers must arrive within this time (else 408 and close)"},
+    {"body-timeout-ms", "CODEGATE_BODY_TIMEOUT_MS", OPT_INT, "30000", 100, 600000,
+     M(body_timeout_ms), NULL, NULL,
+     "a request body must arrive within this time after its headers (else 408 and close)"},
+    {"api-keys-file", "CODEGATE_API_KEYS_FILE", OPT_STR, "", 0, 0, M(api_keys_file), NULL, NULL,
+     "file of API keys (name key [rpm=N] [concurrent=N] per line; re-read on SIGHUP); empty: "
+     "no keys, the API is open"},
     {"runtime", "CODEGATE_RUNTIME", OPT_STR, "auto", 0, 0, M(runtime), "auto|docker|local", NULL,
      "where executors run: docker, local processes, or auto (docker when the daemon answers)"},
     {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL, NULL,

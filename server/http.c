@@ -21,6 +21,8 @@
 #include <ulfius.h>
 
 #include "cg_util.h"
+#include "frontdoor.h"
+#include "gate.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -36,12 +38,13 @@ struct http {
     const config_t *cfg;
     pool_t *pool;
     session_hub_t *hub;
+    apikeys_t *keys;
+    _Atomic(const char *) progress; /* start-up step shown by /readyz until ready */
     char static_dir[PATH_MAX];
     const char *runtime_name;
     struct _u_instance inst;
     atomic_int inflight;
     atomic_bool draining;
-    int quiesced_fd; /* listen socket handed back by MHD_quiesce_daemon, closed after stop */
 };
 
 typedef struct {
@@ -53,34 +56,16 @@ typedef struct {
 
 static void set_cors(const http_t *h, const struct _u_request *req, struct _u_response *resp)
 {
-    const char *origins = h->cfg->cors_origins;
-    const char *origin = u_map_get_case(req->map_header, "Origin");
+    const char *allow = gate_cors_origin(
+        h->cfg->cors_origins, u_map_get_case(req->map_header, "Origin"),
+        u_map_get_case(req->map_header, "Host"), gate_bind_is_loopback(h->cfg->bind));
 
-    if (strcmp(origins, "*") == 0) {
-        u_map_put(resp->map_header, "Access-Control-Allow-Origin", "*");
-        return;
-    }
-    u_map_put(resp->map_header, "Vary", "Origin");
-    if (!origin)
-        return;
-    /* Exact match against the comma-separated list. */
-    size_t olen = strlen(origin);
-    for (const char *p = origins; *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && (*p == ' ')) {
-            p++;
-            n--;
-        }
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if (n == olen && strncmp(p, origin, n) == 0) {
-            u_map_put(resp->map_header, "Access-Control-Allow-Origin", origin);
-            return;
-        }
-        if (!end)
-            break;
-        p = end + 1;
+    if (!allow || strcmp(allow, "*") != 0)
+        u_map_put(resp->map_header, "Vary", "Origin");
+    if (allow) {
+        u_map_put(resp->map_header, "Access-Control-Allow-Origin", allow);
+        u_map_put(resp->map_header, "Access-Control-Expose-Headers",
+                  "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
     }
 }
 
@@ -93,6 +78,7 @@ static int send_json(const http_t *h, const struct _u_request *req, struct _u_re
     if (!body) {
         static const char oom[] = "{\"success\":false,\"error\":{\"code\":\"internal_error\","
                                   "\"message\":\"out of memory\"}}";
+        frontdoor_note_error("internal_error", "out of memory building the answer");
         ulfius_set_string_body_response(resp, 500, oom);
         return U_CALLBACK_COMPLETE;
     }
@@ -104,7 +90,25 @@ static int send_json(const http_t *h, const struct _u_request *req, struct _u_re
 static int send_error(const http_t *h, const struct _u_request *req, struct _u_response *resp,
                       int status, const char *code, const char *message, cJSON *details)
 {
+    frontdoor_note_error(code, message);
     return send_json(h, req, resp, status, response_error(code, message, details));
+}
+
+/* For an error answer built elsewhere (response_job): its code and message for the metrics
+ * and the 5xx log line. */
+static void note_body_error(const char *body)
+{
+    cJSON *root = body ? cJSON_Parse(body) : NULL;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    static __thread char code_buf[32];
+
+    if (cJSON_IsString(code)) {
+        snprintf(code_buf, sizeof code_buf, "%s", code->valuestring);
+        frontdoor_note_error(code_buf, cJSON_IsString(msg) ? msg->valuestring : "");
+    }
+    cJSON_Delete(root);
 }
 
 static int lang_index(const char *language)
@@ -189,8 +193,8 @@ static int64_t wait_budget_ms(const http_t *h, const request_t *r)
     return t;
 }
 
-static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp, request_t *r,
-                   int64_t t0)
+static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                   request_t *r, int64_t t0)
 {
     const char *language = r->language;
     int64_t budget = wait_budget_ms(h, r);
@@ -214,7 +218,8 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
     if (rc != 0) {
         log_request(h, req, 503, "shutting_down", job, language, t0);
         job_unref(job);
-        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
+        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down",
+                          NULL);
     }
     if (!job_wait(job, cg_now_ms() + budget)) {
         /* Should not happen: the pool finishes every job. Do not hang the client. */
@@ -225,6 +230,8 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
                           "the executor did not answer in time", NULL);
     }
     body = response_job(job, &status, &outcome);
+    if (status >= 400)
+        note_body_error(body);
     if (status == 503)
         u_map_put(resp->map_header, "Retry-After", "1");
     log_request(h, req, status, outcome, job, language, t0);
@@ -232,12 +239,56 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
     return send_json(h, req, resp, status, body);
 }
 
+/* Sets Retry-After and the RateLimit-* headers of a quota answer. */
+static void quota_headers(struct _u_response *resp, const apikey_quota_t *q)
+{
+    char v[16];
+
+    snprintf(v, sizeof v, "%d", q->retry_after > 0 ? q->retry_after : 1);
+    u_map_put(resp->map_header, "Retry-After", v);
+    if (q->limit <= 0)
+        return;
+    snprintf(v, sizeof v, "%d", q->limit);
+    u_map_put(resp->map_header, "RateLimit-Limit", v);
+    snprintf(v, sizeof v, "%d", q->remaining);
+    u_map_put(resp->map_header, "RateLimit-Remaining", v);
+    snprintf(v, sizeof v, "%d", q->reset_s);
+    u_map_put(resp->map_header, "RateLimit-Reset", v);
+}
+
+/* Parses and runs a request under key k's concurrency quota. */
+static int execute_as(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                      const apikey_t *k, int64_t t0)
+{
+    request_t r;
+    request_error_t err;
+    apikey_quota_t q;
+    int ret;
+
+    if (request_parse(req->binary_body, req->binary_body_length, &r, &err) != 0) {
+        log_request(h, req, err.http_status, err.code, NULL, NULL, t0);
+        return send_error(h, req, resp, err.http_status, err.code, err.message,
+                          request_error_details(&err));
+    }
+    if (apikeys_acquire(h->keys, k, &q) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "API key %s already has its %s", apikey_name(k),
+                 "maximum of runs in progress");
+        quota_headers(resp, &q);
+        log_request(h, req, 429, "concurrency_limited", NULL, r.language, t0);
+        request_free(&r);
+        return send_error(h, req, resp, 429, "concurrency_limited", msg, NULL);
+    }
+    ret = run_job(h, req, resp, &r, t0);
+    apikeys_release(h->keys, k);
+    return ret;
+}
+
 static int on_execute(const struct _u_request *req, struct _u_response *resp, void *arg)
 {
     http_t *h = arg;
-    request_t r;
-    request_error_t err;
     int64_t t0 = cg_now_ms();
+    const apikey_t *k;
     int ret;
 
     atomic_fetch_add(&h->inflight, 1);
@@ -255,13 +306,14 @@ static int on_execute(const struct _u_request *req, struct _u_response *resp, vo
         ret = send_error(h, req, resp, 413, "payload_too_large", msg, NULL);
         goto out;
     }
-    if (request_parse(req->binary_body, req->binary_body_length, &r, &err) != 0) {
-        log_request(h, req, err.http_status, err.code, NULL, NULL, t0);
-        ret = send_error(h, req, resp, err.http_status, err.code, err.message,
-                         request_error_details(&err));
+    /* The front door checked the key already; a reload in between may have removed it. */
+    k = frontdoor_request_key(h->keys, u_map_get_case(req->map_header, "Authorization"));
+    if (!k) {
+        log_request(h, req, 401, "unauthorized", NULL, NULL, t0);
+        ret = send_error(h, req, resp, 401, "unauthorized", "the API key is not valid", NULL);
         goto out;
     }
-    ret = run_job(h, req, resp, &r, t0);
+    ret = execute_as(h, req, resp, k, t0);
 out:
     atomic_fetch_sub(&h->inflight, 1);
     return ret;
@@ -342,6 +394,10 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
                             atomic_load(&h->draining) ? "draining"
                             : ready                   ? "ready"
                                                       : "starting");
+    if (!ready && !atomic_load(&h->draining)) {
+        const char *p = atomic_load(&h->progress);
+        cJSON_AddStringToObject(root, "progress", p ? p : "waiting for executors to connect");
+    }
     cJSON_AddNumberToObject(root, "queued", pool_queue_length(h->pool));
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -355,6 +411,7 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
 
     memset(&g, 0, sizeof g);
     g.queue_depth = pool_queue_length(h->pool);
+    g.http_connections = frontdoor_connections();
     g.sessions_open = h->hub ? session_hub_count(h->hub) : 0;
     for (int i = 0; i < REQUEST_NLANG; i++) {
         pool_lang_info_t info;
@@ -364,7 +421,15 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
         g.busy[i] = info.busy;
         g.slots_down[i] = info.slots_down;
     }
-    char *text = metrics_render(&g);
+    char *base = metrics_render(&g), *text = NULL;
+    size_t len = 0;
+    FILE *f = base ? open_memstream(&text, &len) : NULL;
+    if (f) {
+        fputs(base, f);
+        apikeys_render_metrics(h->keys, f);
+        fclose(f);
+    }
+    free(base);
     if (!text)
         return send_json(h, req, resp, 500, NULL);
     set_cors(h, req, resp);
@@ -382,9 +447,12 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     http_t *h = arg;
     const route_t *rt = NULL;
     static const route_t routes[] = {
-        {"/api/code/execute", "POST, OPTIONS"}, {"/api/languages", "GET, OPTIONS"},
-        {"/healthz", "GET, OPTIONS"},           {"/readyz", "GET, OPTIONS"},
-        {"/metrics", "GET, OPTIONS"},           {"/api/code/session", "GET"},
+        {"/api/code/execute", "POST, OPTIONS"},
+        {"/api/languages", "GET, OPTIONS"},
+        {"/healthz", "GET, OPTIONS"},
+        {"/readyz", "GET, OPTIONS"},
+        {"/metrics", "GET, OPTIONS"},
+        {"/api/code/session", "GET"},
     };
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -395,7 +463,7 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     if (strcmp(req->http_verb, "OPTIONS") == 0) {
         set_cors(h, req, resp);
         u_map_put(resp->map_header, "Access-Control-Allow-Methods", rt->allow);
-        u_map_put(resp->map_header, "Access-Control-Allow-Headers", "Content-Type");
+        u_map_put(resp->map_header, "Access-Control-Allow-Headers", "Content-Type, Authorization");
         u_map_put(resp->map_header, "Access-Control-Max-Age", "600");
         u_map_put(resp->map_header, "Allow", rt->allow);
         ulfius_set_empty_body_response(resp, 204);
@@ -403,8 +471,8 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     }
     u_map_put(resp->map_header, "Allow", rt->allow);
     char msg[128];
-    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb, rt->path,
-             rt->allow);
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb,
+             rt->path, rt->allow);
     return send_error(h, req, resp, 405, "method_not_allowed", msg, NULL);
 }
 
@@ -416,14 +484,10 @@ static const char *content_type(const char *name)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},
-        {".png", "image/png"},
-        {".svg", "image/svg+xml"},
-        {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"},
-        {".json", "application/json"},
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".png", "image/png"},
+        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"}, {".json", "application/json"},
     };
 
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -552,7 +616,8 @@ static void find_static_dir(http_t *h)
     }
 }
 
-http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, const char *runtime_name)
+http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, apikeys_t *keys,
+                   const char *runtime_name)
 {
     http_t *h = calloc(1, sizeof *h);
     struct sockaddr_in addr;
@@ -562,9 +627,9 @@ http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, const 
     h->cfg = cfg;
     h->pool = pool;
     h->hub = hub;
+    h->keys = keys;
     h->runtime_name = runtime_name;
     find_static_dir(h);
-    h->quiesced_fd = -1;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
@@ -582,21 +647,8 @@ http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, const 
     if (add_routes(h) != 0)
         goto fail;
 
-    /* Ulfius' own flags plus MHD_USE_ITC, which MHD_quiesce_daemon needs for the drain. */
-    struct MHD_OptionItem ops[] = {
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &addr},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
-    if (ulfius_start_framework_with_mhd_options(&h->inst, flags, ops) != U_OK) {
-        log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", cfg->bind, cfg->port,
-                errno ? strerror(errno) : "address in use?");
+    if (frontdoor_start(&h->inst, cfg, keys, &addr) != 0)
         goto fail;
-    }
     return h;
 
 fail:
@@ -610,16 +662,21 @@ void http_begin_drain(http_t *h)
     atomic_store(&h->draining, true);
     if (h->inst.mhd_daemon) {
         MHD_socket s = MHD_quiesce_daemon(h->inst.mhd_daemon);
+        /* Closed at once: new connections are refused instead of waiting unanswered in the
+         * backlog until exit. Clients with an open keep-alive connection still reach /readyz
+         * (503 draining). */
         if (s != MHD_INVALID_SOCKET)
-            h->quiesced_fd = s;
+            close(s);
         else
             log_msg(LOG_WARN, "could not stop accepting connections; new requests get 503");
     }
 }
 
-int http_inflight(http_t *h)
+int http_inflight(http_t *h) { return atomic_load(&h->inflight); }
+
+void http_set_progress(http_t *h, const char *step)
 {
-    return atomic_load(&h->inflight);
+    atomic_store(&h->progress, step);
 }
 
 void http_stop(http_t *h)
@@ -627,8 +684,7 @@ void http_stop(http_t *h)
     if (!h)
         return;
     ulfius_stop_framework(&h->inst);
+    frontdoor_stop();
     ulfius_clean_instance(&h->inst);
-    if (h->quiesced_fd >= 0)
-        close(h->quiesced_fd);
     free(h);
 }

@@ -4,14 +4,18 @@
  * Theory of operation
  * -------------------
  * SIGTERM, SIGINT and SIGHUP are blocked before any thread starts, so every thread inherits the
- * mask and only the main thread takes them, with sigtimedwait(). Start-up: pool thread, runtime
- * (which starts the executors and announces them to the pool), then the HTTP server.
+ * mask and only the main thread takes them, with sigtimedwait(). Start-up: API keys, pool
+ * thread, the HTTP server (so /healthz answers 200 and /readyz 503 with its progress from the
+ * first second, also while Docker builds the executor images), then the runtime (which starts
+ * the executors and announces them to the pool). SIGHUP re-reads the API keys file; a bad
+ * file is logged and the previous keys stay.
  *
- * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 and MHD stops accepting
- * (http_begin_drain); requests in flight get up to cfg->drain_ms to finish; then whatever is
- * still queued or running fails with 503 shutting_down (pool_fail_all) and the handlers answer;
- * then the HTTP server stops, the pool closes its connections, and the runtime stops and removes
- * every executor it created. A second signal skips what is left of the drain. Exit status 0.
+ * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 on open connections and the
+ * listening socket is closed, so new connections are refused (http_begin_drain); requests in flight
+ * get up to cfg->drain_ms to finish; then whatever is still queued or running fails with 503
+ * shutting_down (pool_fail_all) and the handlers answer; then the HTTP server stops, the pool
+ * closes its connections, and the runtime stops and removes every executor it created. A second
+ * signal skips what is left of the drain. Exit status 0.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apikeys.h"
 #include "cg_util.h"
 #include "config.h"
 #include "http.h"
@@ -41,6 +46,26 @@ static void on_endpoint(void *arg, const runtime_endpoint_t *ep, bool up)
 }
 
 static runtime_t *g_runtime;
+
+/* Sessions' API keys (session.h): the key store's calls behind the hub's opaque principal. */
+static const void *key_of(void *ks, const char *token)
+{
+    const apikey_t *k = apikeys_authenticate(ks, token);
+    if (!k)
+        apikeys_count_refused(ks);
+    return k;
+}
+
+static int key_acquire(void *ks, const void *principal)
+{
+    apikey_quota_t q;
+    return apikeys_acquire(ks, principal, &q);
+}
+
+static void key_release(void *ks, const void *principal)
+{
+    apikeys_release(ks, principal);
+}
 
 static void on_unhealthy(void *arg, const char *id)
 {
@@ -106,16 +131,16 @@ static int lock_instance(void)
         snprintf(path, sizeof path, "%s/codegate-%s.lock", getenv("XDG_RUNTIME_DIR"),
                  g_cfg.instance);
     else
-        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(), g_cfg.instance);
+        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(),
+                 g_cfg.instance);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         log_msg(LOG_ERROR, "cannot open the instance lock %s: %s", path, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        log_msg(LOG_ERROR,
-                "another gateway with --instance %s is running on this host (%s is "
-                "locked); give this one another --instance",
+        log_msg(LOG_ERROR, "another gateway with --instance %s is running on this host (%s is "
+                           "locked); give this one another --instance",
                 g_cfg.instance, path);
         close(fd);
         return -1;
@@ -136,9 +161,8 @@ static runtime_t *choose_runtime(pool_t *pool)
                 g_cfg.docker_socket);
         return runtime_docker_new(&g_cfg, on_endpoint, pool);
     }
-    log_msg(LOG_WARN,
-            "runtime auto: no Docker daemon on %s: using the local runtime "
-            "(executors run as processes on this host)",
+    log_msg(LOG_WARN, "runtime auto: no Docker daemon on %s: using the local runtime "
+                      "(executors run as processes on this host)",
             g_cfg.docker_socket);
     return runtime_local_new(&g_cfg, on_endpoint, pool);
 }
@@ -150,6 +174,7 @@ int main(int argc, char **argv)
     pool_t *pool = NULL;
     http_t *http = NULL;
     session_hub_t *hub = NULL;
+    apikeys_t *keys = NULL;
     int rc, status = 1;
 
     if (argc == 2 && strcmp(argv[1], "--config-markdown") == 0) {
@@ -173,6 +198,13 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "codegate %s starting (instance %s)", CG_VERSION, g_cfg.instance);
     if (lock_instance() < 0)
         return 1;
+    keys = apikeys_new(g_cfg.api_keys_file, err, sizeof err);
+    if (!keys) {
+        log_msg(LOG_ERROR, "--api-keys-file: %s", err);
+        return 1;
+    }
+    if (apikeys_enabled(keys))
+        log_msg(LOG_INFO, "API keys required (from %s)", g_cfg.api_keys_file);
     pool = pool_new(&g_cfg, on_unhealthy, NULL);
     if (!pool || pool_start(pool) != 0) {
         log_msg(LOG_ERROR, "cannot start the connection pool");
@@ -183,14 +215,15 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, "cannot create the %s runtime", g_cfg.runtime);
         goto out;
     }
-    if (runtime_start(g_runtime) != 0) {
-        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)", g_runtime->ops->name);
-        goto out;
-    }
     hub = session_hub_new(&g_cfg, pool);
     if (!hub)
         goto out;
-    http = http_start(&g_cfg, pool, hub, g_runtime->ops->name);
+    if (apikeys_enabled(keys)) {
+        /* Sessions take the same keys and concurrent-run quotas as POST requests. */
+        session_auth_t auth = {key_of, key_acquire, key_release, keys};
+        session_hub_set_auth(hub, &auth);
+    }
+    http = http_start(&g_cfg, pool, hub, keys, g_runtime->ops->name);
     if (!http)
         goto out;
     {
@@ -202,10 +235,24 @@ int main(int argc, char **argv)
         }
         log_event(LOG_INFO, "listening", f);
     }
+    http_set_progress(http, strcmp(g_runtime->ops->name, "docker") == 0
+                                ? "starting executor containers (the first start builds their "
+                                  "images: a few minutes)"
+                                : "starting executor processes");
+    if (runtime_start(g_runtime) != 0) {
+        log_msg(LOG_ERROR, "the %s runtime failed to start (details above)", g_runtime->ops->name);
+        goto out;
+    }
+    http_set_progress(http, "waiting for executors to connect");
     for (;;) {
         int sig = wait_signal(&set, 1000);
-        if (sig == SIGHUP)
-            continue; /* reserved: nothing to reload yet */
+        if (sig == SIGHUP) {
+            if (apikeys_reload(keys, err, sizeof err) != 0)
+                log_msg(LOG_ERROR, "SIGHUP: keeping the previous API keys: %s", err);
+            else if (apikeys_enabled(keys))
+                log_msg(LOG_INFO, "SIGHUP: API keys re-read from %s", g_cfg.api_keys_file);
+            continue;
+        }
         if (sig) {
             log_msg(LOG_INFO, "%s received: shutting down", cg_signal_name(sig));
             break;
@@ -229,6 +276,7 @@ out:
         runtime_stop(g_runtime);
         runtime_free(g_runtime);
     }
+    apikeys_free(keys);
     log_event(LOG_INFO, "exit", NULL);
     return status;
 }

@@ -17,7 +17,7 @@
 #define MAX_PAIRS 128
 #define NBUCKETS 14
 
-static const double bucket_ms[NBUCKETS] = {5,    10,   25,   50,    100,   250,   500,
+static const double bucket_ms[NBUCKETS] = {5,   10,   25,   50,   100,   250,   500,
                                            1000, 2500, 5000, 10000, 30000, 60000, 300000};
 static const char *const hist_names[METRIC_H__COUNT] = {
     "codegate_request_duration_seconds",
@@ -38,9 +38,10 @@ typedef struct {
     double sum_ms;
 } hist_t;
 
+/* A counter labelled by a number and a name: (language, status) or (HTTP status, code). */
 typedef struct {
-    int lang;
-    char status[32];
+    int num;
+    char name[32];
     uint64_t n;
 } pair_t;
 
@@ -51,6 +52,10 @@ static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
 static uint64_t restarts;
 static uint64_t cache[REQUEST_NLANG][2]; /* [lang][hit] */
 
+static pair_t resps[MAX_PAIRS];
+static int nresps;
+static uint64_t closed_per_ip, closed_timeout;
+
 void metrics_reset(void)
 {
     pthread_mutex_lock(&mu);
@@ -59,6 +64,42 @@ void metrics_reset(void)
     memset(hists, 0, sizeof hists);
     restarts = 0;
     memset(cache, 0, sizeof cache);
+    memset(resps, 0, sizeof resps);
+    nresps = 0;
+    closed_per_ip = closed_timeout = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+/* Adds one to the counter (num, name) of tab, making it on first use. Caller holds mu. */
+static void bump(pair_t *tab, int *count, int num, const char *name)
+{
+    for (int i = 0; i < *count; i++)
+        if (tab[i].num == num && !strcmp(tab[i].name, name)) {
+            tab[i].n++;
+            return;
+        }
+    if (*count < MAX_PAIRS) {
+        tab[*count].num = num;
+        snprintf(tab[*count].name, sizeof tab[*count].name, "%s", name);
+        tab[*count].n = 1;
+        (*count)++;
+    }
+}
+
+void metrics_response(int status, const char *code)
+{
+    pthread_mutex_lock(&mu);
+    bump(resps, &nresps, status, code && code[0] ? code : "none");
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_connection_closed(const char *reason)
+{
+    pthread_mutex_lock(&mu);
+    if (!strcmp(reason, "per_ip"))
+        closed_per_ip++;
+    else
+        closed_timeout++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -67,18 +108,7 @@ void metrics_request(int lang, const char *status)
     if (lang < -1 || lang >= REQUEST_NLANG || !status)
         return;
     pthread_mutex_lock(&mu);
-    for (int i = 0; i < npairs; i++)
-        if (pairs[i].lang == lang && !strcmp(pairs[i].status, status)) {
-            pairs[i].n++;
-            pthread_mutex_unlock(&mu);
-            return;
-        }
-    if (npairs < MAX_PAIRS) {
-        pairs[npairs].lang = lang;
-        snprintf(pairs[npairs].status, sizeof pairs[npairs].status, "%s", status);
-        pairs[npairs].n = 1;
-        npairs++;
-    }
+    bump(pairs, &npairs, lang, status);
     pthread_mutex_unlock(&mu);
 }
 
@@ -132,7 +162,19 @@ char *metrics_render(const metrics_gauges_t *g)
                "status.\n# TYPE codegate_requests_total counter\n");
     for (int i = 0; i < npairs; i++)
         fprintf(f, "codegate_requests_total{language=\"%s\",status=\"%s\"} %llu\n",
-                lang_label(pairs[i].lang), pairs[i].status, (unsigned long long)pairs[i].n);
+                lang_label(pairs[i].num), pairs[i].name, (unsigned long long)pairs[i].n);
+    fprintf(f, "# HELP codegate_http_responses_total HTTP answers sent, by status and API error "
+               "code.\n# TYPE codegate_http_responses_total counter\n");
+    for (int i = 0; i < nresps; i++)
+        fprintf(f, "codegate_http_responses_total{status=\"%d\",code=\"%s\"} %llu\n",
+                resps[i].num, resps[i].name, (unsigned long long)resps[i].n);
+    fprintf(f,
+            "# HELP codegate_http_connections_closed_total Connections the front door closed: "
+            "over the per-address cap, or past a header/body deadline.\n"
+            "# TYPE codegate_http_connections_closed_total counter\n"
+            "codegate_http_connections_closed_total{reason=\"per_ip\"} %llu\n"
+            "codegate_http_connections_closed_total{reason=\"request_timeout\"} %llu\n",
+            (unsigned long long)closed_per_ip, (unsigned long long)closed_timeout);
     for (int h = 0; h < METRIC_H__COUNT; h++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hist_names[h], hist_help[h],
                 hist_names[h]);
@@ -151,10 +193,9 @@ char *metrics_render(const metrics_gauges_t *g)
                     (unsigned long long)t->count);
         }
     }
-    fprintf(f,
-            "# HELP codegate_executor_restarts_total Executors replaced after they died or "
-            "hung.\n# TYPE codegate_executor_restarts_total counter\n"
-            "codegate_executor_restarts_total %llu\n",
+    fprintf(f, "# HELP codegate_executor_restarts_total Executors replaced after they died or "
+               "hung.\n# TYPE codegate_executor_restarts_total counter\n"
+               "codegate_executor_restarts_total %llu\n",
             (unsigned long long)restarts);
     fprintf(f, "# HELP codegate_compile_cache_total Compile steps answered from the executors' "
                "compile cache (hit) or compiled (miss), by language.\n"
@@ -166,12 +207,15 @@ char *metrics_render(const metrics_gauges_t *g)
                         lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
     pthread_mutex_unlock(&mu);
     fprintf(f,
+            "# HELP codegate_http_connections_open HTTP connections open.\n"
+            "# TYPE codegate_http_connections_open gauge\ncodegate_http_connections_open %d\n",
+            g->http_connections);
+    fprintf(f,
             "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
             "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
             g->queue_depth);
-    fprintf(f,
-            "# HELP codegate_sessions_open Interactive sessions open.\n"
-            "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
+    fprintf(f, "# HELP codegate_sessions_open Interactive sessions open.\n"
+               "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
             g->sessions_open);
     fprintf(f, "# HELP codegate_executors_up Executors announced up, by language.\n"
                "# TYPE codegate_executors_up gauge\n");

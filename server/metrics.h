@@ -28,8 +28,16 @@ void metrics_executor_restart(void);
 /* A compile step answered: from the executor's compile cache (hit) or compiled (miss). */
 void metrics_compile_cache(int lang, bool hit);
 
+/* One HTTP answer sent, by status and API error code (NULL or "" = none). Every answer of the
+ * gateway passes here: handlers, the front door's early answers and the HTTP library's own. */
+void metrics_response(int status, const char *code);
+/* A connection closed by the front door before any request: reason "per_ip" (cap per client
+ * address) or "request_timeout" (header or body deadline passed). */
+void metrics_connection_closed(const char *reason);
+
 /* Gauges sampled when rendering. */
 typedef struct {
+    int http_connections; /* open HTTP connections */
     int queue_depth;
     int sessions_open;
     int connections[3]; /* per language: connected executor connections */

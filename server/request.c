@@ -15,7 +15,8 @@
  *   mode      optional "run" (default) or "submit"; compare: optional "trim" (default) or "exact"
  *
  * Every error names the field with its path ("tests[3].timeoutMs") and a reason: missing,
- * type, range, too_large or value.
+ * type, range, too_large or value. No string may contain U+0000 (400, reason value): cJSON
+ * would end it there.
  */
 #include "request.h"
 
@@ -344,6 +345,49 @@ static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
     return 0;
 }
 
+/*
+ * cJSON decodes "\u0000" into a NUL byte and ends the string there: "python\u0000evil" would
+ * read as "python", and code or input would be cut silently. Finds such an escape in the raw
+ * (already valid) JSON text; field gets the top-level member it is in ("" when not in one).
+ */
+static bool has_nul_escape(const char *p, size_t len, char *field, size_t flen)
+{
+    const char *str = NULL, *last = NULL;
+    size_t last_len = 0;
+    int depth = 0;
+    bool in_str = false;
+    char key[48] = "";
+
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\') {
+                if (i + 5 < len && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4)) {
+                    snprintf(field, flen, "%s", depth == 1 ? key : "");
+                    return true;
+                }
+                i++; /* the escaped character */
+            } else if (c == '"') {
+                in_str = false;
+                last = str;
+                last_len = (size_t)(p + i - str);
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            str = p + i + 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ':' && depth == 1 && last) {
+            snprintf(key, sizeof key, "%.*s", (int)(last_len < 40 ? last_len : 40), last);
+        }
+    }
+    return false;
+}
+
 static bool only_space(const char *p, const char *end)
 {
     for (; p < end; p++)
@@ -378,6 +422,14 @@ int request_parse(const char *body, size_t len, request_t *req, request_error_t 
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return fail(err, 400, "invalid_json", "", "", "the request body must be a JSON object");
+    }
+    {
+        char field[48];
+        if (has_nul_escape(body, len, field, sizeof field)) {
+            cJSON_Delete(root);
+            return fail(err, 400, "invalid_request", field, "value",
+                        "%s%sstrings must not contain U+0000 (NUL)", field, field[0] ? ": " : "");
+        }
     }
     rc = parse_object(root, req, err);
     cJSON_Delete(root);

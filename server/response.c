@@ -4,8 +4,9 @@
  * Shape (README "Response"): top-level fields describe the program's run - for a request
  * with tests, the first failing case, or the last case when all passed - plus totals over all
  * cases (durationMs and cpuMs summed, memoryKb the peak). `output`, `error` and
- * `executionTime` keep the shape of the original node service. A compile error has no run:
- * exitCode and signal are null, the diagnostics are in compile.stderr and in stderr.
+ * `executionTime` keep the shape of the original node service; `output` is stdout, followed by
+ * stderr when the run failed. A compile error has no run: exitCode and signal are null, the
+ * diagnostics are in compile.stderr, in stderr and in output.
  */
 #include "response.h"
 
@@ -165,7 +166,14 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
     }
     const char *out = o && o->out ? o->out : "";
     const char *err = o && o->err ? o->err : (compile_failed && c->err ? c->err : "");
-    cJSON_AddStringToObject(data, "output", out);
+    char *combined = NULL;
+    /* `output` is what a client of the original contract shows: the program's stdout, and when
+     * the run failed (error: true) its stderr after it - the traceback, or the compiler's
+     * message on a compile error - so such a client can show why. */
+    if (st != CG_ST_OK && err[0] && asprintf(&combined, "%s%s", out, err) < 0)
+        combined = NULL;
+    cJSON_AddStringToObject(data, "output", combined ? combined : out);
+    free(combined);
     cJSON_AddBoolToObject(data, "error", st != CG_ST_OK);
     cJSON_AddNumberToObject(data, "executionTime", (double)dur);
     cJSON_AddStringToObject(data, "stdout", out);

@@ -31,7 +31,9 @@ class Gateway:
     def __init__(self, build, args=(), env=None, name="it"):
         self.build = build
         self.port = free_port()
-        self.instance = "%s-%d-%d" % (name, os.getpid(), self.port)
+        # CODEGATE_TEST_PREFIX (e.g. "http-") marks the instances of one test run on a shared host.
+        self.instance = "%s%s-%d-%d" % (os.environ.get("CODEGATE_TEST_PREFIX", ""), name,
+                                        os.getpid(), self.port)
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(build, "test-logs", "gateway-%s.log" % self.instance)
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
@@ -138,6 +140,56 @@ def http(method, url, body=None, headers=None, timeout=60, raw=None):
     except ValueError:
         doc = {"_raw": payload}
     return status, doc, rh
+
+
+def raw_http(port, data, timeout=10, send_after=None):
+    """Sends raw bytes (optionally more after the first answer bytes would have been sent: a
+    list of chunks sent one by one, errors ignored) and reads until the server closes or the
+    timeout. Returns (status or None, headers dict lower-cased, parsed JSON body or raw bytes,
+    seconds taken, whether the read timed out)."""
+    t0 = time.time()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out, timed_out = b"", False
+    try:
+        s.sendall(data)
+        for chunk in send_after or ():
+            try:
+                s.sendall(chunk)
+            except OSError:
+                break
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+            head, sep, body = out.partition(b"\r\n\r\n")
+            m = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if sep and m and len(body) >= int(m[0].split(b":")[1]):
+                break
+    except socket.timeout:
+        timed_out = True
+    except OSError:
+        pass
+    finally:
+        s.close()
+    dt = time.time() - t0
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = None
+    if lines and lines[0].startswith(b"HTTP/"):
+        try:
+            status = int(lines[0].split()[1])
+        except (IndexError, ValueError):
+            pass
+    hdrs = {}
+    for l in lines[1:]:
+        k, _, v = l.decode("latin1").partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError:
+        doc = body
+    return status, hdrs, doc, dt, timed_out
 
 
 class Runner:

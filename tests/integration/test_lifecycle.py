@@ -7,7 +7,10 @@ Each check starts its own gateway with the configuration it needs (small queues,
 The last line is `N passed, N failed`.
 """
 import concurrent.futures
+from http.client import HTTPConnection
+import json
 import os
+import socket
 import signal
 import sys
 import threading
@@ -119,15 +122,32 @@ def test_sigterm_drains_in_flight_request():
         res["r"] = g.execute({"language": "python", "code": SLEEP % 1.5})
     th = threading.Thread(target=call)
     th.start()
+    # A keep-alive connection opened before the signal may still ask /readyz.
+    keep = HTTPConnection("127.0.0.1", g.port, timeout=3)
+    keep.request("GET", "/healthz")
+    check(keep.getresponse().read() and True, "keep-alive connection works")
     time.sleep(0.4)
     kids = g.children()
     g.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    time.sleep(0.3)
+    keep.request("GET", "/readyz")
+    r = keep.getresponse()
+    doc = json.loads(r.read())
+    check(r.status == 503 and doc["status"] == "draining", "readyz 503 draining on an open connection", doc)
+    keep.close()
+    # A new connection is refused at once; it must never be accepted and left hanging.
+    t0 = time.time()
     try:
-        st, _, _ = http("GET", g.url + "/readyz", timeout=2)
-        check(st == 503, "readyz 503 while draining (got %s)" % st)
-    except OSError:
-        pass  # not accepting connections any more: also right
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=3)
+        s.sendall(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            raise AssertionError("a new connection was accepted during the drain and hung %.1fs"
+                                 % (time.time() - t0))
+        check(data.startswith(b"HTTP/1.1 503"), "a new connection during the drain: %r" % data[:80])
+    except ConnectionRefusedError:
+        pass  # the listening socket is closed: what README documents
     th.join(30)
     st, doc, _ = res["r"]
     check(st == 200 and doc["data"]["stdout"] == "slept\n", "in-flight request completed", doc)

@@ -24,6 +24,13 @@ static const char *const documented_env[] = {
     "CODEGATE_BIND",
     "PORT",
     "CODEGATE_CORS_ORIGINS",
+    "CODEGATE_ALLOWED_HOSTS",
+    "CODEGATE_MAX_CONNECTIONS",
+    "CODEGATE_MAX_CONNS_PER_IP",
+    "CODEGATE_PER_IP_LOOPBACK",
+    "CODEGATE_HEADER_TIMEOUT_MS",
+    "CODEGATE_BODY_TIMEOUT_MS",
+    "CODEGATE_API_KEYS_FILE",
     "CODEGATE_RUNTIME",
     "CODEGATE_EXECUTORS",
     "CODEGATE_SLOTS",
@@ -117,7 +124,7 @@ static void test_defaults(void **state)
     assert_int_equal(load(1, argv), 0);
     assert_string_equal(cfg.bind, "127.0.0.1");
     assert_int_equal(cfg.port, 5000);
-    assert_string_equal(cfg.cors_origins, "*");
+    assert_string_equal(cfg.cors_origins, ""); /* automatic: see gate_cors_origin */
     assert_string_equal(cfg.runtime, "auto");
     assert_int_equal(cfg.executors, 1);
     assert_int_equal(cfg.slots, 4);
