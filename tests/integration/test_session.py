@@ -645,6 +645,55 @@ def test_shutdown_ends_sessions_with_documented_codes():
     check(rc == 0, "exit 0")
 
 
+def test_sessions_take_api_keys():
+    """With --api-keys-file a session needs a key: none or a wrong one gets `unauthorized` and
+    close 1008 before anything runs; the key in the start frame, or as a bearer header on the
+    upgrade, runs the program; a key's concurrent-run quota holds for sessions too."""
+    import tempfile
+    keys = tempfile.NamedTemporaryFile("w", suffix=".keys", delete=False)
+    keys.write("teacher k-teacher-0123456789abcdef\nlimited k-limited-0123456789abcdef concurrent=1\n")
+    keys.close()
+    g = Gateway(G.build, EXTRA + ["--api-keys-file", keys.name], name="sess-keys").start()
+    try:
+        for token in (None, "k-wrong-0123456789abcdef"):
+            s = Session(g)
+            kw = {"token": token} if token else {}
+            s.start("python", "print('should not run')", **kw)
+            f = s.until(lambda f: f["type"] == "error", "error")
+            check(f["code"] == "unauthorized", "refused without a valid key", f)
+            check(s.next() is None and s.close_code == 1008, "close 1008: %s" % s.close_code)
+            check(not any(x["type"] in ("started", "stdout") for x in s.frames), "nothing ran", s.frames)
+        s = Session(g)
+        s.start("python", "print(input())", token="k-teacher-0123456789abcdef")
+        s.until(lambda f: f["type"] == "started", "started")
+        s.send(type="stdin", data="with a key\n")
+        ex = s.exit()
+        check(ex["status"] == "ok" and s.out == "with a key\n", "the key in the start frame", ex)
+        s.close()
+        ws = websocket.create_connection("ws://127.0.0.1:%d/api/code/session" % g.port, timeout=20,
+                                         header=["Authorization: Bearer k-teacher-0123456789abcdef"])
+        b = Session.__new__(Session)
+        b.ws, b.frames, b.close_code, b.out, b.err = ws, [], None, "", ""
+        b.start("python", "print('bearer')")
+        ex = b.exit()
+        check(ex["status"] == "ok" and b.out == "bearer\n", "the key as a bearer header", ex)
+        b.close()
+        # concurrent=1: a second session of the same key while the first runs is refused
+        first = Session(g)
+        first.start("python", "input()", token="k-limited-0123456789abcdef")
+        first.until(lambda f: f["type"] == "started", "started")
+        second = Session(g)
+        second.start("python", "print(1)", token="k-limited-0123456789abcdef")
+        f = second.until(lambda f: f["type"] == "error", "error")
+        check(f["code"] == "rate_limited", "the key's concurrent quota", f)
+        check(second.next() is None and second.close_code == 4429, "close 4429: %s" % second.close_code)
+        first.close()
+    finally:
+        rc = g.stop()
+        os.unlink(keys.name)
+    check(rc == 0, "exit 0")
+
+
 EXTRA = ["--runtime", "local"]
 
 
@@ -678,6 +727,7 @@ def main():
     r.run(test_idle_input_sessions_leave_batch_capacity, timeout=180)
     r.run(test_refused_session_never_sees_started, timeout=180)
     r.run(test_shutdown_ends_sessions_with_documented_codes, timeout=120)
+    r.run(test_sessions_take_api_keys, timeout=120)
     r.run(test_churn_of_clients_leaves_nothing_behind, timeout=180)
     return r.finish()
 
