@@ -501,6 +501,11 @@ static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const
 
 /* ---- starting a step ---- */
 
+int runner_fallback_as_mb(int memory_mb, int as_extra_mb)
+{
+    return memory_mb + as_extra_mb + RUNNER_AS_THREADS * RUNNER_STACK_MB;
+}
+
 static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int wall_ms,
                       bool compile)
 {
@@ -522,6 +527,8 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         used += (size_t)w_ + 1;                                                                    \
     } while (0)
 
+    bool has_cgroup = c->drop_uid && c->cg && c->cg[job->slot].dir[0];
+
     PUT(c->launcher);
     PUT("--seq");
     FMT("%ld", job->p.seq);
@@ -530,7 +537,7 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
         PUT("--gid");
         FMT("%u", (unsigned)(c->uid_base + (uid_t)job->slot));
-        if (c->cg && c->cg[job->slot].dir[0]) {
+        if (has_cgroup) {
             PUT("--cgroup");
             PUT(c->cg[job->slot].dir);
             PUT("--cgroup-mb");
@@ -548,14 +555,17 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT("--fsize-mb");
     PUT("64");
     PUT("--nofile");
-    PUT("64");
+    FMT("%d", RUNNER_NOFILE);
     PUT("--nproc");
     PUT(compile ? "128" : "64");
     PUT("--stack-mb");
-    PUT("64");
-    if (!compile && pf->as_extra_mb >= 0) {
+    FMT("%d", RUNNER_STACK_MB);
+    /* Memory is what the run really uses, capped by its slot's memory cgroup. Address space
+     * (RLIMIT_AS) is only the fallback where there is no cgroup: threads and runtimes reserve
+     * far more of it than they use. */
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
         PUT("--as-mb");
-        FMT("%d", ex->memory_mb + pf->as_extra_mb);
+        FMT("%d", runner_fallback_as_mb(ex->memory_mb, pf->as_extra_mb));
     }
     PUT("--env");
     PUT("PATH=/usr/local/bin:/usr/bin:/bin");

@@ -60,6 +60,23 @@ typedef struct {
  * baseline, page cache, its /tmp files) may use memoryMb plus this; a compile gets the second. */
 #define RUNNER_CGROUP_EXTRA_MB 128
 #define RUNNER_COMPILE_CGROUP_MB 1024
+/* RLIMIT_STACK of every step, in MiB: the main thread's stack, and glibc's default stack of
+ * every other thread (pthread_create, std::thread, Python's threading). 8 MiB is the usual
+ * Linux default; a larger one would reserve that much address space per thread. */
+#define RUNNER_STACK_MB 8
+/* RLIMIT_NOFILE of every step: a Node worker thread holds 4 descriptors of its own (its loop's
+ * epoll, eventfd and message port), so 16 workers need ~84 with the main thread's. */
+#define RUNNER_NOFILE 256
+/* Threads an ordinary program may start under the fallback RLIMIT_AS (no memory cgroup). */
+#define RUNNER_AS_THREADS 16
+
+/*
+ * RLIMIT_AS in MiB of a run where the slot has no memory cgroup (executor without root, or
+ * a cgroup that could not be made): the run's memoryMb, the profile's headroom for its
+ * runtime, and the stacks of RUNNER_AS_THREADS threads (each reserves RUNNER_STACK_MB of
+ * address space, mostly never touched). With a cgroup there is no RLIMIT_AS at all.
+ */
+int runner_fallback_as_mb(int memory_mb, int as_extra_mb);
 
 typedef struct runner runner_t;
 
