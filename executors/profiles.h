@@ -23,11 +23,14 @@ typedef struct {
     const char *const *compile; /* NULL for interpreted languages */
     const char *const *run;
     const char *const *version_cmd; /* prints the version; see profile_version() */
-    int as_extra_mb;                /* RLIMIT_AS = memoryMb + this; -1 = no RLIMIT_AS */
+    int as_extra_mb;                /* without a memory cgroup, RLIMIT_AS = memoryMb + this (+
+                                       thread stacks, runner.h); -1 = no RLIMIT_AS */
     const char *const *env;         /* extra "K=V" for runs */
     const char *const *oom_markers; /* stderr text that means the program ran out of memory */
     int pty;                        /* interactive runs: PROFILE_PTY_* (runner.c) */
     const char *binary;             /* what the compile step produces (cached), or NULL */
+    const char *preload_file;       /* a file written next to the source for the run command */
+    const char *preload;            /* (the runtime's own set-up, see profiles.c), or NULL */
 } profile_t;
 
 /* The profile of a canonical language name, or NULL. */

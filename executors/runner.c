@@ -653,15 +653,26 @@ fail:
     return -1;
 }
 
-/* A connected pair for one of the program's standard streams (or the status channel): the
- * same AF_UNIX stream pairs libuv makes for its pipes. fds[0] is ours, fds[1] the program's.
- * 0 or -errno. */
-static int channel(uv_pipe_t *p, int fds[2])
+/*
+ * A pipe for one of the program's standard streams (or the status channel). fds[0] is our
+ * end (the read end, or the write end when we_write: stdin), fds[1] the program's. 0 or -errno.
+ *
+ * A pipe, not a socket pair: the program's end is its own open file, so the O_NONBLOCK that
+ * libuv sets on ours never reaches it, and a program that writes faster than we read blocks
+ * in write() once the pipe is full (64 KiB) - C, C++ and Python as they are, Node through the
+ * profile's preload (profiles.c). Output then cannot pile up anywhere but in the pipe, and the
+ * output cap (on_read) stops the program as the bytes arrive. A socket pair also carries less:
+ * each small write costs a whole buffer's worth of accounting (~9 KiB of console.log lines
+ * filled it, where a pipe holds 64 KiB).
+ */
+static int channel(uv_pipe_t *p, int fds[2], bool we_write)
 {
-    int rc;
+    int pfd[2], rc;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    if (pipe2(pfd, O_CLOEXEC) != 0)
         return -errno;
+    fds[0] = we_write ? pfd[1] : pfd[0];
+    fds[1] = we_write ? pfd[0] : pfd[1];
     rc = uv_pipe_open(p, fds[0]);
     if (rc != 0) {
         close(fds[0]);
@@ -721,9 +732,9 @@ static void start_step(rjob_t *job)
             close(master);
         }
     }
-    if ((ch[0][1] < 0 && channel(&p->pin, ch[0]) != 0) ||
-        (ch[1][1] < 0 && channel(&p->pout, ch[1]) != 0) || channel(&p->perr, ch[2]) != 0 ||
-        channel(&p->pstat, ch[3]) != 0) {
+    if ((ch[0][1] < 0 && channel(&p->pin, ch[0], true) != 0) ||
+        (ch[1][1] < 0 && channel(&p->pout, ch[1], false) != 0) ||
+        channel(&p->perr, ch[2], false) != 0 || channel(&p->pstat, ch[3], false) != 0) {
         buf_append(&p->err, "executor: cannot make the run's pipes", 37);
         goto fail_fds;
     }
@@ -1082,6 +1093,10 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
         rc = workdir_write_file(c->work_root, job->dirname, c->profile->file, msg->exec.code,
                                 msg->exec.code_len, uid, uid, c->drop_uid);
     }
+    if (rc == 0 && c->profile->preload)
+        rc = workdir_write_file(c->work_root, job->dirname, c->profile->preload_file,
+                                c->profile->preload, strlen(c->profile->preload), uid, uid,
+                                c->drop_uid);
     if (rc != 0) {
         job->conn = NULL;
         job_free(job);

@@ -46,6 +46,15 @@ static void test_table_complete(void **state)
         assert_non_null(p->oom_markers[0]);
         assert_true((p->compile == NULL) == (p->binary == NULL)); /* compiled: its product named */
         assert_true(p->as_extra_mb >= -1);
+        /* a preload is a plain file name in the work dir that the run command loads */
+        assert_true((p->preload == NULL) == (p->preload_file == NULL));
+        if (p->preload) {
+            bool used = false;
+            assert_null(strchr(p->preload_file, '/'));
+            for (int k = 0; p->run[k]; k++)
+                used = used || strstr(p->run[k], p->preload_file) != NULL;
+            assert_true(used);
+        }
         const char *const *tmpls[] = {p->run, p->compile, p->version_cmd};
         for (int t = 0; t < 3; t++) {
             if (!tmpls[t])
@@ -66,11 +75,14 @@ static void test_expand(void **state)
     const char *argv[PROFILE_MAX_ARGV];
     char buf[512];
     int n = profile_expand(profile_find("javascript")->run, "main.js", 256, argv, buf, sizeof buf);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 6);
     assert_string_equal(argv[0], "node");
     assert_string_equal(argv[1], "--max-old-space-size=256");
-    assert_string_equal(argv[3], "main.js");
-    assert_null(argv[4]);
+    /* the preload that makes stdout/stderr blocking, from the work dir */
+    assert_string_equal(argv[3], "--require");
+    assert_string_equal(argv[4], "./.codegate-stdio.js");
+    assert_string_equal(argv[5], "main.js");
+    assert_null(argv[6]);
     n = profile_expand(profile_find("cpp")->compile, "main.cpp", 64, argv, buf, sizeof buf);
     assert_true(n > 3);
     assert_string_equal(argv[n - 1], "main.cpp");

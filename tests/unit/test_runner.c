@@ -219,6 +219,31 @@ static void test_compile_error_skips_runs(void **state)
     cJSON_Delete(d);
 }
 
+/* Node: console.log() in a loop never returns to the event loop. Its stdout must block on the
+ * full pipe (the profile's preload) so that the flood reaches the cap, instead of piling up in
+ * the process until the heap limit or the wall clock ends it. */
+static void test_js_flood_ends_at_cap(void **state)
+{
+    (void)state;
+    const char *const floods[] = {
+        "for (;;) console.log('flood line ' + 42);",
+        "for (;;) process.stdout.write('x'.repeat(100));",
+        "process.stdout.write('y'.repeat(20 << 20));",
+        "for (;;) console.error('flood to stderr');",
+    };
+    for (size_t i = 0; i < sizeof floods / sizeof floods[0]; i++) {
+        reset();
+        run_job("javascript", floods[i], NULL, 1, 1 << 20, false, 0);
+        cJSON *r0 = frame(0, "result");
+        assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "output_limit");
+        assert_int_equal(strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring) +
+                             strlen(cJSON_GetObjectItem(r0, "stderr")->valuestring),
+                         1 << 20);
+        assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r0, "timedOut")));
+        cJSON_Delete(r0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error_skips_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_js_flood_ends_at_cap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
