@@ -112,6 +112,9 @@ struct rjob {
     int step;           /* -1 = compile, else run index */
     char cache_key[65]; /* compiled languages with a cache: the source's key */
     int runs_done;
+    int run_wall_ms;      /* the current run's wall clock: its timeout, cut by the budget */
+    bool budget_capped;   /* ... and the budget did cut it */
+    bool budget_exceeded; /* runs cut short or not started because the budget was spent */
     bool cancelled;
     bool compile_failed;
     int64_t t_start;
@@ -690,7 +693,7 @@ static void start_step(rjob_t *job)
     runner_t *r = job->r;
     const cg_execute_t *ex = &job->msg.exec;
     bool compile = job->step < 0;
-    int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
+    int wall = compile ? r->cfg.compile_timeout_ms : job->run_wall_ms;
     const char *argv[220];
     char argbuf[8192];
     buf_t msg = {0};
@@ -869,6 +872,8 @@ static void report_step(rjob_t *job)
         }
     }
     cJSON_Delete(st);
+    if (job->step >= 0 && job->budget_capped && o.timed_out)
+        job->budget_exceeded = true; /* it ran out of the job's time, not of its own */
     if (job->step < 0) {
         job->compile_failed = o.status != CG_ST_OK;
         if (!job->compile_failed && job->cache_key[0])
@@ -916,7 +921,7 @@ static void complete_job(rjob_t *job)
     if (job->rm_rc != 0)
         runner_log(r, "warn", "work dir %s not fully removed: %s", job->dirpath,
                    strerror(-job->rm_rc));
-    send_frame(job, cg_encode_done(job->id, job->runs_done));
+    send_frame(job, cg_encode_done(job->id, job->runs_done, job->budget_exceeded));
     r->cfg.ended(job->conn, job);
     job_free(job);
 }
@@ -975,6 +980,30 @@ static bool cache_hit(rjob_t *job)
     return true;
 }
 
+int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms)
+{
+    int64_t left = (int64_t)budget_ms - elapsed_ms;
+
+    if (budget_ms <= 0 || left >= timeout_ms)
+        return timeout_ms;
+    return left >= RUNNER_BUDGET_MIN_MS ? (int)left : 0;
+}
+
+/* Before each run: the run's wall clock under the job's budget, counted from the job's start
+ * (work dir, compile and the runs before). False when the budget is spent: the remaining runs
+ * are not started (the gateway reports them as skipped) and DONE says why. */
+static bool budget_allows(rjob_t *job)
+{
+    const cg_execute_t *ex = &job->msg.exec;
+    int timeout = ex->runs[job->step].timeout_ms;
+
+    job->run_wall_ms = runner_budget_wall_ms(ex->budget_ms, cg_now_ms() - job->t_start, timeout);
+    job->budget_capped = job->run_wall_ms < timeout;
+    if (job->run_wall_ms == 0)
+        job->budget_exceeded = true;
+    return job->run_wall_ms > 0;
+}
+
 /* Called when the current step's handles are all closed (or to start the first step). */
 static void step_next(rjob_t *job)
 {
@@ -996,6 +1025,10 @@ static void step_next(rjob_t *job)
     if (job->step < 0 && cache_hit(job)) {
         job->step = 0;
         step_next_fresh(job);
+        return;
+    }
+    if (job->step >= 0 && !budget_allows(job)) {
+        finish_job(job);
         return;
     }
     start_step(job);
@@ -1200,7 +1233,7 @@ void runner_resume(rjob_t *job)
 
 static void step_next_fresh(rjob_t *job)
 {
-    if (job->cancelled || job->step >= job->msg.exec.nruns) {
+    if (job->cancelled || job->step >= job->msg.exec.nruns || !budget_allows(job)) {
         finish_job(job);
         return;
     }

@@ -60,6 +60,17 @@ typedef struct {
  * baseline, page cache, its /tmp files) may use memoryMb plus this; a compile gets the second. */
 #define RUNNER_CGROUP_EXTRA_MB 128
 #define RUNNER_COMPILE_CGROUP_MB 1024
+/* With less than this left of a job's budget, a run is not started (it could only time out),
+ * unless its own timeout is shorter still. */
+#define RUNNER_BUDGET_MIN_MS 100
+
+/*
+ * The wall clock of the next run of a job with a time budget (cg_execute_t.budget_ms, 0 =
+ * none) of which elapsed_ms are spent: the run's own timeout_ms, or what is left of the budget
+ * when that is less; 0 when too little is left to start it (RUNNER_BUDGET_MIN_MS).
+ */
+int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms);
+
 /* RLIMIT_STACK of every step, in MiB: the main thread's stack, and glibc's default stack of
  * every other thread (pthread_create, std::thread, Python's threading). 8 MiB is the usual
  * Linux default; a larger one would reserve that much address space per thread. */
