@@ -63,6 +63,7 @@ if [[ $what == all ]]; then
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
+  run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local

@@ -31,6 +31,8 @@ class Gateway:
     def __init__(self, build, args=(), env=None, name="it"):
         self.build = build
         self.port = free_port()
+        # CODEGATE_TEST_INSTANCE_PREFIX: tells apart the gateways of engineers sharing a machine.
+        name = os.environ.get("CODEGATE_TEST_INSTANCE_PREFIX", "") + name
         self.instance = "%s-%d-%d" % (name, os.getpid(), self.port)
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(build, "test-logs", "gateway-%s.log" % self.instance)
