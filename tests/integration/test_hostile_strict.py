@@ -2278,17 +2278,7 @@ def main():
         r.run(setup, timeout=300)
         if r.failed:
             return r.finish()
-        for t in TESTS:
-            r.run(t, timeout=120)
-            if G.proc.poll() is not None:
-                print("the gateway exited (%s) during %s; log tail:\n%s" % (G.proc.returncode, t.__name__, G.tail()))
-                break
-        if G.proc.poll() is None:
-            code = G.stop()
-
-            def gateway_exits_cleanly():
-                check(code == 0, "gateway exit status %s after SIGTERM" % code)
-            r.run(gateway_exits_cleanly)
+        r.run_all(G, TESTS, timeout=120)
     finally:
         if G.proc and G.proc.poll() is None:
             G.stop()

@@ -319,17 +319,7 @@ def main():
     r = Runner("limits (%s)" % " ".join(extra))
     G = Gateway(build, extra + ["--job-budget-ms", str(BUDGET_MS)], name="run-limits").start(ready_timeout=1800)
     try:
-        for t in TESTS:
-            r.run(t, timeout=300)
-            if G.proc.poll() is not None:
-                print("the gateway exited (%s) during %s; log tail:\n%s" % (G.proc.returncode, t.__name__, G.tail()))
-                break
-        if G.proc.poll() is None:
-            code = G.stop()
-
-            def gateway_exits_cleanly():
-                check(code == 0, "gateway exit status %s after SIGTERM" % code)
-            r.run(gateway_exits_cleanly)
+        r.run_all(G, TESTS, timeout=300)
     finally:
         if G.proc and G.proc.poll() is None:
             G.stop()
