@@ -317,7 +317,7 @@ def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     extra = sys.argv[2:] or ["--runtime", "local"]
     r = Runner("limits (%s)" % " ".join(extra))
-    G = Gateway(build, extra + ["--job-budget-ms", str(BUDGET_MS)], name="run-limits").start(ready_timeout=1800)
+    G = Gateway(build, extra + ["--job-budget-ms", str(BUDGET_MS)], name="limits").start(ready_timeout=1800)
     try:
         r.run_all(G, TESTS, timeout=300)
     finally:
