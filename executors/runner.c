@@ -506,7 +506,7 @@ static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const
 
 int runner_fallback_as_mb(int memory_mb, int as_extra_mb)
 {
-    return memory_mb + as_extra_mb + RUNNER_AS_THREADS * RUNNER_STACK_MB;
+    return memory_mb + as_extra_mb + RUNNER_AS_THREADS * RUNNER_STACK_MB + RUNNER_AS_ARENA_MB;
 }
 
 static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int wall_ms,
@@ -578,6 +578,10 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     FMT("TMPDIR=%s", job->dirpath);
     PUT("--env");
     PUT("LANG=C.UTF-8");
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
+        PUT("--env");
+        PUT(RUNNER_AS_ARENA_ENV);
+    }
     for (int i = 0; !compile && pf->env[i]; i++) {
         PUT("--env");
         PUT(pf->env[i]);

@@ -80,12 +80,18 @@ int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms);
 #define RUNNER_NOFILE 256
 /* Threads an ordinary program may start under the fallback RLIMIT_AS (no memory cgroup). */
 #define RUNNER_AS_THREADS 16
+/* glibc gives threads malloc arenas of their own, each reserving 64 MiB of address space (up
+ * to 8 per core): under the fallback RLIMIT_AS the run gets at most one besides the main one
+ * (this variable in its environment), and room for it. */
+#define RUNNER_AS_ARENA_ENV "MALLOC_ARENA_MAX=2"
+#define RUNNER_AS_ARENA_MB 64
 
 /*
  * RLIMIT_AS in MiB of a run where the slot has no memory cgroup (executor without root, or
  * a cgroup that could not be made): the run's memoryMb, the profile's headroom for its
- * runtime, and the stacks of RUNNER_AS_THREADS threads (each reserves RUNNER_STACK_MB of
- * address space, mostly never touched). With a cgroup there is no RLIMIT_AS at all.
+ * runtime, the stacks of RUNNER_AS_THREADS threads (each reserves RUNNER_STACK_MB of address
+ * space, mostly never touched) and one malloc arena (RUNNER_AS_ARENA_MB). With a cgroup there
+ * is no RLIMIT_AS at all.
  */
 int runner_fallback_as_mb(int memory_mb, int as_extra_mb);
 

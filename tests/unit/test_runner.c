@@ -295,6 +295,41 @@ static void test_budget_skips_runs(void **state)
     cJSON_Delete(d);
 }
 
+/* Without a memory cgroup (cfg.cg is NULL here) Python and C++ run under the RLIMIT_AS
+ * fallback: 16 threads with glibc's default stack (RLIMIT_STACK) must still fit in it. */
+static void test_threads_under_fallback_address_space(void **state)
+{
+    (void)state;
+    static const char *const progs[][2] = {
+        {"python", "import threading\n"
+                   "b = threading.Barrier(16, timeout=10)\n"
+                   "ts = [threading.Thread(target=b.wait) for i in range(16)]\n"
+                   "for t in ts: t.start()\n"
+                   "for t in ts: t.join()\n"
+                   "print('threads', len(ts))\n"},
+        {"cpp", "#include <atomic>\n#include <chrono>\n#include <cstdio>\n#include <thread>\n"
+                "#include <vector>\n"
+                "std::atomic<int> n{0};\n"
+                "int main() {\n"
+                "    std::vector<std::thread> ts;\n"
+                "    for (int i = 0; i < 16; i++)\n"
+                "        ts.emplace_back([] { n++; while (n.load() < 16)\n"
+                "            std::this_thread::sleep_for(std::chrono::milliseconds(2)); });\n"
+                "    for (auto &t : ts) t.join();\n"
+                "    printf(\"threads %d\\n\", n.load());\n"
+                "}\n"},
+    };
+    assert_true(runner_fallback_as_mb(256, 16) >= 256 + RUNNER_AS_THREADS * RUNNER_STACK_MB);
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        reset();
+        run_job(progs[i][0], progs[i][1], NULL, 1, 1 << 20, false, 0);
+        cJSON *r0 = frame(nframes - 2, "result");
+        assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "ok");
+        assert_string_equal(cJSON_GetObjectItem(r0, "stdout")->valuestring, "threads 16\n");
+        cJSON_Delete(r0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error_skips_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_js_flood_ends_at_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_under_fallback_address_space, setup, teardown),
         cmocka_unit_test(test_budget_arithmetic),
         cmocka_unit_test_setup_teardown(test_budget_skips_runs, setup, teardown),
     };
