@@ -167,6 +167,8 @@ static void log_request(const http_t *h, const struct _u_request *req, int statu
                 break;
             }
     }
+    if (job && job->budget_exceeded)
+        cJSON_AddTrueToObject(f, "budgetExceeded");
     if (job && job->executor[0])
         cJSON_AddStringToObject(f, "executor", job->executor);
     if (job && job->t_started)

@@ -268,6 +268,8 @@ def test_budget_skips_cases_that_do_not_fit():
     check(d["skipped"] == 8 and d["failed"] == 2 and d["passed"] == 0, "counts", brief(d))
     check(d["status"] == "timeout", "top-level status keeps its meaning (the first failing case)", brief(d))
     check(time.time() - t0 < BUDGET_MS / 1000 + 10, "the request took %.1f s (budget 8 s)" % (time.time() - t0))
+    logged = [l for l in G.log_lines() if l.get("event") == "request" and l.get("budgetExceeded") is True]
+    check(logged and logged[-1].get("status") == "timeout", "the request log line says budgetExceeded", logged[-1:])
 
 
 def test_budget_leaves_fitting_jobs_alone():
