@@ -1983,7 +1983,7 @@ def go(t):
         s.close()
     except OSError as e:
         res[t] = type(e).__name__ + ": " + str(e)
-threading.stack_size(1 << 20)  # the default is RLIMIT_STACK (64 MiB) each, under RLIMIT_AS
+threading.stack_size(1 << 20)  # one thread per target: small stacks (the default is RLIMIT_STACK, 8 MiB)
 ths = [threading.Thread(target=go, args=(t,)) for t in sys.argv[3:]]
 for th in ths: th.start()
 for th in ths: th.join()
