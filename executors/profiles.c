@@ -27,6 +27,8 @@
  * (written into the work dir next to main.js) that makes stdout and stderr blocking, as they
  * are on a terminal or a file: a flood then blocks on its pipe and ends "output_limit". The
  * streams are wrapped, not touched, so a program that never uses stderr does not pay for it.
+ * The preload is named by its absolute path: a child started with fork() inherits the option
+ * (process.execArgv) and may run in another directory.
  */
 #include "profiles.h"
 
@@ -39,12 +41,8 @@ static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCOD
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 #define JS_PRELOAD ".codegate-stdio.js"
-static const char *const js_run[] = {"node",
-                                     "--max-old-space-size={mem}",
-                                     "--stack-size=4096",
-                                     "--require",
-                                     "./" JS_PRELOAD,
-                                     "{file}",
+static const char *const js_run[] = {"node",      "--max-old-space-size={mem}", "--stack-size=4096",
+                                     "--require", "{dir}/" JS_PRELOAD,          "{file}",
                                      NULL};
 static const char js_preload[] =
     "'use strict';\n"
@@ -96,31 +94,40 @@ const profile_t *profile_find(const char *name)
     return NULL;
 }
 
-int profile_expand(const char *const *tmpl, const char *file, int mem_mb, const char **out,
-                   char *buf, size_t len)
+int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                   const char **out, char *buf, size_t len)
 {
-    int n = 0;
+    char mem[16];
     size_t used = 0;
+    int n = 0;
 
+    snprintf(mem, sizeof mem, "%d", mem_mb);
     for (; tmpl[n]; n++) {
-        const char *t = tmpl[n], *f = strstr(t, "{file}"), *m = strstr(t, "{mem}");
+        const char *t = tmpl[n];
         if (n >= PROFILE_MAX_ARGV - 1)
             return -1;
-        if (!f && !m) {
+        if (!strchr(t, '{')) {
             out[n] = t;
             continue;
         }
-        char piece[256];
-        if (f)
-            snprintf(piece, sizeof piece, "%.*s%s%s", (int)(f - t), t, file, f + 6);
-        else
-            snprintf(piece, sizeof piece, "%.*s%d%s", (int)(m - t), t, mem_mb, m + 5);
-        size_t pl = strlen(piece) + 1;
-        if (used + pl > len)
-            return -1;
-        memcpy(buf + used, piece, pl);
         out[n] = buf + used;
-        used += pl;
+        while (*t) {
+            const char *val = NULL;
+            size_t skip = 1, vlen;
+            if (!strncmp(t, "{file}", 6))
+                val = file, skip = 6;
+            else if (!strncmp(t, "{mem}", 5))
+                val = mem, skip = 5;
+            else if (!strncmp(t, "{dir}", 5))
+                val = dir, skip = 5;
+            vlen = val ? strlen(val) : 1;
+            if (used + vlen + 1 > len)
+                return -1;
+            memcpy(buf + used, val ? val : t, vlen);
+            used += vlen;
+            t += skip;
+        }
+        buf[used++] = '\0';
     }
     out[n] = NULL;
     return n;

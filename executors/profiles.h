@@ -2,8 +2,8 @@
  * profiles.h - the language table: how each language is compiled, run and limited.
  *
  * Adding a language = one row in profiles.c (and one Dockerfile). Argument templates may hold
- * "{file}" (the source file name) and "{mem}" (the run's memory limit in MiB), expanded by
- * profile_expand(). Read-only; any thread.
+ * "{file}" (the source file name), "{dir}" (the work dir's absolute path) and "{mem}" (the
+ * run's memory limit in MiB), expanded by profile_expand(). Read-only; any thread.
  */
 #ifndef CG_PROFILES_H
 #define CG_PROFILES_H
@@ -41,8 +41,8 @@ const profile_t *profile_find(const char *name);
  * needed expansion are written into buf (len bytes). Returns the number of entries, or -1 when
  * out or buf is too small.
  */
-int profile_expand(const char *const *tmpl, const char *file, int mem_mb, const char **out,
-                   char *buf, size_t len);
+int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                   const char **out, char *buf, size_t len);
 
 /* Runs the version command; writes e.g. "3.11.2" (no "Python ", no "v"). 0 or -1. */
 int profile_version(const profile_t *p, char *out, size_t len);

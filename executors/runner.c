@@ -518,7 +518,7 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     int n = 0, k;
     size_t used = 0;
     const char *prog[PROFILE_MAX_ARGV];
-    char progbuf[1024];
+    char progbuf[PATH_MAX + 1024];
 
 #define PUT(s) (n < 200 ? (argv[n++] = (s), 0) : -1)
 #define FMT(...)                                                                                   \
@@ -587,8 +587,8 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         PUT(pf->env[i]);
     }
     PUT("--");
-    k = profile_expand(compile ? pf->compile : pf->run, pf->file, ex->memory_mb, prog, progbuf,
-                       sizeof progbuf);
+    k = profile_expand(compile ? pf->compile : pf->run, pf->file, job->dirpath, ex->memory_mb, prog,
+                       progbuf, sizeof progbuf);
     if (k < 0)
         return -1;
     for (int i = 0; i < k; i++)
@@ -965,8 +965,8 @@ static bool cache_hit(rjob_t *job)
     cg_outcome_t o;
 
     if (!c->ccache || !c->profile->binary ||
-        profile_expand(c->profile->compile, c->profile->file, job->msg.exec.memory_mb, argv, buf,
-                       sizeof buf) < 0)
+        profile_expand(c->profile->compile, c->profile->file, job->dirpath, job->msg.exec.memory_mb,
+                       argv, buf, sizeof buf) < 0)
         return false;
     ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
                job->msg.exec.code_len, job->cache_key);

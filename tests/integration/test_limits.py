@@ -249,6 +249,18 @@ def test_js_flood_with_small_memory_is_output_limit():
         check(p is None, p or "")
 
 
+def test_js_fork_in_another_dir_runs():
+    """The preload is inherited by fork()ed children (process.execArgv); one started in another
+    directory must still find it."""
+    code = r'''
+const { fork } = require('child_process');
+if (process.argv[2] === 'child') { console.log('child in ' + process.cwd()); process.exit(0); }
+fork(__filename, ['child'], { cwd: '/' }).on('exit', (c) => console.log('child exit ' + c));
+'''
+    d, _ = execute({"language": "javascript", "code": code, "timeoutMs": 10000})
+    check(d["status"] == "ok" and d["stdout"] == "child in /\nchild exit 0\n", "fork with cwd /", brief(d))
+
+
 # ---------------------------------------------------------------------------------------------
 # item 9: the job's time budget (the gateway runs with --job-budget-ms 8000)
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +321,7 @@ TESTS = [
     test_cpp_16_threads_at_default_limits, test_py_16_threads_at_default_limits,
     test_js_16_worker_threads_at_default_limits, test_memory_hog_is_memory_limit_at_default_memory,
     test_floods_under_load_end_output_limit, test_js_flood_with_small_memory_is_output_limit,
+    test_js_fork_in_another_dir_runs,
     test_budget_skips_cases_that_do_not_fit, test_budget_leaves_fitting_jobs_alone,
     test_budget_counts_the_compile, test_budget_cuts_a_single_run,
 ]
