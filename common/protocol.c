@@ -16,7 +16,8 @@
  *                                                1..CG_MAX_SESSION_MS when interactive)}),
  *                memoryMb O [256] (CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB),
  *                outputLimit O [CG_DEFAULT_OUTPUT_LIMIT] (1..CG_MAX_OUTPUT_LIMIT bytes),
- *                stream O [false], interactive O [false]
+ *                stream O [false], interactive O [false],
+ *                budgetMs O [0 = none] (0, or CG_MIN_BUDGET_MS..CG_MAX_BUDGET_MS)
  *   stdin, stdout, stderr         id R, run R (0..CG_MAX_RUNS-1), data R (string)
  *   close_stdin, cancel, kill     id R
  *   compile, result  id R, run (result: R, 0..CG_MAX_RUNS-1; compile: not written, O, must
@@ -24,7 +25,7 @@
  *                signal R ("SIGKILL"-style name, or null for none; "SIGUNKNOWN" parses to -1),
  *                timedOut R, truncated R (booleans), durationMs R, cpuMs R, memoryKb R
  *                (0..2^53), stdout R, stderr R (strings)
- *   done         id R, runs O [0] (0..CG_MAX_RUNS)
+ *   done         id R, runs O [0] (0..CG_MAX_RUNS), budgetExceeded O [false]
  *   error        id O, code R (non-empty string), message O (string)
  *   ping, pong   seq R (integer, |seq| <= 2^53)
  *
@@ -408,6 +409,10 @@ static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
     ex->output_limit = (size_t)rd_int(r, obj, "", "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT, 1,
                                       CG_MAX_OUTPUT_LIMIT);
     ex->stream = rd_bool(r, obj, "stream", false);
+    ex->budget_ms = (int)rd_int(r, obj, "", "budgetMs", false, 0, 0, CG_MAX_BUDGET_MS);
+    if (r->rc == 0 && ex->budget_ms > 0 && ex->budget_ms < CG_MIN_BUDGET_MS)
+        rd_fail(r, CG_EPROTO_FIELD, "\"budgetMs\" must be 0 (none) or between %d and %d (got %d)",
+                CG_MIN_BUDGET_MS, CG_MAX_BUDGET_MS, ex->budget_ms);
 }
 
 static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
@@ -465,6 +470,7 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
         break;
     case CG_MSG_DONE:
         m->runs = (int)rd_int(r, obj, "", "runs", false, 0, 0, CG_MAX_RUNS);
+        m->budget_exceeded = rd_bool(r, obj, "budgetExceeded", false);
         break;
     case CG_MSG_ERROR:
         m->code = rd_name(r, obj, "code");
@@ -707,6 +713,7 @@ char *cg_encode_execute(const cg_execute_t *ex)
     enc_num(&e, e.o, "outputLimit", (double)ex->output_limit);
     enc_bool(&e, "stream", ex->stream);
     enc_bool(&e, "interactive", ex->interactive);
+    enc_num(&e, e.o, "budgetMs", ex->budget_ms);
     return enc_finish(&e);
 }
 
@@ -750,11 +757,12 @@ char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *
     return enc_finish(&e);
 }
 
-char *cg_encode_done(const char *id, int runs)
+char *cg_encode_done(const char *id, int runs, bool budget_exceeded)
 {
     enc_t e = enc_new(CG_MSG_DONE, id);
 
     enc_num(&e, e.o, "runs", runs);
+    enc_bool(&e, "budgetExceeded", budget_exceeded);
     return enc_finish(&e);
 }
 

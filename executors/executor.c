@@ -285,7 +285,7 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         conn_send(c, cg_encode_error(m->id, "busy",
                                      c->job ? "this connection already runs a job"
                                             : "the executor is shutting down"));
-        conn_send(c, cg_encode_done(m->id, 0));
+        conn_send(c, cg_encode_done(m->id, 0, false));
         cJSON_Delete(root);
         return;
     }
@@ -294,7 +294,7 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         snprintf(msg, sizeof msg, "this executor runs %s, not %s", ex->cfg.language,
                  m->exec.language);
         conn_send(c, cg_encode_error(m->id, "unsupported_language", msg));
-        conn_send(c, cg_encode_done(m->id, 0));
+        conn_send(c, cg_encode_done(m->id, 0, false));
         cJSON_Delete(root);
         return;
     }
@@ -317,7 +317,7 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         log_event(rc == -EBUSY ? "info" : "error", "job_refused", f);
         conn_send(c, cg_encode_error(id, rc == -EBUSY ? "busy" : "internal",
                                      rc == -EBUSY ? "every slot is busy" : strerror(-rc)));
-        conn_send(c, cg_encode_done(id, 0));
+        conn_send(c, cg_encode_done(id, 0, false));
         return;
     }
     /* The job may have ended already (a launcher that could not start): c->job is then NULL. */
@@ -340,7 +340,7 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
         bool job = type && !strcmp(type, "execute") && id && cg_id_valid(id);
         conn_send(c, cg_encode_error(job ? id : NULL, "bad_frame", err));
         if (job)
-            conn_send(c, cg_encode_done(id, 0));
+            conn_send(c, cg_encode_done(id, 0, false));
         cJSON_Delete(loose);
         return;
     }

@@ -114,6 +114,9 @@ struct rjob {
     int step;           /* -1 = compile, else run index */
     char cache_key[65]; /* compiled languages with a cache: the source's key */
     int runs_done;
+    int run_wall_ms;      /* the current run's wall clock: its timeout, cut by the budget */
+    bool budget_capped;   /* ... and the budget did cut it */
+    bool budget_exceeded; /* runs cut short or not started because the budget was spent */
     bool cancelled;
     bool compile_failed;
     bool slot_retried; /* the step failed once for its slot's sake and ran again */
@@ -514,6 +517,11 @@ static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const
 
 /* ---- starting a step ---- */
 
+int runner_fallback_as_mb(int memory_mb, int as_extra_mb)
+{
+    return memory_mb + as_extra_mb + RUNNER_AS_THREADS * RUNNER_STACK_MB + RUNNER_AS_ARENA_MB;
+}
+
 static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int wall_ms,
                       bool compile)
 {
@@ -523,7 +531,7 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     int n = 0, k;
     size_t used = 0;
     const char *prog[PROFILE_MAX_ARGV];
-    char progbuf[1024];
+    char progbuf[PATH_MAX + 1024];
 
 #define PUT(s) (n < 200 ? (argv[n++] = (s), 0) : -1)
 #define FMT(...)                                                                                   \
@@ -534,6 +542,8 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
         PUT(buf + used);                                                                           \
         used += (size_t)w_ + 1;                                                                    \
     } while (0)
+
+    bool has_cgroup = c->drop_uid && c->cg && c->cg[job->slot].dir[0];
 
     PUT(c->launcher);
     PUT("--seq");
@@ -548,7 +558,7 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
             PUT("--own-userns");
             PUT("1");
         }
-        if (c->cg && c->cg[job->slot].dir[0]) {
+        if (has_cgroup) {
             /* The slot's launcher lives in the slot's cgroups (keeper_start): the limit only. */
             PUT("--cgroup-mb");
             FMT("%d", compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
@@ -565,20 +575,22 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     PUT("--fsize-mb");
     PUT("64");
     PUT("--nofile");
-    PUT("64");
+    FMT("%d", RUNNER_NOFILE);
     PUT("--nproc");
     PUT(compile ? "128" : "64");
     PUT("--stack-mb");
-    PUT("64");
-    if (!compile && !(c->cg && c->cg[job->slot].dir[0])) {
-        /* No memory cgroup (unprivileged runtime): every process's writable memory is capped
-         * on its own - Node's Buffers too, which no address-space limit could cover. */
+    FMT("%d", RUNNER_STACK_MB);
+    /* Memory is what the run really uses, capped by its slot's memory cgroup. Where there is
+     * none (the unprivileged runtime), every process's writable memory is capped on its own -
+     * Node's Buffers too, which no address-space limit could cover - and its address space
+     * (threads and runtimes reserve far more of it than they use). */
+    if (!compile && !has_cgroup) {
         PUT("--data-mb");
-        FMT("%d", ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
+        FMT("%d", runner_fallback_as_mb(ex->memory_mb, 0));
     }
-    if (!compile && pf->as_extra_mb >= 0) {
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
         PUT("--as-mb");
-        FMT("%d", ex->memory_mb + pf->as_extra_mb);
+        FMT("%d", runner_fallback_as_mb(ex->memory_mb, pf->as_extra_mb));
     }
     PUT("--env");
     PUT("PATH=/usr/local/bin:/usr/bin:/bin");
@@ -588,13 +600,17 @@ static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int
     FMT("TMPDIR=%s", job->progdir);
     PUT("--env");
     PUT("LANG=C.UTF-8");
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
+        PUT("--env");
+        PUT(RUNNER_AS_ARENA_ENV);
+    }
     for (int i = 0; !compile && pf->env[i]; i++) {
         PUT("--env");
         PUT(pf->env[i]);
     }
     PUT("--");
-    k = profile_expand(compile ? pf->compile : pf->run, pf->file, ex->memory_mb, prog, progbuf,
-                       sizeof progbuf);
+    k = profile_expand(compile ? pf->compile : pf->run, pf->file, job->progdir, ex->memory_mb, prog,
+                       progbuf, sizeof progbuf);
     if (k < 0)
         return -1;
     for (int i = 0; i < k; i++)
@@ -666,15 +682,26 @@ fail:
     return -1;
 }
 
-/* A connected pair for one of the program's standard streams (or the status channel): the
- * same AF_UNIX stream pairs libuv makes for its pipes. fds[0] is ours, fds[1] the program's.
- * 0 or -errno. */
-static int channel(uv_pipe_t *p, int fds[2])
+/*
+ * A pipe for one of the program's standard streams (or the status channel). fds[0] is our
+ * end (the read end, or the write end when we_write: stdin), fds[1] the program's. 0 or -errno.
+ *
+ * A pipe, not a socket pair: the program's end is its own open file, so the O_NONBLOCK that
+ * libuv sets on ours never reaches it, and a program that writes faster than we read blocks
+ * in write() once the pipe is full (64 KiB) - C, C++ and Python as they are, Node through the
+ * profile's preload (profiles.c). Output then cannot pile up anywhere but in the pipe, and the
+ * output cap (on_read) stops the program as the bytes arrive. A socket pair also carries less:
+ * each small write costs a whole buffer's worth of accounting (~9 KiB of console.log lines
+ * filled it, where a pipe holds 64 KiB).
+ */
+static int channel(uv_pipe_t *p, int fds[2], bool we_write)
 {
-    int rc;
+    int pfd[2], rc;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    if (pipe2(pfd, O_CLOEXEC) != 0)
         return -errno;
+    fds[0] = we_write ? pfd[1] : pfd[0];
+    fds[1] = we_write ? pfd[0] : pfd[1];
     rc = uv_pipe_open(p, fds[0]);
     if (rc != 0) {
         close(fds[0]);
@@ -692,7 +719,7 @@ static void start_step(rjob_t *job)
     runner_t *r = job->r;
     const cg_execute_t *ex = &job->msg.exec;
     bool compile = job->step < 0;
-    int wall = compile ? r->cfg.compile_timeout_ms : ex->runs[job->step].timeout_ms;
+    int wall = compile ? r->cfg.compile_timeout_ms : job->run_wall_ms;
     const char *argv[220];
     char argbuf[8192];
     buf_t msg = {0};
@@ -734,9 +761,9 @@ static void start_step(rjob_t *job)
             close(master);
         }
     }
-    if ((ch[0][1] < 0 && channel(&p->pin, ch[0]) != 0) ||
-        (ch[1][1] < 0 && channel(&p->pout, ch[1]) != 0) || channel(&p->perr, ch[2]) != 0 ||
-        channel(&p->pstat, ch[3]) != 0) {
+    if ((ch[0][1] < 0 && channel(&p->pin, ch[0], true) != 0) ||
+        (ch[1][1] < 0 && channel(&p->pout, ch[1], false) != 0) ||
+        channel(&p->perr, ch[2], false) != 0 || channel(&p->pstat, ch[3], false) != 0) {
         buf_append(&p->err, "executor: cannot make the run's pipes", 37);
         goto fail_fds;
     }
@@ -876,6 +903,8 @@ static void report_step(rjob_t *job)
         }
     }
     cJSON_Delete(st);
+    if (job->step >= 0 && job->budget_capped && o.timed_out)
+        job->budget_exceeded = true; /* it ran out of the job's time, not of its own */
     if (job->step < 0) {
         job->compile_failed = o.status != CG_ST_OK;
         if (!job->compile_failed && job->cache_key[0])
@@ -923,7 +952,7 @@ static void complete_job(rjob_t *job)
     if (job->rm_rc != 0)
         runner_log(r, "warn", "work dir %s not fully removed: %s", job->dirpath,
                    strerror(-job->rm_rc));
-    send_frame(job, cg_encode_done(job->id, job->runs_done));
+    send_frame(job, cg_encode_done(job->id, job->runs_done, job->budget_exceeded));
     r->cfg.ended(job->conn, job);
     job_free(job);
 }
@@ -963,8 +992,8 @@ static bool cache_hit(rjob_t *job)
     cg_outcome_t o;
 
     if (!c->ccache || !c->profile->binary ||
-        profile_expand(c->profile->compile, c->profile->file, job->msg.exec.memory_mb, argv, buf,
-                       sizeof buf) < 0)
+        profile_expand(c->profile->compile, c->profile->file, job->progdir, job->msg.exec.memory_mb,
+                       argv, buf, sizeof buf) < 0)
         return false;
     ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
                job->msg.exec.code_len, job->cache_key);
@@ -1037,6 +1066,30 @@ static bool slot_recover(rjob_t *job)
     return false;
 }
 
+int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms)
+{
+    int64_t left = (int64_t)budget_ms - elapsed_ms;
+
+    if (budget_ms <= 0 || left >= timeout_ms)
+        return timeout_ms;
+    return left >= RUNNER_BUDGET_MIN_MS ? (int)left : 0;
+}
+
+/* Before each run: the run's wall clock under the job's budget, counted from the job's start
+ * (work dir, compile and the runs before). False when the budget is spent: the remaining runs
+ * are not started (the gateway reports them as skipped) and DONE says why. */
+static bool budget_allows(rjob_t *job)
+{
+    const cg_execute_t *ex = &job->msg.exec;
+    int timeout = ex->runs[job->step].timeout_ms;
+
+    job->run_wall_ms = runner_budget_wall_ms(ex->budget_ms, cg_now_ms() - job->t_start, timeout);
+    job->budget_capped = job->run_wall_ms < timeout;
+    if (job->run_wall_ms == 0)
+        job->budget_exceeded = true;
+    return job->run_wall_ms > 0;
+}
+
 /* Called when the current step's handles are all closed (or to start the first step). */
 static void step_next(rjob_t *job)
 {
@@ -1060,6 +1113,10 @@ static void step_next(rjob_t *job)
     if (job->step < 0 && cache_hit(job)) {
         job->step = 0;
         step_next_fresh(job);
+        return;
+    }
+    if (job->step >= 0 && !budget_allows(job)) {
+        finish_job(job);
         return;
     }
     start_step(job);
@@ -1170,6 +1227,10 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
         rc = workdir_write_file(job->area, job->dirname, c->profile->file, msg->exec.code,
                                 msg->exec.code_len, uid, uid, c->drop_uid && !c->userns);
     }
+    if (rc == 0 && c->profile->preload)
+        rc = workdir_write_file(job->area, job->dirname, c->profile->preload_file,
+                                c->profile->preload, strlen(c->profile->preload), uid, uid,
+                                c->drop_uid && !c->userns);
     if (rc != 0) {
         job->conn = NULL;
         job_free(job);
@@ -1273,7 +1334,7 @@ void runner_resume(rjob_t *job)
 
 static void step_next_fresh(rjob_t *job)
 {
-    if (job->cancelled || job->step >= job->msg.exec.nruns) {
+    if (job->cancelled || job->step >= job->msg.exec.nruns || !budget_allows(job)) {
         finish_job(job);
         return;
     }

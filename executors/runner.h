@@ -65,6 +65,40 @@ typedef struct {
  * baseline, page cache, its /tmp files) may use memoryMb plus this; a compile gets the second. */
 #define RUNNER_CGROUP_EXTRA_MB CG_RUN_MEMORY_EXTRA_MB
 #define RUNNER_COMPILE_CGROUP_MB 1024
+/* With less than this left of a job's budget, a run is not started (it could only time out),
+ * unless its own timeout is shorter still. */
+#define RUNNER_BUDGET_MIN_MS 100
+
+/*
+ * The wall clock of the next run of a job with a time budget (cg_execute_t.budget_ms, 0 =
+ * none) of which elapsed_ms are spent: the run's own timeout_ms, or what is left of the budget
+ * when that is less; 0 when too little is left to start it (RUNNER_BUDGET_MIN_MS).
+ */
+int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms);
+
+/* RLIMIT_STACK of every step, in MiB: the main thread's stack, and glibc's default stack of
+ * every other thread (pthread_create, std::thread, Python's threading). 8 MiB is the usual
+ * Linux default; a larger one would reserve that much address space per thread. */
+#define RUNNER_STACK_MB 8
+/* RLIMIT_NOFILE of every step: a Node worker thread holds 4 descriptors of its own (its loop's
+ * epoll, eventfd and message port), so 16 workers need ~84 with the main thread's. */
+#define RUNNER_NOFILE 256
+/* Threads an ordinary program may start under the fallback RLIMIT_AS (no memory cgroup). */
+#define RUNNER_AS_THREADS 16
+/* glibc gives threads malloc arenas of their own, each reserving 64 MiB of address space (up
+ * to 8 per core): under the fallback RLIMIT_AS the run gets at most one besides the main one
+ * (this variable in its environment), and room for it. */
+#define RUNNER_AS_ARENA_ENV "MALLOC_ARENA_MAX=2"
+#define RUNNER_AS_ARENA_MB 64
+
+/*
+ * RLIMIT_AS in MiB of a run where the slot has no memory cgroup (executor without root, or
+ * a cgroup that could not be made): the run's memoryMb, the profile's headroom for its
+ * runtime, the stacks of RUNNER_AS_THREADS threads (each reserves RUNNER_STACK_MB of address
+ * space, mostly never touched) and one malloc arena (RUNNER_AS_ARENA_MB). With a cgroup there
+ * is no RLIMIT_AS at all.
+ */
+int runner_fallback_as_mb(int memory_mb, int as_extra_mb);
 
 /* The uid (and gid) programs have in their own user namespace when the executor has no root. */
 #define RUNNER_USERNS_UID 1000

@@ -19,7 +19,7 @@
  *                                          <- STDOUT/STDERR {id, run, data}    (only if "stream")
  *                                          <- RESULT {id, run, status, ...}    (one per run)
  *   CANCEL {id}                            ->  (optional: stop now, remaining runs not started)
- *                                          <- DONE {id, runs}                  (always last)
+ *                                          <- DONE {id, runs, budgetExceeded}  (always last)
  *
  * STDIN/CLOSE_STDIN are for streamed (interactive) jobs. An executor that cannot take a job
  * answers ERROR {id, code, message} followed by DONE. PING {seq} is answered with PONG {seq} at
@@ -65,7 +65,11 @@
 /* What an executor container needs besides its slots' runs: the executor, the slot launchers,
  * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
 #define CG_EXECUTOR_BASE_MB 768
-#define CG_ID_MAX 64 /* job id length, [A-Za-z0-9_-] */
+#define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
+/* Total wall-clock budget of one job (compile and every run): the gateway's --job-budget-ms. */
+#define CG_DEFAULT_BUDGET_MS 60000
+#define CG_MIN_BUDGET_MS 1000
+#define CG_MAX_BUDGET_MS 3600000
 
 typedef enum {
     CG_MSG_UNKNOWN = 0,
@@ -127,9 +131,12 @@ typedef struct {
     cg_run_spec_t runs[CG_MAX_RUNS];
     int nruns; /* >= 1 */
     int memory_mb;
-    size_t output_limit; /* stdout+stderr bytes per run */
-    bool stream;         /* send STDOUT/STDERR frames as output arrives (sessions) */
-    bool interactive;    /* run 0 reads stdin from STDIN frames, stdout is a pty */
+    size_t output_limit;     /* stdout+stderr bytes per run */
+    bool stream;             /* send STDOUT/STDERR frames as output arrives (sessions) */
+    bool interactive;        /* run 0 reads stdin from STDIN frames, stdout is a pty */
+    int budget_ms;           /* wall clock of the whole job (compile + runs); 0 = none. The
+                                executor starts no run once it is spent and cuts each run's
+                                timeout to what is left (DONE then says budgetExceeded) */
 } cg_execute_t;
 
 /* COMPILE and RESULT share this shape. Strings point into the parsed tree. */
@@ -168,6 +175,7 @@ typedef struct {
     int slots_down; /* PONG from an executor: slots out of service (0 when absent) */
     /* DONE */
     int runs;
+    bool budget_exceeded;  /* the job's budget cut a run short or left runs unstarted */
     /* COMPILE/RESULT */
     cg_outcome_t outcome;
     /* EXECUTE */
@@ -201,7 +209,7 @@ char *cg_encode_simple(cg_msg_type_t type, const char *id); /* CLOSE_STDIN, CANC
 char *cg_encode_data(cg_msg_type_t type, const char *id, int run, const char *data,
                      size_t len); /* STDIN, STDOUT, STDERR; data must be valid UTF-8 */
 char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *o);
-char *cg_encode_done(const char *id, int runs);
+char *cg_encode_done(const char *id, int runs, bool budget_exceeded);
 char *cg_encode_error(const char *id, const char *code, const char *message);
 char *cg_encode_ping(cg_msg_type_t type, int64_t seq); /* PING or PONG */
 /* An executor's PONG: also how many of its slots are out of service. */

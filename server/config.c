@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "protocol.h"
 #include "version.h"
 
 typedef enum { OPT_INT, OPT_STR, OPT_BOOL } opt_type_t;
@@ -107,6 +108,10 @@ static const opt_t opts[] = {
      NULL, NULL, "longest wait for a free slot before 503 overloaded"},
     {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384, M(output_limit_kb),
      NULL, NULL, "stdout+stderr kept per run, in KiB; the program is stopped there"},
+    {"job-budget-ms", "CODEGATE_JOB_BUDGET_MS", OPT_INT, "60000", CG_MIN_BUDGET_MS,
+     CG_MAX_BUDGET_MS, M(job_budget_ms), NULL, NULL,
+     "wall clock of one request's compile and test cases together; cases that do not fit are "
+     "skipped (budgetExceeded), each case's timeout is cut to what is left"},
     {"drain-ms", "CODEGATE_DRAIN_MS", OPT_INT, "10000", 0, 600000, M(drain_ms), NULL, NULL,
      "on SIGTERM, how long requests in flight may finish"},
     {"ping-ms", "CODEGATE_PING_MS", OPT_INT, "1000", 100, 60000, M(ping_ms), NULL, NULL,

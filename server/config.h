@@ -42,6 +42,7 @@ typedef struct {
     int queue_max;             /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
     int queue_wait_ms;         /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
     int output_limit_kb;       /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
+    int job_budget_ms;         /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
     int drain_ms;              /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
     int ping_ms;               /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */
     /* docker */

@@ -171,6 +171,8 @@ static void log_request(const http_t *h, const struct _u_request *req, int statu
                 break;
             }
     }
+    if (job && job->budget_exceeded)
+        cJSON_AddTrueToObject(f, "budgetExceeded");
     if (job && job->executor[0])
         cJSON_AddStringToObject(f, "executor", job->executor);
     if (job && job->t_started)
@@ -181,16 +183,20 @@ static void log_request(const http_t *h, const struct _u_request *req, int statu
 
 /* ---- POST /api/code/execute ---- */
 
+/* How long the handler waits for the pool (a backstop: the pool finishes every job). The runs
+ * take at most their timeouts, and at most the job's budget (--job-budget-ms), plus a second
+ * each for starting and stopping. */
 static int64_t wait_budget_ms(const http_t *h, const request_t *r)
 {
     int64_t t = h->cfg->queue_wait_ms + HTTP_COMPILE_ALLOWANCE_MS + HTTP_WAIT_MARGIN_MS;
+    int64_t runs = 0;
+    int n = r->ntests > 0 ? r->ntests : 1;
 
-    if (r->ntests > 0)
-        for (int i = 0; i < r->ntests; i++)
-            t += r->tests[i].timeout_ms + 1000;
-    else
-        t += r->timeout_ms + 1000;
-    return t;
+    for (int i = 0; i < n; i++)
+        runs += (r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) + 1000;
+    if (runs > (int64_t)h->cfg->job_budget_ms + 1000 * n)
+        runs = (int64_t)h->cfg->job_budget_ms + 1000 * n;
+    return t + runs;
 }
 
 static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp,
@@ -198,7 +204,7 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
 {
     const char *language = r->language;
     int64_t budget = wait_budget_ms(h, r);
-    job_t *job = job_new(r, (size_t)h->cfg->output_limit_kb * 1024u);
+    job_t *job = job_new(r, (size_t)h->cfg->output_limit_kb * 1024u, h->cfg->job_budget_ms);
     int rc, status;
     const char *outcome = NULL;
     char *body;

@@ -34,6 +34,7 @@ static char *encode_frame(const job_t *job, size_t output_limit, bool interactiv
     ex.output_limit = output_limit;
     ex.stream = interactive;
     ex.interactive = interactive;
+    ex.budget_ms = job->budget_ms;
     if (r->ntests > 0) {
         ex.nruns = r->ntests;
         for (int i = 0; i < r->ntests; i++) {
@@ -50,7 +51,7 @@ static char *encode_frame(const job_t *job, size_t output_limit, bool interactiv
     return cg_encode_execute(&ex);
 }
 
-static job_t *job_create(request_t *req, size_t output_limit, bool interactive)
+static job_t *job_create(request_t *req, size_t output_limit, int budget_ms, bool interactive)
 {
     job_t *job = calloc(1, sizeof *job);
 
@@ -59,6 +60,7 @@ static job_t *job_create(request_t *req, size_t output_limit, bool interactive)
     job->req = *req;
     memset(req, 0, sizeof *req);
     job->nruns = job->req.ntests > 0 ? job->req.ntests : 1;
+    job->budget_ms = budget_ms;
     if (cg_random_hex(job->id, 8) != 0)
         goto fail_job;
     job->frame = encode_frame(job, output_limit, interactive);
@@ -88,14 +90,14 @@ fail:
     return NULL;
 }
 
-job_t *job_new(request_t *req, size_t output_limit)
+job_t *job_new(request_t *req, size_t output_limit, int budget_ms)
 {
-    return job_create(req, output_limit, false);
+    return job_create(req, output_limit, budget_ms, false);
 }
 
 job_t *job_new_interactive(request_t *req, size_t output_limit)
 {
-    return job_create(req, output_limit, true);
+    return job_create(req, output_limit, 0, true);
 }
 
 void job_ref(job_t *job)

@@ -43,7 +43,8 @@ struct job {
     int nruns;     /* tests ? ntests : 1 */
     char *frame;   /* the EXECUTE frame, built once by job_new */
     size_t frame_len;
-    int64_t deadline_ms; /* monotonic: give up waiting in the queue after this */
+    int64_t deadline_ms;        /* monotonic: give up waiting in the queue after this */
+    int budget_ms;              /* wall clock of the compile and all runs (0 = none: sessions) */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -55,7 +56,8 @@ struct job {
     job_outcome_t compile;
     job_outcome_t runs[CG_MAX_RUNS];
     int nresults;
-    bool stopped_early; /* submit mode: a failure stopped the remaining runs */
+    bool stopped_early;         /* submit mode: a failure stopped the remaining runs */
+    bool budget_exceeded;       /* DONE: the job's time budget cut runs short or skipped them */
     bool cancel_sent;
     bool got_output; /* any COMPILE/RESULT arrived: no retry elsewhere */
     bool busy;       /* the executor answered "busy": requeue on its DONE */
@@ -81,8 +83,9 @@ struct job {
 };
 
 /* Takes over *req (zeroes it). Returns NULL on allocation failure (req is then freed).
- * interactive: the EXECUTE frame asks for streamed output and stdin frames (sessions). */
-job_t *job_new(request_t *req, size_t output_limit);
+ * budget_ms: the job's time budget (cg_execute_t.budget_ms). interactive: the EXECUTE frame
+ * asks for streamed output and stdin frames (sessions), with no budget. */
+job_t *job_new(request_t *req, size_t output_limit, int budget_ms);
 job_t *job_new_interactive(request_t *req, size_t output_limit);
 void job_ref(job_t *job);
 void job_unref(job_t *job);

@@ -523,6 +523,7 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
                 queue_push_front_locked(p, job);
                 pthread_mutex_unlock(&p->mu);
             } else {
+                job->budget_exceeded = m.budget_exceeded;
                 job_done(job);
             }
             snapshot_update(p);

@@ -82,8 +82,30 @@ cg_status_t response_overall_status(const job_t *job)
         return job->compile.status == CG_ST_TIMEOUT ? CG_ST_COMPILE_ERROR : job->compile.status;
     i = primary_run(job);
     if (i < 0)
-        return CG_ST_INTERNAL_ERROR;
+        return job->budget_exceeded ? CG_ST_SKIPPED : CG_ST_INTERNAL_ERROR;
     return job->runs[i].status;
+}
+
+/* Why the job's budget ended it, in a sentence (README "Time budget"). */
+static void budget_reason(const job_t *job, char *buf, size_t len)
+{
+    int ran = 0;
+
+    for (int i = 0; i < job->nruns; i++)
+        ran += job->runs[i].present;
+    if (ran == job->nruns)
+        snprintf(buf, len,
+                 "the job's time budget of %d ms ran out during the last run: its timeout was cut "
+                 "to what was left",
+                 job->budget_ms);
+    else if (ran == 0)
+        snprintf(buf, len, "the job's time budget of %d ms was spent before the program ran",
+                 job->budget_ms);
+    else
+        snprintf(buf, len,
+                 "the job's time budget of %d ms was spent: %d of %d test cases were not run "
+                 "(status skipped)",
+                 job->budget_ms, job->nruns - ran, job->nruns);
 }
 
 static void add_compile(cJSON *data, const job_outcome_t *c)
@@ -202,7 +224,8 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
         return response_error(job->fail_code, job->fail_msg, NULL);
     }
     pi = primary_run(job);
-    if (pi < 0 && !(job->compile.present && job->compile.status != CG_ST_OK)) {
+    if (pi < 0 && !(job->compile.present && job->compile.status != CG_ST_OK) &&
+        !job->budget_exceeded) {
         *http_status = 500;
         if (status_out)
             *status_out = "internal_error";
@@ -232,6 +255,12 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
     cJSON_AddStringToObject(data, "language", job->req.language);
     cJSON_AddStringToObject(data, "version", job->lang_version);
     add_run_fields(data, job, pi, st);
+    cJSON_AddBoolToObject(data, "budgetExceeded", job->budget_exceeded);
+    if (job->budget_exceeded) {
+        char reason[200];
+        budget_reason(job, reason, sizeof reason);
+        cJSON_AddStringToObject(data, "reason", reason);
+    }
     if (job->compile.present)
         add_compile(data, &job->compile);
     if (job->req.ntests > 0)

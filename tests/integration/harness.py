@@ -227,6 +227,21 @@ class Runner:
             self.failures.append(name)
             print("[FAIL] %-52s %6.2fs\n%s" % (name, dt, result.get("err")), flush=True)
 
+    def run_all(self, gw, tests, timeout=180):
+        """Runs tests against the gateway gw, stopping early if it dies; then stops it with SIGTERM
+        and checks that it exits cleanly (one more test)."""
+        for t in tests:
+            self.run(t, timeout=timeout)
+            if gw.proc.poll() is not None:
+                print("the gateway exited (%s) during %s; log tail:\n%s"
+                      % (gw.proc.returncode, t.__name__, gw.tail()))
+                return
+        code = gw.stop()
+
+        def gateway_exits_cleanly():
+            check(code == 0, "gateway exit status %s after SIGTERM" % code)
+        self.run(gateway_exits_cleanly)
+
     def finish(self):
         print("%s: %d passed, %d failed" % (self.title, self.passed, self.failed))
         if self.failures:

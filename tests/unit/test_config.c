@@ -42,6 +42,7 @@ static const char *const documented_env[] = {
     "CODEGATE_QUEUE_MAX",
     "CODEGATE_QUEUE_WAIT_MS",
     "CODEGATE_OUTPUT_LIMIT_KB",
+    "CODEGATE_JOB_BUDGET_MS",
     "CODEGATE_DRAIN_MS",
     "CODEGATE_PING_MS",
     "CODEGATE_DOCKER_SOCKET",
@@ -135,6 +136,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.queue_max, 64);
     assert_int_equal(cfg.queue_wait_ms, 10000);
     assert_int_equal(cfg.output_limit_kb, 1024);
+    assert_int_equal(cfg.job_budget_ms, CG_DEFAULT_BUDGET_MS);
+    assert_int_equal(cfg.job_budget_ms, 60000);
     assert_int_equal(cfg.drain_ms, 10000);
     assert_int_equal(cfg.ping_ms, 1000);
     assert_string_equal(cfg.docker_socket, "/var/run/docker.sock");
@@ -275,6 +278,10 @@ static void test_errors(void **state)
     expect_fail(LOAD("--port", ""), "--port");
     expect_fail(LOAD("--port", "99999999999999999999"), "--port");
     expect_fail(LOAD("--slots", "65"), "--slots: \"65\" is not an integer between 1 and 64");
+    expect_fail(LOAD("--job-budget-ms", "999"),
+                "--job-budget-ms: \"999\" is not an integer between 1000 and 3600000");
+    assert_int_equal(LOAD("--job-budget-ms", "5000"), 0);
+    assert_int_equal(cfg.job_budget_ms, 5000);
     expect_fail(LOAD("--drain-ms", "-1"), "--drain-ms");
     assert_int_equal(LOAD("--drain-ms", "0"), 0); /* 0 is the minimum here */
     expect_fail(LOAD("--runtime", "kubernetes"), "--runtime: \"kubernetes\" is not one of "

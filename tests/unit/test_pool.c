@@ -28,7 +28,7 @@ static job_t *make_job(const char *lang)
 
     snprintf(body, sizeof body, "{\"language\":\"%s\",\"code\":\"print(1)\"}", lang);
     assert_int_equal(request_parse(body, strlen(body), &r, &err), 0);
-    job_t *job = job_new(&r, 1024);
+    job_t *job = job_new(&r, 1024, CG_DEFAULT_BUDGET_MS);
     assert_non_null(job);
     return job;
 }

@@ -79,7 +79,8 @@ static void test_execute_round_trip(void **state)
                        .memory_mb = 128,
                        .output_limit = 4096,
                        .stream = true,
-                       .interactive = true};
+                       .interactive = true,
+                       .budget_ms = 45000};
     ex.code_len = strlen(ex.code);
     ex.runs[0] = (cg_run_spec_t){"1 2\n\xF0\x9F\x98\x80", 8, 1000};
     ex.runs[1] = (cg_run_spec_t){NULL, 0, 2000};
@@ -110,6 +111,7 @@ static void test_execute_round_trip(void **state)
     assert_int_equal(m.exec.output_limit, 4096);
     assert_true(m.exec.stream);
     assert_true(m.exec.interactive);
+    assert_int_equal(m.exec.budget_ms, 45000);
 }
 
 static void test_execute_defaults(void **state)
@@ -128,6 +130,7 @@ static void test_execute_defaults(void **state)
     assert_int_equal(m.exec.output_limit, CG_DEFAULT_OUTPUT_LIMIT);
     assert_false(m.exec.stream);
     assert_false(m.exec.interactive);
+    assert_int_equal(m.exec.budget_ms, 0); /* none: an older gateway */
     assert_int_equal(m.exec.code_len, 0);
 }
 
@@ -221,9 +224,15 @@ static void test_small_frames(void **state)
         assert_int_equal(m.run, 2);
     }
 
-    assert_int_equal(parse_owned(cg_encode_done("j", CG_MAX_RUNS)), 0);
+    assert_int_equal(parse_owned(cg_encode_done("j", CG_MAX_RUNS, false)), 0);
     assert_int_equal(m.type, CG_MSG_DONE);
     assert_int_equal(m.runs, CG_MAX_RUNS);
+    assert_false(m.budget_exceeded);
+    assert_int_equal(parse_owned(cg_encode_done("j", 2, true)), 0);
+    assert_int_equal(m.runs, 2);
+    assert_true(m.budget_exceeded);
+    assert_int_equal(parse_q("{'type':'done','id':'j','runs':1}"), 0);
+    assert_false(m.budget_exceeded); /* absent: an older executor */
 
     assert_int_equal(parse_owned(cg_encode_error(NULL, "busy", "all slots busy")), 0);
     assert_int_equal(m.type, CG_MSG_ERROR);
@@ -381,6 +390,12 @@ static const reject_t rejects[] = {
     {EXE "'runs':[{}],'outputLimit':16777217}", CG_EPROTO_FIELD, "\"outputLimit\""},
     {EXE "'runs':[{}],'stream':'yes'}", CG_EPROTO_FIELD, "\"stream\" must be a boolean"},
     {EXE "'runs':[{}],'interactive':1}", CG_EPROTO_FIELD, "\"interactive\" must be a boolean"},
+    {EXE "'runs':[{}],'budgetMs':999}", CG_EPROTO_FIELD,
+     "\"budgetMs\" must be 0 (none) or between"},
+    {EXE "'runs':[{}],'budgetMs':3600001}", CG_EPROTO_FIELD, "\"budgetMs\" must be an integer"},
+    {EXE "'runs':[{}],'budgetMs':-1}", CG_EPROTO_FIELD, "\"budgetMs\""},
+    {"{'type':'done','id':'j','budgetExceeded':1}", CG_EPROTO_FIELD,
+     "\"budgetExceeded\" must be a boolean"},
     /* compile / result */
     {"{'type':'result','id':'j','status':'ok','exitCode':0,'signal':null,'timedOut':false,"
      "'truncated':false,'durationMs':1,'cpuMs':1,'memoryKb':1,'stdout':'','stderr':''}",

@@ -19,7 +19,7 @@ static job_t *make_job(const char *body)
     request_error_t err;
 
     assert_int_equal(request_parse(body, strlen(body), &r, &err), 0);
-    job_t *job = job_new(&r, 1 << 20);
+    job_t *job = job_new(&r, 1 << 20, CG_DEFAULT_BUDGET_MS);
     assert_non_null(job);
     return job;
 }
@@ -86,6 +86,8 @@ static void test_success_shape(void **state)
     assert_int_equal(get(j, "data.memoryKb")->valueint, 1012);
     assert_null(cJSON_GetObjectItem(get(j, "data"), "compile"));
     assert_null(cJSON_GetObjectItem(get(j, "data"), "tests"));
+    assert_true(cJSON_IsFalse(get(j, "data.budgetExceeded")));
+    assert_null(cJSON_GetObjectItem(get(j, "data"), "reason"));
     cJSON_Delete(j);
     job_unref(job);
 }
@@ -191,6 +193,65 @@ static void test_failures(void **state)
     job_unref(job);
 }
 
+/* The budget ended the job: the cases not run are skipped, the answer says why, and every
+ * other field keeps its meaning (the top level describes the runs that did run). */
+static void test_budget_exceeded(void **state)
+{
+    (void)state;
+    job_t *job = make_job("{\"language\":\"python\",\"code\":\"x\",\"tests\":"
+                          "[{\"input\":\"a\"},{\"input\":\"b\"},{\"input\":\"c\"},{}]}");
+    int http;
+    const char *st;
+
+    job->budget_ms = 6000;
+    set_run(&job->runs[0], CG_ST_TIMEOUT, -1, 9, "", "", 4000);
+    set_run(&job->runs[1], CG_ST_TIMEOUT, -1, 9, "", "", 1900);
+    job->budget_exceeded = true;
+    cJSON *j = parse(response_job(job, &http, &st));
+    assert_int_equal(http, 200);
+    assert_string_equal(st, "timeout");
+    assert_true(cJSON_IsTrue(get(j, "data.budgetExceeded")));
+    assert_string_equal(get(j, "data.reason")->valuestring,
+                        "the job's time budget of 6000 ms was spent: 2 of 4 test cases were not "
+                        "run (status skipped)");
+    assert_int_equal(get(j, "data.failed")->valueint, 2);
+    assert_int_equal(get(j, "data.skipped")->valueint, 2);
+    for (int i = 2; i < 4; i++) {
+        const cJSON *t = cJSON_GetArrayItem(get(j, "data.tests"), i);
+        assert_string_equal(cJSON_GetObjectItem(t, "status")->valuestring, "skipped");
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(t, "passed")));
+    }
+    cJSON_Delete(j);
+    job_unref(job);
+
+    /* The budget went in compiling: nothing ran. A 200 that says so, not a 500. */
+    job = make_job("{\"language\":\"cpp\",\"code\":\"x\",\"tests\":[{},{}]}");
+    job->budget_ms = 1000;
+    set_run(&job->compile, CG_ST_OK, 0, 0, "", "", 1500);
+    job->budget_exceeded = true;
+    j = parse(response_job(job, &http, &st));
+    assert_int_equal(http, 200);
+    assert_string_equal(st, "skipped");
+    assert_string_equal(get(j, "data.status")->valuestring, "skipped");
+    assert_true(cJSON_IsTrue(get(j, "data.error")));
+    assert_string_equal(get(j, "data.reason")->valuestring,
+                        "the job's time budget of 1000 ms was spent before the program ran");
+    assert_int_equal(get(j, "data.skipped")->valueint, 2);
+    cJSON_Delete(j);
+    job_unref(job);
+
+    /* Every case ran, the last one was cut short. */
+    job = make_job("{\"language\":\"python\",\"code\":\"x\"}");
+    job->budget_ms = 2000;
+    set_run(&job->runs[0], CG_ST_TIMEOUT, -1, 9, "", "", 2000);
+    job->budget_exceeded = true;
+    j = parse(response_job(job, &http, &st));
+    assert_string_equal(st, "timeout");
+    assert_non_null(strstr(get(j, "data.reason")->valuestring, "ran out during the last run"));
+    cJSON_Delete(j);
+    job_unref(job);
+}
+
 static void test_error_with_details(void **state)
 {
     (void)state;
@@ -204,9 +265,13 @@ static void test_error_with_details(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_success_shape), cmocka_unit_test(test_signal_and_compile),
-        cmocka_unit_test(test_compile_error), cmocka_unit_test(test_tests_first_failure_is_primary),
-        cmocka_unit_test(test_failures),      cmocka_unit_test(test_error_with_details),
+        cmocka_unit_test(test_success_shape),
+        cmocka_unit_test(test_signal_and_compile),
+        cmocka_unit_test(test_compile_error),
+        cmocka_unit_test(test_tests_first_failure_is_primary),
+        cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_budget_exceeded),
+        cmocka_unit_test(test_error_with_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@ static char *frames[MAX_FRAMES];
 static int nframes;
 static bool ended;
 static uv_loop_t loop;
+static int budget_ms; /* of the next run_job(); 0 = none */
 
 static void on_send(void *conn, char *frame)
 {
@@ -61,6 +62,7 @@ static void reset(void)
         free(frames[i]);
     nframes = 0;
     ended = false;
+    budget_ms = 0;
 }
 
 static int teardown(void **state)
@@ -88,14 +90,9 @@ static void run_job(const char *lang, const char *code, const char *const *input
         .send = on_send,
         .ended = on_ended,
     };
-    cg_execute_t ex = {.id = "t1",
-                       .language = lang,
-                       .code = code,
-                       .code_len = strlen(code),
-                       .nruns = nruns,
-                       .memory_mb = 256,
-                       .output_limit = limit,
-                       .stream = stream};
+    cg_execute_t ex = {.id = "t1", .language = lang, .code = code, .code_len = strlen(code),
+                       .nruns = nruns, .memory_mb = 256, .output_limit = limit, .stream = stream};
+    ex.budget_ms = budget_ms;
     for (int i = 0; i < nruns; i++)
         ex.runs[i] =
             (cg_run_spec_t){inputs ? inputs[i] : NULL, inputs ? strlen(inputs[i]) : 0, 3000};
@@ -232,6 +229,114 @@ static void test_compile_error_skips_runs(void **state)
     cJSON_Delete(d);
 }
 
+/* Node: console.log() in a loop never returns to the event loop. Its stdout must block on the
+ * full pipe (the profile's preload) so that the flood reaches the cap, instead of piling up in
+ * the process until the heap limit or the wall clock ends it. */
+static void test_js_flood_ends_at_cap(void **state)
+{
+    (void)state;
+    const char *const floods[] = {
+        "for (;;) console.log('flood line ' + 42);",
+        "for (;;) process.stdout.write('x'.repeat(100));",
+        "process.stdout.write('y'.repeat(20 << 20));",
+        "for (;;) console.error('flood to stderr');",
+    };
+    for (size_t i = 0; i < sizeof floods / sizeof floods[0]; i++) {
+        reset();
+        run_job("javascript", floods[i], NULL, 1, 1 << 20, false, 0);
+        cJSON *r0 = frame(0, "result");
+        assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "output_limit");
+        assert_int_equal(strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring) +
+                             strlen(cJSON_GetObjectItem(r0, "stderr")->valuestring),
+                         1 << 20);
+        assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r0, "timedOut")));
+        cJSON_Delete(r0);
+    }
+}
+
+static void test_budget_arithmetic(void **state)
+{
+    (void)state;
+    assert_int_equal(runner_budget_wall_ms(0, 999999, 3000), 3000); /* no budget */
+    assert_int_equal(runner_budget_wall_ms(6000, 0, 4000), 4000);
+    assert_int_equal(runner_budget_wall_ms(6000, 2000, 4000), 4000); /* exactly fits */
+    assert_int_equal(runner_budget_wall_ms(6000, 4100, 4000), 1900); /* cut */
+    assert_int_equal(runner_budget_wall_ms(6000, 6000 - RUNNER_BUDGET_MIN_MS, 4000),
+                     RUNNER_BUDGET_MIN_MS);
+    assert_int_equal(runner_budget_wall_ms(6000, 6001 - RUNNER_BUDGET_MIN_MS, 4000), 0);
+    assert_int_equal(runner_budget_wall_ms(6000, 5970, 30), 30);  /* short enough to fit */
+    assert_int_equal(runner_budget_wall_ms(6000, 9000, 4000), 0); /* overspent (the compile) */
+    assert_int_equal(runner_budget_wall_ms(CG_MAX_BUDGET_MS, 0, CG_MAX_TIMEOUT_MS),
+                     CG_MAX_TIMEOUT_MS);
+}
+
+/* Three 3 s spinning runs in a 4 s budget: the first times out, the second gets what is left
+ * and times out, the third is never started; DONE says the budget was exceeded. */
+static void test_budget_skips_runs(void **state)
+{
+    (void)state;
+    const char *in[] = {"", "", ""};
+    int64_t t0 = cg_now_ms();
+    budget_ms = 4000;
+    run_job("python", "while True: pass", in, 3, 1 << 20, false, 0);
+    int64_t took = cg_now_ms() - t0;
+    assert_int_equal(nframes, 3);
+    cJSON *r0 = frame(0, "result"), *r1 = frame(1, "result"), *d = frame(2, "done");
+    assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "timeout");
+    assert_string_equal(cJSON_GetObjectItem(r1, "status")->valuestring, "timeout");
+    assert_true(cJSON_GetObjectItem(r1, "durationMs")->valueint < 3000); /* cut by the budget */
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 2);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(d, "budgetExceeded")));
+    assert_true(took < 9000); /* 3 x 3 s without the budget */
+    cJSON_Delete(r0);
+    cJSON_Delete(r1);
+    cJSON_Delete(d);
+
+    /* Runs that fit leave the budget alone. */
+    reset();
+    budget_ms = 4000;
+    run_job("python", "print(input())", (const char *const[]){"a", "b", "c"}, 3, 1 << 20, false, 0);
+    d = frame(3, "done");
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 3);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(d, "budgetExceeded")));
+    cJSON_Delete(d);
+}
+
+/* Without a memory cgroup (cfg.cg is NULL here) Python and C++ run under the RLIMIT_AS
+ * fallback: 16 threads with glibc's default stack (RLIMIT_STACK) must still fit in it. */
+static void test_threads_under_fallback_address_space(void **state)
+{
+    (void)state;
+    static const char *const progs[][2] = {
+        {"python", "import threading\n"
+                   "b = threading.Barrier(16, timeout=10)\n"
+                   "ts = [threading.Thread(target=b.wait) for i in range(16)]\n"
+                   "for t in ts: t.start()\n"
+                   "for t in ts: t.join()\n"
+                   "print('threads', len(ts))\n"},
+        {"cpp", "#include <atomic>\n#include <chrono>\n#include <cstdio>\n#include <thread>\n"
+                "#include <vector>\n"
+                "std::atomic<int> n{0};\n"
+                "int main() {\n"
+                "    std::vector<std::thread> ts;\n"
+                "    for (int i = 0; i < 16; i++)\n"
+                "        ts.emplace_back([] { n++; while (n.load() < 16)\n"
+                "            std::this_thread::sleep_for(std::chrono::milliseconds(2)); });\n"
+                "    for (auto &t : ts) t.join();\n"
+                "    printf(\"threads %d\\n\", n.load());\n"
+                "}\n"},
+    };
+    assert_true(runner_fallback_as_mb(256, 16) >= 256 + RUNNER_AS_THREADS * RUNNER_STACK_MB);
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        reset();
+        run_job(progs[i][0], progs[i][1], NULL, 1, 1 << 20, false, 0);
+        cJSON *r0 = frame(nframes - 2, "result");
+        assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "ok");
+        assert_string_equal(cJSON_GetObjectItem(r0, "stdout")->valuestring, "threads 16\n");
+        cJSON_Delete(r0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +346,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error_skips_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_js_flood_ends_at_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_under_fallback_address_space, setup, teardown),
+        cmocka_unit_test(test_budget_arithmetic),
+        cmocka_unit_test_setup_teardown(test_budget_skips_runs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
