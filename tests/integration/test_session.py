@@ -172,19 +172,29 @@ def test_timeout():
 
 
 def test_client_disconnect_kills_program():
+    # The program runs in its slot's own pid namespace: find it from the host by a marker in
+    # its command line (the runtime may be local or Docker; both share this kernel).
+    marker = "gone-%s" % os.urandom(6).hex()
     s = Session()
-    s.start("python", "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)")
-    s.until_out("\n")
-    pid = int(s.out.split()[0])
-    # The pid is from the program's own view; on the local runtime that is the host's (same pid
-    # namespace). Find the process that runs our marker and is that pid.
-    check(os.path.exists("/proc/%d" % pid), "program %d visible while running" % pid)
+    s.start("python", "import time\nprint('up', flush=True)\ntime.sleep(60)", args=[marker])
+    s.until_out("up\n")
+
+    def alive():
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % p, "rb") as f:
+                        if marker.encode() in f.read():
+                            return True
+                except OSError:
+                    pass
+        return False
+    check(alive(), "program visible from the host while running")
     s.close()
     t0 = time.time()
-    while time.time() - t0 < 1.5 and os.path.exists("/proc/%d" % pid):
+    while time.time() - t0 < 1.5 and alive():
         time.sleep(0.05)
-    check(not os.path.exists("/proc/%d" % pid),
-          "program %d still running %.1fs after the client left" % (pid, time.time() - t0))
+    check(not alive(), "program still running %.1fs after the client left" % (time.time() - t0))
 
 
 def test_invalid_frames():
