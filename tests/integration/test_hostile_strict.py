@@ -2646,6 +2646,10 @@ def main():
         UID_RANGE = (int(ranges[-1].group(1)), int(ranges[-1].group(2)) + 1)
         if G.as_user:
             UID_RANGE = (1000, 1001)  # unprivileged: programs are uid 1000 in their own user ns
+            # No memory cgroup there: runs get the fallback address-space limit and, with it,
+            # MALLOC_ARENA_MAX (executors/runner.c); Node has no address-space limit.
+            for lang in ("python", "cpp"):
+                EXPECTED_ENV[lang] = EXPECTED_ENV[lang] | {"MALLOC_ARENA_MAX"}
         print("    runtime %s, instance %s, slot uids %d..%d"
               % (RUNTIME, G.instance, UID_RANGE[0], UID_RANGE[1] - 1), flush=True)
         r.run(setup, timeout=300)
