@@ -89,6 +89,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcg_server.a $(BUILD)/libcg_exec.a $
 	    $(call pc_libs,$(PKGS_SERVER) cmocka) $(shell grep -ho '^// LDWRAP: .*' $< | sed 's#// LDWRAP: ##')
 $(BUILD)/tests/helpers/%: tests/helpers/%.c | $(BUILD)/tests/helpers
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+# The Docker client against the real daemon (tests/docker/docker_client_check.c); run by hand.
+$(BUILD)/docker_client_check: tests/docker/docker_client_check.c $(BUILD)/libcg_server.a $(BUILD)/libcg_common.a
+	$(CC) $(CFLAGS) -Iserver $(call pc_cflags,$(PKGS_SERVER)) $< -o $@ $(LDFLAGS) \
+	    $(BUILD)/libcg_server.a $(BUILD)/libcg_common.a $(call pc_libs,$(PKGS_SERVER))
 # Micro-benchmark of common/sha256.c (docs/PERFORMANCE.md); not part of make test.
 $(BUILD)/bench/sha256_bench: tests/bench/sha256_bench.c $(BUILD)/libcg_common.a | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(BUILD)/libcg_common.a $(call pc_libs,libcrypto)
