@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 from harness import Gateway, Runner, check, http  # noqa: E402
 
 BUILD = "build"
-INSTANCE = "dkt%d" % os.getpid()
+INSTANCE = "dk-t%d" % os.getpid()
 
 
 def docker(*args):
