@@ -126,7 +126,7 @@ char *docker_client_url(const char *path, const docker_kv_t *query)
     for (const docker_kv_t *q = query; ok && q && q->key; q++) {
         if (!q->value)
             continue;
-        char *v = curl_easy_escape(NULL, q->value, 0);
+        char *v = curl_easy_escape(NULL, q->value, 0); /* the handle is unused since 7.82 */
         ok = v && fprintf(f, "%c%s=%s", sep, q->key, v) >= 0;
         curl_free(v);
         sep = '&';
