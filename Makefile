@@ -15,9 +15,10 @@ else
 BUILD ?= build/san
 endif
 
-PKGS_COMMON := libcjson
-PKGS_EXEC   := libwebsockets libuv libcjson
-PKGS_SERVER := libulfius libmicrohttpd libyder liborcania libwebsockets libuv libcjson libcurl libarchive
+# libcrypto: common/sha256.c (image tags, compile-cache keys). The launcher links none of these.
+PKGS_COMMON := libcjson libcrypto
+PKGS_EXEC   := libwebsockets libuv libcjson libcrypto
+PKGS_SERVER := libulfius libmicrohttpd libyder liborcania libwebsockets libuv libcjson libcurl libarchive libcrypto
 
 # -Wno-format-truncation: every snprintf here bounds on purpose; truncation is the intent.
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -88,8 +89,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcg_server.a $(BUILD)/libcg_exec.a $
 	    $(call pc_libs,$(PKGS_SERVER) cmocka) $(shell grep -ho '^// LDWRAP: .*' $< | sed 's#// LDWRAP: ##')
 $(BUILD)/tests/helpers/%: tests/helpers/%.c | $(BUILD)/tests/helpers
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+# The Docker client against the real daemon (tests/docker/docker_client_check.c); run by hand.
+$(BUILD)/docker_client_check: tests/docker/docker_client_check.c $(BUILD)/libcg_server.a $(BUILD)/libcg_common.a
+	$(CC) $(CFLAGS) -Iserver $(call pc_cflags,$(PKGS_SERVER)) $< -o $@ $(LDFLAGS) \
+	    $(BUILD)/libcg_server.a $(BUILD)/libcg_common.a $(call pc_libs,$(PKGS_SERVER))
+# Micro-benchmark of common/sha256.c (docs/PERFORMANCE.md); not part of make test.
+$(BUILD)/bench/sha256_bench: tests/bench/sha256_bench.c $(BUILD)/libcg_common.a | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(BUILD)/libcg_common.a $(call pc_libs,libcrypto)
 
-$(BUILD)/obj/common $(BUILD)/obj/executors $(BUILD)/obj/server $(BUILD)/tests $(BUILD)/tests/helpers:
+$(BUILD)/obj/common $(BUILD)/obj/executors $(BUILD)/obj/server $(BUILD)/tests $(BUILD)/tests/helpers $(BUILD)/bench:
 	mkdir -p $@
 
 deps:

@@ -9,7 +9,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        build-essential pkg-config libwebsockets-dev libcjson-dev libuv1-dev \
+        build-essential pkg-config libwebsockets-dev libcjson-dev libuv1-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -29,7 +29,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
 # so getpwuid() works for user programs (Python's getpass.getuser(), Node's os.userInfo(), id).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libwebsockets17 libwebsockets-evlib-uv libcjson1 libuv1 \
+        libwebsockets17 libwebsockets-evlib-uv libcjson1 libuv1 libssl3 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && for i in $(seq 0 63); do u=$((60000 + i)); \
         echo "cg$u:x:$u:$u:codegate slot $i:/nonexistent:/usr/sbin/nologin" >> /etc/passwd; \

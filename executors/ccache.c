@@ -101,8 +101,8 @@ void ccache_free(ccache_t *c)
     free(c);
 }
 
-void ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
-                char key[65])
+int ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
+               char key[65])
 {
     cg_sha256_t s;
     unsigned char md[32];
@@ -113,8 +113,12 @@ void ccache_key(const char *compiler_version, const char *const *argv, const cha
         cg_sha256_update(&s, argv[i], strlen(argv[i]) + 1);
     cg_sha256_update(&s, "\n", 1);
     cg_sha256_update(&s, src, len);
-    cg_sha256_final(&s, md);
+    if (cg_sha256_final(&s, md) != 0) {
+        key[0] = '\0';
+        return -ENOMEM;
+    }
     cg_sha256_hex(md, key);
+    return 0;
 }
 
 static entry_t *find(ccache_t *c, const char *key)

@@ -26,9 +26,10 @@ typedef struct ccache ccache_t;
 ccache_t *ccache_new(const char *dir, int max_entries, size_t max_bytes);
 void ccache_free(ccache_t *c);
 
-/* The key of a source for a compiler version and command (argv, NULL-terminated). */
-void ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
-                char key[65]);
+/* The key of a source for a compiler version and command (argv, NULL-terminated). 0, or -ENOMEM
+ * when libcrypto could not hash (key is then ""; callers compile without the cache). */
+int ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
+               char key[65]);
 
 /* Copies the cached binary of key to dir/name (mode 0700, owned by uid/gid when chown_it).
  * 0 on a hit, -ENOENT on a miss, another -errno on failure. */

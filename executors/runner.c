@@ -993,10 +993,10 @@ static bool cache_hit(rjob_t *job)
 
     if (!c->ccache || !c->profile->binary ||
         profile_expand(c->profile->compile, c->profile->file, job->progdir, job->msg.exec.memory_mb,
-                       argv, buf, sizeof buf) < 0)
+                       argv, buf, sizeof buf) < 0 ||
+        ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
+                   job->msg.exec.code_len, job->cache_key) != 0)
         return false;
-    ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
-               job->msg.exec.code_len, job->cache_key);
     if (ccache_fetch(c->ccache, job->cache_key, job->dirpath, c->profile->binary, uid, uid,
                      c->drop_uid && !c->userns) != 0)
         return false;

@@ -45,7 +45,10 @@
 #include <unistd.h>
 
 #include "cg_util.h"
-#include "docker_client.h"
+#include "docker_container.h"
+#include "docker_image.h"
+#include "docker_network.h"
+#include "docker_system.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -93,7 +96,7 @@ typedef struct {
 
 static void log_docker_error(const char *what, int rc, const docker_err_t *err)
 {
-    log_msg(LOG_ERROR, "docker: %s failed: %s%s%s", what, docker_strerror(rc),
+    log_msg(LOG_ERROR, "docker: %s failed: %s%s%s", what, docker_error_str(rc),
             err && err->msg[0] ? ": " : "", err ? err->msg : "");
 }
 
@@ -213,7 +216,7 @@ static int ensure_image(dk_rt_t *rt, int li)
     }
     log_msg(LOG_INFO, "docker: building %s (%zu bytes of context)", tag, size);
     snprintf(buildargs, sizeof buildargs, "{\"BASE_IMAGE\":\"%s\"}", rt->base.cfg->base_image);
-    docker_build_opts_t opts = {
+    docker_image_build_opts_t opts = {
         .tag = tag,
         .dockerfile = dockerfile,
         .buildargs_json = buildargs,
@@ -222,10 +225,10 @@ static int ensure_image(dk_rt_t *rt, int li)
         .progress_arg = (void *)lang,
     };
     int64_t t0 = cg_now_ms();
-    rc = docker_build(rt->dc, data, size, &opts, NULL, &err);
+    rc = docker_image_build(rt->dc, data, size, &opts, NULL, &err);
     if (rc != 0) {
         log_msg(LOG_ERROR, "docker: building %s failed at \"%s\": %s", tag, err.step,
-                err.msg[0] ? err.msg : docker_strerror(rc));
+                err.msg[0] ? err.msg : docker_error_str(rc));
         if (err.tail[0])
             log_msg(LOG_ERROR, "docker: build output before the error: %s", err.tail);
         goto out;
@@ -302,7 +305,7 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
         .stop_timeout = 5,
         .ulimit_nofile = 4096,
     };
-    return docker_container_spec_json(&spec);
+    return docker_json_container_spec(&spec);
 }
 
 static int wait_tcp(const char *ip, int port, int timeout_ms, atomic_bool *stopping)
@@ -607,9 +610,9 @@ static int dk_start(runtime_t *base)
     rt->dc = docker_client_new(cfg->docker_socket, 30000);
     if (!rt->dc)
         return -ENOMEM;
-    if ((rc = docker_version(rt->dc, api, sizeof api, server, sizeof server, &err)) != 0) {
+    if ((rc = docker_system_version(rt->dc, api, sizeof api, server, sizeof server, &err)) != 0) {
         log_msg(LOG_ERROR, "docker: the daemon does not answer on %s: %s %s", cfg->docker_socket,
-                docker_strerror(rc), err.msg);
+                docker_error_str(rc), err.msg);
         return rc;
     }
     log_msg(LOG_INFO, "docker: engine %s (API %s) on %s", server, api, cfg->docker_socket);
@@ -731,7 +734,7 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 bool runtime_docker_available(const config_t *cfg)
 {
     docker_client_t *dc = docker_client_new(cfg->docker_socket, 2000);
-    bool ok = dc && docker_ping(dc, 2000, NULL) == 0;
+    bool ok = dc && docker_system_ping(dc, 2000, NULL) == 0;
 
     docker_client_free(dc);
     return ok;

@@ -3,8 +3,8 @@
  *
  * add_path/add_data only collect entries (path, type, mode, content). finish() sorts them by
  * path, hashes them and writes the archive through a write callback that appends to a growing
- * buffer. The SHA-256 below is a plain implementation of FIPS 180-4 (one block function, a
- * 64-byte buffer); it is tested against the standard test vectors.
+ * buffer. The hash is SHA-256 (libcrypto, through common/sha256.c) over each entry's path, type,
+ * mode, size and content in path order, so equal trees give equal tags whatever their mtimes.
  */
 #include "tar_context.h"
 
@@ -269,9 +269,8 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const entry_t *)a)->path, ((const entry_t *)b)->path);
 }
 
-static void compute_hash(tar_context_t *tc)
+static int compute_hash(tar_context_t *tc)
 {
-    static const char hex[] = "0123456789abcdef";
     cg_sha256_t s;
     unsigned char md[32];
     char meta[64];
@@ -285,12 +284,10 @@ static void compute_hash(tar_context_t *tc)
         if (e->len)
             cg_sha256_update(&s, e->data, e->len);
     }
-    cg_sha256_final(&s, md);
-    for (int i = 0; i < 32; i++) {
-        tc->hash[2 * i] = hex[md[i] >> 4];
-        tc->hash[2 * i + 1] = hex[md[i] & 15];
-    }
-    tc->hash[64] = '\0';
+    if (cg_sha256_final(&s, md) != 0)
+        return tc_error(tc, -ENOMEM, "SHA-256: libcrypto failed");
+    cg_sha256_hex(md, tc->hash);
+    return 0;
 }
 
 static la_ssize_t on_tar_write(struct archive *a, void *arg, const void *buf, size_t len)
@@ -343,8 +340,10 @@ int tar_context_finish(tar_context_t *tc)
         return tc_error(tc, -EBUSY, "already finished");
     if (tc->n)
         qsort(tc->v, tc->n, sizeof *tc->v, cmp_entry);
-    compute_hash(tc);
-    int rc = -EIO;
+    int rc = compute_hash(tc);
+    if (rc)
+        return rc;
+    rc = -EIO;
     struct archive *a = archive_write_new();
     if (!a)
         return tc_error(tc, -ENOMEM, "out of memory");

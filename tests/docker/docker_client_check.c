@@ -1,14 +1,11 @@
 /*
- * docker_client_check.c - docker_client and tar_context against a real Docker daemon.
+ * docker_client_check.c - the Docker client (server/docker_*.c) and tar_context against a real
+ * Docker daemon.
  *
  * Not a unit test: it needs a running dockerd and the base image (scripts/install-docker.sh,
  * scripts/base-image.sh). Build and run from the repository root:
  *
- *   cc -std=c11 -D_GNU_SOURCE -Iinclude -Iserver $(pkg-config --cflags libcurl libcjson libarchive)
- * \
- *      tests/docker/docker_client_check.c server/docker_client.c server/tar_context.c \
- *      -o build/docker_client_check $(pkg-config --libs libcurl libcjson libarchive) -pthread
- *   build/docker_client_check [base-image]
+ *   make build/docker_client_check && build/docker_client_check [base-image]
  *
  * It builds a tiny image (one failing build, one good), makes an internal network, runs hardened
  * containers on it, checks what the container sees (capabilities, no_new_privs, read-only root,
@@ -24,7 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "docker_client.h"
+#include "docker_container.h"
+#include "docker_image.h"
+#include "docker_network.h"
+#include "docker_system.h"
 #include "tar_context.h"
 
 static int passed, failed;
@@ -44,7 +44,7 @@ static void check(int ok, const char *fmt, ...)
 static void show_err(int rc, const docker_err_t *err)
 {
     if (rc)
-        printf("      -> %s (HTTP %ld) %s\n", docker_strerror(rc), err->http_status, err->msg);
+        printf("      -> %s (HTTP %ld) %s\n", docker_error_str(rc), err->http_status, err->msg);
 }
 
 static char prefix[64], label[96], base_image[128];
@@ -64,9 +64,9 @@ static int build_image(docker_client_t *dc, const char *dockerfile, const char *
     char buildargs[192], labels[160];
     snprintf(buildargs, sizeof buildargs, "{\"BASE\":\"%s\"}", base_image);
     snprintf(labels, sizeof labels, "{\"cgcheck\":\"%s\"}", prefix);
-    docker_build_opts_t o = {
+    docker_image_build_opts_t o = {
         .tag = tag, .buildargs_json = buildargs, .labels_json = labels, .timeout_ms = 300000};
-    rc = docker_build(dc, data, len, &o, id, err);
+    rc = docker_image_build(dc, data, len, &o, id, err);
     tar_context_free(tc);
     return rc;
 }
@@ -140,7 +140,7 @@ static cJSON *hardened(const char *image, const char *net, const char *script)
         .init = true,
         .ulimit_nofile = 256,
     };
-    return docker_container_spec_json(&s);
+    return docker_json_container_spec(&s);
 }
 
 typedef struct {
@@ -163,7 +163,7 @@ static void *watch_main(void *arg)
 {
     watch_t *w = arg;
     const docker_kv_t filters[] = {{"type", "container"}, {"label", label}, {NULL, NULL}};
-    w->rc = docker_events(w->dc, filters, on_event, w, &w->stop, NULL);
+    w->rc = docker_system_events(w->dc, filters, on_event, w, &w->stop, NULL);
     return NULL;
 }
 
@@ -251,13 +251,13 @@ int main(int argc, char **argv)
     docker_err_t err;
     char api[16] = "", server[64] = "", tag[128] = "", net[96] = "";
 
-    int rc = docker_ping(dc, 5000, &err);
+    int rc = docker_system_ping(dc, 5000, &err);
     check(rc == 0, "ping %s", docker_client_socket(dc));
     if (rc) {
         show_err(rc, &err);
         goto out;
     }
-    rc = docker_version(dc, api, sizeof api, server, sizeof server, &err);
+    rc = docker_system_version(dc, api, sizeof api, server, sizeof server, &err);
     check(rc == 0 && api[0], "version: engine %s, API %s", server, api);
     check(docker_image_inspect(dc, base_image, NULL, &err) == 0, "base image %s exists",
           base_image);
