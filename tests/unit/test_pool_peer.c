@@ -263,6 +263,19 @@ static void peer_result(peer_t *pe, const char *id, int run, cg_status_t st, con
     peer_send(pe, cg_encode_outcome(CG_MSG_RESULT, id, &o));
 }
 
+/* The executor runs the job's one run: "1\n", ok. The job must end with that result after
+ * `attempts` dispatches. */
+static void run_ok(job_t *job, const char *id, int attempts)
+{
+    peer_result(&peer, id, 0, CG_ST_OK, "1\n");
+    peer_send(&peer, cg_encode_done(id, 1, false));
+    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
+    assert_int_equal(job->fail_http, 0);
+    assert_int_equal(job->runs[0].status, CG_ST_OK);
+    assert_string_equal(job->runs[0].out, "1\n");
+    assert_int_equal(job->attempts, attempts);
+}
+
 /* ---- the pool's side ---- */
 
 static job_t *make_job(const char *body)
@@ -336,13 +349,7 @@ static void test_result(void **state)
     assert_int_equal(pool_submit(p, job), 0);
     peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
     assert_string_equal(m.id, job->id);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->fail_http, 0);
-    assert_int_equal(job->runs[0].status, CG_ST_OK);
-    assert_string_equal(job->runs[0].out, "1\n");
-    assert_int_equal(job->attempts, 1);
+    run_ok(job, m.id, 1);
     assert_string_equal(job->lang_version, "3.11-peer");
     job_unref(job);
     stop_pool(p);
@@ -362,12 +369,7 @@ static void test_drop_before_output_retries(void **state)
     peer_accept(&peer, PEER_WAIT_MS); /* reconnected after the backoff */
     m = peer_expect(&peer, CG_MSG_EXECUTE);
     assert_string_equal(m.id, job->id);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->fail_http, 0);
-    assert_int_equal(job->runs[0].status, CG_ST_OK);
-    assert_int_equal(job->attempts, 2);
+    run_ok(job, m.id, 2);
     assert_int_equal(peer.accepts, 2);
     job_unref(job);
     stop_pool(p);
@@ -421,10 +423,7 @@ static void test_stall_declared_dead(void **state)
     job_t *job = make_job(PRINT1);
     assert_int_equal(pool_submit(p, job), 0);
     m = peer_expect(&peer, CG_MSG_EXECUTE);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->runs[0].status, CG_ST_OK);
+    run_ok(job, m.id, 1);
     job_unref(job);
     stop_pool(p);
     assert_string_equal(unhealthy_id, "python-peer");
@@ -459,11 +458,7 @@ static void test_flood_closed_1009(void **state)
     peer_accept(&peer, PEER_WAIT_MS);
     m = peer_expect(&peer, CG_MSG_EXECUTE);
     assert_string_equal(m.id, job->id);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->fail_http, 0);
-    assert_int_equal(job->attempts, 2);
+    run_ok(job, m.id, 2);
     job_unref(job);
     stop_pool(p);
 }
@@ -481,10 +476,7 @@ static void test_flood_many_frames(void **state)
         peer_send(&peer, cg_encode_pong(i, 0));
     assert_int_equal(pool_submit(p, job), 0);
     peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->runs[0].status, CG_ST_OK);
+    run_ok(job, m.id, 1);
     assert_int_equal(peer.accepts, 1);
     job_unref(job);
     stop_pool(p);
@@ -504,12 +496,7 @@ static void test_busy_requeued(void **state)
     peer_send(&peer, cg_encode_done(m.id, 0, false));
     m = peer_expect(&peer, CG_MSG_EXECUTE);
     assert_string_equal(m.id, job->id);
-    peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
-    peer_send(&peer, cg_encode_done(m.id, 1, false));
-    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
-    assert_int_equal(job->fail_http, 0);
-    assert_int_equal(job->runs[0].status, CG_ST_OK);
-    assert_int_equal(job->attempts, 1);
+    run_ok(job, m.id, 1);
     job_unref(job);
     stop_pool(p);
 }
