@@ -56,6 +56,7 @@ typedef struct {
 
 static config_t cfg;
 static peer_t peer;
+static pool_t *cur_pool; /* stopped by teardown when a failed test left it running */
 static int unhealthy_calls;
 static char unhealthy_id[64];
 
@@ -303,6 +304,7 @@ static pool_t *start_pool(void)
     ep.port = peer.port;
     snprintf(ep.token, sizeof ep.token, PEER_TOKEN);
     pool_endpoint(p, &ep, true);
+    cur_pool = p;
     return p;
 }
 
@@ -310,6 +312,7 @@ static void stop_pool(pool_t *p)
 {
     pool_stop(p);
     pool_free(p);
+    cur_pool = NULL;
 }
 
 static int setup(void **state)
@@ -331,6 +334,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (cur_pool)
+        stop_pool(cur_pool);
     peer_close_all(&peer);
     alarm(0);
     return 0;
