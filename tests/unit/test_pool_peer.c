@@ -315,6 +315,18 @@ static void stop_pool(pool_t *p)
     cur_pool = NULL;
 }
 
+/* Starts a pool, connects the peer, submits a job of this body and takes its EXECUTE. */
+static peer_msg_t start_job(pool_t **pp, job_t **jp, const char *body)
+{
+    *pp = start_pool();
+    *jp = make_job(body);
+    peer_accept(&peer, PEER_WAIT_MS);
+    assert_int_equal(pool_submit(*pp, *jp), 0);
+    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    assert_string_equal(m.id, (*jp)->id);
+    return m;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -347,12 +359,10 @@ static int teardown(void **state)
 static void test_result(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job(PRINT1);
+    pool_t *p;
+    job_t *job;
 
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    peer_msg_t m = start_job(&p, &job, PRINT1);
     assert_string_equal(m.id, job->id);
     run_ok(job, m.id, 1);
     assert_string_equal(job->lang_version, "3.11-peer");
@@ -364,12 +374,10 @@ static void test_result(void **state)
 static void test_drop_before_output_retries(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job(PRINT1);
+    pool_t *p;
+    job_t *job;
 
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    peer_msg_t m = start_job(&p, &job, PRINT1);
     peer_drop(&peer);
     peer_accept(&peer, PEER_WAIT_MS); /* reconnected after the backoff */
     m = peer_expect(&peer, CG_MSG_EXECUTE);
@@ -384,13 +392,12 @@ static void test_drop_before_output_retries(void **state)
 static void test_drop_after_output_fails(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job("{\"language\":\"python\",\"code\":\"print(1)\","
-                          "\"tests\":[{\"input\":\"\"},{\"input\":\"\"}]}");
+    pool_t *p;
+    job_t *job;
 
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    peer_msg_t m = start_job(&p, &job,
+                             "{\"language\":\"python\",\"code\":\"print(1)\","
+                             "\"tests\":[{\"input\":\"\"},{\"input\":\"\"}]}");
     peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
     peer_drop(&peer);
     assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
@@ -491,12 +498,10 @@ static void test_flood_many_frames(void **state)
 static void test_busy_requeued(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job(PRINT1);
+    pool_t *p;
+    job_t *job;
 
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    peer_msg_t m = start_job(&p, &job, PRINT1);
     peer_send(&peer, cg_encode_error(m.id, "busy", "no free slot"));
     peer_send(&peer, cg_encode_done(m.id, 0, false));
     m = peer_expect(&peer, CG_MSG_EXECUTE);
@@ -511,12 +516,10 @@ static void test_busy_requeued(void **state)
 static void test_cancel_running(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job(PRINT1);
+    pool_t *p;
+    job_t *job;
 
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    peer_msg_t m = start_job(&p, &job, PRINT1);
     pool_cancel(p, job);
     m = peer_expect(&peer, CG_MSG_CANCEL);
     assert_string_equal(m.id, job->id);
@@ -535,15 +538,14 @@ static void test_cancel_running(void **state)
 static void test_submit_stops_early(void **state)
 {
     (void)state;
-    pool_t *p = start_pool();
-    job_t *job = make_job(
+    pool_t *p;
+    job_t *job;
+
+    peer_msg_t m = start_job(
+        &p, &job,
         "{\"language\":\"python\",\"code\":\"print(1)\",\"mode\":\"submit\","
         "\"tests\":[{\"input\":\"\",\"expectedOutput\":\"1\"},"
         "{\"input\":\"\",\"expectedOutput\":\"2\"},{\"input\":\"\",\"expectedOutput\":\"3\"}]}");
-
-    peer_accept(&peer, PEER_WAIT_MS);
-    assert_int_equal(pool_submit(p, job), 0);
-    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
     peer_result(&peer, m.id, 0, CG_ST_OK, "1\n");
     peer_result(&peer, m.id, 1, CG_ST_OK, "1\n");
     m = peer_expect(&peer, CG_MSG_CANCEL);
