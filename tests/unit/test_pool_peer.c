@@ -429,8 +429,11 @@ static void test_stall_declared_dead(void **state)
     assert_true(cg_now_ms() - t0 >= 3 * cfg.ping_ms + 1000 - 60);
     assert_true(peer.pings_seen >= 3);
     assert_int_equal(__atomic_load_n(&unhealthy_calls, __ATOMIC_SEQ_CST), 1);
+    t0 = cg_now_ms();
     peer_accept(&peer, PEER_WAIT_MS);
     assert_int_equal(peer.accepts, 2);
+    /* Not at once: after the first backoff step (100 ms; the close itself took a moment). */
+    assert_true(cg_now_ms() - t0 >= 80);
     /* The new connection works. */
     job_t *job = make_job(PRINT1);
     assert_int_equal(pool_submit(p, job), 0);
