@@ -2,8 +2,10 @@
 #
 #   make            build build/gateway, build/executor, build/launcher
 #   make run        install what is missing, build, start the gateway (best runtime available)
-#   make test       install what is missing, build, run every test (also under ASan+UBSan)
+#   make test       install what is missing, build, run every test (also under ASan+UBSan
+#                   and ThreadSanitizer)
 #   make SANITIZE=address,undefined   sanitizer build (goes to build/san/)
+#   make SANITIZE=thread               ThreadSanitizer build (goes to build/tsan/)
 #   make bench      benchmark (not part of make test)
 #   make format / format-check
 
@@ -11,6 +13,8 @@ CC ?= cc
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD ?= build
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build/tsan
 else
 BUILD ?= build/san
 endif
@@ -111,6 +115,7 @@ test:
 	@scripts/install-deps.sh --test
 	@$(MAKE) --no-print-directory all tests-bin
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all tests-bin
+	@$(MAKE) --no-print-directory SANITIZE=thread all tests-bin
 	scripts/run-tests.sh
 
 tests-bin: $(UNIT_BIN) $(HELPER_BIN)

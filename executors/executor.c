@@ -29,14 +29,9 @@
 #include <libwebsockets.h>
 
 #include "cg_util.h"
+#include "frameq.h"
 #include "protocol.h"
 #include "runner.h"
-
-typedef struct outframe {
-    struct outframe *next;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE, then the payload */
-} outframe_t;
 
 /* One per accepted WebSocket: lws allocates it (per_session_data_size) at ESTABLISHED and frees
  * it after CLOSED. Loop thread only. */
@@ -44,8 +39,7 @@ typedef struct conn {
     executor_t *ex;
     struct lws *wsi;
     char peer[64];
-    outframe_t *out_head, *out_tail;
-    size_t queued; /* bytes in out_head..out_tail */
+    frameq_t out; /* frames with LWS_PRE headroom; out.bytes: payload bytes queued */
     char *rx;
     size_t rx_len, rx_cap;
     rjob_t *job;
@@ -173,34 +167,21 @@ static void log_event(const char *level, const char *name, cJSON *fields)
 static void conn_send(void *c_, char *frame)
 {
     conn_t *c = c_;
-    size_t len = strlen(frame);
-    outframe_t *f = malloc(sizeof *f + LWS_PRE + len);
+    int rc = frameq_push_copy(&c->out, LWS_PRE, frame, strlen(frame));
 
-    if (!f) {
-        free(frame);
-        return;
-    }
-    f->next = NULL;
-    f->len = len;
-    memcpy(f->buf + LWS_PRE, frame, len);
     free(frame);
-    if (c->out_tail)
-        c->out_tail->next = f;
-    else
-        c->out_head = f;
-    c->out_tail = f;
-    c->queued += len;
-    lws_callback_on_writable(c->wsi);
+    if (rc == 0)
+        lws_callback_on_writable(c->wsi);
 }
 
 static size_t conn_queued(void *c_)
 {
-    return ((conn_t *)c_)->queued;
+    return ((conn_t *)c_)->out.bytes;
 }
 
 static int on_writeable(conn_t *c)
 {
-    outframe_t *f = c->out_head;
+    frameq_item_t *f = frameq_peek(&c->out);
 
     if (!f) {
         if (c->ex->shutting_down && !c->job) {
@@ -216,16 +197,12 @@ static int on_writeable(conn_t *c)
     }
     /* For ws, lws buffers what the socket did not take and sends it before the next
      * WRITEABLE: a short count here is a failed connection. */
-    if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+    if (lws_write(c->wsi, f->data, f->len, LWS_WRITE_TEXT) < (int)f->len)
         return -1;
-    c->out_head = f->next;
-    if (!c->out_head)
-        c->out_tail = NULL;
-    c->queued -= f->len;
-    free(f);
-    if (c->out_head || c->ex->shutting_down)
+    free(frameq_pop(&c->out));
+    if (!frameq_empty(&c->out) || c->ex->shutting_down)
         lws_callback_on_writable(c->wsi);
-    if (c->job && c->queued < RUNNER_QUEUE_HIGH / 4)
+    if (c->job && c->out.bytes < RUNNER_QUEUE_HIGH / 4)
         runner_resume(c->job);
     return 0;
 }
@@ -460,13 +437,7 @@ static void conn_closed(executor_t *ex, conn_t *c)
         runner_detach(c->job); /* kills the run; job_ended comes later with conn NULL */
         c->job = NULL;
     }
-    while (c->out_head) {
-        outframe_t *f = c->out_head;
-        c->out_head = f->next;
-        free(f);
-    }
-    c->out_tail = NULL;
-    c->queued = 0;
+    frameq_clear(&c->out);
     free(c->rx);
     c->rx = NULL;
     cJSON *f = cJSON_CreateObject();

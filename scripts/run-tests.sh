@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line the CI reads: `N passed, N failed`.
 #
-#   scripts/run-tests.sh            unit (build/ and build/san/), the session frame fuzzer
-#                                   (60 s), integration (both builds), lifecycle, Docker suite
+#   scripts/run-tests.sh            unit (build/, build/san/ and build/tsan/), the session frame fuzzer
+#                                   (60 s), integration (all three builds), lifecycle, Docker suite
 #                                   (required when CI=true)
 #   scripts/run-tests.sh unit       unit tests only
 # Each suite's own output stays visible; totals count test cases.
@@ -53,6 +53,8 @@ unit() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# ThreadSanitizer: any report fails the process (exit 66), so a race fails its suite.
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 
 # A libFuzzer target run for a bounded time counts as one test case (clang: install-deps --test).
 fuzz_cmd() { # name seconds -> a command line for run_suite (timeout cannot run a function)
@@ -67,6 +69,7 @@ fi
 
 unit build
 unit build/san
+unit build/tsan
 if [[ $what == all ]]; then
   run_suite "fuzz http request path (60 s)" plain 600 bash -c "$(fuzz_cmd http 60)"
   run_suite "fuzz session frames (60 s)" plain 600 bash -c "$(fuzz_cmd wsframe 60)"
@@ -90,6 +93,8 @@ if [[ $what == all ]]; then
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
+  run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
+  run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cg_util.h"
+#include "judge.h"
 
 static void outcome_clear(job_outcome_t *o)
 {
@@ -152,6 +153,76 @@ int job_outcome_set(job_outcome_t *dst, const cg_outcome_t *src)
     dst->out = out;
     dst->err = err;
     return 0;
+}
+
+void job_set_state(job_t *job, job_state_t state)
+{
+    pthread_mutex_lock(&job->mu);
+    job->state = state;
+    pthread_mutex_unlock(&job->mu);
+}
+
+job_state_t job_get_state(job_t *job)
+{
+    job_state_t st;
+
+    pthread_mutex_lock(&job->mu);
+    st = job->state;
+    pthread_mutex_unlock(&job->mu);
+    return st;
+}
+
+int job_take_outcome(job_t *job, bool compile, const cg_outcome_t *o)
+{
+    const request_t *r = &job->req;
+    job_outcome_t *dst;
+
+    job->got_output = true;
+    if (compile) {
+        dst = &job->compile;
+    } else {
+        if (o->run < 0 || o->run >= job->nruns)
+            return 0;
+        /* submit: after the first failure the rest are skipped, even a case the executor ran
+         * before our cancel reached it (fast cases race with the cancel). */
+        if (job->stopped_early)
+            return 0;
+        dst = &job->runs[o->run];
+        if (o->run + 1 > job->nresults)
+            job->nresults = o->run + 1;
+    }
+    if (job_outcome_set(dst, o) != 0)
+        return -ENOMEM;
+    if (compile || r->ntests == 0)
+        return 0;
+    const request_test_t *t = &r->tests[o->run];
+    dst->passed =
+        dst->status == CG_ST_OK &&
+        (!t->expected || judge_equal(dst->out, strlen(dst->out), t->expected, t->expected_len,
+                                     r->exact ? JUDGE_EXACT : JUDGE_TRIM));
+    if (dst->status == CG_ST_OK && !dst->passed)
+        dst->status = CG_ST_WRONG_ANSWER;
+    if (r->submit && !dst->passed && o->run + 1 < job->nruns && !job->cancel_sent) {
+        job->stopped_early = true;
+        return JOB_STOP_RUNS;
+    }
+    return 0;
+}
+
+void job_end(job_t *job, int http, const char *code, const char *msg)
+{
+    if (http) {
+        job->fail_http = http;
+        snprintf(job->fail_code, sizeof job->fail_code, "%s", code);
+        snprintf(job->fail_msg, sizeof job->fail_msg, "%s", msg);
+    }
+    /* Sessions hear about the end of their job exactly once. */
+    if (job->on_event && !job->end_notified) {
+        job->end_notified = true;
+        job->on_event(job->event_arg, job, NULL);
+    }
+    job_finish(job);
+    job_unref(job);
 }
 
 void job_finish(job_t *job)

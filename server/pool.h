@@ -20,9 +20,32 @@
  * cfg->queue_wait_ms fails with 503 (overloaded when its language has executors, else
  * executor_unavailable).
  *
+ * A frame from an executor larger than CG_MAX_FRAME_BYTES closes its connection with 1009. What
+ * a result means (judging a test case, stopping a submission early) is decided by the job layer
+ * (job_take_outcome), not here.
+ *
+ * Files: pool.c (lws glue, thread, API), pool_queue.c (queue, deadlines, dispatch), pool_conn.c
+ * (connection state machine, endpoints), pool_frame.c (frames -> job outcomes); their shared
+ * structs and the field-by-field lock map are in pool_int.h.
+ *
  * Ownership: pool_t is created by pool_new and freed by pool_free after pool_stop. The pool holds
  * one job reference from pool_submit until the job is finished.
- * Threads: every function here may be called from any thread, except pool_free.
+ *
+ * Thread table
+ *   thread                  calls                                   touches (under)
+ *   HTTP handler threads    pool_submit, pool_cancel,                queue, flags, snapshot
+ *                           pool_language_info, pool_queue_length    (pool->mu); job->state,
+ *                                                                    cancel_requested (job->mu)
+ *   session threads         pool_submit, pool_job_send, pool_wake,   outbox (pool->mu);
+ *                           pool_cancel                              job->flow_paused (_Atomic)
+ *   runtime thread          pool_endpoint (+ unhealthy_cb is called  updates (pool->mu)
+ *                           back on the pool thread)
+ *   main thread             pool_new, pool_start, pool_fail_all,     flags (pool->mu); pool_free
+ *                           pool_stop, pool_free                     only after pool_stop
+ *   pool thread             lws callbacks, tick, on_event and        endpoints, connections,
+ *                           unhealthy_cb callbacks                   lws handles: its own, no lock
+ * Every function here may be called from any thread, except pool_free (after pool_stop, by the
+ * thread that stopped the pool). Only lws_cancel_service() crosses into the lws context.
  */
 #ifndef CG_POOL_H
 #define CG_POOL_H

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "frameq.h"
 #include "job.h"
 #include "log.h"
 #include "request.h"
@@ -68,13 +69,8 @@
 /* Connections that have not sent "start" yet. */
 #define SESSION_PENDING_MAX(cfg) (2 * (cfg)->sessions_max + 16)
 
-typedef struct sframe {
-    struct sframe *next;
-    size_t len;     /* header + payload */
-    size_t payload; /* counted in session.queued (data frames only) */
-    bool close;     /* a close frame: the last one we send */
-    unsigned char data[];
-} sframe_t;
+/* Frames for the client are frameq items: header + payload, `counted` = the payload of data
+ * frames (session.out.bytes), `close` marks the close frame, the last one we send. */
 
 typedef struct session session_t;
 
@@ -102,13 +98,12 @@ struct session {
 
     pthread_mutex_t mu;
     int refs;
-    sframe_t *head, *tail; /* data frames for the client */
-    sframe_t *ctl;         /* a pong, sent before data frames */
-    size_t queued;
-    job_t *job;       /* referenced while set */
-    bool started;     /* a start frame was accepted and its job created */
-    bool run_started; /* "started" was sent: an "exit" will follow */
-    bool finished;    /* the last frame is queued: close with close_code after it */
+    frameq_t out;       /* data frames for the client; out.bytes: their payload bytes */
+    frameq_item_t *ctl; /* a pong, sent before data frames */
+    job_t *job;         /* referenced while set */
+    bool started;       /* a start frame was accepted and its job created */
+    bool run_started;   /* "started" was sent: an "exit" will follow */
+    bool finished;      /* the last frame is queued: close with close_code after it */
     bool exit_sent;
     bool killed;        /* by the client, the idle limit or shutdown */
     bool shutdown;      /* ended by the gateway's shutdown */
@@ -125,7 +120,7 @@ struct session {
 
     /* connection thread only */
     wsframe_parser_t parser;
-    sframe_t *cur;
+    frameq_item_t *cur;
     size_t cur_off;
     int64_t last_progress_ms;
     bool close_sent, peer_closed, gone;
@@ -140,15 +135,6 @@ static void wake(session_t *s)
 
     if (write(s->wake, &one, sizeof one) < 0 && errno != EAGAIN)
         log_msg(LOG_WARN, "session: eventfd write: %m");
-}
-
-static void free_frames(sframe_t *f)
-{
-    while (f) {
-        sframe_t *n = f->next;
-        free(f);
-        f = n;
-    }
 }
 
 static void session_unref(session_t *s)
@@ -173,8 +159,8 @@ static void session_unref(session_t *s)
     if (s->admitted)
         hub->admitted--;
     pthread_mutex_unlock(&hub->mu);
-    free_frames(s->head);
-    free_frames(s->ctl);
+    frameq_clear(&s->out);
+    free(s->ctl);
     free(s->cur);
     if (s->job)
         job_unref(s->job);
@@ -185,21 +171,14 @@ static void session_unref(session_t *s)
     free(s);
 }
 
-static sframe_t *frame_new(int opcode, const void *payload, size_t n)
+static frameq_item_t *frame_new(int opcode, const void *payload, size_t n)
 {
     unsigned char hdr[10];
     size_t h = wsframe_header(hdr, opcode, n);
-    sframe_t *f = malloc(sizeof *f + h + n);
+    frameq_item_t *f = frameq_item_new(0, hdr, h, payload, n);
 
-    if (!f)
-        return NULL;
-    f->next = NULL;
-    f->len = h + n;
-    f->payload = 0;
-    f->close = opcode == WSFRAME_OP_CLOSE;
-    memcpy(f->data, hdr, h);
-    if (n)
-        memcpy(f->data + h, payload, n);
+    if (f)
+        f->close = opcode == WSFRAME_OP_CLOSE;
     return f;
 }
 
@@ -207,7 +186,7 @@ static sframe_t *frame_new(int opcode, const void *payload, size_t n)
 static void push_locked(session_t *s, cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    sframe_t *f;
+    frameq_item_t *f;
 
     cJSON_Delete(o);
     if (!text || s->closed) {
@@ -216,14 +195,9 @@ static void push_locked(session_t *s, cJSON *o)
     }
     f = frame_new(WSFRAME_OP_TEXT, text, strlen(text));
     if (f) {
-        f->payload = strlen(text);
-        if (s->tail)
-            s->tail->next = f;
-        else
-            s->head = f;
-        s->tail = f;
-        s->queued += f->payload;
-        if (s->job && s->queued > SESSION_QUEUE_HIGH && !s->job->flow_paused) {
+        f->counted = strlen(text);
+        frameq_push(&s->out, f);
+        if (s->job && s->out.bytes > SESSION_QUEUE_HIGH && !s->job->flow_paused) {
             s->job->flow_paused = 1;
             pool_wake(s->hub->pool);
         }
@@ -282,9 +256,7 @@ static void push_exit_locked(session_t *s, const char *status, const cg_outcome_
  * stopped; a paused executor connection would hold its result back). s->mu held. */
 static void drop_queue_locked(session_t *s)
 {
-    free_frames(s->head);
-    s->head = s->tail = NULL;
-    s->queued = 0;
+    frameq_clear(&s->out);
     if (s->job && s->job->flow_paused) {
         s->job->flow_paused = 0;
         pool_wake(s->hub->pool);
@@ -642,11 +614,11 @@ static void handle_text(session_t *s, const unsigned char *data, size_t len)
 
 /* Queues a pong. Only the newest ping is answered when several wait (RFC 6455 5.5.3), so a
  * client that pings without reading queues one pong at most. */
-static void push_pong_locked(session_t *s, sframe_t *f)
+static void push_pong_locked(session_t *s, frameq_item_t *f)
 {
     if (!f)
         return;
-    free_frames(s->ctl);
+    free(s->ctl);
     s->ctl = f;
 }
 
@@ -742,18 +714,13 @@ static void check_limits_locked(session_t *s, int64_t now)
 /* Picks the next frame to write: a pong, data frames, then the close frame. */
 static void next_out_locked(session_t *s)
 {
-    sframe_t *f = NULL;
+    frameq_item_t *f = NULL;
 
     if (s->ctl) {
         f = s->ctl;
-        s->ctl = f->next;
-    } else if (s->head) {
-        f = s->head;
-        s->head = f->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued -= f->payload;
-        if (s->job && s->job->flow_paused && s->queued < SESSION_QUEUE_LOW) {
+        s->ctl = NULL;
+    } else if ((f = frameq_pop(&s->out))) {
+        if (s->job && s->job->flow_paused && s->out.bytes < SESSION_QUEUE_LOW) {
             s->job->flow_paused = 0;
             pool_wake(s->hub->pool);
         }
@@ -853,7 +820,7 @@ static void *session_main(void *arg)
         if (s->cur && now - s->last_progress_ms > SESSION_STALL_MS)
             break;
         pthread_mutex_lock(&s->mu);
-        bool reading = s->queued < SESSION_QUEUE_HARD;
+        bool reading = s->out.bytes < SESSION_QUEUE_HARD;
         pthread_mutex_unlock(&s->mu);
         pf[0].events = (short)((reading ? POLLIN : 0) | (s->cur ? POLLOUT : 0));
         if (poll(pf, 2, 200) < 0 && errno != EINTR)

@@ -124,6 +124,12 @@ static void test_cancel_queued_job(void **state)
     assert_int_equal(pool_submit(p, a), 0);
     pool_cancel(p, a);
     assert_true(job_wait(a, cg_now_ms() + 5000));
+    /* Taken out of the queue at once (not at its 60 s deadline), and answered like a job that
+     * found no executor: nothing serves its language here. */
+    assert_true(cg_now_ms() - a->t_created < 5000);
+    assert_int_equal(a->fail_http, 503);
+    assert_string_equal(a->fail_code, "executor_unavailable");
+    assert_int_equal(a->attempts, 0);
     assert_int_equal(pool_queue_length(p), 0);
     job_unref(a);
     pool_stop(p);

@@ -1,0 +1,273 @@
+/*
+ * pool_conn.c - the life of one connection to an executor, on the pool thread:
+ *
+ *   DOWN --(backoff elapsed)--> CONNECTING --(HELLO)--> READY <--(DONE)-- BUSY
+ *     ^                             |                     |  --(job)-->    |
+ *     +------ closed, failed, no answer for POOL_PINGS_MISSED pings ------+
+ *
+ * Reconnects back off exponentially (POOL_BACKOFF_MIN_MS .. POOL_BACKOFF_MAX_MS) and reset on
+ * HELLO. A job on a connection that went away is retried once when nothing of it came back
+ * yet, else it fails with 503 executor_unavailable. Also here: the endpoints announced by the
+ * runtime, and the per-language snapshot other threads read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_util.h"
+#include "log.h"
+#include "pool_int.h"
+
+static const lws_retry_bo_t conn_retry = {
+    .secs_since_valid_ping = 0, /* we ping at the application level (PING/PONG frames) */
+    .secs_since_valid_hangup = 0,
+};
+
+/* The connection carrying `job` is gone. Retry once elsewhere when nothing came back yet. */
+static void job_dropped(pool_t *p, job_t *job, const char *why)
+{
+    bool cancel;
+
+    pthread_mutex_lock(&job->mu);
+    cancel = job->cancel_requested;
+    pthread_mutex_unlock(&job->mu);
+    if (!job->got_output && job->attempts < 2 && !cancel) {
+        pthread_mutex_lock(&p->mu);
+        if (!p->fail.on) {
+            job_set_state(job, JOB_QUEUED);
+            pool_queue_push_front_locked(p, job);
+            pthread_mutex_unlock(&p->mu);
+            log_msg(LOG_WARN, "job %s: executor connection lost (%s), retrying", job->id, why);
+            return;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    job_end(job, 503, "executor_unavailable",
+            "the connection to the executor was lost while the program was running");
+}
+
+static void schedule_retry(conn_t *c)
+{
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+    if (c->backoff_ms > POOL_BACKOFF_MAX_MS)
+        c->backoff_ms = POOL_BACKOFF_MAX_MS;
+    c->next_try_ms = cg_now_ms() + c->backoff_ms;
+}
+
+/* Forgets the connection's lws handle, frames and partial input; returns its job. */
+static job_t *conn_reset(conn_t *c)
+{
+    job_t *job = c->job;
+
+    c->wsi = NULL;
+    c->state = CONN_DOWN;
+    c->job = NULL;
+    c->hello = false;
+    c->rx_paused = false;
+    c->rx_len = 0;
+    frameq_clear(&c->out);
+    return job;
+}
+
+void pool_conn_down(pool_t *p, conn_t *c, const char *why)
+{
+    job_t *job = conn_reset(c);
+
+    schedule_retry(c);
+    if (job)
+        job_dropped(p, job, why);
+}
+
+void pool_conn_close(conn_t *c)
+{
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void pool_conn_connect(pool_t *p, conn_t *c)
+{
+    struct lws_client_connect_info ci;
+    endpoint_t *ep = c->ep;
+
+    memset(&ci, 0, sizeof ci);
+    ci.context = p->ctx;
+    ci.address = ep->info.address;
+    ci.port = ep->info.port;
+    ci.path = "/";
+    ci.host = ep->info.port ? ep->info.address : "localhost";
+    ci.origin = ci.host;
+    ci.protocol = CG_PROTO_NAME;
+    ci.local_protocol_name = "codegate-pool";
+    ci.userdata = c;
+    ci.retry_and_idle_policy = &conn_retry;
+    /* No pwsi: c->wsi is set from the return value, and a callback that arrives before it (a
+     * synchronous connect error) is recognised by state CONNECTING with wsi NULL. */
+    c->wsi = NULL;
+    c->state = CONN_CONNECTING;
+    c->last_rx_ms = cg_now_ms();
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    if (c->state != CONN_CONNECTING)
+        return; /* failed synchronously, already handled */
+    if (!wsi) {
+        c->state = CONN_DOWN;
+        schedule_retry(c);
+        return;
+    }
+    c->wsi = wsi;
+}
+
+void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
+{
+    endpoint_t *ep = c->ep;
+    bool fail_all;
+
+    if (!ep->up)
+        return;
+    if (c->state == CONN_DOWN) {
+        if (now >= c->next_try_ms)
+            pool_conn_connect(p, c);
+        return;
+    }
+    if (!c->wsi)
+        return;
+    if (c->job) {
+        bool cancel;
+        pthread_mutex_lock(&p->mu);
+        fail_all = p->fail.on;
+        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_lock(&c->job->mu);
+        cancel = c->job->cancel_requested;
+        pthread_mutex_unlock(&c->job->mu);
+        if ((cancel || fail_all) && !c->job->cancel_sent) {
+            c->job->cancel_sent = true;
+            pool_frame_send_str(c, cg_encode_simple(CG_MSG_CANCEL, c->job->id));
+        }
+    }
+    if (c->rx_paused)
+        c->last_rx_ms = now; /* we stopped reading on purpose: no answer is expected */
+    if (now - c->last_rx_ms > (int64_t)POOL_PINGS_MISSED * p->cfg->ping_ms + 1000) {
+        log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection", ep->info.id,
+                (long long)(now - c->last_rx_ms));
+        if (p->unhealthy_cb && now - ep->last_unhealthy_ms > 10000) {
+            ep->last_unhealthy_ms = now;
+            p->unhealthy_cb(p->cb_arg, ep->info.id);
+        }
+        pool_conn_close(c);
+        return;
+    }
+    if (c->state != CONN_CONNECTING && now - c->last_ping_ms >= p->cfg->ping_ms) {
+        c->last_ping_ms = now;
+        pool_frame_send_str(c, cg_encode_ping(CG_MSG_PING, ++p->seq));
+    }
+}
+
+conn_t *pool_conn_of_job(pool_t *p, const job_t *job)
+{
+    for (int i = 0; i < p->neps; i++)
+        for (int k = 0; k < p->eps[i].nconns; k++)
+            if (p->eps[i].conns[k].job == job && p->eps[i].conns[k].wsi)
+                return &p->eps[i].conns[k];
+    return NULL;
+}
+
+void pool_conn_snapshot(pool_t *p)
+{
+    pool_lang_info_t snap[REQUEST_NLANG];
+
+    memset(snap, 0, sizeof snap);
+    for (int i = 0; i < p->neps; i++) {
+        endpoint_t *ep = &p->eps[i];
+        if (!ep->up || ep->lang < 0)
+            continue;
+        snap[ep->lang].endpoints++;
+        snap[ep->lang].slots_down += ep->slots_down;
+        if (ep->version[0])
+            snprintf(snap[ep->lang].version, sizeof snap[ep->lang].version, "%s", ep->version);
+        for (int k = 0; k < ep->nconns; k++) {
+            if (ep->conns[k].state == CONN_READY || ep->conns[k].state == CONN_BUSY)
+                snap[ep->lang].connections++;
+            if (ep->conns[k].state == CONN_BUSY)
+                snap[ep->lang].busy++;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < REQUEST_NLANG; i++) {
+        /* Keep the last known version even when no executor is connected right now. */
+        if (!snap[i].version[0])
+            memcpy(snap[i].version, p->snap[i].version, sizeof snap[i].version);
+    }
+    memcpy(p->snap, snap, sizeof snap);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- endpoint updates (from the runtime thread, applied on the pool thread) ---- */
+
+static void endpoint_close_all(pool_t *p, endpoint_t *ep)
+{
+    for (int k = 0; k < ep->nconns; k++) {
+        conn_t *c = &ep->conns[k];
+        if (c->wsi) {
+            /* Detach now: the job must not wait for the asynchronous close. */
+            pool_conn_close(c);
+            job_t *job = conn_reset(c);
+            if (job)
+                job_dropped(p, job, "executor replaced");
+        }
+        c->backoff_ms = 0;
+        c->next_try_ms = 0;
+    }
+}
+
+static void apply_update(pool_t *p, const update_t *u)
+{
+    endpoint_t *ep = NULL;
+
+    for (int i = 0; i < p->neps; i++)
+        if (strcmp(p->eps[i].info.id, u->ep.id) == 0)
+            ep = &p->eps[i];
+    if (!ep) {
+        if (p->neps == POOL_MAX_ENDPOINTS || !u->up) {
+            if (u->up)
+                log_msg(LOG_ERROR, "pool: too many executors, ignoring %s", u->ep.id);
+            return;
+        }
+        ep = &p->eps[p->neps];
+        memset(ep, 0, sizeof *ep);
+        ep->nconns = p->cfg->slots;
+        ep->conns = calloc((size_t)ep->nconns, sizeof *ep->conns);
+        if (!ep->conns) {
+            log_msg(LOG_ERROR, "pool: out of memory");
+            return;
+        }
+        p->neps++;
+        for (int k = 0; k < ep->nconns; k++)
+            ep->conns[k].ep = ep;
+    }
+    endpoint_close_all(p, ep);
+    ep->info = u->ep;
+    ep->lang = pool_lang_index(u->ep.language);
+    ep->up = u->up;
+}
+
+void pool_conn_apply_updates(pool_t *p)
+{
+    update_t *list, *u, *rev = NULL;
+
+    pthread_mutex_lock(&p->mu);
+    list = p->updates;
+    p->updates = NULL;
+    pthread_mutex_unlock(&p->mu);
+    /* The list is newest first: reverse it to apply in order. */
+    while (list) {
+        u = list->next;
+        list->next = rev;
+        rev = list;
+        list = u;
+    }
+    while (rev) {
+        u = rev->next;
+        apply_update(p, rev);
+        free(rev);
+        rev = u;
+    }
+}

@@ -1,0 +1,174 @@
+/*
+ * pool_int.h - the pool's parts, shared by its four files and by nothing else.
+ *
+ *   pool.c        the lws glue: protocol callback, service thread, periodic tick, wake-ups
+ *                 (lws_cancel_service) and the public API of pool.h
+ *   pool_queue.c  the bounded job queue with its wait deadline, and dispatch to idle connections
+ *   pool_conn.c   the connection state machine: connect, backoff, hello, ping, dead; endpoints
+ *   pool_frame.c  frames: incoming executor frames -> job outcomes, reassembly, outgoing frames
+ *
+ * Ownership: pool_t owns its endpoints, their connections, the queue's references to jobs
+ * (one per queued or running job, taken in pool_submit) and the outbox entries.
+ *
+ * Thread table (who touches what)
+ * -------------------------------
+ *   field                              written by            read by             guarded by
+ *   q (queue), updates, outbox         any thread, pool      pool                pool->mu
+ *   stopping, refusing                 any thread            pool, submitters    pool->mu
+ *   fail_all, fail_code, fail_msg      pool_fail_all caller  pool                pool->mu (the
+ *                                                                                 pool copies them
+ *                                                                                 out: pool_fail_t)
+ *   snap[]                             pool                  any thread          pool->mu
+ *   eps[], neps, conns, seq, tick      pool                  pool                pool thread only
+ *   ctx                                pool_new / pool_free  any thread          immutable between
+ *                                                                                 (lws_cancel_service
+ *                                                                                 is thread-safe)
+ *   job->state                         submitter, pool       handler, pool       job->mu
+ *   job->cancel_requested              handler               pool                job->mu
+ *   job->flow_paused                   session thread        pool                _Atomic
+ *   job results, fail_*, attempts ..   pool                  handler after DONE  job->mu hand-off
+ *                                                                                 (job_wait)
+ * Lock order: pool->mu before job->mu; never take pool->mu while holding job->mu. Callbacks
+ * into sessions (job->on_event) and the runtime (unhealthy_cb) run without pool->mu.
+ */
+#ifndef CG_POOL_INT_H
+#define CG_POOL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "frameq.h"
+#include "pool.h"
+
+#define POOL_MAX_ENDPOINTS 64
+#define POOL_BACKOFF_MIN_MS 100
+#define POOL_BACKOFF_MAX_MS 2000
+#define POOL_TICK_MS 50
+#define POOL_RX_MAX CG_MAX_FRAME_BYTES
+/* A connection that has not answered for this many pings is dead. */
+#define POOL_PINGS_MISSED 3
+
+typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
+
+typedef struct endpoint endpoint_t;
+
+/* One connection to an executor; lives in its endpoint's array. Pool thread only. */
+typedef struct {
+    endpoint_t *ep;
+    struct lws *wsi;
+    conn_state_t state;
+    job_t *job;
+    frameq_t out;
+    char *rx;
+    size_t rx_len, rx_cap;
+    int64_t next_try_ms;
+    int backoff_ms;
+    int64_t last_rx_ms;
+    int64_t last_ping_ms;
+    bool hello;
+    bool rx_paused; /* lws_rx_flow_control(0) in force for a session's backpressure */
+} conn_t;
+
+/* An executor announced by the runtime; slots live in pool->eps. Pool thread only. */
+struct endpoint {
+    runtime_endpoint_t info;
+    bool up;
+    int lang; /* index in request_languages */
+    conn_t *conns;
+    int nconns;
+    char version[32];
+    int64_t last_unhealthy_ms;
+    int slots_down; /* its slots out of service (from its PONGs): fewer jobs go there */
+};
+
+/* A frame for a job from another thread (sessions), under pool->mu until the pool takes it. */
+typedef struct outbox {
+    struct outbox *next;
+    job_t *job; /* referenced */
+    char *frame;
+} outbox_t;
+
+/* An endpoint change from the runtime thread, under pool->mu until the pool applies it. */
+typedef struct update {
+    struct update *next;
+    runtime_endpoint_t ep;
+    bool up;
+} update_t;
+
+/* The bounded FIFO of queued jobs (linked through job->next). Under pool->mu. */
+typedef struct {
+    job_t *head, *tail;
+    int len;
+} pool_queue_t;
+
+/* What pool_fail_all asked for, copied out under pool->mu. */
+typedef struct {
+    bool on;
+    char code[32], msg[128];
+} pool_fail_t;
+
+struct pool {
+    const config_t *cfg;
+    pool_unhealthy_cb unhealthy_cb;
+    void *cb_arg;
+    struct lws_context *ctx;
+    pthread_t thread;
+    bool thread_started; /* the thread calling pool_start/pool_stop */
+    lws_sorted_usec_list_t tick;
+
+    /* pool thread only */
+    endpoint_t eps[POOL_MAX_ENDPOINTS];
+    int neps;
+    int64_t seq;
+
+    pthread_mutex_t mu;
+    pool_queue_t q;
+    update_t *updates;
+    outbox_t *outbox; /* frames for running jobs, from other threads (sessions), newest first */
+    bool stopping;    /* pool thread must exit */
+    bool refusing;    /* pool_submit answers -ESHUTDOWN */
+    pool_fail_t fail;
+    pool_lang_info_t snap[REQUEST_NLANG];
+};
+
+int pool_lang_index(const char *language);
+/* Copies pool->fail under pool->mu. */
+pool_fail_t pool_fail_get(pool_t *p);
+
+/* pool_queue.c; the _locked ones with pool->mu held. */
+void pool_queue_push_locked(pool_t *p, job_t *job);
+void pool_queue_push_front_locked(pool_t *p, job_t *job);
+/* Fails queued jobs past their deadline, cancelled, or all of them after pool_fail_all. */
+void pool_queue_expire(pool_t *p, int64_t now);
+/* Moves queued jobs to idle connections of their language and sends their EXECUTE frames. */
+void pool_queue_dispatch(pool_t *p);
+
+/* pool_conn.c */
+void pool_conn_connect(pool_t *p, conn_t *c);
+/* The connection is gone (lws closed it or connecting failed): reconnect later with backoff;
+ * its job is retried once when nothing of it came back yet, else fails. */
+void pool_conn_down(pool_t *p, conn_t *c, const char *why);
+void pool_conn_close(conn_t *c);
+/* Periodic: reconnect, send CANCEL, ping, declare dead after POOL_PINGS_MISSED pings. */
+void pool_conn_check(pool_t *p, conn_t *c, int64_t now);
+/* Applies the runtime's endpoint updates queued by pool_endpoint. */
+void pool_conn_apply_updates(pool_t *p);
+/* Publishes the per-language counts for other threads (pool_language_info). */
+void pool_conn_snapshot(pool_t *p);
+/* The job carried by a connection, with a live connection, or NULL. */
+conn_t *pool_conn_of_job(pool_t *p, const job_t *job);
+
+/* pool_frame.c */
+/* Queues a frame (copied) on the connection and asks lws for a writeable callback. */
+int pool_frame_send(conn_t *c, const char *payload, size_t len);
+/* Same for a malloc'ed string, freed here; NULL (allocation failed) is -ENOMEM. */
+int pool_frame_send_str(conn_t *c, char *s);
+int pool_frame_receive(pool_t *p, conn_t *c, struct lws *wsi, const void *in, size_t len);
+int pool_frame_writeable(conn_t *c, struct lws *wsi);
+/* Frames from other threads go to their job's connection; then session flow control. */
+void pool_frame_outbox(pool_t *p);
+
+#endif
