@@ -212,9 +212,30 @@ def executor_launchers(lang):
     return found
 
 
+def another_gateways(pid):
+    """Unprivileged runs of every gateway started as the same user share its uid: is pid a
+    descendant of a gateway other than ours (another suite's run on a shared machine)? A process
+    of ours that left our gateway's tree has no gateway above it and stays ours."""
+    seen = 0
+    while pid > 1 and seen < 64:
+        seen += 1
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                name = f.read().split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
+        except OSError:
+            return False
+        if name == b"gateway":
+            return pid != G.proc.pid
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
 def slot_uid_procs():
     """Processes on this machine running as one of this gateway's slot uids (unprivileged: as
-    the gateway's user, other than the gateway, its executors and the slots' launchers)."""
+    the gateway's user, other than the gateway, its executors and the slots' launchers, and
+    other than the runs of other gateways started as that user)."""
     out = []
     user_uid = None
     if G.as_user:
@@ -233,7 +254,7 @@ def slot_uid_procs():
         if user_uid is not None:
             ours = cmd.split(" ", 1)[0].rsplit("/", 1)[-1] in ("gateway", "executor", "launcher",
                                                                 "setpriv")
-            if user_uid in uids and not ours:
+            if user_uid in uids and not ours and not another_gateways(int(p)):
                 out.append("pid %s uid %d: %s" % (p, uids[0], cmd[:160]))
         elif any(UID_RANGE[0] <= u < UID_RANGE[1] for u in uids):
             out.append("pid %s uid %d: %s" % (p, uids[0], cmd[:160]))
