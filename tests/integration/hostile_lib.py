@@ -216,19 +216,24 @@ def another_gateways(pid):
     """Unprivileged runs of every gateway started as the same user share its uid: is pid a
     descendant of a gateway other than ours (another suite's run on a shared machine)? A process
     of ours that left our gateway's tree has no gateway above it and stays ours."""
-    seen = 0
-    while pid > 1 and seen < 64:
-        seen += 1
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                stat = f.read()
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                name = f.read().split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
-        except OSError:
+    for attempt in range(5):  # an ancestor that exits mid-walk (a dying fork bomb): walk again
+        p, seen, broken = pid, 0, False
+        while p > 1 and seen < 64:
+            seen += 1
+            try:
+                with open("/proc/%d/stat" % p) as f:
+                    stat = f.read()
+                with open("/proc/%d/cmdline" % p, "rb") as f:
+                    name = f.read().split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
+            except OSError:
+                broken = True
+                break
+            if name == b"gateway":
+                return p != G.proc.pid
+            p = int(stat.rsplit(")", 1)[1].split()[1])
+        if not broken or p == pid:
             return False
-        if name == b"gateway":
-            return pid != G.proc.pid
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        time.sleep(0.05)
     return False
 
 
