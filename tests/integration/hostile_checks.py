@@ -45,7 +45,10 @@ def killed_by_sigxfsz(c, d, spec):
 
 @named
 def stopped_at_file_size_limit(c, d, spec):
-    """Node may die of SIGXFSZ or see EFBIG and throw, depending on whether it ignores SIGXFSZ."""
+    """At RLIMIT_FSIZE the kernel sends SIGXFSZ, and write() fails with EFBIG where the signal is
+    ignored: which one ends the run depends on the signal disposition Node sets up, not on the
+    sandbox. Both are the file size limit; the status is runtime_error either way (spec), and
+    nothing past 64 MiB was written."""
     c.want(d.get("signal") == "SIGXFSZ" or "EFBIG" in d.get("stderr", ""), "stopped at the file size limit", d)
     c.want("not reached" not in d.get("stdout", ""), "wrote more than 64 MiB", d)
 
