@@ -7,6 +7,7 @@ healthy, and nothing of the hostile run is visible to the next run.
 The last line is `N passed, N failed`.
 """
 import os
+import re
 import sys
 import time
 
@@ -64,9 +65,11 @@ def nothing_left():
     check(d["stdout"].strip() == "LEFT []", "left behind: %s" % d["stdout"], d)
 
 
-def hostile(lang, code, statuses, **kw):
+def hostile(lang, code, status, **kw):
+    """Runs a hostile program and asserts the one status it must end with, then health and that
+    nothing is left for the next run."""
     d = run(lang, code, **kw)
-    check(d["status"] in statuses, "%s: status %s, wanted %s" % (lang, d["status"], statuses),
+    check(d["status"] == status, "%s: status %s, wanted %s" % (lang, d["status"], status),
           {k: d[k] for k in d if k not in ("stdout", "output")})
     healthy()
     nothing_left()
@@ -76,67 +79,76 @@ def hostile(lang, code, statuses, **kw):
 # ---- resource exhaustion ----
 
 def test_fork_bomb_python():
-    hostile("python", "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", {"timeout", "runtime_error"}, timeoutMs=2000)
+    hostile("python", "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", "timeout", timeoutMs=2000)
 
 
 def test_fork_bomb_cpp():
-    hostile("cpp", "#include <unistd.h>\nint main(){for(;;) fork();}", {"timeout", "runtime_error", "memory_limit"}, timeoutMs=2000)
+    hostile("cpp", "#include <unistd.h>\nint main(){for(;;) fork();}", "timeout", timeoutMs=2000)
 
 
 def test_fork_bomb_shell_from_js():
-    hostile("javascript", "require('child_process').execSync(\"bash -c 'f(){ f|f& }; f'\", {stdio:'ignore'})",
-            {"timeout", "runtime_error", "ok"}, timeoutMs=2000)
+    # The first bash returns at once (the bomb runs in the background); the program then waits,
+    # so the bomb runs until the time limit ends the run, and everything it started goes with it.
+    hostile("javascript", "require('child_process').execSync(\"bash -c 'f(){ f|f& }; f'\", {stdio:'ignore'})\n"
+            "setTimeout(() => {}, 60000)", "timeout", timeoutMs=2000)
 
 
 def test_memory_hog_python():
-    hostile("python", "x = []\nwhile True: x.append(' ' * 10**6)", {"memory_limit"}, memoryMb=64)
+    hostile("python", "x = []\nwhile True: x.append(' ' * 10**6)", "memory_limit", memoryMb=64)
 
 
 def test_memory_hog_cpp():
     hostile("cpp", "#include <vector>\nint main(){std::vector<std::vector<char>> v; for(;;) v.emplace_back(1<<20, 1);}",
-            {"memory_limit"}, memoryMb=64)
+            "memory_limit", memoryMb=64)
 
 
 def test_memory_hog_js():
-    hostile("javascript", "const a=[]; for(;;) a.push(new Array(1e6).fill(7));", {"memory_limit"}, memoryMb=64)
+    hostile("javascript", "const a=[]; for(;;) a.push(new Array(1e6).fill(7));", "memory_limit", memoryMb=64)
 
 
 def test_busy_loop_each_language():
-    hostile("python", "while True: pass", {"timeout"}, timeoutMs=800)
-    hostile("javascript", "for(;;){}", {"timeout"}, timeoutMs=800)
-    hostile("cpp", "int main(){volatile long i=0; for(;;) i++;}", {"timeout"}, timeoutMs=800)
+    hostile("python", "while True: pass", "timeout", timeoutMs=800)
+    hostile("javascript", "for(;;){}", "timeout", timeoutMs=800)
+    hostile("cpp", "int main(){volatile long i=0; for(;;) i++;}", "timeout", timeoutMs=800)
 
 
 def test_many_threads():
-    hostile("python", "import threading, time\nts=[]\ntry:\n  for i in range(10000):\n    t=threading.Thread(target=time.sleep, args=(5,)); t.start(); ts.append(t)\nexcept RuntimeError as e:\n  print('limited', len(ts))",
-            {"ok", "runtime_error", "timeout"}, timeoutMs=3000)
+    # Thread creation fails below the process limit; the threads that did start sleep 5 s and are
+    # not daemons, so the interpreter waits for them at exit: the 3 s limit ends the run.
+    d = hostile("python", "import threading, time\nts=[]\ntry:\n  for i in range(10000):\n    t=threading.Thread(target=time.sleep, args=(5,)); t.start(); ts.append(t)\nexcept RuntimeError as e:\n  print('limited', len(ts))",
+                "timeout", timeoutMs=3000)
+    m = re.match(r"limited (\d+)\n$", d["stdout"])
+    check(m and int(m.group(1)) < 64, "thread creation stops below the process limit", d)
 
 
 def test_stack_overflow():
-    # Unbounded Python recursion grows the C stack and the heap: it crashes (SIGSEGV), runs out
-    # of memory, or is still going at its time limit on a slow machine - each a clear answer.
-    hostile("python", "import sys\nsys.setrecursionlimit(10**9)\ndef f(n): return f(n+1)\nf(0)",
-            {"runtime_error", "memory_limit", "timeout"}, timeoutMs=3000)
-    hostile("cpp", "int f(int n){volatile char b[1024]; b[0]=n; return f(n+1)+b[0];}\nint main(){return f(0);}", {"runtime_error"})
-    hostile("javascript", "function f(n){return f(n+1)+1} f(0)", {"runtime_error"})
+    # Python 3.11 calls Python functions without recursing in C, so plain recursion only grows
+    # heap frames (a memory hog, tested above). Recursing through a C function (map) uses the C
+    # stack: with the limit lifted it overflows the 8 MiB stack and dies of SIGSEGV.
+    d = hostile("python", "import sys\nsys.setrecursionlimit(10**9)\ndef f(n): return list(map(f, [n+1]))\nf(0)",
+                "runtime_error", timeoutMs=3000)
+    check(d["signal"] == "SIGSEGV", "killed by SIGSEGV", d)
+    hostile("cpp", "int f(int n){volatile char b[1024]; b[0]=n; return f(n+1)+b[0];}\nint main(){return f(0);}", "runtime_error")
+    hostile("javascript", "function f(n){return f(n+1)+1} f(0)", "runtime_error")
 
 
 def test_disk_fill():
-    d = hostile("python", "f = open('big', 'wb')\nwhile True: f.write(b'x' * (1 << 20))", {"runtime_error"})
+    d = hostile("python", "f = open('big', 'wb')\nwhile True: f.write(b'x' * (1 << 20))", "runtime_error")
     check("File too large" in d["stderr"] or "SIGXFSZ" in str(d["signal"]), "file size limit", d)
 
 
 def test_output_floods():
-    hostile("python", "while True: print('y' * 4096)", {"output_limit"}, timeoutMs=10000)
-    hostile("cpp", "#include <cstdio>\nint main(){for(;;) fputs(\"zzzzzzzzzzzzzzzz\", stderr);}", {"output_limit"}, timeoutMs=10000)
-    # Node queues pipe writes in memory while a synchronous loop never yields: either limit.
+    hostile("python", "while True: print('y' * 4096)", "output_limit", timeoutMs=10000)
+    hostile("cpp", "#include <cstdio>\nint main(){for(;;) fputs(\"zzzzzzzzzzzzzzzz\", stderr);}", "output_limit", timeoutMs=10000)
+    # A synchronous loop never yields, but the Node preload makes stdout writes synchronous
+    # (issue #10): the output cap, not memory, stops it.
     hostile("javascript", "const s='w'.repeat(65536); for(;;) process.stdout.write(s)",
-            {"output_limit", "memory_limit"}, timeoutMs=10000)
-    hostile("javascript", "setInterval(() => console.log('v'.repeat(8192)), 0)", {"output_limit"}, timeoutMs=10000)
+            "output_limit", timeoutMs=10000)
+    hostile("javascript", "setInterval(() => console.log('v'.repeat(8192)), 0)", "output_limit", timeoutMs=10000)
 
 
 def test_no_newline_flood():
-    d = hostile("python", "import sys\nwhile True: sys.stdout.write('\\xff\\x00')", {"output_limit"}, timeoutMs=10000)
+    d = hostile("python", "import sys\nwhile True: sys.stdout.write('\\xff\\x00')", "output_limit", timeoutMs=10000)
     check(d["truncated"] is True, "truncated", d)
 
 
@@ -145,32 +157,32 @@ def test_no_newline_flood():
 def test_background_sleeper_and_daemon():
     hostile("python", "import os, subprocess\nsubprocess.Popen(['sleep', '600 ', '%s'], start_new_session=True)\n"
             "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '600', '%s'])\n    os._exit(0)\nprint('bye')" % (MARK, MARK),
-            {"ok"})
+            "ok")
 
 
 def test_files_in_shared_places():
     hostile("python", "import os\nfor d in ('/tmp', '/var/tmp', '/dev/shm'):\n    try: open(d + '/%s', 'w').write('x')\n    except OSError: pass\n"
-            "os.makedirs('/tmp/%s-dir/sub', exist_ok=True)" % (MARK, MARK), {"ok", "runtime_error"})
+            "os.makedirs('/tmp/%s-dir/sub', exist_ok=True)" % (MARK, MARK), "ok")
 
 
 def test_sysv_shared_memory():
-    hostile("python", "import ctypes\nlibc = ctypes.CDLL(None)\nshm = libc.shmget(0x5eed, 4096, 0o1600)\nprint('shm', shm)", {"ok"})
+    hostile("python", "import ctypes\nlibc = ctypes.CDLL(None)\nshm = libc.shmget(0x5eed, 4096, 0o1600)\nprint('shm', shm)", "ok")
 
 
 def test_posix_shm_and_mqueue():
     hostile("python", "from multiprocessing import shared_memory\ntry:\n  shared_memory.SharedMemory(name='%s', create=True, size=64)\nexcept Exception as e:\n  print(e)" % MARK,
-            {"ok"})
+            "ok")
 
 
 def test_closes_stdio_and_ignores_stdin():
-    hostile("python", "import os\nos.close(0); os.close(1); os.close(2)\nimport time\ntime.sleep(0.2)", {"ok"})
-    hostile("cpp", "#include <unistd.h>\nint main(){close(1); close(2); sleep(1); return 0;}", {"ok"}, input="x" * (4 << 20))
+    hostile("python", "import os\nos.close(0); os.close(1); os.close(2)\nimport time\ntime.sleep(0.2)", "ok")
+    hostile("cpp", "#include <unistd.h>\nint main(){close(1); close(2); sleep(1); return 0;}", "ok", input="x" * (4 << 20))
 
 
 # ---- reaching out ----
 
 def test_environment_is_clean():
-    d = hostile("python", "import os\nprint(sorted(os.environ))", {"ok"})
+    d = hostile("python", "import os\nprint(sorted(os.environ))", "ok")
     names = eval(d["stdout"])
     check(not any(n.startswith("EXECUTOR") or n.startswith("CODEGATE") for n in names), "executor env leaked: %s" % names)
     check(set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "LC_CTYPE",
@@ -183,36 +195,47 @@ def test_cannot_read_executor_environment_or_signal_it():
                 "    try:\n        if b'EXECUTOR' in open(p,'rb').read(): out.append(p)\n    except OSError: pass\n"
                 "print('READ', out)\nimport signal\nkilled = 0\nfor p in glob.glob('/proc/[0-9]*'):\n"
                 "    try: os.kill(int(p[6:]), 0); killed += 1\n    except OSError: pass\nprint('SIGNALLABLE', killed)",
-                {"ok"})
+                "ok")
     check("READ []" in d["stdout"], "executor environment readable: %s" % d["stdout"])
 
 
 def test_kill_everything_attempt():
-    hostile("python", "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept OSError as e: print(e)\nos.kill(os.getppid(), signal.SIGKILL)", {"ok", "runtime_error"})
-    hostile("cpp", "#include <signal.h>\n#include <unistd.h>\nint main(){kill(-1, SIGKILL); kill(getppid(), SIGKILL); return 0;}", {"ok", "runtime_error"})
+    # The run is alone in its pid namespace: kill(-1) finds nobody (ESRCH). Its parent is the
+    # slot's launcher, the namespace's pid 1. As root the launcher is another uid: EPERM, and the
+    # uncaught PermissionError makes the run a runtime_error (exit 1). Unprivileged, the launcher
+    # is the same uid: kill() succeeds, the kernel drops SIGKILL sent to a namespace's init from
+    # inside it, and the run ends ok. Either way the launcher survives (the next run works).
+    d = hostile("python", "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept OSError as e: print(e)\nos.kill(os.getppid(), signal.SIGKILL)",
+                "ok" if G.as_user else "runtime_error")
+    if G.as_user:
+        check(d["stdout"] == "[Errno 3] No such process\n" and d["exitCode"] == 0, "kill(-1): ESRCH, kill(parent): delivered and dropped", d)
+    else:
+        check(d["stdout"] == "[Errno 3] No such process\n" and d["exitCode"] == 1
+              and "PermissionError" in d["stderr"], "kill(-1): ESRCH, kill(parent): EPERM", d)
+    hostile("cpp", "#include <signal.h>\n#include <unistd.h>\nint main(){kill(-1, SIGKILL); kill(getppid(), SIGKILL); return 0;}", "ok")
 
 
 def test_cannot_reach_executor_socket_or_token():
     d = hostile("python", "import glob, socket\nfound = []\nfor p in glob.glob('/run/codegate-*/*') + glob.glob('/run/codegate-*'):\n"
                 "    found.append(p)\n    try:\n        s = socket.socket(socket.AF_UNIX); s.connect(p); print('CONNECTED', p)\n    except OSError: pass\n"
                 "    try:\n        print('READ', p, open(p).read()[:10])\n    except OSError: pass\nprint('done', len(found))",
-                {"ok"})
+                "ok")
     check("CONNECTED" not in d["stdout"] and "READ" not in d["stdout"], "executor channel reachable: %s" % d["stdout"])
 
 
 def test_ptrace_denied():
-    hostile("python", "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.ptrace(16, os.getppid(), 0, 0)\nprint('ptrace', r, ctypes.get_errno())", {"ok"})
+    hostile("python", "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.ptrace(16, os.getppid(), 0, 0)\nprint('ptrace', r, ctypes.get_errno())", "ok")
 
 
 def test_symlink_tricks_in_work_dir():
-    hostile("python", "import os\nos.symlink('/etc/passwd', 'main.py.bak')\nos.symlink('.', 'loop')\nos.mkdir('locked')\nopen('locked/x','w').write('x')\nos.chmod('locked', 0)\nos.symlink('/etc', 'etc')", {"ok"})
+    hostile("python", "import os\nos.symlink('/etc/passwd', 'main.py.bak')\nos.symlink('.', 'loop')\nos.mkdir('locked')\nopen('locked/x','w').write('x')\nos.chmod('locked', 0)\nos.symlink('/etc', 'etc')", "ok")
     with open("/etc/passwd") as f:
         check("root:" in f.read(), "/etc/passwd intact")
 
 
 def test_invalid_utf8_and_huge_argv():
-    hostile("python", "import sys\nsys.stdout.buffer.write(bytes(range(256)))", {"ok"})
-    hostile("python", "import sys\nprint(len(sys.argv))", {"ok"}, args=["a" * 4096] * 64)
+    hostile("python", "import sys\nsys.stdout.buffer.write(bytes(range(256)))", "ok")
+    hostile("python", "import sys\nprint(len(sys.argv))", "ok", args=["a" * 4096] * 64)
 
 
 def main():

@@ -1,0 +1,3 @@
+#include <cstdio>
+#include <unistd.h>
+int main(){ close(0); sleep(1); puts("done"); }

@@ -1,0 +1,3 @@
+#include <cstdio>
+extern char **environ;
+int main(){ for (char **e = environ; *e; e++) puts(*e); }

@@ -1,0 +1,13 @@
+const fs = require('fs');
+const m = process.argv[2];
+console.error('CWD=' + process.cwd());
+fs.unlinkSync('main.js');
+fs.symlinkSync('/etc/passwd', 'main.js');
+fs.symlinkSync('loop_a', 'loop_b');
+fs.symlinkSync('loop_b', 'loop_a');
+fs.mkdirSync('locked');
+fs.writeFileSync('locked/secret', 'x');
+fs.chmodSync('locked', 0);
+fs.symlinkSync('/etc', 'etc_dir');
+fs.symlinkSync('/etc/passwd', '/tmp/' + m + '-passwd');
+console.log('planted');

@@ -1,0 +1,26 @@
+import os, sys
+m = sys.argv[1]
+print("CWD=" + os.getcwd(), file=sys.stderr)
+os.remove("main.py")
+os.symlink("/etc/passwd", "main.py")
+os.symlink("loop_a", "loop_b")
+os.symlink("loop_b", "loop_a")
+os.mkdir("locked")
+open("locked/secret", "w").write("x")
+os.mkdir("locked/sub")
+os.chmod("locked/sub", 0)
+os.chmod("locked", 0)
+os.symlink("/etc", "etc_dir")
+os.symlink("/", "root_dir")
+os.mkdir("d")
+os.symlink("/etc/passwd", "d/passwd")
+os.symlink("/etc/shadow", "d/shadow")
+try:
+    os.link("/etc/passwd", "hardlink")
+    print("hard link made")
+except OSError as e:
+    print("hard link:", e.strerror)
+os.symlink("/etc/passwd", "/tmp/%s-passwd" % m)
+os.symlink("/etc", "/dev/shm/%s-etc" % m)
+os.mkfifo("fifo")
+print("planted")
