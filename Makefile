@@ -77,8 +77,10 @@ $(BUILD)/gateway: $(BUILD)/obj/server/main.o $(BUILD)/libcg_server.a $(BUILD)/li
 $(BUILD)/executor: $(BUILD)/obj/executors/main.o $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_EXEC))
 # The launcher links nothing but libc and the shared helpers: it runs before every user program.
+# runreq.c (the request and report it shares with the runner) goes into both.
 LAUNCHER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard executors/launcher*.c) \
-                executors/workdir.c executors/seccomp.c executors/slotns.c executors/slotcg_run.c)
+                executors/workdir.c executors/seccomp.c executors/slotns.c executors/slotcg_run.c \
+                executors/runreq.c)
 $(BUILD)/launcher: $(LAUNCHER_OBJ) $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $(LAUNCHER_LDFLAGS) $^ -o $@
 

@@ -47,12 +47,13 @@
  * signal arrives, it kills everything the run started: as the slot uid, kill(-1, SIGKILL) hits
  * every process of that uid and nothing else (repeated until none is left: a fork bomb forks
  * while it is being killed); without a uid drop, the process group and every descendant found
- * in /proc/<pid>/task/<tid>/children. Then it writes one JSON line to the status fd:
- *   {"exitCode":N,"signal":N,"cpuMs":N,"wallMs":N,"maxrssKb":N,"timedOut":b,"killed":b,
- *    "oomKilled":b,"peakKb":N}
- * (oomKilled: the kernel's OOM killer struck inside the run's cgroup; peakKb: its peak, v1)
- * or, when the program could not be started, {"error":"<stage>: <reason>","stage":"<stage>"}.
- * Its own exit status is 0 when it reported, 2 for a usage error.
+ * in /proc/<pid>/task/<tid>/children. Then it writes one report (runreq_report_t, encoded by
+ * runreq.c) to the status fd: exit code, signal, CPU and wall time, max RSS, timed out, killed,
+ * OOM-killed (the kernel's OOM killer struck inside the run's cgroup) and the cgroup's peak; or,
+ * when the program could not be started, only an error "<stage>: <reason>". The options above
+ * fill the same request (runreq_t) that a served run receives encoded.
+ * Its own exit status is 0 when it reported, 2 for a usage error (one-shot use only: a served
+ * request that is malformed or refused gets an error report, and the launcher serves on).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -118,16 +119,51 @@ long launcher_num_arg(const char *flag, const char *v)
     return n;
 }
 
-void launcher_parse_opts(opts_t *o, int argc, char **argv)
+static int32_t int_arg(const char *flag, const char *v)
+{
+    long n = launcher_num_arg(flag, v);
+
+    if (n > INT32_MAX)
+        launcher_usage("a value out of range");
+    return (int32_t)n;
+}
+
+int launcher_settle(opts_t *o, char *err, size_t errlen)
+{
+    const char *why = NULL;
+
+    o->drop = false;
+    if (runreq_check(&o->rq, err, errlen) != 0)
+        return -EINVAL;
+    if (o->rq.ids) {
+        /* A drop to root would make the clean-up's kill(-1, SIGKILL) hit the whole machine. */
+        if (geteuid() == 0 && (o->rq.uid == 0 || o->rq.gid == 0))
+            why = "uid/gid 0 is not a sandbox identity";
+        else if (geteuid() == 0)
+            o->drop = true;
+        else if (o->rq.uid != getuid() || o->rq.gid != getgid())
+            why = "a uid/gid other than ours needs root";
+    }
+    if (!why && o->cgroup && (!o->drop || o->rq.cgroup_mb <= 0))
+        why = "a cgroup needs root, a uid/gid and a memory limit";
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* One-shot use: the command line into the same request a served run decodes. */
+static void parse_opts(opts_t *o, int argc, char **argv)
 {
     bool have_uid = false, have_gid = false;
+    char err[128];
     int i;
 
     memset(o, 0, sizeof *o);
+    runreq_init(&o->rq);
     o->status_fd = 3;
     o->ns_fd = -1;
-    o->seq = -1;
-    o->wall_ms = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--")) {
@@ -137,102 +173,77 @@ void launcher_parse_opts(opts_t *o, int argc, char **argv)
         if (!strcmp(a, "--env")) {
             if (!v || !strchr(v, '='))
                 launcher_usage("--env needs K=V");
-            if (o->nenv == MAX_ENV)
+            if (o->rq.nenv == RUNREQ_MAX_ENV)
                 launcher_usage("too many --env");
-            o->env[o->nenv++] = (char *)v;
+            o->rq.env[o->rq.nenv++] = v;
         } else if (!strcmp(a, "--cwd")) {
             if (!v)
                 launcher_usage("--cwd needs a directory");
-            o->cwd = v;
+            o->rq.cwd = v;
         } else if (!strcmp(a, "--uid")) {
-            o->uid = (uid_t)launcher_num_arg(a, v);
+            o->rq.uid = (uint32_t)launcher_num_arg(a, v);
             have_uid = true;
         } else if (!strcmp(a, "--gid")) {
-            o->gid = (gid_t)launcher_num_arg(a, v);
+            o->rq.gid = (uint32_t)launcher_num_arg(a, v);
             have_gid = true;
         } else if (!strcmp(a, "--wall-ms"))
-            o->wall_ms = launcher_num_arg(a, v);
+            o->rq.wall_ms = int_arg(a, v);
         else if (!strcmp(a, "--cpu-ms"))
-            o->cpu_ms = launcher_num_arg(a, v);
+            o->rq.cpu_ms = int_arg(a, v);
         else if (!strcmp(a, "--as-mb"))
-            o->as_mb = launcher_num_arg(a, v);
+            o->rq.as_mb = int_arg(a, v);
         else if (!strcmp(a, "--data-mb"))
-            o->data_mb = launcher_num_arg(a, v);
+            o->rq.data_mb = int_arg(a, v);
         else if (!strcmp(a, "--fsize-mb"))
-            o->fsize_mb = launcher_num_arg(a, v);
+            o->rq.fsize_mb = int_arg(a, v);
         else if (!strcmp(a, "--nofile"))
-            o->nofile = launcher_num_arg(a, v);
+            o->rq.nofile = int_arg(a, v);
         else if (!strcmp(a, "--nproc"))
-            o->nproc = launcher_num_arg(a, v);
+            o->rq.nproc = int_arg(a, v);
         else if (!strcmp(a, "--stack-mb"))
-            o->stack_mb = launcher_num_arg(a, v);
+            o->rq.stack_mb = int_arg(a, v);
         else if (!strcmp(a, "--status-fd"))
-            o->status_fd = (int)launcher_num_arg(a, v);
+            o->status_fd = int_arg(a, v);
         else if (!strcmp(a, "--cgroup")) {
             if (!v || v[0] != '/')
                 launcher_usage("--cgroup needs an absolute directory");
             o->cgroup = v;
         } else if (!strcmp(a, "--cgroup-mb"))
-            o->cgroup_mb = launcher_num_arg(a, v);
+            o->rq.cgroup_mb = int_arg(a, v);
         else if (!strcmp(a, "--ns-fds"))
-            o->ns_fd = (int)launcher_num_arg(a, v);
+            o->ns_fd = int_arg(a, v);
         else if (!strcmp(a, "--seq"))
-            o->seq = launcher_num_arg(a, v);
+            o->rq.seq = launcher_num_arg(a, v);
         else if (!strcmp(a, "--own-userns"))
-            o->own_userns = launcher_num_arg(a, v) != 0;
+            o->rq.own_userns = launcher_num_arg(a, v) != 0;
         else
             launcher_usage("unknown option");
         i++; /* every option takes a value */
     }
     if (i >= argc)
         launcher_usage("no program given");
-    if (o->wall_ms <= 0)
+    if (argc - i > RUNREQ_MAX_ARGV)
+        launcher_usage("too many arguments");
+    for (; i < argc; i++)
+        o->rq.argv[o->rq.nargv++] = argv[i];
+    if (o->rq.wall_ms <= 0)
         launcher_usage("--wall-ms is required");
     if (have_uid != have_gid)
         launcher_usage("--uid and --gid go together");
-    if (have_uid) {
-        /* A drop to root would make the clean-up's kill(-1, SIGKILL) hit the whole machine. */
-        if (geteuid() == 0 && (o->uid == 0 || o->gid == 0))
-            launcher_usage("--uid/--gid 0 is not a sandbox identity");
-        if (geteuid() == 0)
-            o->drop = true;
-        else if (o->uid != getuid() || o->gid != getgid())
-            launcher_usage("--uid/--gid other than ours need root");
-    }
-    if (o->cgroup && (!o->drop || o->cgroup_mb <= 0))
-        launcher_usage("--cgroup needs root, --uid/--gid and --cgroup-mb");
+    o->rq.ids = have_uid;
+    if (launcher_settle(o, err, sizeof err) != 0)
+        launcher_usage(err);
     if (o->ns_fd >= 0 && (o->ns_fd < 3 || o->ns_fd == o->status_fd || o->ns_fd > INT_MAX - 2))
         launcher_usage("--ns-fds must name three descriptors above 2 other than the status fd");
-    o->argv = argv + i;
 }
 
 /* ---- report ---- */
 
-static void write_report(int fd, const report_t *r)
+static void write_report(int fd, const runreq_report_t *r)
 {
-    char buf[256];
-    int n = snprintf(buf, sizeof buf,
-                     "{\"exitCode\":%d,\"signal\":%d,\"cpuMs\":%lld,\"wallMs\":%lld,"
-                     "\"maxrssKb\":%lld,\"timedOut\":%s,\"killed\":%s,\"oomKilled\":%s,"
-                     "\"peakKb\":%lld}\n",
-                     r->exit_code, r->signal, (long long)r->cpu_ms, (long long)r->wall_ms,
-                     (long long)r->maxrss_kb, r->timed_out ? "true" : "false",
-                     r->killed ? "true" : "false", r->oom_killed ? "true" : "false",
-                     (long long)r->peak_kb);
-    (void)cg_write_all(fd, buf, (size_t)n);
-}
+    unsigned char buf[RUNREQ_REPORT_MAX];
 
-static void write_error(int fd, const char *msg)
-{
-    char stage[64], buf[320];
-    const char *colon = strchr(msg, ':');
-    size_t n = colon ? (size_t)(colon - msg) : strlen(msg);
-
-    snprintf(stage, sizeof stage, "%.*s", (int)(n < 63 ? n : 63), msg);
-    /* msg comes from strerror and our own stage names: no characters to escape. */
-    int len = snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"stage\":\"%s\",\"exitCode\":127}\n",
-                       msg, stage);
-    (void)cg_write_all(fd, buf, (size_t)len);
+    (void)cg_write_all(fd, buf, runreq_report_encode(r, buf));
 }
 
 static int64_t tv_ms(struct timeval tv)
@@ -255,8 +266,11 @@ void launcher_wait_set(sigset_t *set)
 
 void launcher_report_error(const opts_t *o, const char *msg)
 {
+    runreq_report_t rep = {.exit_code = 127};
+
+    snprintf(rep.error, sizeof rep.error, "%s", msg);
     if (o->status_fd >= 0)
-        write_error(o->status_fd, msg);
+        write_report(o->status_fd, &rep);
 }
 
 /* Is this signal a stop request for the run with sequence number seq? */
@@ -278,7 +292,7 @@ static bool is_stop(int sig, const siginfo_t *si, long seq)
  */
 void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
 {
-    report_t rep = {.exit_code = -1};
+    runreq_report_t rep = {.exit_code = -1};
     int errp[2];
     pid_t pid;
     bool main_done = false;
@@ -295,7 +309,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     /* Signals left from an earlier run (a stop that came after its end, its SIGCHLDs) are
      * stale; a stop for this run may already be here. */
     while ((sig = sigtimedwait(set, &si, &zero)) > 0)
-        if (sig != SIGCHLD && is_stop(sig, &si, o->seq) && (sig == SIGRTMIN || o->seq < 0))
+        if (sig != SIGCHLD && is_stop(sig, &si, o->rq.seq) && (sig == SIGRTMIN || o->rq.seq < 0))
             rep.killed = true;
     if (rep.killed) {
         if (o->status_fd >= 0)
@@ -309,9 +323,9 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     }
     int cgfd = -1, memfd = -1;
     int64_t ooms_before = 0;
-    if (launcher_slot.mem_fd >= 0 && o->cgroup_mb > 0) {
+    if (launcher_slot.mem_fd >= 0 && o->rq.cgroup_mb > 0) {
         /* Serve mode: we live in the slot's cgroup; the program is born there. */
-        int rc = slotcg_set_memory(launcher_slot.mem_fd, o->cgroup_mb);
+        int rc = slotcg_set_memory(launcher_slot.mem_fd, o->rq.cgroup_mb);
         if (rc != 0) {
             snprintf(errmsg, sizeof errmsg, "slot: cannot set the memory limit: %s", strerror(-rc));
             launcher_report_error(o, errmsg);
@@ -319,7 +333,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         }
         memfd = launcher_slot.mem_fd;
     } else if (o->cgroup) {
-        cgfd = slotcg_prepare(o->cgroup, o->cgroup_mb, &memfd);
+        cgfd = slotcg_prepare(o->cgroup, o->rq.cgroup_mb, &memfd);
         if (cgfd < 0) {
             snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o->cgroup, strerror(errno));
             launcher_report_error(o, errmsg);
@@ -328,10 +342,10 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     }
     if (memfd >= 0)
         ooms_before = slotcg_oom_kills(memfd);
-    if (launcher_slot.pids_fd >= 0 && o->nproc > 0) {
+    if (launcher_slot.pids_fd >= 0 && o->rq.nproc > 0) {
         /* The run's tasks (processes and threads) with this launcher and its parent. */
         char val[32];
-        snprintf(val, sizeof val, "%ld", o->nproc + 2);
+        snprintf(val, sizeof val, "%d", o->rq.nproc + 2);
         int rc = cg_write_at(launcher_slot.pids_fd, "pids.max", val);
         if (rc != 0) {
             snprintf(errmsg, sizeof errmsg, "slot: cannot set the task limit: %s", strerror(-rc));
@@ -374,7 +388,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         struct pollfd pfd = {.fd = errp[0], .events = POLLIN};
         int64_t left;
         n = -1;
-        while ((left = t0 + o->wall_ms - cg_now_ms()) > 0) {
+        while ((left = t0 + o->rq.wall_ms - cg_now_ms()) > 0) {
             int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
             if (r < 0 && errno == EINTR)
                 continue;
@@ -396,7 +410,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         return;
     }
 
-    int64_t deadline = t0 + o->wall_ms;
+    int64_t deadline = t0 + o->rq.wall_ms;
     while (!main_done) {
         int64_t left = deadline - cg_now_ms();
         struct timespec ts;
@@ -409,7 +423,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         sig = sigtimedwait(set, &si, &ts);
         if (sig == SIGCHLD) {
             launcher_reap_all(pid, &rep, &main_done, &main_ru);
-        } else if (sig > 0 && is_stop(sig, &si, o->seq)) {
+        } else if (sig > 0 && is_stop(sig, &si, o->rq.seq)) {
             rep.killed = true;
             break;
         }
@@ -420,7 +434,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     if (launcher_slot.pid1)
         launcher_clean_box();
     else if (o->drop)
-        launcher_clean_shared(o->uid, o->gid);
+        launcher_clean_shared(o->rq.uid, o->rq.gid);
     if (memfd >= 0) {
         int64_t ooms = slotcg_oom_kills(memfd);
         int64_t peak = slotcg_read(memfd, "memory.max_usage_in_bytes", NULL);
@@ -458,7 +472,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "--serve"))
         return launcher_serve(argc, argv);
-    launcher_parse_opts(&o, argc, argv);
+    parse_opts(&o, argc, argv);
     if (fcntl(o.status_fd, F_GETFD) < 0)
         o.status_fd = -1; /* no report wanted (manual use) */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {

@@ -21,43 +21,22 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define MAX_ENV 64
+#include "runreq.h"
 
 #include "workdir.h"
 
 #define MAX_ENV 64
 #define KILL_BUDGET_MS 3000
 
+/* One run as the launcher takes it: the request (runreq.h) and what this launcher makes of it
+ * where it runs. */
 typedef struct {
-    uid_t uid;
-    gid_t gid;
-    bool drop; /* uid/gid given and we are root */
-    const char *cwd;
-    long wall_ms;
-    long cpu_ms;
-    long as_mb, data_mb, fsize_mb, nofile, nproc, stack_mb;
-    char *env[MAX_ENV + 1];
-    int nenv;
-    int status_fd;
-    int ns_fd;          /* first of the slot's namespace fds, or -1 */
-    const char *cgroup; /* the slot's memory cgroup, or NULL */
-    long cgroup_mb;
-    long seq;        /* serve mode: the run's number, for stop requests; -1 = none */
-    bool own_userns; /* run the program in a user namespace of its own (uid/gid mapped to ours) */
-    char **argv;     /* PROGRAM ARG... */
+    runreq_t rq;
+    bool drop;          /* rq.ids, and we are root: the run drops to rq.uid/rq.gid */
+    int status_fd;      /* where the report goes, -1 = nowhere */
+    int ns_fd;          /* one-shot: first of the slot's namespace fds, or -1 */
+    const char *cgroup; /* one-shot: the slot's memory cgroup, or NULL */
 } opts_t;
-
-typedef struct {
-    int exit_code;
-    int signal;
-    int64_t cpu_ms;
-    int64_t wall_ms;
-    int64_t maxrss_kb;
-    bool timed_out;
-    bool killed;
-    bool oom_killed; /* the OOM killer struck in the run's cgroup */
-    int64_t peak_kb; /* the cgroup's peak memory (cgroup v1), or 0 */
-} report_t;
 
 /* The slot this launcher serves: its cgroups' directory fds (-1 = none), and whether it is the
  * first process of the slot's pid namespace. */
@@ -71,7 +50,9 @@ extern launcher_slot_t launcher_slot;
 /* launcher.c */
 void launcher_usage(const char *msg) __attribute__((noreturn));
 long launcher_num_arg(const char *flag, const char *v);
-void launcher_parse_opts(opts_t *o, int argc, char **argv);
+/* What this launcher requires of a request where it runs (uid drop only as root, never to 0;
+ * a cgroup only with a drop and a limit). Sets o->drop. 0, or -EINVAL with a reason in err. */
+int launcher_settle(opts_t *o, char *err, size_t errlen);
 void launcher_wait_set(sigset_t *set);
 void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old);
 void launcher_report_error(const opts_t *o, const char *msg);
@@ -80,8 +61,9 @@ void launcher_report_error(const opts_t *o, const char *msg);
 void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, int cgfd);
 
 /* launcher_reap.c */
-void launcher_reap_all(pid_t main_pid, report_t *rep, bool *main_done, struct rusage *main_ru);
-void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, report_t *rep, bool *main_done,
+void launcher_reap_all(pid_t main_pid, runreq_report_t *rep, bool *main_done,
+                       struct rusage *main_ru);
+void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, runreq_report_t *rep, bool *main_done,
                             struct rusage *main_ru);
 
 /* launcher_clean.c */

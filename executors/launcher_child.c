@@ -103,22 +103,22 @@ static void enter_own_userns(const opts_t *o, int errfd)
     if (unshare(CLONE_NEWUSER) != 0)
         child_fail(errfd, "unshare user");
     write_proc_self("setgroups", "deny", errfd);
-    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->uid, (unsigned)ou);
+    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->rq.uid, (unsigned)ou);
     write_proc_self("uid_map", map, errfd);
-    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->gid, (unsigned)og);
+    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->rq.gid, (unsigned)og);
     write_proc_self("gid_map", map, errfd);
 }
 
 /* Looks PROGRAM up in the PATH of the given environment when it has no '/'. */
 static const char *resolve(const opts_t *o, char *buf, size_t len)
 {
-    const char *prog = o->argv[0], *path = NULL;
+    const char *prog = o->rq.argv[0], *path = NULL;
 
     if (strchr(prog, '/'))
         return prog;
-    for (int i = 0; i < o->nenv; i++)
-        if (!strncmp(o->env[i], "PATH=", 5))
-            path = o->env[i] + 5;
+    for (int i = 0; i < o->rq.nenv; i++)
+        if (!strncmp(o->rq.env[i], "PATH=", 5))
+            path = o->rq.env[i] + 5;
     if (!path)
         path = "/usr/bin:/bin";
     while (*path) {
@@ -143,17 +143,18 @@ void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, in
     if (setpgid(0, 0) != 0)
         child_fail(errfd, "setpgid");
     set_limit(RLIMIT_CORE, 0, 0, errfd, "rlimit core");
-    if (o->cpu_ms > 0) {
-        rlim_t s = (rlim_t)((o->cpu_ms + 999) / 1000);
+    if (o->rq.cpu_ms > 0) {
+        rlim_t s = (rlim_t)((o->rq.cpu_ms + 999) / 1000);
         set_limit(RLIMIT_CPU, s, s + 1, errfd, "rlimit cpu");
     }
-    if (o->fsize_mb > 0)
-        set_limit(RLIMIT_FSIZE, (rlim_t)o->fsize_mb << 20, (rlim_t)o->fsize_mb << 20, errfd,
+    if (o->rq.fsize_mb > 0)
+        set_limit(RLIMIT_FSIZE, (rlim_t)o->rq.fsize_mb << 20, (rlim_t)o->rq.fsize_mb << 20, errfd,
                   "rlimit fsize");
-    if (o->nofile > 0)
-        set_limit(RLIMIT_NOFILE, (rlim_t)o->nofile, (rlim_t)o->nofile, errfd, "rlimit nofile");
-    if (o->stack_mb > 0)
-        set_limit(RLIMIT_STACK, (rlim_t)o->stack_mb << 20, (rlim_t)o->stack_mb << 20, errfd,
+    if (o->rq.nofile > 0)
+        set_limit(RLIMIT_NOFILE, (rlim_t)o->rq.nofile, (rlim_t)o->rq.nofile, errfd,
+                  "rlimit nofile");
+    if (o->rq.stack_mb > 0)
+        set_limit(RLIMIT_STACK, (rlim_t)o->rq.stack_mb << 20, (rlim_t)o->rq.stack_mb << 20, errfd,
                   "rlimit stack");
     /* Into the slot's memory cgroup while still root: every process of the run stays there. */
     if (cgfd >= 0) {
@@ -173,11 +174,12 @@ void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, in
         }
     }
     if (o->drop) {
-        if (o->own_userns) {
+        if (o->rq.own_userns) {
             /* The program is the same kernel uid as we are: only mounts keep it from writing
              * the slot's area beside its own dir (or the box's skeleton). */
-            if (o->cwd &&
-                (unshare(CLONE_NEWNS) != 0 || mount(o->cwd, o->cwd, NULL, MS_BIND, NULL) != 0 ||
+            if (o->rq.cwd &&
+                (unshare(CLONE_NEWNS) != 0 ||
+                 mount(o->rq.cwd, o->rq.cwd, NULL, MS_BIND, NULL) != 0 ||
                  mount(NULL, SLOTNS_BOX, NULL,
                        MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0))
                 child_fail(errfd, "slot: private work dir");
@@ -188,15 +190,16 @@ void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, in
         /* RLIMIT_NPROC counts every process of the uid on the whole host (other containers,
          * other instances): only a fallback when the slot has no pids cgroup. Set after the
          * run's own user namespace exists, so that it counts the run's processes only. */
-        if (o->nproc > 0 && launcher_slot.pids_fd < 0)
-            set_limit(RLIMIT_NPROC, (rlim_t)o->nproc, (rlim_t)o->nproc, errfd, "rlimit nproc");
-        if (setresgid(o->gid, o->gid, o->gid) != 0)
+        if (o->rq.nproc > 0 && launcher_slot.pids_fd < 0)
+            set_limit(RLIMIT_NPROC, (rlim_t)o->rq.nproc, (rlim_t)o->rq.nproc, errfd,
+                      "rlimit nproc");
+        if (setresgid(o->rq.gid, o->rq.gid, o->rq.gid) != 0)
             child_fail(errfd, "setgid");
-        if (setresuid(o->uid, o->uid, o->uid) != 0)
+        if (setresuid(o->rq.uid, o->rq.uid, o->rq.uid) != 0)
             child_fail(errfd, "setuid");
     }
     /* As the program's own uid: a path the program controls is never followed with privilege. */
-    if (o->cwd && chdir(o->cwd) != 0)
+    if (o->rq.cwd && chdir(o->rq.cwd) != 0)
         child_fail(errfd, "chdir");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         child_fail(errfd, "no_new_privs");
@@ -212,11 +215,12 @@ void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, in
         }
     }
     /* Last: nothing may allocate after this (a sanitizer runtime could not map memory). */
-    if (o->as_mb > 0)
-        set_limit(RLIMIT_AS, (rlim_t)o->as_mb << 20, (rlim_t)o->as_mb << 20, errfd, "rlimit as");
-    if (o->data_mb > 0)
-        set_limit(RLIMIT_DATA, (rlim_t)o->data_mb << 20, (rlim_t)o->data_mb << 20, errfd,
+    if (o->rq.as_mb > 0)
+        set_limit(RLIMIT_AS, (rlim_t)o->rq.as_mb << 20, (rlim_t)o->rq.as_mb << 20, errfd,
+                  "rlimit as");
+    if (o->rq.data_mb > 0)
+        set_limit(RLIMIT_DATA, (rlim_t)o->rq.data_mb << 20, (rlim_t)o->rq.data_mb << 20, errfd,
                   "rlimit data");
-    execve(prog, o->argv, o->env);
+    execve(prog, (char *const *)o->rq.argv, (char *const *)o->rq.env);
     child_fail(errfd, "exec");
 }

@@ -113,8 +113,9 @@ static void kill_uid_once(const opts_t *o)
 
     if (p == 0) {
         uid_t r, e, s;
-        if (setresgid(o->gid, o->gid, o->gid) != 0 || setresuid(o->uid, o->uid, o->uid) != 0 ||
-            getresuid(&r, &e, &s) != 0 || r == 0 || e == 0 || s == 0)
+        if (setresgid(o->rq.gid, o->rq.gid, o->rq.gid) != 0 ||
+            setresuid(o->rq.uid, o->rq.uid, o->rq.uid) != 0 || getresuid(&r, &e, &s) != 0 ||
+            r == 0 || e == 0 || s == 0)
             _exit(1);      /* never kill(-1) as root */
         kill(-1, SIGKILL); /* skips the caller itself */
         _exit(0);
@@ -124,7 +125,8 @@ static void kill_uid_once(const opts_t *o)
             ;
 }
 
-void launcher_reap_all(pid_t main_pid, report_t *rep, bool *main_done, struct rusage *main_ru)
+void launcher_reap_all(pid_t main_pid, runreq_report_t *rep, bool *main_done,
+                       struct rusage *main_ru)
 {
     int status;
     struct rusage ru;
@@ -152,7 +154,7 @@ static bool no_children(void)
     return waitpid(-1, NULL, WNOHANG | __WALL) < 0 && errno == ECHILD;
 }
 
-void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, report_t *rep, bool *main_done,
+void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, runreq_report_t *rep, bool *main_done,
                             struct rusage *main_ru)
 {
     int64_t deadline = cg_now_ms() + KILL_BUDGET_MS;
@@ -176,7 +178,7 @@ void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, report_t *rep, bool
         }
         launcher_reap_all(main_pid, rep, main_done, main_ru);
         if (*main_done && no_children() &&
-            (launcher_slot.pid1 || !o->drop || count_uid(o->uid) == 0))
+            (launcher_slot.pid1 || !o->drop || count_uid(o->rq.uid) == 0))
             break;
         if (cg_now_ms() > deadline)
             break;

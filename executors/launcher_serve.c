@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "launcher.h"
+#include "runreq.h"
 #include "slotcg.h"
 #include "slotns.h"
 
@@ -120,22 +121,117 @@ int launcher_serve_pid1(int ctl)
 }
 
 /*
+ * Receives one run request and its four descriptors. Returns 1 with *data and *len the request
+ * (in a static buffer, or in *big, malloc'ed, the caller's to free; *len 0 when it was too long
+ * or unreadable: it fails to decode and is reported), 0 at EOF, -1 for a message to skip
+ * (without its descriptors there is nobody to report to; logged), -2 when the socket fails.
+ */
+static int recv_request(int ctl, int fds4[4], unsigned char **data, size_t *len,
+                        unsigned char **big)
+{
+    static unsigned char inline_buf[RUNREQ_INLINE_MAX];
+    union {
+        char b[CMSG_SPACE(5 * sizeof(int))];
+        struct cmsghdr align;
+    } cbuf;
+    struct iovec iov = {.iov_base = inline_buf, .iov_len = sizeof inline_buf};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof cbuf.b};
+    int fds[5], nfd = 0;
+    ssize_t n;
+
+    do
+        n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        if (n < 0)
+            perror("launcher: recvmsg");
+        return n < 0 ? -2 : 0;
+    }
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int j = 0; j < k; j++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
+                if (nfd < 5)
+                    fds[nfd++] = fd;
+                else
+                    close(fd);
+            }
+        }
+    *data = inline_buf;
+    if (nfd == 5) {
+        /* A long request came in a memfd (keeper_send). */
+        struct stat st;
+        if (fstat(fds[4], &st) == 0 && st.st_size > 0 && st.st_size <= RUNREQ_MAX_SIZE &&
+            (*big = malloc((size_t)st.st_size)) != NULL &&
+            pread(fds[4], *big, (size_t)st.st_size, 0) == st.st_size) {
+            *data = *big;
+            n = st.st_size;
+        } else {
+            n = 0; /* decodes as a malformed request: reported */
+        }
+        close(fds[4]);
+        nfd = 4;
+    } else if (mh.msg_flags & MSG_TRUNC) {
+        n = 0; /* longer than any inline request may be: reported as malformed */
+    }
+    if (nfd != 4 || (mh.msg_flags & MSG_CTRUNC)) {
+        fprintf(stderr, "launcher: a run request without its four descriptors\n");
+        for (int j = 0; j < nfd; j++)
+            close(fds[j]);
+        free(*big);
+        *big = NULL;
+        return -1;
+    }
+    memcpy(fds4, fds, 4 * sizeof(int));
+    *len = (size_t)n;
+    return 1;
+}
+
+/* Decodes and runs one served request; fds 0-3 are the run's. A request that does not decode or
+ * that we refuse gets an error report of its own. */
+static void serve_one(const unsigned char *data, size_t len, const sigset_t *set,
+                      const sigset_t *old)
+{
+    opts_t o;
+    char err[128], msg[RUNREQ_ERROR_MAX];
+    char *store = malloc(len + 1);
+    int rc = -ENOMEM;
+
+    memset(&o, 0, sizeof o);
+    o.status_fd = 3;
+    o.ns_fd = -1;
+    snprintf(err, sizeof err, "out of memory");
+    if (store && (rc = runreq_decode(data, len, &o.rq, store, len, err, sizeof err)) == 0)
+        rc = launcher_settle(&o, err, sizeof err);
+    if (rc == 0) {
+        launcher_run_once(&o, set, old);
+    } else {
+        snprintf(msg, sizeof msg, "request: %s", err);
+        launcher_report_error(&o, msg);
+    }
+    free(store);
+}
+
+/*
  * Serve mode: launcher --serve --control-fd N [--ns-fds N] [--cgroup DIR] [--pids-cgroup DIR]
  *
  * One long-lived launcher per slot, started by the executor, so that a run costs the program's
  * own process and nothing else: no executor fork, no launcher exec. It enters the slot's
  * namespaces once, becomes a child subreaper, and then takes one run at a time from the control
- * socket (SOCK_SEQPACKET): a message holds the run's options exactly as on the command line
- * (NUL-separated, "--seq N" among them, no --ns-fds) and carries four descriptors - the
- * program's stdin, stdout, stderr and the status pipe. It runs it as one-shot use does, writes
- * the report, closes the status pipe (the executor's sign that the run is over) and waits for
- * the next. A stop request is SIGRTMIN queued with the run's sequence number (sigqueue), so a
- * late stop for an earlier run never hits the next. EOF on the control socket ends it.
+ * socket (SOCK_SEQPACKET): a message holds the run's request (runreq.h; one larger than
+ * RUNREQ_INLINE_MAX comes in a memfd, as a fifth descriptor with a one-byte message) and
+ * carries four descriptors - the program's stdin, stdout, stderr and the status pipe. It runs it
+ * as one-shot use does, writes the report, closes the status pipe (the executor's sign that the
+ * run is over) and waits for the next. A request that cannot be decoded, or that this launcher
+ * refuses, is answered with an error report (stage "request") and the launcher serves on. A stop
+ * request is SIGRTMIN queued with the run's sequence number (sigqueue), so a late stop for an
+ * earlier run never hits the next. EOF on the control socket ends it.
  */
 int launcher_serve(int argc, char **argv)
 {
-    static char inline_buf[32768]; /* runner.c: LAUNCHER_INLINE_MAX */
-    char *args[512];
     int ctl = -1, ns = -1;
     const char *mem_cg = NULL, *pids_cg = NULL;
     sigset_t set, old;
@@ -188,66 +284,17 @@ int launcher_serve(int argc, char **argv)
             return rc;
     }
     for (;;) {
-        union {
-            char b[CMSG_SPACE(5 * sizeof(int))];
-            struct cmsghdr align;
-        } cbuf;
-        struct iovec iov = {.iov_base = inline_buf, .iov_len = sizeof inline_buf - 1};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = cbuf.b,
-                            .msg_controllen = sizeof cbuf.b};
-        int fds[5], nfd = 0, argc2 = 0;
-        char *buf = inline_buf, *big = NULL;
-        ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+        int fds[4];
+        unsigned char *data, *big = NULL;
+        size_t len = 0;
+        int rc = recv_request(ctl, fds, &data, &len, &big);
 
-        if (n == 0)
+        if (rc == 0)
             return 0; /* the executor is gone */
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            perror("launcher: recvmsg");
+        if (rc == -2)
             return 1;
-        }
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                for (int j = 0; j < k; j++) {
-                    int fd;
-                    memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
-                    if (nfd < 5)
-                        fds[nfd++] = fd;
-                    else
-                        close(fd);
-                }
-            }
-        if (nfd == 5) {
-            /* A long request came in a memfd (runner.c keeper_send). */
-            struct stat st;
-            if (fstat(fds[4], &st) == 0 && st.st_size > 0 && st.st_size < (8 << 20) &&
-                (big = malloc((size_t)st.st_size + 1)) != NULL &&
-                pread(fds[4], big, (size_t)st.st_size, 0) == st.st_size) {
-                buf = big;
-                n = st.st_size;
-            } else {
-                n = 0;
-            }
-            close(fds[4]);
-            nfd = 4;
-        }
-        buf[n] = '\0';
-        args[argc2++] = argv[0];
-        for (char *p = buf; p < buf + n && argc2 < (int)(sizeof args / sizeof args[0]) - 1;
-             p += strlen(p) + 1)
-            args[argc2++] = p;
-        args[argc2] = NULL;
-        if (nfd != 4 || n == 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-            fprintf(stderr, "launcher: a run request without its four descriptors\n");
-            for (int j = 0; j < nfd; j++)
-                close(fds[j]);
-            free(big);
+        if (rc < 0)
             continue;
-        }
         /* The four to 0, 1, 2, 3 by way of high numbers (they may sit on 0..3). */
         for (int j = 0; j < 4; j++) {
             int hi = fcntl(fds[j], F_DUPFD_CLOEXEC, 30);
@@ -262,12 +309,8 @@ int launcher_serve(int argc, char **argv)
             if (fds[j] >= 0)
                 close(fds[j]);
         }
-        opts_t o;
-        launcher_parse_opts(&o, argc2, args);
-        if (o.ns_fd >= 0 || o.status_fd != 3)
-            launcher_usage("a served run takes neither --ns-fds nor --status-fd");
-        launcher_run_once(&o, &set, &old);
-        free(big); /* launcher_parse_opts pointed into it: o is done with */
+        serve_one(data, len, &set, &old);
+        free(big);
         /* The report is written: closing the status pipe tells the executor the run is over;
          * our stdio goes back to /dev/null so that no pipe of the run stays open here. */
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

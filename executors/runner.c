@@ -13,7 +13,7 @@
  *                 (EPIPE when the program never reads is normal)
  *   fd 1  stdout  program -> executor
  *   fd 2  stderr  program -> executor
- *   fd 3  status  launcher -> executor: one JSON line when everything has ended, then EOF
+ *   fd 3  status  launcher -> executor: one report (runreq.h) when everything has ended, then EOF
  *
  * so that a run costs one process - the program's - and no fork of the executor or exec of a
  * launcher (on the VMs here each of those cost 1-3 ms). The launcher enforces the wall clock
@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "runreq.h"
 #include "utf8.h"
 #include "workdir.h"
 
@@ -55,7 +56,6 @@
  * is buffered in them and EOF comes at once; only a holder we could not kill (no slot uid)
  * keeps one open. Generous enough for a loaded machine, short enough not to matter. */
 #define RUN_DRAIN_MS 500
-#define STATUS_MAX 4096
 #define COMPILE_OUTPUT_LIMIT (256u * 1024u)
 
 typedef struct {
@@ -84,9 +84,6 @@ typedef struct {
     int64_t t0;
     long seq; /* the run's number at its slot's launcher (stop requests name it) */
 } rproc_t;
-
-/* Requests up to this size go inline in the datagram (launcher.c has a buffer as large). */
-#define LAUNCHER_INLINE_MAX 32000
 
 /*
  * One long-lived launcher per slot ("launcher --serve", see launcher.c): it lives in the slot's
@@ -292,7 +289,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     if (s == (uv_stream_t *)&p->pstat) {
-        if (p->status.len + (size_t)n <= STATUS_MAX)
+        if (p->status.len + (size_t)n <= RUNREQ_REPORT_MAX)
             buf_append(&p->status, buf->base, (size_t)n);
         return;
     }
@@ -448,11 +445,12 @@ static int keeper_start(runner_t *r, int slot)
     return 0;
 }
 
-/* Hands a run to the slot's launcher: its options and the four descriptors of the program's
- * stdin, stdout, stderr and the status pipe. Options longer than one datagram may carry (64
- * arguments of 4 KiB) travel in a memfd, as a fifth descriptor with an empty message.
+/* Hands a run to the slot's launcher: its encoded request (runreq.h) and the four descriptors of
+ * the program's stdin, stdout, stderr and the status pipe. A request longer than
+ * RUNREQ_INLINE_MAX (64 arguments of 4 KiB) travels in a memfd, as a fifth descriptor with a
+ * one-byte message.
  * 0 or -errno. */
-static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const int fds4[4])
+static int keeper_send(runner_t *r, int slot, const void *msg, size_t len, const int fds4[4])
 {
     union {
         char b[CMSG_SPACE(5 * sizeof(int))];
@@ -467,7 +465,7 @@ static int keeper_send(runner_t *r, int slot, const char *msg, size_t len, const
     struct cmsghdr *cm;
     int rc = 0;
 
-    if (len > LAUNCHER_INLINE_MAX) {
+    if (len > RUNREQ_INLINE_MAX) {
         int mfd = memfd_create("codegate-run", MFD_CLOEXEC);
         if (mfd < 0)
             return -errno;
@@ -522,105 +520,76 @@ int runner_fallback_as_mb(int memory_mb, int as_extra_mb)
     return memory_mb + as_extra_mb + RUNNER_AS_THREADS * RUNNER_STACK_MB + RUNNER_AS_ARENA_MB;
 }
 
-static int build_argv(rjob_t *job, const char **argv, char *buf, size_t len, int wall_ms,
-                      bool compile)
+/* A step's request to the launcher and the strings it points to (besides the job's own). */
+typedef struct {
+    runreq_t rq;
+    char home[PATH_MAX + 8];
+    char tmpdir[PATH_MAX + 8];
+    char prog[PATH_MAX + 1024]; /* the profile's command, expanded */
+} stepreq_t;
+
+/* Fills the request of the current step. 0, or -1 when it does not fit. */
+static int build_request(rjob_t *job, stepreq_t *sr, int wall_ms, bool compile)
 {
     const runner_cfg_t *c = &job->r->cfg;
     const cg_execute_t *ex = &job->msg.exec;
     const profile_t *pf = c->profile;
-    int n = 0, k;
-    size_t used = 0;
+    runreq_t *rq = &sr->rq;
     const char *prog[PROFILE_MAX_ARGV];
-    char progbuf[PATH_MAX + 1024];
-
-#define PUT(s) (n < 200 ? (argv[n++] = (s), 0) : -1)
-#define FMT(...)                                                                                   \
-    do {                                                                                           \
-        int w_ = snprintf(buf + used, len - used, __VA_ARGS__);                                    \
-        if (w_ < 0 || (size_t)w_ >= len - used)                                                    \
-            return -1;                                                                             \
-        PUT(buf + used);                                                                           \
-        used += (size_t)w_ + 1;                                                                    \
-    } while (0)
-
     bool has_cgroup = c->drop_uid && c->cg && c->cg[job->slot].dir[0];
+    int k;
 
-    PUT(c->launcher);
-    PUT("--seq");
-    FMT("%ld", job->p.seq);
+    runreq_init(rq);
+    rq->seq = job->p.seq;
     if (c->drop_uid) {
-        unsigned uid = c->userns ? RUNNER_USERNS_UID : (unsigned)(c->uid_base + (uid_t)job->slot);
-        PUT("--uid");
-        FMT("%u", uid);
-        PUT("--gid");
-        FMT("%u", uid);
-        if (c->userns) {
-            PUT("--own-userns");
-            PUT("1");
-        }
-        if (has_cgroup) {
-            /* The slot's launcher lives in the slot's cgroups (keeper_start): the limit only. */
-            PUT("--cgroup-mb");
-            FMT("%d", compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB);
-        }
+        rq->ids = true;
+        rq->uid = rq->gid =
+            c->userns ? RUNNER_USERNS_UID : (uint32_t)(c->uid_base + (uid_t)job->slot);
+        rq->own_userns = c->userns;
+        /* The slot's launcher lives in the slot's cgroups (keeper_start): the limit only. */
+        if (has_cgroup)
+            rq->cgroup_mb =
+                compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB;
     }
-    PUT("--cwd");
-    PUT(job->progdir);
-    PUT("--wall-ms");
-    FMT("%d", wall_ms);
-    PUT("--cpu-ms");
-    FMT("%d", ex->interactive && !compile && wall_ms > RUNNER_INTERACTIVE_CPU_MS
-                  ? RUNNER_INTERACTIVE_CPU_MS
-                  : wall_ms + 1000);
-    PUT("--fsize-mb");
-    PUT("64");
-    PUT("--nofile");
-    FMT("%d", RUNNER_NOFILE);
-    PUT("--nproc");
-    PUT(compile ? "128" : "64");
-    PUT("--stack-mb");
-    FMT("%d", RUNNER_STACK_MB);
+    rq->cwd = job->progdir;
+    rq->wall_ms = wall_ms;
+    rq->cpu_ms = ex->interactive && !compile && wall_ms > RUNNER_INTERACTIVE_CPU_MS
+                     ? RUNNER_INTERACTIVE_CPU_MS
+                     : wall_ms + 1000;
+    rq->fsize_mb = 64;
+    rq->nofile = RUNNER_NOFILE;
+    rq->nproc = compile ? 128 : 64;
+    rq->stack_mb = RUNNER_STACK_MB;
     /* Memory is what the run really uses, capped by its slot's memory cgroup. Where there is
      * none (the unprivileged runtime), every process's writable memory is capped on its own -
      * Node's Buffers too, which no address-space limit could cover - and its address space
      * (threads and runtimes reserve far more of it than they use). */
-    if (!compile && !has_cgroup) {
-        PUT("--data-mb");
-        FMT("%d", runner_fallback_as_mb(ex->memory_mb, 0));
-    }
-    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
-        PUT("--as-mb");
-        FMT("%d", runner_fallback_as_mb(ex->memory_mb, pf->as_extra_mb));
-    }
-    PUT("--env");
-    PUT("PATH=/usr/local/bin:/usr/bin:/bin");
-    PUT("--env");
-    FMT("HOME=%s", job->progdir);
-    PUT("--env");
-    FMT("TMPDIR=%s", job->progdir);
-    PUT("--env");
-    PUT("LANG=C.UTF-8");
-    if (!compile && !has_cgroup && pf->as_extra_mb >= 0) {
-        PUT("--env");
-        PUT(RUNNER_AS_ARENA_ENV);
-    }
+    if (!compile && !has_cgroup)
+        rq->data_mb = runner_fallback_as_mb(ex->memory_mb, 0);
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0)
+        rq->as_mb = runner_fallback_as_mb(ex->memory_mb, pf->as_extra_mb);
+    snprintf(sr->home, sizeof sr->home, "HOME=%s", job->progdir);
+    snprintf(sr->tmpdir, sizeof sr->tmpdir, "TMPDIR=%s", job->progdir);
+    rq->env[rq->nenv++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    rq->env[rq->nenv++] = sr->home;
+    rq->env[rq->nenv++] = sr->tmpdir;
+    rq->env[rq->nenv++] = "LANG=C.UTF-8";
+    if (!compile && !has_cgroup && pf->as_extra_mb >= 0)
+        rq->env[rq->nenv++] = RUNNER_AS_ARENA_ENV;
     for (int i = 0; !compile && pf->env[i]; i++) {
-        PUT("--env");
-        PUT(pf->env[i]);
+        if (rq->nenv == RUNREQ_MAX_ENV)
+            return -1;
+        rq->env[rq->nenv++] = pf->env[i];
     }
-    PUT("--");
     k = profile_expand(compile ? pf->compile : pf->run, pf->file, job->progdir, ex->memory_mb, prog,
-                       progbuf, sizeof progbuf);
-    if (k < 0)
+                       sr->prog, sizeof sr->prog);
+    if (k < 0 || k + (compile ? 0 : ex->nargs) > RUNREQ_MAX_ARGV)
         return -1;
     for (int i = 0; i < k; i++)
-        FMT("%s", prog[i]);
+        rq->argv[rq->nargv++] = prog[i];
     for (int i = 0; !compile && i < ex->nargs; i++)
-        PUT(ex->args[i]);
-    argv[n] = NULL;
-    return n;
-#undef PUT
-#undef FMT
+        rq->argv[rq->nargv++] = ex->args[i];
+    return 0;
 }
 
 static int pipe_init(rjob_t *job, uv_pipe_t *p)
@@ -720,13 +689,13 @@ static void start_step(rjob_t *job)
     const cg_execute_t *ex = &job->msg.exec;
     bool compile = job->step < 0;
     int wall = compile ? r->cfg.compile_timeout_ms : job->run_wall_ms;
-    const char *argv[220];
-    char argbuf[8192];
-    buf_t msg = {0};
+    stepreq_t sr;
+    unsigned char *msg = NULL;
+    long msglen = -1;
     int ch[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}}; /* in, out, err, status */
     int child[4];
     rproc_t *p = &job->p;
-    int rc, n;
+    int rc;
 
     reset_proc(p);
     p->seq = ++r->seq;
@@ -738,17 +707,15 @@ static void start_step(rjob_t *job)
         p->open++;
     }
     if (rc || pipe_init(job, &p->pin) || pipe_init(job, &p->pout) || pipe_init(job, &p->perr) ||
-        pipe_init(job, &p->pstat) ||
-        (n = build_argv(job, argv, argbuf, sizeof argbuf, wall, compile)) < 0) {
+        pipe_init(job, &p->pstat) || build_request(job, &sr, wall, compile) != 0 ||
+        (msglen = runreq_encode(&sr.rq, NULL, 0)) < 0) {
         buf_append(&p->err, "executor: cannot prepare the run", 32);
         goto fail;
     }
-    /* The request: the launcher's options as on its command line, NUL-separated. */
-    for (int i = 1; i < n; i++)
-        if (buf_append(&msg, argv[i], strlen(argv[i]) + 1) != 0) {
-            buf_append(&p->err, "executor: out of memory", 23);
-            goto fail;
-        }
+    if (!(msg = malloc((size_t)msglen)) || runreq_encode(&sr.rq, msg, (size_t)msglen) != msglen) {
+        buf_append(&p->err, "executor: out of memory", 23);
+        goto fail;
+    }
     if (ex->interactive && !compile && r->cfg.profile->pty != PROFILE_PTY_NONE) {
         int master = open_pty(&p->pty_slave);
         uv_pipe_t *mp = r->cfg.profile->pty == PROFILE_PTY_INOUT ? &p->pout : &p->pin;
@@ -769,8 +736,9 @@ static void start_step(rjob_t *job)
     }
     for (int i = 0; i < 4; i++)
         child[i] = ch[i][1];
-    rc = keeper_send(r, job->slot, msg.data, msg.len, child);
-    buf_free(&msg);
+    rc = keeper_send(r, job->slot, msg, (size_t)msglen, child);
+    free(msg);
+    msg = NULL;
     if (rc != 0) {
         char m[160];
         int k = snprintf(m, sizeof m, "executor: cannot reach the sandbox launcher %s: %s",
@@ -808,26 +776,26 @@ fail_fds:
         if (ch[i][1] >= 0 && ch[i][1] != p->pty_slave)
             close(ch[i][1]);
 fail:
-    buf_free(&msg);
+    free(msg);
     close_pipes(job);
     close_handle(job, (uv_handle_t *)&p->timer);
 }
 
 /* ---- finishing a step ---- */
 
-static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
+static cg_status_t decide(rjob_t *job, const runreq_report_t *st, cg_outcome_t *o)
 {
     const profile_t *pf = job->r->cfg.profile;
     rproc_t *p = &job->p;
     bool compile = job->step < 0;
-    bool timed_out = cJSON_IsTrue(cJSON_GetObjectItem(st, "timedOut"));
-    bool killed = cJSON_IsTrue(cJSON_GetObjectItem(st, "killed"));
+    bool timed_out = st->timed_out;
+    bool killed = st->killed;
 
-    o->exit_code = cJSON_GetObjectItem(st, "exitCode")->valueint;
-    o->signal = cJSON_GetObjectItem(st, "signal")->valueint;
-    o->cpu_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "cpuMs"));
-    o->memory_kb = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "maxrssKb"));
-    o->duration_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "wallMs"));
+    o->exit_code = st->exit_code;
+    o->signal = st->signal;
+    o->cpu_ms = st->cpu_ms;
+    o->memory_kb = st->maxrss_kb;
+    o->duration_ms = st->wall_ms;
     if (o->signal == SIGXCPU)
         timed_out = true;
     o->timed_out = timed_out;
@@ -838,7 +806,7 @@ static cg_status_t decide(rjob_t *job, cJSON *st, cg_outcome_t *o)
     }
     /* The OOM killer struck in the run's cgroup: whichever process it picked, the run as a
      * whole went over its memory (even if the main process then ended "normally"). */
-    if (cJSON_IsTrue(cJSON_GetObjectItem(st, "oomKilled")))
+    if (st->oom_killed)
         return CG_ST_MEMORY_LIMIT;
     if (timed_out)
         return CG_ST_TIMEOUT;
@@ -871,38 +839,36 @@ static void report_step(rjob_t *job)
 {
     rproc_t *p = &job->p;
     cg_outcome_t o;
-    cJSON *st = p->status.len ? cJSON_ParseWithLength(p->status.data, p->status.len) : NULL;
+    runreq_report_t st;
+    bool reported = runreq_report_decode(p->status.data, p->status.len, &st) == 0;
     char *out = NULL, *err = NULL;
 
     memset(&o, 0, sizeof o);
     o.run = job->step;
     o.exit_code = -1;
     o.truncated = p->truncated;
-    if (st && cJSON_IsNumber(cJSON_GetObjectItem(st, "signal")) &&
-        cJSON_IsNumber(cJSON_GetObjectItem(st, "exitCode"))) {
-        o.status = decide(job, st, &o);
+    if (reported && !st.error[0]) {
+        o.status = decide(job, &st, &o);
     } else {
-        const cJSON *e = st ? cJSON_GetObjectItem(st, "error") : NULL;
-        const cJSON *stage = st ? cJSON_GetObjectItem(st, "stage") : NULL;
+        char stage[64];
+        runreq_report_stage(&st, stage, sizeof stage);
         o.status = p->backup_fired ? CG_ST_TIMEOUT : CG_ST_INTERNAL_ERROR;
         o.timed_out = p->backup_fired;
         o.duration_ms = cg_now_ms() - p->t0;
-        if (cJSON_IsString(e) &&
-            user_start_failure(job, cJSON_GetStringValue(stage), e->valuestring)) {
+        if (reported && user_start_failure(job, stage, st.error)) {
             /* The program's own doing (it removed or replaced its binary in an earlier test
              * case): a failed run of the program, not a fault of the service. */
             o.status = CG_ST_RUNTIME_ERROR;
             buf_free(&p->err);
             buf_append(&p->err, "cannot start the program: ", 26);
-            buf_append(&p->err, e->valuestring, strlen(e->valuestring));
-        } else if (cJSON_IsString(e)) {
+            buf_append(&p->err, st.error, strlen(st.error));
+        } else if (reported) {
             buf_free(&p->err);
-            buf_append(&p->err, e->valuestring, strlen(e->valuestring));
+            buf_append(&p->err, st.error, strlen(st.error));
         } else if (!p->err.len && !p->backup_fired) {
             buf_append(&p->err, "executor: the sandbox launcher failed", 37);
         }
     }
-    cJSON_Delete(st);
     if (job->step >= 0 && job->budget_capped && o.timed_out)
         job->budget_exceeded = true; /* it ran out of the job's time, not of its own */
     if (job->step < 0) {
@@ -1016,12 +982,13 @@ static bool cache_hit(rjob_t *job)
 static bool slot_failed(const rjob_t *job)
 {
     const rproc_t *p = &job->p;
-    cJSON *st = p->status.len ? cJSON_ParseWithLength(p->status.data, p->status.len) : NULL;
-    const cJSON *stage = st ? cJSON_GetObjectItem(st, "stage") : NULL;
-    bool failed = cJSON_IsString(stage) && !strcmp(stage->valuestring, "slot");
+    runreq_report_t st;
+    char stage[64];
 
-    cJSON_Delete(st);
-    return failed;
+    if (runreq_report_decode(p->status.data, p->status.len, &st) != 0)
+        return false;
+    runreq_report_stage(&st, stage, sizeof stage);
+    return !strcmp(stage, "slot");
 }
 
 /* Ends the slot's launcher at once (a fresh one, with a fresh pid namespace, is started for the
@@ -1047,10 +1014,12 @@ static bool slot_recover(rjob_t *job)
     runner_t *r = job->r;
 
     if (!job->slot_retried) {
+        runreq_report_t st;
         job->slot_retried = true;
-        runner_log(r, "warn", "slot %d could not be prepared (%.*s): resetting it", job->slot,
-                   (int)(job->p.status.len > 200 ? 200 : job->p.status.len),
-                   job->p.status.data ? job->p.status.data : "");
+        if (runreq_report_decode(job->p.status.data, job->p.status.len, &st) != 0)
+            st.error[0] = '\0';
+        runner_log(r, "warn", "slot %d could not be prepared (%s): resetting it", job->slot,
+                   st.error);
         keeper_reset(r, job->slot);
         start_step(job);
         return true;
