@@ -61,49 +61,13 @@ static void clean_dir(const char *dir, uid_t uid)
     closedir(d);
 }
 
-/* Removes the SysV IPC objects (shared memory, message queues, semaphores) that uid owns or
- * created, as listed in /proc/sysvipc/<kind>. */
-static void clean_ipc(const char *kind, uid_t uid)
-{
-    char path[64], line[512];
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/sysvipc/%s", kind);
-    f = fopen(path, "re");
-    if (!f)
-        return;
-    if (!fgets(line, sizeof line, f)) { /* header */
-        fclose(f);
-        return;
-    }
-    while (fgets(line, sizeof line, f)) {
-        unsigned long v[12] = {0};
-        int n = sscanf(line, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1], &v[2],
-                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
-        int id = (int)v[1];
-        bool mine;
-        if (!strcmp(kind, "shm")) /* key shmid perms size cpid lpid nattch uid gid cuid cgid */
-            mine = n >= 10 && (v[7] == uid || v[9] == uid);
-        else if (!strcmp(kind, "msg")) /* key msqid perms cbytes qnum lspid lrpid uid gid cuid */
-            mine = n >= 10 && (v[7] == uid || v[9] == uid);
-        else /* sem: key semid perms nsems uid gid cuid cgid */
-            mine = n >= 7 && (v[4] == uid || v[6] == uid);
-        if (!mine)
-            continue;
-        if (!strcmp(kind, "shm"))
-            shmctl(id, IPC_RMID, NULL);
-        else if (!strcmp(kind, "msg"))
-            msgctl(id, IPC_RMID, NULL);
-        else
-            semctl(id, 0, IPC_RMID);
-    }
-    fclose(f);
-}
-
-/* True when /proc/sysvipc lists any object of uid (owner or creator). */
-static bool ipc_objects_of(uid_t uid)
+/* Walks the SysV IPC objects (shared memory, message queues, semaphores) listed in
+ * /proc/sysvipc that uid owns or created (every one with ANY_UID) and removes them when remove
+ * is set. Returns how many there were. */
+static int ipc_walk(uid_t uid, bool remove)
 {
     static const char *const kinds[] = {"shm", "msg", "sem"};
+    int count = 0;
 
     for (int k = 0; k < 3; k++) {
         char path[64], line[512];
@@ -111,23 +75,38 @@ static bool ipc_objects_of(uid_t uid)
         FILE *f = fopen(path, "re");
         if (!f)
             continue;
-        bool found = false;
-        if (fgets(line, sizeof line, f))
-            while (!found && fgets(line, sizeof line, f)) {
-                unsigned long v[8] = {0};
-                int n = sscanf(line, "%lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3],
-                               &v[4], &v[5], &v[6], &v[7]);
-                /* shm/msg: uid is column 8; sem: column 5. A loose check is enough here:
-                 * clean_ipc() decides precisely. */
-                for (int i = 4; i < n; i++)
-                    if (v[i] == uid)
-                        found = true;
+        if (fgets(line, sizeof line, f)) /* header */
+            while (fgets(line, sizeof line, f)) {
+                unsigned long v[12] = {0};
+                int n =
+                    sscanf(line, "%lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1],
+                           &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
+                int id = (int)v[1];
+                bool mine;
+                if (n < 2)
+                    continue;
+                if (uid == ANY_UID)
+                    mine = true;
+                else if (k < 2) /* shm: key shmid perms size cpid lpid nattch uid gid cuid cgid;
+                                   msg: key msqid perms cbytes qnum lspid lrpid uid gid cuid */
+                    mine = n >= 10 && (v[7] == uid || v[9] == uid);
+                else /* sem: key semid perms nsems uid gid cuid cgid */
+                    mine = n >= 7 && (v[4] == uid || v[6] == uid);
+                if (!mine)
+                    continue;
+                count++;
+                if (!remove)
+                    continue;
+                if (k == 0)
+                    shmctl(id, IPC_RMID, NULL);
+                else if (k == 1)
+                    msgctl(id, IPC_RMID, NULL);
+                else
+                    semctl(id, 0, IPC_RMID);
             }
         fclose(f);
-        if (found)
-            return true;
     }
-    return false;
+    return count;
 }
 
 /* After every process of the slot uid is gone: nothing it made may outlive the run. */
@@ -139,16 +118,14 @@ void launcher_clean_shared(uid_t uid, gid_t gid)
         clean_dir(dirs[i], uid);
     /* IPC_RMID needs the owner's uid or CAP_SYS_ADMIN, which a container's root does not have:
      * remove the objects as the slot uid itself. Cheap when there are none (one read). */
-    if (!ipc_objects_of(uid))
+    if (ipc_walk(uid, false) == 0)
         return;
     int status;
     pid_t p = fork();
     if (p == 0) {
         if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
             _exit(1);
-        clean_ipc("shm", uid);
-        clean_ipc("msg", uid);
-        clean_ipc("sem", uid);
+        (void)ipc_walk(uid, true);
         _exit(0);
     }
     if (p > 0)
@@ -162,28 +139,7 @@ void launcher_clean_shared(uid_t uid, gid_t gid)
  * chown is removed all the same. Cheap when there is nothing: a few reads. */
 void launcher_clean_box(void)
 {
-    static const char *const kinds[] = {"shm", "msg", "sem"};
-
     for (int i = 0; slotns_private_dirs[i]; i++)
         clean_dir(slotns_private_dirs[i], ANY_UID);
-    for (int k = 0; k < 3; k++) {
-        char path[64], line[512];
-        snprintf(path, sizeof path, "/proc/sysvipc/%s", kinds[k]);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        if (fgets(line, sizeof line, f)) /* header */
-            while (fgets(line, sizeof line, f)) {
-                long key, id;
-                if (sscanf(line, "%ld %ld", &key, &id) != 2)
-                    continue;
-                if (k == 0)
-                    shmctl((int)id, IPC_RMID, NULL);
-                else if (k == 1)
-                    msgctl((int)id, IPC_RMID, NULL);
-                else
-                    semctl((int)id, 0, IPC_RMID);
-            }
-        fclose(f);
-    }
+    (void)ipc_walk(ANY_UID, true);
 }
