@@ -8,9 +8,10 @@
  *   launcher_clean.c  removing what a run left in shared places (tmp dirs, SysV IPC)
  *   launcher_serve.c  serve mode: the control socket loop, the slot's namespaces, the pid-1 relay
  *
- * Ownership: an opts_t is filled by the option parser and points into the argv (or the served
- * request's buffer) it was parsed from, which must outlive the run. launcher_slot is set once at
- * start (serve mode) and read everywhere after; the launcher is single-threaded.
+ * Ownership: an opts_t's request (runreq_t) points into the argv it was parsed from (one-shot
+ * use) or into the store its served request was decoded into (serve_one frees it after the
+ * run). launcher_slot is set once at start and read everywhere after; the launcher is
+ * single-threaded.
  */
 #ifndef CG_LAUNCHER_H
 #define CG_LAUNCHER_H
