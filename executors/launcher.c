@@ -286,6 +286,69 @@ static bool is_stop(int sig, const siginfo_t *si, long seq)
     return sig == SIGRTMIN && seq >= 0 && si->si_value.sival_int == (int)seq;
 }
 
+/* Sets the run's cgroup limits: in serve mode the slot's cgroups (which we live in), in one-shot
+ * use the --cgroup given (*cgfd: its cgroup.procs, for the child to move itself in). *memfd is
+ * the memory cgroup to read afterwards (-1 = none). 0, or -1 with the reason in errmsg. */
+static int prepare_cgroups(const opts_t *o, int *cgfd, int *memfd, char *errmsg, size_t len)
+{
+    if (launcher_slot.mem_fd >= 0 && o->rq.cgroup_mb > 0) {
+        /* Serve mode: we live in the slot's cgroup; the program is born there. */
+        int rc = slotcg_set_memory(launcher_slot.mem_fd, o->rq.cgroup_mb);
+        if (rc != 0) {
+            snprintf(errmsg, len, "slot: cannot set the memory limit: %s", strerror(-rc));
+            return -1;
+        }
+        *memfd = launcher_slot.mem_fd;
+    } else if (o->cgroup) {
+        *cgfd = slotcg_prepare(o->cgroup, o->rq.cgroup_mb, memfd);
+        if (*cgfd < 0) {
+            snprintf(errmsg, len, "cgroup: %s: %s", o->cgroup, strerror(errno));
+            return -1;
+        }
+    }
+    if (launcher_slot.pids_fd >= 0 && o->rq.nproc > 0) {
+        /* The run's tasks (processes and threads) with this launcher and its parent. */
+        char val[32];
+        snprintf(val, sizeof val, "%d", o->rq.nproc + 2);
+        int rc = cg_write_at(launcher_slot.pids_fd, "pids.max", val);
+        if (rc != 0) {
+            snprintf(errmsg, len, "slot: cannot set the task limit: %s", strerror(-rc));
+            if (*cgfd >= 0)
+                close(*cgfd);
+            if (*memfd >= 0 && *memfd != launcher_slot.mem_fd)
+                close(*memfd);
+            *cgfd = *memfd = -1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Waits for the child's word on its error pipe: EOF (exec succeeded) or "<stage>: <reason>"
+ * (into msg, NUL-terminated). The child only makes system calls before exec, but none of them
+ * may hang us: no longer than the run's own deadline. Returns the message's length, or 0 (EOF,
+ * or no word before the deadline: the run then counts as a time-out). */
+static ssize_t wait_exec(int fd, int64_t deadline, char *msg, size_t len)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int64_t left;
+    ssize_t n = -1;
+
+    while ((left = deadline - cg_now_ms()) > 0) {
+        int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r > 0)
+            do
+                n = read(fd, msg, len - 1);
+            while (n < 0 && errno == EINTR);
+        break;
+    }
+    if (n > 0)
+        msg[n] = '\0';
+    return n > 0 ? n : 0;
+}
+
 /*
  * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
  * set are blocked (old is the mask the program gets) and we are a child subreaper.
@@ -323,36 +386,12 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     }
     int cgfd = -1, memfd = -1;
     int64_t ooms_before = 0;
-    if (launcher_slot.mem_fd >= 0 && o->rq.cgroup_mb > 0) {
-        /* Serve mode: we live in the slot's cgroup; the program is born there. */
-        int rc = slotcg_set_memory(launcher_slot.mem_fd, o->rq.cgroup_mb);
-        if (rc != 0) {
-            snprintf(errmsg, sizeof errmsg, "slot: cannot set the memory limit: %s", strerror(-rc));
-            launcher_report_error(o, errmsg);
-            goto out_pipe;
-        }
-        memfd = launcher_slot.mem_fd;
-    } else if (o->cgroup) {
-        cgfd = slotcg_prepare(o->cgroup, o->rq.cgroup_mb, &memfd);
-        if (cgfd < 0) {
-            snprintf(errmsg, sizeof errmsg, "cgroup: %s: %s", o->cgroup, strerror(errno));
-            launcher_report_error(o, errmsg);
-            goto out_pipe;
-        }
+    if (prepare_cgroups(o, &cgfd, &memfd, errmsg, sizeof errmsg) != 0) {
+        launcher_report_error(o, errmsg);
+        goto out_pipe;
     }
     if (memfd >= 0)
         ooms_before = slotcg_oom_kills(memfd);
-    if (launcher_slot.pids_fd >= 0 && o->rq.nproc > 0) {
-        /* The run's tasks (processes and threads) with this launcher and its parent. */
-        char val[32];
-        snprintf(val, sizeof val, "%d", o->rq.nproc + 2);
-        int rc = cg_write_at(launcher_slot.pids_fd, "pids.max", val);
-        if (rc != 0) {
-            snprintf(errmsg, sizeof errmsg, "slot: cannot set the task limit: %s", strerror(-rc));
-            launcher_report_error(o, errmsg);
-            goto out_pipe;
-        }
-    }
     int64_t t0 = cg_now_ms();
     pid = fork();
     if (pid < 0) {
@@ -382,28 +421,9 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         if (devnull > 2)
             close(devnull);
     }
-    /* The child only makes system calls before exec, but none of them may hang us: wait no
-     * longer than the run's own deadline. */
-    {
-        struct pollfd pfd = {.fd = errp[0], .events = POLLIN};
-        int64_t left;
-        n = -1;
-        while ((left = t0 + o->rq.wall_ms - cg_now_ms()) > 0) {
-            int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r > 0)
-                do
-                    n = read(errp[0], errmsg, sizeof errmsg - 1);
-                while (n < 0 && errno == EINTR);
-            break;
-        }
-        if (n < 0) /* no word before the deadline: the loop below counts it as a time-out */
-            n = 0;
-    }
+    n = wait_exec(errp[0], t0 + o->rq.wall_ms, errmsg, sizeof errmsg);
     close(errp[0]);
     if (n > 0) {
-        errmsg[n] = '\0';
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         launcher_report_error(o, errmsg);
