@@ -46,7 +46,7 @@ pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
-EXEC_SRC   := $(filter-out executors/launcher.c executors/main.c,$(sort $(wildcard executors/*.c)))
+EXEC_SRC   := $(filter-out executors/launcher%.c executors/main.c,$(sort $(wildcard executors/*.c)))
 SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
@@ -82,7 +82,11 @@ $(BUILD)/gateway: $(BUILD)/obj/server/main.o $(BUILD)/libcg_server.a $(BUILD)/li
 $(BUILD)/executor: $(BUILD)/obj/executors/main.o $(BUILD)/libcg_exec.a $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_EXEC))
 # The launcher links nothing but libc and the shared helpers: it runs before every user program.
-$(BUILD)/launcher: $(BUILD)/obj/executors/launcher.o $(BUILD)/obj/executors/workdir.o $(BUILD)/obj/executors/seccomp.o $(BUILD)/obj/executors/slotns.o $(BUILD)/libcg_common.a
+# runreq.c (the request and report it shares with the runner) goes into both.
+LAUNCHER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard executors/launcher*.c) \
+                executors/workdir.c executors/seccomp.c executors/slotns.c executors/slotcg_run.c \
+                executors/runreq.c)
+$(BUILD)/launcher: $(LAUNCHER_OBJ) $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $(LAUNCHER_LDFLAGS) $^ -o $@
 
 # Unit tests: one binary per tests/unit/test_<module>.c. A test may #include the .c under test;

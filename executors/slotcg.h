@@ -20,6 +20,8 @@
 #define CG_SLOTCG_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -36,5 +38,25 @@ typedef struct {
 int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen);
 /* Removes the cgroups (they must be empty). */
 void slotcg_remove(slotcg_t *cg, int n);
+
+/*
+ * The per-run side (slotcg_run.c, linked into the launcher: libc only). dfd is a directory
+ * descriptor of the slot's memory (or pids) cgroup.
+ */
+/* Reads "<key> N" from a flat-keyed cgroup file, or a single number when key is NULL; -1 when
+ * absent. */
+int64_t slotcg_read(int dfd, const char *file, const char *key);
+/* Is this a cgroup v2 directory? */
+bool slotcg_v2(int dfd);
+/* The OOM kills the cgroup has seen so far (-1 when unknown). */
+int64_t slotcg_oom_kills(int dfd);
+/* Sets the run's memory limit (and no swap beyond it) and resets the peak. 0 or -errno. */
+int slotcg_set_memory(int dfd, long mb);
+/* One-shot use: opens dir, sets the limit, and opens cgroup.procs for the child to move itself
+ * in. Returns that fd (and *dfd, both the caller's to close), or -1 with errno set. */
+int slotcg_prepare(const char *dir, long mb, int *dfd);
+/* Joins the cgroup at dir (this process and every child it makes from now on) and returns a
+ * directory descriptor of it (the caller's), or -1 with errno set. */
+int slotcg_join(const char *dir);
 
 #endif

@@ -39,6 +39,7 @@ for n in "${names[@]}"; do
   [[ $n == request ]] && extra=(server/request.c server/judge.c)
   [[ $n == wsframe ]] && extra=(server/wsframe.c)
   [[ $n == http ]] && extra=(server/gate.c server/request.c)
+  [[ $n == runreq ]] && extra=(-Iexecutors executors/runreq.c)
   echo "== building fuzz_$n"
   "$CC" "${cflags[@]}" "${cjson_cflags[@]}" common/*.c "${extra[@]}" "$src" \
       -o "$out/fuzz_$n" "${cjson_libs[@]}"

@@ -14,16 +14,7 @@
 
 #include "protocol.h"
 #include "utf8.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static bool same_str(const char *a, const char *b)
 {
@@ -89,7 +80,7 @@ static char *reencode(const cg_msg_t *m)
     case CG_MSG_RESULT:
         return cg_encode_outcome(m->type, m->id, &m->outcome);
     case CG_MSG_DONE:
-        return cg_encode_done(m->id, m->runs);
+        return cg_encode_done(m->id, m->runs, m->budget_exceeded);
     case CG_MSG_ERROR:
         return cg_encode_error(m->id, m->code, m->message);
     case CG_MSG_PING:

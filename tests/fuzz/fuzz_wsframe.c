@@ -15,18 +15,9 @@
 
 #include "utf8.h"
 #include "wsframe.h"
+#include "fuzz.h"
 
 #define LIMIT 4096
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* FNV-1a over the messages seen, so two runs can be compared. */
 typedef struct {
