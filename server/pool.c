@@ -107,14 +107,6 @@ static const lws_retry_bo_t conn_retry = {
     .secs_since_valid_hangup = 0,
 };
 
-static int lang_index(const char *language)
-{
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (strcmp(request_languages[i], language) == 0)
-            return i;
-    return -1;
-}
-
 /* ---- outgoing frames ---- */
 
 static int conn_send(conn_t *c, const char *payload, size_t len)

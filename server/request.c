@@ -2,8 +2,8 @@
  * request.c - parsing and validating POST /api/code/execute bodies (see request.h).
  *
  * Members (camelCase; unknown members are ignored; null counts as absent):
- *   language  required string: python (py, python3), javascript (js, node, nodejs),
- *             cpp (c++, cxx); case-insensitive
+ *   language  required string: a name or alias of the language table (common/lang.c),
+ *             case-insensitive
  *   code      required string, at most CG_MAX_CODE_BYTES (413 beyond)
  *   input     optional string, at most CG_MAX_INPUT_BYTES (413 beyond); "stdin" is an alias,
  *             giving both is an error
@@ -25,35 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-const char *const request_languages[REQUEST_NLANG] = {"python", "javascript", "cpp"};
-
-static const char *const aliases_python[] = {"py", "python3", NULL};
-static const char *const aliases_js[] = {"js", "node", "nodejs", NULL};
-static const char *const aliases_cpp[] = {"c++", "cxx", NULL};
-static const char *const *const aliases[REQUEST_NLANG] = {aliases_python, aliases_js, aliases_cpp};
-
-const char *request_language(const char *name)
-{
-    if (!name)
-        return NULL;
-    for (int i = 0; i < REQUEST_NLANG; i++) {
-        if (strcasecmp(name, request_languages[i]) == 0)
-            return request_languages[i];
-        for (const char *const *a = aliases[i]; *a; a++)
-            if (strcasecmp(name, *a) == 0)
-                return request_languages[i];
-    }
-    return NULL;
-}
-
-const char *const *request_language_aliases(const char *canonical)
-{
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (canonical && strcmp(canonical, request_languages[i]) == 0)
-            return aliases[i];
-    return NULL;
-}
 
 void request_free(request_t *req)
 {
@@ -301,18 +272,21 @@ static int parse_choice(const cJSON *root, const char *name, const char *a, cons
 static int parse_language(const cJSON *root, request_t *req, request_error_t *err)
 {
     const cJSON *lang = member(root, "language");
+    const lang_t *l;
+    char names[128];
 
     if (!lang)
-        return fail(err, 400, "invalid_request", "language", "missing",
-                    "language is required (python, javascript or cpp)");
+        return fail(err, 400, "invalid_request", "language", "missing", "language is required (%s)",
+                    lang_names(names, sizeof names, ", ", " or "));
     if (!cJSON_IsString(lang))
         return fail(err, 400, "invalid_request", "language", "type",
                     "language must be a string, not %s", kind(lang));
-    req->language = request_language(lang->valuestring);
-    if (!req->language)
+    l = lang_find(lang->valuestring);
+    if (!l)
         return fail(err, 400, "unsupported_language", "language", "value",
-                    "language \"%.40s\" is not supported; supported: %s, %s, %s", lang->valuestring,
-                    request_languages[0], request_languages[1], request_languages[2]);
+                    "language \"%.40s\" is not supported; supported: %s", lang->valuestring,
+                    lang_names(names, sizeof names, ", ", ", "));
+    req->language = l->name;
     return 0;
 }
 
@@ -449,8 +423,8 @@ cJSON *request_error_details(const request_error_t *err)
         ok = cJSON_AddStringToObject(d, "reason", err->reason) != NULL;
     if (ok && err->code && strcmp(err->code, "unsupported_language") == 0) {
         ok = (arr = cJSON_AddArrayToObject(d, "supported")) != NULL;
-        for (int i = 0; ok && i < REQUEST_NLANG; i++) {
-            cJSON *s = cJSON_CreateString(request_languages[i]);
+        for (int i = 0; ok && i < LANG_COUNT; i++) {
+            cJSON *s = cJSON_CreateString(lang_table[i].name);
             ok = s && cJSON_AddItemToArray(arr, s);
             if (!ok)
                 cJSON_Delete(s);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "lang.h"
 #include "docker_client.h"
 #include "log.h"
 #include "metrics.h"
@@ -80,7 +81,7 @@ typedef struct {
     char src_dir[PATH_MAX];
     char network[128];
     bool network_created;
-    char images[REQUEST_NLANG][160];
+    char images[LANG_COUNT][160];
     dk_slot_t *slots;
     int nslots;
     pthread_mutex_t mu;
@@ -181,7 +182,7 @@ static int build_progress(void *arg, const char *text)
 /* Packs the build context of one language and builds its image unless the tag exists. */
 static int ensure_image(dk_rt_t *rt, int li)
 {
-    const char *lang = request_languages[li];
+    const char *lang = lang_table[li].name;
     static const char *const paths[] = {"Makefile", "include", "common", "executors", NULL};
     char dockerfile[64], tag[160], buildargs[256];
     const void *data;
@@ -364,16 +365,13 @@ static void remove_container(dk_rt_t *rt, const char *cid)
 /* Creates, starts and waits for one container; fills s->cid, s->ip. */
 static int start_slot(dk_rt_t *rt, dk_slot_t *s)
 {
-    int li = -1;
+    int li = lang_index(s->language);
     docker_err_t err;
     docker_container_info_t info;
     cJSON *body;
     char cid[DOCKER_ID_LEN];
     int rc;
 
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (strcmp(request_languages[i], s->language) == 0)
-            li = i;
     if ((rc = cg_random_hex(s->token, 32)) != 0)
         return rc;
     snprintf(s->name, sizeof s->name, "codegate-%s-%s", rt->base.cfg->instance, s->id);
@@ -615,7 +613,7 @@ static int dk_start(runtime_t *base)
     log_msg(LOG_INFO, "docker: engine %s (API %s) on %s", server, api, cfg->docker_socket);
     if ((rc = find_src_dir(rt)) != 0 || (rc = ensure_base_image(rt)) != 0)
         return rc;
-    for (int li = 0; li < REQUEST_NLANG; li++)
+    for (int li = 0; li < LANG_COUNT; li++)
         if ((rc = ensure_image(rt, li)) != 0)
             return rc;
     remove_instance_leftovers(rt);
@@ -636,16 +634,16 @@ static int dk_start(runtime_t *base)
         return rc;
     }
     rt->network_created = true;
-    rt->nslots = REQUEST_NLANG * cfg->executors;
+    rt->nslots = LANG_COUNT * cfg->executors;
     rt->slots = calloc((size_t)rt->nslots, sizeof *rt->slots);
     if (!rt->slots) {
         rc = -ENOMEM;
         goto fail;
     }
-    for (int li = 0; li < REQUEST_NLANG; li++)
+    for (int li = 0; li < LANG_COUNT; li++)
         for (int n = 0; n < cfg->executors; n++, k++) {
             dk_slot_t *s = &rt->slots[k];
-            s->language = request_languages[li];
+            s->language = lang_table[li].name;
             s->n = n;
             snprintf(s->id, sizeof s->id, "%s-%d", s->language, n);
         }

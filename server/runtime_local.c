@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "lang.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -397,14 +398,14 @@ static int local_start(runtime_t *base)
     }
     if ((rc = make_state_dir(rt)) != 0)
         return rc;
-    rt->nex = REQUEST_NLANG * cfg->executors;
+    rt->nex = LANG_COUNT * cfg->executors;
     rt->ex = calloc((size_t)rt->nex, sizeof *rt->ex);
     if (!rt->ex)
         return -ENOMEM;
-    for (int l = 0; l < REQUEST_NLANG; l++)
+    for (int l = 0; l < LANG_COUNT; l++)
         for (int n = 0; n < cfg->executors; n++, k++) {
             local_exec_t *e = &rt->ex[k];
-            e->language = request_languages[l];
+            e->language = lang_table[l].name;
             e->index = k;
             snprintf(e->id, sizeof e->id, "%s-%d", e->language, n);
             if ((size_t)snprintf(e->sock, sizeof e->sock, "%s/%s.sock", rt->state_dir, e->id) >=

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "lang.h"
 #include "job.h"
 #include "log.h"
 #include "request.h"
@@ -432,13 +433,16 @@ static int parse_start(session_t *s, const cJSON *o, request_t *r, char *err, si
     const cJSON *lang = cJSON_GetObjectItem(o, "language"), *code = cJSON_GetObjectItem(o, "code");
     const cJSON *args = cJSON_GetObjectItem(o, "args"), *to = cJSON_GetObjectItem(o, "timeoutMs");
     const cJSON *mem = cJSON_GetObjectItem(o, "memoryMb"), *it;
+    const lang_t *l = cJSON_IsString(lang) ? lang_find(lang->valuestring) : NULL;
+    char names[128];
 
     memset(r, 0, sizeof *r);
-    r->language = cJSON_IsString(lang) ? request_language(lang->valuestring) : NULL;
-    if (!r->language) {
-        snprintf(err, errlen, "language must be one of python, javascript, cpp");
+    if (!l) {
+        snprintf(err, errlen, "language must be one of %s",
+                 lang_names(names, sizeof names, ", ", ", "));
         return -1;
     }
+    r->language = l->name;
     if (!cJSON_IsString(code) || strlen(code->valuestring) > CG_MAX_CODE_BYTES) {
         snprintf(err, errlen, "code must be a string of at most %u bytes", CG_MAX_CODE_BYTES);
         return -1;
