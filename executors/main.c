@@ -28,6 +28,7 @@
 
 #include "cg_util.h"
 #include "executor.h"
+#include "log.h"
 #include "profiles.h"
 #include "protocol.h"
 #include "runner.h"
@@ -469,6 +470,7 @@ int main(int argc, char **argv)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
+    log_setup(STDERR_FILENO, "executor"); /* JSON lines on stderr, marked "src":"executor" */
     rc = load_opts(&o, argc, argv);
     if (rc != 0) {
         memset(&o, 0, sizeof o);
