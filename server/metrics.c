@@ -202,7 +202,7 @@ char *metrics_render(const metrics_gauges_t *g)
                "compile cache (hit) or compiled (miss), by language.\n"
                "# TYPE codegate_compile_cache_total counter\n");
     for (int l = 0; l < LANG_COUNT; l++)
-        if (!strcmp(lang_table[l].name, "cpp") || cache[l][0] || cache[l][1])
+        if (lang_table[l].compile || cache[l][0] || cache[l][1]) /* compiled: always listed */
             for (int h = 1; h >= 0; h--)
                 fprintf(f, "codegate_compile_cache_total{language=\"%s\",result=\"%s\"} %llu\n",
                         lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
