@@ -58,12 +58,17 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
-int runtime_start_watcher(runtime_t *rt)
+int runtime_start(runtime_t *rt)
 {
-    int rc = pthread_create(&rt->watcher, NULL, watcher_main, rt);
+    int rc = rt->ops->start(rt);
 
     if (rc != 0)
+        return rc;
+    rc = pthread_create(&rt->watcher, NULL, watcher_main, rt);
+    if (rc != 0) {
+        rt->ops->stop_all(rt);
         return -rc;
+    }
     rt->watcher_started = true;
     return 0;
 }

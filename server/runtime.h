@@ -23,9 +23,10 @@
  * Ownership: runtime_t is created by runtime_*_new and freed by runtime_free() after
  * runtime_stop(). The endpoint passed to the callback is only valid during the call.
  *
- * The skeleton (runtime.c) is the same for both runtimes: runtime_init() fills the base,
- * runtime_start_watcher() runs the watcher thread that calls ops->watch every ops->watch_ms
- * until runtime_stop(), which joins it, calls ops->stop_all and logs runtime_stopped;
+ * The skeleton (runtime.c) is the same for both runtimes: runtime_init() fills the base;
+ * runtime_start() calls ops->start (which cleans up after itself when it fails), then runs the
+ * watcher thread that calls ops->watch every ops->watch_ms until runtime_stop(), which joins
+ * it, calls ops->stop_all and logs runtime_stopped;
  * runtime_announce() logs executor_up/executor_down and calls the endpoint callback;
  * runtime_free() releases the uid range, calls ops->destroy and frees the runtime. A runtime
  * keeps its own state in a struct whose first member is the runtime_t.
@@ -87,8 +88,6 @@ struct runtime {
 /* Fills the base of a zeroed runtime. */
 void runtime_init(runtime_t *rt, const runtime_ops_t *ops, const config_t *cfg,
                   runtime_endpoint_cb cb, void *arg);
-/* Starts the watcher thread (the end of a successful start). 0 or -errno. */
-int runtime_start_watcher(runtime_t *rt);
 /* Logs executor_up (info) or executor_down (warn) with {"executor", "runtime", ...extra's
  * members} and calls the endpoint callback. Takes extra (may be NULL). */
 void runtime_announce(runtime_t *rt, const runtime_endpoint_t *ep, bool up, cJSON *extra);
@@ -105,10 +104,9 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 /* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
 bool runtime_docker_available(const config_t *cfg);
 
-static inline int runtime_start(runtime_t *rt)
-{
-    return rt->ops->start(rt);
-}
+/* Starts every executor (ops->start), then the watcher thread; when the thread cannot start,
+ * stops the executors again (ops->stop_all). 0 or -errno. */
+int runtime_start(runtime_t *rt);
 static inline void runtime_report_unhealthy(runtime_t *rt, const char *id)
 {
     rt->ops->report_unhealthy(rt, id);

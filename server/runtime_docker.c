@@ -643,8 +643,6 @@ static int dk_start(runtime_t *base)
         }
         announce(rt, &rt->slots[k], true);
     }
-    if ((rc = runtime_start_watcher(base)) != 0)
-        goto fail;
     return 0;
 
 fail:

@@ -414,8 +414,6 @@ static int local_start(runtime_t *base)
         }
         announce(rt, &rt->ex[k], true);
     }
-    if ((rc = runtime_start_watcher(base)) != 0)
-        goto fail;
     return 0;
 
 fail:

@@ -3,6 +3,7 @@
  * fake runtime: the watcher runs the runtime's pass until runtime_stop(), which joins it before
  * stop_all; announce logs and calls back with the endpoint; free destroys and releases.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@ typedef struct {
     int stop_alls, destroys;
     bool watching_at_stop_all; /* a watch pass ran during stop_all: the join failed */
     int *destroyed;            /* outlives the runtime */
+    int fail_start;            /* what start answers */
 } fake_rt_t;
 
 static void fake_watch(runtime_t *base)
@@ -53,7 +55,7 @@ static void fake_destroy(runtime_t *base)
 
 static int fake_start(runtime_t *base)
 {
-    return runtime_start_watcher(base);
+    return ((fake_rt_t *)base)->fail_start;
 }
 
 static void fake_unhealthy(runtime_t *base, const char *id)
@@ -134,6 +136,24 @@ static void test_watcher_until_stop(void **state)
     assert_int_equal(destroyed, 1);
 }
 
+/* A start that fails starts no watcher: nothing watches, stop still stops. */
+static void test_failed_start(void **state)
+{
+    (void)state;
+    int destroyed = 0;
+    fake_rt_t *rt = fake_new(&destroyed);
+
+    rt->fail_start = -ENOENT;
+    assert_int_equal(runtime_start(&rt->base), -ENOENT);
+    assert_false(rt->base.watcher_started);
+    usleep(120000);
+    assert_int_equal(atomic_load(&rt->watches), 0);
+    runtime_stop(&rt->base);
+    assert_int_equal(rt->stop_alls, 1);
+    runtime_free(&rt->base);
+    assert_int_equal(destroyed, 1);
+}
+
 static void test_announce(void **state)
 {
     (void)state;
@@ -184,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_watcher_until_stop),
+        cmocka_unit_test(test_failed_start),
         cmocka_unit_test(test_announce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
