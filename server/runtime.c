@@ -62,15 +62,13 @@ int runtime_start(runtime_t *rt)
 {
     int rc = rt->ops->start(rt);
 
-    if (rc != 0)
-        return rc;
-    rc = pthread_create(&rt->watcher, NULL, watcher_main, rt);
-    if (rc != 0) {
-        rt->ops->stop_all(rt);
-        return -rc;
+    if (rc == 0) {
+        rc = -pthread_create(&rt->watcher, NULL, watcher_main, rt);
+        rt->watcher_started = rc == 0;
     }
-    rt->watcher_started = true;
-    return 0;
+    if (rc != 0)
+        rt->ops->stop_all(rt); /* whatever start created; it may have failed half-way */
+    return rc;
 }
 
 void runtime_announce(runtime_t *rt, const runtime_endpoint_t *ep, bool up, cJSON *extra)

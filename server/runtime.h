@@ -23,13 +23,14 @@
  * Ownership: runtime_t is created by runtime_*_new and freed by runtime_free() after
  * runtime_stop(). The endpoint passed to the callback is only valid during the call.
  *
- * The skeleton (runtime.c) is the same for both runtimes: runtime_init() fills the base;
- * runtime_start() calls ops->start (which cleans up after itself when it fails), then runs the
- * watcher thread that calls ops->watch every ops->watch_ms until runtime_stop(), which joins
- * it, calls ops->stop_all and logs runtime_stopped;
- * runtime_announce() logs executor_up/executor_down and calls the endpoint callback;
- * runtime_free() releases the uid range, calls ops->destroy and frees the runtime. A runtime
- * keeps its own state in a struct whose first member is the runtime_t.
+ * The skeleton (runtime.c) is the same for both runtimes. runtime_init() fills the base.
+ * runtime_start() calls ops->start, then starts the watcher thread; when either fails it calls
+ * ops->stop_all, which removes whatever was created (a start may fail half-way). The watcher
+ * calls ops->watch every ops->watch_ms until runtime_stop(), which joins it, calls
+ * ops->stop_all and logs runtime_stopped. runtime_announce() logs executor_up/executor_down and
+ * calls the endpoint callback. runtime_free() releases the uid range, calls ops->destroy and
+ * frees the runtime. A runtime keeps its own state in a struct whose first member is the
+ * runtime_t.
  */
 #ifndef CG_RUNTIME_H
 #define CG_RUNTIME_H
@@ -104,8 +105,8 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 /* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
 bool runtime_docker_available(const config_t *cfg);
 
-/* Starts every executor (ops->start), then the watcher thread; when the thread cannot start,
- * stops the executors again (ops->stop_all). 0 or -errno. */
+/* Starts every executor (ops->start), then the watcher thread; when either fails, stops and
+ * removes whatever was started (ops->stop_all). 0 or -errno. */
 int runtime_start(runtime_t *rt);
 static inline void runtime_report_unhealthy(runtime_t *rt, const char *id)
 {

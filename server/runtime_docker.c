@@ -626,8 +626,7 @@ static int dk_start(runtime_t *base)
     rt->nslots = LANG_COUNT * cfg->executors;
     rt->slots = calloc((size_t)rt->nslots, sizeof *rt->slots);
     if (!rt->slots) {
-        rc = -ENOMEM;
-        goto fail;
+        return -ENOMEM; /* runtime_start() removes what was created */
     }
     for (int li = 0; li < LANG_COUNT; li++)
         for (int n = 0; n < cfg->executors; n++, k++) {
@@ -639,15 +638,11 @@ static int dk_start(runtime_t *base)
     for (k = 0; k < rt->nslots; k++) {
         if ((rc = start_slot(rt, &rt->slots[k])) != 0) {
             log_msg(LOG_ERROR, "docker: executor %s did not start", rt->slots[k].id);
-            goto fail;
+            return rc;
         }
         announce(rt, &rt->slots[k], true);
     }
     return 0;
-
-fail:
-    stop_all(rt);
-    return rc;
 }
 
 static void dk_report_unhealthy(runtime_t *base, const char *id)

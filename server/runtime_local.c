@@ -406,19 +406,15 @@ static int local_start(runtime_t *base)
     /* Start all, then wait for all: executors start in parallel. */
     for (k = 0; k < rt->nex; k++)
         if ((rc = spawn(rt, &rt->ex[k])) != 0)
-            goto fail;
+            return rc; /* runtime_start() stops what started */
     for (k = 0; k < rt->nex; k++) {
         if ((rc = wait_ready(rt, &rt->ex[k])) != 0) {
             log_msg(LOG_ERROR, "executor %s did not become ready: %s", rt->ex[k].id, strerror(-rc));
-            goto fail;
+            return rc;
         }
         announce(rt, &rt->ex[k], true);
     }
     return 0;
-
-fail:
-    stop_all(rt);
-    return rc;
 }
 
 static void local_report_unhealthy(runtime_t *base, const char *id)
