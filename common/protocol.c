@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonrd.h"
 #include "utf8.h"
 
 /* Largest integer a JSON number (a double) carries exactly. */
@@ -201,26 +202,11 @@ __attribute__((format(printf, 3, 4))) static void rd_fail(rd_t *r, int rc, const
     va_end(ap);
 }
 
-static const char *json_kind(const cJSON *it)
-{
-    if (cJSON_IsString(it))
-        return "a string";
-    if (cJSON_IsNumber(it))
-        return "a number";
-    if (cJSON_IsBool(it))
-        return "a boolean";
-    if (cJSON_IsNull(it))
-        return "null";
-    if (cJSON_IsArray(it))
-        return "an array";
-    return "an object";
-}
-
 /* The member `name` of obj, reported as "<pre><name>"; NULL when absent (an error if required). */
 static const cJSON *rd_member(rd_t *r, const cJSON *obj, const char *pre, const char *name,
                               bool required)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const cJSON *it = jsonrd_member(obj, name, 0);
 
     if (!it && required)
         rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" is missing", pre, name);
@@ -231,63 +217,58 @@ static const cJSON *rd_member(rd_t *r, const cJSON *obj, const char *pre, const 
 static const char *rd_str(rd_t *r, const cJSON *obj, const char *pre, const char *name,
                           bool required, size_t max, size_t *len)
 {
-    const cJSON *it = rd_member(r, obj, pre, name, required);
-    size_t n;
+    const char *s = NULL;
+    jsonrd_err_t je;
 
     if (len)
         *len = 0;
-    if (!it)
+    switch (jsonrd_string(rd_member(r, obj, pre, name, required), max, &s, len, &je)) {
+    case JSONRD_OK:
+        return s;
+    case JSONRD_ABSENT:
         return NULL;
-    if (!cJSON_IsString(it) || !it->valuestring) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be a string, not %s", pre, name, json_kind(it));
-        return NULL;
-    }
-    n = strlen(it->valuestring);
-    if (n > max) {
+    case JSONRD_TOO_LARGE:
         rd_fail(r, CG_EPROTO_TOOBIG, "\"%s%s\" is %zu bytes, more than the limit of %zu", pre, name,
-                n, max);
+                je.len, max);
+        return NULL;
+    default:
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be a string, not %s", pre, name,
+                jsonrd_kind(je.item));
         return NULL;
     }
-    if (len)
-        *len = n;
-    return it->valuestring;
 }
 
 /* An integer member in [min, max] (both within +-2^53); def when absent or wrong. */
 static int64_t rd_int(rd_t *r, const cJSON *obj, const char *pre, const char *name, bool required,
                       int64_t def, int64_t min, int64_t max)
 {
-    const cJSON *it = rd_member(r, obj, pre, name, required);
-    double d;
+    int64_t v = def;
+    jsonrd_err_t je;
 
-    if (!it)
+    switch (jsonrd_int(rd_member(r, obj, pre, name, required), min, max, &v, &je)) {
+    case JSONRD_OK:
+        return v;
+    case JSONRD_ABSENT:
         return def;
-    if (!cJSON_IsNumber(it)) {
+    case JSONRD_TYPE:
         rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be an integer, not %s", pre, name,
-                json_kind(it));
+                jsonrd_kind(je.item));
         return def;
-    }
-    d = it->valuedouble;
-    /* Range first: converting an out-of-range double to an integer is undefined. */
-    if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) {
+    default:
         rd_fail(r, CG_EPROTO_FIELD, "\"%s%s\" must be an integer between %lld and %lld (got %.15g)",
-                pre, name, (long long)min, (long long)max, d);
+                pre, name, (long long)min, (long long)max, je.item->valuedouble);
         return def;
     }
-    return (int64_t)d;
 }
 
 static bool rd_bool(rd_t *r, const cJSON *obj, const char *name, bool required)
 {
     const cJSON *it = rd_member(r, obj, "", name, required);
+    bool v = false;
 
-    if (!it)
-        return false;
-    if (!cJSON_IsBool(it)) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a boolean, not %s", name, json_kind(it));
-        return false;
-    }
-    return cJSON_IsTrue(it);
+    if (jsonrd_bool(it, &v, NULL) == JSONRD_TYPE)
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a boolean, not %s", name, jsonrd_kind(it));
+    return v;
 }
 
 /* "v": required, and this build speaks exactly one version. */
@@ -313,42 +294,36 @@ static const char *rd_name(rd_t *r, const cJSON *obj, const char *name)
 
 static void parse_args(rd_t *r, const cJSON *obj, cg_msg_t *m)
 {
-    const cJSON *args = rd_member(r, obj, "", "args", false), *it;
-    char pre[32];
+    const cJSON *args = rd_member(r, obj, "", "args", false);
+    jsonrd_err_t je;
     int n = 0;
 
     /* exec.args always points at m->argv, a NULL-terminated array into the tree. */
-    m->argv[0] = NULL;
     m->exec.args = m->argv;
     m->exec.nargs = 0;
-    if (!args)
-        return;
-    if (!cJSON_IsArray(args)) {
-        rd_fail(r, CG_EPROTO_FIELD, "\"args\" must be an array of strings, not %s",
-                json_kind(args));
-        return;
+    switch (jsonrd_strings(args, CG_MAX_ARGS, CG_MAX_ARG_BYTES, m->argv, &n, &je)) {
+    case JSONRD_OK:
+        m->exec.nargs = n;
+        break;
+    case JSONRD_ABSENT:
+        break;
+    case JSONRD_RANGE:
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"args\" has %zu entries, more than the limit of %d", je.len,
+                CG_MAX_ARGS);
+        break;
+    case JSONRD_TYPE:
+        if (je.index < 0)
+            rd_fail(r, CG_EPROTO_FIELD, "\"args\" must be an array of strings, not %s",
+                    jsonrd_kind(je.item));
+        else
+            rd_fail(r, CG_EPROTO_FIELD, "\"args[%d]\" must be a string, not %s", je.index,
+                    jsonrd_kind(je.item));
+        break;
+    default: /* an entry too long */
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"args[%d]\" is longer than the limit of %d bytes", je.index,
+                CG_MAX_ARG_BYTES);
+        break;
     }
-    if (cJSON_GetArraySize(args) > CG_MAX_ARGS) {
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"args\" has %d entries, more than the limit of %d",
-                cJSON_GetArraySize(args), CG_MAX_ARGS);
-        return;
-    }
-    cJSON_ArrayForEach(it, args)
-    {
-        snprintf(pre, sizeof pre, "args[%d]", n);
-        if (!cJSON_IsString(it)) {
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be a string, not %s", pre, json_kind(it));
-            return;
-        }
-        if (strlen(it->valuestring) > CG_MAX_ARG_BYTES) {
-            rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" is longer than the limit of %d bytes", pre,
-                    CG_MAX_ARG_BYTES);
-            return;
-        }
-        m->argv[n++] = it->valuestring;
-    }
-    m->argv[n] = NULL;
-    m->exec.nargs = n;
 }
 
 static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
@@ -361,7 +336,7 @@ static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
         return;
     if (!cJSON_IsArray(runs)) {
         rd_fail(r, CG_EPROTO_FIELD, "\"runs\" must be an array of objects, not %s",
-                json_kind(runs));
+                jsonrd_kind(runs));
         return;
     }
     n = cJSON_GetArraySize(runs);
@@ -380,7 +355,7 @@ static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
         cg_run_spec_t *rs = &ex->runs[ex->nruns];
         snprintf(pre, sizeof pre, "runs[%d]", ex->nruns);
         if (!cJSON_IsObject(it)) {
-            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an object, not %s", pre, json_kind(it));
+            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an object, not %s", pre, jsonrd_kind(it));
             return;
         }
         strcat(pre, ".");
@@ -437,7 +412,7 @@ static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
     if (sj && !cJSON_IsNull(sj)) {
         if (!cJSON_IsString(sj))
             rd_fail(r, CG_EPROTO_FIELD, "\"signal\" must be a signal name or null, not %s",
-                    json_kind(sj));
+                    jsonrd_kind(sj));
         else if ((o->signal = signal_parse(sj->valuestring)) == 0)
             rd_fail(r, CG_EPROTO_FIELD, "\"signal\" \"%.32s\" is not a signal name",
                     sj->valuestring);

@@ -30,6 +30,7 @@
 
 #include "cg_util.h"
 #include "frameq.h"
+#include "log.h"
 #include "protocol.h"
 #include "runner.h"
 
@@ -69,97 +70,36 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_hangup = 75,
 };
 
-static int g_log_threshold = 1; /* debug 0, info 1, warn 2, error 3 */
-
-static int level_rank(const char *level)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(level, names[i]))
-            return i;
-    return -1;
-}
-
+/* The executor logs through the shared JSON-lines logger (common/log.c), set up by main.c to
+ * write to stderr with "src":"executor". These wrappers take level names, as runner.c's log
+ * callback does. */
 int executor_set_log_level(const char *level)
 {
-    int r = level ? level_rank(level) : -1;
-    if (r < 0)
+    log_level_t l;
+
+    if (log_level_parse(level, &l) != 0)
         return -1;
-    g_log_threshold = r;
+    log_set_level(l);
     return 0;
 }
 
 bool executor_log_enabled(const char *level)
 {
-    return level_rank(level) >= g_log_threshold;
-}
+    log_level_t l;
 
-/* Writes {"ts","level","src",<fields>} as one line; fields is consumed. */
-static void log_object(const char *level, cJSON *fields)
-{
-    if (!executor_log_enabled(level)) {
-        cJSON_Delete(fields);
-        return;
-    }
-    char ts[40], when[48];
-    struct timespec now;
-    struct tm tm;
-    cJSON *o = cJSON_CreateObject();
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when, sizeof when, "%s.%03ldZ", ts, now.tv_nsec / 1000000L);
-    if (o) {
-        cJSON_AddStringToObject(o, "ts", when);
-        cJSON_AddStringToObject(o, "level", level);
-        cJSON_AddStringToObject(o, "src", "executor");
-        for (cJSON *f = fields ? fields->child : NULL; f;) {
-            cJSON *next = f->next;
-            cJSON_AddItemToObject(o, f->string, cJSON_DetachItemViaPointer(fields, f));
-            f = next;
-        }
-    }
-    cJSON_Delete(fields);
-    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (line) {
-        size_t n = strlen(line);
-        line[n] = '\n'; /* replaces the NUL: write n + 1 bytes, never use it as a string again */
-        (void)cg_write_all(STDERR_FILENO, line, n + 1);
-        free(line);
-    }
+    return log_level_parse(level, &l) == 0 && log_enabled(l);
 }
 
 void executor_log(const char *level, const char *fmt, ...)
 {
-    char msg[1024];
+    log_level_t l;
     va_list ap;
-    cJSON *f = cJSON_CreateObject();
 
+    if (log_level_parse(level, &l) != 0)
+        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_vmsg(l, fmt, ap);
     va_end(ap);
-    if (f)
-        cJSON_AddStringToObject(f, "msg", msg);
-    log_object(level, f);
-}
-
-/* An event line: {"event": name, ...fields}. */
-static void log_event(const char *level, const char *name, cJSON *fields)
-{
-    cJSON *f = cJSON_CreateObject();
-
-    if (f) {
-        cJSON_AddStringToObject(f, "event", name);
-        for (cJSON *x = fields ? fields->child : NULL; x;) {
-            cJSON *next = x->next;
-            cJSON_AddItemToObject(f, x->string, cJSON_DetachItemViaPointer(fields, x));
-            x = next;
-        }
-    }
-    cJSON_Delete(fields);
-    log_object(level, f);
 }
 
 /* ---- outgoing ---- */
@@ -224,7 +164,7 @@ static void job_ended(void *c_, rjob_t *job)
     cJSON *f = cJSON_CreateObject();
 
     runner_job_summary(job, &sum);
-    if (f && !executor_log_enabled("debug")) {
+    if (f && !log_enabled(LOG_DEBUG)) {
         cJSON_Delete(f); /* one line per job only when asked for: see docs/PERFORMANCE.md */
         f = NULL;
     } else if (f) {
@@ -241,7 +181,7 @@ static void job_ended(void *c_, rjob_t *job)
             cJSON_AddBoolToObject(f, "detached", true);
     }
     if (f)
-        log_event("debug", "job_end", f);
+        log_event(LOG_DEBUG, "job_end", f);
     if (c && c->job == job) {
         c->job = NULL;
         if (ex->shutting_down)
@@ -291,14 +231,14 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         c->job = NULL;
         if (f)
             cJSON_AddStringToObject(f, "error", rc == -EBUSY ? "busy" : strerror(-rc));
-        log_event(rc == -EBUSY ? "info" : "error", "job_refused", f);
+        log_event(rc == -EBUSY ? LOG_INFO : LOG_ERROR, "job_refused", f);
         conn_send(c, cg_encode_error(id, rc == -EBUSY ? "busy" : "internal",
                                      rc == -EBUSY ? "every slot is busy" : strerror(-rc)));
         conn_send(c, cg_encode_done(id, 0, false));
         return;
     }
     /* The job may have ended already (a launcher that could not start): c->job is then NULL. */
-    log_event("debug", "job_start", f);
+    log_event(LOG_DEBUG, "job_start", f);
 }
 
 static void on_frame(conn_t *c, const char *buf, size_t len)
@@ -399,7 +339,7 @@ static int on_filter(executor_t *ex, struct lws *wsi)
         cJSON_AddStringToObject(f, "peer", peer);
         cJSON_AddStringToObject(f, "reason", why);
     }
-    log_event("warn", "conn_refuse", f);
+    log_event(LOG_WARN, "conn_refuse", f);
     return 1;
 }
 
@@ -419,7 +359,7 @@ static void on_established(executor_t *ex, conn_t *c, struct lws *wsi)
         cJSON_AddStringToObject(f, "peer", c->peer);
         cJSON_AddNumberToObject(f, "conns", ex->nconns);
     }
-    log_event("info", "conn_accept", f);
+    log_event(LOG_INFO, "conn_accept", f);
     conn_send(c, cg_encode_hello(ex->cfg.language, ex->cfg.version, ex->cfg.slots));
 }
 
@@ -447,7 +387,7 @@ static void conn_closed(executor_t *ex, conn_t *c)
         if (had_job)
             cJSON_AddBoolToObject(f, "jobCancelled", true);
     }
-    log_event("info", "conn_close", f);
+    log_event(LOG_INFO, "conn_close", f);
     maybe_stop(ex, runner_active(ex->runner));
 }
 
@@ -613,7 +553,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         cJSON_AddStringToObject(f, "version", cfg->version);
         cJSON_AddNumberToObject(f, "slots", cfg->slots);
     }
-    log_event("info", "listen", f);
+    log_event(LOG_INFO, "listen", f);
     return ex;
 fail:
     executor_free(ex);

@@ -28,6 +28,7 @@
 
 #include "cg_util.h"
 #include "executor.h"
+#include "log.h"
 #include "profiles.h"
 #include "protocol.h"
 #include "runner.h"
@@ -59,7 +60,7 @@ typedef struct {
 
 static const opt_def_t opt_table[] = {
     STR_OPT("--language", "EXECUTOR_LANGUAGE", NULL, language,
-            "python, javascript or cpp (required)"),
+            "a name of the language table, common/lang.c (required)"),
     STR_OPT("--listen", "EXECUTOR_LISTEN", "tcp:0.0.0.0:8765", listen,
             "tcp:HOST:PORT or unix:/path (the socket is made 0600)"),
     INT_OPT("--slots", "EXECUTOR_SLOTS", "4", 1, 64, slots, "jobs run at once"),
@@ -71,8 +72,10 @@ static const opt_def_t opt_table[] = {
             "parent of the per-run work dirs (made 0711, must be ours)"),
     INT_OPT("--uid-base", "EXECUTOR_UID_BASE", "60000", 1000, 2000000000, uid_base,
             "slot i runs as uid/gid base+i (when root)"),
-    INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS", "20000", 1000, 120000,
-            compile_timeout_ms, "wall clock of one compile"),
+    INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS",
+            LANG_STR(LANG_COMPILE_TIMEOUT_MS), 1000, LANG_COMPILE_TIMEOUT_MAX_MS,
+            compile_timeout_ms,
+            "wall clock of one compile (the gateway waits this long by default: lang.h)"),
     STR_OPT("--log-level", "EXECUTOR_LOG_LEVEL", "info", log_level,
             "debug (also a line per job), info, warn or error"),
     INT_OPT("--slot-disk-mb", "EXECUTOR_SLOT_DISK_MB", "128", 16, 4096, slot_disk_mb,
@@ -347,7 +350,9 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
     }
     *pf = profile_find(o->language);
     if (!*pf) {
-        fprintf(stderr, "executor: --language must be python, javascript or cpp\n");
+        char names[128];
+        fprintf(stderr, "executor: --language must be %s\n",
+                lang_names(names, sizeof names, ", ", " or "));
         return 2;
     }
     if (read_token(o) != 0) {
@@ -465,6 +470,7 @@ int main(int argc, char **argv)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
+    log_setup(STDERR_FILENO, "executor"); /* JSON lines on stderr, marked "src":"executor" */
     rc = load_opts(&o, argc, argv);
     if (rc != 0) {
         memset(&o, 0, sizeof o);

@@ -1,9 +1,8 @@
 /*
- * profiles.h - the language table: how each language is compiled, run and limited.
- *
- * Adding a language = one row in profiles.c (and one Dockerfile). Argument templates may hold
- * "{file}" (the source file name), "{dir}" (the work dir's absolute path) and "{mem}" (the
- * run's memory limit in MiB), expanded by profile_expand(). Read-only; any thread.
+ * profiles.h - the executor's use of the language table (include/lang.h, common/lang.c): how
+ * its language is compiled, run and limited. Argument templates may hold "{file}" (the source
+ * file name), "{dir}" (the work dir's absolute path) and "{mem}" (the run's memory limit in
+ * MiB), expanded by profile_expand(). Read-only; any thread.
  */
 #ifndef CG_PROFILES_H
 #define CG_PROFILES_H
@@ -11,27 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lang.h"
+
 #define PROFILE_MAX_ARGV 32
 
-#define PROFILE_PTY_NONE 0  /* stdin and stdout are pipes */
-#define PROFILE_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
-#define PROFILE_PTY_INOUT 2 /* both are the same pseudo-terminal */
-
-typedef struct {
-    const char *name;           /* canonical: python, javascript, cpp */
-    const char *file;           /* source file name in the work dir */
-    const char *const *compile; /* NULL for interpreted languages */
-    const char *const *run;
-    const char *const *version_cmd; /* prints the version; see profile_version() */
-    int as_extra_mb;                /* without a memory cgroup, RLIMIT_AS = memoryMb + this (+
-                                       thread stacks, runner.h); -1 = no RLIMIT_AS */
-    const char *const *env;         /* extra "K=V" for runs */
-    const char *const *oom_markers; /* stderr text that means the program ran out of memory */
-    int pty;                        /* interactive runs: PROFILE_PTY_* (runner.c) */
-    const char *binary;             /* what the compile step produces (cached), or NULL */
-    const char *preload_file;       /* a file written next to the source for the run command */
-    const char *preload;            /* (the runtime's own set-up, see profiles.c), or NULL */
-} profile_t;
+/* The executor's name for an entry of the language table (include/lang.h), and its pty modes. */
+typedef lang_t profile_t;
+#define PROFILE_PTY_NONE LANG_PTY_NONE
+#define PROFILE_PTY_IN LANG_PTY_IN
+#define PROFILE_PTY_INOUT LANG_PTY_INOUT
 
 /* The profile of a canonical language name, or NULL. */
 const profile_t *profile_find(const char *name);

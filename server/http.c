@@ -21,6 +21,7 @@
 #include <ulfius.h>
 
 #include "cg_util.h"
+#include "lang.h"
 #include "frontdoor.h"
 #include "gate.h"
 #include "log.h"
@@ -31,8 +32,6 @@
 
 /* Margin on top of the run limits before a handler gives up waiting for the pool. */
 #define HTTP_WAIT_MARGIN_MS 15000
-/* Compile time allowed by the executors (executors/profiles.c). */
-#define HTTP_COMPILE_ALLOWANCE_MS 25000
 
 struct http {
     const config_t *cfg;
@@ -111,14 +110,6 @@ static void note_body_error(const char *body)
     cJSON_Delete(root);
 }
 
-static int lang_index(const char *language)
-{
-    for (int i = 0; language && i < REQUEST_NLANG; i++)
-        if (!strcmp(request_languages[i], language))
-            return i;
-    return -1;
-}
-
 /* Metrics of one answered execute request. */
 static void count_request(const char *outcome, const job_t *job, const char *language,
                           int64_t started_ms)
@@ -183,12 +174,14 @@ static void log_request(const http_t *h, const struct _u_request *req, int statu
 
 /* ---- POST /api/code/execute ---- */
 
-/* How long the handler waits for the pool (a backstop: the pool finishes every job). The runs
- * take at most their timeouts, and at most the job's budget (--job-budget-ms), plus a second
+/* How long the handler waits for the pool (a backstop: the pool finishes every job). The
+ * compile takes at most the language's compile timeout (the executor's default, lang.h), the
+ * runs at most their timeouts, and at most the job's budget (--job-budget-ms), plus a second
  * each for starting and stopping. */
 static int64_t wait_budget_ms(const http_t *h, const request_t *r)
 {
-    int64_t t = h->cfg->queue_wait_ms + HTTP_COMPILE_ALLOWANCE_MS + HTTP_WAIT_MARGIN_MS;
+    const lang_t *l = lang_get(r->language);
+    int64_t t = h->cfg->queue_wait_ms + (l ? l->compile_timeout_ms : 0) + HTTP_WAIT_MARGIN_MS;
     int64_t runs = 0;
     int n = r->ntests > 0 ? r->ntests : 1;
 
@@ -199,8 +192,8 @@ static int64_t wait_budget_ms(const http_t *h, const request_t *r)
     return t + runs;
 }
 
-static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp,
-                   request_t *r, int64_t t0)
+static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp, request_t *r,
+                   int64_t t0)
 {
     const char *language = r->language;
     int64_t budget = wait_budget_ms(h, r);
@@ -224,8 +217,7 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
     if (rc != 0) {
         log_request(h, req, 503, "shutting_down", job, language, t0);
         job_unref(job);
-        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down",
-                          NULL);
+        return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
     }
     if (!job_wait(job, cg_now_ms() + budget)) {
         /* Should not happen: the pool finishes every job. Do not hang the client. */
@@ -336,20 +328,23 @@ static int on_languages(const struct _u_request *req, struct _u_response *resp, 
         return send_json(h, req, resp, 500, NULL);
     cJSON_AddTrueToObject(root, "success");
     arr = cJSON_AddArrayToObject(root, "data");
-    for (int i = 0; arr && i < REQUEST_NLANG; i++) {
+    for (int i = 0; arr && i < LANG_COUNT; i++) {
+        const lang_t *l = &lang_table[i];
         pool_lang_info_t info;
         cJSON *e = cJSON_CreateObject(), *al;
         if (!e)
             break;
-        pool_language_info(h->pool, request_languages[i], &info);
-        cJSON_AddStringToObject(e, "language", request_languages[i]);
+        pool_language_info(h->pool, l->name, &info);
+        cJSON_AddStringToObject(e, "language", l->name);
+        cJSON_AddStringToObject(e, "displayName", l->display);
+        cJSON_AddStringToObject(e, "runtime", l->runtime);
+        cJSON_AddBoolToObject(e, "compiled", l->compile != NULL);
         if (info.version[0])
             cJSON_AddStringToObject(e, "version", info.version);
         else
             cJSON_AddNullToObject(e, "version");
         al = cJSON_AddArrayToObject(e, "aliases");
-        for (const char *const *a = request_language_aliases(request_languages[i]); al && a && *a;
-             a++)
+        for (const char *const *a = l->aliases; al && *a; a++)
             cJSON_AddItemToArray(al, cJSON_CreateString(*a));
         cJSON_AddBoolToObject(e, "ready", info.connections > 0);
         cJSON_AddNumberToObject(e, "executors", info.endpoints);
@@ -379,21 +374,21 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
     if (!root)
         return send_json(h, req, resp, 500, NULL);
     langs = cJSON_AddObjectToObject(root, "languages");
-    for (int i = 0; i < REQUEST_NLANG; i++) {
+    for (int i = 0; i < LANG_COUNT; i++) {
         pool_lang_info_t info;
-        pool_language_info(h->pool, request_languages[i], &info);
+        pool_language_info(h->pool, lang_table[i].name, &info);
         /* Ready: every language has a connection to a slot that is in service. */
         bool up = info.connections > info.slots_down;
         if (!up)
             ready = false;
         if (langs)
-            cJSON_AddBoolToObject(langs, request_languages[i], up);
+            cJSON_AddBoolToObject(langs, lang_table[i].name, up);
         if (info.slots_down > 0) {
             cJSON *down = cJSON_GetObjectItem(root, "slotsDown");
             if (!down)
                 down = cJSON_AddObjectToObject(root, "slotsDown");
             if (down)
-                cJSON_AddNumberToObject(down, request_languages[i], info.slots_down);
+                cJSON_AddNumberToObject(down, lang_table[i].name, info.slots_down);
         }
     }
     cJSON_AddStringToObject(root, "status",
@@ -419,9 +414,9 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
     g.queue_depth = pool_queue_length(h->pool);
     g.http_connections = frontdoor_connections();
     g.sessions_open = h->hub ? session_hub_count(h->hub) : 0;
-    for (int i = 0; i < REQUEST_NLANG; i++) {
+    for (int i = 0; i < LANG_COUNT; i++) {
         pool_lang_info_t info;
-        pool_language_info(h->pool, request_languages[i], &info);
+        pool_language_info(h->pool, lang_table[i].name, &info);
         g.connections[i] = info.connections;
         g.endpoints[i] = info.endpoints;
         g.busy[i] = info.busy;
@@ -453,12 +448,9 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     http_t *h = arg;
     const route_t *rt = NULL;
     static const route_t routes[] = {
-        {"/api/code/execute", "POST, OPTIONS"},
-        {"/api/languages", "GET, OPTIONS"},
-        {"/healthz", "GET, OPTIONS"},
-        {"/readyz", "GET, OPTIONS"},
-        {"/metrics", "GET, OPTIONS"},
-        {"/api/code/session", "GET"},
+        {"/api/code/execute", "POST, OPTIONS"}, {"/api/languages", "GET, OPTIONS"},
+        {"/healthz", "GET, OPTIONS"},           {"/readyz", "GET, OPTIONS"},
+        {"/metrics", "GET, OPTIONS"},           {"/api/code/session", "GET"},
     };
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -477,8 +469,8 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     }
     u_map_put(resp->map_header, "Allow", rt->allow);
     char msg[128];
-    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb,
-             rt->path, rt->allow);
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", req->http_verb, rt->path,
+             rt->allow);
     return send_error(h, req, resp, 405, "method_not_allowed", msg, NULL);
 }
 
@@ -490,10 +482,14 @@ static const char *content_type(const char *name)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".png", "image/png"},
-        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"}, {".json", "application/json"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".png", "image/png"},
+        {".svg", "image/svg+xml"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".json", "application/json"},
     };
 
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -678,7 +674,10 @@ void http_begin_drain(http_t *h)
     }
 }
 
-int http_inflight(http_t *h) { return atomic_load(&h->inflight); }
+int http_inflight(http_t *h)
+{
+    return atomic_load(&h->inflight);
+}
 
 void http_set_progress(http_t *h, const char *step)
 {

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "lang.h"
 
 #define MAX_PAIRS 128
 #define NBUCKETS 14
 
-static const double bucket_ms[NBUCKETS] = {5,   10,   25,   50,   100,   250,   500,
+static const double bucket_ms[NBUCKETS] = {5,    10,   25,   50,    100,   250,   500,
                                            1000, 2500, 5000, 10000, 30000, 60000, 300000};
 static const char *const hist_names[METRIC_H__COUNT] = {
     "codegate_request_duration_seconds",
@@ -48,9 +48,9 @@ typedef struct {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pair_t pairs[MAX_PAIRS];
 static int npairs;
-static hist_t hists[METRIC_H__COUNT][REQUEST_NLANG + 1]; /* last: no language */
+static hist_t hists[METRIC_H__COUNT][LANG_COUNT + 1]; /* last: no language */
 static uint64_t restarts;
-static uint64_t cache[REQUEST_NLANG][2]; /* [lang][hit] */
+static uint64_t cache[LANG_COUNT][2]; /* [lang][hit] */
 
 static pair_t resps[MAX_PAIRS];
 static int nresps;
@@ -105,7 +105,7 @@ void metrics_connection_closed(const char *reason)
 
 void metrics_request(int lang, const char *status)
 {
-    if (lang < -1 || lang >= REQUEST_NLANG || !status)
+    if (lang < -1 || lang >= LANG_COUNT || !status)
         return;
     pthread_mutex_lock(&mu);
     bump(pairs, &npairs, lang, status);
@@ -116,10 +116,10 @@ void metrics_observe(metric_hist_t h, int lang, int64_t ms)
 {
     hist_t *t;
 
-    if ((unsigned)h >= METRIC_H__COUNT || lang < -1 || lang >= REQUEST_NLANG || ms < 0)
+    if ((unsigned)h >= METRIC_H__COUNT || lang < -1 || lang >= LANG_COUNT || ms < 0)
         return;
     pthread_mutex_lock(&mu);
-    t = &hists[h][lang < 0 ? REQUEST_NLANG : lang];
+    t = &hists[h][lang < 0 ? LANG_COUNT : lang];
     for (int i = 0; i < NBUCKETS; i++)
         if ((double)ms <= bucket_ms[i])
             t->buckets[i]++;
@@ -137,7 +137,7 @@ void metrics_executor_restart(void)
 
 void metrics_compile_cache(int lang, bool hit)
 {
-    if (lang < 0 || lang >= REQUEST_NLANG)
+    if (lang < 0 || lang >= LANG_COUNT)
         return;
     pthread_mutex_lock(&mu);
     cache[lang][hit ? 1 : 0]++;
@@ -146,7 +146,7 @@ void metrics_compile_cache(int lang, bool hit)
 
 static const char *lang_label(int lang)
 {
-    return lang < 0 || lang >= REQUEST_NLANG ? "none" : request_languages[lang];
+    return lang < 0 || lang >= LANG_COUNT ? "none" : lang_table[lang].name;
 }
 
 char *metrics_render(const metrics_gauges_t *g)
@@ -166,8 +166,8 @@ char *metrics_render(const metrics_gauges_t *g)
     fprintf(f, "# HELP codegate_http_responses_total HTTP answers sent, by status and API error "
                "code.\n# TYPE codegate_http_responses_total counter\n");
     for (int i = 0; i < nresps; i++)
-        fprintf(f, "codegate_http_responses_total{status=\"%d\",code=\"%s\"} %llu\n",
-                resps[i].num, resps[i].name, (unsigned long long)resps[i].n);
+        fprintf(f, "codegate_http_responses_total{status=\"%d\",code=\"%s\"} %llu\n", resps[i].num,
+                resps[i].name, (unsigned long long)resps[i].n);
     fprintf(f,
             "# HELP codegate_http_connections_closed_total Connections the front door closed: "
             "over the per-address cap, or past a header/body deadline.\n"
@@ -178,10 +178,10 @@ char *metrics_render(const metrics_gauges_t *g)
     for (int h = 0; h < METRIC_H__COUNT; h++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hist_names[h], hist_help[h],
                 hist_names[h]);
-        for (int l = 0; l <= REQUEST_NLANG; l++) {
+        for (int l = 0; l <= LANG_COUNT; l++) {
             const hist_t *t = &hists[h][l];
-            const char *ll = lang_label(l < REQUEST_NLANG ? l : -1);
-            if (!t->count && l == REQUEST_NLANG)
+            const char *ll = lang_label(l < LANG_COUNT ? l : -1);
+            if (!t->count && l == LANG_COUNT)
                 continue;
             for (int i = 0; i < NBUCKETS; i++)
                 fprintf(f, "%s_bucket{language=\"%s\",le=\"%g\"} %llu\n", hist_names[h], ll,
@@ -193,15 +193,16 @@ char *metrics_render(const metrics_gauges_t *g)
                     (unsigned long long)t->count);
         }
     }
-    fprintf(f, "# HELP codegate_executor_restarts_total Executors replaced after they died or "
-               "hung.\n# TYPE codegate_executor_restarts_total counter\n"
-               "codegate_executor_restarts_total %llu\n",
+    fprintf(f,
+            "# HELP codegate_executor_restarts_total Executors replaced after they died or "
+            "hung.\n# TYPE codegate_executor_restarts_total counter\n"
+            "codegate_executor_restarts_total %llu\n",
             (unsigned long long)restarts);
     fprintf(f, "# HELP codegate_compile_cache_total Compile steps answered from the executors' "
                "compile cache (hit) or compiled (miss), by language.\n"
                "# TYPE codegate_compile_cache_total counter\n");
-    for (int l = 0; l < REQUEST_NLANG; l++)
-        if (!strcmp(request_languages[l], "cpp") || cache[l][0] || cache[l][1])
+    for (int l = 0; l < LANG_COUNT; l++)
+        if (lang_table[l].compile || cache[l][0] || cache[l][1]) /* compiled: always listed */
             for (int h = 1; h >= 0; h--)
                 fprintf(f, "codegate_compile_cache_total{language=\"%s\",result=\"%s\"} %llu\n",
                         lang_label(l), h ? "hit" : "miss", (unsigned long long)cache[l][h]);
@@ -214,16 +215,17 @@ char *metrics_render(const metrics_gauges_t *g)
             "# HELP codegate_queue_depth Executions waiting for a free slot.\n"
             "# TYPE codegate_queue_depth gauge\ncodegate_queue_depth %d\n",
             g->queue_depth);
-    fprintf(f, "# HELP codegate_sessions_open Interactive sessions open.\n"
-               "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
+    fprintf(f,
+            "# HELP codegate_sessions_open Interactive sessions open.\n"
+            "# TYPE codegate_sessions_open gauge\ncodegate_sessions_open %d\n",
             g->sessions_open);
     fprintf(f, "# HELP codegate_executors_up Executors announced up, by language.\n"
                "# TYPE codegate_executors_up gauge\n");
-    for (int l = 0; l < REQUEST_NLANG; l++)
+    for (int l = 0; l < LANG_COUNT; l++)
         fprintf(f, "codegate_executors_up{language=\"%s\"} %d\n", lang_label(l), g->endpoints[l]);
     fprintf(f, "# HELP codegate_executor_connections Pooled executor connections, by language "
                "and state.\n# TYPE codegate_executor_connections gauge\n");
-    for (int l = 0; l < REQUEST_NLANG; l++) {
+    for (int l = 0; l < LANG_COUNT; l++) {
         fprintf(f, "codegate_executor_connections{language=\"%s\",state=\"idle\"} %d\n",
                 lang_label(l), g->connections[l] - g->busy[l]);
         fprintf(f, "codegate_executor_connections{language=\"%s\",state=\"busy\"} %d\n",
@@ -232,7 +234,7 @@ char *metrics_render(const metrics_gauges_t *g)
     fprintf(f, "# HELP codegate_executor_slots_down Executor slots taken out of service "
                "(their limits could not be applied even after a reset), by language.\n"
                "# TYPE codegate_executor_slots_down gauge\n");
-    for (int l = 0; l < REQUEST_NLANG; l++)
+    for (int l = 0; l < LANG_COUNT; l++)
         fprintf(f, "codegate_executor_slots_down{language=\"%s\"} %d\n", lang_label(l),
                 g->slots_down[l]);
     fclose(f);

@@ -20,7 +20,7 @@ typedef enum {
     METRIC_H__COUNT
 } metric_hist_t;
 
-/* One finished execute request: language index (request_languages order, -1 = none) and the
+/* One finished execute request: language index (lang_table order, -1 = none) and the
  * status name written in the log ("ok", "timeout", "invalid_request", ...). */
 void metrics_request(int lang, const char *status);
 void metrics_observe(metric_hist_t h, int lang, int64_t ms);

@@ -13,13 +13,6 @@
 #include "log.h"
 #include "pool_int.h"
 
-int pool_lang_index(const char *language)
-{
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (strcmp(request_languages[i], language) == 0)
-            return i;
-    return -1;
-}
 
 pool_fail_t pool_fail_get(pool_t *p)
 {
@@ -290,7 +283,7 @@ void pool_fail_all(pool_t *p, const char *code, const char *message)
 
 void pool_language_info(pool_t *p, const char *language, pool_lang_info_t *info)
 {
-    int li = pool_lang_index(language);
+    int li = lang_index(language);
 
     memset(info, 0, sizeof *info);
     if (li < 0)

@@ -245,7 +245,7 @@ static void apply_update(pool_t *p, const update_t *u)
     }
     endpoint_close_all(p, ep);
     ep->info = u->ep;
-    ep->lang = pool_lang_index(u->ep.language);
+    ep->lang = lang_index(u->ep.language);
     ep->up = u->up;
 }
 

@@ -41,6 +41,7 @@
 #include <libwebsockets.h>
 
 #include "frameq.h"
+#include "lang.h"
 #include "pool.h"
 
 #define POOL_MAX_ENDPOINTS 64
@@ -134,7 +135,6 @@ struct pool {
     pool_lang_info_t snap[REQUEST_NLANG];
 };
 
-int pool_lang_index(const char *language);
 /* Copies pool->fail under pool->mu. */
 pool_fail_t pool_fail_get(pool_t *p);
 

@@ -64,7 +64,7 @@ static void fail_expired(pool_t *p, job_t *job, const pool_fail_t *fail)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    info = p->snap[pool_lang_index(job->req.language)];
+    info = p->snap[lang_index(job->req.language)];
     pthread_mutex_unlock(&p->mu);
     if (info.connections > 0 && job->on_event)
         job_end(job, 503, "overloaded",
@@ -194,7 +194,7 @@ void pool_queue_dispatch(pool_t *p)
 
     pthread_mutex_lock(&p->mu);
     for (job = p->q.head; job; job = next) {
-        int lang = pool_lang_index(job->req.language);
+        int lang = lang_index(job->req.language);
         conn_t *c;
         next = job->next;
         c = job->on_event && !session_room(p, lang) ? NULL : idle_conn_for(p, lang);

@@ -2,8 +2,8 @@
  * request.c - parsing and validating POST /api/code/execute bodies (see request.h).
  *
  * Members (camelCase; unknown members are ignored; null counts as absent):
- *   language  required string: python (py, python3), javascript (js, node, nodejs),
- *             cpp (c++, cxx); case-insensitive
+ *   language  required string: a name or alias of the language table (common/lang.c),
+ *             case-insensitive
  *   code      required string, at most CG_MAX_CODE_BYTES (413 beyond)
  *   input     optional string, at most CG_MAX_INPUT_BYTES (413 beyond); "stdin" is an alias,
  *             giving both is an error
@@ -24,36 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-const char *const request_languages[REQUEST_NLANG] = {"python", "javascript", "cpp"};
-
-static const char *const aliases_python[] = {"py", "python3", NULL};
-static const char *const aliases_js[] = {"js", "node", "nodejs", NULL};
-static const char *const aliases_cpp[] = {"c++", "cxx", NULL};
-static const char *const *const aliases[REQUEST_NLANG] = {aliases_python, aliases_js, aliases_cpp};
-
-const char *request_language(const char *name)
-{
-    if (!name)
-        return NULL;
-    for (int i = 0; i < REQUEST_NLANG; i++) {
-        if (strcasecmp(name, request_languages[i]) == 0)
-            return request_languages[i];
-        for (const char *const *a = aliases[i]; *a; a++)
-            if (strcasecmp(name, *a) == 0)
-                return request_languages[i];
-    }
-    return NULL;
-}
-
-const char *const *request_language_aliases(const char *canonical)
-{
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (canonical && strcmp(canonical, request_languages[i]) == 0)
-            return aliases[i];
-    return NULL;
-}
+#include "jsonrd.h"
 
 void request_free(request_t *req)
 {
@@ -93,25 +65,10 @@ static int fail_nomem(request_error_t *err, const char *field)
     return fail(err, 500, "internal_error", field, "", "out of memory while reading %s", field);
 }
 
-static const char *kind(const cJSON *it)
-{
-    if (cJSON_IsString(it))
-        return "a string";
-    if (cJSON_IsNumber(it))
-        return "a number";
-    if (cJSON_IsBool(it))
-        return "a boolean";
-    if (cJSON_IsArray(it))
-        return "an array";
-    return "an object";
-}
-
 /* The member `name` of obj, or NULL when absent or null. */
 static const cJSON *member(const cJSON *obj, const char *name)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-    return cJSON_IsNull(it) ? NULL : it;
+    return jsonrd_member(obj, name, JSONRD_NULL_ABSENT);
 }
 
 /* Copies an optional string member of at most max bytes (413 beyond). Absent leaves *out NULL.
@@ -119,46 +76,50 @@ static const cJSON *member(const cJSON *obj, const char *name)
 static int get_string(const cJSON *obj, const char *name, const char *field, size_t max, char **out,
                       size_t *len, request_error_t *err)
 {
-    const cJSON *it = member(obj, name);
-    size_t n;
+    const char *s = NULL;
+    jsonrd_err_t je;
 
     *out = NULL;
     *len = 0;
-    if (!it)
+    switch (jsonrd_string(member(obj, name), max, &s, len, &je)) {
+    case JSONRD_OK:
+        break;
+    case JSONRD_ABSENT:
         return 0;
-    if (!cJSON_IsString(it) || !it->valuestring)
-        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
-                    field, kind(it));
-    n = strlen(it->valuestring);
-    if (n > max)
+    case JSONRD_TOO_LARGE:
         return fail(err, 413, "payload_too_large", field, "too_large",
-                    "%s is %zu bytes; the limit is %zu bytes", field, n, max);
-    *out = strdup(it->valuestring);
+                    "%s is %zu bytes; the limit is %zu bytes", field, je.len, max);
+    default:
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, jsonrd_kind(je.item));
+    }
+    *out = strdup(s);
     if (!*out)
         return fail_nomem(err, field);
-    *len = n;
     return 0;
 }
 
 static int get_int(const cJSON *obj, const char *name, const char *field, int def, int min, int max,
                    int *out, request_error_t *err)
 {
-    const cJSON *it = member(obj, name);
-    double d;
+    int64_t v = def;
+    jsonrd_err_t je;
 
-    *out = def;
-    if (!it)
+    switch (jsonrd_int(member(obj, name), min, max, &v, &je)) {
+    case JSONRD_OK:
+    case JSONRD_ABSENT:
+        *out = (int)v;
         return 0;
-    if (!cJSON_IsNumber(it))
+    case JSONRD_TYPE:
+        *out = def;
         return fail(err, 400, "invalid_request", field, "type",
-                    "%s must be an integer between %d and %d, not %s", field, min, max, kind(it));
-    d = it->valuedouble;
-    /* The range test comes first: casting an out-of-range double is undefined behaviour. */
-    if (!(d >= min && d <= max) || d != (double)(int)d)
+                    "%s must be an integer between %d and %d, not %s", field, min, max,
+                    jsonrd_kind(je.item));
+    default:
+        *out = def;
         return fail(err, 400, "invalid_request", field, "range",
                     "%s must be an integer between %d and %d", field, min, max);
-    *out = (int)d;
-    return 0;
+    }
 }
 
 /* Which of two alias names obj uses (a when neither); giving both is an error (*rc = -1). */
@@ -179,37 +140,44 @@ static const char *pick_alias(const cJSON *obj, const char *a, const char *b, co
 
 static int parse_args(const cJSON *root, request_t *req, request_error_t *err)
 {
-    const cJSON *args = member(root, "args"), *it;
+    const char *args[CG_MAX_ARGS + 1];
     char field[32];
-    int count, n = 0;
+    int count = 0;
+    jsonrd_err_t je;
 
-    if (!args)
+    switch (
+        jsonrd_strings(member(root, "args"), CG_MAX_ARGS, CG_MAX_ARG_BYTES, args, &count, &je)) {
+    case JSONRD_OK:
+        break;
+    case JSONRD_ABSENT:
         return 0;
-    if (!cJSON_IsArray(args))
-        return fail(err, 400, "invalid_request", "args", "type",
-                    "args must be an array of strings, not %s", kind(args));
-    count = cJSON_GetArraySize(args);
-    if (count > CG_MAX_ARGS)
+    case JSONRD_RANGE:
         return fail(err, 400, "invalid_request", "args", "range",
-                    "args may hold at most %d entries (got %d)", CG_MAX_ARGS, count);
+                    "args may hold at most %d entries (got %zu)", CG_MAX_ARGS, je.len);
+    case JSONRD_TYPE:
+        if (je.index < 0)
+            return fail(err, 400, "invalid_request", "args", "type",
+                        "args must be an array of strings, not %s", jsonrd_kind(je.item));
+        snprintf(field, sizeof field, "args[%d]", je.index);
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, jsonrd_kind(je.item));
+    default: /* an entry too long */
+        snprintf(field, sizeof field, "args[%d]", je.index);
+        return fail(err, 400, "invalid_request", field, "range", "%s is longer than %d bytes",
+                    field, CG_MAX_ARG_BYTES);
+    }
     if (count == 0)
         return 0;
     req->args = calloc((size_t)count + 1, sizeof *req->args);
     if (!req->args)
         return fail_nomem(err, "args");
-    cJSON_ArrayForEach(it, args)
-    {
-        snprintf(field, sizeof field, "args[%d]", n);
-        if (!cJSON_IsString(it))
-            return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
-                        field, cJSON_IsNull(it) ? "null" : kind(it));
-        if (strlen(it->valuestring) > CG_MAX_ARG_BYTES)
-            return fail(err, 400, "invalid_request", field, "range", "%s is longer than %d bytes",
-                        field, CG_MAX_ARG_BYTES);
-        req->args[n] = strdup(it->valuestring);
-        if (!req->args[n])
+    for (int i = 0; i < count; i++) {
+        req->args[i] = strdup(args[i]);
+        if (!req->args[i]) {
+            snprintf(field, sizeof field, "args[%d]", i);
             return fail_nomem(err, field);
-        req->nargs = ++n;
+        }
+        req->nargs = i + 1;
     }
     return 0;
 }
@@ -226,7 +194,7 @@ static int parse_test(const cJSON *it, int i, int def_timeout, request_test_t *t
     if (!cJSON_IsObject(it)) {
         snprintf(field, sizeof field, "tests[%d]", i);
         return fail(err, 400, "invalid_request", field, "type", "%s must be an object, not %s",
-                    field, cJSON_IsNull(it) ? "null" : kind(it));
+                    field, jsonrd_kind(it));
     }
     name = pick_alias(it, "input", "stdin", prefix, err, &rc);
     if (rc)
@@ -254,7 +222,7 @@ static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
         return 0;
     if (!cJSON_IsArray(tests))
         return fail(err, 400, "invalid_request", "tests", "type",
-                    "tests must be an array of objects, not %s", kind(tests));
+                    "tests must be an array of objects, not %s", jsonrd_kind(tests));
     count = cJSON_GetArraySize(tests);
     if (count > CG_MAX_RUNS)
         return fail(err, 400, "invalid_request", "tests", "range",
@@ -283,36 +251,44 @@ static int parse_tests(const cJSON *root, request_t *req, request_error_t *err)
 static int parse_choice(const cJSON *root, const char *name, const char *a, const char *b,
                         bool *is_b, request_error_t *err)
 {
-    const cJSON *it = member(root, name);
+    const char *const choices[] = {a, b, NULL};
+    int which = 0;
+    jsonrd_err_t je;
 
     *is_b = false;
-    if (!it)
+    switch (jsonrd_choice(member(root, name), choices, &which, &je)) {
+    case JSONRD_OK:
+        *is_b = which == 1;
         return 0;
-    if (!cJSON_IsString(it))
+    case JSONRD_ABSENT:
+        return 0;
+    case JSONRD_TYPE:
         return fail(err, 400, "invalid_request", name, "type",
-                    "%s must be \"%s\" or \"%s\", not %s", name, a, b, kind(it));
-    if (strcasecmp(it->valuestring, a) != 0 && strcasecmp(it->valuestring, b) != 0)
+                    "%s must be \"%s\" or \"%s\", not %s", name, a, b, jsonrd_kind(je.item));
+    default:
         return fail(err, 400, "invalid_request", name, "value",
-                    "%s must be \"%s\" or \"%s\", not \"%.40s\"", name, a, b, it->valuestring);
-    *is_b = strcasecmp(it->valuestring, b) == 0;
-    return 0;
+                    "%s must be \"%s\" or \"%s\", not \"%.40s\"", name, a, b, je.item->valuestring);
+    }
 }
 
 static int parse_language(const cJSON *root, request_t *req, request_error_t *err)
 {
     const cJSON *lang = member(root, "language");
+    const lang_t *l;
+    char names[128];
 
     if (!lang)
-        return fail(err, 400, "invalid_request", "language", "missing",
-                    "language is required (python, javascript or cpp)");
+        return fail(err, 400, "invalid_request", "language", "missing", "language is required (%s)",
+                    lang_names(names, sizeof names, ", ", " or "));
     if (!cJSON_IsString(lang))
         return fail(err, 400, "invalid_request", "language", "type",
-                    "language must be a string, not %s", kind(lang));
-    req->language = request_language(lang->valuestring);
-    if (!req->language)
+                    "language must be a string, not %s", jsonrd_kind(lang));
+    l = lang_find(lang->valuestring);
+    if (!l)
         return fail(err, 400, "unsupported_language", "language", "value",
-                    "language \"%.40s\" is not supported; supported: %s, %s, %s", lang->valuestring,
-                    request_languages[0], request_languages[1], request_languages[2]);
+                    "language \"%.40s\" is not supported; supported: %s", lang->valuestring,
+                    lang_names(names, sizeof names, ", ", ", "));
+    req->language = l->name;
     return 0;
 }
 
@@ -343,49 +319,6 @@ static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
         parse_choice(root, "compare", "trim", "exact", &req->exact, err))
         return -1;
     return 0;
-}
-
-/*
- * cJSON decodes "\u0000" into a NUL byte and ends the string there: "python\u0000evil" would
- * read as "python", and code or input would be cut silently. Finds such an escape in the raw
- * (already valid) JSON text; field gets the top-level member it is in ("" when not in one).
- */
-static bool has_nul_escape(const char *p, size_t len, char *field, size_t flen)
-{
-    const char *str = NULL, *last = NULL;
-    size_t last_len = 0;
-    int depth = 0;
-    bool in_str = false;
-    char key[48] = "";
-
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (in_str) {
-            if (c == '\\') {
-                if (i + 5 < len && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4)) {
-                    snprintf(field, flen, "%s", depth == 1 ? key : "");
-                    return true;
-                }
-                i++; /* the escaped character */
-            } else if (c == '"') {
-                in_str = false;
-                last = str;
-                last_len = (size_t)(p + i - str);
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-            str = p + i + 1;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (c == ':' && depth == 1 && last) {
-            snprintf(key, sizeof key, "%.*s", (int)(last_len < 40 ? last_len : 40), last);
-        }
-    }
-    return false;
 }
 
 static bool only_space(const char *p, const char *end)
@@ -425,7 +358,7 @@ int request_parse(const char *body, size_t len, request_t *req, request_error_t 
     }
     {
         char field[48];
-        if (has_nul_escape(body, len, field, sizeof field)) {
+        if (jsonrd_nul_escape(body, len, field, sizeof field)) {
             cJSON_Delete(root);
             return fail(err, 400, "invalid_request", field, "value",
                         "%s%sstrings must not contain U+0000 (NUL)", field, field[0] ? ": " : "");
@@ -449,8 +382,8 @@ cJSON *request_error_details(const request_error_t *err)
         ok = cJSON_AddStringToObject(d, "reason", err->reason) != NULL;
     if (ok && err->code && strcmp(err->code, "unsupported_language") == 0) {
         ok = (arr = cJSON_AddArrayToObject(d, "supported")) != NULL;
-        for (int i = 0; ok && i < REQUEST_NLANG; i++) {
-            cJSON *s = cJSON_CreateString(request_languages[i]);
+        for (int i = 0; ok && i < LANG_COUNT; i++) {
+            cJSON *s = cJSON_CreateString(lang_table[i].name);
             ok = s && cJSON_AddItemToArray(arr, s);
             if (!ok)
                 cJSON_Delete(s);

@@ -16,9 +16,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "lang.h"
 #include "protocol.h"
 
-#define REQUEST_NLANG 3
+/* pool.c's name for LANG_COUNT. */
+#define REQUEST_NLANG LANG_COUNT
 
 typedef struct {
     char *input; /* may be NULL: empty stdin */
@@ -29,7 +31,7 @@ typedef struct {
 } request_test_t;
 
 typedef struct {
-    const char *language; /* canonical static string: "python", "javascript" or "cpp" */
+    const char *language; /* canonical static string: a lang_table[] name */
     char *code;
     size_t code_len;
     char *input; /* may be NULL */
@@ -59,13 +61,6 @@ typedef struct {
  * size; the body need not be NUL-terminated. */
 int request_parse(const char *body, size_t len, request_t *req, request_error_t *err);
 void request_free(request_t *req);
-
-/* Canonical name for a language name or alias (case-insensitive), or NULL. */
-const char *request_language(const char *name);
-
-/* The canonical languages, in a fixed order, and their aliases (NULL-terminated lists). */
-extern const char *const request_languages[REQUEST_NLANG];
-const char *const *request_language_aliases(const char *canonical);
 
 /* Builds the "details" object for an error (field, reason, and for unsupported_language the
  * list of supported languages). Returns a new cJSON object the caller deletes. */

@@ -22,12 +22,25 @@
  *
  * Ownership: runtime_t is created by runtime_*_new and freed by runtime_free() after
  * runtime_stop(). The endpoint passed to the callback is only valid during the call.
+ *
+ * The skeleton (runtime.c) is the same for both runtimes. runtime_init() fills the base.
+ * runtime_start() calls ops->start, then starts the watcher thread; when either fails it calls
+ * ops->stop_all, which removes whatever was created (a start may fail half-way). The watcher
+ * calls ops->watch every ops->watch_ms until runtime_stop(), which joins it, calls
+ * ops->stop_all and logs runtime_stopped. runtime_announce() logs executor_up/executor_down and
+ * calls the endpoint callback. runtime_free() releases the uid range, calls ops->destroy and
+ * frees the runtime. A runtime keeps its own state in a struct whose first member is the
+ * runtime_t.
  */
 #ifndef CG_RUNTIME_H
 #define CG_RUNTIME_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "config.h"
 #include "uidrange.h"
@@ -45,21 +58,40 @@ typedef void (*runtime_endpoint_cb)(void *arg, const runtime_endpoint_t *ep, boo
 
 typedef struct runtime runtime_t;
 
+/* What differs between the runtimes. All but start and report_unhealthy run on the thread
+ * the skeleton says: watch on the watcher thread, stop_all and destroy on runtime_stop's and
+ * runtime_free's caller. */
 typedef struct {
     const char *name; /* "local" or "docker" */
+    int watch_ms;     /* pause between two watch passes */
     int (*start)(runtime_t *rt);
     void (*report_unhealthy)(runtime_t *rt, const char *id);
-    void (*stop)(runtime_t *rt);
-    void (*destroy)(runtime_t *rt);
+    void (*watch)(runtime_t *rt);    /* one pass: notice deaths, restart, replace */
+    void (*stop_all)(runtime_t *rt); /* stop and remove every executor (the watcher is gone) */
+    void (*destroy)(runtime_t *rt);  /* free the runtime's own members, not rt itself */
 } runtime_ops_t;
 
+/* The part both runtimes share. Created by runtime_init(), freed by runtime_free(). `mu` is the
+ * runtime's lock for what its watcher shares with report_unhealthy and stop (see each runtime's
+ * file); stopping is set once by runtime_stop() and read by any thread. */
 struct runtime {
     const runtime_ops_t *ops;
     const config_t *cfg;
     runtime_endpoint_cb cb;
     void *cb_arg;
     uidrange_t uids; /* this instance's slot uids (claimed by start, released by destroy) */
+    pthread_mutex_t mu;
+    pthread_t watcher;
+    bool watcher_started; /* start's and stop's thread only */
+    atomic_bool stopping;
 };
+
+/* Fills the base of a zeroed runtime. */
+void runtime_init(runtime_t *rt, const runtime_ops_t *ops, const config_t *cfg,
+                  runtime_endpoint_cb cb, void *arg);
+/* Logs executor_up (info) or executor_down (warn) with {"executor", "runtime", ...extra's
+ * members} and calls the endpoint callback. Takes extra (may be NULL). */
+void runtime_announce(runtime_t *rt, const runtime_endpoint_t *ep, bool up, cJSON *extra);
 
 /* Claims the instance's uid range into rt->uids (logged on failure). 0 or -errno. */
 int runtime_claim_uids(runtime_t *rt);
@@ -73,22 +105,16 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 /* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
 bool runtime_docker_available(const config_t *cfg);
 
-static inline int runtime_start(runtime_t *rt)
-{
-    return rt->ops->start(rt);
-}
+/* Starts every executor (ops->start), then the watcher thread; when either fails, stops and
+ * removes whatever was started (ops->stop_all). 0 or -errno. */
+int runtime_start(runtime_t *rt);
 static inline void runtime_report_unhealthy(runtime_t *rt, const char *id)
 {
     rt->ops->report_unhealthy(rt, id);
 }
-static inline void runtime_stop(runtime_t *rt)
-{
-    rt->ops->stop(rt);
-}
-static inline void runtime_free(runtime_t *rt)
-{
-    if (rt)
-        rt->ops->destroy(rt);
-}
+/* Stops the watcher, then every executor (ops->stop_all); logs runtime_stopped. */
+void runtime_stop(runtime_t *rt);
+/* Releases the uid range, the runtime's members (ops->destroy) and rt. NULL: no-op. */
+void runtime_free(runtime_t *rt);
 
 #endif

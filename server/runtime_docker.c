@@ -24,8 +24,8 @@
  * Teardown (runtime_stop): the watcher stops, then every container is stopped and removed in
  * parallel (one thread each), then the network is removed.
  *
- * Threads: `mu` protects the slots' container ids and flags shared between the watcher, the stop
- * threads and report_unhealthy. The docker client is safe to use from every thread.
+ * Threads: `base.mu` protects the slots' container ids and flags shared between the watcher, the
+ * stop threads and report_unhealthy. The docker client is safe to use from every thread.
  */
 #include "runtime.h"
 
@@ -49,6 +49,7 @@
 #include "docker_image.h"
 #include "docker_network.h"
 #include "docker_system.h"
+#include "lang.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -83,13 +84,9 @@ typedef struct {
     char src_dir[PATH_MAX];
     char network[128];
     bool network_created;
-    char images[REQUEST_NLANG][160];
+    char images[LANG_COUNT][160];
     dk_slot_t *slots;
     int nslots;
-    pthread_mutex_t mu;
-    pthread_t watcher;
-    bool watcher_started;
-    atomic_bool stopping;
 } dk_rt_t;
 
 /* ---- helpers ---- */
@@ -184,7 +181,7 @@ static int build_progress(void *arg, const char *text)
 /* Packs the build context of one language and builds its image unless the tag exists. */
 static int ensure_image(dk_rt_t *rt, int li)
 {
-    const char *lang = request_languages[li];
+    const char *lang = lang_table[li].name;
     static const char *const paths[] = {"Makefile", "include", "common", "executors", NULL};
     char dockerfile[64], tag[160], buildargs[256];
     const void *data;
@@ -344,15 +341,12 @@ static void announce(dk_rt_t *rt, dk_slot_t *s, bool up)
     snprintf(ep.token, sizeof ep.token, "%s", s->token);
     snprintf(ep.where, sizeof ep.where, "container %.12s", s->cid);
     if (f) {
-        cJSON_AddStringToObject(f, "executor", s->id);
-        cJSON_AddStringToObject(f, "runtime", "docker");
         cJSON_AddStringToObject(f, "container", s->name);
         cJSON_AddStringToObject(f, "ip", s->ip);
         cJSON_AddNumberToObject(f, "restarts", s->restarts);
     }
     s->up = up;
-    log_event(up ? LOG_INFO : LOG_WARN, up ? "executor_up" : "executor_down", f);
-    rt->base.cb(rt->base.cb_arg, &ep, up);
+    runtime_announce(&rt->base, &ep, up, f);
 }
 
 static void remove_container(dk_rt_t *rt, const char *cid)
@@ -367,16 +361,13 @@ static void remove_container(dk_rt_t *rt, const char *cid)
 /* Creates, starts and waits for one container; fills s->cid, s->ip. */
 static int start_slot(dk_rt_t *rt, dk_slot_t *s)
 {
-    int li = -1;
+    int li = lang_index(s->language);
     docker_err_t err;
     docker_container_info_t info;
     cJSON *body;
     char cid[DOCKER_ID_LEN];
     int rc;
 
-    for (int i = 0; i < REQUEST_NLANG; i++)
-        if (strcmp(request_languages[i], s->language) == 0)
-            li = i;
     if ((rc = cg_random_hex(s->token, 32)) != 0)
         return rc;
     snprintf(s->name, sizeof s->name, "codegate-%s-%s", rt->base.cfg->instance, s->id);
@@ -394,9 +385,9 @@ static int start_slot(dk_rt_t *rt, dk_slot_t *s)
         log_docker_error("container create", rc, &err);
         return rc;
     }
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     snprintf(s->cid, sizeof s->cid, "%s", cid);
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     if ((rc = docker_container_start(rt->dc, cid, &err)) != 0) {
         log_docker_error("container start", rc, &err);
         return rc;
@@ -413,7 +404,7 @@ static int start_slot(dk_rt_t *rt, dk_slot_t *s)
         return -EIO;
     }
     snprintf(s->ip, sizeof s->ip, "%s", info.ip);
-    rc = wait_tcp(s->ip, DK_PORT, DK_READY_TIMEOUT_MS, &rt->stopping);
+    rc = wait_tcp(s->ip, DK_PORT, DK_READY_TIMEOUT_MS, &rt->base.stopping);
     if (rc != 0) {
         char logs[2048] = "";
         docker_container_logs(rt->dc, cid, 20, logs, sizeof logs, NULL);
@@ -465,11 +456,11 @@ static void replace_slot(dk_rt_t *rt, dk_slot_t *s, const char *why)
 
     if (s->up)
         announce(rt, s, false);
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     snprintf(old, sizeof old, "%s", s->cid);
     s->cid[0] = '\0';
     s->replace = false;
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     if (old[0]) {
         log_msg(LOG_WARN, "docker: replacing %s (%s)", s->name, why);
         remove_container(rt, old);
@@ -492,10 +483,10 @@ static void watch_slot(dk_rt_t *rt, dk_slot_t *s)
     bool replace;
     int rc;
 
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     snprintf(cid, sizeof cid, "%s", s->cid);
     replace = s->replace;
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     if (!cid[0] || !s->up) {
         if (cg_now_ms() >= s->retry_at_ms)
             replace_slot(rt, s, "not running");
@@ -518,17 +509,13 @@ static void watch_slot(dk_rt_t *rt, dk_slot_t *s)
     }
 }
 
-static void *watcher_main(void *arg)
+/* One pass of the watcher thread (runtime.c). */
+static void dk_watch(runtime_t *base)
 {
-    dk_rt_t *rt = arg;
+    dk_rt_t *rt = (dk_rt_t *)base;
 
-    while (!atomic_load(&rt->stopping)) {
-        for (int i = 0; i < rt->nslots && !atomic_load(&rt->stopping); i++)
-            watch_slot(rt, &rt->slots[i]);
-        for (int t = 0; t < DK_WATCH_MS / 50 && !atomic_load(&rt->stopping); t++)
-            usleep(50000);
-    }
-    return NULL;
+    for (int i = 0; i < rt->nslots && !atomic_load(&base->stopping); i++)
+        watch_slot(rt, &rt->slots[i]);
 }
 
 /* ---- teardown ---- */
@@ -563,11 +550,11 @@ static void stop_all(dk_rt_t *rt)
 
     for (int i = 0; jobs && th && started && i < rt->nslots; i++) {
         dk_slot_t *s = &rt->slots[i];
-        pthread_mutex_lock(&rt->mu);
+        pthread_mutex_lock(&rt->base.mu);
         snprintf(jobs[i].cid, sizeof jobs[i].cid, "%s", s->cid);
         snprintf(jobs[i].name, sizeof jobs[i].name, "%s", s->name);
         s->cid[0] = '\0';
-        pthread_mutex_unlock(&rt->mu);
+        pthread_mutex_unlock(&rt->base.mu);
         jobs[i].rt = rt;
         if (jobs[i].cid[0])
             started[i] = pthread_create(&th[i], NULL, stop_one, &jobs[i]) == 0;
@@ -618,7 +605,7 @@ static int dk_start(runtime_t *base)
     log_msg(LOG_INFO, "docker: engine %s (API %s) on %s", server, api, cfg->docker_socket);
     if ((rc = find_src_dir(rt)) != 0 || (rc = ensure_base_image(rt)) != 0)
         return rc;
-    for (int li = 0; li < REQUEST_NLANG; li++)
+    for (int li = 0; li < LANG_COUNT; li++)
         if ((rc = ensure_image(rt, li)) != 0)
             return rc;
     remove_instance_leftovers(rt);
@@ -639,80 +626,62 @@ static int dk_start(runtime_t *base)
         return rc;
     }
     rt->network_created = true;
-    rt->nslots = REQUEST_NLANG * cfg->executors;
+    rt->nslots = LANG_COUNT * cfg->executors;
     rt->slots = calloc((size_t)rt->nslots, sizeof *rt->slots);
     if (!rt->slots) {
-        rc = -ENOMEM;
-        goto fail;
+        return -ENOMEM; /* runtime_start() removes what was created */
     }
-    for (int li = 0; li < REQUEST_NLANG; li++)
+    for (int li = 0; li < LANG_COUNT; li++)
         for (int n = 0; n < cfg->executors; n++, k++) {
             dk_slot_t *s = &rt->slots[k];
-            s->language = request_languages[li];
+            s->language = lang_table[li].name;
             s->n = n;
             snprintf(s->id, sizeof s->id, "%s-%d", s->language, n);
         }
     for (k = 0; k < rt->nslots; k++) {
         if ((rc = start_slot(rt, &rt->slots[k])) != 0) {
             log_msg(LOG_ERROR, "docker: executor %s did not start", rt->slots[k].id);
-            goto fail;
+            return rc;
         }
         announce(rt, &rt->slots[k], true);
     }
-    rc = pthread_create(&rt->watcher, NULL, watcher_main, rt);
-    if (rc != 0) {
-        rc = -rc;
-        goto fail;
-    }
-    rt->watcher_started = true;
     return 0;
-
-fail:
-    stop_all(rt);
-    return rc;
 }
 
 static void dk_report_unhealthy(runtime_t *base, const char *id)
 {
     dk_rt_t *rt = (dk_rt_t *)base;
 
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     for (int i = 0; i < rt->nslots; i++)
         if (strcmp(rt->slots[i].id, id) == 0)
             rt->slots[i].replace = true;
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
 }
 
-static void dk_stop(runtime_t *base)
+static void dk_stop_all(runtime_t *base)
 {
     dk_rt_t *rt = (dk_rt_t *)base;
 
-    atomic_store(&rt->stopping, true);
-    if (rt->watcher_started) {
-        pthread_join(rt->watcher, NULL);
-        rt->watcher_started = false;
-    }
     if (rt->dc && (rt->slots || rt->network_created))
         stop_all(rt);
-    log_event(LOG_INFO, "runtime_stopped", NULL);
 }
 
 static void dk_destroy(runtime_t *base)
 {
     dk_rt_t *rt = (dk_rt_t *)base;
 
-    uidrange_release(&base->uids);
     docker_client_free(rt->dc);
     free(rt->slots);
-    pthread_mutex_destroy(&rt->mu);
-    free(rt);
 }
 
 static const runtime_ops_t docker_ops = {
     .name = "docker",
+    .watch_ms = DK_WATCH_MS,
     .start = dk_start,
     .report_unhealthy = dk_report_unhealthy,
-    .stop = dk_stop,
+    .watch = dk_watch,
+    .stop_all = dk_stop_all,
     .destroy = dk_destroy,
 };
 
@@ -722,12 +691,7 @@ runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void 
 
     if (!rt)
         return NULL;
-    rt->base.ops = &docker_ops;
-    rt->base.cfg = cfg;
-    rt->base.cb = cb;
-    rt->base.uids.lock_fd = -1;
-    rt->base.cb_arg = arg;
-    pthread_mutex_init(&rt->mu, NULL);
+    runtime_init(&rt->base, &docker_ops, cfg, cb, arg);
     return &rt->base;
 }
 

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "lang.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -67,11 +68,7 @@ typedef struct {
     char executor_bin[PATH_MAX];
     char launcher_bin[PATH_MAX];
     local_exec_t *ex;
-    int nex;
-    pthread_mutex_t mu; /* protects ex[].pid against report_unhealthy */
-    pthread_t watcher;
-    bool watcher_started;
-    atomic_bool stopping;
+    int nex; /* base.mu protects ex[].pid against report_unhealthy */
 } local_rt_t;
 
 static void sibling_path(char *out, size_t len, const char *configured, const char *name)
@@ -203,9 +200,9 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
         execve(rt->executor_bin, argv, envp);
         _exit(127);
     }
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     e->pid = pid;
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     e->started_ms = cg_now_ms();
     return 0;
 }
@@ -219,7 +216,7 @@ static int wait_ready(local_rt_t *rt, local_exec_t *e)
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", e->sock);
-    while (cg_now_ms() < deadline && !atomic_load(&rt->stopping)) {
+    while (cg_now_ms() < deadline && !atomic_load(&rt->base.stopping)) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -errno;
@@ -229,9 +226,9 @@ static int wait_ready(local_rt_t *rt, local_exec_t *e)
             return 0;
         int status;
         if (waitpid(e->pid, &status, WNOHANG) == e->pid) {
-            pthread_mutex_lock(&rt->mu);
+            pthread_mutex_lock(&rt->base.mu);
             e->pid = 0;
-            pthread_mutex_unlock(&rt->mu);
+            pthread_mutex_unlock(&rt->base.mu);
             log_msg(LOG_ERROR, "executor %s exited during start-up (status %d)", e->id, status);
             return -ECHILD;
         }
@@ -253,13 +250,10 @@ static void announce(local_rt_t *rt, local_exec_t *e, bool up)
     snprintf(ep.token, sizeof ep.token, "%s", e->token);
     snprintf(ep.where, sizeof ep.where, "pid %d", (int)e->pid);
     if (f) {
-        cJSON_AddStringToObject(f, "executor", e->id);
-        cJSON_AddStringToObject(f, "runtime", "local");
         cJSON_AddNumberToObject(f, "pid", e->pid);
         cJSON_AddNumberToObject(f, "restarts", e->restarts);
     }
-    log_event(up ? LOG_INFO : LOG_WARN, up ? "executor_up" : "executor_down", f);
-    rt->base.cb(rt->base.cb_arg, &ep, up);
+    runtime_announce(&rt->base, &ep, up, f);
 }
 
 static int start_one(local_rt_t *rt, local_exec_t *e)
@@ -273,13 +267,13 @@ static int start_one(local_rt_t *rt, local_exec_t *e)
         return 0;
     }
     log_msg(LOG_ERROR, "executor %s did not start: %s", e->id, strerror(-rc));
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     if (e->pid > 0) {
         kill(e->pid, SIGKILL);
         waitpid(e->pid, NULL, 0);
         e->pid = 0;
     }
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     return rc;
 }
 
@@ -295,9 +289,12 @@ static void schedule_restart(local_exec_t *e)
     e->restart_at_ms = now + e->backoff_ms;
 }
 
-static void watch_once(local_rt_t *rt)
+/* One pass of the watcher thread (runtime.c): reap, announce down, restart when due. */
+static void local_watch(runtime_t *base)
 {
-    for (int i = 0; i < rt->nex && !atomic_load(&rt->stopping); i++) {
+    local_rt_t *rt = (local_rt_t *)base;
+
+    for (int i = 0; i < rt->nex && !atomic_load(&rt->base.stopping); i++) {
         local_exec_t *e = &rt->ex[i];
         int status;
         if (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == e->pid) {
@@ -311,9 +308,9 @@ static void watch_once(local_rt_t *rt)
                     cJSON_AddNumberToObject(f, "exitCode", WEXITSTATUS(status));
             }
             log_event(LOG_WARN, "executor_exited", f);
-            pthread_mutex_lock(&rt->mu);
+            pthread_mutex_lock(&rt->base.mu);
             e->pid = 0;
-            pthread_mutex_unlock(&rt->mu);
+            pthread_mutex_unlock(&rt->base.mu);
             announce(rt, e, false);
             schedule_restart(e);
         }
@@ -327,27 +324,16 @@ static void watch_once(local_rt_t *rt)
     }
 }
 
-static void *watcher_main(void *arg)
-{
-    local_rt_t *rt = arg;
-
-    while (!atomic_load(&rt->stopping)) {
-        watch_once(rt);
-        usleep(100000);
-    }
-    return NULL;
-}
-
 static void stop_all(local_rt_t *rt)
 {
     int64_t deadline = cg_now_ms() + LOCAL_STOP_TIMEOUT_MS;
     bool left = true;
 
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     for (int i = 0; i < rt->nex; i++)
         if (rt->ex[i].pid > 0)
             kill(rt->ex[i].pid, SIGTERM);
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
     while (left) {
         left = false;
         for (int i = 0; i < rt->nex; i++) {
@@ -397,14 +383,14 @@ static int local_start(runtime_t *base)
     }
     if ((rc = make_state_dir(rt)) != 0)
         return rc;
-    rt->nex = REQUEST_NLANG * cfg->executors;
+    rt->nex = LANG_COUNT * cfg->executors;
     rt->ex = calloc((size_t)rt->nex, sizeof *rt->ex);
     if (!rt->ex)
         return -ENOMEM;
-    for (int l = 0; l < REQUEST_NLANG; l++)
+    for (int l = 0; l < LANG_COUNT; l++)
         for (int n = 0; n < cfg->executors; n++, k++) {
             local_exec_t *e = &rt->ex[k];
-            e->language = request_languages[l];
+            e->language = lang_table[l].name;
             e->index = k;
             snprintf(e->id, sizeof e->id, "%s-%d", e->language, n);
             if ((size_t)snprintf(e->sock, sizeof e->sock, "%s/%s.sock", rt->state_dir, e->id) >=
@@ -420,70 +406,51 @@ static int local_start(runtime_t *base)
     /* Start all, then wait for all: executors start in parallel. */
     for (k = 0; k < rt->nex; k++)
         if ((rc = spawn(rt, &rt->ex[k])) != 0)
-            goto fail;
+            return rc; /* runtime_start() stops what started */
     for (k = 0; k < rt->nex; k++) {
         if ((rc = wait_ready(rt, &rt->ex[k])) != 0) {
             log_msg(LOG_ERROR, "executor %s did not become ready: %s", rt->ex[k].id, strerror(-rc));
-            goto fail;
+            return rc;
         }
         announce(rt, &rt->ex[k], true);
     }
-    rc = pthread_create(&rt->watcher, NULL, watcher_main, rt);
-    if (rc != 0) {
-        rc = -rc;
-        goto fail;
-    }
-    rt->watcher_started = true;
     return 0;
-
-fail:
-    stop_all(rt);
-    return rc;
 }
 
 static void local_report_unhealthy(runtime_t *base, const char *id)
 {
     local_rt_t *rt = (local_rt_t *)base;
 
-    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->base.mu);
     for (int i = 0; i < rt->nex; i++)
         if (strcmp(rt->ex[i].id, id) == 0 && rt->ex[i].pid > 0) {
             log_msg(LOG_WARN, "executor %s stopped answering: killing it (pid %d)", id,
                     (int)rt->ex[i].pid);
             kill(rt->ex[i].pid, SIGKILL);
         }
-    pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&rt->base.mu);
 }
 
-static void local_stop(runtime_t *base)
+static void local_stop_all(runtime_t *base)
 {
     local_rt_t *rt = (local_rt_t *)base;
 
-    atomic_store(&rt->stopping, true);
-    if (rt->watcher_started) {
-        pthread_join(rt->watcher, NULL);
-        rt->watcher_started = false;
-    }
     if (rt->ex)
         stop_all(rt);
-    log_event(LOG_INFO, "runtime_stopped", NULL);
 }
 
 static void local_destroy(runtime_t *base)
 {
-    local_rt_t *rt = (local_rt_t *)base;
-
-    uidrange_release(&base->uids);
-    free(rt->ex);
-    pthread_mutex_destroy(&rt->mu);
-    free(rt);
+    free(((local_rt_t *)base)->ex);
 }
 
 static const runtime_ops_t local_ops = {
     .name = "local",
+    .watch_ms = 100,
     .start = local_start,
     .report_unhealthy = local_report_unhealthy,
-    .stop = local_stop,
+    .watch = local_watch,
+    .stop_all = local_stop_all,
     .destroy = local_destroy,
 };
 
@@ -493,11 +460,6 @@ runtime_t *runtime_local_new(const config_t *cfg, runtime_endpoint_cb cb, void *
 
     if (!rt)
         return NULL;
-    rt->base.ops = &local_ops;
-    rt->base.cfg = cfg;
-    rt->base.cb = cb;
-    rt->base.uids.lock_fd = -1;
-    rt->base.cb_arg = arg;
-    pthread_mutex_init(&rt->mu, NULL);
+    runtime_init(&rt->base, &local_ops, cfg, cb, arg);
     return &rt->base;
 }

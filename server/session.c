@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -50,7 +51,9 @@
 
 #include "cg_util.h"
 #include "frameq.h"
+#include "lang.h"
 #include "job.h"
+#include "jsonrd.h"
 #include "log.h"
 #include "request.h"
 #include "wsframe.h"
@@ -401,57 +404,60 @@ static void on_job_event(void *arg, job_t *job, const cg_msg_t *m)
 static int parse_start(session_t *s, const cJSON *o, request_t *r, char *err, size_t errlen)
 {
     const config_t *cfg = s->hub->cfg;
-    const cJSON *lang = cJSON_GetObjectItem(o, "language"), *code = cJSON_GetObjectItem(o, "code");
-    const cJSON *args = cJSON_GetObjectItem(o, "args"), *to = cJSON_GetObjectItem(o, "timeoutMs");
-    const cJSON *mem = cJSON_GetObjectItem(o, "memoryMb"), *it;
+    const char *lang = NULL, *code = NULL, *args[CG_MAX_ARGS + 1];
+    const lang_t *l = NULL;
+    int64_t to = cfg->session_ms, mem = CG_DEFAULT_MEMORY_MB;
+    int nargs = 0;
+    jsonrd_status_t st;
+    jsonrd_err_t je;
+    char names[128];
 
     memset(r, 0, sizeof *r);
-    r->language = cJSON_IsString(lang) ? request_language(lang->valuestring) : NULL;
-    if (!r->language) {
-        snprintf(err, errlen, "language must be one of python, javascript, cpp");
+    if (jsonrd_string(jsonrd_member(o, "language", JSONRD_ANY_CASE), SIZE_MAX, &lang, NULL, NULL) ==
+        JSONRD_OK)
+        l = lang_find(lang);
+    if (!l) {
+        snprintf(err, errlen, "language must be one of %s",
+                 lang_names(names, sizeof names, ", ", ", "));
         return -1;
     }
-    if (!cJSON_IsString(code) || strlen(code->valuestring) > CG_MAX_CODE_BYTES) {
+    r->language = l->name;
+    if (jsonrd_string(jsonrd_member(o, "code", JSONRD_ANY_CASE), CG_MAX_CODE_BYTES, &code,
+                      &r->code_len, NULL) != JSONRD_OK) {
         snprintf(err, errlen, "code must be a string of at most %u bytes", CG_MAX_CODE_BYTES);
         return -1;
     }
-    r->timeout_ms = cfg->session_ms;
-    if (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 || to->valuedouble > cfg->session_ms ||
-               to->valuedouble != (double)(int)to->valuedouble)) {
+    st = jsonrd_int(jsonrd_member(o, "timeoutMs", JSONRD_ANY_CASE), 1, cfg->session_ms, &to, NULL);
+    if (st != JSONRD_OK && st != JSONRD_ABSENT) {
         snprintf(err, errlen, "timeoutMs must be an integer between 1 and %d", cfg->session_ms);
         return -1;
     }
-    if (to)
-        r->timeout_ms = to->valueint;
-    r->memory_mb = CG_DEFAULT_MEMORY_MB;
-    if (mem && (!cJSON_IsNumber(mem) || mem->valuedouble < CG_MIN_MEMORY_MB ||
-                mem->valuedouble > CG_MAX_MEMORY_MB ||
-                mem->valuedouble != (double)(int)mem->valuedouble)) {
+    r->timeout_ms = (int)to;
+    st = jsonrd_int(jsonrd_member(o, "memoryMb", JSONRD_ANY_CASE), CG_MIN_MEMORY_MB,
+                    CG_MAX_MEMORY_MB, &mem, NULL);
+    if (st != JSONRD_OK && st != JSONRD_ABSENT) {
         snprintf(err, errlen, "memoryMb must be an integer between %d and %d", CG_MIN_MEMORY_MB,
                  CG_MAX_MEMORY_MB);
         return -1;
     }
-    if (mem)
-        r->memory_mb = mem->valueint;
-    if (args && (!cJSON_IsArray(args) || cJSON_GetArraySize(args) > CG_MAX_ARGS)) {
+    r->memory_mb = (int)mem;
+    st = jsonrd_strings(jsonrd_member(o, "args", JSONRD_ANY_CASE), CG_MAX_ARGS, CG_MAX_ARG_BYTES,
+                        args, &nargs, &je);
+    if (st == JSONRD_RANGE || (st == JSONRD_TYPE && je.index < 0)) {
         snprintf(err, errlen, "args must be an array of at most %d strings", CG_MAX_ARGS);
         return -1;
     }
-    r->code = strdup(code->valuestring);
-    r->code_len = strlen(code->valuestring);
-    if (args) {
-        r->args = calloc((size_t)cJSON_GetArraySize(args) + 1, sizeof *r->args);
-        cJSON_ArrayForEach(it, args)
-        {
-            if (!cJSON_IsString(it) || strlen(it->valuestring) > CG_MAX_ARG_BYTES || !r->args) {
-                snprintf(err, errlen, "args must be strings of at most %d bytes", CG_MAX_ARG_BYTES);
-                request_free(r);
-                return -1;
-            }
-            r->args[r->nargs++] = strdup(it->valuestring);
-        }
+    if (st != JSONRD_OK && st != JSONRD_ABSENT) {
+        snprintf(err, errlen, "args must be strings of at most %d bytes", CG_MAX_ARG_BYTES);
+        return -1;
     }
-    if (!r->code) {
+    r->code = strdup(code);
+    if (r->code && nargs > 0) {
+        r->args = calloc((size_t)nargs + 1, sizeof *r->args);
+        for (int i = 0; r->args && i < nargs && (r->args[i] = strdup(args[i])); i++)
+            r->nargs = i + 1;
+    }
+    if (!r->code || r->nargs != nargs) {
         request_free(r);
         snprintf(err, errlen, "out of memory");
         return -1;

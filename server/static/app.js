@@ -5,6 +5,9 @@
  * a console: output frames are appended as they arrive, each line typed is sent as a stdin frame.
  * Program output is only ever inserted as text (textContent / text nodes), never as HTML.
  *
+ * The language list, the names shown and the versions come from GET /api/languages (the
+ * gateway's language table); EXAMPLES only holds a starting program for the languages it knows.
+ *
  * For trying the page from a file or another server, ?api=http://host:port/ points it at a gateway.
  */
 "use strict";
@@ -67,8 +70,9 @@
             input: "Ada\n5\n",
         },
     };
-    const LANG_NAMES = { python: "Python", javascript: "JavaScript", cpp: "C++" };
-    const RUNTIME_NAMES = { python: "Python ", javascript: "Node.js ", cpp: "g++ " };
+    const NO_EXAMPLE = { code: "", input: "" };
+    /* GET /api/languages entries by name, filled by checkGateway(). */
+    const LANGS = {};
     const STORE_KEY = "codegate.playground.v1";
     const RUN_TIMEOUT_MS = 120000;
 
@@ -151,7 +155,7 @@
     function loadState() {
         try {
             const s = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
-            if (s && EXAMPLES[s.language]) {
+            if (s && typeof s.language === "string") {
                 state.language = s.language;
                 state.code = s.code || {};
                 state.input = s.input || {};
@@ -180,8 +184,9 @@
         el.language.value = lang;
         const code = state.code[lang];
         const input = state.input[lang];
-        el.code.value = typeof code === "string" ? code : EXAMPLES[lang].code;
-        el.stdin.value = typeof input === "string" ? input : EXAMPLES[lang].input;
+        const example = EXAMPLES[lang] || NO_EXAMPLE;
+        el.code.value = typeof code === "string" ? code : example.code;
+        el.stdin.value = typeof input === "string" ? input : example.input;
         el.code.setSelectionRange(0, 0);
         el.code.scrollTop = 0;
         updateCursor();
@@ -385,7 +390,7 @@
             addMeta("result-time", "compile ", fmtMs(d.compile.durationMs));
         }
         if (d.version)
-            addMeta("result-version", RUNTIME_NAMES[d.language] || d.language + " ", d.version);
+            addMeta("result-version", runtimeName(d.language) + " ", d.version);
         if (d.truncated)
             addMeta("result-truncated", "", "output truncated");
         if (d.status !== "compile_error" || d.stdout) {
@@ -510,7 +515,7 @@
     function onFrame(s, f) {
         switch (f.type) {
         case "started":
-            if (s.lang === "cpp") {
+            if (LANGS[s.lang] && LANGS[s.lang].compiled) {
                 setConsoleStatus("Compiling…");
             } else {
                 setConsoleStatus("Running. Type a line and press Enter to send it.");
@@ -675,6 +680,37 @@
 
     /* ---- the gateway's languages and versions ---- */
 
+    function displayName(name) {
+        return (LANGS[name] && LANGS[name].displayName) || name;
+    }
+
+    function runtimeName(name) {
+        return (LANGS[name] && LANGS[name].runtime) || name;
+    }
+
+    /* Fills the language menu from /api/languages, keeping the chosen language if it is there. */
+    function showLanguages(list) {
+        const names = [];
+        for (const l of list) {
+            if (!l || typeof l.language !== "string")
+                continue;
+            LANGS[l.language] = l;
+            names.push(l.language);
+        }
+        if (names.join() === Array.from(el.language.options, (o) => o.value).join())
+            return;
+        el.language.textContent = "";
+        for (const name of names) {
+            const opt = document.createElement("option");
+            opt.value = name;
+            opt.textContent = displayName(name);
+            if (LANGS[name].version)
+                opt.title = runtimeName(name) + " " + LANGS[name].version;
+            el.language.appendChild(opt);
+        }
+        showLanguage(names.indexOf(state.language) >= 0 ? state.language : names[0]);
+    }
+
     async function checkGateway() {
         try {
             const ctl = new AbortController();
@@ -686,13 +722,11 @@
             if (!resp.ok || !list)
                 throw new Error("HTTP " + resp.status);
             const parts = [];
+            showLanguages(list);
             for (const l of list) {
-                const opt = el.language.querySelector('option[value="' + l.language + '"]');
-                const lang = LANG_NAMES[l.language] || l.language;
-                const runtime = l.version ? (RUNTIME_NAMES[l.language] || "") + l.version : "";
-                if (opt && runtime)
-                    opt.title = runtime;
-                parts.push((runtime || lang) + (l.ready === false ? " (not ready)" : ""));
+                const runtime = l.version ? runtimeName(l.language) + " " + l.version : "";
+                parts.push((runtime || displayName(l.language)) +
+                           (l.ready === false ? " (not ready)" : ""));
             }
             setText(el.gateway, "Gateway ready: " + parts.join(", "));
             el.gateway.className = "gateway-status";

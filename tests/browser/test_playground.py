@@ -113,12 +113,18 @@ def test_page_served():
     for id_ in ("language", "reset-example", "run", "interactive", "code", "stdin", "result",
                 "console", "console-output", "console-input", "console-eof", "console-kill"):
         check(D.find_elements(By.ID, id_), "control #%s exists" % id_)
-    values = [o.get_attribute("value") for o in Select(q("language")).options]
-    check(values == ["python", "javascript", "cpp"], "language options %r" % values)
     for id_ in ("language", "code", "stdin", "console-input"):
         labels = D.find_elements(By.CSS_SELECTOR, 'label[for="%s"]' % id_)
         check(labels, "#%s has a label" % id_)
     wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    # The menu is the gateway's language table (GET /api/languages), names as people write them.
+    opts = Select(q("language")).options
+    values = [o.get_attribute("value") for o in opts]
+    check(values == ["python", "javascript", "cpp"], "language options %r" % values)
+    names = [o.text for o in opts]
+    check(names == ["Python", "JavaScript", "C++"], "language names %r" % names)
+    check(q("language").get_attribute("value") == "python", "python chosen first")
+    check((opts[0].get_attribute("title") or "").startswith("Python 3."), "version in the title")
     check("Python 3." in text("gateway-status"), text("gateway-status"))
 
 

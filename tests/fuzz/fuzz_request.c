@@ -19,7 +19,7 @@
 
 static void check_request(const request_t *r)
 {
-    CHECK(request_language(r->language) == r->language);
+    CHECK(lang_find(r->language) && lang_find(r->language)->name == r->language);
     CHECK(r->code && strlen(r->code) == r->code_len && r->code_len <= CG_MAX_CODE_BYTES);
     CHECK(!r->input || (strlen(r->input) == r->input_len && r->input_len <= CG_MAX_INPUT_BYTES));
     CHECK(r->input || r->input_len == 0);

@@ -1,9 +1,10 @@
 /*
- * log.c - JSON-lines logging to stdout (see log.h).
+ * log.c - JSON-lines logging for the gateway and the executor (see log.h).
  */
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,46 @@
 #include "cg_util.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static log_level_t log_min = LOG_INFO;
+static atomic_int log_min = LOG_INFO;
+static int log_fd = STDOUT_FILENO;
+static const char *log_src;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+void log_setup(int fd, const char *src)
+{
+    log_fd = fd;
+    log_src = src;
+}
+
 void log_set_level(log_level_t level)
 {
-    log_min = level;
+    atomic_store(&log_min, (int)level);
+}
+
+int log_level_parse(const char *name, log_level_t *out)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (log_level_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+bool log_enabled(log_level_t level)
+{
+    return (int)level >= atomic_load(&log_min);
+}
+
+/* s as a JSON string literal (malloc'ed, the caller frees), or NULL. */
+static char *json_string(const char *s)
+{
+    cJSON *j = s ? cJSON_CreateString(s) : NULL;
+    char *out = j ? cJSON_PrintUnformatted(j) : NULL;
+
+    cJSON_Delete(j);
+    return out;
 }
 
 static void format_ts(char *buf, size_t len)
@@ -34,29 +68,29 @@ static void format_ts(char *buf, size_t len)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
 }
 
-/* Prints {"ts":..,"level":..[,"event":..], <members of obj>} as one line with one write(). */
+/* Prints {"ts":..,"level":..[,"src":..][,"event":..], <members of obj>} as one line with one
+ * write(). */
 static void emit(log_level_t level, const char *event, cJSON *obj)
 {
-    char ts[40], head[160], *ev = NULL, *body;
+    char ts[40], head[256], *ev = NULL, *src = NULL, *body;
     size_t hlen, blen;
 
     format_ts(ts, sizeof ts);
-    if (event) {
-        cJSON *s = cJSON_CreateString(event);
-        ev = s ? cJSON_PrintUnformatted(s) : NULL;
-        cJSON_Delete(s);
-    }
+    ev = json_string(event);
+    src = json_string(log_src);
     body = cJSON_PrintUnformatted(obj); /* "{...}" */
     cJSON_Delete(obj);
     if (!body) {
         free(ev);
+        free(src);
         return;
     }
     blen = strlen(body);
-    hlen = (size_t)snprintf(head, sizeof head, "{\"ts\":\"%s\",\"level\":\"%s\"%s%s%s", ts,
-                            level_names[level], ev ? ",\"event\":" : "", ev ? ev : "",
-                            blen > 2 ? "," : "");
+    hlen = (size_t)snprintf(head, sizeof head, "{\"ts\":\"%s\",\"level\":\"%s\"%s%s%s%s%s", ts,
+                            level_names[level], src ? ",\"src\":" : "", src ? src : "",
+                            ev ? ",\"event\":" : "", ev ? ev : "", blen > 2 ? "," : "");
     free(ev);
+    free(src);
     if (hlen >= sizeof head)
         hlen = sizeof head - 1;
     /* body[0] is '{': replace it by the head, keep the rest and end with a newline. */
@@ -66,7 +100,7 @@ static void emit(log_level_t level, const char *event, cJSON *obj)
         memcpy(line + hlen, body + 1, blen - 1);
         line[hlen + blen - 1] = '\n';
         pthread_mutex_lock(&log_mu);
-        (void)cg_write_all(STDOUT_FILENO, line, hlen + blen);
+        (void)cg_write_all(log_fd, line, hlen + blen);
         pthread_mutex_unlock(&log_mu);
         free(line);
     }
@@ -77,7 +111,7 @@ void log_json(log_level_t level, cJSON *obj)
 {
     if (!obj)
         return;
-    if (level < log_min) {
+    if (!log_enabled(level)) {
         cJSON_Delete(obj);
         return;
     }
@@ -90,27 +124,33 @@ void log_event(log_level_t level, const char *event, cJSON *fields)
 
     if (!obj)
         return;
-    if (level < log_min) {
+    if (!log_enabled(level)) {
         cJSON_Delete(obj);
         return;
     }
     emit(level, event, obj);
 }
 
-void log_msg(log_level_t level, const char *fmt, ...)
+void log_vmsg(log_level_t level, const char *fmt, va_list ap)
 {
     char buf[1024];
-    va_list ap;
     cJSON *obj;
 
-    if (level < log_min)
+    if (!log_enabled(level))
         return;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     obj = cJSON_CreateObject();
     if (!obj)
         return;
     cJSON_AddStringToObject(obj, "msg", buf);
     log_json(level, obj);
+}
+
+void log_msg(log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmsg(level, fmt, ap);
+    va_end(ap);
 }

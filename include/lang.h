@@ -1,0 +1,73 @@
+/*
+ * lang.h - the language table: every fact about a language, in one place.
+ *
+ * The gateway (request validation, sessions, /api/languages, both runtimes, metrics), the
+ * executor (profiles.c: how a program is compiled, run and limited) and, through
+ * GET /api/languages, the playground all read this table; nothing else names a language.
+ * Adding a language is one entry in common/lang.c (and one docker/Dockerfile.<name>).
+ *
+ * Ownership: the table and everything it points to are static and read-only; any thread may
+ * read them at any time. Nothing here allocates.
+ *
+ * Argument templates (compile, run) may hold "{file}" (the source file name), "{dir}" (the
+ * work dir's absolute path) and "{mem}" (the run's memory limit in MiB); the executor expands
+ * them (profile_expand()).
+ */
+#ifndef CG_LANG_H
+#define CG_LANG_H
+
+#include <stddef.h>
+
+/* How many languages the table holds: sizes per-language arrays (metrics, pool, runtimes). */
+#define LANG_COUNT 3
+
+/* The executor's default wall clock of one compile (--compile-timeout-ms) and its maximum.
+ * The gateway waits for a compile this long too (http.c): the same number, not a copy. */
+#define LANG_COMPILE_TIMEOUT_MS 20000
+#define LANG_COMPILE_TIMEOUT_MAX_MS 120000
+/* A number as a string literal (option tables hold defaults as text). */
+#define LANG_STR_(x) #x
+#define LANG_STR(x) LANG_STR_(x)
+
+#define LANG_PTY_NONE 0  /* interactive runs: stdin and stdout are pipes */
+#define LANG_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
+#define LANG_PTY_INOUT 2 /* both are the same pseudo-terminal */
+
+typedef struct {
+    const char *name;               /* canonical, as in the API: "python", "javascript", "cpp" */
+    const char *display;            /* for people: "Python", "JavaScript", "C++" */
+    const char *runtime;            /* what runs it, shown before its version: "Node.js" */
+    const char *const *aliases;     /* other names the API accepts (case-insensitive) */
+    const char *file;               /* source file name in the work dir */
+    const char *const *compile;     /* NULL for interpreted languages */
+    const char *const *run;         /* the run command */
+    const char *const *version_cmd; /* prints the version; see profile_version() */
+    const char *const *env;         /* extra "K=V" for runs */
+    const char *const *oom_markers; /* stderr text that means the program ran out of memory */
+    const char *binary;             /* what the compile step produces (cached), or NULL */
+    const char *preload_file;       /* a file written next to the source for the run command */
+    const char *preload;            /* (the runtime's own set-up, see lang.c), or NULL */
+    int compile_timeout_ms;         /* default wall clock of the compile step; 0: none */
+    int as_extra_mb;                /* without a memory cgroup, RLIMIT_AS = memoryMb + this (+
+                                       thread stacks, runner.h); -1 = no RLIMIT_AS */
+    int pty;                        /* interactive runs: LANG_PTY_* (runner.c) */
+} lang_t;
+
+/* The entries, in the order the API lists them. */
+extern const lang_t lang_table[LANG_COUNT];
+
+/* The index of a canonical name (exact match), or -1 (also for NULL). */
+int lang_index(const char *name);
+
+/* The entry of a canonical name or an alias (case-insensitive), or NULL (also for NULL). */
+const lang_t *lang_find(const char *name);
+
+/* The entry of a canonical name (exact match), or NULL. */
+const lang_t *lang_get(const char *name);
+
+/* Writes the canonical names into buf joined by sep, the last two by last (", " and " or "
+ * give "python, javascript or cpp"). Returns buf; when len is too small, only the names that
+ * fit whole. */
+const char *lang_names(char *buf, size_t len, const char *sep, const char *last);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * test_lang.c - the language table (common/lang.c): look-ups by name and alias, the joined
+ * list of names, and that every entry is complete and consistent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lang.h"
+
+static void test_index_and_get(void **state)
+{
+    (void)state;
+    assert_int_equal(lang_index("python"), 0);
+    assert_int_equal(lang_index("javascript"), 1);
+    assert_int_equal(lang_index("cpp"), 2);
+    assert_int_equal(lang_index("py"), -1);     /* canonical names only */
+    assert_int_equal(lang_index("Python"), -1); /* exact */
+    assert_int_equal(lang_index(""), -1);
+    assert_int_equal(lang_index(NULL), -1);
+    assert_ptr_equal(lang_get("cpp"), &lang_table[2]);
+    assert_null(lang_get("c++"));
+    assert_null(lang_get(NULL));
+}
+
+static void test_find(void **state)
+{
+    (void)state;
+    static const char *const names[][2] = {
+        {"python", "python"}, {"PY", "python"},       {"python3", "python"},
+        {"js", "javascript"}, {"Node", "javascript"}, {"NODEJS", "javascript"},
+        {"c++", "cpp"},       {"CXX", "cpp"},         {"Cpp", "cpp"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const lang_t *l = lang_find(names[i][0]);
+        assert_non_null(l);
+        assert_string_equal(l->name, names[i][1]);
+    }
+    static const char *const bad[] = {"cobol", "", "python2", "c", "java", " py", "py ", "node.js"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_null(lang_find(bad[i]));
+    assert_null(lang_find(NULL));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    char buf[128], small[12];
+
+    assert_string_equal(lang_names(buf, sizeof buf, ", ", " or "), "python, javascript or cpp");
+    assert_string_equal(lang_names(buf, sizeof buf, ", ", ", "), "python, javascript, cpp");
+    /* too small: whole names only, always terminated */
+    assert_string_equal(lang_names(small, sizeof small, ", ", " or "), "python");
+    assert_string_equal(lang_names(small, 1, ", ", " or "), "");
+}
+
+/* Every entry is complete: adding a language is one entry, and a half-filled one fails here. */
+static void test_entries_complete(void **state)
+{
+    (void)state;
+    for (int i = 0; i < LANG_COUNT; i++) {
+        const lang_t *l = &lang_table[i];
+        assert_non_null(l->name);
+        assert_non_null(l->display);
+        assert_non_null(l->runtime);
+        assert_non_null(l->aliases);
+        assert_non_null(l->file);
+        assert_non_null(l->run);
+        assert_non_null(l->version_cmd);
+        assert_non_null(l->env);
+        assert_non_null(l->oom_markers);
+        assert_true(l->pty == LANG_PTY_NONE || l->pty == LANG_PTY_IN || l->pty == LANG_PTY_INOUT);
+        /* a compile step has a product and a timeout the executor accepts; no step, neither */
+        if (l->compile) {
+            assert_non_null(l->binary);
+            assert_in_range(l->compile_timeout_ms, 1000, LANG_COMPILE_TIMEOUT_MAX_MS);
+        } else {
+            assert_null(l->binary);
+            assert_int_equal(l->compile_timeout_ms, 0);
+        }
+        /* every name and alias finds this entry, and no other entry claims it */
+        assert_ptr_equal(lang_find(l->name), l);
+        for (const char *const *a = l->aliases; *a; a++)
+            assert_ptr_equal(lang_find(*a), l);
+    }
+    assert_int_equal(LANG_COMPILE_TIMEOUT_MS, atoi(LANG_STR(LANG_COMPILE_TIMEOUT_MS)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_index_and_get),
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_entries_complete),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
