@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets tests/fuzz/fuzz_<name>.c with clang (fuzzer + ASan + UBSan) and
-# runs each for SECONDS (default 60). scripts/run-tests.sh runs the session frame parser's
-# target (wsframe) for 60 s; the others are not part of `make test`.
+# runs each for SECONDS (default 60). scripts/run-tests.sh runs the HTTP request path's (http)
+# and the session frame parser's (wsframe) targets for 60 s each; run the others by name.
 #
 #   scripts/fuzz.sh [SECONDS] [name...]      e.g. scripts/fuzz.sh 300 protocol
 #
@@ -29,7 +29,7 @@ mkdir -p "$out/artifacts"
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iserver
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 # shellcheck disable=SC2207
-cjson_cflags=($(pkg-config --cflags libcjson)) cjson_libs=($(pkg-config --libs libcjson))
+cjson_cflags=($(pkg-config --cflags libcjson)) cjson_libs=($(pkg-config --libs libcjson libcrypto))
 
 status=0
 for n in "${names[@]}"; do
