@@ -116,6 +116,28 @@ def test_shape_checker_catches_drift():
     same_shape(real, real)
 
 
+def test_architecture_index_is_true():
+    """docs/ARCHITECTURE.md's behaviour -> file:function index: every file exists and every
+    function named for it is defined there, so the one hop lands."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    text = open(os.path.join(root, "docs", "ARCHITECTURE.md")).read()
+    index = text[text.index("## Behaviour"):]
+    bad, seen = [], 0
+    for cell in re.findall(r"`([\w/.]+\.[ch])(?::(\w+))?`((?:, `\w+`)*)", index):
+        path, fn, more = cell
+        full = os.path.join(root, path)
+        if not os.path.exists(full):
+            bad.append("%s: no such file" % path)
+            continue
+        src = open(full).read()
+        for f in ([fn] if fn else []) + re.findall(r"`(\w+)`", more):
+            seen += 1
+            if not re.search(r"^[\w][\w \*]*\b%s\(" % re.escape(f), src, re.M):
+                bad.append("%s: no function %s" % (path, f))
+    check(seen > 20, "the index names functions (%d found)" % seen)
+    check(not bad, "ARCHITECTURE.md points nowhere: " + "; ".join(bad))
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     extra = sys.argv[2:] or ["--runtime", "local"]
@@ -124,6 +146,7 @@ def main():
         found.extend(examples(path))
     r = Runner("docs (%s)" % " ".join(extra))
     r.run(test_shape_checker_catches_drift)
+    r.run(test_architecture_index_is_true)
     r.run(test_found_examples(found))
     g = Gateway(build, extra, name="http-docs").start()
     try:
