@@ -120,30 +120,40 @@ ssize_t cg_read_full(int fd, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-int cg_grow_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+int cg_buf_append(cg_buf_t *b, const void *data, size_t n)
 {
-    if (*len + n + 1 > *cap) {
-        size_t ncap = *cap ? *cap : 65536;
-        while (ncap < *len + n + 1)
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->len + n + 1)
             ncap *= 2;
-        char *nb = realloc(*buf, ncap);
+        char *nb = realloc(b->data, ncap);
         if (!nb)
             return -ENOMEM;
-        *buf = nb;
-        *cap = ncap;
+        b->data = nb;
+        b->cap = ncap;
     }
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    (*buf)[*len] = '\0';
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
     return 0;
 }
 
-void cg_grow_reset(char **buf, size_t *len, size_t *cap, size_t keep)
+void cg_buf_reset(cg_buf_t *b, size_t keep)
 {
-    *len = 0;
-    if (*cap > keep) {
-        free(*buf);
-        *buf = NULL;
-        *cap = 0;
+    b->len = 0;
+    if (b->cap > keep) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    } else if (b->data) {
+        b->data[0] = '\0';
     }
+}
+
+void cg_buf_free(cg_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
 }

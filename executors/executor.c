@@ -41,8 +41,7 @@ typedef struct conn {
     struct lws *wsi;
     char peer[64];
     frameq_t out; /* frames with LWS_PRE headroom; out.bytes: payload bytes queued */
-    char *rx;
-    size_t rx_len, rx_cap;
+    cg_buf_t rx; /* the message being reassembled */
     rjob_t *job;
     struct conn *next;
 } conn_t;
@@ -293,17 +292,17 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
 static int on_receive(conn_t *c, const void *in, size_t len)
 {
     lws_validity_confirmed(c->wsi); /* the peer is alive: no keepalive PING needed now */
-    if (c->rx_len + len > CG_MAX_FRAME_BYTES) {
+    if (c->rx.len + len > CG_MAX_FRAME_BYTES) {
         executor_log("warn", "connection %s: frame over %u bytes, closing (1009)", c->peer,
                      CG_MAX_FRAME_BYTES);
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1;
     }
-    if (cg_grow_append(&c->rx, &c->rx_len, &c->rx_cap, in, len) != 0)
+    if (cg_buf_append(&c->rx, in, len) != 0)
         return -1;
     if (lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi)) {
-        on_frame(c, c->rx, c->rx_len);
-        cg_grow_reset(&c->rx, &c->rx_len, &c->rx_cap, 4u * 1024 * 1024);
+        on_frame(c, c->rx.data, c->rx.len);
+        cg_buf_reset(&c->rx, 4u * 1024 * 1024);
     }
     return 0;
 }
@@ -378,8 +377,7 @@ static void conn_closed(executor_t *ex, conn_t *c)
         c->job = NULL;
     }
     frameq_clear(&c->out);
-    free(c->rx);
-    c->rx = NULL;
+    cg_buf_free(&c->rx);
     cJSON *f = cJSON_CreateObject();
     if (f) {
         cJSON_AddStringToObject(f, "peer", c->peer);

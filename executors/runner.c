@@ -51,7 +51,7 @@ static void step_next_fresh(rjob_t *job);
 /* ---- small helpers ---- */
 
 /* Sanitized copy of a whole buffer (malloc'ed), or NULL. */
-static char *sanitized(const buf_t *b)
+static char *sanitized(const cg_buf_t *b)
 {
     char *s = malloc(CG_UTF8_MAX_OUT(b->len));
 
@@ -95,8 +95,8 @@ static void report_step(rjob_t *job)
     o.truncated = p->truncated;
     verdict_decide(&vs, p->status.data, p->status.len, &o, msg, sizeof msg);
     if (msg[0]) { /* the program did not start: stderr says why */
-        buf_free(&p->err);
-        buf_append(&p->err, msg, strlen(msg));
+        cg_buf_free(&p->err);
+        cg_buf_append(&p->err, msg, strlen(msg));
     }
     if (job->step >= 0 && job->budget_capped && o.timed_out)
         job->budget_exceeded = true; /* it ran out of the job's time, not of its own */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "keeper.h"
+#include "cg_util.h"
 #include "runner.h"
 #include "utf8.h"
 
@@ -28,11 +29,6 @@
  * keeps one open. Generous enough for a loaded machine, short enough not to matter. */
 #define RUN_DRAIN_MS 500
 #define COMPILE_OUTPUT_LIMIT (256u * 1024u)
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buf_t;
 
 typedef struct {
     uv_pipe_t pin, pout, perr, pstat;
@@ -50,7 +46,7 @@ typedef struct {
     bool line_open; /* the last stdin written did not end with a newline */
     size_t limit;   /* stdout+stderr cap */
     size_t total;
-    buf_t out, err, status;
+    cg_buf_t out, err, status;
     cg_utf8_state_t u_out, u_err;
     int64_t t0;
     long seq; /* the run's number at its slot's launcher (stop requests name it) */
@@ -95,32 +91,6 @@ struct runner {
     rjob_t *jobs;
     int active;
 };
-
-/* ---- growable buffers ---- */
-
-static inline int buf_append(buf_t *b, const char *data, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (!nd)
-            return -ENOMEM;
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static inline void buf_free(buf_t *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
 
 /* Sends a frame on the job's connection (takes it; dropped once detached). */
 static inline void runner_send(rjob_t *job, char *frame)

@@ -106,7 +106,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (s == (uv_stream_t *)&p->pstat) {
         if (p->status.len + (size_t)n <= RUNREQ_REPORT_MAX)
-            buf_append(&p->status, buf->base, (size_t)n);
+            cg_buf_append(&p->status, buf->base, (size_t)n);
         return;
     }
     bool is_err = s == (uv_stream_t *)&p->perr;
@@ -128,7 +128,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             uv_read_stop((uv_stream_t *)&p->perr);
         }
     } else
-        buf_append(is_err ? &p->err : &p->out, buf->base, keep);
+        cg_buf_append(is_err ? &p->err : &p->out, buf->base, keep);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -263,9 +263,9 @@ static int pipe_init(rjob_t *job, uv_pipe_t *p)
 
 void runner_step_reset(rproc_t *p)
 {
-    buf_free(&p->out);
-    buf_free(&p->err);
-    buf_free(&p->status);
+    cg_buf_free(&p->out);
+    cg_buf_free(&p->err);
+    cg_buf_free(&p->status);
     if (p->pty_slave > 0)
         close(p->pty_slave);
     memset(p, 0, sizeof *p);
@@ -328,11 +328,11 @@ void runner_step_start(rjob_t *job)
     if (rc || pipe_init(job, &p->pin) || pipe_init(job, &p->pout) || pipe_init(job, &p->perr) ||
         pipe_init(job, &p->pstat) || build_request(job, &sr, wall, compile) != 0 ||
         (msglen = runreq_encode(&sr.rq, NULL, 0)) < 0) {
-        buf_append(&p->err, "executor: cannot prepare the run", 32);
+        cg_buf_append(&p->err, "executor: cannot prepare the run", 32);
         goto fail;
     }
     if (!(msg = malloc((size_t)msglen)) || runreq_encode(&sr.rq, msg, (size_t)msglen) != msglen) {
-        buf_append(&p->err, "executor: out of memory", 23);
+        cg_buf_append(&p->err, "executor: out of memory", 23);
         goto fail;
     }
     if (ex->interactive && !compile && r->cfg.profile->pty != PROFILE_PTY_NONE) {
@@ -350,7 +350,7 @@ void runner_step_start(rjob_t *job)
     if ((ch[0][1] < 0 && channel(&p->pin, ch[0], true) != 0) ||
         (ch[1][1] < 0 && channel(&p->pout, ch[1], false) != 0) ||
         channel(&p->perr, ch[2], false) != 0 || channel(&p->pstat, ch[3], false) != 0) {
-        buf_append(&p->err, "executor: cannot make the run's pipes", 37);
+        cg_buf_append(&p->err, "executor: cannot make the run's pipes", 37);
         goto fail_fds;
     }
     for (int i = 0; i < 4; i++)
@@ -362,7 +362,7 @@ void runner_step_start(rjob_t *job)
         char m[160];
         int k = snprintf(m, sizeof m, "executor: cannot reach the sandbox launcher %s: %s",
                          r->cfg.launcher, strerror(-rc));
-        buf_append(&p->err, m, (size_t)k);
+        cg_buf_append(&p->err, m, (size_t)k);
         goto fail_fds;
     }
     /* The launcher has them now: EOF comes when its copies and the program's are closed. */

@@ -31,10 +31,18 @@ int cg_write_file(const char *dir, const char *name, const char *val);
 /* The same relative to a directory descriptor (AT_FDCWD: name is a path). 0 or -errno. */
 int cg_write_at(int dirfd, const char *name, const char *val);
 
-/* A growable byte buffer kept NUL-terminated (WebSocket message reassembly on both sides).
- * Appends n bytes, doubling the capacity from 64 KiB as needed. 0 or -ENOMEM (unchanged). */
-int cg_grow_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
-/* Empties the buffer after a message; frees it when it grew beyond keep bytes. */
-void cg_grow_reset(char **buf, size_t *len, size_t *cap, size_t keep);
+/* The one growable byte buffer (a program's output, WebSocket message reassembly on both sides,
+ * Docker answers and stream lines), kept NUL-terminated. Zero-initialised it is empty.
+ * cg_buf_append adds n bytes, doubling the capacity from 4 KiB as needed: 0 or -ENOMEM (then
+ * unchanged). cg_buf_reset empties it and frees the memory when it grew beyond keep bytes;
+ * cg_buf_free frees it (the owner's to call). */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} cg_buf_t;
+
+int cg_buf_append(cg_buf_t *b, const void *data, size_t n);
+void cg_buf_reset(cg_buf_t *b, size_t keep);
+void cg_buf_free(cg_buf_t *b);
 
 #endif

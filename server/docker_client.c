@@ -33,6 +33,8 @@
 
 #include <curl/curl.h>
 
+#include "cg_util.h"
+
 #define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 #define DOCKER_BASE_URL "http://localhost/v" DOCKER_API_VERSION
 #define DOCKER_CONNECT_TIMEOUT_MS 5000L
@@ -44,8 +46,7 @@ struct docker_client {
 
 /* A bounded answer buffer. */
 typedef struct {
-    char *data;
-    size_t len, cap;
+    cg_buf_t b;
     bool overflow;
 } buf_t;
 
@@ -69,24 +70,11 @@ static void curl_init_once(void)
 
 static int buf_append(buf_t *b, const char *p, size_t n)
 {
-    if (b->len + n + 1 > DOCKER_MAX_BODY) {
+    if (b->b.len + n + 1 > DOCKER_MAX_BODY) {
         b->overflow = true;
         return DOCKER_ETOOBIG;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (!nd)
-            return DOCKER_ENOMEM;
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
+    return cg_buf_append(&b->b, p, n) == 0 ? 0 : DOCKER_ENOMEM;
 }
 
 /* ---- names and URLs ---- */
@@ -304,15 +292,15 @@ int docker_client_call(docker_client_t *dc, const docker_call_t *call, docker_bo
     r.url = url;
     int rc = perform(dc, &r, err);
     if (rc == 0 && (rc = docker_error_from_status(r.status)) != 0)
-        docker_error_from_body(err, r.status, r.resp.data, r.resp.len);
+        docker_error_from_body(err, r.status, r.resp.b.data, r.resp.b.len);
     if (rc == 0 && resp) {
-        if (!r.resp.data && buf_append(&r.resp, "", 0) != 0) /* always a string */
+        if (!r.resp.b.data && buf_append(&r.resp, "", 0) != 0) /* always a string */
             rc = docker_error_set(err, DOCKER_ENOMEM, "%s", "out of memory");
-        resp->data = r.resp.data;
-        resp->len = r.resp.len;
-        r.resp.data = NULL;
+        resp->data = r.resp.b.data;
+        resp->len = r.resp.b.len;
+        r.resp.b.data = NULL;
     }
-    free(r.resp.data);
+    cg_buf_free(&r.resp.b);
     free(url);
     return rc;
 }

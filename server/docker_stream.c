@@ -23,23 +23,10 @@ static int lines_emit(docker_stream_lines_t *lb, const char *p, size_t n)
     return lb->cb(lb->arg, p, n);
 }
 
-/* Appends a piece of a line to lb->buf. */
+/* Appends a piece of a line to lb->line. */
 static int lines_keep(docker_stream_lines_t *lb, const char *data, size_t n)
 {
-    if (lb->len + n + 1 > lb->cap) {
-        size_t cap = lb->cap ? lb->cap : 1024;
-        while (cap < lb->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(lb->buf, cap);
-        if (!nb)
-            return DOCKER_ENOMEM;
-        lb->buf = nb;
-        lb->cap = cap;
-    }
-    memcpy(lb->buf + lb->len, data, n);
-    lb->len += n;
-    lb->buf[lb->len] = '\0';
-    return 0;
+    return cg_buf_append(&lb->line, data, n) == 0 ? 0 : DOCKER_ENOMEM;
 }
 
 int docker_stream_lines_feed(docker_stream_lines_t *lb, const char *data, size_t len)
@@ -50,14 +37,14 @@ int docker_stream_lines_feed(docker_stream_lines_t *lb, const char *data, size_t
         int rc = 0;
         if (lb->skipping) {
             /* drop the rest of an over-long line */
-        } else if (lb->len + chunk > DOCKER_MAX_LINE) {
+        } else if (lb->line.len + chunk > DOCKER_MAX_LINE) {
             lb->skipping = true;
-            lb->len = 0;
-        } else if (nl && lb->len == 0) {
+            lb->line.len = 0;
+        } else if (nl && lb->line.len == 0) {
             rc = lines_emit(lb, data, chunk); /* a whole line: no copy */
         } else if ((rc = lines_keep(lb, data, chunk)) == 0 && nl) {
-            rc = lines_emit(lb, lb->buf, lb->len);
-            lb->len = 0;
+            rc = lines_emit(lb, lb->line.data, lb->line.len);
+            lb->line.len = 0;
         }
         if (nl)
             lb->skipping = false;
@@ -72,18 +59,16 @@ int docker_stream_lines_feed(docker_stream_lines_t *lb, const char *data, size_t
 int docker_stream_lines_flush(docker_stream_lines_t *lb)
 {
     int rc = 0;
-    if (!lb->skipping && lb->len)
-        rc = lines_emit(lb, lb->buf, lb->len);
-    lb->len = 0;
+    if (!lb->skipping && lb->line.len)
+        rc = lines_emit(lb, lb->line.data, lb->line.len);
+    lb->line.len = 0;
     lb->skipping = false;
     return rc;
 }
 
 void docker_stream_lines_free(docker_stream_lines_t *lb)
 {
-    free(lb->buf);
-    lb->buf = NULL;
-    lb->len = lb->cap = 0;
+    cg_buf_free(&lb->line);
 }
 
 /* ---- build progress ---- */

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cg_util.h"
+
 #include "docker_json.h"
 
 #define DOCKER_MAX_LINE (256u * 1024u)
@@ -32,8 +34,7 @@ typedef int (*docker_stream_line_cb)(void *arg, const char *line, size_t len);
 
 /* Lines longer than DOCKER_MAX_LINE are skipped whole. Set up with docker_stream_lines_init(). */
 typedef struct {
-    char *buf;
-    size_t len, cap;
+    cg_buf_t line; /* the piece of a line seen so far */
     bool skipping; /* inside an over-long line */
     docker_stream_line_cb cb;
     void *arg;

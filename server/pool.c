@@ -334,7 +334,7 @@ void pool_free(pool_t *p)
             if (c->job)
                 job_end(c->job, 503, "shutting_down", "the gateway is shutting down");
             frameq_clear(&c->out);
-            free(c->rx);
+            cg_buf_free(&c->rx);
         }
         free(p->eps[i].conns);
     }

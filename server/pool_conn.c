@@ -64,7 +64,7 @@ static job_t *conn_reset(conn_t *c)
     c->job = NULL;
     c->hello = false;
     c->rx_paused = false;
-    c->rx_len = 0;
+    c->rx.len = 0;
     frameq_clear(&c->out);
     return job;
 }

@@ -153,17 +153,17 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
 
 int pool_frame_receive(pool_t *p, conn_t *c, struct lws *wsi, const void *in, size_t len)
 {
-    if (c->rx_len + len > POOL_RX_MAX) {
+    if (c->rx.len + len > POOL_RX_MAX) {
         log_msg(LOG_WARN, "executor %s sent a frame over %u bytes", c->ep->info.id, POOL_RX_MAX);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
         return -1;
     }
-    if (cg_grow_append(&c->rx, &c->rx_len, &c->rx_cap, in, len) != 0)
+    if (cg_buf_append(&c->rx, in, len) != 0)
         return -1;
     if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-        on_frame(p, c, c->rx, c->rx_len);
+        on_frame(p, c, c->rx.data, c->rx.len);
         /* Give back memory after a big frame. */
-        cg_grow_reset(&c->rx, &c->rx_len, &c->rx_cap, 4u * 1024 * 1024);
+        cg_buf_reset(&c->rx, 4u * 1024 * 1024);
     }
     return 0;
 }

@@ -63,8 +63,7 @@ typedef struct {
     conn_state_t state;
     job_t *job;
     frameq_t out;
-    char *rx;
-    size_t rx_len, rx_cap;
+    cg_buf_t rx; /* the frame being reassembled */
     int64_t next_try_ms;
     int backoff_ms;
     int64_t last_rx_ms;

@@ -224,23 +224,33 @@ static void test_io_errors(void **state)
 static void test_grow_buffer(void **state)
 {
     (void)state;
-    char *buf = NULL, big[100000];
-    size_t len = 0, cap = 0;
+    cg_buf_t b = {0};
+    char big[100000];
 
     memset(big, 'x', sizeof big);
-    assert_int_equal(cg_grow_append(&buf, &len, &cap, "ab", 2), 0);
-    assert_int_equal(cap, 65536);
-    assert_int_equal(cg_grow_append(&buf, &len, &cap, big, sizeof big), 0);
-    assert_int_equal(len, 2 + sizeof big);
-    assert_true(cap >= len + 1 && cap == 131072);
-    assert_int_equal(buf[len], '\0');
-    assert_memory_equal(buf, "abxx", 4);
-    cg_grow_reset(&buf, &len, &cap, 1u << 20); /* small enough: kept */
-    assert_int_equal(len, 0);
-    assert_non_null(buf);
-    cg_grow_reset(&buf, &len, &cap, 1000); /* beyond keep: freed */
-    assert_null(buf);
-    assert_int_equal(cap, 0);
+    assert_int_equal(cg_buf_append(&b, "ab", 2), 0);
+    assert_int_equal(b.cap, 4096);
+    assert_string_equal(b.data, "ab");
+    assert_int_equal(cg_buf_append(&b, big, sizeof big), 0);
+    assert_int_equal(b.len, 2 + sizeof big);
+    assert_true(b.cap >= b.len + 1 && b.cap == 131072);
+    assert_int_equal(b.data[b.len], '\0');
+    assert_memory_equal(b.data, "abxx", 4);
+    assert_int_equal(cg_buf_append(&b, NULL, 0), 0); /* nothing: still a string */
+    assert_int_equal(b.len, 2 + sizeof big);
+    cg_buf_reset(&b, 1u << 20); /* small enough: kept, empty string */
+    assert_int_equal(b.len, 0);
+    assert_non_null(b.data);
+    assert_string_equal(b.data, "");
+    assert_int_equal(cg_buf_append(&b, "x", 1), 0);
+    cg_buf_reset(&b, 1000); /* beyond keep: freed */
+    assert_null(b.data);
+    assert_int_equal(b.cap, 0);
+    assert_int_equal(cg_buf_append(&b, "y", 1), 0);
+    cg_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    cg_buf_free(&b); /* twice: a no-op */
 }
 
 int main(void)
