@@ -330,7 +330,7 @@ def watchdog():
 def main():
     global G, D, BUILD, RUNNER
     if len(sys.argv) < 2:
-        sys.exit("usage: test_playground.py BUILD_DIR")
+        sys.exit("usage: test_playground.py BUILD_DIR [gateway args, default --runtime local]")
     BUILD = os.path.abspath(sys.argv[1])
     os.makedirs(os.path.join(BUILD, "test-logs"), exist_ok=True)
     RUNNER = Runner("browser")
@@ -346,7 +346,9 @@ def main():
     dog.start()
     profile = tempfile.mkdtemp(prefix="codegate-chromium-")
     try:
-        G = Gateway(BUILD, ["--runtime", "local"], name="browser").start(ready_timeout=120)
+        # docs/playground.png is taken with --runtime docker: what `make run` serves.
+        G = Gateway(BUILD, sys.argv[2:] or ["--runtime", "local"], name="browser").start(
+            ready_timeout=1800)
         D = start_driver(profile)
         tests = [test_page_served, test_examples_prompt_for_input, test_run_python_example,
                  test_run_typed_input_and_ctrl_enter, test_run_cpp_compile_error_and_api_error,
