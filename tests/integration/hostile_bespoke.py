@@ -10,11 +10,13 @@ aftermath checks are exactly those of the data-driven cases.
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 
 import hostile_lib as H
-from hostile_lib import (LANGS, Case, case_program, check, concurrently, executor_pids, net_targets,
+from hostile_lib import (LANGS, Case, case_program, check, concurrently, container, executor_pids,
+                         net_targets,
                          restarts, send)
 
 IPC_GIVE_AWAY_PY = r"""
@@ -424,20 +426,41 @@ print(json.dumps(seen))
     c.finish()
 
 
+def _docker_executor_pid(name):
+    """The executor's pid inside a container (its comm is 'executor')."""
+    r = subprocess.run(["docker", "exec", name, "sh", "-c",
+                        "for d in /proc/[0-9]*; do [ \"$(cat $d/comm)\" = executor ] && "
+                        "echo ${d#/proc/}; done"], capture_output=True, text=True, timeout=30)
+    return r.stdout.split()
+
+
 def test_py_work_dirs_go_with_a_killed_executor(spec):
-    """#10.11 (local): when an executor is killed, its jobs' work dirs (students' code) do not
-    stay behind on the host, and the replacement starts clean."""
-    if H.RUNTIME != "local":
-        return
+    """#10.11: when an executor is killed, its jobs' work dirs (students' code) do not stay
+    behind, and the replacement starts clean. Local runtime: nothing with the job's marker is
+    left on the host. Docker: the executor dies inside its container; the container (and with it
+    its work areas) is removed, not left stopped with the files in it."""
     c = Case("python")
     code = "import time\nopen('secret-' + __import__('sys').argv[1], 'w').write('x')\ntime.sleep(20)\n"
     th = threading.Thread(target=lambda: send("python", code, [c.marker], timeout_ms=25000), daemon=True)
     th.start()
     time.sleep(1.5)
-    pids = executor_pids("python")
-    c.want(pids, "found the python executor")
-    for p in pids:
-        os.kill(p, 9)
+    old_ids = []
+    if H.RUNTIME == "local":
+        pids = executor_pids("python")
+        c.want(pids, "found the python executor")
+        for p in pids:
+            os.kill(p, 9)
+    else:
+        name = container("python", 0)
+        r = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True,
+                           text=True, timeout=30)
+        old_ids = r.stdout.split()
+        pids = _docker_executor_pid(name)
+        c.want(old_ids and pids, "found the python container and its executor", r.stderr)
+        for p in pids:  # the shell's kill: the image has no kill binary
+            r = subprocess.run(["docker", "exec", name, "sh", "-c", "kill -9 %s" % p],
+                               capture_output=True, text=True, timeout=30)
+            c.want(r.returncode == 0, "killed the executor in its container: %s" % r.stderr)
     th.join(40)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -446,8 +469,14 @@ def test_py_work_dirs_go_with_a_killed_executor(spec):
             break
         time.sleep(0.5)
     left = []
-    for d, dirs, files in os.walk(H.STATE_DIR or "/run"):
-        left += [os.path.join(d, f) for f in files + dirs if c.marker in f]
+    if H.RUNTIME == "local":
+        for d, dirs, files in os.walk(H.STATE_DIR or "/run"):
+            left += [os.path.join(d, f) for f in files + dirs if c.marker in f]
+    else:
+        for cid in old_ids:
+            r = subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, timeout=30)
+            if r.returncode == 0:
+                left.append("container %s still exists" % cid[:12])
     c.want(not left, "work dir files of the killed executor's job remain: %s" % left)
     c.restarts = restarts()
     c.finish()

@@ -315,10 +315,12 @@ def clean_up_after_product(lang, files, procs):
             subprocess.run(["chmod", "-R", "u+rwx", "--"] + paths, capture_output=True, timeout=60)
             subprocess.run(["rm", "-rf", "--"] + paths, capture_output=True, timeout=60)
     else:
+        for pid in pids:  # host pids (the scans read the host's /proc): killed from here
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
         for n in range(EXECUTORS):
-            if pids:
-                subprocess.run(["docker", "exec", container(lang, n), "kill", "-9"] + [str(p) for p in pids],
-                               capture_output=True, timeout=30)
             if paths:
                 subprocess.run(["docker", "exec", container(lang, n), "rm", "-rf", "--"] + paths,
                                capture_output=True, timeout=60)
