@@ -56,6 +56,17 @@ static int setup(void **state)
     return 0;
 }
 
+/* The build dir of a launcher path (".../build/launcher" -> ".../build"). */
+static const char *dirname_of_launcher(const char *path)
+{
+    static char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    return dir;
+}
+
 static void reset(void)
 {
     for (int i = 0; i < nframes; i++)
@@ -77,6 +88,8 @@ static int teardown(void **state)
 /* Each run's wall clock (tests that do not time out on purpose may lengthen it: a loaded
  * machine starts Node slowly). */
 static int run_ms = 3000;
+/* Slots out of service when the last job ended (runner_slots_down). */
+static int last_slots_down;
 
 /* Runs one job to its end; returns the runner's frames. */
 static void run_job(const char *lang, const char *code, const char *const *inputs, int nruns,
@@ -94,8 +107,14 @@ static void run_job(const char *lang, const char *code, const char *const *input
         .send = on_send,
         .ended = on_ended,
     };
-    cg_execute_t ex = {.id = "t1", .language = lang, .code = code, .code_len = strlen(code),
-                       .nruns = nruns, .memory_mb = 256, .output_limit = limit, .stream = stream};
+    cg_execute_t ex = {.id = "t1",
+                       .language = lang,
+                       .code = code,
+                       .code_len = strlen(code),
+                       .nruns = nruns,
+                       .memory_mb = 256,
+                       .output_limit = limit,
+                       .stream = stream};
     ex.budget_ms = budget_ms;
     for (int i = 0; i < nruns; i++)
         ex.runs[i] =
@@ -122,6 +141,7 @@ static void run_job(const char *lang, const char *code, const char *const *input
     while (!ended)
         uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(runner_active(r), 0);
+    last_slots_down = runner_slots_down(r);
     runner_free(r); /* closes the slots' launchers' handles: then the loop can close */
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -260,6 +280,39 @@ static void test_js_flood_ends_at_cap(void **state)
     run_ms = 3000;
 }
 
+/* A slot whose limits cannot be applied (its launcher answers "slot: ..."): the runner resets it
+ * once (a new launcher) and runs the step again; when that fails too the slot is taken out of
+ * service and the step ends internal_error - the next student never lands there. */
+static void test_slot_reset_then_out_of_service(void **state)
+{
+    (void)state;
+    char saved[PATH_MAX], logp[PATH_MAX + 16];
+    snprintf(saved, sizeof saved, "%s", launcher);
+    snprintf(launcher, sizeof launcher, "%s/tests/helpers/fake_slot_launcher",
+             dirname_of_launcher(saved));
+    snprintf(logp, sizeof logp, "%s.starts", work_root);
+    unlink(logp);
+    setenv("FAKE_LAUNCHER_LOG", logp, 1);
+    run_job("python", "print(1)", NULL, 1, 1 << 20, false, 0);
+    unsetenv("FAKE_LAUNCHER_LOG");
+    snprintf(launcher, sizeof launcher, "%s", saved);
+    cJSON *r0 = frame(0, "result");
+    assert_string_equal(cJSON_GetObjectItem(r0, "status")->valuestring, "internal_error");
+    assert_non_null(strstr(cJSON_GetObjectItem(r0, "stderr")->valuestring, "slot: cannot set"));
+    cJSON_Delete(r0);
+    assert_int_equal(last_slots_down, 1);
+    /* two slots' launchers at start, and one more for the reset */
+    FILE *f = fopen(logp, "r");
+    assert_non_null(f);
+    int starts = 0;
+    char line[64];
+    while (fgets(line, sizeof line, f))
+        starts++;
+    fclose(f);
+    unlink(logp);
+    assert_int_equal(starts, 3);
+}
+
 static void test_budget_arithmetic(void **state)
 {
     (void)state;
@@ -355,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_js_flood_ends_at_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_under_fallback_address_space, setup, teardown),
         cmocka_unit_test(test_budget_arithmetic),
+        cmocka_unit_test_setup_teardown(test_slot_reset_then_out_of_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_skips_runs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
