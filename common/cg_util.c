@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,25 @@ int cg_write_at(int dirfd, const char *name, const char *val)
     if (write(fd, val, strlen(val)) < 0)
         rc = -errno;
     close(fd);
+    return rc;
+}
+
+int cg_enter_userns(uid_t inside_uid, gid_t inside_gid)
+{
+    char map[64];
+    uid_t u = geteuid();
+    gid_t g = getegid();
+    int rc;
+
+    if (unshare(CLONE_NEWUSER) != 0)
+        return -errno;
+    snprintf(map, sizeof map, "%u %u 1", (unsigned)inside_uid, (unsigned)u);
+    if ((rc = cg_write_file("/proc/self", "setgroups", "deny")) == 0 &&
+        (rc = cg_write_file("/proc/self", "uid_map", map)) == 0) {
+        snprintf(map, sizeof map, "%u %u 1", (unsigned)inside_gid, (unsigned)g);
+        rc = cg_write_file("/proc/self", "gid_map", map);
+    }
+    errno = -rc;
     return rc;
 }
 

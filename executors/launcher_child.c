@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cg_util.h"
 #include "launcher.h"
 #include "seccomp.h"
 #include "slotns.h"
@@ -74,18 +75,6 @@ static void close_fds_from(int lowest, int keep)
     closedir(d);
 }
 
-static void write_proc_self(const char *file, const char *text, int errfd)
-{
-    char path[64];
-    int fd;
-
-    snprintf(path, sizeof path, "/proc/self/%s", file);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        child_fail(errfd, file);
-    close(fd);
-}
-
 /*
  * The executor has no root: it is root only in a user namespace of its own, where one uid (the
  * user who started it) is mapped. The program gets a user namespace of its own below that one,
@@ -96,17 +85,8 @@ static void write_proc_self(const char *file, const char *text, int errfd)
  */
 static void enter_own_userns(const opts_t *o, int errfd)
 {
-    char map[64];
-    uid_t ou = geteuid();
-    gid_t og = getegid();
-
-    if (unshare(CLONE_NEWUSER) != 0)
-        child_fail(errfd, "unshare user");
-    write_proc_self("setgroups", "deny", errfd);
-    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->rq.uid, (unsigned)ou);
-    write_proc_self("uid_map", map, errfd);
-    snprintf(map, sizeof map, "%u %u 1", (unsigned)o->rq.gid, (unsigned)og);
-    write_proc_self("gid_map", map, errfd);
+    if (cg_enter_userns(o->rq.uid, o->rq.gid) != 0)
+        child_fail(errfd, "user namespace");
 }
 
 /* Looks PROGRAM up in the PATH of the given environment when it has no '/'. */

@@ -101,38 +101,6 @@ static bool g_have_cg;
 static char g_areas[64][PATH_MAX];
 static bool g_userns; /* root only in a user namespace of our own (started without root) */
 
-static int write_proc_self(const char *file, const char *text)
-{
-    char path[64];
-    int fd, rc = 0;
-
-    snprintf(path, sizeof path, "/proc/self/%s", file);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        rc = -1;
-    close(fd);
-    return rc;
-}
-
-/* Started without root: become root in a user namespace of our own, where our uid and gid are
- * mapped to 0, so that the slots' boxes can be built without privilege on the host (as
- * unprivileged containers do). 0, or -1 with errno set. */
-static int enter_userns(void)
-{
-    char map[64];
-    uid_t u = geteuid();
-    gid_t g = getegid();
-
-    if (unshare(CLONE_NEWUSER) != 0)
-        return -1;
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)u);
-    if (write_proc_self("setgroups", "deny") != 0 || write_proc_self("uid_map", map) != 0)
-        return -1;
-    snprintf(map, sizeof map, "0 %u 1", (unsigned)g);
-    return write_proc_self("gid_map", map);
-}
 static char *g_box_ro[33];
 static char g_box_ro_buf[4096];
 
@@ -373,7 +341,10 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
     if (profile_version(*pf, version, vlen) != 0)
         executor_log("warn", "cannot tell the %s version", (*pf)->name);
     if (!root) {
-        if (enter_userns() == 0) {
+        /* Root in a user namespace of our own (our uid and gid mapped to 0), so that the
+         * slots' boxes can be built without privilege on the host, as unprivileged
+         * containers do. */
+        if (cg_enter_userns(0, 0) == 0) {
             g_userns = true;
             executor_log("info", "not root: building the slots' boxes in a user namespace of our "
                                  "own (programs run in nested ones, mapped to this user)");

@@ -31,6 +31,11 @@ int cg_write_file(const char *dir, const char *name, const char *val);
 /* The same relative to a directory descriptor (AT_FDCWD: name is a path). 0 or -errno. */
 int cg_write_at(int dirfd, const char *name, const char *val);
 
+/* Moves the calling (single-threaded) process into a new user namespace in which inside_uid and
+ * inside_gid map to its current effective uid and gid, and nothing else is mapped (setgroups is
+ * denied, as an unprivileged writer of gid_map must). 0 or -errno (errno set too). */
+int cg_enter_userns(uid_t inside_uid, gid_t inside_gid);
+
 /* The one growable byte buffer (a program's output, WebSocket message reassembly on both sides,
  * Docker answers and stream lines), kept NUL-terminated. Zero-initialised it is empty.
  * cg_buf_append adds n bytes, doubling the capacity from 4 KiB as needed: 0 or -ENOMEM (then

@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -253,12 +255,35 @@ static void test_grow_buffer(void **state)
     cg_buf_free(&b); /* twice: a no-op */
 }
 
+/* A user namespace of its own: the caller is inside_uid/inside_gid there, nothing else is
+ * mapped (a child does it: the test process stays where it is). */
+static void test_enter_userns(void **state)
+{
+    (void)state;
+    pid_t p = fork();
+    if (p == 0) {
+        if (cg_enter_userns(1000, 1001) != 0)
+            _exit(2);
+        FILE *f = fopen("/proc/self/uid_map", "r");
+        unsigned in = 0, out = 0, n = 0;
+        int ok = f && fscanf(f, "%u %u %u", &in, &out, &n) == 3;
+        if (f)
+            fclose(f);
+        _exit(getuid() == 1000 && getgid() == 1001 && ok && in == 1000 && n == 1 ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_random_hex),
-        cmocka_unit_test(test_now_ms),       cmocka_unit_test(test_io_loops),
-        cmocka_unit_test(test_io_errors),    cmocka_unit_test(test_grow_buffer),
+        cmocka_unit_test(test_now_ms),       cmocka_unit_test(test_enter_userns),
+        cmocka_unit_test(test_io_loops),     cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_grow_buffer),
     };
     alarm(60); /* hard limit for the whole binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
