@@ -183,32 +183,27 @@ def work_root_leftovers(lang):
     return out
 
 
+def children(pid):
+    """The pids of pid's children (all its threads' children)."""
+    out = []
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
 def executor_launchers(lang):
     """Local runtime: pids (as strings) of the slot launchers under this gateway's executors of
-    lang (descendants of the gateway whose ancestor's environment names the language)."""
-    def children(pid):
-        out = []
-        try:
-            for t in os.listdir("/proc/%d/task" % pid):
-                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                    out += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-        return out
+    lang (every descendant of those executors)."""
     found = []
-    for ex in children(G.proc.pid):
-        try:
-            with open("/proc/%d/environ" % ex, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if ("EXECUTOR_LANGUAGE=%s" % lang).encode() not in env:
-            continue
-        todo = children(ex)
-        while todo:
-            p = todo.pop()
-            found.append(str(p))
-            todo += children(p)
+    todo = [c for ex in executor_pids(lang) for c in children(ex)]
+    while todo:
+        p = todo.pop()
+        found.append(str(p))
+        todo += children(p)
     return found
 
 
@@ -487,25 +482,16 @@ def net_targets():
 
 
 def executor_pids(lang):
-    """Local runtime: pids of this gateway's executors of lang."""
+    """Local runtime: pids of this gateway's executors of lang (its children whose environment
+    names the language)."""
     out = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % G.proc.pid)
-    except OSError:
-        return out
-    for t in tasks:
+    for k in children(G.proc.pid):
         try:
-            with open("/proc/%d/task/%s/children" % (G.proc.pid, t)) as f:
-                kids = [int(x) for x in f.read().split()]
+            with open("/proc/%d/environ" % k, "rb") as f:
+                if ("EXECUTOR_LANGUAGE=%s" % lang).encode() in f.read().split(b"\0"):
+                    out.append(k)
         except OSError:
-            continue
-        for k in kids:
-            try:
-                with open("/proc/%d/environ" % k, "rb") as f:
-                    if ("EXECUTOR_LANGUAGE=%s" % lang).encode() in f.read().split(b"\0"):
-                        out.append(k)
-            except OSError:
-                pass
+            pass
     return out
 
 
