@@ -66,6 +66,7 @@ static const char *const type_names[] = {
     [CG_MSG_ERROR] = "error",
     [CG_MSG_PING] = "ping",
     [CG_MSG_PONG] = "pong",
+    [CG_MSG_DRAIN] = "drain",
 };
 
 static const char *const status_names[CG_ST__COUNT] = {
@@ -133,7 +134,7 @@ static int signal_parse(const char *name)
 
 const char *cg_msg_type_name(cg_msg_type_t t)
 {
-    return (unsigned)t <= CG_MSG_PONG ? type_names[t] : "unknown";
+    return (unsigned)t <= CG_MSG_DRAIN ? type_names[t] : "unknown";
 }
 
 const char *cg_proto_strerror(int err)
@@ -455,7 +456,13 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
     case CG_MSG_PONG:
         m->seq = rd_int(r, obj, "", "seq", true, 0, -JSON_INT_MAX, JSON_INT_MAX);
         if (m->type == CG_MSG_PONG)
+        {
             m->slots_down = (int)rd_int(r, obj, "", "slotsDown", false, 0, 0, 4096);
+            m->draining = rd_bool(r, obj, "draining", false);
+        }
+        break;
+    case CG_MSG_DRAIN:
+        m->grace_ms = rd_int(r, obj, "", "graceMs", false, 0, 0, 86400000);
         break;
     default: /* CLOSE_STDIN, CANCEL, KILL: only the id; UNKNOWN: nothing */
         break;
@@ -464,7 +471,7 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
 
 static cg_msg_type_t type_parse(const char *s)
 {
-    for (int t = CG_MSG_HELLO; t <= CG_MSG_PONG; t++)
+    for (int t = CG_MSG_HELLO; t <= CG_MSG_DRAIN; t++)
         if (strcmp(type_names[t], s) == 0)
             return (cg_msg_type_t)t;
     return CG_MSG_UNKNOWN;
@@ -474,7 +481,7 @@ static cg_msg_type_t type_parse(const char *s)
  * none (an "id" member there is an unknown member and ignored). */
 static bool has_id(cg_msg_type_t t)
 {
-    return t != CG_MSG_HELLO && t != CG_MSG_PING && t != CG_MSG_PONG;
+    return t != CG_MSG_HELLO && t != CG_MSG_PING && t != CG_MSG_PONG && t != CG_MSG_DRAIN;
 }
 
 static bool needs_id(cg_msg_type_t t)
@@ -750,12 +757,22 @@ char *cg_encode_error(const char *id, const char *code, const char *message)
     return enc_finish(&e);
 }
 
-char *cg_encode_pong(int64_t seq, int slots_down)
+char *cg_encode_pong(int64_t seq, int slots_down, bool draining)
 {
     enc_t e = enc_new(CG_MSG_PONG, NULL);
 
     enc_num(&e, e.o, "seq", (double)seq);
     enc_num(&e, e.o, "slotsDown", (double)slots_down);
+    if (draining)
+        enc_bool(&e, "draining", true);
+    return enc_finish(&e);
+}
+
+char *cg_encode_drain(int64_t grace_ms)
+{
+    enc_t e = enc_new(CG_MSG_DRAIN, NULL);
+
+    enc_num(&e, e.o, "graceMs", (double)grace_ms);
     return enc_finish(&e);
 }
 

@@ -265,7 +265,7 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
         on_execute(c, root, &m);
         return; /* root handed over */
     case CG_MSG_PING:
-        conn_send(c, cg_encode_pong(m.seq, runner_slots_down(c->ex->runner)));
+        conn_send(c, cg_encode_pong(m.seq, runner_slots_down(c->ex->runner), c->ex->shutting_down));
         break;
     case CG_MSG_CANCEL:
     case CG_MSG_KILL:

@@ -25,6 +25,10 @@
  * answers ERROR {id, code, message} followed by DONE. PING {seq} is answered with PONG {seq} at
  * any time. Unknown types are answered with ERROR and otherwise ignored (forward compatibility).
  *
+ * Draining: an executor told to stop (SIGTERM) sends DRAIN {graceMs} on every connection, refuses
+ * new EXECUTEs (ERROR executor_draining, then DONE), lets the jobs it runs finish within graceMs
+ * and then exits. Its PONGs carry "draining": true from then on. The gateway sends it no new job.
+ *
  * Ownership: cg_msg_t is filled by cg_msg_parse() and owns nothing itself; its string pointers
  * point into the cJSON tree it was parsed from, which the caller keeps alive and frees. The
  * encoders return a malloc'ed NUL-terminated string the caller frees with free().
@@ -86,7 +90,8 @@ typedef enum {
     CG_MSG_DONE,        /* e->g: {"id","runs"} */
     CG_MSG_ERROR,       /* both: {"id"?,"code","message"} */
     CG_MSG_PING,        /* both: {"seq"} */
-    CG_MSG_PONG,        /* both: {"seq"}; from an executor also {"slotsDown"} */
+    CG_MSG_PONG,        /* both: {"seq"}; from an executor also {"slotsDown", "draining"} */
+    CG_MSG_DRAIN,       /* e->g: {"graceMs"} the executor is stopping: no new jobs */
 } cg_msg_type_t;
 
 /* Outcome of one compile or run, as decided by the executor. The gateway adds the test-only
@@ -173,6 +178,9 @@ typedef struct {
     /* PING/PONG */
     int64_t seq;
     int slots_down; /* PONG from an executor: slots out of service (0 when absent) */
+    bool draining;  /* PONG from an executor: it is draining (false when absent) */
+    /* DRAIN */
+    int64_t grace_ms;
     /* DONE */
     int runs;
     bool budget_exceeded;  /* the job's budget cut a run short or left runs unstarted */
@@ -213,7 +221,9 @@ char *cg_encode_done(const char *id, int runs, bool budget_exceeded);
 char *cg_encode_error(const char *id, const char *code, const char *message);
 char *cg_encode_ping(cg_msg_type_t type, int64_t seq); /* PING or PONG */
 /* An executor's PONG: also how many of its slots are out of service. */
-char *cg_encode_pong(int64_t seq, int slots_down);
+char *cg_encode_pong(int64_t seq, int slots_down, bool draining);
+/* An executor's DRAIN: it stops taking jobs; those it runs have grace_ms to finish. */
+char *cg_encode_drain(int64_t grace_ms);
 
 const char *cg_msg_type_name(cg_msg_type_t t);
 

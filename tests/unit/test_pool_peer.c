@@ -222,7 +222,7 @@ static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
             if (msg.type == CG_MSG_PING) {
                 pe->pings_seen++;
                 if (pong)
-                    peer_send(pe, cg_encode_pong(msg.seq, 0));
+                    peer_send(pe, cg_encode_pong(msg.seq, 0, false));
                 cJSON_Delete(root);
                 continue;
             }
@@ -488,7 +488,7 @@ static void test_flood_many_frames(void **state)
 
     peer_accept(&peer, PEER_WAIT_MS);
     for (int i = 0; i < 20000; i++)
-        peer_send(&peer, cg_encode_pong(i, 0));
+        peer_send(&peer, cg_encode_pong(i, 0, false));
     assert_int_equal(pool_submit(p, job), 0);
     peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
     run_ok(job, m.id, 1);

@@ -251,10 +251,20 @@ static void test_small_frames(void **state)
     assert_true(m.seq == -7);
     assert_int_equal(m.slots_down, 0);
     /* An executor's PONG says how many of its slots are out of service. */
-    assert_int_equal(parse_owned(cg_encode_pong(9, 2)), 0);
+    assert_int_equal(parse_owned(cg_encode_pong(9, 2, false)), 0);
     assert_int_equal(m.type, CG_MSG_PONG);
     assert_true(m.seq == 9);
     assert_int_equal(m.slots_down, 2);
+    assert_false(m.draining);
+    /* ... and whether it is draining. */
+    assert_int_equal(parse_owned(cg_encode_pong(10, 0, true)), 0);
+    assert_true(m.draining);
+    /* DRAIN: no id, the grace period; out of range is a field error. */
+    assert_int_equal(parse_owned(cg_encode_drain(25000)), 0);
+    assert_int_equal(m.type, CG_MSG_DRAIN);
+    assert_null(m.id);
+    assert_true(m.grace_ms == 25000);
+    assert_string_equal(cg_msg_type_name(CG_MSG_DRAIN), "drain");
 
     static const cg_msg_type_t simple[] = {CG_MSG_CANCEL, CG_MSG_KILL, CG_MSG_CLOSE_STDIN};
     for (size_t i = 0; i < 3; i++) {
@@ -467,6 +477,8 @@ static const reject_t rejects[] = {
     {"{'type':'ping'}", CG_EPROTO_FIELD, "ping frame: \"seq\" is missing"},
     {"{'type':'pong','seq':1e300}", CG_EPROTO_FIELD, "\"seq\""},
     {"{'type':'pong','seq':0.5}", CG_EPROTO_FIELD, "\"seq\""},
+    {"{'type':'drain','graceMs':-1}", CG_EPROTO_FIELD, "\"graceMs\""},
+    {"{'type':'pong','seq':1,'draining':1}", CG_EPROTO_FIELD, "\"draining\""},
     {"{'type':'hello','language':'python','version':'3','slots':4}", CG_EPROTO_FIELD,
      "hello frame: \"v\" is missing"},
     {"{'type':'hello','v':1,'language':'python','version':'3','slots':0}", CG_EPROTO_FIELD,
