@@ -85,6 +85,7 @@ if [[ $what == all ]]; then
   run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
+  run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   # Without root: the same boxes built in user namespaces (issue #10.10).
   run_suite "hostile local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
     $PY tests/integration/test_hostile.py build --runtime local
