@@ -376,6 +376,15 @@ def inv_memory_formula(objs):
               f"{lim['CG_EXECUTOR_BASE_MB']} = {need} MiB")
 
 
+def inv_slots_agree(objs):
+    """The gateway pools as many connections per executor as each executor has slots."""
+    gw_slots = env_of(pod_spec(gateway(objs))["containers"][0]).get("CODEGATE_SLOTS")
+    for dep in executors(objs):
+        slots = env_of(pod_spec(dep)["containers"][0])["EXECUTOR_SLOTS"]
+        check(gw_slots == slots, f"gateway CODEGATE_SLOTS {gw_slots} but "
+              f"{dep['metadata']['name']} has EXECUTOR_SLOTS {slots}")
+
+
 def token_of(secret):
     if "stringData" in secret:
         return secret["stringData"]["executor-token"]
@@ -479,7 +488,8 @@ def inv_executors_alike(objs):
 
 INVARIANTS = [inv_schema, inv_expected_objects, inv_probes_resources, inv_pdb_per_deployment,
               inv_executor_hpa, inv_headless_services, inv_gateway_service,
-              inv_network_policies, inv_grace_periods, inv_memory_formula, inv_secret_mounted,
+              inv_network_policies, inv_grace_periods, inv_memory_formula, inv_slots_agree,
+              inv_secret_mounted,
               inv_security_contexts, inv_no_host_access, inv_executors_alike]
 
 
@@ -580,6 +590,7 @@ def test_grace_periods_exceed_drains():
 
 def test_executor_memory_limit_fits_slots():
     inv_memory_formula(base())
+    inv_slots_agree(base())
 
 
 def test_token_secret_mounted_and_placeholder():
@@ -772,6 +783,7 @@ def break_objects():
         ("gateway grace below preStop + drain", inv_grace_periods, short_gateway_grace),
         ("memory limit below the formula", inv_memory_formula, small_memory),
         ("more slots, same memory", inv_memory_formula, more_slots),
+        ("more slots than the gateway pools", inv_slots_agree, more_slots),
         ("token in the environment", inv_secret_mounted, token_env),
         ("token not mounted", inv_secret_mounted, token_unmounted),
         ("usable committed token", inv_placeholder_token, usable_token),
