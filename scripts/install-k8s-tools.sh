@@ -29,7 +29,9 @@ TYPES=$NPM_DIR/node_modules/kubernetes-types/package.json
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # The npm inputs are current when the installed lock file is the committed one.
-npm_current() { [[ -f $TYPES ]] && cmp -s tests/deploy/package-lock.json "$NPM_DIR/package-lock.json"; }
+npm_current() {
+  [[ -f $TYPES ]] && cmp -s tests/deploy/package-lock.json "$NPM_DIR/package-lock.json"
+}
 
 missing=()
 for p in python3-yaml python3-jsonschema; do have_pkg "$p" || missing+=("$p"); done
@@ -37,7 +39,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [[ ${1:-} == --check ]]; then
   bad=0
-  [[ ${#missing[@]} -eq 0 ]] || { echo "install-k8s-tools: missing packages: ${missing[*]}" >&2; bad=1; }
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "install-k8s-tools: missing packages: ${missing[*]}" >&2
+    bad=1
+  fi
   [[ -x $KUBECTL ]] || { echo "install-k8s-tools: missing $KUBECTL" >&2; bad=1; }
   npm_current || { echo "install-k8s-tools: missing or stale $NPM_DIR" >&2; bad=1; }
   exit $bad
@@ -46,7 +51,9 @@ fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-apt_lists_fresh() { [[ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; }
+apt_lists_fresh() {
+  [[ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]
+}
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-k8s-tools: installing ${missing[*]}"

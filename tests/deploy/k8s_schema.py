@@ -8,7 +8,8 @@ its type and whether it is required. This module turns them into draft-7 JSON Sc
     interface PodSpec { containers: Array<Container>; hostUsers?: boolean; ... }
       -> {"type": "object", "additionalProperties": false,
           "required": ["containers"],
-          "properties": {"containers": {"type": "array", "items": {"$ref": ".../core.v1.Container"}},
+          "properties": {"containers": {"type": "array",
+                                        "items": {"$ref": "#/definitions/core.v1.Container"}},
                          "hostUsers": {"type": "boolean"}, ...}}
 
 "additionalProperties": false everywhere makes the check strict: a misspelt or unknown field is
@@ -110,7 +111,8 @@ class Catalog:
             text = _COMMENT.sub("", f.read())
         scope = {}
         for names, src in _IMPORT.findall(text):
-            target = os.path.normpath(os.path.join(os.path.dirname(module), src)).replace(os.sep, "/")
+            target = os.path.normpath(os.path.join(os.path.dirname(module), src))
+            target = target.replace(os.sep, "/")
             for n in names.split(","):
                 if n.strip():
                     scope[n.strip()] = _def_name(target, n.strip())
