@@ -310,9 +310,7 @@ static int prepare_cgroups(const opts_t *o, int *cgfd, int *memfd, char *errmsg,
     static int pids_max = -1;
     if (launcher_slot.pids_fd >= 0 && o->rq.nproc > 0 && o->rq.nproc + 2 != pids_max) {
         /* The run's tasks (processes and threads) with this launcher and its parent. */
-        char val[32];
-        snprintf(val, sizeof val, "%d", o->rq.nproc + 2);
-        int rc = cg_write_at(launcher_slot.pids_fd, "pids.max", val);
+        int rc = slotcg_set_tasks(launcher_slot.pids_fd, o->rq.nproc + 2);
         pids_max = rc == 0 ? o->rq.nproc + 2 : -1;
         if (rc != 0) {
             snprintf(errmsg, len, "slot: cannot set the task limit: %s", strerror(-rc));

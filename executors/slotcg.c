@@ -244,8 +244,8 @@ static const char *hint(int rc)
     switch (rc) {
     case -EACCES:
     case -EPERM:
-        return " (the cgroup is not delegated to us: the directory, its cgroup.procs and "
-               "cgroup.subtree_control must be writable)";
+        return " (not delegated to us: the directory, cgroup.procs and cgroup.subtree_control "
+               "must be writable)";
     case -EROFS:
         return " (a read-only mount)";
     case -EBUSY:
@@ -303,9 +303,9 @@ static int v2_make_room(const slotcg_sys_t *sys, const where_t *w, char *err, si
             other = pids[i];
     if (other && strcmp(w->own, "/") != 0) {
         snprintf(err, errlen,
-                 "processes other than this executor (pid %ld) live in %s: cgroup v2 gives "
-                 "no controllers to children of a cgroup with processes; start the executor "
-                 "in a cgroup of its own (systemd: Delegate=yes; docs/CGROUP_V2.md)",
+                 "pid %ld shares our cgroup %s: v2 gives no controllers to children of a cgroup "
+                 "with processes; run the executor in a cgroup of its own (systemd: "
+                 "Delegate=yes)",
                  other, w->dir);
         return -1;
     }

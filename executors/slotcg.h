@@ -67,6 +67,8 @@ bool slotcg_v2(int dfd);
 int64_t slotcg_oom_kills(int dfd);
 /* Sets the run's memory limit (and no swap beyond it). 0 or -errno. */
 int slotcg_set_memory(int dfd, long mb);
+/* Sets the number of tasks (processes and threads) the pids cgroup allows. 0 or -errno. */
+int slotcg_set_tasks(int dfd, int max);
 /* Starts measuring the run's peak memory: v1 resets memory.max_usage_in_bytes and returns -1;
  * v2 opens memory.peak and resets it for reads through that descriptor (Linux 6.12 and later)
  * and returns it (the caller's to close after slotcg_peak_kb), or -1 where it cannot be reset. */

@@ -79,6 +79,15 @@ int slotcg_set_memory(int dfd, long mb)
     return 0;
 }
 
+/* pids.max: the same file on v1 and v2. */
+int slotcg_set_tasks(int dfd, int max)
+{
+    char val[32];
+
+    snprintf(val, sizeof val, "%d", max);
+    return cg_write_at(dfd, "pids.max", val);
+}
+
 /* v1: resets memory.max_usage_in_bytes (read back through dfd: -1). v2: memory.peak is reset
  * per open file, for reads through the descriptor that wrote it (Linux 6.12 and later; before,
  * the file is read-only and holds the cgroup's lifetime peak, which says nothing of one run). */
