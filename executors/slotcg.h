@@ -23,8 +23,8 @@
  * start, and the per-process limits (RLIMIT_AS, RLIMIT_NPROC) remain.
  *
  * The v2 logic is tested without a v2 host: tests/unit/test_slotcg.c runs slotcg.c against a
- * fake cgroup2 tree (which files are written with what, the leaf move, the delegation checks)
- * and slotcg_run.c against fake interface files.
+ * fake cgroup2 tree (which files are written with what, the leaf move, the delegation checks),
+ * tests/unit/test_slotcg_run.c runs slotcg_run.c against fake interface files.
  *
  * Ownership: slotcg_t is plain data (paths) the caller owns; the functions keep no state. The
  * create/remove side runs once at start, before threads; the per-run side runs in the
