@@ -1,7 +1,16 @@
 /*
  * slotcg_run.c - the slot cgroup's per-run side, used by the launcher (libc only, linked into
- * it): joining the slot's cgroups, setting a run's memory limit, reading its OOM kills and peak.
- * slotcg.c makes the cgroups; see slotcg.h.
+ * it): joining the slot's cgroups, setting a run's memory and task limits, reading its OOM
+ * kills and peak. slotcg.c makes the cgroups; see slotcg.h.
+ *
+ * Everything works on a directory descriptor opened before the launcher entered its box (where
+ * the cgroup files are not visible). v1 or v2 is told by the files present (memory.max is v2's):
+ *                 v1                                   v2
+ *   limit         memory.limit_in_bytes (+ memsw)      memory.max (+ memory.swap.max 0)
+ *   tasks         pids.max (own hierarchy)             pids.max (the same directory)
+ *   OOM kills     memory.oom_control oom_kill          memory.events oom_kill
+ *   peak          memory.max_usage_in_bytes, reset     memory.peak, reset per descriptor (6.12)
+ * Single-threaded (the launcher); no state kept here.
  */
 #include "slotcg.h"
 
