@@ -688,6 +688,50 @@ static void test_no_cgroup_mounted(void **state)
     assert_string_equal(cg[0].dir, "");
 }
 
+/* ---- the real proc files ---- */
+
+static bool lists_pid(const char *dir, long pid)
+{
+    char path[PATH_MAX + 32];
+    static long got[1 << 16]; /* a hierarchy's root lists every process of the host */
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    int n = read_procs(path, got, 1 << 16);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++)
+        if (got[i] == pid)
+            return true;
+    return false;
+}
+
+/* The host's own /proc/self/cgroup and mountinfo (kernel-made lines: optional fields, super
+ * options): the directory found for each hierarchy mounted here really is our cgroup - its
+ * cgroup.procs lists us. Read only; this host has a v1 memory and pids hierarchy, v2 hosts
+ * have cgroup2, hybrid ones both. */
+static void test_real_proc_files_find_our_cgroups(void **state)
+{
+    (void)state;
+    static const struct {
+        int version;
+        const char *what;
+    } h[] = {{1, "memory"}, {1, "pids"}, {2, "cgroup2"}};
+    slotcg_sys_t real = host_sys;
+    where_t w;
+    char err[256];
+    int found = 0;
+
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        int rc = locate(&real, h[i].version, h[i].what, &w, err, sizeof err);
+        if (rc == -ENOENT)
+            continue; /* not mounted here */
+        if (rc != 0)
+            fail_msg("%s: %s", h[i].what, err);
+        if (!lists_pid(w.dir, (long)getpid()))
+            fail_msg("%s: %s/cgroup.procs does not list us", h[i].what, w.dir);
+        found++;
+    }
+    assert_true(found >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +750,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_v1_preferred_in_the_hybrid_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_cgroup_mounted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_real_proc_files_find_our_cgroups, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
