@@ -310,9 +310,7 @@ static int prepare_cgroups(const opts_t *o, int *cgfd, int *memfd, char *errmsg,
     static int pids_max = -1;
     if (launcher_slot.pids_fd >= 0 && o->rq.nproc > 0 && o->rq.nproc + 2 != pids_max) {
         /* The run's tasks (processes and threads) with this launcher and its parent. */
-        char val[32];
-        snprintf(val, sizeof val, "%d", o->rq.nproc + 2);
-        int rc = cg_write_at(launcher_slot.pids_fd, "pids.max", val);
+        int rc = slotcg_set_tasks(launcher_slot.pids_fd, o->rq.nproc + 2);
         pids_max = rc == 0 ? o->rq.nproc + 2 : -1;
         if (rc != 0) {
             snprintf(errmsg, len, "slot: cannot set the task limit: %s", strerror(-rc));
@@ -387,14 +385,16 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         launcher_report_error(o, errmsg);
         return;
     }
-    int cgfd = -1, memfd = -1;
+    int cgfd = -1, memfd = -1, peakfd = -1;
     int64_t ooms_before = 0;
     if (prepare_cgroups(o, &cgfd, &memfd, errmsg, sizeof errmsg) != 0) {
         launcher_report_error(o, errmsg);
         goto out_pipe;
     }
-    if (memfd >= 0)
+    if (memfd >= 0) {
         ooms_before = slotcg_oom_kills(memfd);
+        peakfd = slotcg_peak_start(memfd);
+    }
     int64_t t0 = cg_now_ms();
     pid = fork();
     if (pid < 0) {
@@ -402,6 +402,8 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         launcher_report_error(o, errmsg);
         if (cgfd >= 0)
             close(cgfd);
+        if (peakfd >= 0)
+            close(peakfd);
         goto out_pipe;
     }
     if (pid == 0) {
@@ -429,6 +431,8 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
     if (n > 0) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        if (peakfd >= 0)
+            close(peakfd);
         launcher_report_error(o, errmsg);
         return;
     }
@@ -460,9 +464,10 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         launcher_clean_shared(o->rq.uid, o->rq.gid);
     if (memfd >= 0) {
         int64_t ooms = slotcg_oom_kills(memfd);
-        int64_t peak = slotcg_read(memfd, "memory.max_usage_in_bytes", NULL);
         rep.oom_killed = ooms > ooms_before && ooms_before >= 0;
-        rep.peak_kb = peak > 0 ? peak / 1024 : 0;
+        rep.peak_kb = slotcg_peak_kb(memfd, peakfd);
+        if (peakfd >= 0)
+            close(peakfd);
         if (memfd != launcher_slot.mem_fd)
             close(memfd);
     }

@@ -58,7 +58,7 @@ typedef struct {
     int32_t exit_code; /* -1 when signalled or never started */
     int32_t signal;
     int64_t cpu_ms, wall_ms, maxrss_kb;
-    int64_t peak_kb; /* the run's cgroup peak memory (cgroup v1), or 0 */
+    int64_t peak_kb; /* the run's cgroup peak memory (v1; v2 from Linux 6.12), or 0 */
     bool timed_out, killed;
     bool oom_killed; /* the OOM killer struck in the run's cgroup */
     char error[RUNREQ_ERROR_MAX];

@@ -10,11 +10,25 @@
  * kernel's OOM killer struck inside it (then the run's status is memory_limit) and the run's
  * peak memory.
  *
- * Made once at executor start, under the executor's own memory cgroup: cgroup v1 (a "memory"
- * hierarchy, as on this project's CI machines, also inside Docker containers once the
- * container's cgroup mount is made writable) and cgroup v2 when the executor's cgroup may
- * have children with the memory controller (a delegated subtree, or the root). Elsewhere the
- * executor says so at start and the per-process limits remain.
+ * Made once at executor start (slotcg.c), under the executor's own cgroup:
+ * - cgroup v1: a "memory" and a "pids" hierarchy (this project's CI machines; inside a Docker
+ *   container once its read-only cgroup mount is remounted writable, with CAP_SYS_ADMIN).
+ * - cgroup v2 (Kubernetes nodes, current distributions): one directory per slot with both
+ *   controllers. Needs a delegated subtree: memory and pids listed in our cgroup.controllers, a
+ *   writable mount, and no process left in our cgroup when it gives controllers to children
+ *   (v2's no-internal-processes rule) - at a cgroup namespace's root (a container's) or when the
+ *   executor is alone in its cgroup (systemd Delegate=yes) it moves itself, and the others, into
+ *   a leaf "executor" first. docs/CGROUP_V2.md says what a node must give.
+ * Elsewhere slotcg_create fails with an error naming what is missing, the executor logs it at
+ * start, and the per-process limits (RLIMIT_AS, RLIMIT_NPROC) remain.
+ *
+ * The v2 logic is tested without a v2 host: tests/unit/test_slotcg.c runs slotcg.c against a
+ * fake cgroup2 tree (which files are written with what, the leaf move, the delegation checks),
+ * tests/unit/test_slotcg_run.c runs slotcg_run.c against fake interface files.
+ *
+ * Ownership: slotcg_t is plain data (paths) the caller owns; the functions keep no state. The
+ * create/remove side runs once at start, before threads; the per-run side runs in the
+ * single-threaded launcher.
  */
 #ifndef CG_SLOTCG_H
 #define CG_SLOTCG_H
@@ -36,7 +50,8 @@ typedef struct {
  * moving a process costs a kernel RCU grace period, ~8 ms after an idle moment). Returns 0, or
  * -1 with a reason in err (then every dir is ""). *version is 1 or 2 on success. */
 int slotcg_create(slotcg_t *cg, int n, uid_t uid_base, int *version, char *err, size_t errlen);
-/* Removes the cgroups (they must be empty). */
+/* Removes the slots' cgroups (they must be empty); the v2 leaf "executor", which holds the
+ * executor itself, stays. */
 void slotcg_remove(slotcg_t *cg, int n);
 
 /*
@@ -50,8 +65,17 @@ int64_t slotcg_read(int dfd, const char *file, const char *key);
 bool slotcg_v2(int dfd);
 /* The OOM kills the cgroup has seen so far (-1 when unknown). */
 int64_t slotcg_oom_kills(int dfd);
-/* Sets the run's memory limit (and no swap beyond it) and resets the peak. 0 or -errno. */
+/* Sets the run's memory limit (and no swap beyond it). 0 or -errno. */
 int slotcg_set_memory(int dfd, long mb);
+/* Sets the number of tasks (processes and threads) the pids cgroup allows. 0 or -errno. */
+int slotcg_set_tasks(int dfd, int max);
+/* Starts measuring the run's peak memory: v1 resets memory.max_usage_in_bytes and returns -1;
+ * v2 opens memory.peak and resets it for reads through that descriptor (Linux 6.12 and later)
+ * and returns it (the caller's to close after slotcg_peak_kb), or -1 where it cannot be reset. */
+int slotcg_peak_start(int dfd);
+/* The run's peak memory in KiB since slotcg_peak_start (peakfd: what it returned), or 0 when
+ * unknown (v2 without a resettable memory.peak: its lifetime peak would mix earlier runs). */
+int64_t slotcg_peak_kb(int dfd, int peakfd);
 /* One-shot use: opens dir, sets the limit, and opens cgroup.procs for the child to move itself
  * in. Returns that fd (and *dfd, both the caller's to close), or -1 with errno set. */
 int slotcg_prepare(const char *dir, long mb, int *dfd);

@@ -1,7 +1,16 @@
 /*
  * slotcg_run.c - the slot cgroup's per-run side, used by the launcher (libc only, linked into
- * it): joining the slot's cgroups, setting a run's memory limit, reading its OOM kills and peak.
- * slotcg.c makes the cgroups; see slotcg.h.
+ * it): joining the slot's cgroups, setting a run's memory and task limits, reading its OOM
+ * kills and peak. slotcg.c makes the cgroups; see slotcg.h.
+ *
+ * Everything works on a directory descriptor opened before the launcher entered its box (where
+ * the cgroup files are not visible). v1 or v2 is told by the files present (memory.max is v2's):
+ *                 v1                                   v2
+ *   limit         memory.limit_in_bytes (+ memsw)      memory.max (+ memory.swap.max 0)
+ *   tasks         pids.max (own hierarchy)             pids.max (the same directory)
+ *   OOM kills     memory.oom_control oom_kill          memory.events oom_kill
+ *   peak          memory.max_usage_in_bytes, reset     memory.peak, reset per descriptor (6.12)
+ * Single-threaded (the launcher); no state kept here.
  */
 #include "slotcg.h"
 
@@ -54,7 +63,7 @@ int64_t slotcg_oom_kills(int dfd)
                           : slotcg_read(dfd, "memory.oom_control", "oom_kill");
 }
 
-/* Sets the run's memory limit (and no swap beyond it) and resets the peak. 0 or -errno. */
+/* Sets the run's memory limit (and no swap beyond it). 0 or -errno. */
 int slotcg_set_memory(int dfd, long mb)
 {
     char val[32];
@@ -76,8 +85,57 @@ int slotcg_set_memory(int dfd, long mb)
             return rc;
     }
     (void)cg_write_at(dfd, "memory.memsw.limit_in_bytes", val);
-    (void)cg_write_at(dfd, "memory.max_usage_in_bytes", "0");
     return 0;
+}
+
+/* pids.max: the same file on v1 and v2. */
+int slotcg_set_tasks(int dfd, int max)
+{
+    char val[32];
+
+    snprintf(val, sizeof val, "%d", max);
+    return cg_write_at(dfd, "pids.max", val);
+}
+
+/* v1: resets memory.max_usage_in_bytes (read back through dfd: -1). v2: memory.peak is reset
+ * per open file, for reads through the descriptor that wrote it (Linux 6.12 and later; before,
+ * the file is read-only and holds the cgroup's lifetime peak, which says nothing of one run). */
+int slotcg_peak_start(int dfd)
+{
+    int fd;
+
+    if (!slotcg_v2(dfd)) {
+        (void)cg_write_at(dfd, "memory.max_usage_in_bytes", "0");
+        return -1;
+    }
+    if ((fd = openat(dfd, "memory.peak", O_RDWR | O_CLOEXEC)) < 0)
+        return -1;
+    if (write(fd, "reset\n", 6) != 6) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int64_t slotcg_peak_kb(int dfd, int peakfd)
+{
+    char buf[32];
+    long long v;
+    ssize_t n;
+
+    if (!slotcg_v2(dfd)) {
+        int64_t b = slotcg_read(dfd, "memory.max_usage_in_bytes", NULL);
+        return b > 0 ? b / 1024 : 0;
+    }
+    if (peakfd < 0)
+        return 0;
+    do
+        n = pread(peakfd, buf, sizeof buf - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return sscanf(buf, "%lld", &v) == 1 && v > 0 ? v / 1024 : 0;
 }
 
 /* One-shot use with --cgroup: opens the directory, sets the limit, and opens cgroup.procs for

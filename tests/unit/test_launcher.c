@@ -452,12 +452,15 @@ static void test_cgroup_caps_the_whole_run(void **state)
     run(&r, hog, NULL, 0);
     assert_true(r.rep.oom_killed);
     assert_string_not_equal(r.out, "4\n");
+    int64_t hog_peak_kb = r.rep.peak_kb; /* the cgroup's peak: the run reached its limit */
+    assert_true(hog_peak_kb > 40 << 10 && hog_peak_kb <= 48 << 10);
     const char *const small[] = {"--wall-ms", "5000",      "--uid",   "60995",       "--gid",
                                  "60995",     "--cgroup",  cg[0].dir, "--cgroup-mb", "48",
                                  "--",        "/bin/echo", "fits",    NULL};
     run(&r, small, NULL, 0);
     assert_false(r.rep.oom_killed); /* the count is per run */
     assert_string_equal(r.out, "fits\n");
+    assert_true(r.rep.peak_kb > 0 && r.rep.peak_kb < hog_peak_kb); /* so is the peak */
     slotcg_remove(cg, 1);
     assert_int_equal(access(cg[0].dir, F_OK), -1);
 }
