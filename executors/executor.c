@@ -582,6 +582,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
     vi.retry_and_idle_policy = &keepalive;
     if (cfg->tls_cert) {
         /* wss only: a plain connection fails the handshake (main.c checked both files). */
+        vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* lws: "this vhost uses TLS" */
         vi.ssl_cert_filepath = cfg->tls_cert;
         vi.ssl_private_key_filepath = cfg->tls_key;
     }

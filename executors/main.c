@@ -202,11 +202,11 @@ static int prepare(options_t *o, const profile_t **pf, char *version, size_t vle
         fprintf(stderr, "executor: %s\n", err);
         return 2;
     }
-    if (uid_base(o, err, sizeof err) != 0) {
+    if (options_check_tls(o, err, sizeof err) != 0) {
         fprintf(stderr, "executor: %s\n", err);
         return 2;
     }
-    if (options_check_tls(o, err, sizeof err) != 0) {
+    if (uid_base(o, err, sizeof err) != 0) {
         fprintf(stderr, "executor: %s\n", err);
         return 2;
     }
@@ -285,9 +285,9 @@ static int prepare(options_t *o, const profile_t **pf, char *version, size_t vle
                      err);
     }
     slotns_opts_t so = {.box_dir = box_dir,
-                           .areas = g_areas,
-                           .uid_base = g_uid_base,
-                           .extra_ro = box_ro_list(o->box_ro)};
+                        .areas = g_areas,
+                        .uid_base = g_uid_base,
+                        .extra_ro = box_ro_list(o->box_ro)};
     if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir, sizeof box_dir,
                        err, sizeof err) == 0 &&
         slotns_create(g_ns, o->slots, &so, err, sizeof err) == 0) {

@@ -307,11 +307,13 @@ int options_check_tls(const options_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "TLS: %s", ssl_reason(why, sizeof why));
         return -1;
     }
-    if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
-        snprintf(err, errlen, "TLS certificate %s is not a PEM certificate: %s", o->tls_cert,
-                 ssl_reason(why, sizeof why));
-    else if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1)
+    /* The key first: loaded before a certificate it is not compared yet, so a mismatch is
+     * told apart from a file that is not a key at all. */
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1)
         snprintf(err, errlen, "TLS key %s is not a PEM private key: %s", o->tls_key,
+                 ssl_reason(why, sizeof why));
+    else if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
+        snprintf(err, errlen, "TLS certificate %s is not a PEM certificate: %s", o->tls_cert,
                  ssl_reason(why, sizeof why));
     else if (SSL_CTX_check_private_key(ctx) != 1)
         snprintf(err, errlen, "TLS key %s does not match the certificate %s: %s", o->tls_key,

@@ -450,12 +450,98 @@ def test_uid_base_auto():
         ex.stop()
 
 
+def make_certs(d):
+    """A CA and a server certificate for localhost/127.0.0.1 signed by it (openssl CLI); also a
+    second key that matches nothing."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True, timeout=60)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=codegate test CA")
+    ossl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "srv.crt", "-days", "2", "-extfile", "ext")
+    ossl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "other.key")
+    return {n: os.path.join(d, n) for n in ("ca.crt", "srv.crt", "srv.key", "other.key")}
+
+
+def test_tls_listener():
+    d = tempfile.mkdtemp(prefix="cg-exec-svc-tls-")
+    try:
+        c = make_certs(d)
+        ex = Executor("tls", {"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["srv.key"]})
+        ctx = ssl.create_default_context(cafile=c["ca.crt"])   # verifies the chain and the name
+
+        def wss(token=TOKEN, context=ctx, host="localhost"):
+            ws = websocket.create_connection("wss://%s:%d/" % (host, ex.port), subprotocols=[PROTO], timeout=20,
+                                             header=["Authorization: Bearer %s" % token],
+                                             sslopt={"context": context})
+            hello = json.loads(ws.recv())
+            check(hello["type"] == "hello", "hello over TLS", hello)
+            return ws
+        try:
+            ex.wait_up(wss)
+            ws = wss()
+            execute(ws, "t", "print(6*7)")
+            res = [f for f in collect(ws, "t") if f["type"] == "result"]
+            check(res and res[0]["stdout"] == "42\n", "a job over wss, server cert verified against the CA", res)
+            ws.close()
+            check(refused(lambda: wss(token="wrong-token-but-long-enough")), "bad token refused over TLS too")
+            st, doc = get(ex.port, "/healthz", ctx=ctx, host="localhost")
+            check(st == 200 and doc["status"] == "ok", "/healthz over https", doc)
+            # Clients that must fail: plain TCP (ws:// and http://) and a client that trusts other CAs.
+            check(refused(ex.connect), "plain ws:// to the TLS listener fails")
+            try:
+                get(ex.port, "/healthz")
+                raise AssertionError("plain HTTP answered by the TLS listener")
+            except AssertionError:
+                raise
+            except Exception:
+                pass
+            check(refused(lambda: wss(context=ssl.create_default_context())),
+                  "a client without our CA refuses the certificate")
+            # The probe speaks TLS (without verification: it is the local process).
+            rc, out, err = probe(ex.env)
+            check(rc == 0 and json.loads(out)["status"] == "ok", "probe over TLS", (rc, out, err))
+            env = dict(ex.env)
+            del env["EXECUTOR_TLS_CERT_FILE"], env["EXECUTOR_TLS_KEY_FILE"]
+            rc, out, err = probe(env)
+            check(rc == 1 and err.count("\n") == 1, "a plain probe of a TLS listener fails", err)
+            log = open(ex.log_path).read()
+            check('"tls":true' in log, "listen event says tls", log)
+        finally:
+            ex.stop()
+        # Start-up refusals with clear messages.
+        cases = [({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"]}, "TLS needs both"),
+                 ({"EXECUTOR_TLS_KEY_FILE": c["srv.key"]}, "only the key is set"),
+                 ({"EXECUTOR_TLS_CERT_FILE": os.path.join(d, "missing.crt"), "EXECUTOR_TLS_KEY_FILE": c["srv.key"]},
+                  "missing.crt: No such file"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["other.key"]},
+                  "does not match the certificate"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.key"], "EXECUTOR_TLS_KEY_FILE": c["srv.key"]},
+                  "is not a PEM certificate"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["srv.crt"]},
+                  "is not a PEM private key")]
+        for i, (env, want) in enumerate(cases):
+            bad = Executor("tls-bad%d" % i, env)
+            try:
+                rc = bad.proc.wait(30)
+                log = open(bad.log_path).read()
+                check(rc == 2 and want in log and log.count("\n") == 1, "refused: %s" % want, log)
+            finally:
+                bad.stop()
+    finally:
+        subprocess.call(["rm", "-rf", d])
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
     os.makedirs(os.path.join(BUILD, "test-logs"), exist_ok=True)
     r = Runner("executor service")
     for t in (test_health_and_probe, test_health_on_unix_socket, test_token_rules, test_uid_base_auto,
+              test_tls_listener,
               test_drain_lets_running_jobs_finish, test_drain_bound_kills_late_jobs,
               test_second_sigterm_stops_at_once, test_idle_sigterm_exits_promptly):
         r.run(t, timeout=120)

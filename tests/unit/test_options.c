@@ -209,7 +209,7 @@ static void test_tls_pair(void **state)
     write_file(cert, "not a certificate\n");
     write_file(key, "not a key\n");
     assert_int_equal(options_check_tls(&o, g_err, sizeof g_err), -1);
-    assert_non_null(strstr(g_err, "not a PEM certificate"));
+    assert_non_null(strstr(g_err, "not a PEM private key"));
     unlink(cert);
     unlink(key);
 }
