@@ -454,7 +454,7 @@ static int callback_exec(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(c);
     case LWS_CALLBACK_CLOSED:
-        if (c->wsi) /* else refused before ESTABLISHED (on_filter): nothing to undo */
+        if (c && c->wsi) /* else refused before ESTABLISHED (on_filter): nothing to undo */
             conn_closed(ex, c);
         return 0;
     case LWS_CALLBACK_HTTP:
