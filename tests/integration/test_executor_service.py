@@ -3,11 +3,17 @@
 
     tests/integration/test_executor_service.py BUILD_DIR
 
-Checks the drain on SIGTERM (DRAIN on every connection, new jobs refused with
-executor_draining, new upgrades refused, PONG draining, running and interactive jobs finish,
-exit 0), its bound (EXECUTOR_DRAIN_MS: the job still running is killed and reported
-internal_error), a second SIGTERM (stops at once), a prompt exit when idle. Each test starts
-executors of its own. The last line is `N passed, N failed`.
+Checks GET /healthz (fields, busy, 404 elsewhere, no token needed, nothing secret) and
+`executor --probe` (exit 0 up, 1 down or draining, one line of reason; TCP, 0.0.0.0 and the
+unix socket), the token rules (at least 16 characters, a token file ending with a newline,
+bad or missing tokens refused, never logged), EXECUTOR_UID_BASE=auto, the TLS listener (a CA
+and a server certificate made with the openssl CLI: wss and https verified against the CA,
+plain clients and other CAs fail, the probe over TLS, clear start-up refusals), the drain on
+SIGTERM (DRAIN on every connection, new jobs refused with executor_draining, new upgrades
+refused, PONG draining, /healthz 503, running and interactive jobs finish, exit 0), its bound
+(EXECUTOR_DRAIN_MS: the job still running is killed and reported internal_error), a second
+SIGTERM (stops at once), a prompt exit when idle. Each test starts executors of its own. The
+last line is `N passed, N failed`.
 """
 import http.client
 import json
