@@ -203,7 +203,7 @@ def test_drain_lets_running_jobs_finish():
         check(pong.get("type") == "pong" and pong.get("draining") is True, "PONG says draining", pong)
         check(refused(ex.connect), "new upgrades refused while draining")
         st, doc = get(ex.port, "/healthz")
-        check(st == 503 and doc["status"] == "draining" and doc["draining"] is True and doc["busy"] == 2,
+        check(st == 503 and doc["status"] == "draining" and doc["draining"] is True and doc["busy"] >= 1,
               "/healthz: 503 draining", doc)
         rc, _, err = probe(ex.env)
         check(rc == 1 and "unhealthy: HTTP 503" in err and err.count("\n") == 1, "probe: 1 while draining", err)
