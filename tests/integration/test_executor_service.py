@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -356,6 +357,19 @@ def test_health_and_probe():
         check(time.time() - t0 < 3.5, "bounded")
         rc, out, err = probe(env, "--listen", "tcp:127.0.0.1:%d" % ex.port)
         check(rc == 0, "flags work too", err)
+        # Something that accepts and never answers: the probe gives up after its 3 s.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        try:
+            t0 = time.time()
+            rc, out, err = probe(env, "--listen", "tcp:127.0.0.1:%d" % silent.getsockname()[1])
+            dt = time.time() - t0
+            check(rc == 1 and "timed out" in err and err.count("\n") == 1, "probe: 1 on a silent peer", err)
+            check(2 < dt < 8, "bounded by its 3 s timeout (%.2f s)" % dt)
+            print("    probe of a silent peer: exit 1 after %.2f s" % dt)
+        finally:
+            silent.close()
     finally:
         ex.stop()
 
