@@ -25,8 +25,9 @@
  * Threads: callback_check_url() and callback_post() may be called from any thread at any time
  * between callback_new() and callback_free(). done() runs on the delivery thread, exactly once
  * per accepted post (also for posts still queued at callback_stop(): delivered=false, why
- * "shutting down"); it must not block and must not call callback_stop/free. If callback_post()
- * fails, done() is never called for that post.
+ * "shutting down"; if the thread was never started, callback_stop's caller runs them); it must
+ * not block and must not call callback_stop/free. If callback_post() fails, done() is never
+ * called for that post.
  */
 #ifndef CG_CALLBACK_H
 #define CG_CALLBACK_H
@@ -59,8 +60,11 @@ int callback_check_url(const callback_t *cb, const char *url, char *why, size_t 
 typedef void (*callback_done_fn)(void *arg, const char *id, bool delivered, int attempts,
                                  const char *why);
 
-/* Queues a delivery. Non-blocking; copies url, id and body. Returns 0, -EAGAIN when the queue
- * is full, -ESHUTDOWN once stopping, -EINVAL on bad arguments, -ENOMEM. */
+/* Queues a delivery. Non-blocking (no DNS: the URL's syntax and host allow list are checked
+ * again, addresses at connect time); copies url, id and body. id must be 1 to 128 printable
+ * ASCII characters (it goes into a header). Returns 0, -EAGAIN when the queue is full,
+ * -ESHUTDOWN once stopping, -ENOTSUP without a secret, -EINVAL on bad arguments or URL, -EPERM
+ * when the host is not allowed, -ENOMEM. */
 int callback_post(callback_t *cb, const char *url, const char *id, const char *body, size_t len,
                   callback_done_fn done, void *arg);
 
@@ -79,5 +83,10 @@ typedef struct {
 } callback_stats_t;
 
 void callback_stats(const callback_t *cb, callback_stats_t *out);
+
+/* The signature of one request: lower-case hex HMAC-SHA256 with key secret over
+ * "<timestamp>.<body>" into hex (65 bytes with the NUL). 0, -ENOMEM or -EIO. */
+int callback_sign(const void *secret, size_t secret_len, const char *timestamp, const char *body,
+                  size_t len, char hex[65]);
 
 #endif
