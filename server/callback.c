@@ -202,6 +202,18 @@ static int parse_url(const callback_t *cb, const char *url, cb_url_t *out, char 
                      "(international names in punycode, xn--)");
             return -EINVAL;
         }
+    /* curl forgives "http:///host" and "http:/host"; a callback URL must be plain. */
+    size_t sl = strncasecmp(url, "https://", 8) == 0  ? 8
+                : strncasecmp(url, "http://", 7) == 0 ? 7
+                                                      : 0;
+    if (sl == 0) {
+        snprintf(why, whylen, "callbackUrl must be an absolute http:// or https:// URL");
+        return -EINVAL;
+    }
+    if (url[sl] == '/' || url[sl] == '\\' || url[sl] == '?' || url[sl] == '#' || url[sl] == '\0') {
+        snprintf(why, whylen, "callbackUrl has no host");
+        return -EINVAL;
+    }
     u = curl_url();
     if (!u) {
         snprintf(why, whylen, "out of memory");
