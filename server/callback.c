@@ -23,7 +23,7 @@
  *   no connection to a refused address is ever made. Redirects are not followed, proxies from
  *   the environment are ignored, only http and https are spoken.
  *
- *   Accounting: `pending` counts accepted deliveries until their done() returns; it bounds the
+ *   Accounting: `pending` counts accepted deliveries until their done() is called; it bounds the
  *   memory (callback_post answers -EAGAIN at --callback-queue-max). The stats are atomics.
  *
  * Thread table
@@ -428,9 +428,9 @@ static void report(delivery_t *d, bool delivered, const char *why)
         atomic_fetch_add(&cb->delivered, 1);
     else
         atomic_fetch_add(&cb->failed, 1);
+    atomic_fetch_sub(&cb->pending, 1); /* first: the counters are final when done() runs */
     d->done(d->arg, d->id, delivered, d->attempts, why);
     delivery_free(d);
-    atomic_fetch_sub(&cb->pending, 1);
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: the policy on the exact address curl is about to connect to. */
