@@ -7,15 +7,17 @@
  *   delivery thread is woken with curl_multi_wakeup() (the one curl call that is safe from
  *   another thread). Everything else belongs to the delivery thread:
  *
- *     incoming ──▶ waiting (due time) ──▶ active (an easy handle in the multi) ──▶ done()
- *                      ▲                                    │
- *                      └──── retryable failure, backoff ────┘
+ *     incoming ──▶ ready (FIFO) ──▶ active (an easy handle in the multi) ──▶ done()
+ *                      retry (by due time) ──▲      │
+ *                            ▲                      │
+ *                            └── retryable failure, backoff
  *
- *   Each turn of the loop moves incoming to waiting, starts the waiting deliveries whose due
- *   time has come (at most --callback-concurrency at once), lets curl_multi_perform() move every
- *   transfer, finishes the completed ones and sleeps in curl_multi_poll() until a socket is
- *   ready, curl needs a timer, the next retry is due, or a producer wakes it. No transfer waits
- *   for another: a receiver that never answers holds one easy handle until its own timeout.
+ *   Each turn of the loop moves incoming to the tail of ready, starts deliveries while fewer
+ *   than --callback-concurrency are active (retries whose time has come first, they are older,
+ *   then ready in arrival order), lets curl_multi_perform() move every transfer, finishes the
+ *   completed ones and sleeps in curl_multi_poll() until a socket is ready, curl needs a timer,
+ *   the next retry is due, or a producer wakes it. No transfer waits for another: a receiver
+ *   that never answers holds one easy handle until its own timeout.
  *
  *   SSRF at connect time: curl opens every socket through open_socket(), which checks the exact
  *   address against the network policy and refuses (CURL_SOCKET_BAD) what the policy refuses.
@@ -23,13 +25,14 @@
  *   no connection to a refused address is ever made. Redirects are not followed, proxies from
  *   the environment are ignored, only http and https are spoken.
  *
- *   Accounting: `pending` counts accepted deliveries until their done() is called; it bounds the
- *   memory (callback_post answers -EAGAIN at --callback-queue-max). The stats are atomics.
+ *   Accounting: `pending` and `bytes` count accepted deliveries and their bodies until done() is
+ *   called; they bound the memory (callback_post answers -EAGAIN at --callback-queue-max
+ *   deliveries or QUEUE_BYTES_MAX of bodies). The stats are atomics.
  *
  * Thread table
  *   cfg fields, secret, hosts, np     written in callback_new, read-only after: any thread
  *   mu: incoming, stopping, started   any thread
- *   multi, waiting, active, rng       delivery thread (and callback_new/free, before/after it)
+ *   multi, ready, retry, active, rng  delivery thread (and callback_new/free, before/after it)
  *   stats (atomics)                   written by the delivery thread and callback_post
  */
 #include "callback.h"
@@ -61,9 +64,10 @@
 #define ID_MAX 128
 #define RESPONSE_MAX (64 * 1024) /* response body read and discarded; beyond, the transfer ends */
 #define POLL_MAX_MS 1000
+#define QUEUE_BYTES_MAX ((uint64_t)256 << 20) /* bodies held at once */
 
 typedef struct delivery {
-    struct delivery *next; /* in incoming, waiting or active */
+    struct delivery *next; /* in incoming, ready, retry or active */
     callback_t *cb;
     char *url, *id, *body; /* owned copies */
     size_t len;
@@ -93,10 +97,10 @@ struct callback {
 
     CURLM *multi;
     pthread_t thread;
-    delivery_t *waiting, *active;
+    delivery_t *ready, **ready_tail, *retry, *active;
     uint64_t rng;
 
-    _Atomic uint64_t delivered, failed, retries;
+    _Atomic uint64_t delivered, failed, retries, bytes;
     _Atomic int in_flight, pending;
 };
 
@@ -397,6 +401,7 @@ callback_t *callback_new(const config_t *cfg, char *err, size_t errlen)
     cb->queue_max = cfg->callback_queue_max;
     cb->concurrency = cfg->callback_concurrency;
     cb->incoming_tail = &cb->incoming;
+    cb->ready_tail = &cb->ready;
     if (getrandom(&cb->rng, sizeof cb->rng, 0) != sizeof cb->rng || cb->rng == 0)
         cb->rng = (uint64_t)cg_now_ms() * 0x9E3779B97F4A7C15ULL | 1;
     cb->multi = curl_multi_init();
@@ -428,7 +433,9 @@ static void report(delivery_t *d, bool delivered, const char *why)
         atomic_fetch_add(&cb->delivered, 1);
     else
         atomic_fetch_add(&cb->failed, 1);
-    atomic_fetch_sub(&cb->pending, 1); /* first: the counters are final when done() runs */
+    /* first: the counters are final when done() runs */
+    atomic_fetch_sub(&cb->bytes, (uint64_t)d->len);
+    atomic_fetch_sub(&cb->pending, 1);
     d->done(d->arg, d->id, delivered, d->attempts, why);
     delivery_free(d);
 }
@@ -619,6 +626,18 @@ static void list_remove(delivery_t **head, delivery_t *d)
         }
 }
 
+/* Keeps the retry list ordered by due time (a delivery due at the same time as others goes
+ * after them). */
+static void retry_insert(callback_t *cb, delivery_t *d)
+{
+    delivery_t **p = &cb->retry;
+
+    while (*p && (*p)->due_ms <= d->due_ms)
+        p = &(*p)->next;
+    d->next = *p;
+    *p = d;
+}
+
 static void finish_attempt(callback_t *cb, delivery_t *d, CURLcode rc)
 {
     long status = 0;
@@ -639,8 +658,7 @@ static void finish_attempt(callback_t *cb, delivery_t *d, CURLcode rc)
             (status == 429 || status == 503) && retry_after > 0 ? (int64_t)retry_after * 1000 : 0;
         d->due_ms = cg_now_ms() + backoff_ms(cb->backoff_ms, cb->backoff_max_ms, d->attempts,
                                              next_random(&cb->rng), ra);
-        d->next = cb->waiting;
-        cb->waiting = d;
+        retry_insert(cb, d);
     } else {
         char final[sizeof why + 48];
         if (out == OUT_RETRY)
@@ -651,24 +669,30 @@ static void finish_attempt(callback_t *cb, delivery_t *d, CURLcode rc)
     }
 }
 
-/* Starts due deliveries while there is room; returns ms until the next one is due (or
- * POLL_MAX_MS). The waiting list is unordered: it is short, and a scan is simpler than a heap. */
+/* Starts deliveries while there is room: due retries first, then ready ones in arrival order.
+ * Returns the ms until the next retry is due (at most POLL_MAX_MS). */
 static int start_due(callback_t *cb)
 {
     int64_t now = cg_now_ms(), next = POLL_MAX_MS;
-    delivery_t **p = &cb->waiting;
 
-    while (*p) {
-        delivery_t *d = *p;
-        if (d->due_ms <= now && atomic_load(&cb->in_flight) < cb->concurrency) {
-            *p = d->next;
-            start_attempt(cb, d);
-            continue;
+    while (atomic_load(&cb->in_flight) < cb->concurrency) {
+        delivery_t *d;
+        if (cb->retry && cb->retry->due_ms <= now) {
+            d = cb->retry;
+            cb->retry = d->next;
+        } else if (cb->ready) {
+            d = cb->ready;
+            cb->ready = d->next;
+            if (!cb->ready)
+                cb->ready_tail = &cb->ready;
+        } else {
+            break;
         }
-        if (d->due_ms > now && d->due_ms - now < next)
-            next = d->due_ms - now;
-        p = &d->next;
+        d->next = NULL;
+        start_attempt(cb, d);
     }
+    if (cb->retry && cb->retry->due_ms - now < next)
+        next = cb->retry->due_ms > now ? cb->retry->due_ms - now : 0;
     return (int)next;
 }
 
@@ -683,10 +707,15 @@ static void abandon_all(callback_t *cb, delivery_t *incoming)
         atomic_fetch_sub(&cb->in_flight, 1);
         report(d, false, "shutting down");
     }
-    while ((d = cb->waiting) != NULL) {
-        cb->waiting = d->next;
+    while ((d = cb->retry) != NULL) {
+        cb->retry = d->next;
         report(d, false, "shutting down");
     }
+    while ((d = cb->ready) != NULL) {
+        cb->ready = d->next;
+        report(d, false, "shutting down");
+    }
+    cb->ready_tail = &cb->ready;
     while ((d = incoming) != NULL) {
         incoming = d->next;
         report(d, false, "shutting down");
@@ -710,12 +739,11 @@ static void *delivery_thread(void *arg)
             abandon_all(cb, in);
             return NULL;
         }
-        while (in) { /* to waiting, due now */
-            delivery_t *d = in;
-            in = d->next;
-            d->due_ms = 0;
-            d->next = cb->waiting;
-            cb->waiting = d;
+        if (in) { /* to the tail of ready, in order */
+            *cb->ready_tail = in;
+            while (in->next)
+                in = in->next;
+            cb->ready_tail = &in->next;
         }
         int wait_ms = start_due(cb), running = 0;
         CURLMsg *msg;
@@ -796,7 +824,8 @@ int callback_post(callback_t *cb, const char *url, const char *id, const char *b
     pthread_mutex_lock(&cb->mu);
     if (cb->stopping)
         rc = -ESHUTDOWN;
-    else if (atomic_load(&cb->pending) >= cb->queue_max)
+    else if (atomic_load(&cb->pending) >= cb->queue_max ||
+             atomic_load(&cb->bytes) + len > QUEUE_BYTES_MAX)
         rc = -EAGAIN;
     if (rc) {
         pthread_mutex_unlock(&cb->mu);
@@ -804,6 +833,7 @@ int callback_post(callback_t *cb, const char *url, const char *id, const char *b
         return rc;
     }
     atomic_fetch_add(&cb->pending, 1);
+    atomic_fetch_add(&cb->bytes, (uint64_t)len);
     *cb->incoming_tail = d;
     cb->incoming_tail = &d->next;
     pthread_mutex_unlock(&cb->mu);
@@ -859,4 +889,28 @@ void callback_stats(const callback_t *cb, callback_stats_t *out)
     out->retries = atomic_load(&m->retries);
     out->in_flight = atomic_load(&m->in_flight);
     out->queued = atomic_load(&m->pending);
+}
+
+void callback_metrics(const callback_t *cb, FILE *f)
+{
+    callback_stats_t st;
+
+    callback_stats(cb, &st);
+    fprintf(f,
+            "# HELP codegate_callbacks_total Submission callbacks finished, by result.\n"
+            "# TYPE codegate_callbacks_total counter\n"
+            "codegate_callbacks_total{result=\"delivered\"} %llu\n"
+            "codegate_callbacks_total{result=\"failed\"} %llu\n"
+            "# HELP codegate_callback_retries_total Callback attempts after the first.\n"
+            "# TYPE codegate_callback_retries_total counter\n"
+            "codegate_callback_retries_total %llu\n"
+            "# HELP codegate_callbacks_in_flight Callback requests being sent now.\n"
+            "# TYPE codegate_callbacks_in_flight gauge\n"
+            "codegate_callbacks_in_flight %d\n"
+            "# HELP codegate_callbacks_pending Callbacks accepted and not finished (sending, "
+            "waiting to be sent or to be retried).\n"
+            "# TYPE codegate_callbacks_pending gauge\n"
+            "codegate_callbacks_pending %d\n",
+            (unsigned long long)st.delivered, (unsigned long long)st.failed,
+            (unsigned long long)st.retries, st.in_flight, st.queued);
 }

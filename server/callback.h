@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -62,7 +63,8 @@ typedef void (*callback_done_fn)(void *arg, const char *id, bool delivered, int 
 
 /* Queues a delivery. Non-blocking (no DNS: the URL's syntax and host allow list are checked
  * again, addresses at connect time); copies url, id and body. id must be 1 to 128 printable
- * ASCII characters (it goes into a header). Returns 0, -EAGAIN when the queue is full,
+ * ASCII characters (it goes into a header). Returns 0, -EAGAIN when the queue is full
+ * (--callback-queue-max deliveries or 256 MiB of bodies),
  * -ESHUTDOWN once stopping, -ENOTSUP without a secret, -EINVAL on bad arguments or URL, -EPERM
  * when the host is not allowed, -ENOMEM. */
 int callback_post(callback_t *cb, const char *url, const char *id, const char *body, size_t len,
@@ -83,6 +85,11 @@ typedef struct {
 } callback_stats_t;
 
 void callback_stats(const callback_t *cb, callback_stats_t *out);
+
+/* Writes the stats as Prometheus text (codegate_callbacks_total{result=delivered|failed},
+ * codegate_callback_retries_total, codegate_callbacks_in_flight, codegate_callbacks_pending),
+ * for the /metrics page. Thread-safe. */
+void callback_metrics(const callback_t *cb, FILE *f);
 
 /* The signature of one request: lower-case hex HMAC-SHA256 with key secret over
  * "<timestamp>.<body>" into hex (65 bytes with the NUL). 0, -ENOMEM or -EIO. */

@@ -6,7 +6,8 @@
  * 200, 404 not retried, 500 until the attempts run out, Retry-After honoured, a receiver that
  * never answers times out and is retried while another delivery completes, a redirect not
  * followed, a loopback receiver refused at connect time when its network is not allowed, the
- * queue bound and stop. Includes callback.c to reach backoff_ms().
+ * concurrency and queue bounds, stop, and the Prometheus text. Includes callback.c to reach
+ * backoff_ms().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -610,6 +611,29 @@ static void test_delivered_and_signed(void **state)
     assert_int_equal(st.in_flight, 0);
 }
 
+static void test_metrics_text(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t n = 0;
+
+    post("/ok", "m-1", "{}");
+    post("/404", "m-2", "{}");
+    wait_done("m-1");
+    wait_done("m-2");
+    FILE *f = open_memstream(&text, &n);
+    assert_non_null(f);
+    callback_metrics(cb, f);
+    fclose(f);
+    assert_non_null(strstr(text, "codegate_callbacks_total{result=\"delivered\"} 1\n"));
+    assert_non_null(strstr(text, "codegate_callbacks_total{result=\"failed\"} 1\n"));
+    assert_non_null(strstr(text, "codegate_callback_retries_total 0\n"));
+    assert_non_null(strstr(text, "codegate_callbacks_in_flight 0\n"));
+    assert_non_null(strstr(text, "codegate_callbacks_pending 0\n"));
+    assert_non_null(strstr(text, "# TYPE codegate_callbacks_pending gauge\n"));
+    free(text);
+}
+
 static void test_500_then_200(void **state)
 {
     (void)state;
@@ -680,6 +704,41 @@ static void test_slow_receiver_does_not_block(void **state)
     assert_int_equal(s.attempts, 3);
     assert_non_null(strstr(s.why, "timeout"));
     assert_true(f.order < s.order);
+}
+
+static void test_concurrency_bound(void **state)
+{
+    (void)state;
+    char err[256], url[128];
+    static const char *const flags[] = {
+        "--callback-allow-networks", "127.0.0.1/32", "--callback-concurrency",  "2",
+        "--callback-timeout-ms",     "20000",        "--callback-max-attempts", "1"};
+
+    callback_t *c = make_cb(SECRET, flags, 8, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(callback_start(c), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", rx.port);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c-%d", i);
+        assert_int_equal(callback_post(c, url, id, "{}", 2, on_done, NULL), 0);
+    }
+    while (rx_count("/hang") < 2)
+        usleep(10000);
+    usleep(300000); /* the third waits for a free transfer, far below the 20 s timeout */
+    assert_int_equal(rx_count("/hang"), 2);
+    callback_stats_t st;
+    callback_stats(c, &st);
+    assert_int_equal(st.in_flight, 2);
+    assert_int_equal(st.queued, 3);
+    callback_free(c); /* stops: all three end as not delivered */
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c-%d", i);
+        done_t d = wait_done(id);
+        assert_false(d.delivered);
+        assert_string_equal(d.why, "shutting down");
+    }
 }
 
 static void test_redirect_not_followed(void **state)
@@ -785,12 +844,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_errors, setup_alarm, teardown_alarm),
         cmocka_unit_test_setup_teardown(test_delivered_and_signed, setup_delivery,
                                         teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_metrics_text, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_500_then_200, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_404_not_retried, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_gives_up, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_retry_after, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_slow_receiver_does_not_block, setup_delivery,
                                         teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_concurrency_bound, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_big_answer_bounded, setup_delivery, teardown_delivery),
