@@ -14,9 +14,16 @@
  *
  * Every request carries:
  *   Content-Type: application/json
+ *   User-Agent: codegate-callback/<version>
  *   X-Codegate-Submission: <id>
+ *   X-Codegate-Attempt: <1, 2, ...>
  *   X-Codegate-Timestamp: <unix seconds at this attempt>
  *   X-Codegate-Signature: sha256=<lower-case hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+ * The timestamp is taken afresh for every attempt, so a receiver can refuse a request whose
+ * timestamp is more than 5 minutes from its own clock (replay window) whatever the retry
+ * schedule; it compares signatures in constant time and deduplicates on the submission id
+ * (delivery is at least once). Callbacks are never sent unsigned: without a secret every
+ * callbackUrl is refused at submit time.
  *
  * Ownership: callback_new() returns an object the caller frees with callback_free() (which stops
  * the thread first if needed; callback_free(NULL) is a no-op). callback_post() copies url, id and
