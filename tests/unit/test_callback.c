@@ -6,7 +6,8 @@
  * 200, 404 not retried, 500 until the attempts run out, Retry-After honoured, a receiver that
  * never answers times out and is retried while another delivery completes, a redirect not
  * followed, a loopback receiver refused at connect time when its network is not allowed, the
- * concurrency and queue bounds, stop, and the Prometheus text. Includes callback.c to reach
+ * concurrency and queue bounds, stop, the Prometheus text, a proxy in the environment ignored
+ * and a 1 MiB body delivered whole. Includes callback.c to reach
  * backoff_ms().
  */
 #include <arpa/inet.h>
@@ -634,6 +635,38 @@ static void test_metrics_text(void **state)
     free(text);
 }
 
+/* A proxy in the environment is not used, and a large body arrives whole and signed. */
+static void test_no_proxy_large_body(void **state)
+{
+    (void)state;
+    size_t n = 1 << 20;
+    char *body = malloc(n + 1), hex[65], expect[80];
+
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)('a' + i % 26);
+    body[0] = '{';
+    body[n - 1] = '}';
+    body[n] = '\0';
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
+    post("/ok", "big-body", body);
+    done_t d = wait_done("big-body");
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("ALL_PROXY");
+    assert_true(d.delivered);
+    const req_t *q = rx_req("/ok", 0);
+    assert_non_null(q);
+    assert_int_equal(q->len, n);
+    assert_memory_equal(q->body, body, n);
+    assert_int_equal(callback_sign(SECRET, strlen(SECRET), q->timestamp, q->body, q->len, hex), 0);
+    snprintf(expect, sizeof expect, "sha256=%s", hex);
+    assert_string_equal(q->signature, expect);
+    free(body);
+}
+
 static void test_500_then_200(void **state)
 {
     (void)state;
@@ -845,6 +878,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delivered_and_signed, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_metrics_text, setup_delivery, teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_no_proxy_large_body, setup_delivery,
+                                        teardown_delivery),
         cmocka_unit_test_setup_teardown(test_500_then_200, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_404_not_retried, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_gives_up, setup_delivery, teardown_delivery),
