@@ -537,7 +537,7 @@ static void finish_attempt(callback_t *cb, delivery_t *d, CURLcode rc)
 }
 
 /* Starts deliveries while there is room: due retries first, then ready ones in arrival order.
- * Returns the ms until the next retry is due (at most POLL_MAX_MS). */
+ * Returns how long the loop may sleep: until the next retry is due, at most POLL_MAX_MS. */
 static int start_due(callback_t *cb)
 {
     int64_t now = cg_now_ms(), next = POLL_MAX_MS;
@@ -558,7 +558,10 @@ static int start_due(callback_t *cb)
         d->next = NULL;
         start_attempt(cb, d);
     }
-    if (cb->retry && cb->retry->due_ms - now < next)
+    /* When every transfer slot is taken, a due retry waits for one to finish: that wakes the
+     * poll by itself (socket activity or curl's own timer), so do not spin on it. */
+    if (cb->retry && atomic_load(&cb->in_flight) < cb->concurrency &&
+        cb->retry->due_ms - now < next)
         next = cb->retry->due_ms > now ? cb->retry->due_ms - now : 0;
     return (int)next;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -776,6 +777,41 @@ static void test_concurrency_bound(void **state)
     }
 }
 
+/* A retry that comes due while every transfer slot is taken waits without spinning: the
+ * process uses far less CPU than the wall-clock time the wait takes. */
+static void test_saturated_wait_does_not_spin(void **state)
+{
+    (void)state;
+    char err[256], url[128];
+    static const char *const flags[] = {"--callback-allow-networks", "127.0.0.1/32",
+                                        "--callback-concurrency",    "1",
+                                        "--callback-timeout-ms",     "1500",
+                                        "--callback-max-attempts",   "2",
+                                        "--callback-backoff-ms",     "10"};
+    struct rusage r0, r1;
+
+    callback_t *c = make_cb(SECRET, flags, 10, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(callback_start(c), 0);
+    getrusage(RUSAGE_SELF, &r0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/500", rx.port);
+    assert_int_equal(callback_post(c, url, "spin-500", "{}", 2, on_done, NULL), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", rx.port);
+    assert_int_equal(callback_post(c, url, "spin-hang", "{}", 2, on_done, NULL), 0);
+    done_t a = wait_done("spin-500"), b = wait_done("spin-hang");
+    getrusage(RUSAGE_SELF, &r1);
+    assert_int_equal(a.attempts, 2);
+    assert_int_equal(b.attempts, 2);
+    long cpu_ms = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000 +
+                  (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1000 +
+                  (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000 +
+                  (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1000;
+    /* the two timeouts take 3 s of wall clock; a busy loop would burn over 1 s of it */
+    if (cpu_ms > 700)
+        fail_msg("%ld ms of CPU while waiting for a transfer slot", cpu_ms);
+    callback_free(c);
+}
+
 static void test_redirect_not_followed(void **state)
 {
     (void)state;
@@ -889,6 +925,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_receiver_does_not_block, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_concurrency_bound, setup_delivery, teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_saturated_wait_does_not_spin, setup_delivery,
+                                        teardown_delivery),
         cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_big_answer_bounded, setup_delivery, teardown_delivery),
