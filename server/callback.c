@@ -188,9 +188,11 @@ int callback_check_url(const callback_t *cb, const char *url, char *why, size_t 
     for (struct addrinfo *a = res; a; a = a->ai_next) {
         char reason[160];
         if (netpolicy_check_addr(&cb->np, a->ai_addr, reason, sizeof reason) != 0) {
+            /* The range, not the address: a client learns nothing of internal DNS. */
+            const char *what = netpolicy_special(a->ai_addr);
             snprintf(why, whylen,
-                     "callbackUrl host %s is refused: %s (see --callback-allow-networks)", u.host,
-                     reason);
+                     "callbackUrl host %s resolves to a %s address, which callbacks may not reach",
+                     u.host, what ? what : "refused");
             rc = -EPERM;
             break;
         }
@@ -318,7 +320,8 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
         return CURL_SOCKET_BAD;
     }
     if (netpolicy_check_addr(&d->cb->np, &a->addr, why, sizeof why) != 0) {
-        snprintf(d->refused, sizeof d->refused, "%s", why);
+        const char *what = netpolicy_special(&a->addr); /* the range only, as at submit */
+        snprintf(d->refused, sizeof d->refused, "%s address", what ? what : "not allowed");
         return CURL_SOCKET_BAD;
     }
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
