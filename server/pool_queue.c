@@ -129,8 +129,9 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
             else if (ep->conns[k].state == CONN_READY && !idle)
                 idle = &ep->conns[k];
         }
-        /* Slots out of service take no jobs. */
-        if (busy >= ep->nconns - ep->slots_down)
+        /* Slots out of service (or beyond what the executor has) take no jobs; neither does a
+         * draining executor. */
+        if (ep->draining || busy >= pool_ep_capacity(ep))
             continue;
         /* Spread load: the endpoint with the fewest busy connections wins. */
         if (idle && busy < best_busy) {
@@ -153,7 +154,7 @@ static bool session_room(pool_t *p, int lang)
 
     for (int i = 0; i < p->neps; i++) {
         endpoint_t *ep = &p->eps[i];
-        if (!ep->up || ep->lang != lang)
+        if (!ep->up || ep->lang != lang || ep->draining)
             continue;
         for (int k = 0; k < ep->nconns; k++) {
             conn_t *c = &ep->conns[k];
