@@ -105,6 +105,10 @@ void pool_conn_connect(pool_t *p, conn_t *c)
     ci.port = ep->info.port;
     ci.path = "/";
     ci.host = ep->info.port ? ep->info.address : "localhost";
+    if (ep->info.host[0])
+        ci.host = ep->info.host; /* the configured name: Host header, TLS SNI and name check */
+    if (ep->info.tls)
+        ci.ssl_connection = LCCSCF_USE_SSL; /* verified against --executor-ca-file */
     ci.origin = ci.host;
     ci.protocol = CG_PROTO_NAME;
     ci.local_protocol_name = "codegate-pool";

@@ -19,7 +19,7 @@
  *                                                                                 pool copies them
  *                                                                                 out: pool_fail_t)
  *   snap[]                             pool                  any thread          pool->mu
- *   eps[], neps, conns, seq, tick      pool                  pool                pool thread only
+ *   eps[], neps, conns, seq, tick, rr  pool                  pool                pool thread only
  *   offered[]                          main, before start    any thread          immutable after
  *                                                                                 pool_start
  *   ctx                                pool_new / pool_free  any thread          immutable between
@@ -95,7 +95,7 @@ struct endpoint {
     int exec_slots;    /* slots the executor announced in HELLO (0 = unknown) */
     bool leaving;      /* announced down with finish_on_down while jobs ran there: those finish,
                           then their connections close; up turns false when none is open */
-    char last_err[96]; /* the last connect error logged, and when */
+    char last_err[320]; /* the last connect error logged, and when */
     int64_t last_err_ms;
 };
 
@@ -137,6 +137,7 @@ struct pool {
     /* pool thread only */
     endpoint_t eps[POOL_MAX_ENDPOINTS];
     int neps;
+    unsigned rr; /* where idle_conn_for starts its scan */
     int64_t seq;
 
     pthread_mutex_t mu;

@@ -116,9 +116,12 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
 {
     conn_t *best = NULL;
     int best_busy = 1 << 30;
+    /* Ties go round: the scan starts one endpoint further each time, so requests sent one
+     * after another reach every executor (a new or restarted one is used at once). */
+    int start = p->neps ? (int)(p->rr++ % (unsigned)p->neps) : 0;
 
-    for (int i = 0; i < p->neps; i++) {
-        endpoint_t *ep = &p->eps[i];
+    for (int j = 0; j < p->neps; j++) {
+        endpoint_t *ep = &p->eps[(start + j) % p->neps];
         conn_t *idle = NULL;
         int busy = 0;
         if (!ep->up || ep->lang != lang)
