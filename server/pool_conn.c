@@ -324,13 +324,13 @@ static endpoint_t *endpoint_slot(pool_t *p)
 /* Announced down, but the executor may still be finishing (finish_on_down): close the idle
  * connections, let the busy ones finish (pool_conn_job_done closes them). True when it left
  * that way, false when nothing ran there (the caller closes everything). */
-static bool endpoint_leave(endpoint_t *ep)
+static bool endpoint_leave(endpoint_t *ep, const runtime_endpoint_t *down)
 {
     int busy = 0;
 
     for (int k = 0; k < ep->nconns; k++)
         busy += ep->conns[k].state == CONN_BUSY && ep->conns[k].job;
-    if (!ep->info.finish_on_down || busy == 0)
+    if (!down->finish_on_down || busy == 0)
         return false;
     for (int k = 0; k < ep->nconns; k++) {
         conn_t *c = &ep->conns[k];
@@ -364,7 +364,7 @@ static void apply_update(pool_t *p, const update_t *u)
             ep = &p->eps[i];
     if (!ep && !u->up)
         return;
-    if (ep && !u->up && ep->up && endpoint_leave(ep))
+    if (ep && !u->up && ep->up && endpoint_leave(ep, &u->ep))
         return;
     if (ep && u->up && ep->leaving) {
         /* Back in the name before its jobs finished: in service again, nothing to close. */
