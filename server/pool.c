@@ -168,6 +168,7 @@ static int pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         return on_connection_error(p, c, wsi, in);
     case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY: /* whatever else ends a handle we still hold */
         return on_closed(p, c, wsi);
     default:
         return 0;

@@ -176,7 +176,10 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
             ep->last_unhealthy_ms = now;
             p->unhealthy_cb(p->cb_arg, ep->info.id);
         }
+        /* Detached at once: lws may free a connection it was still opening without a callback
+         * that names it, and c->wsi must never point at a freed handle. */
         pool_conn_close(c);
+        pool_conn_down(p, c, "no answer");
         return;
     }
     if (c->state != CONN_CONNECTING && now - c->last_ping_ms >= p->cfg->ping_ms) {
