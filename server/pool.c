@@ -337,6 +337,7 @@ void pool_language_info(pool_t *p, const char *language, pool_lang_info_t *info)
     pthread_mutex_lock(&p->mu);
     *info = p->snap[li];
     pthread_mutex_unlock(&p->mu);
+    info->offered = p->offered[li]; /* fixed before start; also before the first snapshot */
 }
 
 int pool_queue_length(pool_t *p)
