@@ -267,7 +267,7 @@ void pool_conn_snapshot(pool_t *p)
     }
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < REQUEST_NLANG; i++) {
-        snap[i].offered = p->offered[i];
+        snap[i].offered = atomic_load(&p->offered[i]);
         /* Keep the last known version even when no executor is connected right now. */
         if (!snap[i].version[0])
             memcpy(snap[i].version, p->snap[i].version, sizeof snap[i].version);
