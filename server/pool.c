@@ -117,7 +117,8 @@ static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
     else if (in && strcmp(in, "read failed") == 0)
         snprintf(why, sizeof why,
                  "the executor closed the connection during the WebSocket upgrade: it does not "
-                 "accept our token (compare --executor-token-file with its token), or it drains");
+                 "accept our token (compare --executor-token-file with its token), it drains%s",
+                 ep->info.tls ? "" : ", or it speaks TLS (give --executor-ca-file)");
     else
         snprintf(why, sizeof why, "%s", in && in[0] ? in : "unknown error");
     if (strcmp(why, ep->last_err) == 0 && now - ep->last_err_ms < POOL_ERR_LOG_MS) {
