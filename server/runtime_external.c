@@ -230,6 +230,7 @@ static void announce(ext_rt_t *rt, const extaddr_ep_t *e, bool up)
 {
     runtime_endpoint_t ep;
     const extaddr_target_t *t = &rt->targets[e->target];
+    bool v6 = strchr(t->host, ':') != NULL; /* an IPv6 literal: written [ADDRESS]:PORT */
     cJSON *f = cJSON_CreateObject();
 
     memset(&ep, 0, sizeof ep);
@@ -241,7 +242,8 @@ static void announce(ext_rt_t *rt, const extaddr_ep_t *e, bool up)
     ep.tls = rt->base.cfg->executor_ca_file[0] != '\0';
     ep.finish_on_down = true;
     snprintf(ep.token, sizeof ep.token, "%s", rt->token);
-    snprintf(ep.where, sizeof ep.where, "%s:%d", t->host, t->port);
+    snprintf(ep.where, sizeof ep.where, "%s%s%s:%d", v6 ? "[" : "", t->host, v6 ? "]" : "",
+             t->port);
     if (f) {
         cJSON_AddStringToObject(f, "host", t->host);
         cJSON_AddStringToObject(f, "address", e->ip);
@@ -287,10 +289,13 @@ static int ext_start(runtime_t *base)
         log_msg(LOG_ERROR, "--executor-token-file: %s", err);
         return -EINVAL;
     }
-    for (int i = 0; i < rt->ntargets; i++)
-        log_msg(LOG_INFO, "external executors for %s at %s:%d (re-resolved every %d ms%s)",
-                lang_table[rt->targets[i].lang].name, rt->targets[i].host, rt->targets[i].port,
-                cfg->resolve_ms, cfg->executor_ca_file[0] ? ", TLS" : "");
+    for (int i = 0; i < rt->ntargets; i++) {
+        bool v6 = strchr(rt->targets[i].host, ':') != NULL;
+        log_msg(LOG_INFO, "external executors for %s at %s%s%s:%d (re-resolved every %d ms%s)",
+                lang_table[rt->targets[i].lang].name, v6 ? "[" : "", rt->targets[i].host,
+                v6 ? "]" : "", rt->targets[i].port, cfg->resolve_ms,
+                cfg->executor_ca_file[0] ? ", TLS" : "");
+    }
     ext_refresh(rt);
     return 0;
 }

@@ -81,7 +81,8 @@ class Executor:
 
     @property
     def id(self):
-        return "%s@%s:%d" % (self.lang, self.host, self.port)
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s@%s:%d" % (self.lang, host, self.port)
 
     def start(self):
         os.makedirs(self.work, exist_ok=True)
@@ -608,6 +609,17 @@ def test_tls():
     ex.stop()
 
 
+def test_ipv6_literal():
+    """An executor on [::1] named by its IPv6 literal."""
+    ex = Executor("python", host="::1")
+    gw = ExtGateway("python=[::1]:%d" % ex.port, "ext-v6").start(ready=True)
+    st, doc, _ = run(gw, "print(6*7)")
+    check(st == 200 and doc["data"]["stdout"] == "42\n", "runs", doc)
+    check(ex.id in gw.executors_used(), "served by %s: %s" % (ex.id, gw.executors_used()))
+    check(gw.stop() == 0)
+    ex.stop()
+
+
 def test_non_root():
     ex = Executor("python")
     gw = ExtGateway("python=127.0.0.1:%d" % ex.port, "ext-user", user="nobody").start(ready=True)
@@ -642,7 +654,7 @@ def main():
             r.run(gateway_a_exits_cleanly)
         for t in (test_dns_not_resolving_yet, test_dns_new_executor_used,
                   test_dns_removed_routed_around, test_dns_failure_keeps_last_set,
-                  test_wrong_token, test_tls, test_non_root):
+                  test_wrong_token, test_tls, test_ipv6_literal, test_non_root):
             r.run(t, timeout=240)
 
         def no_sanitizer_reports():
