@@ -100,7 +100,6 @@ static int on_established(conn_t *c, struct lws *wsi)
 static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
 {
     char why[sizeof ep->last_err];
-    int64_t now = cg_now_ms();
     unsigned int status = lws_http_client_http_response(wsi);
 
     if (status == 401 || status == 403)
@@ -121,13 +120,7 @@ static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
                  ep->info.tls ? "" : ", or it speaks TLS (give --executor-ca-file)");
     else
         snprintf(why, sizeof why, "%s", in && in[0] ? in : "unknown error");
-    if (strcmp(why, ep->last_err) == 0 && now - ep->last_err_ms < POOL_ERR_LOG_MS) {
-        log_msg(LOG_DEBUG, "executor %s: connect failed: %s", ep->info.id, why);
-        return;
-    }
-    snprintf(ep->last_err, sizeof ep->last_err, "%s", why);
-    ep->last_err_ms = now;
-    log_msg(LOG_WARN, "executor %s (%s): cannot connect: %s", ep->info.id, ep->info.where, why);
+    pool_conn_log_error(ep, why);
 }
 
 static int on_connection_error(pool_t *p, conn_t *c, struct lws *wsi, const void *in)

@@ -170,8 +170,11 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
     if (c->rx_paused)
         c->last_rx_ms = now; /* we stopped reading on purpose: no answer is expected */
     if (now - c->last_rx_ms > (int64_t)POOL_PINGS_MISSED * p->cfg->ping_ms + 1000) {
-        log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection", ep->info.id,
-                (long long)(now - c->last_rx_ms));
+        if (c->state == CONN_CONNECTING) /* every retry of a stalled executor: rate-limited */
+            pool_conn_log_error(ep, "no answer to the WebSocket upgrade (a stalled executor?)");
+        else
+            log_msg(LOG_WARN, "executor %s: no answer for %lld ms, closing connection", ep->info.id,
+                    (long long)(now - c->last_rx_ms));
         if (p->unhealthy_cb && now - ep->last_unhealthy_ms > 10000) {
             ep->last_unhealthy_ms = now;
             p->unhealthy_cb(p->cb_arg, ep->info.id);
@@ -347,6 +350,19 @@ static bool endpoint_leave(endpoint_t *ep, const runtime_endpoint_t *down)
     log_msg(LOG_INFO, "executor %s is gone from its name: %d job(s) running there may finish",
             ep->info.id, busy);
     return true;
+}
+
+void pool_conn_log_error(endpoint_t *ep, const char *why)
+{
+    int64_t now = cg_now_ms();
+
+    if (strcmp(why, ep->last_err) == 0 && now - ep->last_err_ms < POOL_ERR_LOG_MS) {
+        log_msg(LOG_DEBUG, "executor %s: connect failed: %s", ep->info.id, why);
+        return;
+    }
+    snprintf(ep->last_err, sizeof ep->last_err, "%s", why);
+    ep->last_err_ms = now;
+    log_msg(LOG_WARN, "executor %s (%s): cannot connect: %s", ep->info.id, ep->info.where, why);
 }
 
 void pool_conn_job_done(pool_t *p, conn_t *c)

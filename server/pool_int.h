@@ -181,6 +181,9 @@ void pool_conn_set_draining(pool_t *p, endpoint_t *ep, const char *why);
 int pool_ep_capacity(const endpoint_t *ep);
 /* True when a connection of ep other than except is connecting or connected. */
 bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
+/* Logs "cannot connect: why" at warn when why is new for the endpoint or POOL_ERR_LOG_MS
+ * passed since it was logged, else at debug. */
+void pool_conn_log_error(endpoint_t *ep, const char *why);
 /* A job ended on c (DONE): a leaving endpoint's connection closes now. */
 void pool_conn_job_done(pool_t *p, conn_t *c);
 /* The job carried by a connection, with a live connection, or NULL. */
