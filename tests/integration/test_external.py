@@ -468,6 +468,12 @@ def test_dns_not_resolving_yet():
     took = wait_for(lambda: gw.readyz()[0] == 200, "ready once the names resolve", 20)
     print("    ready %.1f s after the names resolved" % took, flush=True)
     check(gw.capacity("python")["executors"] == 1, "one python executor")
+    # cpp is not in --executor-addrs: not offered, not listed, refused at once.
+    st, doc, _ = http("GET", gw.url + "/api/languages")
+    check([e["language"] for e in doc["data"]] == ["python", "javascript"], "two languages", doc)
+    check(set(gw.readyz()[1]["languages"]) == {"python", "javascript"}, "readyz: two languages")
+    st, doc, _ = run(gw, "int main(){}", "cpp")
+    check(st == 400 and doc["error"]["code"] == "unsupported_language", "cpp refused", doc)
 
 
 def test_dns_new_executor_used():
