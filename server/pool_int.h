@@ -19,7 +19,8 @@
  *                                                                                 pool copies them
  *                                                                                 out: pool_fail_t)
  *   snap[]                             pool                  any thread          pool->mu
- *   eps[], neps, conns, seq, tick      pool                  pool                pool thread only
+ *   eps[], neps, conns, seq, tick, rr  pool                  pool                pool thread only
+ *   offered[]                          main (start-up)       any thread          _Atomic
  *   ctx                                pool_new / pool_free  any thread          immutable between
  *                                                                                 (lws_cancel_service
  *                                                                                 is thread-safe)
@@ -35,6 +36,7 @@
 #define CG_POOL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,13 +46,17 @@
 #include "lang.h"
 #include "pool.h"
 
-#define POOL_MAX_ENDPOINTS 64
+#define POOL_MAX_ENDPOINTS 128 /* slots of endpoints down are reused */
 #define POOL_BACKOFF_MIN_MS 100
 #define POOL_BACKOFF_MAX_MS 2000
 #define POOL_TICK_MS 50
 #define POOL_RX_MAX CG_MAX_FRAME_BYTES
 /* A connection that has not answered for this many pings is dead. */
 #define POOL_PINGS_MISSED 3
+/* A job is sent to an executor at most this many times (pool.h: what is retried). */
+#define POOL_MAX_ATTEMPTS 3
+/* The same connect error of an endpoint is logged at most this often. */
+#define POOL_ERR_LOG_MS 30000
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -81,7 +87,16 @@ struct endpoint {
     int nconns;
     char version[32];
     int64_t last_unhealthy_ms;
-    int slots_down; /* its slots out of service (from its PONGs): fewer jobs go there */
+    int slots_down;     /* its slots out of service (from its PONGs): fewer jobs go there */
+    bool draining;      /* DRAIN, PONG draining or ERROR executor_draining: no new jobs, no
+                           reconnects while drained_out is false */
+    bool drained_out;   /* draining, and every connection closed since: the executor is gone;
+                           reconnects resume and a HELLO (a new executor) clears both */
+    int exec_slots;     /* slots the executor announced in HELLO (0 = unknown) */
+    bool leaving;       /* announced down with finish_on_down while jobs ran there: those finish,
+                           then their connections close; up turns false when none is open */
+    char last_err[320]; /* the last connect error logged, and when */
+    int64_t last_err_ms;
 };
 
 /* A frame for a job from another thread (sessions), under pool->mu until the pool takes it. */
@@ -122,6 +137,7 @@ struct pool {
     /* pool thread only */
     endpoint_t eps[POOL_MAX_ENDPOINTS];
     int neps;
+    unsigned rr; /* where idle_conn_for starts its scan */
     int64_t seq;
 
     pthread_mutex_t mu;
@@ -132,6 +148,7 @@ struct pool {
     bool refusing;    /* pool_submit answers -ESHUTDOWN */
     pool_fail_t fail;
     pool_lang_info_t snap[REQUEST_NLANG];
+    atomic_bool offered[REQUEST_NLANG]; /* pool_set_offered (main, at start-up); any reader */
 };
 
 /* Copies pool->fail under pool->mu. */
@@ -157,6 +174,18 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now);
 void pool_conn_apply_updates(pool_t *p);
 /* Publishes the per-language counts for other threads (pool_language_info). */
 void pool_conn_snapshot(pool_t *p);
+/* The endpoint takes no new job from now on (why: for the log). */
+void pool_conn_set_draining(pool_t *p, endpoint_t *ep, const char *why);
+/* Jobs the endpoint may run at once: its connections, at most the slots it announced, minus
+ * those out of service. */
+int pool_ep_capacity(const endpoint_t *ep);
+/* True when a connection of ep other than except is connecting or connected. */
+bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
+/* Logs "cannot connect: why" at warn when why is new for the endpoint or POOL_ERR_LOG_MS
+ * passed since it was logged, else at debug. */
+void pool_conn_log_error(endpoint_t *ep, const char *why);
+/* A job ended on c (DONE): a leaving endpoint's connection closes now. */
+void pool_conn_job_done(pool_t *p, conn_t *c);
 /* The job carried by a connection, with a live connection, or NULL. */
 conn_t *pool_conn_of_job(pool_t *p, const job_t *job);
 

@@ -1,7 +1,8 @@
 /*
  * pool_queue.c - the bounded job queue in front of the executor connections: jobs wait here (in
  * FIFO order, a retried job at the head) until an idle connection of their language takes them,
- * or fail when they waited longer than cfg->queue_wait_ms (see pool_int.h for the locks).
+ * or fail when they waited longer than cfg->queue_wait_ms (see pool_int.h for the locks). A job
+ * of a language the runtime does not offer leaves at the next pass, with 400.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ static void fail_expired(pool_t *p, job_t *job, const pool_fail_t *fail)
         job_end(job, 503, fail->code, fail->msg);
         return;
     }
+    if (!atomic_load(&p->offered[lang_index(job->req.language)])) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "this gateway has no executors for %s", job->req.language);
+        job_end(job, 400, "unsupported_language", msg);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     info = p->snap[lang_index(job->req.language)];
     pthread_mutex_unlock(&p->mu);
@@ -87,7 +94,8 @@ void pool_queue_expire(pool_t *p, int64_t now)
     fail = p->fail;
     for (job = p->q.head; job; job = next) {
         next = job->next;
-        if (!fail.on && !cancel_requested(job) && now < job->deadline_ms) {
+        if (!fail.on && !cancel_requested(job) && now < job->deadline_ms &&
+            atomic_load(&p->offered[lang_index(job->req.language)])) {
             prev = job;
             continue;
         }
@@ -108,9 +116,12 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
 {
     conn_t *best = NULL;
     int best_busy = 1 << 30;
+    /* Ties go round: the scan starts one endpoint further each time, so requests sent one
+     * after another reach every executor (a new or restarted one is used at once). */
+    int start = p->neps ? (int)(p->rr++ % (unsigned)p->neps) : 0;
 
-    for (int i = 0; i < p->neps; i++) {
-        endpoint_t *ep = &p->eps[i];
+    for (int j = 0; j < p->neps; j++) {
+        endpoint_t *ep = &p->eps[(start + j) % p->neps];
         conn_t *idle = NULL;
         int busy = 0;
         if (!ep->up || ep->lang != lang)
@@ -121,8 +132,9 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
             else if (ep->conns[k].state == CONN_READY && !idle)
                 idle = &ep->conns[k];
         }
-        /* Slots out of service take no jobs. */
-        if (busy >= ep->nconns - ep->slots_down)
+        /* Slots out of service (or beyond what the executor has) take no jobs; neither does a
+         * draining executor. */
+        if (ep->draining || busy >= pool_ep_capacity(ep))
             continue;
         /* Spread load: the endpoint with the fewest busy connections wins. */
         if (idle && busy < best_busy) {
@@ -145,7 +157,7 @@ static bool session_room(pool_t *p, int lang)
 
     for (int i = 0; i < p->neps; i++) {
         endpoint_t *ep = &p->eps[i];
-        if (!ep->up || ep->lang != lang)
+        if (!ep->up || ep->lang != lang || ep->draining)
             continue;
         for (int k = 0; k < ep->nconns; k++) {
             conn_t *c = &ep->conns[k];

@@ -92,6 +92,38 @@ static void test_wait_deadline_without_executors(void **state)
     pool_free(p);
 }
 
+/* A language the runtime does not offer (external runtime, not in --executor-addrs): its jobs
+ * fail at once with 400 unsupported_language, not at the queue deadline; /readyz and
+ * /api/languages see it as not offered. */
+static void test_language_not_offered(void **state)
+{
+    (void)state;
+    cfg.queue_wait_ms = 60000;
+    pool_t *p = pool_new(&cfg, NULL, NULL);
+    job_t *job = make_job("cpp");
+    pool_lang_info_t info;
+    int64_t t0;
+
+    pool_language_info(p, "cpp", &info);
+    assert_true(info.offered);
+    pool_set_offered(p, lang_index("cpp"), false);
+    pool_language_info(p, "cpp", &info);
+    assert_false(info.offered);
+    pool_language_info(p, "python", &info);
+    assert_true(info.offered);
+    assert_int_equal(pool_start(p), 0);
+    t0 = cg_now_ms();
+    assert_int_equal(pool_submit(p, job), 0);
+    assert_true(job_wait(job, cg_now_ms() + 5000));
+    assert_true(cg_now_ms() - t0 < 2000);
+    assert_int_equal(job->fail_http, 400);
+    assert_string_equal(job->fail_code, "unsupported_language");
+    assert_string_equal(job->fail_msg, "this gateway has no executors for cpp");
+    job_unref(job);
+    pool_stop(p);
+    pool_free(p);
+}
+
 static void test_fail_all_and_refuse(void **state)
 {
     (void)state;
@@ -162,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_queue_bounded, setup),
         cmocka_unit_test_setup(test_wait_deadline_without_executors, setup),
+        cmocka_unit_test_setup(test_language_not_offered, setup),
         cmocka_unit_test_setup(test_fail_all_and_refuse, setup),
         cmocka_unit_test_setup(test_cancel_queued_job, setup),
         cmocka_unit_test_setup(test_language_info_empty, setup),
