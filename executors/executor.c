@@ -41,7 +41,7 @@ typedef struct conn {
     struct lws *wsi;
     char peer[64];
     frameq_t out; /* frames with LWS_PRE headroom; out.bytes: payload bytes queued */
-    cg_buf_t rx; /* the message being reassembled */
+    cg_buf_t rx;  /* the message being reassembled */
     rjob_t *job;
     struct conn *next;
 } conn_t;
@@ -53,8 +53,11 @@ struct executor {
     runner_t *runner;
     ccache_t *ccache;
     conn_t *conns;
-    bool shutting_down;
-    uv_timer_t stop_timer; /* shutdown: stop even if a client keeps its connection open */
+    bool draining;          /* no new job, no new connection (executor_drain) */
+    bool closing;           /* every connection closes once its queue is sent and its job ended */
+    uv_timer_t drain_timer; /* draining: the grace period of the jobs that run */
+    bool drain_timer_started;
+    uv_timer_t stop_timer; /* closing: stop even if a client keeps its connection open */
     bool stop_timer_started;
     char unix_path[108];
     char host[64];
@@ -123,7 +126,7 @@ static int on_writeable(conn_t *c)
     frameq_item_t *f = frameq_peek(&c->out);
 
     if (!f) {
-        if (c->ex->shutting_down && !c->job) {
+        if (c->ex->closing && !c->job) {
             /* Everything is said (a cancelled job's DONE included): close as "going away". */
             lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
             return -1;
@@ -139,19 +142,24 @@ static int on_writeable(conn_t *c)
     if (lws_write(c->wsi, f->data, f->len, LWS_WRITE_TEXT) < (int)f->len)
         return -1;
     free(frameq_pop(&c->out));
-    if (!frameq_empty(&c->out) || c->ex->shutting_down)
+    if (!frameq_empty(&c->out) || c->ex->closing)
         lws_callback_on_writable(c->wsi);
     if (c->job && c->out.bytes < RUNNER_QUEUE_HIGH / 4)
         runner_resume(c->job);
     return 0;
 }
 
+static void begin_closing(executor_t *ex);
+
 /* During shutdown: the loop stops once no job runs and every connection is closed, so that
  * lws_context_destroy() finds nothing alive (with a foreign loop it cannot free a connection
- * that is still open: LeakSanitizer shows its buffers). */
+ * that is still open: LeakSanitizer shows its buffers). While draining, the last job to end
+ * starts the closing. */
 static void maybe_stop(executor_t *ex, int jobs_left)
 {
-    if (ex->shutting_down && jobs_left == 0 && !ex->conns)
+    if (ex->draining && !ex->closing && jobs_left == 0)
+        begin_closing(ex);
+    if (ex->closing && jobs_left == 0 && !ex->conns)
         uv_stop(ex->loop);
 }
 
@@ -183,7 +191,7 @@ static void job_ended(void *c_, rjob_t *job)
         log_event(LOG_DEBUG, "job_end", f);
     if (c && c->job == job) {
         c->job = NULL;
-        if (ex->shutting_down)
+        if (ex->closing)
             lws_callback_on_writable(c->wsi);
     }
     /* the ending job is still counted as active until this returns */
@@ -197,10 +205,16 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
     executor_t *ex = c->ex;
     int rc;
 
-    if (c->job || ex->shutting_down) {
-        conn_send(c, cg_encode_error(m->id, "busy",
-                                     c->job ? "this connection already runs a job"
-                                            : "the executor is shutting down"));
+    if (ex->draining) {
+        /* Nothing ran: the gateway sends the job to another executor. */
+        conn_send(c, cg_encode_error(m->id, "executor_draining",
+                                     "the executor is stopping and takes no new job"));
+        conn_send(c, cg_encode_done(m->id, 0, false));
+        cJSON_Delete(root);
+        return;
+    }
+    if (c->job) {
+        conn_send(c, cg_encode_error(m->id, "busy", "this connection already runs a job"));
         conn_send(c, cg_encode_done(m->id, 0, false));
         cJSON_Delete(root);
         return;
@@ -265,7 +279,7 @@ static void on_frame(conn_t *c, const char *buf, size_t len)
         on_execute(c, root, &m);
         return; /* root handed over */
     case CG_MSG_PING:
-        conn_send(c, cg_encode_pong(m.seq, runner_slots_down(c->ex->runner), c->ex->shutting_down));
+        conn_send(c, cg_encode_pong(m.seq, runner_slots_down(c->ex->runner), c->ex->draining));
         break;
     case CG_MSG_CANCEL:
     case CG_MSG_KILL:
@@ -327,7 +341,7 @@ static void peer_name(struct lws *wsi, char *out, size_t len)
  * closes), or while shutting down. */
 static int on_filter(executor_t *ex, struct lws *wsi)
 {
-    const char *why = ex->shutting_down ? "shutting down" : !token_ok(ex, wsi) ? "bad token" : NULL;
+    const char *why = ex->draining ? "draining" : !token_ok(ex, wsi) ? "bad token" : NULL;
     char peer[64];
 
     if (!why)
@@ -566,21 +580,74 @@ static void on_stop_timer(uv_timer_t *t)
     uv_stop(ex->loop);
 }
 
-void executor_shutdown(executor_t *ex)
+/* No job runs any more (or none may): each connection closes from its WRITEABLE callback once
+ * its queue is empty and its job has ended (lws_set_timeout(LWS_TO_KILL_ASYNC) from outside
+ * lws's service would wait for lws's next timer tick, seconds away on a foreign loop). A peer
+ * that keeps its socket open past EXECUTOR_STOP_MS is not waited for. */
+static void begin_closing(executor_t *ex)
 {
+    ex->draining = true;
+    ex->closing = true;
+    if (ex->drain_timer_started)
+        uv_timer_stop(&ex->drain_timer);
     if (!ex->stop_timer_started && uv_timer_init(ex->loop, &ex->stop_timer) == 0) {
         ex->stop_timer.data = ex;
         ex->stop_timer_started = true;
-        uv_timer_start(&ex->stop_timer, on_stop_timer, 3000, 0);
+        uv_timer_start(&ex->stop_timer, on_stop_timer, EXECUTOR_STOP_MS, 0);
         uv_unref((uv_handle_t *)&ex->stop_timer);
     }
-    ex->shutting_down = true;
-    runner_cancel_all(ex->runner);
-    /* Each connection closes from its WRITEABLE callback once its queue is empty and its job
-     * has ended (lws_set_timeout(LWS_TO_KILL_ASYNC) from outside lws's service would wait for
-     * lws's next timer tick, seconds away on a foreign loop). */
     for (conn_t *c = ex->conns; c; c = c->next)
         lws_callback_on_writable(c->wsi);
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    executor_t *ex = t->data;
+    int left = runner_active(ex->runner);
+
+    executor_log("warn", "drain grace of %d ms over: killing the %d job%s still running",
+                 ex->cfg.drain_ms, left, left == 1 ? "" : "s");
+    runner_abort_all(ex->runner, "the executor stopped before this run ended: its drain grace "
+                                 "period (EXECUTOR_DRAIN_MS) ran out");
+    begin_closing(ex);
+    maybe_stop(ex, runner_active(ex->runner));
+}
+
+void executor_drain(executor_t *ex)
+{
+    int busy = runner_active(ex->runner);
+
+    if (ex->draining)
+        return;
+    ex->draining = true;
+    cJSON *f = cJSON_CreateObject();
+    if (f) {
+        cJSON_AddNumberToObject(f, "graceMs", ex->cfg.drain_ms);
+        cJSON_AddNumberToObject(f, "jobs", busy);
+        cJSON_AddNumberToObject(f, "conns", ex->nconns);
+    }
+    log_event(LOG_INFO, "drain", f);
+    for (conn_t *c = ex->conns; c; c = c->next)
+        conn_send(c, cg_encode_drain(ex->cfg.drain_ms));
+    if (busy > 0 && uv_timer_init(ex->loop, &ex->drain_timer) == 0) {
+        ex->drain_timer.data = ex;
+        ex->drain_timer_started = true;
+        uv_timer_start(&ex->drain_timer, on_drain_timer, (uint64_t)ex->cfg.drain_ms, 0);
+    }
+    maybe_stop(ex, busy);
+}
+
+void executor_stop(executor_t *ex)
+{
+    int left = runner_active(ex->runner);
+
+    executor_log("info", "stopping now%s", left ? ": killing the jobs still running" : "");
+    if (!ex->draining)
+        for (conn_t *c = ex->conns; c; c = c->next)
+            conn_send(c, cg_encode_drain(0));
+    runner_abort_all(ex->runner, "the executor stopped before this run ended (asked to stop "
+                                 "at once)");
+    begin_closing(ex);
     maybe_stop(ex, runner_active(ex->runner));
 }
 
@@ -591,6 +658,10 @@ void executor_free(executor_t *ex)
     if (ex->stop_timer_started) {
         uv_timer_stop(&ex->stop_timer);
         uv_close((uv_handle_t *)&ex->stop_timer, NULL);
+    }
+    if (ex->drain_timer_started) {
+        uv_timer_stop(&ex->drain_timer);
+        uv_close((uv_handle_t *)&ex->drain_timer, NULL);
     }
     if (ex->ctx)
         lws_context_destroy(ex->ctx);

@@ -29,6 +29,7 @@ typedef struct {
     bool drop_uid;
     bool userns; /* root only in a user namespace of our own (see runner.h) */
     int compile_timeout_ms;
+    int drain_ms;            /* executor_drain: how long running jobs may still take */
     const char *cache_dir;   /* compiled-program cache, or NULL */
     const slotns_t *ns;      /* per-slot namespaces (slots entries), or NULL */
     const slotcg_t *cg;      /* per-slot memory and pids cgroups (slots entries), or NULL */
@@ -40,9 +41,20 @@ typedef struct executor executor_t;
 /* Creates the lws context on loop and starts listening. NULL on failure (logged). */
 executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg);
 
-/* Begins shutdown: running jobs are cancelled; *done becomes true (and the loop is stopped)
- * when none is left. */
-void executor_shutdown(executor_t *ex);
+/*
+ * Stopping. executor_drain (the first SIGTERM): DRAIN {graceMs: cfg.drain_ms} goes out on every
+ * connection; from then on new upgrades are refused, an EXECUTE is answered ERROR
+ * executor_draining + DONE (nothing ran: the gateway may send it elsewhere) and PONGs say
+ * "draining". Running jobs (interactive ones too) go on; when the last one has ended, every
+ * connection is closed (1001) and the loop stops. Jobs still running after drain_ms are ended
+ * with runner_abort: the run they were in reports internal_error with the reason in its stderr.
+ * executor_stop (a second signal) does that at once. In both cases connections still open
+ * EXECUTOR_STOP_MS after the closing began are not waited for. A second executor_drain is a
+ * no-op.
+ */
+#define EXECUTOR_STOP_MS 3000
+void executor_drain(executor_t *ex);
+void executor_stop(executor_t *ex);
 void executor_free(executor_t *ex);
 
 /* JSON log line on stderr: {"ts","level","msg"} (printf-style message). */

@@ -39,7 +39,7 @@
 
 typedef struct {
     const char *language, *listen, *token_file, *launcher, *work_root, *log_level, *box_ro;
-    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed;
+    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed, drain_ms;
     char token[256];
     char launcher_buf[PATH_MAX];
 } opts_t;
@@ -76,6 +76,9 @@ static const opt_def_t opt_table[] = {
             LANG_STR(LANG_COMPILE_TIMEOUT_MS), 1000, LANG_COMPILE_TIMEOUT_MAX_MS,
             compile_timeout_ms,
             "wall clock of one compile (the gateway waits this long by default: lang.h)"),
+    INT_OPT("--drain-ms", "EXECUTOR_DRAIN_MS", "25000", 0, 3600000, drain_ms,
+            "after SIGTERM: how long running jobs may still take before they are killed (a "
+            "second SIGTERM kills them at once)"),
     STR_OPT("--log-level", "EXECUTOR_LOG_LEVEL", "info", log_level,
             "debug (also a line per job), info, warn or error"),
     INT_OPT("--slot-disk-mb", "EXECUTOR_SLOT_DISK_MB", "128", 16, 4096, slot_disk_mb,
@@ -299,11 +302,20 @@ static bool slots_reach(const char *work_root, uid_t uid)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* The first SIGTERM or SIGINT drains (running jobs may finish within --drain-ms), the next
+ * one stops at once. */
 static void on_signal(uv_signal_t *s, int sig)
 {
+    static int count;
+
     (void)s;
-    executor_log("info", "signal %d: shutting down", sig);
-    executor_shutdown(g_ex);
+    if (count++ == 0) {
+        executor_log("info", "signal %d: draining", sig);
+        executor_drain(g_ex);
+    } else {
+        executor_log("info", "signal %d again: stopping at once", sig);
+        executor_stop(g_ex);
+    }
 }
 
 /* Checks and start-up chores before the server exists. 0, or an exit status. */
@@ -473,6 +485,7 @@ int main(int argc, char **argv)
         .drop_uid = geteuid() == 0,
         .userns = g_userns,
         .compile_timeout_ms = o.compile_timeout_ms,
+        .drain_ms = o.drain_ms,
         .cache_dir = cache_dir,
         .ns = g_have_ns ? g_ns : NULL,
         .cg = g_have_cg ? g_cg : NULL,

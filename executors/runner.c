@@ -78,6 +78,27 @@ static void runner_log(const runner_t *r, const char *level, const char *fmt, ..
 
 /* ---- finishing a step ---- */
 
+/* The step was killed by runner_abort: internal_error, and the reason after its stderr (as a
+ * frame of its own when stderr is streamed). */
+static void abort_verdict(rjob_t *job, cg_outcome_t *o)
+{
+    const cg_buf_t *e = &job->p.err;
+    bool stream = job->msg.exec.stream && job->step >= 0;
+    /* On a line of its own: after what the program wrote last (streamed: to either stream). */
+    bool nl = stream ? job->p.total > 0 : e->len > 0 && e->data[e->len - 1] != '\n';
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s%s\n", nl ? "\n" : "",
+                     job->abort_msg ? job->abort_msg : "the executor stopped");
+
+    o->status = CG_ST_INTERNAL_ERROR;
+    if (n < 0 || (size_t)n >= sizeof line)
+        n = (int)strlen(line);
+    if (stream)
+        runner_send(job, cg_encode_data(CG_MSG_STDERR, job->id, job->step, line, (size_t)n));
+    else
+        cg_buf_append(&job->p.err, line, (size_t)n);
+}
+
 static void report_step(rjob_t *job)
 {
     rproc_t *p = &job->p;
@@ -98,6 +119,8 @@ static void report_step(rjob_t *job)
         cg_buf_free(&p->err);
         cg_buf_append(&p->err, msg, strlen(msg));
     }
+    if (job->abort_killed)
+        abort_verdict(job, &o);
     if (job->step >= 0 && job->budget_capped && o.timed_out)
         job->budget_exceeded = true; /* it ran out of the job's time, not of its own */
     if (job->step < 0) {
@@ -269,8 +292,8 @@ void runner_next_step(rjob_t *job)
         verdict_slot_failed(job->p.status.data, job->p.status.len) && slot_recover(job))
         return;
     if (job->p.spawned || job->p.err.len) {
-        /* A step just ended. */
-        if (!job->cancelled) {
+        /* A step just ended (one killed by runner_abort is reported too). */
+        if (!job->cancelled || job->abort_killed) {
             report_step(job);
             if (job->step >= 0)
                 job->runs_done++; /* runs reported; a cancelled run is not */
@@ -472,4 +495,19 @@ void runner_cancel_all(runner_t *r)
 {
     for (rjob_t *j = r->jobs; j; j = j->next)
         runner_cancel(j);
+}
+
+void runner_abort(rjob_t *job, const char *why)
+{
+    if (job->cancelled)
+        return; /* cancelled before: its run is not reported either way */
+    job->abort_killed = job->p.spawned && !job->p.exited && !job->p.term_sent;
+    job->abort_msg = why;
+    runner_cancel(job);
+}
+
+void runner_abort_all(runner_t *r, const char *why)
+{
+    for (rjob_t *j = r->jobs; j; j = j->next)
+        runner_abort(j, why);
 }

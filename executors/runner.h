@@ -147,5 +147,14 @@ void runner_job_summary(const rjob_t *job, runner_summary_t *out);
 int runner_active(const runner_t *r);
 /* Cancels every job (executor shutdown). */
 void runner_cancel_all(runner_t *r);
+/*
+ * Ends a job that cannot be allowed to finish (the executor stops: its drain grace ran out, or
+ * a second signal). Unlike runner_cancel, the run it kills is reported: its RESULT (COMPILE for
+ * a compile) has status internal_error and why (a sentence; the caller keeps it alive until the
+ * job has ended, a string literal in practice) at the end of its stderr. A step that had
+ * already ended keeps its own verdict. The remaining runs are not started; DONE follows.
+ */
+void runner_abort(rjob_t *job, const char *why);
+void runner_abort_all(runner_t *r, const char *why);
 
 #endif

@@ -71,6 +71,8 @@ struct rjob {
     bool budget_capped;   /* ... and the budget did cut it */
     bool budget_exceeded; /* runs cut short or not started because the budget was spent */
     bool cancelled;
+    bool abort_killed;     /* runner_abort stopped the step that ran: it reports internal_error */
+    const char *abort_msg; /* ... with this sentence added to its stderr (caller's string) */
     bool compile_failed;
     bool slot_retried; /* the step failed once for its slot's sake and ran again */
     int64_t t_start;

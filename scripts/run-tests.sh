@@ -76,6 +76,7 @@ if [[ $what == all ]]; then
   run_suite "fuzz runner-launcher request (30 s)" plain 600 bash -c "$(fuzz_cmd runreq 30)"
   run_suite "fuzz executor protocol (30 s)" plain 600 bash -c "$(fuzz_cmd protocol 30)"
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
+  run_suite "executor service (build)" plain 600 $PY tests/integration/test_executor_service.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
   run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local

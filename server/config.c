@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "extaddr.h"
 #include "protocol.h"
 #include "version.h"
 
@@ -62,6 +64,20 @@ static const char *check_nonempty(const char *val)
     return val[0] ? NULL : "not empty";
 }
 
+/* The message lives in a static buffer: options are read once, by main's thread at start. */
+static const char *check_addrs(const char *val)
+{
+    static char why[320];
+    extaddr_target_t t[EXTADDR_MAX_TARGETS];
+    char detail[256];
+    int n;
+
+    if (!val[0] || extaddr_parse(val, t, EXTADDR_MAX_TARGETS, &n, detail, sizeof detail) == 0)
+        return NULL;
+    snprintf(why, sizeof why, "LANG=HOST:PORT[,HOST:PORT...][;LANG=...] (%s)", detail);
+    return why;
+}
+
 #define M(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
 
 static const opt_t opts[] = {
@@ -96,8 +112,27 @@ static const opt_t opts[] = {
     {"api-keys-file", "CODEGATE_API_KEYS_FILE", OPT_STR, "", 0, 0, M(api_keys_file), NULL, NULL,
      "file of API keys (name key [rpm=N] [concurrent=N] per line; re-read on SIGHUP); empty: "
      "no keys, the API is open"},
-    {"runtime", "CODEGATE_RUNTIME", OPT_STR, "auto", 0, 0, M(runtime), "auto|docker|local", NULL,
-     "where executors run: docker, local processes, or auto (docker when the daemon answers)"},
+    {"runtime", "CODEGATE_RUNTIME", OPT_STR, "auto", 0, 0, M(runtime), "auto|docker|local|external",
+     NULL,
+     "where executors run: docker, local processes, external (run by an orchestrator, found "
+     "through --executor-addrs), or auto (docker when the daemon answers, else local)"},
+    {"executor-addrs", "CODEGATE_EXECUTOR_ADDRS", OPT_STR, "", 0, 0, M(executor_addrs), NULL,
+     check_addrs,
+     "external runtime: executors per language, LANG=HOST:PORT[,HOST:PORT...][;LANG=...] "
+     "(HOST a DNS name, resolved to every address it has, an IPv4 address or [IPv6]); a "
+     "language not named is not offered"},
+    {"resolve-ms", "CODEGATE_RESOLVE_MS", OPT_INT, "3000", 100, 600000, M(resolve_ms), NULL, NULL,
+     "external runtime: how often the executor names are resolved again (a name that fails to "
+     "resolve keeps its last known addresses)"},
+    {"executor-token-file", "CODEGATE_EXECUTOR_TOKEN_FILE", OPT_STR, "", 0, 0,
+     M(executor_token_file), NULL, NULL,
+     "external runtime (required there): file holding the secret shared with the executors, at "
+     "least 16 characters (one trailing newline is ignored)"},
+    {"executor-ca-file", "CODEGATE_EXECUTOR_CA_FILE", OPT_STR, "", 0, 0, M(executor_ca_file), NULL,
+     NULL,
+     "external runtime: PEM CA certificate(s); when set, executor connections use TLS and the "
+     "executor's certificate must be issued by this CA for the HOST name configured; empty: "
+     "plain WebSocket"},
     {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL, NULL,
      "executors (containers or processes) per language"},
     {"slots", "CODEGATE_SLOTS", OPT_INT, "4", 1, 64, M(slots), NULL, NULL,
@@ -224,13 +259,14 @@ static int set_str(const opt_t *o, const char *val, const char *src, char *dst, 
         return -1;
     }
     if (o->choices && !is_choice(o->choices, val)) {
-        snprintf(err, errlen, "%s: \"%s\" is not one of %s", src, val, o->choices);
+        snprintf(err, errlen, "%s: \"%.80s\" is not one of %s", src, val, o->choices);
         return -1;
     }
     if (o->check && (must = o->check(val)) != NULL) {
-        snprintf(err, errlen, "%s: \"%s\" must be %s", src, val, must);
+        snprintf(err, errlen, "%s: \"%.80s\" must be %s", src, val, must);
         return -1;
     }
+
     memcpy(dst, val, strlen(val) + 1);
     return 0;
 }
@@ -329,6 +365,31 @@ static int default_docker_socket(config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The external runtime needs addresses and the shared secret; a CA file must be readable. */
+static int check_external(const config_t *cfg, char *err, size_t errlen)
+{
+    if (strcmp(cfg->runtime, "external") != 0)
+        return 0;
+    if (!cfg->executor_addrs[0]) {
+        snprintf(err, errlen,
+                 "--runtime external needs --executor-addrs (CODEGATE_EXECUTOR_ADDRS),"
+                 " e.g. python=python-exec:8765;javascript=js-exec:8765");
+        return -1;
+    }
+    if (!cfg->executor_token_file[0]) {
+        snprintf(err, errlen,
+                 "--runtime external needs --executor-token-file "
+                 "(CODEGATE_EXECUTOR_TOKEN_FILE): the secret the executors expect");
+        return -1;
+    }
+    if (cfg->executor_ca_file[0] && access(cfg->executor_ca_file, R_OK) != 0) {
+        snprintf(err, errlen, "--executor-ca-file: cannot read %s: %s", cfg->executor_ca_file,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     char src[96];
@@ -351,6 +412,8 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
     rc = parse_argv(cfg, argc, argv, err, errlen);
     if (rc != 0)
         return rc;
+    if (check_external(cfg, err, errlen) != 0)
+        return -1;
     return default_docker_socket(cfg, err, errlen);
 }
 

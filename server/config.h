@@ -30,37 +30,48 @@ typedef struct {
     int body_timeout_ms;     /* --body-timeout-ms, CODEGATE_BODY_TIMEOUT_MS, 30000 */
     char api_keys_file[PATH_MAX]; /* --api-keys-file, CODEGATE_API_KEYS_FILE, "" = no keys */
     /* runtime */
-    char runtime[16];          /* --runtime, CODEGATE_RUNTIME, "auto": auto|docker|local */
-    int executors;             /* --executors, CODEGATE_EXECUTORS, 1 (per language) [1,16] */
-    int slots;                 /* --slots, CODEGATE_SLOTS, 4 (jobs at once per executor) [1,64] */
+    char runtime[16]; /* --runtime, CODEGATE_RUNTIME, "auto": auto|docker|local|external */
+    int executors;    /* --executors, CODEGATE_EXECUTORS, 1 (per language) [1,16] */
+    int slots;        /* --slots, CODEGATE_SLOTS, 4 (jobs at once per executor) [1,64] */
     char executor_bin[PATH_MAX]; /* --executor-bin, CODEGATE_EXECUTOR_BIN, "" = next to gateway */
     char launcher_bin[PATH_MAX]; /* --launcher-bin, CODEGATE_LAUNCHER_BIN, "" = next to gateway */
-    char state_dir[PATH_MAX];  /* --state-dir, CODEGATE_STATE_DIR, "" = /run/codegate-<instance> or $XDG_RUNTIME_DIR/... */
-    char instance[64];         /* --instance, CODEGATE_INSTANCE, "default" [A-Za-z0-9_-] */
-    bool allow_unsandboxed;    /* --allow-unsandboxed, CODEGATE_ALLOW_UNSANDBOXED, false */
+    char state_dir[PATH_MAX]; /* --state-dir, CODEGATE_STATE_DIR, "" = /run/codegate-<instance> or
+                                 $XDG_RUNTIME_DIR/... */
+    char instance[64];        /* --instance, CODEGATE_INSTANCE, "default" [A-Za-z0-9_-] */
+    bool allow_unsandboxed;   /* --allow-unsandboxed, CODEGATE_ALLOW_UNSANDBOXED, false */
+    /* external runtime (executors run by an orchestrator) */
+    char executor_addrs[2048]; /* --executor-addrs, CODEGATE_EXECUTOR_ADDRS, "" (extaddr.h) */
+    int resolve_ms;            /* --resolve-ms, CODEGATE_RESOLVE_MS, 3000 [100,600000] */
+    char executor_token_file[PATH_MAX]; /* --executor-token-file, CODEGATE_EXECUTOR_TOKEN_FILE */
+    char
+        executor_ca_file[PATH_MAX]; /* --executor-ca-file, CODEGATE_EXECUTOR_CA_FILE, "" = no TLS */
     /* queue and limits */
-    int queue_max;             /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
-    int queue_wait_ms;         /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
-    int output_limit_kb;       /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
-    int job_budget_ms;         /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
-    int drain_ms;              /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
-    int ping_ms;               /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */
+    int queue_max;       /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
+    int queue_wait_ms;   /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
+    int output_limit_kb; /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
+    int job_budget_ms;   /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
+    int drain_ms;        /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
+    int ping_ms;         /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */
     /* docker */
-    char docker_socket[PATH_MAX]; /* --docker-socket, CODEGATE_DOCKER_SOCKET; default from DOCKER_HOST=unix://... else /var/run/docker.sock */
-    char base_image[128];      /* --base-image, CODEGATE_BASE_IMAGE, "debian:bookworm-slim" */
-    int container_memory_mb;   /* --container-memory-mb, CODEGATE_CONTAINER_MEMORY_MB, 0 = sized from the slots */
-    int container_cpus_milli;  /* --container-cpus, CODEGATE_CONTAINER_CPUS, 2000 (millicores) [100,64000] */
-    int container_pids;        /* --container-pids, CODEGATE_CONTAINER_PIDS, 512 [32,100000] */
-    char src_dir[PATH_MAX];    /* --src-dir, CODEGATE_SRC_DIR, "" = the repository the gateway was built from (for image builds) */
+    char docker_socket[PATH_MAX]; /* --docker-socket, CODEGATE_DOCKER_SOCKET; default from
+                                     DOCKER_HOST=unix://... else /var/run/docker.sock */
+    char base_image[128];         /* --base-image, CODEGATE_BASE_IMAGE, "debian:bookworm-slim" */
+    int container_memory_mb;  /* --container-memory-mb, CODEGATE_CONTAINER_MEMORY_MB, 0 = sized from
+                                 the slots */
+    int container_cpus_milli; /* --container-cpus, CODEGATE_CONTAINER_CPUS, 2000 (millicores)
+                                 [100,64000] */
+    int container_pids;       /* --container-pids, CODEGATE_CONTAINER_PIDS, 512 [32,100000] */
+    char src_dir[PATH_MAX];   /* --src-dir, CODEGATE_SRC_DIR, "" = the repository the gateway was
+                                 built from (for image builds) */
     /* interactive sessions and the playground */
-    int sessions_max;          /* --sessions-max, CODEGATE_SESSIONS_MAX, 8 [0,1000] */
-    int session_share;         /* --session-share, CODEGATE_SESSION_SHARE, 50 (percent) [10,90] */
-    int session_start_ms;      /* --session-start-ms, CODEGATE_SESSION_START_MS, 10000 [500,600000] */
-    int session_ms;            /* --session-ms, CODEGATE_SESSION_MS, 300000 */
-    int session_idle_ms;       /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
+    int sessions_max;     /* --sessions-max, CODEGATE_SESSIONS_MAX, 8 [0,1000] */
+    int session_share;    /* --session-share, CODEGATE_SESSION_SHARE, 50 (percent) [10,90] */
+    int session_start_ms; /* --session-start-ms, CODEGATE_SESSION_START_MS, 10000 [500,600000] */
+    int session_ms;       /* --session-ms, CODEGATE_SESSION_MS, 300000 */
+    int session_idle_ms;  /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
     char static_dir[PATH_MAX]; /* --static-dir, CODEGATE_STATIC_DIR, "" = <src>/server/static */
     /* logging */
-    bool log_requests;         /* --log-requests, CODEGATE_LOG_REQUESTS, true */
+    bool log_requests; /* --log-requests, CODEGATE_LOG_REQUESTS, true */
 } config_t;
 
 /*

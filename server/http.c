@@ -335,6 +335,10 @@ static int on_languages(const struct _u_request *req, struct _u_response *resp, 
         if (!e)
             break;
         pool_language_info(h->pool, l->name, &info);
+        if (!info.offered) { /* the external runtime has no executors for it */
+            cJSON_Delete(e);
+            continue;
+        }
         cJSON_AddStringToObject(e, "language", l->name);
         cJSON_AddStringToObject(e, "displayName", l->display);
         cJSON_AddStringToObject(e, "runtime", l->runtime);
@@ -348,6 +352,9 @@ static int on_languages(const struct _u_request *req, struct _u_response *resp, 
             cJSON_AddItemToArray(al, cJSON_CreateString(*a));
         cJSON_AddBoolToObject(e, "ready", info.connections > 0);
         cJSON_AddNumberToObject(e, "executors", info.endpoints);
+        cJSON_AddNumberToObject(e, "executorsReady", info.usable);
+        cJSON_AddNumberToObject(e, "executorsDraining", info.draining);
+        cJSON_AddNumberToObject(e, "slots", info.slots);
         cJSON_AddItemToArray(arr, e);
     }
     char *s = cJSON_PrintUnformatted(root);
@@ -365,18 +372,37 @@ static int on_healthz(const struct _u_request *req, struct _u_response *resp, vo
     return send_json(h, req, resp, 200, strdup(buf));
 }
 
+/* /readyz's per-language capacity: {"executors", "draining", "slots", "connections"}. */
+static void add_capacity(cJSON *cap, const char *name, const pool_lang_info_t *info)
+{
+    cJSON *c = cap ? cJSON_AddObjectToObject(cap, name) : NULL;
+
+    if (!c)
+        return;
+    cJSON_AddNumberToObject(c, "executors", info->usable);
+    cJSON_AddNumberToObject(c, "draining", info->draining);
+    cJSON_AddNumberToObject(c, "slots", info->slots);
+    cJSON_AddNumberToObject(c, "connections", info->connections);
+}
+
+/* Ready: not draining, and every language offered has a connection to an executor in service
+ * with a slot in service. */
 static int on_readyz(const struct _u_request *req, struct _u_response *resp, void *arg)
 {
     http_t *h = arg;
-    cJSON *root = cJSON_CreateObject(), *langs;
+    cJSON *root = cJSON_CreateObject(), *langs, *cap;
     bool ready = !atomic_load(&h->draining);
 
     if (!root)
         return send_json(h, req, resp, 500, NULL);
     langs = cJSON_AddObjectToObject(root, "languages");
+    cap = cJSON_AddObjectToObject(root, "capacity");
     for (int i = 0; i < LANG_COUNT; i++) {
         pool_lang_info_t info;
         pool_language_info(h->pool, lang_table[i].name, &info);
+        if (!info.offered)
+            continue;
+        add_capacity(cap, lang_table[i].name, &info);
         /* Ready: every language has a connection to a slot that is in service. */
         bool up = info.connections > info.slots_down;
         if (!up)
@@ -421,6 +447,8 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
         g.endpoints[i] = info.endpoints;
         g.busy[i] = info.busy;
         g.slots_down[i] = info.slots_down;
+        g.ready[i] = info.usable;
+        g.draining[i] = info.draining;
     }
     char *base = metrics_render(&g), *text = NULL;
     size_t len = 0;

@@ -16,6 +16,10 @@
  * shutting_down (pool_fail_all) and the handlers answer; then the HTTP server stops, the pool
  * closes its connections, and the runtime stops and removes every executor it created. A second
  * signal skips what is left of the drain. Exit status 0.
+ *
+ * Runtime selection: --runtime docker/local/external as asked; auto picks docker when its
+ * daemon answers, else local (never external: that one needs --executor-addrs). The external
+ * runtime starts nothing, so it needs no Docker socket, no uid range and no root.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,6 +36,7 @@
 #include "cg_util.h"
 #include "config.h"
 #include "http.h"
+#include "lang.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
@@ -131,16 +136,16 @@ static int lock_instance(void)
         snprintf(path, sizeof path, "%s/codegate-%s.lock", getenv("XDG_RUNTIME_DIR"),
                  g_cfg.instance);
     else
-        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(),
-                 g_cfg.instance);
+        snprintf(path, sizeof path, "/tmp/codegate-%u-%s.lock", (unsigned)getuid(), g_cfg.instance);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         log_msg(LOG_ERROR, "cannot open the instance lock %s: %s", path, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        log_msg(LOG_ERROR, "another gateway with --instance %s is running on this host (%s is "
-                           "locked); give this one another --instance",
+        log_msg(LOG_ERROR,
+                "another gateway with --instance %s is running on this host (%s is "
+                "locked); give this one another --instance",
                 g_cfg.instance, path);
         close(fd);
         return -1;
@@ -156,20 +161,27 @@ static runtime_t *choose_runtime(pool_t *pool)
         return runtime_docker_new(&g_cfg, on_endpoint, pool);
     if (strcmp(want, "local") == 0)
         return runtime_local_new(&g_cfg, on_endpoint, pool);
+    if (strcmp(want, "external") == 0) {
+        /* Only what --executor-addrs names is offered (and counts for /readyz). */
+        for (int l = 0; l < LANG_COUNT; l++)
+            pool_set_offered(pool, l, runtime_external_offers(&g_cfg, l));
+        return runtime_external_new(&g_cfg, on_endpoint, pool);
+    }
     if (runtime_docker_available(&g_cfg)) {
         log_msg(LOG_INFO, "runtime auto: the Docker daemon answers on %s: using docker",
                 g_cfg.docker_socket);
         return runtime_docker_new(&g_cfg, on_endpoint, pool);
     }
-    log_msg(LOG_WARN, "runtime auto: no Docker daemon on %s: using the local runtime "
-                      "(executors run as processes on this host)",
+    log_msg(LOG_WARN,
+            "runtime auto: no Docker daemon on %s: using the local runtime "
+            "(executors run as processes on this host)",
             g_cfg.docker_socket);
     return runtime_local_new(&g_cfg, on_endpoint, pool);
 }
 
 int main(int argc, char **argv)
 {
-    char err[256];
+    char err[512];
     sigset_t set;
     pool_t *pool = NULL;
     http_t *http = NULL;
@@ -238,6 +250,8 @@ int main(int argc, char **argv)
     http_set_progress(http, strcmp(g_runtime->ops->name, "docker") == 0
                                 ? "starting executor containers (the first start builds their "
                                   "images: a few minutes)"
+                            : strcmp(g_runtime->ops->name, "external") == 0
+                                ? "resolving the executors' addresses"
                                 : "starting executor processes");
     if (runtime_start(g_runtime) != 0) {
         log_msg(LOG_ERROR, "the %s runtime failed to start (details above)", g_runtime->ops->name);

@@ -223,6 +223,15 @@ char *metrics_render(const metrics_gauges_t *g)
                "# TYPE codegate_executors_up gauge\n");
     for (int l = 0; l < LANG_COUNT; l++)
         fprintf(f, "codegate_executors_up{language=\"%s\"} %d\n", lang_label(l), g->endpoints[l]);
+    fprintf(f, "# HELP codegate_executors_ready Executors connected and taking jobs, by "
+               "language.\n# TYPE codegate_executors_ready gauge\n");
+    for (int l = 0; l < LANG_COUNT; l++)
+        fprintf(f, "codegate_executors_ready{language=\"%s\"} %d\n", lang_label(l), g->ready[l]);
+    fprintf(f, "# HELP codegate_executors_draining Executors draining (finishing their jobs, "
+               "taking no new ones), by language.\n# TYPE codegate_executors_draining gauge\n");
+    for (int l = 0; l < LANG_COUNT; l++)
+        fprintf(f, "codegate_executors_draining{language=\"%s\"} %d\n", lang_label(l),
+                g->draining[l]);
     fprintf(f, "# HELP codegate_executor_connections Pooled executor connections, by language "
                "and state.\n# TYPE codegate_executor_connections gauge\n");
     for (int l = 0; l < LANG_COUNT; l++) {

@@ -44,6 +44,8 @@ typedef struct {
     int endpoints[3];   /* per language: executors announced up */
     int busy[3];
     int slots_down[3]; /* per language: executor slots out of service */
+    int ready[3];      /* per language: executors connected and in service */
+    int draining[3];   /* per language: executors draining (no new jobs) */
 } metrics_gauges_t;
 
 /* Renders everything as Prometheus text exposition format 0.0.4. Returns a malloc'ed string. */

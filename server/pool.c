@@ -13,7 +13,6 @@
 #include "log.h"
 #include "pool_int.h"
 
-
 pool_fail_t pool_fail_get(pool_t *p)
 {
     pool_fail_t f;
@@ -67,7 +66,7 @@ static int on_append_header(conn_t *c, struct lws *wsi, void *in, size_t len)
 {
     unsigned char **pp = (unsigned char **)in;
     unsigned char *end = *pp + len;
-    char value[128];
+    char value[RUNTIME_TOKEN_MAX + 16];
 
     snprintf(value, sizeof value, "Bearer %s", c->ep->info.token);
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (unsigned char *)value,
@@ -96,11 +95,34 @@ static int on_established(conn_t *c, struct lws *wsi)
     return 0;
 }
 
+/* A connect error, logged at warn when it is new for the endpoint or POOL_ERR_LOG_MS passed:
+ * a refused token (HTTP 401) or a certificate that does not verify must be visible. */
+static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
+{
+    char why[96];
+    int64_t now = cg_now_ms();
+    unsigned int status = lws_http_client_http_response(wsi);
+
+    if (status == 401 || status == 403)
+        snprintf(why, sizeof why, "refused with HTTP %u: the executor does not accept our token",
+                 status);
+    else if (status && status != 101)
+        snprintf(why, sizeof why, "HTTP %u instead of a WebSocket upgrade", status);
+    else
+        snprintf(why, sizeof why, "%s", in && in[0] ? in : "unknown error");
+    if (strcmp(why, ep->last_err) == 0 && now - ep->last_err_ms < POOL_ERR_LOG_MS) {
+        log_msg(LOG_DEBUG, "executor %s: connect failed: %s", ep->info.id, why);
+        return;
+    }
+    snprintf(ep->last_err, sizeof ep->last_err, "%s", why);
+    ep->last_err_ms = now;
+    log_msg(LOG_WARN, "executor %s (%s): cannot connect: %s", ep->info.id, ep->info.where, why);
+}
+
 static int on_connection_error(pool_t *p, conn_t *c, struct lws *wsi, const void *in)
 {
     if (c && (c->wsi == wsi || c->wsi == NULL) && c->state != CONN_DOWN) {
-        log_msg(LOG_DEBUG, "executor %s: connect failed: %s", c->ep->info.id,
-                in ? (const char *)in : "?");
+        log_connect_error(c->ep, wsi, in);
         pool_conn_down(p, c, "connect failed");
         pool_conn_snapshot(p);
     }
@@ -173,6 +195,8 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
     if (!p)
         return NULL;
     p->cfg = cfg;
+    for (int l = 0; l < REQUEST_NLANG; l++)
+        p->offered[l] = true;
     p->unhealthy_cb = cb;
     p->cb_arg = cb_arg;
     pthread_mutex_init(&p->mu, NULL);
@@ -183,6 +207,11 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     info.options = 0;
+    if (cfg->executor_ca_file[0]) {
+        /* TLS to executors: their certificate must chain to this CA and name the host. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = cfg->executor_ca_file;
+    }
     lws_set_log_level(LLL_ERR, NULL);
     p->ctx = lws_create_context(&info);
     if (!p->ctx) {
@@ -191,6 +220,12 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
         return NULL;
     }
     return p;
+}
+
+void pool_set_offered(pool_t *p, int lang, bool offered)
+{
+    if (lang >= 0 && lang < REQUEST_NLANG)
+        p->offered[lang] = offered;
 }
 
 int pool_start(pool_t *p)

@@ -12,13 +12,38 @@
  * connections of their language, sends EXECUTE, collects COMPILE/RESULT frames into the job, and
  * on DONE finishes it (job_finish wakes the handler waiting in job_wait).
  *
+ * Endpoints come and go (the external runtime announces every address its names resolve to):
+ * an endpoint announced down has its connections closed and its slot in eps[] is reused by a
+ * later endpoint; one announced up is connected at once and takes jobs after its HELLO.
+ *
  * Failures: a connection that fails or drops is reconnected with exponential backoff (100 ms ..
- * 2 s). A job on a dropped connection goes back to the head of the queue once if nothing of it
- * came back yet, else it fails with 503 executor_unavailable. Every connection is pinged every
- * cfg->ping_ms; one that has not answered for 3 pings is closed and its endpoint reported
- * unhealthy (so the runtime replaces a hung executor). A job that waited in the queue longer than
- * cfg->queue_wait_ms fails with 503 (overloaded when its language has executors, else
- * executor_unavailable).
+ * 2 s); connect errors are logged (warn, the same error of an endpoint at most every 30 s) with
+ * the reason (refused, wrong token: HTTP 401, TLS verification). Every connection is pinged
+ * every cfg->ping_ms; one that has not answered for 3 pings is closed and its endpoint reported
+ * unhealthy (the local and docker runtimes replace a hung executor; the external runtime cannot,
+ * so the pool just keeps retrying it with backoff). Only connections that said HELLO take jobs,
+ * so an executor that is gone or hung is routed around. A job that waited in the queue longer
+ * than cfg->queue_wait_ms fails with 503 (overloaded when its language has executors, else
+ * executor_unavailable). A job of a language the runtime does not offer fails at once with
+ * 400 unsupported_language.
+ *
+ * Draining: an executor that stops (SIGTERM from its orchestrator) sends DRAIN, then PONGs with
+ * "draining": true, and answers EXECUTE with ERROR executor_draining (+ DONE). Any of the three
+ * marks its endpoint draining: no new job goes there, its running jobs finish normally, and its
+ * closed connections are not reopened while any of them is still open (the executor is still
+ * there, finishing). Once all are closed it is retried with backoff like any endpoint; a HELLO on
+ * a fresh connection (a new executor at the same address) puts it back in service.
+ *
+ * What is retried (never a program twice once output was seen):
+ *   - ERROR executor_draining or ERROR busy answered to EXECUTE: nothing ran; the job goes back
+ *     to the head of the queue (the attempt is not counted; the queue deadline still bounds it).
+ *   - The connection carrying a job closed or was declared dead (executor killed, stalled,
+ *     removed from DNS) before any COMPILE/RESULT/STDOUT/STDERR frame of the job came back:
+ *     the job goes back to the head of the queue, for another executor, while it has been sent
+ *     fewer than POOL_MAX_ATTEMPTS (3) times.
+ *   - Otherwise (output was seen, or the attempts are used up) the job fails with 503
+ *     executor_lost (Retry-After: 1): the client may send the request again; the gateway will
+ *     not, because the program may have had effects (it ran, at least in part).
  *
  * A frame from an executor larger than CG_MAX_FRAME_BYTES closes its connection with 1009. What
  * a result means (judging a test case, stopping a submission early) is decided by the job layer
@@ -33,6 +58,7 @@
  *
  * Thread table
  *   thread                  calls                                   touches (under)
+ *   main thread (start-up)  pool_set_offered                         offered[] (before start)
  *   HTTP handler threads    pool_submit, pool_cancel,                queue, flags, snapshot
  *                           pool_language_info, pool_queue_length    (pool->mu); job->state,
  *                                                                    cancel_requested (job->mu)
@@ -89,7 +115,15 @@ typedef struct {
     int busy;
     int slots_down;   /* executors' slots out of service (limits could not be applied) */
     char version[32]; /* from the executors' HELLO, "" when none yet */
+    bool offered;     /* the runtime offers this language (pool_set_offered) */
+    int usable;       /* executors with a connection, not draining */
+    int draining;     /* executors draining that still have a connection open */
+    int slots;        /* slots in service of the usable executors (what can run at once) */
 } pool_lang_info_t;
+
+/* Before pool_start: whether language index lang is offered (default: every language). A job
+ * of a language not offered fails at once with 400 unsupported_language. */
+void pool_set_offered(pool_t *pool, int lang, bool offered);
 
 /* Snapshot for a canonical language name. */
 void pool_language_info(pool_t *pool, const char *language, pool_lang_info_t *info);

@@ -6,9 +6,11 @@
  *     +------ closed, failed, no answer for POOL_PINGS_MISSED pings ------+
  *
  * Reconnects back off exponentially (POOL_BACKOFF_MIN_MS .. POOL_BACKOFF_MAX_MS) and reset on
- * HELLO. A job on a connection that went away is retried once when nothing of it came back
- * yet, else it fails with 503 executor_unavailable. Also here: the endpoints announced by the
- * runtime, and the per-language snapshot other threads read.
+ * HELLO. A job on a connection that went away is retried elsewhere when nothing of it came back
+ * yet (at most POOL_MAX_ATTEMPTS sends in all), else it fails with 503 executor_lost (pool.h
+ * lists what is retried). A draining endpoint's closed connections stay DOWN while another of
+ * its connections is open. Also here: the endpoints announced by the runtime (slots of
+ * endpoints announced down are reused), and the per-language snapshot other threads read.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +25,7 @@ static const lws_retry_bo_t conn_retry = {
     .secs_since_valid_hangup = 0,
 };
 
-/* The connection carrying `job` is gone. Retry once elsewhere when nothing came back yet. */
+/* The connection carrying `job` is gone. Retry elsewhere when nothing came back yet. */
 static void job_dropped(pool_t *p, job_t *job, const char *why)
 {
     bool cancel;
@@ -31,7 +33,7 @@ static void job_dropped(pool_t *p, job_t *job, const char *why)
     pthread_mutex_lock(&job->mu);
     cancel = job->cancel_requested;
     pthread_mutex_unlock(&job->mu);
-    if (!job->got_output && job->attempts < 2 && !cancel) {
+    if (!job->got_output && job->attempts < POOL_MAX_ATTEMPTS && !cancel) {
         pthread_mutex_lock(&p->mu);
         if (!p->fail.on) {
             job_set_state(job, JOB_QUEUED);
@@ -42,8 +44,11 @@ static void job_dropped(pool_t *p, job_t *job, const char *why)
         }
         pthread_mutex_unlock(&p->mu);
     }
-    job_end(job, 503, "executor_unavailable",
-            "the connection to the executor was lost while the program was running");
+    log_msg(LOG_WARN, "job %s: executor connection lost (%s) after %s: failing it", job->id, why,
+            job->got_output ? "output came back" : "the last attempt");
+    job_end(job, 503, "executor_lost",
+            "the connection to the executor was lost while the program was running; the "
+            "request may be sent again");
 }
 
 static void schedule_retry(conn_t *c)
@@ -123,8 +128,18 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
 
     if (!ep->up)
         return;
+    if (ep->leaving) {
+        if (!pool_conn_any_open(ep, NULL)) {
+            ep->leaving = false;
+            ep->up = false; /* its slot may be reused */
+            pool_conn_snapshot(p);
+        }
+        if (c->state == CONN_DOWN)
+            return;
+    }
     if (c->state == CONN_DOWN) {
-        if (now >= c->next_try_ms)
+        /* A draining executor is still finishing: do not open connections it would refuse. */
+        if (now >= c->next_try_ms && !(ep->draining && pool_conn_any_open(ep, c)))
             pool_conn_connect(p, c);
         return;
     }
@@ -170,6 +185,56 @@ conn_t *pool_conn_of_job(pool_t *p, const job_t *job)
     return NULL;
 }
 
+bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except)
+{
+    for (int k = 0; k < ep->nconns; k++)
+        if (&ep->conns[k] != except && ep->conns[k].state != CONN_DOWN)
+            return true;
+    return false;
+}
+
+void pool_conn_set_draining(pool_t *p, endpoint_t *ep, const char *why)
+{
+    int busy = 0;
+
+    if (ep->draining)
+        return;
+    ep->draining = true;
+    for (int k = 0; k < ep->nconns; k++)
+        busy += ep->conns[k].state == CONN_BUSY;
+    log_msg(LOG_INFO, "executor %s is draining (%s): no new jobs there; %d running finish there",
+            ep->info.id, why, busy);
+    pool_conn_snapshot(p);
+}
+
+/* One endpoint's share of its language's snapshot. */
+static void snapshot_endpoint(const endpoint_t *ep, pool_lang_info_t *s)
+{
+    int connected = 0, busy = 0;
+
+    s->endpoints++;
+    if (ep->version[0])
+        snprintf(s->version, sizeof s->version, "%s", ep->version);
+    for (int k = 0; k < ep->nconns; k++) {
+        if (ep->conns[k].state == CONN_READY || ep->conns[k].state == CONN_BUSY)
+            connected++;
+        if (ep->conns[k].state == CONN_BUSY)
+            busy++;
+    }
+    if (ep->draining) {
+        s->draining += connected > 0;
+        return;
+    }
+    /* Only executors in service count towards what can run (and /readyz). */
+    s->slots_down += ep->slots_down;
+    s->connections += connected;
+    s->busy += busy;
+    if (connected == 0)
+        return;
+    s->usable++;
+    s->slots += ep->nconns - ep->slots_down > 0 ? ep->nconns - ep->slots_down : 0;
+}
+
 void pool_conn_snapshot(pool_t *p)
 {
     pool_lang_info_t snap[REQUEST_NLANG];
@@ -179,19 +244,11 @@ void pool_conn_snapshot(pool_t *p)
         endpoint_t *ep = &p->eps[i];
         if (!ep->up || ep->lang < 0)
             continue;
-        snap[ep->lang].endpoints++;
-        snap[ep->lang].slots_down += ep->slots_down;
-        if (ep->version[0])
-            snprintf(snap[ep->lang].version, sizeof snap[ep->lang].version, "%s", ep->version);
-        for (int k = 0; k < ep->nconns; k++) {
-            if (ep->conns[k].state == CONN_READY || ep->conns[k].state == CONN_BUSY)
-                snap[ep->lang].connections++;
-            if (ep->conns[k].state == CONN_BUSY)
-                snap[ep->lang].busy++;
-        }
+        snapshot_endpoint(ep, &snap[ep->lang]);
     }
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < REQUEST_NLANG; i++) {
+        snap[i].offered = p->offered[i];
         /* Keep the last known version even when no executor is connected right now. */
         if (!snap[i].version[0])
             memcpy(snap[i].version, p->snap[i].version, sizeof snap[i].version);
@@ -218,6 +275,70 @@ static void endpoint_close_all(pool_t *p, endpoint_t *ep)
     }
 }
 
+/* A slot for a new endpoint: one announced down before (its connections are closed; lws
+ * callbacks of their old handles no longer match c->wsi), else a fresh one. NULL when full. */
+static endpoint_t *endpoint_slot(pool_t *p)
+{
+    endpoint_t *ep;
+
+    for (int i = 0; i < p->neps; i++)
+        if (!p->eps[i].up) {
+            ep = &p->eps[i];
+            conn_t *conns = ep->conns;
+            int nconns = ep->nconns;
+            memset(ep, 0, sizeof *ep);
+            ep->conns = conns;
+            ep->nconns = nconns;
+            return ep;
+        }
+    if (p->neps == POOL_MAX_ENDPOINTS)
+        return NULL;
+    ep = &p->eps[p->neps];
+    memset(ep, 0, sizeof *ep);
+    ep->nconns = p->cfg->slots;
+    ep->conns = calloc((size_t)ep->nconns, sizeof *ep->conns);
+    if (!ep->conns)
+        return NULL;
+    p->neps++;
+    for (int k = 0; k < ep->nconns; k++)
+        ep->conns[k].ep = ep;
+    return ep;
+}
+
+/* Announced down, but the executor may still be finishing (finish_on_down): close the idle
+ * connections, let the busy ones finish (pool_conn_job_done closes them). True when it left
+ * that way, false when nothing ran there (the caller closes everything). */
+static bool endpoint_leave(endpoint_t *ep)
+{
+    int busy = 0;
+
+    for (int k = 0; k < ep->nconns; k++)
+        busy += ep->conns[k].state == CONN_BUSY && ep->conns[k].job;
+    if (!ep->info.finish_on_down || busy == 0)
+        return false;
+    for (int k = 0; k < ep->nconns; k++) {
+        conn_t *c = &ep->conns[k];
+        if (c->state != CONN_BUSY || !c->job) {
+            pool_conn_close(c);
+            conn_reset(c);
+        }
+    }
+    ep->leaving = true;
+    ep->draining = true;
+    log_msg(LOG_INFO, "executor %s is gone from its name: %d job(s) running there may finish",
+            ep->info.id, busy);
+    return true;
+}
+
+void pool_conn_job_done(pool_t *p, conn_t *c)
+{
+    if (!c->ep->leaving)
+        return;
+    pool_conn_close(c);
+    conn_reset(c);
+    pool_conn_snapshot(p);
+}
+
 static void apply_update(pool_t *p, const update_t *u)
 {
     endpoint_t *ep = NULL;
@@ -225,28 +346,30 @@ static void apply_update(pool_t *p, const update_t *u)
     for (int i = 0; i < p->neps; i++)
         if (strcmp(p->eps[i].info.id, u->ep.id) == 0)
             ep = &p->eps[i];
-    if (!ep) {
-        if (p->neps == POOL_MAX_ENDPOINTS || !u->up) {
-            if (u->up)
-                log_msg(LOG_ERROR, "pool: too many executors, ignoring %s", u->ep.id);
-            return;
-        }
-        ep = &p->eps[p->neps];
-        memset(ep, 0, sizeof *ep);
-        ep->nconns = p->cfg->slots;
-        ep->conns = calloc((size_t)ep->nconns, sizeof *ep->conns);
-        if (!ep->conns) {
-            log_msg(LOG_ERROR, "pool: out of memory");
-            return;
-        }
-        p->neps++;
-        for (int k = 0; k < ep->nconns; k++)
-            ep->conns[k].ep = ep;
+    if (!ep && !u->up)
+        return;
+    if (ep && !u->up && ep->up && endpoint_leave(ep))
+        return;
+    if (ep && u->up && ep->leaving) {
+        /* Back in the name before its jobs finished: in service again, nothing to close. */
+        ep->leaving = false;
+        ep->draining = false;
+        ep->info = u->ep;
+        return;
+    }
+    if (!ep && !(ep = endpoint_slot(p))) {
+        log_msg(LOG_ERROR, "pool: more than %d executors (or out of memory), ignoring %s",
+                POOL_MAX_ENDPOINTS, u->ep.id);
+        return;
     }
     endpoint_close_all(p, ep);
     ep->info = u->ep;
     ep->lang = lang_index(u->ep.language);
     ep->up = u->up;
+    ep->draining = false;
+    ep->slots_down = 0;
+    for (int k = 0; k < ep->nconns; k++)
+        ep->conns[k].ep = ep;
 }
 
 void pool_conn_apply_updates(pool_t *p)

@@ -49,7 +49,7 @@ static void on_outcome(conn_t *c, const cg_msg_t *m)
     }
 }
 
-static void on_error(conn_t *c, const cg_msg_t *m)
+static void on_error(pool_t *p, conn_t *c, const cg_msg_t *m)
 {
     job_t *job = c->job;
 
@@ -57,6 +57,11 @@ static void on_error(conn_t *c, const cg_msg_t *m)
         /* The executor disagrees about free slots: retry via the queue (on DONE). */
         job->attempts--;
         job->busy = true;
+    } else if (m->code && strcmp(m->code, "executor_draining") == 0 && !job->got_output) {
+        /* It refuses new jobs: nothing ran; requeue on DONE, for another executor. */
+        job->attempts--;
+        job->busy = true;
+        pool_conn_set_draining(p, c->ep, "refused a job");
     } else {
         job->fail_http = 500;
         snprintf(job->fail_code, sizeof job->fail_code, "internal_error");
@@ -71,7 +76,8 @@ static void on_done(pool_t *p, conn_t *c, const cg_msg_t *m)
 
     c->job = NULL;
     c->state = CONN_READY;
-    if (job->busy && !job->cancel_sent && job->attempts < 3) {
+    pool_conn_job_done(p, c);
+    if (job->busy && !job->cancel_sent && job->attempts < POOL_MAX_ATTEMPTS) {
         /* "busy": nothing ran; put it back at the head. */
         job->busy = false;
         pthread_mutex_lock(&p->mu);
@@ -88,6 +94,12 @@ static void on_done(pool_t *p, conn_t *c, const cg_msg_t *m)
 
 static void on_hello(pool_t *p, conn_t *c, const cg_msg_t *m)
 {
+    if (c->ep->draining && !c->ep->leaving && !pool_conn_any_open(c->ep, c)) {
+        /* A fresh connection while none other is open: a new executor at this address (a
+         * draining one that is still there says DRAIN again). */
+        log_msg(LOG_INFO, "executor %s answers again: in service", c->ep->info.id);
+        c->ep->draining = false;
+    }
     if (m->lang_version)
         snprintf(c->ep->version, sizeof c->ep->version, "%s", m->lang_version);
     c->hello = true;
@@ -100,6 +112,8 @@ static void on_hello(pool_t *p, conn_t *c, const cg_msg_t *m)
 
 static void on_pong(pool_t *p, conn_t *c, const cg_msg_t *m)
 {
+    if (m->draining)
+        pool_conn_set_draining(p, c->ep, "its pong says so");
     if (m->slots_down == c->ep->slots_down)
         return;
     log_msg(m->slots_down > c->ep->slots_down ? LOG_ERROR : LOG_INFO,
@@ -131,9 +145,17 @@ static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
         if (is_job_of(c, &m))
             on_outcome(c, &m);
         break;
+    case CG_MSG_STDOUT:
+    case CG_MSG_STDERR:
+        if (is_job_of(c, &m))
+            c->job->got_output = true; /* the program ran: never run it again elsewhere */
+        break;
     case CG_MSG_ERROR:
         if (is_job_of(c, &m))
-            on_error(c, &m);
+            on_error(p, c, &m);
+        break;
+    case CG_MSG_DRAIN:
+        pool_conn_set_draining(p, c->ep, "drain frame");
         break;
     case CG_MSG_DONE:
         if (is_job_of(c, &m))

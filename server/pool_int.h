@@ -20,6 +20,8 @@
  *                                                                                 out: pool_fail_t)
  *   snap[]                             pool                  any thread          pool->mu
  *   eps[], neps, conns, seq, tick      pool                  pool                pool thread only
+ *   offered[]                          main, before start    any thread          immutable after
+ *                                                                                 pool_start
  *   ctx                                pool_new / pool_free  any thread          immutable between
  *                                                                                 (lws_cancel_service
  *                                                                                 is thread-safe)
@@ -44,13 +46,17 @@
 #include "lang.h"
 #include "pool.h"
 
-#define POOL_MAX_ENDPOINTS 64
+#define POOL_MAX_ENDPOINTS 128 /* slots of endpoints down are reused */
 #define POOL_BACKOFF_MIN_MS 100
 #define POOL_BACKOFF_MAX_MS 2000
 #define POOL_TICK_MS 50
 #define POOL_RX_MAX CG_MAX_FRAME_BYTES
 /* A connection that has not answered for this many pings is dead. */
 #define POOL_PINGS_MISSED 3
+/* A job is sent to an executor at most this many times (pool.h: what is retried). */
+#define POOL_MAX_ATTEMPTS 3
+/* The same connect error of an endpoint is logged at most this often. */
+#define POOL_ERR_LOG_MS 30000
 
 typedef enum { CONN_DOWN, CONN_CONNECTING, CONN_READY, CONN_BUSY } conn_state_t;
 
@@ -81,7 +87,14 @@ struct endpoint {
     int nconns;
     char version[32];
     int64_t last_unhealthy_ms;
-    int slots_down; /* its slots out of service (from its PONGs): fewer jobs go there */
+    int slots_down;    /* its slots out of service (from its PONGs): fewer jobs go there */
+    bool draining;     /* DRAIN, PONG draining or ERROR executor_draining: no new jobs, no
+                          reconnects while any of its connections is open; a HELLO on a fresh
+                          connection (none other open) clears it */
+    bool leaving;      /* announced down with finish_on_down while jobs ran there: those finish,
+                          then their connections close; up turns false when none is open */
+    char last_err[96]; /* the last connect error logged, and when */
+    int64_t last_err_ms;
 };
 
 /* A frame for a job from another thread (sessions), under pool->mu until the pool takes it. */
@@ -132,6 +145,7 @@ struct pool {
     bool refusing;    /* pool_submit answers -ESHUTDOWN */
     pool_fail_t fail;
     pool_lang_info_t snap[REQUEST_NLANG];
+    bool offered[REQUEST_NLANG]; /* set before pool_start, read-only after */
 };
 
 /* Copies pool->fail under pool->mu. */
@@ -157,6 +171,12 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now);
 void pool_conn_apply_updates(pool_t *p);
 /* Publishes the per-language counts for other threads (pool_language_info). */
 void pool_conn_snapshot(pool_t *p);
+/* The endpoint takes no new job from now on (why: for the log). */
+void pool_conn_set_draining(pool_t *p, endpoint_t *ep, const char *why);
+/* True when a connection of ep other than except is connecting or connected. */
+bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
+/* A job ended on c (DONE): a leaving endpoint's connection closes now. */
+void pool_conn_job_done(pool_t *p, conn_t *c);
 /* The job carried by a connection, with a live connection, or NULL. */
 conn_t *pool_conn_of_job(pool_t *p, const job_t *job);
 

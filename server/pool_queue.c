@@ -1,7 +1,8 @@
 /*
  * pool_queue.c - the bounded job queue in front of the executor connections: jobs wait here (in
  * FIFO order, a retried job at the head) until an idle connection of their language takes them,
- * or fail when they waited longer than cfg->queue_wait_ms (see pool_int.h for the locks).
+ * or fail when they waited longer than cfg->queue_wait_ms (see pool_int.h for the locks). A job
+ * of a language the runtime does not offer leaves at the next pass, with 400.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ static void fail_expired(pool_t *p, job_t *job, const pool_fail_t *fail)
         job_end(job, 503, fail->code, fail->msg);
         return;
     }
+    if (!p->offered[lang_index(job->req.language)]) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "this gateway has no executors for %s", job->req.language);
+        job_end(job, 400, "unsupported_language", msg);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     info = p->snap[lang_index(job->req.language)];
     pthread_mutex_unlock(&p->mu);
@@ -87,7 +94,8 @@ void pool_queue_expire(pool_t *p, int64_t now)
     fail = p->fail;
     for (job = p->q.head; job; job = next) {
         next = job->next;
-        if (!fail.on && !cancel_requested(job) && now < job->deadline_ms) {
+        if (!fail.on && !cancel_requested(job) && now < job->deadline_ms &&
+            p->offered[lang_index(job->req.language)]) {
             prev = job;
             continue;
         }

@@ -1,7 +1,9 @@
 /*
  * runtime.h - where executors live: the interface the gateway uses to start, watch and stop
- * its executors. Two implementations: runtime_local.c (child processes on this host) and
- * runtime_docker.c (long-lived containers through the Docker Engine API).
+ * its executors. Three implementations: runtime_local.c (child processes on this host),
+ * runtime_docker.c (long-lived containers through the Docker Engine API) and
+ * runtime_external.c (executors someone else runs - Compose, Kubernetes - found by resolving
+ * configured names; nothing is started, replaced or removed).
  *
  * Theory of operation
  * -------------------
@@ -45,12 +47,21 @@
 #include "config.h"
 #include "uidrange.h"
 
+/* The longest bearer token an endpoint carries (the external runtime's shared secret). */
+#define RUNTIME_TOKEN_MAX 255
+
 typedef struct {
-    char id[64];            /* stable across restarts: "<language>-<n>" */
+    char id[64];            /* stable across restarts: "<language>-<n>"; external:
+                               "<language>@<ip>:<port>" */
     const char *language;   /* canonical, static */
-    char address[PATH_MAX]; /* IPv4 literal, or "+/path/to.sock" for a unix socket */
+    char address[PATH_MAX]; /* IP literal, or "+/path/to.sock" for a unix socket */
     int port;               /* 0 for unix sockets */
-    char token[80];
+    char host[256];         /* external: the configured name (Host header, TLS name check);
+                               "" = the address */
+    bool tls;               /* external with --executor-ca-file: TLS, server certificate checked */
+    bool finish_on_down;    /* external: when announced down, jobs running there may finish
+                               (the executor may still be there, e.g. a terminating pod) */
+    char token[RUNTIME_TOKEN_MAX + 1];
     char where[96]; /* for logs: "pid 1234" or "container 3f2a..." */
 } runtime_endpoint_t;
 
@@ -62,7 +73,7 @@ typedef struct runtime runtime_t;
  * the skeleton says: watch on the watcher thread, stop_all and destroy on runtime_stop's and
  * runtime_free's caller. */
 typedef struct {
-    const char *name; /* "local" or "docker" */
+    const char *name; /* "local", "docker" or "external" */
     int watch_ms;     /* pause between two watch passes */
     int (*start)(runtime_t *rt);
     void (*report_unhealthy)(runtime_t *rt, const char *id);
@@ -101,6 +112,9 @@ int runtime_container_memory_mb(const config_t *cfg);
 
 runtime_t *runtime_local_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
 runtime_t *runtime_docker_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
+runtime_t *runtime_external_new(const config_t *cfg, runtime_endpoint_cb cb, void *arg);
+/* True when cfg's --executor-addrs names an executor for language index lang. */
+bool runtime_external_offers(const config_t *cfg, int lang);
 
 /* True when a Docker daemon answers on cfg's socket (used by --runtime auto). */
 bool runtime_docker_available(const config_t *cfg);

@@ -32,11 +32,12 @@ TOKEN = "t0k3n-" + os.urandom(8).hex()
 EXES = {}
 
 
-def spawn(lang, listen, work, slots=3, uid_base=None, log_name=None):
+def spawn(lang, listen, work, slots=3, uid_base=None, log_name=None, extra_env=None):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "EXECUTOR_TOKEN": TOKEN, "EXECUTOR_LANGUAGE": lang,
            "EXECUTOR_LISTEN": listen, "EXECUTOR_WORK_ROOT": work, "EXECUTOR_SLOTS": str(slots),
            "EXECUTOR_UID_BASE": str(uid_base or 61000 + 10 * len(EXES)),
            "EXECUTOR_LOG_LEVEL": "debug"}  # job_start / job_end lines are checked below
+    env.update(extra_env or {})
     for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
         if k in os.environ:
             env[k] = os.environ[k]
@@ -388,7 +389,9 @@ def test_unix_socket_and_sigterm():
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(path)   # a stale socket from an earlier run: replaced
     stale.close()
-    p, log_path = spawn("python", "unix:" + path, work, slots=2, log_name="python-unix")
+    # A short drain: the job below outlives it and is killed (test_executor_service.py drains).
+    p, log_path = spawn("python", "unix:" + path, work, slots=2, log_name="python-unix",
+                        extra_env={"EXECUTOR_DRAIN_MS": "300"})
     try:
         wait_up(lambda: connect(0, unix=path), p)
         check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "socket 0600")
@@ -422,7 +425,7 @@ def test_unix_socket_and_sigterm():
         p.send_signal(signal.SIGTERM)
         rc = p.wait(10)
         check(rc == 0, "exit 0 after SIGTERM, got %s" % rc)
-        check(time.time() - t0 < 3, "stopped quickly (%.1fs)" % (time.time() - t0))
+        check(time.time() - t0 < 4, "stopped soon after the drain grace (%.1fs)" % (time.time() - t0))
         check(os.listdir(work) == [], "work dir removed at shutdown", os.listdir(work))
         check(not os.path.exists(path), "socket removed at shutdown")
         ws.close()

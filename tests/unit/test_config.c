@@ -39,6 +39,10 @@ static const char *const documented_env[] = {
     "CODEGATE_STATE_DIR",
     "CODEGATE_INSTANCE",
     "CODEGATE_ALLOW_UNSANDBOXED",
+    "CODEGATE_EXECUTOR_ADDRS",
+    "CODEGATE_RESOLVE_MS",
+    "CODEGATE_EXECUTOR_TOKEN_FILE",
+    "CODEGATE_EXECUTOR_CA_FILE",
     "CODEGATE_QUEUE_MAX",
     "CODEGATE_QUEUE_WAIT_MS",
     "CODEGATE_OUTPUT_LIMIT_KB",
@@ -151,6 +155,42 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.session_idle_ms, 60000);
     assert_string_equal(cfg.static_dir, "");
     assert_true(cfg.log_requests);
+    assert_string_equal(cfg.executor_addrs, "");
+    assert_int_equal(cfg.resolve_ms, 3000);
+    assert_string_equal(cfg.executor_token_file, "");
+    assert_string_equal(cfg.executor_ca_file, "");
+}
+
+/* --runtime external: addresses and the token file are required, a CA file must be readable,
+ * a malformed address list is refused with the part that is wrong; other runtimes need none. */
+static void test_external(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--runtime", "external"), -1);
+    assert_non_null(strstr(err, "--runtime external needs --executor-addrs"));
+    assert_int_equal(LOAD("--runtime", "external", "--executor-addrs", "python=p:8765"), -1);
+    assert_non_null(strstr(err, "needs --executor-token-file"));
+    assert_int_equal(LOAD("--runtime", "external", "--executor-addrs", "python=p:8765",
+                          "--executor-token-file", "/t", "--executor-ca-file",
+                          "/nonexistent/ca.pem"),
+                     -1);
+    assert_non_null(strstr(err, "--executor-ca-file: cannot read /nonexistent/ca.pem"));
+    assert_int_equal(LOAD("--runtime", "external", "--executor-addrs",
+                          "python=p:8765,10.0.0.7:8765;cpp=[fd00::1]:9", "--executor-token-file",
+                          "/t", "--resolve-ms", "500"),
+                     0);
+    assert_string_equal(cfg.runtime, "external");
+    assert_int_equal(cfg.resolve_ms, 500);
+    assert_int_equal(LOAD("--executor-addrs", "python=p"), -1);
+    assert_non_null(strstr(err, "--executor-addrs: "));
+    assert_non_null(strstr(err, "\"p\": the port is missing (HOST:PORT)"));
+    setenv("CODEGATE_EXECUTOR_ADDRS", "ruby=r:1", 1);
+    assert_int_equal(LOAD0(), -1);
+    assert_non_null(strstr(err, "CODEGATE_EXECUTOR_ADDRS: "));
+    assert_non_null(strstr(err, "\"ruby\" is not a language"));
+    unsetenv("CODEGATE_EXECUTOR_ADDRS");
+    /* The other runtimes ignore the external options. */
+    assert_int_equal(LOAD("--runtime", "local"), 0);
 }
 
 static void test_table_matches_header(void **state)
@@ -221,11 +261,12 @@ static void test_flags_override_env(void **state)
         const opt_t *o = &opts[i];
         char num[32], flag[64], joined[96];
         snprintf(num, sizeof num, "%ld", o->max);
-        const char *val = o->type == OPT_BOOL      ? "false"
-                          : o->type == OPT_INT     ? num
-                          : o->choices             ? "docker"
-                          : o->check == check_ipv4 ? "10.0.0.1"
-                                                   : "v";
+        const char *val = o->type == OPT_BOOL       ? "false"
+                          : o->type == OPT_INT      ? num
+                          : o->choices              ? "docker"
+                          : o->check == check_ipv4  ? "10.0.0.1"
+                          : o->check == check_addrs ? "python=h:1"
+                                                    : "v";
         snprintf(flag, sizeof flag, "--%s", o->name);
         snprintf(joined, sizeof joined, "--%s=%s", o->name, val);
         for (int form = 0; form < 2; form++) {
@@ -393,7 +434,7 @@ static void test_markdown(void **state)
     fclose(f);
     assert_non_null(strstr(buf, "| `--port` | `PORT` | `5000` | 1..65535 | HTTP port |\n"));
     assert_non_null(strstr(buf, "| `--runtime` | `CODEGATE_RUNTIME` | `auto` | auto, docker, "
-                                "local |"));
+                                "local, external |"));
     assert_non_null(strstr(buf, "| `--log-requests` | `CODEGATE_LOG_REQUESTS` | `true` | "
                                 "true, false |"));
     assert_non_null(strstr(buf, "| `--state-dir` | `CODEGATE_STATE_DIR` | (see description) |"));
@@ -425,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup(test_flags_override_env, setup),
         cmocka_unit_test_setup(test_booleans, setup),
         cmocka_unit_test_setup(test_errors, setup),
+        cmocka_unit_test_setup(test_external, setup),
         cmocka_unit_test_setup(test_docker_host, setup),
         cmocka_unit_test_setup(test_help_and_version, setup),
         cmocka_unit_test_setup(test_markdown, setup),

@@ -3,7 +3,7 @@
  * a raw loopback socket in the test that speaks the executor protocol (include/protocol.h) over
  * hand-made WebSocket frames (server/wsframe.c). Each test scripts the executor's side and
  * checks what the pool makes of it: a drop before any output (one retry elsewhere), a drop
- * after output (503 executor_unavailable), a stall (no pongs: declared dead after
+ * after output (503 executor_lost), a stall (no pongs: declared dead after
  * POOL_PINGS_MISSED pings, reported unhealthy, reconnected with backoff), a flood (a frame over
  * CG_MAX_FRAME_BYTES: closed with 1009), a "busy" answer (requeued, runs later), a cancel (the
  * executor's cancelled result is the job's status), and judging (wrong_answer, submit stops
@@ -402,9 +402,10 @@ static void test_drop_after_output_fails(void **state)
     peer_drop(&peer);
     assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
     assert_int_equal(job->fail_http, 503);
-    assert_string_equal(job->fail_code, "executor_unavailable");
+    assert_string_equal(job->fail_code, "executor_lost");
     assert_string_equal(job->fail_msg,
-                        "the connection to the executor was lost while the program was running");
+                        "the connection to the executor was lost while the program was running; "
+                        "the request may be sent again");
     assert_int_equal(job->attempts, 1);
     job_unref(job);
     stop_pool(p);
