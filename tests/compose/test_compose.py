@@ -58,6 +58,8 @@ def compose_env():
         # loopback pages may call the API, any other origin may not.
         "CODEGATE_CORS_ORIGINS": "http://localhost:3000,http://localhost:8080",
         "CODEGATE_PYTHON_REPLICAS": "2",
+        # The images of this tree (scripts/images.sh tags them so), whatever :latest is meanwhile.
+        "CODEGATE_TAG": TAG[0],
     })
     env.pop("COMPOSE_PROJECT_NAME", None)
     env.pop("COMPOSE_FILE", None)
@@ -99,8 +101,8 @@ def gateway_id():
     return cids[0]
 
 
-def gateway_log():
-    r = subprocess.run(["docker", "logs", gateway_id()], capture_output=True, timeout=60)
+def gateway_log(cid=None):
+    r = subprocess.run(["docker", "logs", cid or gateway_id()], capture_output=True, timeout=60)
     return (r.stdout + r.stderr).decode("utf-8", "replace")
 
 
@@ -198,12 +200,23 @@ class Load:
 
 # ---- the tests ----
 
+TAG = ["latest"]
+
+
 def test_images_build():
-    r = subprocess.run([os.path.join(ROOT, "scripts", "images.sh")], cwd=ROOT, timeout=3500)
+    images = os.path.join(ROOT, "scripts", "images.sh")
+    TAG[0] = subprocess.run([images, "--tag"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120).stdout.strip()
+    check(re.match(r"^src-[0-9a-f]{12}$", TAG[0]), "tree tag %r" % TAG[0])
+    t0 = time.time()
+    r = subprocess.run([images], cwd=ROOT, timeout=3500)
     check(r.returncode == 0, "scripts/images.sh failed")
     for name in ("python", "javascript", "cpp", "gateway"):
-        check(docker("image", "inspect", "-f", "{{.Id}}", "codegate-%s:latest" % name),
-              "codegate-%s:latest exists" % name)
+        latest = docker("image", "inspect", "-f", "{{.Id}}", "codegate-%s:latest" % name)
+        tagged = docker("image", "inspect", "-f", "{{.Id}}", "codegate-%s:%s" % (name, TAG[0]))
+        check(tagged, "codegate-%s:%s exists" % (name, TAG[0]))
+        check(latest, "codegate-%s:latest exists" % name)
+    print("    images %s built in %.0fs" % (TAG[0], time.time() - t0))
 
 
 def test_up_healthy_and_ready():
@@ -426,29 +439,53 @@ def test_scale_python_3_and_back_to_1_under_load():
     check(not fails, "failed requests while scaling: %s" % fails[:20])
 
 
-def test_kill_executor_under_load():
-    scale_python(2)
-    wait_for("the gateway sees 2 python executors", lambda: executors_up("python") == 2, 60)
-    victim = containers("python")[0]
+def run_load_through(event, seconds_after=10):
+    """Runs the load, calls event() 3 s into it, keeps it 10 s more; returns (load, t_event)."""
     with Load(threads=4) as load:
         time.sleep(3)
-        t_kill = time.time()
-        docker("kill", victim)
-        time.sleep(10)
-    res = load.results
+        t_event = time.time()
+        event()
+        time.sleep(seconds_after)
+    return load, t_event
+
+
+def check_only_retriable(load, t_event, what):
     fails = load.failures()
-    after = [r for r in res if r[0] >= t_kill]
-    late = [r for r in after if r[0] >= t_kill + 5]
-    print("    %d requests after the kill, %d failed (%s); %d requests from 5 s after it on"
-          % (len(after), len(fails), sorted({(f[2], f[3]) for f in fails}), len(late)))
+    after = [r for r in load.results if r[0] >= t_event]
+    late = [r for r in after if r[0] >= t_event + 5]
+    print("    %s: %d requests after it, %d failed %s; %d requests from 5 s after it on"
+          % (what, len(after), len(fails), sorted({(f[2], f[3]) for f in fails}), len(late)))
     check(all(f[2] == 503 and f[3] == "executor_lost" for f in fails),
           "a failure that is not the retriable 503 executor_lost: %s" % fails[:20])
     check(len(late) > 10 and all(r[1] for r in late),
           "recovered within 5 s: %s" % [r for r in late if not r[1]][:10])
-    # The restart policy (unless-stopped) brings the killed replica back.
-    wait_for("the killed replica restarted and healthy",
-             lambda: inspect(victim)["State"]["Running"] and healthy([victim]), 120)
-    print("    restarts of the killed container: %d" % inspect(victim)["RestartCount"])
+
+
+def test_kill_executor_under_load():
+    """docker kill of a python replica; then the executor process of the other one dies inside
+    its container (a crash: the restart policy applies; a `docker kill` is an operator's stop,
+    which Docker does not undo)."""
+    scale_python(2)
+    wait_for("the gateway sees 2 python executors", lambda: executors_up("python") == 2, 60)
+    victim, other = containers("python")
+    load, t = run_load_through(lambda: docker("kill", victim))
+    check_only_retriable(load, t, "docker kill")
+    check(not inspect(victim)["State"]["Running"], "the killed container stays stopped")
+    # Compose brings the service back to its scale.
+    scale_python(2)
+    wait_for("the gateway sees 2 python executors again", lambda: executors_up("python") == 2, 60)
+
+    def crash():
+        pids = [int(l.split()[0]) for l in docker("top", other, "-eo", "pid,comm").splitlines()[1:]
+                if l.split()[1:] == ["executor"]]
+        check(len(pids) == 1, "one executor process in %s: %s" % (other, pids))
+        os.kill(pids[0], 9)
+    restarts = inspect(other)["RestartCount"]
+    load, t = run_load_through(crash)
+    check_only_retriable(load, t, "executor process killed")
+    wait_for("the crashed executor's container restarted and healthy",
+             lambda: inspect(other)["RestartCount"] == restarts + 1 and healthy([other]), 120)
+    wait_for("the gateway sees 2 python executors again", lambda: executors_up("python") == 2, 60)
 
 
 def executors_up(lang):
@@ -467,7 +504,7 @@ def test_gateway_stop_exits_zero():
     st = inspect(gid)["State"]
     check(not st["Running"] and st["ExitCode"] == 0 and not st["OOMKilled"],
           "gateway exit code %s after SIGTERM" % st["ExitCode"])
-    log = gateway_log()
+    log = gateway_log(gid)
     check("SIGTERM received" in log and '"event":"exit"' in log,
           "the gateway logged the signal and its exit", log[-1500:])
 
