@@ -155,7 +155,9 @@ class Load:
         self.n = 0
 
     def one(self, i):
-        code = "import time\ntime.sleep(0.05)\nprint(%d * 3)" % i
+        # Long enough that a replica told to stop has programs running: its drain must let
+        # them finish.
+        code = "import time\ntime.sleep(0.2)\nprint(%d * 3)" % i
         t0 = time.time()
         try:
             st, doc, _ = http("POST", URL + "/api/code/execute", {"language": "python", "code": code},
@@ -427,9 +429,11 @@ def test_scale_python_3_and_back_to_1_under_load():
               % (time.time() - t0))
         n_up = load.count()
         time.sleep(3)
+        before = {python_ip(c) for c in containers("python")}
         t1 = time.time()
         scale_python(1)
-        print("    scaled to 1 in %.1fs (the two stopped replicas drained)" % (time.time() - t1))
+        gone = before - {python_ip(c) for c in containers("python")}
+        print("    scaled to 1 in %.1fs" % (time.time() - t1))
         n_down = load.count()
         time.sleep(4)
     fails = load.failures()
@@ -437,6 +441,18 @@ def test_scale_python_3_and_back_to_1_under_load():
           % (load.count(), n_up, n_down, len(fails)))
     check(load.count() > 50 and load.count() > n_down, "the load ran throughout")
     check(not fails, "failed requests while scaling: %s" % fails[:20])
+    # The stopped replicas drained (SIGTERM -> DRAIN frame), they did not just vanish.
+    log = gateway_log()
+    check(len(gone) == 2, "two replicas removed: %s" % gone)
+    for ip in gone:
+        m = re.search(r"executor python@%s:8765 is draining \(([^)]*)\)[^\"]*?(\d+) running"
+                      % re.escape(ip), log)
+        check(m, "the gateway saw python@%s drain" % ip, log[-3000:])
+        print("    python@%s drained (%s; %s running then)" % (ip, m.group(1), m.group(2)))
+
+
+def python_ip(cid):
+    return inspect(cid)["NetworkSettings"]["Networks"][PROJECT + "_executors"]["IPAddress"]
 
 
 def run_load_through(event, seconds_after=10):
