@@ -3,11 +3,12 @@
  *
  * lws runs on the caller's libuv loop (a "foreign loop": LWS_SERVER_OPTION_LIBUV with
  * info.foreign_loops), with one explicitly created vhost listening on TCP or a unix socket.
- * Each connection carries at most one job at a time. Outgoing frames wait in a per-connection
- * queue and go out one per LWS_CALLBACK_SERVER_WRITEABLE; incoming fragments are reassembled up
- * to CG_MAX_FRAME_BYTES (beyond: close 1009). lws answers WebSocket PINGs itself, and pings an
- * idle peer (vhost keepalive policy below), so a gateway that vanished without a FIN is noticed
- * and its job cancelled.
+ * With a certificate (cfg.tls_cert) the listener speaks TLS only. Plain HTTP requests on it get
+ * GET /healthz (health.h) or 404. Each connection carries at most one job at a time. Outgoing
+ * frames wait in a per-connection queue and go out one per LWS_CALLBACK_SERVER_WRITEABLE; incoming
+ * fragments are reassembled up to CG_MAX_FRAME_BYTES (beyond: close 1009). lws answers WebSocket
+ * PINGs itself, and pings an idle peer (vhost keepalive policy below), so a gateway that vanished
+ * without a FIN is noticed and its job cancelled.
  *
  * Log lines are JSON on stderr: {"ts","level","src","msg"} for prose, {"ts","level","src",
  * "event",...} for the events an operator counts (listen, conn_accept, conn_refuse, conn_close,
@@ -30,6 +31,7 @@
 
 #include "cg_util.h"
 #include "frameq.h"
+#include "health.h"
 #include "log.h"
 #include "protocol.h"
 #include "runner.h"
@@ -403,6 +405,38 @@ static void conn_closed(executor_t *ex, conn_t *c)
     maybe_stop(ex, runner_active(ex->runner));
 }
 
+/* Plain HTTP on the same listener: GET /healthz (health.h), no token; 404 for anything else.
+ * The answer is small enough for one write; the connection is then closed (a probe makes
+ * one request), so no HTTP connection outlives a drain. */
+static int on_http(executor_t *ex, struct lws *wsi, const char *uri)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    char body[256];
+    int status;
+
+    if (uri && !strcmp(uri, "/healthz") && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
+        health_t h = {.language = ex->cfg.language,
+                      .slots = ex->cfg.slots,
+                      .busy = runner_active(ex->runner),
+                      .slots_down = runner_slots_down(ex->runner),
+                      .draining = ex->draining};
+        status = health_answer(&h, body, sizeof body);
+    } else {
+        status = HTTP_STATUS_NOT_FOUND;
+        snprintf(body, sizeof body, "{\"error\":\"not_found\"}");
+    }
+    size_t n = strlen(body);
+    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", n, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    memcpy(start, body, n);
+    if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) < (int)n)
+        return -1;
+    return -1; /* one request per connection: close it now the answer is written */
+}
+
 static int callback_exec(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
@@ -420,8 +454,11 @@ static int callback_exec(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(c);
     case LWS_CALLBACK_CLOSED:
-        conn_closed(ex, c);
+        if (c && c->wsi) /* else refused before ESTABLISHED (on_filter): nothing to undo */
+            conn_closed(ex, c);
         return 0;
+    case LWS_CALLBACK_HTTP:
+        return on_http(ex, wsi, in);
     default:
         return 0;
     }
@@ -431,8 +468,6 @@ static const struct lws_protocols protocols[] = {
     {CG_PROTO_NAME, callback_exec, sizeof(conn_t), 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-/* /healthz-like answer for plain HTTP is not offered: only the WebSocket protocol. */
 
 /* Removes a socket left by an earlier run at path; anything else there is not ours to delete. */
 static int clear_stale_socket(const char *path)
@@ -526,6 +561,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
     lws_set_log_level(LLL_ERR, NULL);
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (cfg->tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = loops;
     info.user = ex;
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -543,6 +580,12 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
     vi.gid = (gid_t)-1;
     vi.uid = (uid_t)-1;
     vi.retry_and_idle_policy = &keepalive;
+    if (cfg->tls_cert) {
+        /* wss only: a plain connection fails the handshake (main.c checked both files). */
+        vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* lws: "this vhost uses TLS" */
+        vi.ssl_cert_filepath = cfg->tls_cert;
+        vi.ssl_private_key_filepath = cfg->tls_key;
+    }
     int lrc = parse_listen(ex, &vi);
     if (lrc == -EINVAL)
         executor_log("error", "bad listen address \"%s\" (tcp:HOST:PORT or unix:/path)",
@@ -564,6 +607,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         cJSON_AddStringToObject(f, "language", cfg->language);
         cJSON_AddStringToObject(f, "version", cfg->version);
         cJSON_AddNumberToObject(f, "slots", cfg->slots);
+        cJSON_AddBoolToObject(f, "tls", cfg->tls_cert != NULL);
     }
     log_event(LOG_INFO, "listen", f);
     return ex;

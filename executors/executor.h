@@ -1,6 +1,7 @@
 /*
- * executor.h - the executor's WebSocket server: one lws vhost on the caller's libuv loop,
- * token check on upgrade, frame reassembly, and dispatch of frames to the runner.
+ * executor.h - the executor's WebSocket server: one lws vhost on the caller's libuv loop (TLS
+ * when configured), token check on upgrade, frame reassembly, dispatch of frames to the
+ * runner, GET /healthz, and the drain on SIGTERM.
  *
  * Ownership: executor_t is created by executor_new and freed by executor_free after the loop
  * has stopped. Threads: the loop's thread only.
@@ -29,6 +30,8 @@ typedef struct {
     bool drop_uid;
     bool userns; /* root only in a user namespace of our own (see runner.h) */
     int compile_timeout_ms;
+    const char *tls_cert; /* PEM files: the listener speaks TLS (wss); NULL = plain */
+    const char *tls_key;
     int drain_ms;            /* executor_drain: how long running jobs may still take */
     const char *cache_dir;   /* compiled-program cache, or NULL */
     const slotns_t *ns;      /* per-slot namespaces (slots entries), or NULL */

@@ -3,17 +3,18 @@
  * the libuv loop, and shutdown on SIGTERM/SIGINT.
  *
  *   executor --language python|javascript|cpp [--listen tcp:HOST:PORT|unix:/path]
- *            [--slots N] [--token-file FILE] [--launcher PATH] [--work-root DIR] [--uid-base N]
+ *            [--slots N] [--token-file FILE] [--launcher PATH] [--work-root DIR]
+ *            [--uid-base N|auto] [--drain-ms N] [--tls-cert-file F --tls-key-file F] ...
+ *   executor --probe [the same options]     (probe.c: exit 0 when /healthz answers 200)
  *
- * Every option can also come from the environment (see the table below; `executor --help`
- * prints it). Flags win over the environment. The token comes from EXECUTOR_TOKEN or a token
- * file, never from a flag (argv is public in ps); it is wiped from the environment block at
- * once, so neither a child nor a reader of /proc/<pid>/environ sees it.
+ * Every option can also come from the environment (options.c holds the table; `executor
+ * --help` prints it; docker/README.md documents running an executor on its own).
  */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +30,8 @@
 #include "cg_util.h"
 #include "executor.h"
 #include "log.h"
+#include "options.h"
+#include "probe.h"
 #include "profiles.h"
 #include "protocol.h"
 #include "runner.h"
@@ -37,72 +40,14 @@
 #include "version.h"
 #include "workdir.h"
 
-typedef struct {
-    const char *language, *listen, *token_file, *launcher, *work_root, *log_level, *box_ro;
-    int slots, uid_base, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed, drain_ms;
-    char token[256];
-    char launcher_buf[PATH_MAX];
-} opts_t;
-
-/* One row per option: the flag, its environment variable, default, bounds (integers), help. */
-typedef struct {
-    const char *flag, *env, *def;
-    bool is_int;
-    long min, max;
-    size_t off; /* in opts_t: const char * or int */
-    const char *help;
-} opt_def_t;
-
-// clang-format off
-#define STR_OPT(f, e, d, field, h) {f, e, d, false, 0, 0, offsetof(opts_t, field), h}
-#define INT_OPT(f, e, d, lo, hi, field, h) {f, e, d, true, lo, hi, offsetof(opts_t, field), h}
-// clang-format on
-
-static const opt_def_t opt_table[] = {
-    STR_OPT("--language", "EXECUTOR_LANGUAGE", NULL, language,
-            "a name of the language table, common/lang.c (required)"),
-    STR_OPT("--listen", "EXECUTOR_LISTEN", "tcp:0.0.0.0:8765", listen,
-            "tcp:HOST:PORT or unix:/path (the socket is made 0600)"),
-    INT_OPT("--slots", "EXECUTOR_SLOTS", "4", 1, 64, slots, "jobs run at once"),
-    STR_OPT("--token-file", "EXECUTOR_TOKEN_FILE", NULL, token_file,
-            "file holding the bearer token (else EXECUTOR_TOKEN; one is required)"),
-    STR_OPT("--launcher", "EXECUTOR_LAUNCHER", NULL, launcher,
-            "sandbox launcher (default: launcher next to this binary)"),
-    STR_OPT("--work-root", "EXECUTOR_WORK_ROOT", "/tmp/codegate-work", work_root,
-            "parent of the per-run work dirs (made 0711, must be ours)"),
-    INT_OPT("--uid-base", "EXECUTOR_UID_BASE", "60000", 1000, 2000000000, uid_base,
-            "slot i runs as uid/gid base+i (when root)"),
-    INT_OPT("--compile-timeout-ms", "EXECUTOR_COMPILE_TIMEOUT_MS",
-            LANG_STR(LANG_COMPILE_TIMEOUT_MS), 1000, LANG_COMPILE_TIMEOUT_MAX_MS,
-            compile_timeout_ms,
-            "wall clock of one compile (the gateway waits this long by default: lang.h)"),
-    INT_OPT("--drain-ms", "EXECUTOR_DRAIN_MS", "25000", 0, 3600000, drain_ms,
-            "after SIGTERM: how long running jobs may still take before they are killed (a "
-            "second SIGTERM kills them at once)"),
-    STR_OPT("--log-level", "EXECUTOR_LOG_LEVEL", "info", log_level,
-            "debug (also a line per job), info, warn or error"),
-    INT_OPT("--slot-disk-mb", "EXECUTOR_SLOT_DISK_MB", "128", 16, 4096, slot_disk_mb,
-            "size of each slot's private work area (a tmpfs; its pages count against the "
-            "run's memory)"),
-    STR_OPT("--box-ro", "EXECUTOR_BOX_RO", NULL, box_ro,
-            "more read-only paths programs may see (colon-separated; /usr, /bin, /lib... and "
-            "a few /etc files are always there)"),
-    INT_OPT("--allow-unsandboxed", "EXECUTOR_ALLOW_UNSANDBOXED", "0", 0, 1, allow_unsandboxed,
-            "1: without root and without user namespaces, run programs as this user with "
-            "rlimits only (untrusted code can then read what this user can); 0: refuse to start"),
-    INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
-            "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
-            "instead of warning"),
-};
-#define NOPTS (sizeof opt_table / sizeof opt_table[0])
-
 static executor_t *g_ex;
 static slotns_t g_ns[64]; /* --slots is at most 64 */
 static bool g_have_ns;
 static slotcg_t g_cg[64];
 static bool g_have_cg;
 static char g_areas[64][PATH_MAX];
-static bool g_userns; /* root only in a user namespace of our own (started without root) */
+static bool g_userns;    /* root only in a user namespace of our own (started without root) */
+static uid_t g_uid_base; /* of options_t.uid_base_spec (options_uid_base) */
 
 static char *g_box_ro[33];
 static char g_box_ro_buf[4096];
@@ -145,111 +90,8 @@ static void clear_work_root(const char *root)
                      n == 1 ? "" : "s", root);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: executor --language LANG [options]\n\n");
-    for (size_t i = 0; i < NOPTS; i++) {
-        const opt_def_t *d = &opt_table[i];
-        fprintf(f, "  %-22s %-28s %s", d->flag, d->env, d->help);
-        if (d->def)
-            fprintf(f, " [%s]", d->def);
-        if (d->is_int)
-            fprintf(f, " (%ld..%ld)", d->min, d->max);
-        fputc('\n', f);
-    }
-    fprintf(f, "  %-22s %-28s %s\n", "", "EXECUTOR_TOKEN", "the bearer token itself");
-    fprintf(f, "  --version, --help\n");
-}
-
-/* Stores value v for option d into o. 0 or -1 (a message was printed). */
-static int set_opt(opts_t *o, const opt_def_t *d, const char *v, const char *origin)
-{
-    char *field = (char *)o + d->off;
-
-    if (!d->is_int) {
-        *(const char **)(void *)field = v;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < d->min || n > d->max) {
-        fprintf(stderr, "executor: %s must be an integer between %ld and %ld (got \"%s\")\n",
-                origin, d->min, d->max, v);
-        return -1;
-    }
-    *(int *)(void *)field = (int)n;
-    return 0;
-}
-
-/* Defaults, then the environment, then flags. 0, 1 (--help/--version answered) or -1. */
-static int load_opts(opts_t *o, int argc, char **argv)
-{
-    memset(o, 0, sizeof *o);
-    for (size_t i = 0; i < NOPTS; i++) {
-        const char *e = getenv(opt_table[i].env);
-        const char *v = e && *e ? e : opt_table[i].def;
-        if (v && set_opt(o, &opt_table[i], v, opt_table[i].env) != 0)
-            return -1;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const opt_def_t *d = NULL;
-        if (!strcmp(a, "--version")) {
-            printf("codegate executor %s (protocol %d)\n", CG_VERSION, CG_PROTO_VERSION);
-            return 1;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        for (size_t k = 0; k < NOPTS; k++)
-            if (!strcmp(a, opt_table[k].flag))
-                d = &opt_table[k];
-        if (!d) {
-            fprintf(stderr, "executor: unknown option %s\n", a);
-            usage(stderr);
-            return -1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "executor: %s needs a value\n", a);
-            return -1;
-        }
-        if (set_opt(o, d, argv[++i], a) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Takes the token from EXECUTOR_TOKEN (wiping it in the environment block, which is what
- * /proc/<pid>/environ shows, then unsetting it) or from the token file. 0 or -1. */
-static int read_token(opts_t *o)
-{
-    char *env = getenv("EXECUTOR_TOKEN");
-    int fd;
-    ssize_t n;
-
-    if (env) {
-        snprintf(o->token, sizeof o->token, "%s", env);
-        memset(env, 0, strlen(env));
-    }
-    unsetenv("EXECUTOR_TOKEN");
-    if (!o->token_file)
-        return o->token[0] ? 0 : -1;
-    fd = open(o->token_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = cg_read_full(fd, o->token, sizeof o->token - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    o->token[n] = '\0';
-    o->token[strcspn(o->token, "\r\n")] = '\0';
-    return o->token[0] ? 0 : -1;
-}
-
 /* Default launcher: "launcher" in the directory of this binary. */
-static void default_launcher(opts_t *o)
+static void default_launcher(options_t *o)
 {
     ssize_t n = readlink("/proc/self/exe", o->launcher_buf, sizeof o->launcher_buf - 1);
     char *slash;
@@ -318,8 +160,28 @@ static void on_signal(uv_signal_t *s, int sig)
     }
 }
 
+/* The slot uid base (a number, or auto: from this container's IPv4 address), logged. */
+static int uid_base(const options_t *o, char *err, size_t errlen)
+{
+    struct ifaddrs *ifs = NULL;
+    char how[96];
+    bool is_auto = !strcmp(o->uid_base_spec, "auto");
+
+    if (is_auto && getifaddrs(&ifs) != 0) {
+        snprintf(err, errlen, "EXECUTOR_UID_BASE=auto: getifaddrs: %s", strerror(errno));
+        return -1;
+    }
+    int rc = options_uid_base(o->uid_base_spec, ifs, &g_uid_base, how, sizeof how, err, errlen);
+    if (ifs)
+        freeifaddrs(ifs);
+    if (rc == 0 && geteuid() == 0)
+        executor_log("info", "slot uids %u..%u (%s)", (unsigned)g_uid_base,
+                     (unsigned)g_uid_base + (unsigned)o->slots - 1, how);
+    return rc;
+}
+
 /* Checks and start-up chores before the server exists. 0, or an exit status. */
-static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
+static int prepare(options_t *o, const profile_t **pf, char *version, size_t vlen)
 {
     bool root = geteuid() == 0;
     int rc;
@@ -335,8 +197,17 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
                 lang_names(names, sizeof names, ", ", " or "));
         return 2;
     }
-    if (read_token(o) != 0) {
-        fprintf(stderr, "executor: a token is required (EXECUTOR_TOKEN or --token-file)\n");
+    char err[256];
+    if (options_read_token(o, err, sizeof err) != 0) {
+        fprintf(stderr, "executor: %s\n", err);
+        return 2;
+    }
+    if (options_check_tls(o, err, sizeof err) != 0) {
+        fprintf(stderr, "executor: %s\n", err);
+        return 2;
+    }
+    if (uid_base(o, err, sizeof err) != 0) {
+        fprintf(stderr, "executor: %s\n", err);
         return 2;
     }
     if (!o->launcher)
@@ -376,7 +247,7 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
             return 1;
         }
     }
-    if (!g_userns && !slots_reach(o->work_root, (uid_t)o->uid_base)) {
+    if (!g_userns && !slots_reach(o->work_root, g_uid_base)) {
         fprintf(stderr,
                 "executor: the slot uids cannot reach %s (a parent directory is not "
                 "searchable by others?)\n",
@@ -384,12 +255,12 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
         return 1;
     }
     if (!g_userns)
-        clear_slot_uids((uid_t)o->uid_base, o->slots);
+        clear_slot_uids(g_uid_base, o->slots);
     clear_work_root(o->work_root);
-    char err[256], box_dir[PATH_MAX];
+    char box_dir[PATH_MAX];
     int cgv;
     /* Before the namespaces: a cgroup mount made writable here is copied into them. */
-    if (slotcg_create(g_cg, o->slots, (uid_t)o->uid_base, &cgv, err, sizeof err) == 0) {
+    if (slotcg_create(g_cg, o->slots, g_uid_base, &cgv, err, sizeof err) == 0) {
         g_have_cg = true;
         executor_log("info",
                      "each slot has its own memory cgroup (v%d): a run's processes "
@@ -415,7 +286,7 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
     }
     slotns_opts_t so = {.box_dir = box_dir,
                         .areas = g_areas,
-                        .uid_base = (uid_t)o->uid_base,
+                        .uid_base = g_uid_base,
                         .extra_ro = box_ro_list(o->box_ro)};
     if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir, sizeof box_dir,
                        err, sizeof err) == 0 &&
@@ -445,7 +316,7 @@ static int prepare(opts_t *o, const profile_t **pf, char *version, size_t vlen)
 
 int main(int argc, char **argv)
 {
-    opts_t o;
+    options_t o;
     char version[64] = "unknown";
     uv_loop_t loop;
     uv_signal_t sterm, sint;
@@ -454,11 +325,15 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     log_setup(STDERR_FILENO, "executor"); /* JSON lines on stderr, marked "src":"executor" */
-    rc = load_opts(&o, argc, argv);
+    rc = options_load(&o, argc, argv, stderr);
     if (rc != 0) {
         memset(&o, 0, sizeof o);
         unsetenv("EXECUTOR_TOKEN");
         return rc > 0 ? 0 : 2;
+    }
+    if (o.probe) {
+        unsetenv("EXECUTOR_TOKEN"); /* a probe needs none */
+        return probe_run(o.listen, o.tls_cert != NULL, PROBE_TIMEOUT_MS, stdout, stderr);
     }
     rc = prepare(&o, &pf, version, sizeof version);
     if (rc != 0) {
@@ -481,11 +356,13 @@ int main(int argc, char **argv)
         .launcher = o.launcher,
         .work_root = o.work_root,
         .slots = o.slots,
-        .uid_base = (uid_t)o.uid_base,
+        .uid_base = g_uid_base,
         .drop_uid = geteuid() == 0,
         .userns = g_userns,
         .compile_timeout_ms = o.compile_timeout_ms,
         .drain_ms = o.drain_ms,
+        .tls_cert = o.tls_cert,
+        .tls_key = o.tls_key,
         .cache_dir = cache_dir,
         .ns = g_have_ns ? g_ns : NULL,
         .cg = g_have_cg ? g_cg : NULL,

@@ -99,7 +99,7 @@ static int on_established(conn_t *c, struct lws *wsi)
  * a refused token (HTTP 401) or a certificate that does not verify must be visible. */
 static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
 {
-    char why[96];
+    char why[sizeof ep->last_err];
     int64_t now = cg_now_ms();
     unsigned int status = lws_http_client_http_response(wsi);
 
@@ -108,6 +108,16 @@ static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
                  status);
     else if (status && status != 101)
         snprintf(why, sizeof why, "HTTP %u instead of a WebSocket upgrade", status);
+    else if (ep->info.tls && in && strstr(in, "SSL"))
+        snprintf(why, sizeof why,
+                 "TLS handshake failed: the executor's certificate does not verify against "
+                 "--executor-ca-file for the name %s (lws' \"SSL error\" line says why), or it "
+                 "does not speak TLS (%.60s)",
+                 ep->info.host[0] ? ep->info.host : ep->info.address, in);
+    else if (in && strcmp(in, "read failed") == 0)
+        snprintf(why, sizeof why,
+                 "the executor closed the connection during the WebSocket upgrade: it does not "
+                 "accept our token (compare --executor-token-file with its token), or it drains");
     else
         snprintf(why, sizeof why, "%s", in && in[0] ? in : "unknown error");
     if (strcmp(why, ep->last_err) == 0 && now - ep->last_err_ms < POOL_ERR_LOG_MS) {

@@ -78,6 +78,11 @@ void pool_conn_down(pool_t *p, conn_t *c, const char *why)
 {
     job_t *job = conn_reset(c);
 
+    if (c->ep->draining && !c->ep->drained_out && !pool_conn_any_open(c->ep, NULL)) {
+        c->ep->drained_out = true;
+        log_msg(LOG_INFO, "executor %s finished draining: every connection closed", c->ep->info.id);
+    }
+
     schedule_retry(c);
     if (job)
         job_dropped(p, job, why);
@@ -100,6 +105,10 @@ void pool_conn_connect(pool_t *p, conn_t *c)
     ci.port = ep->info.port;
     ci.path = "/";
     ci.host = ep->info.port ? ep->info.address : "localhost";
+    if (ep->info.host[0])
+        ci.host = ep->info.host; /* the configured name: Host header, TLS SNI and name check */
+    if (ep->info.tls)
+        ci.ssl_connection = LCCSCF_USE_SSL; /* verified against --executor-ca-file */
     ci.origin = ci.host;
     ci.protocol = CG_PROTO_NAME;
     ci.local_protocol_name = "codegate-pool";
@@ -139,7 +148,7 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
     }
     if (c->state == CONN_DOWN) {
         /* A draining executor is still finishing: do not open connections it would refuse. */
-        if (now >= c->next_try_ms && !(ep->draining && pool_conn_any_open(ep, c)))
+        if (now >= c->next_try_ms && !(ep->draining && !ep->drained_out))
             pool_conn_connect(p, c);
         return;
     }
@@ -183,6 +192,13 @@ conn_t *pool_conn_of_job(pool_t *p, const job_t *job)
             if (p->eps[i].conns[k].job == job && p->eps[i].conns[k].wsi)
                 return &p->eps[i].conns[k];
     return NULL;
+}
+
+int pool_ep_capacity(const endpoint_t *ep)
+{
+    int n = ep->exec_slots > 0 && ep->exec_slots < ep->nconns ? ep->exec_slots : ep->nconns;
+
+    return n - ep->slots_down > 0 ? n - ep->slots_down : 0;
 }
 
 bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except)
@@ -232,7 +248,7 @@ static void snapshot_endpoint(const endpoint_t *ep, pool_lang_info_t *s)
     if (connected == 0)
         return;
     s->usable++;
-    s->slots += ep->nconns - ep->slots_down > 0 ? ep->nconns - ep->slots_down : 0;
+    s->slots += pool_ep_capacity(ep);
 }
 
 void pool_conn_snapshot(pool_t *p)
@@ -354,6 +370,7 @@ static void apply_update(pool_t *p, const update_t *u)
         /* Back in the name before its jobs finished: in service again, nothing to close. */
         ep->leaving = false;
         ep->draining = false;
+        ep->drained_out = false;
         ep->info = u->ep;
         return;
     }
@@ -367,6 +384,7 @@ static void apply_update(pool_t *p, const update_t *u)
     ep->lang = lang_index(u->ep.language);
     ep->up = u->up;
     ep->draining = false;
+    ep->drained_out = false;
     ep->slots_down = 0;
     for (int k = 0; k < ep->nconns; k++)
         ep->conns[k].ep = ep;

@@ -94,12 +94,26 @@ static void on_done(pool_t *p, conn_t *c, const cg_msg_t *m)
 
 static void on_hello(pool_t *p, conn_t *c, const cg_msg_t *m)
 {
-    if (c->ep->draining && !c->ep->leaving && !pool_conn_any_open(c->ep, c)) {
-        /* A fresh connection while none other is open: a new executor at this address (a
-         * draining one that is still there says DRAIN again). */
-        log_msg(LOG_INFO, "executor %s answers again: in service", c->ep->info.id);
-        c->ep->draining = false;
+    endpoint_t *ep = c->ep;
+
+    if (m->language && strcmp(m->language, ep->info.language) != 0) {
+        /* A misconfigured address: never send it jobs of another language. */
+        if (strcmp(ep->last_err, "language") != 0) {
+            log_msg(LOG_ERROR, "executor %s (%s) runs %s, not %s: check the executor addresses",
+                    ep->info.id, ep->info.where, m->language, ep->info.language);
+            snprintf(ep->last_err, sizeof ep->last_err, "language");
+        }
+        pool_conn_close(c);
+        return;
     }
+    if (ep->draining && ep->drained_out && !ep->leaving) {
+        /* Every connection of the draining executor closed, and now one answers: a new
+         * executor at this address (one still draining refuses new connections). */
+        log_msg(LOG_INFO, "executor %s answers again: in service", ep->info.id);
+        ep->draining = false;
+        ep->drained_out = false;
+    }
+    ep->exec_slots = m->slots;
     if (m->lang_version)
         snprintf(c->ep->version, sizeof c->ep->version, "%s", m->lang_version);
     c->hello = true;

@@ -19,7 +19,7 @@
  *                                                                                 pool copies them
  *                                                                                 out: pool_fail_t)
  *   snap[]                             pool                  any thread          pool->mu
- *   eps[], neps, conns, seq, tick      pool                  pool                pool thread only
+ *   eps[], neps, conns, seq, tick, rr  pool                  pool                pool thread only
  *   offered[]                          main, before start    any thread          immutable after
  *                                                                                 pool_start
  *   ctx                                pool_new / pool_free  any thread          immutable between
@@ -89,11 +89,13 @@ struct endpoint {
     int64_t last_unhealthy_ms;
     int slots_down;    /* its slots out of service (from its PONGs): fewer jobs go there */
     bool draining;     /* DRAIN, PONG draining or ERROR executor_draining: no new jobs, no
-                          reconnects while any of its connections is open; a HELLO on a fresh
-                          connection (none other open) clears it */
+                          reconnects while drained_out is false */
+    bool drained_out;  /* draining, and every connection closed since: the executor is gone;
+                          reconnects resume and a HELLO (a new executor) clears both */
+    int exec_slots;    /* slots the executor announced in HELLO (0 = unknown) */
     bool leaving;      /* announced down with finish_on_down while jobs ran there: those finish,
                           then their connections close; up turns false when none is open */
-    char last_err[96]; /* the last connect error logged, and when */
+    char last_err[320]; /* the last connect error logged, and when */
     int64_t last_err_ms;
 };
 
@@ -135,6 +137,7 @@ struct pool {
     /* pool thread only */
     endpoint_t eps[POOL_MAX_ENDPOINTS];
     int neps;
+    unsigned rr; /* where idle_conn_for starts its scan */
     int64_t seq;
 
     pthread_mutex_t mu;
@@ -173,6 +176,9 @@ void pool_conn_apply_updates(pool_t *p);
 void pool_conn_snapshot(pool_t *p);
 /* The endpoint takes no new job from now on (why: for the log). */
 void pool_conn_set_draining(pool_t *p, endpoint_t *ep, const char *why);
+/* Jobs the endpoint may run at once: its connections, at most the slots it announced, minus
+ * those out of service. */
+int pool_ep_capacity(const endpoint_t *ep);
 /* True when a connection of ep other than except is connecting or connected. */
 bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
 /* A job ended on c (DONE): a leaving endpoint's connection closes now. */

@@ -116,9 +116,12 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
 {
     conn_t *best = NULL;
     int best_busy = 1 << 30;
+    /* Ties go round: the scan starts one endpoint further each time, so requests sent one
+     * after another reach every executor (a new or restarted one is used at once). */
+    int start = p->neps ? (int)(p->rr++ % (unsigned)p->neps) : 0;
 
-    for (int i = 0; i < p->neps; i++) {
-        endpoint_t *ep = &p->eps[i];
+    for (int j = 0; j < p->neps; j++) {
+        endpoint_t *ep = &p->eps[(start + j) % p->neps];
         conn_t *idle = NULL;
         int busy = 0;
         if (!ep->up || ep->lang != lang)
@@ -129,8 +132,9 @@ static conn_t *idle_conn_for(pool_t *p, int lang)
             else if (ep->conns[k].state == CONN_READY && !idle)
                 idle = &ep->conns[k];
         }
-        /* Slots out of service take no jobs. */
-        if (busy >= ep->nconns - ep->slots_down)
+        /* Slots out of service (or beyond what the executor has) take no jobs; neither does a
+         * draining executor. */
+        if (ep->draining || busy >= pool_ep_capacity(ep))
             continue;
         /* Spread load: the endpoint with the fewest busy connections wins. */
         if (idle && busy < best_busy) {
@@ -153,7 +157,7 @@ static bool session_room(pool_t *p, int lang)
 
     for (int i = 0; i < p->neps; i++) {
         endpoint_t *ep = &p->eps[i];
-        if (!ep->up || ep->lang != lang)
+        if (!ep->up || ep->lang != lang || ep->draining)
             continue;
         for (int k = 0; k < ep->nconns; k++) {
             conn_t *c = &ep->conns[k];

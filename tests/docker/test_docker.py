@@ -114,7 +114,7 @@ def test_isolation_fails_closed_when_asked():
     base = ["docker", "run", "--rm", "--network", "none", "--cap-drop", "ALL"]
     for cap in ("SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"):
         base += ["--cap-add", cap]
-    base += ["--tmpfs", "/work:rw,exec,size=64m,mode=0711", "-e", "EXECUTOR_TOKEN=t0k3n-test",
+    base += ["--tmpfs", "/work:rw,exec,size=64m,mode=0711", "-e", "EXECUTOR_TOKEN=t0k3n-test-0123456789",
              "-e", "EXECUTOR_WORK_ROOT=/work"]
     r = subprocess.run(base + ["-e", "EXECUTOR_REQUIRE_NAMESPACES=1", image],
                        capture_output=True, text=True, timeout=60)

@@ -3,15 +3,24 @@
 
     tests/integration/test_executor_service.py BUILD_DIR
 
-Checks the drain on SIGTERM (DRAIN on every connection, new jobs refused with
-executor_draining, new upgrades refused, PONG draining, running and interactive jobs finish,
-exit 0), its bound (EXECUTOR_DRAIN_MS: the job still running is killed and reported
-internal_error), a second SIGTERM (stops at once), a prompt exit when idle. Each test starts
-executors of its own. The last line is `N passed, N failed`.
+Checks GET /healthz (fields, busy, 404 elsewhere, no token needed, nothing secret) and
+`executor --probe` (exit 0 up, 1 down or draining, one line of reason; TCP, 0.0.0.0 and the
+unix socket), the token rules (at least 16 characters, a token file ending with a newline,
+bad or missing tokens refused, never logged), EXECUTOR_UID_BASE=auto, the TLS listener (a CA
+and a server certificate made with the openssl CLI: wss and https verified against the CA,
+plain clients and other CAs fail, the probe over TLS, clear start-up refusals), the drain on
+SIGTERM (DRAIN on every connection, new jobs refused with executor_draining, new upgrades
+refused, PONG draining, /healthz 503, running and interactive jobs finish, exit 0), its bound
+(EXECUTOR_DRAIN_MS: the job still running is killed and reported internal_error), a second
+SIGTERM (stops at once), a prompt exit when idle. Each test starts executors of its own. The
+last line is `N passed, N failed`.
 """
+import http.client
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -81,6 +90,27 @@ class Executor:
             self.proc.wait()
         self.log.close()
         subprocess.call(["rm", "-rf", self.work])
+
+
+def get(port, path, ctx=None, host="127.0.0.1"):
+    """(status, parsed JSON body) of a plain HTTP(S) GET on the executor's port."""
+    if ctx:
+        c = http.client.HTTPSConnection(host, port, timeout=10, context=ctx)
+    else:
+        c = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        c.close()
+
+
+def probe(env, *args):
+    """Runs `executor --probe` with the executor's environment: (exit status, stdout, stderr)."""
+    r = subprocess.run([os.path.join(BUILD, "executor"), "--probe"] + list(args), env=env,
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr
 
 
 def execute(ws, jid, code, runs=None, **kw):
@@ -172,6 +202,11 @@ def test_drain_lets_running_jobs_finish():
         pong = json.loads(ws2.recv())
         check(pong.get("type") == "pong" and pong.get("draining") is True, "PONG says draining", pong)
         check(refused(ex.connect), "new upgrades refused while draining")
+        st, doc = get(ex.port, "/healthz")
+        check(st == 503 and doc["status"] == "draining" and doc["draining"] is True and doc["busy"] >= 1,
+              "/healthz: 503 draining", doc)
+        rc, _, err = probe(ex.env)
+        check(rc == 1 and "unhealthy: HTTP 503" in err and err.count("\n") == 1, "probe: 1 while draining", err)
         check(ex.proc.poll() is None, "still running while jobs run")
         # The interactive job goes on taking input.
         ws3.send(json.dumps({"type": "stdin", "id": "inter", "run": 0, "data": "abc\n"}))
@@ -281,12 +316,239 @@ def test_idle_sigterm_exits_promptly():
         ex.stop()
 
 
+def test_health_and_probe():
+    ex = Executor("health", slots=2).wait_up()
+    try:
+        st, doc = get(ex.port, "/healthz")
+        check(st == 200 and doc == {"status": "ok", "language": "python", "slots": 2, "busy": 0,
+                                    "slotsDown": 0, "draining": False}, "/healthz fields", doc)
+        for path in ("/", "/healthz/x", "/readyz", "/metrics", "/healthz?x=1" + "y" * 10):
+            st, doc = get(ex.port, path)
+            check(st == 404 or (path.startswith("/healthz?") and st == 200), "%s: 404" % path, doc)
+        # A job running shows as busy; no token is needed and none is shown.
+        ws = ex.connect()
+        execute(ws, "b", "import time\ntime.sleep(1.5)", [{"input": "", "timeoutMs": 5000}])
+        wait_running(ex)
+        st, doc = get(ex.port, "/healthz")
+        check(st == 200 and doc["busy"] == 1, "busy counted", doc)
+        c = http.client.HTTPConnection("127.0.0.1", ex.port, timeout=10)
+        c.request("GET", "/healthz")
+        raw = c.getresponse()
+        text = raw.read().decode() + str(raw.getheaders())
+        c.close()
+        check(TOKEN not in text and "token" not in text.lower(), "nothing secret in /healthz", text)
+        collect(ws, "b")
+        ws.close()
+        # The probe, with the executor's own environment (listen 0.0.0.0 -> 127.0.0.1).
+        rc, out, err = probe(ex.env)
+        check(rc == 0 and json.loads(out)["status"] == "ok" and err == "", "probe: 0 when up", (rc, out, err))
+        env = dict(ex.env, EXECUTOR_LISTEN="tcp:0.0.0.0:%d" % ex.port)
+        env.pop("EXECUTOR_TOKEN", None)
+        rc, out, err = probe(env)
+        check(rc == 0, "probe of 0.0.0.0 asks 127.0.0.1, needs no token", (rc, out, err))
+        port = free_port()
+        t0 = time.time()
+        rc, out, err = probe(dict(env, EXECUTOR_LISTEN="tcp:0.0.0.0:%d" % port))
+        check(rc == 1 and "cannot connect to 127.0.0.1:%d" % port in err and err.count("\n") == 1,
+              "probe: 1 when down, one line", err)
+        check(time.time() - t0 < 3.5, "bounded")
+        rc, out, err = probe(env, "--listen", "tcp:127.0.0.1:%d" % ex.port)
+        check(rc == 0, "flags work too", err)
+    finally:
+        ex.stop()
+
+
+def test_health_on_unix_socket():
+    d = tempfile.mkdtemp(prefix="cg-exec-svc-unix-")
+    os.chmod(d, 0o711)
+    path = os.path.join(d, "exec.sock")
+    ex = Executor("health-unix", listen="unix:" + path)
+    try:
+        deadline = time.time() + 30
+        while probe(ex.env)[0] != 0 and time.time() < deadline:
+            check(ex.proc.poll() is None, "executor running", ex.tail())
+            time.sleep(0.1)
+        rc, out, err = probe(ex.env)
+        check(rc == 0 and json.loads(out)["language"] == "python", "probe over the unix socket", (rc, out, err))
+        ex.proc.send_signal(signal.SIGTERM)
+        check(ex.proc.wait(10) == 0, "exit 0")
+        rc, out, err = probe(ex.env)
+        check(rc == 1 and "cannot connect" in err, "probe: 1 once stopped", err)
+    finally:
+        ex.stop()
+        subprocess.call(["rm", "-rf", d])
+
+
+def test_token_rules():
+    # Too short: refused at start with a clear message that does not repeat the token.
+    short = "abcdefghij12345"  # 15
+    ex = Executor("token-short", token=short)
+    try:
+        rc = ex.proc.wait(30)
+        log = open(ex.log_path).read()
+        check(rc == 2 and "too short (15 characters, at least 16" in log and short not in log,
+              "a 15-character token is refused", log)
+    finally:
+        ex.stop()
+    ex = Executor("token-none", token=None)
+    try:
+        rc = ex.proc.wait(30)
+        check(rc == 2 and "token is required" in open(ex.log_path).read(), "no token: refused")
+    finally:
+        ex.stop()
+    # A token file ending with a newline; 16 characters are enough.
+    d = tempfile.mkdtemp(prefix="cg-exec-svc-tok-")
+    tok = "0123456789abcdef"
+    path = os.path.join(d, "token")
+    with open(path, "w") as f:
+        f.write(tok + "\n")
+    os.chmod(path, 0o600)
+    ex = Executor("token-file", env={"EXECUTOR_TOKEN_FILE": path}, token=None)
+    try:
+        ex.wait_up(lambda: ex.connect(tok))
+        ex.connect(tok).close()
+        for bad in (None, "", " " + tok, tok[:-1], tok + "x", TOKEN, "Basic " + tok, tok.upper()):
+            check(refused(lambda: ex.connect(bad)), "upgrade refused with token %r" % bad)
+        hdr = ["Authorization: Basic %s" % tok]
+        check(refused(lambda: websocket.create_connection("ws://127.0.0.1:%d/" % ex.port, header=hdr,
+                                                          subprotocols=[PROTO], timeout=10)),
+              "another scheme refused")
+        # Without the token nothing runs: /healthz answers, and says nothing secret.
+        st, doc = get(ex.port, "/healthz")
+        check(st == 200 and tok not in json.dumps(doc), "healthz needs no token, shows none", doc)
+        ex.proc.send_signal(signal.SIGTERM)
+        check(ex.proc.wait(10) == 0, "exit 0")
+        log = open(ex.log_path).read()
+        check(tok not in log, "the token is never logged", log)
+        check(log.count('"event":"conn_refuse"') >= 8, "refusals logged", log)
+    finally:
+        ex.stop()
+        subprocess.call(["rm", "-rf", d])
+
+
+def test_uid_base_auto():
+    if os.geteuid() != 0:
+        print("    (not root: slot uids are not used)")
+        return
+    ex = Executor("uid-auto", env={"EXECUTOR_UID_BASE": "auto"}, slots=2).wait_up()
+    try:
+        log = open(ex.log_path).read()
+        m = re.search(r"slot uids (\d+)\.\.(\d+) \(auto: from (\S+)'s address ([0-9.]+)\)", log)
+        check(m, "the chosen base is logged", log)
+        base, last, ifname, addr = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
+        a = [int(x) for x in addr.split(".")]
+        check(base == 20000000 + ((a[2] << 8) | a[3]) * 64 and last == base + 1,
+              "base = 20000000 + low 16 bits x 64", (base, addr))
+        ip = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", ifname], capture_output=True, text=True)
+        check(addr in ip.stdout, "the address is this host's", ip.stdout)
+        ws = ex.connect()
+        execute(ws, "u", "import os\nprint(os.getuid())")
+        res = [f for f in collect(ws, "u") if f["type"] == "result"]
+        ws.close()
+        check(res and base <= int(res[0]["stdout"]) <= last, "the program runs as a slot uid", res)
+    finally:
+        ex.stop()
+    ex = Executor("uid-bad", env={"EXECUTOR_UID_BASE": "automatic"})
+    try:
+        rc = ex.proc.wait(30)
+        check(rc == 2 and "must be auto or an integer" in open(ex.log_path).read(), "a bad uid base is refused")
+    finally:
+        ex.stop()
+
+
+def make_certs(d):
+    """A CA and a server certificate for localhost/127.0.0.1 signed by it (openssl CLI); also a
+    second key that matches nothing."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True, timeout=60)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=codegate test CA")
+    ossl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "srv.crt", "-days", "2", "-extfile", "ext")
+    ossl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "other.key")
+    return {n: os.path.join(d, n) for n in ("ca.crt", "srv.crt", "srv.key", "other.key")}
+
+
+def test_tls_listener():
+    d = tempfile.mkdtemp(prefix="cg-exec-svc-tls-")
+    try:
+        c = make_certs(d)
+        ex = Executor("tls", {"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["srv.key"]})
+        ctx = ssl.create_default_context(cafile=c["ca.crt"])   # verifies the chain and the name
+
+        def wss(token=TOKEN, context=ctx, host="localhost"):
+            ws = websocket.create_connection("wss://%s:%d/" % (host, ex.port), subprotocols=[PROTO], timeout=20,
+                                             header=["Authorization: Bearer %s" % token],
+                                             sslopt={"context": context})
+            hello = json.loads(ws.recv())
+            check(hello["type"] == "hello", "hello over TLS", hello)
+            return ws
+        try:
+            ex.wait_up(wss)
+            ws = wss()
+            execute(ws, "t", "print(6*7)")
+            res = [f for f in collect(ws, "t") if f["type"] == "result"]
+            check(res and res[0]["stdout"] == "42\n", "a job over wss, server cert verified against the CA", res)
+            ws.close()
+            check(refused(lambda: wss(token="wrong-token-but-long-enough")), "bad token refused over TLS too")
+            st, doc = get(ex.port, "/healthz", ctx=ctx, host="localhost")
+            check(st == 200 and doc["status"] == "ok", "/healthz over https", doc)
+            # Clients that must fail: plain TCP (ws:// and http://) and a client that trusts other CAs.
+            check(refused(ex.connect), "plain ws:// to the TLS listener fails")
+            try:
+                get(ex.port, "/healthz")
+                raise AssertionError("plain HTTP answered by the TLS listener")
+            except AssertionError:
+                raise
+            except Exception:
+                pass
+            check(refused(lambda: wss(context=ssl.create_default_context())),
+                  "a client without our CA refuses the certificate")
+            # The probe speaks TLS (without verification: it is the local process).
+            rc, out, err = probe(ex.env)
+            check(rc == 0 and json.loads(out)["status"] == "ok", "probe over TLS", (rc, out, err))
+            env = dict(ex.env)
+            del env["EXECUTOR_TLS_CERT_FILE"], env["EXECUTOR_TLS_KEY_FILE"]
+            rc, out, err = probe(env)
+            check(rc == 1 and err.count("\n") == 1, "a plain probe of a TLS listener fails", err)
+            log = open(ex.log_path).read()
+            check('"tls":true' in log, "listen event says tls", log)
+        finally:
+            ex.stop()
+        # Start-up refusals with clear messages.
+        cases = [({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"]}, "TLS needs both"),
+                 ({"EXECUTOR_TLS_KEY_FILE": c["srv.key"]}, "only the key is set"),
+                 ({"EXECUTOR_TLS_CERT_FILE": os.path.join(d, "missing.crt"), "EXECUTOR_TLS_KEY_FILE": c["srv.key"]},
+                  "missing.crt: No such file"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["other.key"]},
+                  "does not match the certificate"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.key"], "EXECUTOR_TLS_KEY_FILE": c["srv.key"]},
+                  "is not a PEM certificate"),
+                 ({"EXECUTOR_TLS_CERT_FILE": c["srv.crt"], "EXECUTOR_TLS_KEY_FILE": c["srv.crt"]},
+                  "is not a PEM private key")]
+        for i, (env, want) in enumerate(cases):
+            bad = Executor("tls-bad%d" % i, env)
+            try:
+                rc = bad.proc.wait(30)
+                log = open(bad.log_path).read()
+                check(rc == 2 and want in log and log.count("\n") == 1, "refused: %s" % want, log)
+            finally:
+                bad.stop()
+    finally:
+        subprocess.call(["rm", "-rf", d])
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
     os.makedirs(os.path.join(BUILD, "test-logs"), exist_ok=True)
     r = Runner("executor service")
-    for t in (test_drain_lets_running_jobs_finish, test_drain_bound_kills_late_jobs,
+    for t in (test_health_and_probe, test_health_on_unix_socket, test_token_rules, test_uid_base_auto,
+              test_tls_listener,
+              test_drain_lets_running_jobs_finish, test_drain_bound_kills_late_jobs,
               test_second_sigterm_stops_at_once, test_idle_sigterm_exits_promptly):
         r.run(t, timeout=120)
     return r.finish()

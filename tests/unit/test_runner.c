@@ -24,7 +24,8 @@ static char *frames[MAX_FRAMES];
 static int nframes;
 static bool ended;
 static uv_loop_t loop;
-static int budget_ms; /* of the next run_job(); 0 = none */
+static int budget_ms;         /* of the next run_job(); 0 = none */
+static const char *abort_why; /* run_job's cancel_after_ms: runner_abort with this, not cancel */
 
 static void on_send(void *conn, char *frame)
 {
@@ -135,7 +136,9 @@ static void run_job(const char *lang, const char *code, const char *const *input
         int64_t t = cg_now_ms() + cancel_after_ms;
         while (!ended && cg_now_ms() < t)
             uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
-        if (!ended)
+        if (!ended && abort_why)
+            runner_abort(job, abort_why);
+        else if (!ended)
             runner_cancel(job);
     }
     while (!ended)
@@ -238,6 +241,37 @@ static void test_cancel(void **state)
     cJSON_Delete(d);
     for (int i = 0; i < nframes - 1; i++)
         assert_null(strstr(frames[i], "\"result\""));
+}
+
+/* The executor stops (drain grace over): the run that was going reports internal_error, its
+ * output kept and the reason after its stderr; the next run is not started. */
+static void test_abort(void **state)
+{
+    (void)state;
+    const char *in[] = {"", ""};
+    const char *code = "import sys,time\nprint('out', flush=True)\nsys.stderr.write('err\\n')\n"
+                       "sys.stderr.flush()\ntime.sleep(10)";
+    abort_why = "stopped: grace over";
+    run_job("python", code, in, 2, 1 << 20, false, 600);
+    cJSON *r = frame(0, "result");
+    assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "internal_error");
+    assert_string_equal(cJSON_GetObjectItem(r, "stdout")->valuestring, "out\n");
+    assert_string_equal(cJSON_GetObjectItem(r, "stderr")->valuestring,
+                        "err\nstopped: grace over\n");
+    cJSON_Delete(r);
+    cJSON *d = frame(1, "done");
+    assert_int_equal(cJSON_GetObjectItem(d, "runs")->valueint, 1);
+    cJSON_Delete(d);
+    assert_int_equal(nframes, 2);
+    /* streamed: the reason is a STDERR frame of its own, on a new line */
+    run_job("python", code, in, 1, 1 << 20, true, 600);
+    cJSON *e = frame(nframes - 3, "stderr");
+    assert_string_equal(cJSON_GetObjectItem(e, "data")->valuestring, "\nstopped: grace over\n");
+    cJSON_Delete(e);
+    r = frame(nframes - 2, "result");
+    assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "internal_error");
+    cJSON_Delete(r);
+    abort_why = NULL;
 }
 
 static void test_compile_error_skips_runs(void **state)
@@ -404,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap_counts_both_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error_skips_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_js_flood_ends_at_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_under_fallback_address_space, setup, teardown),
