@@ -347,9 +347,13 @@ class HostListener:
 
 
 def host_ipv4_addresses():
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
-                         timeout=30).stdout
-    return [m for m in re.findall(r"inet ([0-9.]+)/", out) if not m.startswith("127.")]
+    """The host's IPv4 addresses but loopback (`hostname -I`: Debian's required hostname
+    package), and its address on the project's published network."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=30).stdout
+    addrs = [a for a in out.split() if re.match(r"^[0-9]+(\.[0-9]+){3}$", a)]
+    front = json.loads(docker("network", "inspect", PROJECT + "_front"))[0]
+    addrs.append(front["IPAM"]["Config"][0]["Gateway"])
+    return sorted(set(a for a in addrs if not a.startswith("127.")))
 
 
 PROBE = r"""
