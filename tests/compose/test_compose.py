@@ -14,7 +14,9 @@ $CODEGATE_TEST_PREFIX<pid>) on a free loopback port, and checks:
   - `docker kill` of a python executor under load fails only with the retriable 503
     executor_lost, and the service recovers within seconds;
   - the gateway exits 0 on `stop` (SIGTERM: it drains);
-  - `down -v` leaves no container, network or volume of the project.
+  - `down -v` leaves no container, network or volume of the project;
+  - with deploy/compose.tls.yaml (CA and certificate from deploy/gen-tls.sh) the gateway talks
+    TLS to every executor, verified, and the probes and programs work.
 The last line is `N passed, N failed` (the integration suite's tests count one each).
 """
 import json
@@ -49,10 +51,10 @@ EXEC_CAPS = {"SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER", "SYS
 EXEC_MEMORY = (4 * (1024 + 128) + 768) * 1024 * 1024
 
 
-def compose_env():
+def compose_env(port=PORT):
     env = dict(os.environ)
     env.update({
-        "CODEGATE_PORT": str(PORT),
+        "CODEGATE_PORT": str(port),
         "CODEGATE_TOKEN_FILE": TOKEN,
         # What tests/integration/test_api.py expects of a gateway's CORS policy: these two
         # loopback pages may call the API, any other origin may not.
@@ -66,9 +68,13 @@ def compose_env():
     return env
 
 
-def compose(*args, timeout=300, check_rc=True):
-    cmd = ["docker-compose", "-p", PROJECT, "-f", COMPOSE_FILE] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=compose_env())
+def compose(*args, timeout=300, check_rc=True, project=PROJECT, files=(COMPOSE_FILE,), env=None):
+    cmd = ["docker-compose", "-p", project]
+    for f in files:
+        cmd += ["-f", f]
+    cmd += list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=env or compose_env())
     if check_rc and r.returncode != 0:
         raise AssertionError("%s: exit %d\n%s%s" % (" ".join(cmd), r.returncode, r.stdout[-3000:],
                                                     r.stderr[-3000:]))
@@ -84,8 +90,9 @@ def inspect(cid):
     return json.loads(docker("inspect", cid))[0]
 
 
-def containers(service=None, all_=False):
-    cmd = ["ps", "-q" + ("a" if all_ else ""), "--filter", "label=" + LABEL]
+def containers(service=None, all_=False, project=PROJECT):
+    cmd = ["ps", "-q" + ("a" if all_ else ""), "--filter",
+           "label=com.docker.compose.project=" + project]
     if service:
         cmd += ["--filter", "label=com.docker.compose.service=" + service]
     return [c for c in docker(*cmd).split() if c]
@@ -542,18 +549,58 @@ def test_gateway_stop_exits_zero():
           "the gateway logged the signal and its exit", log[-1500:])
 
 
-def test_down_leaves_nothing():
-    compose("down", "-v", "--timeout", "40", timeout=300)
-    left_c = docker("ps", "-aq", "--filter", "label=" + LABEL).split()
-    left_n = docker("network", "ls", "-q", "--filter", "label=" + LABEL).split()
-    left_v = docker("volume", "ls", "-q", "--filter", "label=" + LABEL).split()
+def check_nothing_left(project):
+    label = "label=com.docker.compose.project=" + project
+    left_c = docker("ps", "-aq", "--filter", label).split()
+    left_n = docker("network", "ls", "-q", "--filter", label).split()
+    left_v = docker("volume", "ls", "-q", "--filter", label).split()
     named = [n for n in docker("network", "ls", "--format", "{{.Name}}").split()
-             if n.startswith(PROJECT + "_")]
+             if n.startswith(project + "_")]
     check(not left_c and not left_n and not left_v and not named,
           "left behind: containers %s networks %s volumes %s" % (left_c, left_n + named, left_v))
+
+
+def test_down_leaves_nothing():
+    compose("down", "-v", "--timeout", "40", timeout=300)
+    check_nothing_left(PROJECT)
     # File secrets are bind mounts of the file (no swarm): nothing exists in the daemon to remove.
     swarm = docker("info", "--format", "{{.Swarm.LocalNodeState}}")
     check(swarm in ("inactive", ""), "not a swarm node (%s): no daemon-side secrets" % swarm)
+
+
+TLS_PROJECT = PROJECT + "tls"
+TLS_FILES = (COMPOSE_FILE, os.path.join(ROOT, "deploy", "compose.tls.yaml"))
+
+
+def test_tls_between_gateway_and_executors():
+    """deploy/compose.tls.yaml: executors listen with TLS only, the gateway verifies them with
+    the CA made by deploy/gen-tls.sh; probes and programs work; down leaves nothing."""
+    tls_dir = os.path.join(TMP, "tls")
+    r = subprocess.run([os.path.join(ROOT, "deploy", "gen-tls.sh"), tls_dir], capture_output=True,
+                       text=True, timeout=120)
+    check(r.returncode == 0, "gen-tls.sh: " + r.stdout + r.stderr)
+    port = free_port()
+    url = "http://127.0.0.1:%d" % port
+    env = compose_env(port)
+    env.update({"CODEGATE_TLS_DIR": tls_dir, "CODEGATE_PYTHON_REPLICAS": "1"})
+    try:
+        compose("up", "-d", project=TLS_PROJECT, files=TLS_FILES, env=env, timeout=600)
+        wait_for("/readyz 200 over TLS", lambda: http("GET", url + "/readyz", timeout=3)[0] == 200, 300)
+        cids = containers(project=TLS_PROJECT)
+        wait_for("every container healthy (probes over TLS)", lambda: len(cids) == 4 and healthy(cids), 180)
+        for lang, code in (("python", "print(6*7)"), ("javascript", "console.log(6*7)"),
+                           ("cpp", "#include <cstdio>\nint main(){printf(\"%d\\n\", 6*7);}")):
+            st, doc, _ = http("POST", url + "/api/code/execute", {"language": lang, "code": code},
+                              timeout=120)
+            check(st == 200 and doc["data"]["stdout"] == "42\n", lang + " over TLS", doc)
+        gid = containers("gateway", project=TLS_PROJECT)[0]
+        ups = [json.loads(l) for l in gateway_log(gid).splitlines() if '"event":"executor_up"' in l]
+        check(len(ups) == 3 and all(u.get("tls") is True for u in ups),
+              "three executors, all announced with tls", ups)
+    finally:
+        compose("down", "-v", "--timeout", "40", project=TLS_PROJECT, files=TLS_FILES, env=env,
+                timeout=300, check_rc=False)
+    check_nothing_left(TLS_PROJECT)
 
 
 def main():
@@ -575,9 +622,15 @@ def main():
         r.run(test_kill_executor_under_load, timeout=600)
         r.run(test_gateway_stop_exits_zero)
         r.run(test_down_leaves_nothing, timeout=400)
+        r.run(test_tls_between_gateway_and_executors, timeout=900)
     finally:
         if containers(all_=True) or docker("network", "ls", "-q", "--filter", "label=" + LABEL):
             compose("down", "-v", "--timeout", "5", timeout=300, check_rc=False)
+        if containers(all_=True, project=TLS_PROJECT):
+            env = compose_env()
+            env["CODEGATE_TLS_DIR"] = os.path.join(TMP, "tls")
+            compose("down", "-v", "--timeout", "5", project=TLS_PROJECT, files=TLS_FILES,
+                    env=env, timeout=300, check_rc=False)
         shutil.rmtree(TMP, ignore_errors=True)
     # The attached integration suite's tests count one each, in place of the one test that ran
     # it (which stays a failure when the suite failed without a failed test: a crash).
