@@ -5,8 +5,8 @@
 # transaction keeps apt from swapping curl flavours and removing ulfius).
 #
 #   scripts/install-deps.sh            build + run + test packages
-#   scripts/install-deps.sh --docker   also Debian's docker.io, debootstrap and docker-compose
-#                                      (1.29: the Compose suite, deploy/compose.yaml)
+#   scripts/install-deps.sh --docker   also Debian's docker.io, debootstrap, docker-compose (1.29:
+#                                      deploy/compose.yaml) and the openssl CLI (deploy/gen-tls.sh)
 #   scripts/install-deps.sh --test     also what the test suites need (headless Chromium, clang)
 set -euo pipefail
 
@@ -22,7 +22,7 @@ if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
   PKGS+=(chromium chromium-driver python3-selenium clang)
 fi
 if [[ "${1:-}" == "--docker" || "${2:-}" == "--docker" ]]; then
-  PKGS+=(docker.io debootstrap docker-compose)
+  PKGS+=(docker.io debootstrap docker-compose openssl)
 fi
 
 missing=()
