@@ -11,6 +11,7 @@ $CODEGATE_TEST_PREFIX<pid>) on a free loopback port, and checks:
   - executors cannot reach the outside or the host (from a program, and from the container);
   - the integration suite (tests/integration/test_api.py in the harness's attach mode) passes;
   - scaling python to 3 and back to 1 under load fails no request, and the new replica serves;
+  - recreating the python replicas (an upgrade) under load fails no request;
   - `docker kill` of a python executor under load fails only with the retriable 503
     executor_lost, and the service recovers within seconds;
   - the gateway exits 0 on `stop` (SIGTERM: it drains);
@@ -161,7 +162,7 @@ class Load:
         self.threads = threads
         self.stop_flag = threading.Event()
         self.mu = threading.Lock()
-        self.results = []  # (t, ok, status, code, Retry-After)
+        self.results = []  # (t, ok, status, code, Retry-After, seconds taken)
         self.workers = []
 
     def one(self, i):
@@ -192,6 +193,7 @@ class Load:
         i = k
         while not self.stop_flag.is_set():
             res = self.one(i)
+            res = res + (time.time() - res[0],)
             with self.mu:
                 self.results.append(res)
             i += self.threads
@@ -475,6 +477,30 @@ def test_scale_python_3_and_back_to_1_under_load():
         print("    python@%s drained (%s; %s running then)" % (ip, m.group(1), m.group(2)))
 
 
+def test_recreate_python_under_load():
+    """An upgrade (`up -d --force-recreate`, what a new image triggers): Compose stops every
+    python replica (each drains) and starts new ones; requests wait in the gateway's queue
+    meanwhile, none fails."""
+    scale_python(2)
+    old = set(containers("python"))
+    with Load(threads=4) as load:
+        time.sleep(3)
+        t0 = time.time()
+        compose("up", "-d", "--no-deps", "--force-recreate", "python", timeout=300)
+        wait_for("2 new healthy python executors",
+                 lambda: len(containers("python")) == 2 and not (set(containers("python")) & old)
+                 and healthy(containers("python")), 180)
+        wait_for("the gateway sees them", lambda: executors_up("python") == 2, 60)
+        print("    recreated in %.1fs" % (time.time() - t0))
+        time.sleep(3)
+    fails = load.failures()
+    slow = max(r[5] for r in load.results)
+    print("    %d requests under load, %d failed; the slowest took %.1fs"
+          % (load.count(), len(fails), slow))
+    check(load.count() > 50, "the load ran throughout")
+    check(not fails, "failed requests while recreating: %s" % fails[:20])
+
+
 def python_ip(cid):
     return inspect(cid)["NetworkSettings"]["Networks"][PROJECT + "_executors"]["IPAddress"]
 
@@ -619,6 +645,7 @@ def main():
         r.run(test_executors_reach_neither_outside_nor_host)
         r.run(test_integration_suite_attached, timeout=1600)
         r.run(test_scale_python_3_and_back_to_1_under_load, timeout=900)
+        r.run(test_recreate_python_under_load, timeout=600)
         r.run(test_kill_executor_under_load, timeout=600)
         r.run(test_gateway_stop_exits_zero)
         r.run(test_down_leaves_nothing, timeout=400)
