@@ -394,24 +394,33 @@ def test_executors_reach_neither_outside_nor_host():
         targets = [(ip, lis.port) for ip in host_ipv4_addresses() + [gw_ip]]
         targets += [(ip, PORT) for ip in host_ipv4_addresses()]  # the gateway's published port
         targets += [("1.1.1.1", 53), ("8.8.8.8", 443)]
+        # Neighbours on the executors network: the gateway's port and another executor. The
+        # container reaches them (that is how the gateway reaches executors); a program must not.
+        net = PROJECT + "_executors"
+        gw_addr = (inspect(gateway_id())["NetworkSettings"]["Networks"][net]["IPAddress"], 5000)
+        js_addr = (inspect(containers("javascript")[0])["NetworkSettings"]["Networks"][net]
+                   ["IPAddress"], 8765)
         # A program run through the gateway (the slot's box: loopback only) ...
-        code = PROBE.replace("sys.argv[1]", repr(json.dumps(targets)))
+        code = PROBE.replace("sys.argv[1]", repr(json.dumps(targets + [gw_addr, js_addr])))
         code += "print(open('/run/secrets/executor_token').read())\n"
         st, doc, _ = http("POST", URL + "/api/code/execute", {"language": "python", "code": code,
                                                               "timeoutMs": 20000}, timeout=120)
         check(st == 200, "HTTP %s" % st, doc)
         d = doc["data"]
         res = json.loads(d["stdout"].splitlines()[0])
-        check(len(res) == len(targets) and all(v != "connected" for v in res.values()),
+        check(len(res) == len(targets) + 2 and all(v != "connected" for v in res.values()),
               "a program reached something", res)
         check(d["status"] == "runtime_error" and ("FileNotFoundError" in d["stderr"]
                                                   or "PermissionError" in d["stderr"]),
               "a program cannot read the token", d)
         # ... and the executor container itself, outside any box (docker exec, root in it).
         cid = containers("python")[0]
-        r = subprocess.run(["docker", "exec", cid, "python3", "-c", PROBE, json.dumps(targets)],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(["docker", "exec", cid, "python3", "-c", PROBE,
+                            json.dumps(targets + [gw_addr])], capture_output=True, text=True,
+                           timeout=120)
         res = json.loads(r.stdout.splitlines()[-1])
+        control = res.pop("%s:%d" % gw_addr)
+        check(control == "connected", "control: the container reaches the gateway (%s)" % control)
         check(all(v != "connected" for v in res.values()), "the container reached something", res)
         check(lis.accepted == [], "the host listener accepted %s" % lis.accepted)
         print("    %d targets unreachable from a program and from the container: %s"
