@@ -5,7 +5,7 @@
 # Without a daemon or without docker-compose: a failure in CI (CI=true), a plainly reported skip
 # elsewhere.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 missing=""
 timeout 10 docker info >/dev/null 2>&1 || missing="no Docker daemon answers"
 command -v docker-compose >/dev/null 2>&1 || missing="${missing:+$missing; }docker-compose is not installed"
