@@ -2,7 +2,8 @@
  * probe.c - `executor --probe` (see probe.h): one HTTP/1.1 GET /healthz over a blocking socket
  * (TCP or unix; OpenSSL without verification when the listener speaks TLS), every step
  * bounded by what is left of one deadline: a non-blocking connect waited for with poll(), then
- * SO_RCVTIMEO/SO_SNDTIMEO for the TLS handshake, the request and the answer.
+ * SO_RCVTIMEO/SO_SNDTIMEO set to what is left before the TLS handshake and before each write
+ * and read of the request and the answer (a handshake's own reads share one such bound each).
  */
 #include "probe.h"
 
@@ -49,6 +50,21 @@ static int left_ms(const probe_t *p)
     return l > 0 ? (int)l : 0;
 }
 
+/* Bounds the next blocking read or write (a TLS handshake: several) by what is left. 0 or a
+ * negative errno (-ETIMEDOUT when nothing is left). */
+static int bound_io(const probe_t *p)
+{
+    int ms = left_ms(p);
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (ms == 0)
+        return -ETIMEDOUT;
+    if (setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+        return -errno;
+    return 0;
+}
+
 /* Connects fd to sa within the deadline. 0 or a negative errno (-ETIMEDOUT). */
 static int connect_within(probe_t *p, const struct sockaddr *sa, socklen_t salen)
 {
@@ -77,13 +93,7 @@ static int connect_within(probe_t *p, const struct sockaddr *sa, socklen_t salen
     }
     if (fcntl(p->fd, F_SETFL, fl) < 0)
         return -errno;
-    struct timeval tv = {.tv_sec = left_ms(p) / 1000, .tv_usec = (left_ms(p) % 1000) * 1000};
-    if (tv.tv_sec == 0 && tv.tv_usec == 0)
-        return -ETIMEDOUT;
-    if (setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-        return -errno;
-    return 0;
+    return bound_io(p);
 }
 
 /* Opens the connection to the listen address. 0, or -1 with a reason in why. */
@@ -163,6 +173,12 @@ static int start_tls(probe_t *p, char *why, size_t len)
 
 static ssize_t io(probe_t *p, bool wr, void *buf, size_t len)
 {
+    int rc = bound_io(p);
+
+    if (rc != 0) {
+        errno = -rc == ETIMEDOUT ? EAGAIN : -rc;
+        return -1;
+    }
     if (p->ssl) {
         int n = wr ? SSL_write(p->ssl, buf, (int)len) : SSL_read(p->ssl, buf, (int)len);
         if (n > 0)

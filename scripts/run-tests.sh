@@ -86,6 +86,7 @@ if [[ $what == all ]]; then
   run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
+  run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
   run_suite "hostile local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
     $PY tests/integration/test_hostile.py build --runtime local
@@ -96,6 +97,7 @@ if [[ $what == all ]]; then
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
+  run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local
   if [[ -x tests/docker/run.sh ]]; then

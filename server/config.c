@@ -136,7 +136,9 @@ static const opt_t opts[] = {
     {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL, NULL,
      "executors (containers or processes) per language"},
     {"slots", "CODEGATE_SLOTS", OPT_INT, "4", 1, 64, M(slots), NULL, NULL,
-     "programs one executor runs at once (= pooled connections per executor)"},
+     "programs one executor runs at once (= pooled connections per executor; external runtime: "
+     "connections per executor, set it to the executors' EXECUTOR_SLOTS: one that announces "
+     "fewer gets fewer jobs)"},
     {"queue-max", "CODEGATE_QUEUE_MAX", OPT_INT, "64", 1, 100000, M(queue_max), NULL, NULL,
      "requests that may wait for a free slot; beyond: 503 overloaded"},
     {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "10000", 100, 600000, M(queue_wait_ms),

@@ -392,6 +392,7 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
     http_t *h = arg;
     cJSON *root = cJSON_CreateObject(), *langs, *cap;
     bool ready = !atomic_load(&h->draining);
+    int offered = 0;
 
     if (!root)
         return send_json(h, req, resp, 500, NULL);
@@ -402,6 +403,7 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
         pool_language_info(h->pool, lang_table[i].name, &info);
         if (!info.offered)
             continue;
+        offered++;
         add_capacity(cap, lang_table[i].name, &info);
         /* Ready: every language has a connection to a slot that is in service. */
         bool up = info.connections > info.slots_down;
@@ -417,6 +419,8 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
                 cJSON_AddNumberToObject(down, lang_table[i].name, info.slots_down);
         }
     }
+    if (offered == 0)
+        ready = false;
     cJSON_AddStringToObject(root, "status",
                             atomic_load(&h->draining) ? "draining"
                             : ready                   ? "ready"

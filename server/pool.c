@@ -168,6 +168,7 @@ static int pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         return on_connection_error(p, c, wsi, in);
     case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY: /* whatever else ends a handle we still hold */
         return on_closed(p, c, wsi);
     default:
         return 0;
@@ -206,7 +207,7 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
         return NULL;
     p->cfg = cfg;
     for (int l = 0; l < REQUEST_NLANG; l++)
-        p->offered[l] = true;
+        atomic_init(&p->offered[l], true);
     p->unhealthy_cb = cb;
     p->cb_arg = cb_arg;
     pthread_mutex_init(&p->mu, NULL);
@@ -235,7 +236,7 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
 void pool_set_offered(pool_t *p, int lang, bool offered)
 {
     if (lang >= 0 && lang < REQUEST_NLANG)
-        p->offered[lang] = offered;
+        atomic_store(&p->offered[lang], offered);
 }
 
 int pool_start(pool_t *p)
@@ -336,6 +337,7 @@ void pool_language_info(pool_t *p, const char *language, pool_lang_info_t *info)
     pthread_mutex_lock(&p->mu);
     *info = p->snap[li];
     pthread_mutex_unlock(&p->mu);
+    info->offered = atomic_load(&p->offered[li]); /* also before the first snapshot */
 }
 
 int pool_queue_length(pool_t *p)

@@ -58,7 +58,7 @@
  *
  * Thread table
  *   thread                  calls                                   touches (under)
- *   main thread (start-up)  pool_set_offered                         offered[] (before start)
+ *   main thread (start-up)  pool_set_offered                         offered[] (_Atomic)
  *   HTTP handler threads    pool_submit, pool_cancel,                queue, flags, snapshot
  *                           pool_language_info, pool_queue_length    (pool->mu); job->state,
  *                                                                    cancel_requested (job->mu)
@@ -121,8 +121,8 @@ typedef struct {
     int slots;        /* slots in service of the usable executors (what can run at once) */
 } pool_lang_info_t;
 
-/* Before pool_start: whether language index lang is offered (default: every language). A job
- * of a language not offered fails at once with 400 unsupported_language. */
+/* At start-up, before the runtime starts: whether language index lang is offered (default: every
+ * language). A job of a language not offered fails at once with 400 unsupported_language. */
 void pool_set_offered(pool_t *pool, int lang, bool offered);
 
 /* Snapshot for a canonical language name. */

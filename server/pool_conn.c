@@ -176,7 +176,10 @@ void pool_conn_check(pool_t *p, conn_t *c, int64_t now)
             ep->last_unhealthy_ms = now;
             p->unhealthy_cb(p->cb_arg, ep->info.id);
         }
+        /* Detached at once: lws may free a connection it was still opening without a callback
+         * that names it, and c->wsi must never point at a freed handle. */
         pool_conn_close(c);
+        pool_conn_down(p, c, "no answer");
         return;
     }
     if (c->state != CONN_CONNECTING && now - c->last_ping_ms >= p->cfg->ping_ms) {
@@ -264,7 +267,7 @@ void pool_conn_snapshot(pool_t *p)
     }
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < REQUEST_NLANG; i++) {
-        snap[i].offered = p->offered[i];
+        snap[i].offered = atomic_load(&p->offered[i]);
         /* Keep the last known version even when no executor is connected right now. */
         if (!snap[i].version[0])
             memcpy(snap[i].version, p->snap[i].version, sizeof snap[i].version);
@@ -324,13 +327,13 @@ static endpoint_t *endpoint_slot(pool_t *p)
 /* Announced down, but the executor may still be finishing (finish_on_down): close the idle
  * connections, let the busy ones finish (pool_conn_job_done closes them). True when it left
  * that way, false when nothing ran there (the caller closes everything). */
-static bool endpoint_leave(endpoint_t *ep)
+static bool endpoint_leave(endpoint_t *ep, const runtime_endpoint_t *down)
 {
     int busy = 0;
 
     for (int k = 0; k < ep->nconns; k++)
         busy += ep->conns[k].state == CONN_BUSY && ep->conns[k].job;
-    if (!ep->info.finish_on_down || busy == 0)
+    if (!down->finish_on_down || busy == 0)
         return false;
     for (int k = 0; k < ep->nconns; k++) {
         conn_t *c = &ep->conns[k];
@@ -364,7 +367,7 @@ static void apply_update(pool_t *p, const update_t *u)
             ep = &p->eps[i];
     if (!ep && !u->up)
         return;
-    if (ep && !u->up && ep->up && endpoint_leave(ep))
+    if (ep && !u->up && ep->up && endpoint_leave(ep, &u->ep))
         return;
     if (ep && u->up && ep->leaving) {
         /* Back in the name before its jobs finished: in service again, nothing to close. */

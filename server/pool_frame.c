@@ -104,6 +104,7 @@ static void on_hello(pool_t *p, conn_t *c, const cg_msg_t *m)
             snprintf(ep->last_err, sizeof ep->last_err, "language");
         }
         pool_conn_close(c);
+        pool_conn_down(p, c, "wrong language");
         return;
     }
     if (ep->draining && ep->drained_out && !ep->leaving) {

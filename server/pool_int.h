@@ -20,8 +20,7 @@
  *                                                                                 out: pool_fail_t)
  *   snap[]                             pool                  any thread          pool->mu
  *   eps[], neps, conns, seq, tick, rr  pool                  pool                pool thread only
- *   offered[]                          main, before start    any thread          immutable after
- *                                                                                 pool_start
+ *   offered[]                          main (start-up)       any thread          _Atomic
  *   ctx                                pool_new / pool_free  any thread          immutable between
  *                                                                                 (lws_cancel_service
  *                                                                                 is thread-safe)
@@ -37,6 +36,7 @@
 #define CG_POOL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -87,14 +87,14 @@ struct endpoint {
     int nconns;
     char version[32];
     int64_t last_unhealthy_ms;
-    int slots_down;    /* its slots out of service (from its PONGs): fewer jobs go there */
-    bool draining;     /* DRAIN, PONG draining or ERROR executor_draining: no new jobs, no
-                          reconnects while drained_out is false */
-    bool drained_out;  /* draining, and every connection closed since: the executor is gone;
-                          reconnects resume and a HELLO (a new executor) clears both */
-    int exec_slots;    /* slots the executor announced in HELLO (0 = unknown) */
-    bool leaving;      /* announced down with finish_on_down while jobs ran there: those finish,
-                          then their connections close; up turns false when none is open */
+    int slots_down;     /* its slots out of service (from its PONGs): fewer jobs go there */
+    bool draining;      /* DRAIN, PONG draining or ERROR executor_draining: no new jobs, no
+                           reconnects while drained_out is false */
+    bool drained_out;   /* draining, and every connection closed since: the executor is gone;
+                           reconnects resume and a HELLO (a new executor) clears both */
+    int exec_slots;     /* slots the executor announced in HELLO (0 = unknown) */
+    bool leaving;       /* announced down with finish_on_down while jobs ran there: those finish,
+                           then their connections close; up turns false when none is open */
     char last_err[320]; /* the last connect error logged, and when */
     int64_t last_err_ms;
 };
@@ -148,7 +148,7 @@ struct pool {
     bool refusing;    /* pool_submit answers -ESHUTDOWN */
     pool_fail_t fail;
     pool_lang_info_t snap[REQUEST_NLANG];
-    bool offered[REQUEST_NLANG]; /* set before pool_start, read-only after */
+    atomic_bool offered[REQUEST_NLANG]; /* pool_set_offered (main, at start-up); any reader */
 };
 
 /* Copies pool->fail under pool->mu. */

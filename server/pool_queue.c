@@ -64,7 +64,7 @@ static void fail_expired(pool_t *p, job_t *job, const pool_fail_t *fail)
         job_end(job, 503, fail->code, fail->msg);
         return;
     }
-    if (!p->offered[lang_index(job->req.language)]) {
+    if (!atomic_load(&p->offered[lang_index(job->req.language)])) {
         char msg[128];
         snprintf(msg, sizeof msg, "this gateway has no executors for %s", job->req.language);
         job_end(job, 400, "unsupported_language", msg);
@@ -95,7 +95,7 @@ void pool_queue_expire(pool_t *p, int64_t now)
     for (job = p->q.head; job; job = next) {
         next = job->next;
         if (!fail.on && !cancel_requested(job) && now < job->deadline_ms &&
-            p->offered[lang_index(job->req.language)]) {
+            atomic_load(&p->offered[lang_index(job->req.language)])) {
             prev = job;
             continue;
         }

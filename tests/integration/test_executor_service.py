@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -322,9 +323,11 @@ def test_health_and_probe():
         st, doc = get(ex.port, "/healthz")
         check(st == 200 and doc == {"status": "ok", "language": "python", "slots": 2, "busy": 0,
                                     "slotsDown": 0, "draining": False}, "/healthz fields", doc)
-        for path in ("/", "/healthz/x", "/readyz", "/metrics", "/healthz?x=1" + "y" * 10):
+        for path in ("/", "/healthz/x", "/readyz", "/metrics", "/healthzz", "/x/healthz"):
             st, doc = get(ex.port, path)
-            check(st == 404 or (path.startswith("/healthz?") and st == 200), "%s: 404" % path, doc)
+            check(st == 404 and doc == {"error": "not_found"}, "%s: 404" % path, doc)
+        st, doc = get(ex.port, "/healthz?verbose=1")
+        check(st == 200 and doc["status"] == "ok", "a query string is ignored", doc)
         # A job running shows as busy; no token is needed and none is shown.
         ws = ex.connect()
         execute(ws, "b", "import time\ntime.sleep(1.5)", [{"input": "", "timeoutMs": 5000}])
@@ -354,6 +357,19 @@ def test_health_and_probe():
         check(time.time() - t0 < 3.5, "bounded")
         rc, out, err = probe(env, "--listen", "tcp:127.0.0.1:%d" % ex.port)
         check(rc == 0, "flags work too", err)
+        # Something that accepts and never answers: the probe gives up after its 3 s.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        try:
+            t0 = time.time()
+            rc, out, err = probe(env, "--listen", "tcp:127.0.0.1:%d" % silent.getsockname()[1])
+            dt = time.time() - t0
+            check(rc == 1 and "timed out" in err and err.count("\n") == 1, "probe: 1 on a silent peer", err)
+            check(2 < dt < 8, "bounded by its 3 s timeout (%.2f s)" % dt)
+            print("    probe of a silent peer: exit 1 after %.2f s" % dt)
+        finally:
+            silent.close()
     finally:
         ex.stop()
 

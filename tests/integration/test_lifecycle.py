@@ -91,7 +91,7 @@ def test_executor_lost_mid_job():
         th.join(30)
         check(not th.is_alive(), "client not hung")
         st, doc, _ = res["r"]
-        check(st == 503 and doc["error"]["code"] == "executor_unavailable", "503", doc)
+        check(st == 503 and doc["error"]["code"] == "executor_lost", "503 executor_lost", doc)
         deadline = time.time() + 20
         while time.time() < deadline:
             st, doc, _ = g.execute({"language": "cpp", "code": "int main(){return 0;}"})

@@ -6,8 +6,10 @@
  * after output (503 executor_lost), a stall (no pongs: declared dead after
  * POOL_PINGS_MISSED pings, reported unhealthy, reconnected with backoff), a flood (a frame over
  * CG_MAX_FRAME_BYTES: closed with 1009), a "busy" answer (requeued, runs later), a cancel (the
- * executor's cancelled result is the job's status), and judging (wrong_answer, submit stops
- * early with a CANCEL).
+ * executor's cancelled result is the job's status), judging (wrong_answer, submit stops
+ * early with a CANCEL), and draining (ERROR executor_draining: requeued, the attempt not
+ * counted, nothing more sent there; a DRAIN frame: no job goes there until the executor is gone
+ * and a new one at the same address says HELLO).
  *
  * Threads: the test thread drives the peer synchronously (poll with timeouts); the pool runs on
  * its own thread. Every wait has a deadline and alarm() bounds each test.
@@ -52,6 +54,7 @@ typedef struct {
     char id[CG_ID_MAX + 1];
     int close_code; /* for a CLOSE frame (type CG_MSG_UNKNOWN) */
     bool closed;    /* the connection ended */
+    bool timedout;  /* nothing came (peer_quiet only) */
 } peer_msg_t;
 
 static config_t cfg;
@@ -190,6 +193,8 @@ static void peer_send(peer_t *pe, char *json)
 
 /* The next message from the pool: a protocol frame, a close frame, or the end of the
  * connection. PINGs are answered when pong is true, and counted either way. */
+static bool peer_timeout_ok; /* peer_quiet: a timeout is the expected answer */
+
 static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
 {
     int64_t deadline = cg_now_ms() + wait_ms;
@@ -229,8 +234,13 @@ static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
             cJSON_Delete(root);
             return out;
         }
-        if (!wait_fd(pe->fd, POLLIN, deadline))
+        if (!wait_fd(pe->fd, POLLIN, deadline)) {
+            if (peer_timeout_ok) {
+                out.timedout = true;
+                return out;
+            }
             fail_msg("no message from the pool within %d ms", wait_ms);
+        }
         ssize_t n = recv(pe->fd, pe->buf, sizeof pe->buf, 0);
         if (n <= 0) {
             out.closed = true;
@@ -239,6 +249,15 @@ static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
         pe->off = 0;
         pe->len = (size_t)n;
     }
+}
+
+/* True when the pool sends nothing but pings for wait_ms. */
+static bool peer_quiet(peer_t *pe, int wait_ms)
+{
+    peer_timeout_ok = true;
+    peer_msg_t m = peer_next(pe, true, wait_ms);
+    peer_timeout_ok = false;
+    return m.timedout;
 }
 
 /* The next protocol message, which must be of this type. */
@@ -290,6 +309,17 @@ static job_t *make_job(const char *body)
     return job;
 }
 
+static void peer_endpoint(runtime_endpoint_t *ep, bool finish_on_down)
+{
+    memset(ep, 0, sizeof *ep);
+    snprintf(ep->id, sizeof ep->id, "python-peer");
+    ep->language = "python";
+    snprintf(ep->address, sizeof ep->address, "127.0.0.1");
+    ep->port = peer.port;
+    snprintf(ep->token, sizeof ep->token, PEER_TOKEN);
+    ep->finish_on_down = finish_on_down;
+}
+
 static pool_t *start_pool(void)
 {
     runtime_endpoint_t ep;
@@ -297,12 +327,7 @@ static pool_t *start_pool(void)
 
     assert_non_null(p);
     assert_int_equal(pool_start(p), 0);
-    memset(&ep, 0, sizeof ep);
-    snprintf(ep.id, sizeof ep.id, "python-peer");
-    ep.language = "python";
-    snprintf(ep.address, sizeof ep.address, "127.0.0.1");
-    ep.port = peer.port;
-    snprintf(ep.token, sizeof ep.token, PEER_TOKEN);
+    peer_endpoint(&ep, false);
     pool_endpoint(p, &ep, true);
     cur_pool = p;
     return p;
@@ -515,6 +540,95 @@ static void test_busy_requeued(void **state)
     stop_pool(p);
 }
 
+/* ERROR executor_draining: nothing ran, so the job goes back to the queue (the attempt not
+ * counted); the endpoint drains, so it gets nothing more; with no other executor the job leaves
+ * the queue at its deadline as executor_unavailable, not as an executor error. */
+static void test_draining_refusal_requeued(void **state)
+{
+    (void)state;
+    pool_t *p;
+    job_t *job;
+    pool_lang_info_t info;
+
+    cfg.queue_wait_ms = 1500;
+    peer_msg_t m = start_job(&p, &job, PRINT1);
+    peer_send(&peer, cg_encode_error(m.id, "executor_draining", "the executor is stopping"));
+    peer_send(&peer, cg_encode_done(m.id, 0, false));
+    assert_true(peer_quiet(&peer, 800));
+    pool_language_info(p, "python", &info);
+    assert_int_equal(info.draining, 1);
+    assert_int_equal(info.usable, 0);
+    assert_int_equal(info.connections, 0);
+    assert_true(job_wait(job, cg_now_ms() + PEER_WAIT_MS));
+    assert_int_equal(job->fail_http, 503);
+    assert_string_equal(job->fail_code, "executor_unavailable");
+    assert_int_equal(job->attempts, 0);
+    job_unref(job);
+    stop_pool(p);
+}
+
+/* DRAIN: no new job goes there; once the executor is gone (its connection closed) the pool
+ * connects again, and a new executor's HELLO puts the address back in service. */
+static void test_drain_frame_then_new_executor(void **state)
+{
+    (void)state;
+    pool_t *p = start_pool();
+    job_t *job = make_job(PRINT1);
+    pool_lang_info_t info;
+
+    peer_accept(&peer, PEER_WAIT_MS);
+    peer_send(&peer, cg_encode_drain(5000));
+    for (int i = 0; i < 100; i++) { /* the pool reads the DRAIN on its own thread */
+        pool_language_info(p, "python", &info);
+        if (info.draining == 1)
+            break;
+        usleep(20000);
+    }
+    assert_int_equal(info.draining, 1);
+    assert_int_equal(pool_submit(p, job), 0);
+    assert_true(peer_quiet(&peer, 600));
+    peer_drop(&peer);                 /* the draining executor exits */
+    peer_accept(&peer, PEER_WAIT_MS); /* a new one at the same address */
+    peer_msg_t m = peer_expect(&peer, CG_MSG_EXECUTE);
+    assert_string_equal(m.id, job->id);
+    run_ok(job, m.id, 1);
+    pool_language_info(p, "python", &info);
+    assert_int_equal(info.draining, 0);
+    assert_int_equal(info.usable, 1);
+    job_unref(job);
+    stop_pool(p);
+}
+
+/* An endpoint announced down with finish_on_down (the external runtime: the name no longer
+ * lists it, the executor may still run) while a job runs there: the job finishes, then the
+ * connection closes and the endpoint is gone. */
+static void test_leaving_endpoint_finishes_job(void **state)
+{
+    (void)state;
+    pool_t *p;
+    job_t *job;
+    runtime_endpoint_t ep;
+    pool_lang_info_t info;
+
+    peer_msg_t m = start_job(&p, &job, PRINT1);
+    peer_endpoint(&ep, true);
+    pool_endpoint(p, &ep, false);
+    usleep(200000);
+    run_ok(job, m.id, 1);
+    do /* no pongs: the pool closes the connection */
+        m = peer_next(&peer, false, PEER_WAIT_MS);
+    while (!m.closed && m.close_code == 0);
+    for (int i = 0; i < 100; i++) {
+        pool_language_info(p, "python", &info);
+        if (info.endpoints == 0)
+            break;
+        usleep(20000);
+    }
+    assert_int_equal(info.endpoints, 0);
+    job_unref(job);
+    stop_pool(p);
+}
+
 /* The handler gives up on a running job: the executor gets CANCEL, and the status it reports
  * for the killed run is the job's. */
 static void test_cancel_running(void **state)
@@ -578,6 +692,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flood_closed_1009, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flood_many_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_requeued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_draining_refusal_requeued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_frame_then_new_executor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leaving_endpoint_finishes_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_stops_early, setup, teardown),
     };
