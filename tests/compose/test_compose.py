@@ -53,7 +53,8 @@ EXEC_MEMORY = (4 * (1024 + 128) + 768) * 1024 * 1024
 
 
 def compose_env(port=PORT):
-    env = dict(os.environ)
+    # Only the settings below: none of the caller's CODEGATE_* variables reaches Compose.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEGATE_")}
     env.update({
         "CODEGATE_PORT": str(port),
         "CODEGATE_TOKEN_FILE": TOKEN,
