@@ -7,6 +7,8 @@
 #   make SANITIZE=address,undefined   sanitizer build (goes to build/san/)
 #   make SANITIZE=thread               ThreadSanitizer build (goes to build/tsan/)
 #   make bench      benchmark (not part of make test)
+#   make images     Docker images: the three executors and the gateway, tagged :latest
+#                   (scripts/images.sh; deploy/compose.yaml runs them)
 #   make format / format-check
 
 CC ?= cc
@@ -60,7 +62,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BINS := $(BUILD)/gateway $(BUILD)/executor $(BUILD)/launcher
 
 .PHONY: all deps run test test-unit test-integration test-docker test-sanitize bench clean \
-        format format-check
+        format format-check images
 all: $(BINS)
 
 $(BUILD)/obj/common/%.o: common/%.c $(wildcard include/*.h) | $(BUILD)/obj/common
@@ -130,6 +132,9 @@ test-unit: all tests-bin
 
 bench: deps all
 	scripts/bench.sh
+
+images:
+	scripts/images.sh
 
 format:
 	clang-format -i $(wildcard include/*.h common/*.[ch] server/*.[ch] executors/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)

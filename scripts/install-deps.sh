@@ -5,9 +5,10 @@
 # transaction keeps apt from swapping curl flavours and removing ulfius).
 #
 #   scripts/install-deps.sh            build + run + test packages
-#   scripts/install-deps.sh --docker   also Debian's docker.io and debootstrap
+#   scripts/install-deps.sh --docker   also Debian's docker.io, debootstrap, docker-compose (1.29:
+#                                      deploy/compose.yaml) and the openssl CLI (deploy/gen-tls.sh)
 #   scripts/install-deps.sh --test     also what the test suites need (headless Chromium, clang,
-#                                      scripts/install-k8s-tools.sh)
+#                                      the openssl CLI for the TLS tests, scripts/install-k8s-tools.sh)
 set -euo pipefail
 
 PKGS=(
@@ -19,14 +20,14 @@ PKGS=(
 # The test suites also drive the playground in a real (headless) browser and run the
 # libFuzzer targets (HTTP request path, session frames; clang).
 if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
-  PKGS+=(chromium chromium-driver python3-selenium clang)
+  PKGS+=(chromium chromium-driver python3-selenium clang openssl)
   # The Kubernetes manifests' suite: Debian's kubectl and the pinned API schemas (its own script;
   # the suite runs it again when something is missing).
   "$(dirname "$0")/install-k8s-tools.sh" ||
     echo "install-deps: install-k8s-tools.sh failed; tests/deploy/test_kubernetes.py retries" >&2
 fi
 if [[ "${1:-}" == "--docker" || "${2:-}" == "--docker" ]]; then
-  PKGS+=(docker.io debootstrap)
+  PKGS+=(docker.io debootstrap docker-compose openssl)
 fi
 
 missing=()

@@ -3,7 +3,7 @@
 #
 #   scripts/run-tests.sh            unit (build/, build/san/ and build/tsan/), the session frame fuzzer
 #                                   (60 s), integration (all three builds), lifecycle, Docker suite
-#                                   (required when CI=true)
+#                                   (required when CI=true), Compose suite (likewise)
 #   scripts/run-tests.sh unit       unit tests only
 # Each suite's own output stays visible; totals count test cases.
 set -uo pipefail
@@ -104,6 +104,7 @@ if [[ $what == all ]]; then
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi
+  [[ -x tests/compose/run.sh ]] && run_suite "compose" plain 3600 tests/compose/run.sh
 fi
 
 echo

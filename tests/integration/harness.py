@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,9 +27,22 @@ def free_port():
 
 
 class Gateway:
-    """A gateway process started for a test suite, with its log captured to a file."""
+    """A gateway process started for a test suite, with its log captured to a file.
+
+    Attach mode: when the environment has CODEGATE_TEST_URL (http://HOST:PORT), the suite runs
+    against a gateway somebody else started (tests/compose/ brings one up with Docker Compose).
+    start() then only waits for /readyz, stop() does nothing and returns None, and the log comes
+    from the command in CODEGATE_TEST_LOG_CMD (run with the shell; e.g. `docker logs ID`) or
+    from a callable set as log_source. `attached` tells a suite which tests cannot apply (they
+    must be excluded by name with the reason printed, never passed silently).
+    """
 
     def __init__(self, build, args=(), env=None, name="it"):
+        self.attached = bool(os.environ.get("CODEGATE_TEST_URL"))
+        self.log_source = None
+        if self.attached:
+            self._init_attached(os.environ["CODEGATE_TEST_URL"].rstrip("/"))
+            return
         self.build = build
         self.port = free_port()
         # CODEGATE_TEST_PREFIX (e.g. "http-") marks the instances of one test run on a shared host.
@@ -45,7 +59,49 @@ class Gateway:
         # binaries it can reach: the unprivileged local runtime (user namespaces).
         self.as_user = os.environ.get("CODEGATE_TEST_AS_USER") or None
 
+    def _init_attached(self, url):
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "http" or not parsed.hostname or not parsed.port:
+            raise ValueError("CODEGATE_TEST_URL must be http://HOST:PORT, not %r" % url)
+        self.build = None
+        self.url = url
+        self.port = parsed.port
+        self.instance = None
+        self.log_path = None
+        self.args = []
+        self.env = dict(os.environ)
+        self.proc = None
+        self.as_user = None
+
+    def _wait_ready(self, deadline):
+        while time.time() < deadline:
+            try:
+                st, _, _ = http("GET", self.url + "/readyz", timeout=2)
+                if st == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _log_text(self):
+        """The gateway's log as text: its file, or in attach mode the log source."""
+        if not self.attached:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        if self.log_source is not None:
+            return self.log_source()
+        cmd = os.environ.get("CODEGATE_TEST_LOG_CMD")
+        if not cmd:
+            raise RuntimeError("attach mode: no gateway log (set CODEGATE_TEST_LOG_CMD)")
+        out = subprocess.run(cmd, shell=True, capture_output=True, timeout=60)
+        return (out.stdout + out.stderr).decode("utf-8", "replace")
+
     def start(self, ready_timeout=600):
+        if self.attached:
+            if not self._wait_ready(time.time() + ready_timeout):
+                raise RuntimeError("attached gateway %s not ready after %ss" % (self.url, ready_timeout))
+            return self
         self.log = open(self.log_path, "wb")
         cmd = [os.path.join(self.build, "gateway")] + self.args
         env = self.env
@@ -76,22 +132,22 @@ class Gateway:
 
     def tail(self, n=40):
         try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
-        except OSError:
+            return "\n".join(self._log_text().splitlines()[-n:])
+        except (OSError, RuntimeError, subprocess.SubprocessError):
             return ""
 
     def log_lines(self):
-        with open(self.log_path, "rb") as f:
-            out = []
-            for line in f.read().splitlines():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-            return out
+        out = []
+        for line in self._log_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.attached:
+            return None
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -106,13 +162,14 @@ class Gateway:
         """Lines of the log where AddressSanitizer, LeakSanitizer or UBSan reported a problem."""
         bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
         try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
+            text = self._log_text()
+        except (OSError, RuntimeError, subprocess.SubprocessError):
             return []
         return [l for l in text.splitlines() if any(b in l for b in bad)]
 
     def children(self):
+        if self.attached:
+            raise RuntimeError("attach mode: the gateway is not a child of this test")
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(x) for x in out.stdout.split()]
 
@@ -200,6 +257,7 @@ class Runner:
         self.passed = 0
         self.failed = 0
         self.failures = []
+        self.excluded = []
 
     def run(self, fn, *args, timeout=180):
         name = fn.__name__
@@ -232,18 +290,28 @@ class Runner:
         and checks that it exits cleanly (one more test)."""
         for t in tests:
             self.run(t, timeout=timeout)
-            if gw.proc.poll() is not None:
+            if gw.proc is not None and gw.proc.poll() is not None:
                 print("the gateway exited (%s) during %s; log tail:\n%s"
                       % (gw.proc.returncode, t.__name__, gw.tail()))
                 return
         code = gw.stop()
+        if gw.attached:
+            self.exclude("gateway_exits_cleanly", "attached to a gateway this suite did not start")
+            return
 
         def gateway_exits_cleanly():
             check(code == 0, "gateway exit status %s after SIGTERM" % code)
         self.run(gateway_exits_cleanly)
 
+    def exclude(self, name, reason):
+        """A test that cannot apply to this setup: named, with its reason, and not counted."""
+        self.excluded.append(name)
+        print("[EXCL] %-52s %s" % (name, reason), flush=True)
+
     def finish(self):
         print("%s: %d passed, %d failed" % (self.title, self.passed, self.failed))
+        if self.excluded:
+            print("excluded (do not apply here): " + ", ".join(self.excluded))
         if self.failures:
             print("failed: " + ", ".join(self.failures))
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
