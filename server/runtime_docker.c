@@ -282,7 +282,11 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
     static const char *const cap_add[] = {"SETUID",    "SETGID",       "KILL",
                                           "CHOWN",     "DAC_OVERRIDE", "FOWNER",
                                           "SYS_ADMIN", "SYS_CHROOT",   NULL};
-    static const char *const secopt[] = {"no-new-privileges", NULL};
+    /* apparmor=unconfined: on AppArmor hosts Docker's docker-default profile denies mount, which
+     * the slot boxes are built with (the executor would run with reduced isolation). The
+     * container stays confined by the capability set above, Docker's default seccomp profile and
+     * no-new-privileges. Ignored where AppArmor is absent (docs/DEPLOY.md). */
+    static const char *const secopt[] = {"no-new-privileges", "apparmor=unconfined", NULL};
     docker_container_spec_t spec = {
         .image = rt->images[li],
         .env = env,
