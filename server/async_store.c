@@ -309,7 +309,8 @@ void async_view_free(async_view_t *v)
 
 /* ---- cancel ---- */
 
-/* KEYS: hash delayed. ARGV: id now ttl owner. */
+/* KEYS: hash delayed. ARGV: id now ttl owner. Returns 'ok', 'gone' or the status that
+ * prevents it. */
 static const char cancel_lua[] =
     "local s = redis.call('HGET', KEYS[1], 'status')\n"
     "if not s then return 'gone' end\n"
@@ -319,7 +320,7 @@ static const char cancel_lua[] =
     "redis.call('HDEL', KEYS[1], 'body')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "return 'cancelled'\n";
+    "return 'ok'\n";
 
 int async_store_cancel(const async_store_t *st, redisContext *c, const char *id, const char *owner,
                        char status[16])
@@ -346,7 +347,10 @@ int async_store_cancel(const async_store_t *st, redisContext *c, const char *id,
     freeReplyObject(r);
     if (!strcmp(status, "gone"))
         return -ENOENT;
-    return strcmp(status, "cancelled") == 0 ? 0 : -EBUSY;
+    if (strcmp(status, "ok") != 0)
+        return -EBUSY;
+    snprintf(status, 16, "cancelled");
+    return 0;
 }
 
 /* ---- taking work ---- */
@@ -835,7 +839,8 @@ cJSON *async_store_dead_list(const async_store_t *st, redisContext *c, int limit
     return arr;
 }
 
-/* KEYS: hash dlq. ARGV: hash_prefix stream_prefix group fkeys bell id. */
+/* KEYS: hash dlq. ARGV: hash_prefix stream_prefix group fkeys bell id. Returns 'ok', 'gone'
+ * or the status of a submission that is not a dead letter. */
 static const char requeue_lua[] =
     ENQUEUE_LUA "local s = redis.call('HGET', KEYS[1], 'status')\n"
                 "if not s then return 'gone' end\n"
@@ -848,7 +853,7 @@ static const char requeue_lua[] =
                 "redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', 0)\n"
                 "redis.call('PERSIST', KEYS[1])\n"
                 "enqueue(ARGV[6])\n"
-                "return 'queued'\n";
+                "return 'ok'\n";
 
 int async_store_requeue(const async_store_t *st, redisContext *c, const char *id)
 {
@@ -872,7 +877,7 @@ int async_store_requeue(const async_store_t *st, redisContext *c, const char *id
     freeReplyObject(r);
     if (!strcmp(s, "gone"))
         return -ENOENT;
-    return strcmp(s, "queued") == 0 ? 0 : -EBUSY;
+    return strcmp(s, "ok") == 0 ? 0 : -EBUSY;
 }
 
 /* ---- statistics ---- */
