@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "async_util.h"
+#include "netpolicy.h"
 #include "protocol.h"
 #include "version.h"
 
@@ -67,6 +68,22 @@ static const char *check_nonempty(const char *val)
 static const char *check_redis_url(const char *val)
 {
     return val[0] ? async_url_check(val) : NULL;
+}
+
+static const char *check_host_patterns(const char *val)
+{
+    return netpolicy_check_patterns(val);
+}
+
+static const char *check_networks(const char *val)
+{
+    netpolicy_t np;
+    char err[160];
+
+    return netpolicy_parse_networks(&np, val, err, sizeof err) == 0
+               ? NULL
+               : "a comma-separated list of networks such as 127.0.0.1/32,fd00::/8 (no host "
+                 "bits below the prefix, at most 32)";
 }
 
 #define M(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
@@ -154,6 +171,38 @@ static const opt_t opts[] = {
      NULL, NULL, "process/thread limit of each executor container"},
     {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL, NULL,
      "source tree the images are built from (default: found from the gateway's path)"},
+    {"callback-secret-file", "CODEGATE_CALLBACK_SECRET_FILE", OPT_STR, "", 0, 0,
+     M(callback_secret_file), NULL, NULL,
+     "file holding the HMAC-SHA256 key that signs submission callbacks (at least 16 "
+     "characters; trailing newline ignored); empty: a callbackUrl is refused with 400"},
+    {"callback-allowed-hosts", "CODEGATE_CALLBACK_ALLOWED_HOSTS", OPT_STR, "*", 0, 0,
+     M(callback_allowed_hosts), NULL, check_host_patterns,
+     "host names a callbackUrl may name: * (any), names, *.suffix (names below suffix), "
+     "comma-separated; their addresses must still pass the network policy"},
+    {"callback-allow-networks", "CODEGATE_CALLBACK_ALLOW_NETWORKS", OPT_STR, "", 0, 0,
+     M(callback_allow_networks), NULL, check_networks,
+     "networks (CIDRs, comma-separated) callbacks may reach although loopback, private, "
+     "link-local or otherwise special; empty: public addresses only"},
+    {"callback-max-attempts", "CODEGATE_CALLBACK_MAX_ATTEMPTS", OPT_INT, "6", 1, 30,
+     M(callback_max_attempts), NULL, NULL,
+     "attempts per callback (retries on connection errors, timeouts, 408, 429, 5xx)"},
+    {"callback-connect-timeout-ms", "CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS", OPT_INT, "5000", 100,
+     60000, M(callback_connect_timeout_ms), NULL, NULL,
+     "time one callback attempt may take to connect (TCP and TLS)"},
+    {"callback-timeout-ms", "CODEGATE_CALLBACK_TIMEOUT_MS", OPT_INT, "10000", 100, 300000,
+     M(callback_timeout_ms), NULL, NULL, "time one callback attempt may take in all"},
+    {"callback-backoff-ms", "CODEGATE_CALLBACK_BACKOFF_MS", OPT_INT, "2000", 10, 600000,
+     M(callback_backoff_ms), NULL, NULL,
+     "first retry delay bound: retry n waits a random time up to backoff x 2^(n-1)"},
+    {"callback-backoff-max-ms", "CODEGATE_CALLBACK_BACKOFF_MAX_MS", OPT_INT, "300000", 10, 3600000,
+     M(callback_backoff_max_ms), NULL, NULL,
+     "cap of a retry delay (also of an honoured Retry-After)"},
+    {"callback-queue-max", "CODEGATE_CALLBACK_QUEUE_MAX", OPT_INT, "10000", 1, 1000000,
+     M(callback_queue_max), NULL, NULL,
+     "callbacks held in memory at once (sending or waiting to retry); beyond, new ones are "
+     "refused"},
+    {"callback-concurrency", "CODEGATE_CALLBACK_CONCURRENCY", OPT_INT, "32", 1, 1024,
+     M(callback_concurrency), NULL, NULL, "callback requests in flight at once"},
     {"log-requests", "CODEGATE_LOG_REQUESTS", OPT_BOOL, "true", 0, 0, M(log_requests), NULL, NULL,
      "one JSON log line per request"},
     {"sessions-max", "CODEGATE_SESSIONS_MAX", OPT_INT, "8", 0, 1000, M(sessions_max), NULL, NULL,
