@@ -394,16 +394,23 @@ void async_http_submit(async_t *a, const async_caller_t *who, const char *body, 
     answer_data(ans, 202, data);
 }
 
+/* The arrays of one batch (heap: MHD threads have small stacks). */
+typedef struct {
+    async_new_t n[BATCH_MAX];
+    char *texts[BATCH_MAX], *cbs[BATCH_MAX];
+    char idems[BATCH_MAX][ASYNC_IDEM_MAX + 8];
+    char ids[BATCH_MAX][ASYNC_ID_LEN + 1], status[BATCH_MAX][16];
+    int index[BATCH_MAX];
+} batch_t;
+
 void async_http_batch(async_t *a, const async_caller_t *who, const char *body, size_t len,
                       const char *idem, async_answer_t *ans)
 {
     cJSON *root = NULL, *subs, *out = NULL, *item;
-    async_new_t n[BATCH_MAX];
-    char *texts[BATCH_MAX] = {0}, *cbs[BATCH_MAX] = {0}, idems[BATCH_MAX][ASYNC_IDEM_MAX + 8];
-    char ids[BATCH_MAX][ASYNC_ID_LEN + 1], status[BATCH_MAX][16], err[256];
-    char fk[ASYNC_FKEY_MAX + 1];
-    int index[BATCH_MAX], nvalid = 0, count, i = 0, rc = 0;
-    redisContext *c;
+    batch_t *b;
+    char err[256], fk[ASYNC_FKEY_MAX + 1];
+    int nvalid = 0, count, i = 0, rc = 0;
+    redisContext *c = NULL;
 
     memset(ans, 0, sizeof *ans);
     if (!a->enabled)
@@ -425,6 +432,11 @@ void async_http_batch(async_t *a, const async_caller_t *who, const char *body, s
         return answer_error(ans, 400, "invalid_request",
                             "submissions must be an array of 1 to 100 submissions", d);
     }
+    b = calloc(1, sizeof *b); /* ~40 KiB: not on the 256 KiB stack of an MHD thread */
+    if (!b) {
+        cJSON_Delete(root);
+        return answer_error(ans, 500, "internal_error", "out of memory", NULL);
+    }
     async_fkey(who->fkey, fk);
     out = cJSON_CreateArray();
     cJSON_ArrayForEach(item, subs)
@@ -436,16 +448,16 @@ void async_http_batch(async_t *a, const async_caller_t *who, const char *body, s
             errobj = cJSON_CreateObject();
             cJSON_AddStringToObject(errobj, "code", "invalid_request");
             cJSON_AddStringToObject(errobj, "message", "a submission must be a JSON object");
-        } else if (validate(a, item, &texts[nvalid], &cbs[nvalid], &errobj, &http) == 0) {
+        } else if (validate(a, item, &b->texts[nvalid], &b->cbs[nvalid], &errobj, &http) == 0) {
             if (idem)
-                snprintf(idems[nvalid], sizeof idems[nvalid], "%s:%d", idem, i);
-            n[nvalid] = (async_new_t){texts[nvalid],
-                                      strlen(texts[nvalid]),
-                                      cbs[nvalid],
-                                      who->owner,
-                                      fk,
-                                      idem ? idems[nvalid] : NULL};
-            index[nvalid++] = i;
+                snprintf(b->idems[nvalid], sizeof b->idems[nvalid], "%s:%d", idem, i);
+            b->n[nvalid] = (async_new_t){b->texts[nvalid],
+                                         strlen(b->texts[nvalid]),
+                                         b->cbs[nvalid],
+                                         who->owner,
+                                         fk,
+                                         idem ? b->idems[nvalid] : NULL};
+            b->index[nvalid++] = i;
         }
         if (errobj)
             cJSON_AddItemToObject(e, "error", errobj);
@@ -457,15 +469,16 @@ void async_http_batch(async_t *a, const async_caller_t *who, const char *body, s
         if (!(c = borrow(a, err, sizeof err))) {
             rc = -EIO;
         } else {
-            rc = async_store_submit(&a->st, c, n, nvalid, ids, status);
+            rc = async_store_submit(&a->st, c, b->n, nvalid, b->ids, b->status);
             give_back(a, c, rc);
         }
     }
     for (int k = 0; k < nvalid; k++) {
-        free(texts[k]);
-        free(cbs[k]);
+        free(b->texts[k]);
+        free(b->cbs[k]);
     }
     if (rc < 0) {
+        free(b);
         cJSON_Delete(out);
         if (!c)
             return unavailable(a, ans, err);
@@ -473,10 +486,11 @@ void async_http_batch(async_t *a, const async_caller_t *who, const char *body, s
     }
     atomic_fetch_add(&a->n_submitted, nvalid);
     for (int k = 0; k < nvalid; k++) {
-        cJSON *e = cJSON_GetArrayItem(out, index[k]);
-        cJSON_AddStringToObject(e, "id", ids[k]);
-        cJSON_AddStringToObject(e, "status", status[k]);
+        cJSON *e = cJSON_GetArrayItem(out, b->index[k]);
+        cJSON_AddStringToObject(e, "id", b->ids[k]);
+        cJSON_AddStringToObject(e, "status", b->status[k]);
     }
+    free(b);
     cJSON *data = cJSON_CreateObject();
     if (data) {
         cJSON_AddNumberToObject(data, "accepted", nvalid);
@@ -520,14 +534,12 @@ cJSON *async_view_json(const char *id, const async_view_t *v)
         cJSON_AddItemToObject(d, "result", res);
     else
         cJSON_AddNullToObject(d, "result");
-    /* error: why it failed (null otherwise); lastError: a queued one's failed attempt (a
+    /* error: why it failed (only when failed); lastError: a queued one's failed attempt (a
      * retry is waiting for its backoff). */
-    if (v->error_code && failed) {
+    if (failed) {
         cJSON *e = cJSON_AddObjectToObject(d, "error");
-        cJSON_AddStringToObject(e, "code", v->error_code);
+        cJSON_AddStringToObject(e, "code", v->error_code ? v->error_code : "internal_error");
         cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
-    } else {
-        cJSON_AddNullToObject(d, "error");
     }
     if (v->error_code && !strcmp(v->status, "queued")) {
         cJSON *e = cJSON_AddObjectToObject(d, "lastError");
@@ -783,14 +795,14 @@ void async_render_metrics(async_t *a, FILE *f)
                 "# TYPE codegate_async_queue_depth gauge\ncodegate_async_queue_depth %lld\n"
                 "# HELP codegate_async_delayed Retries waiting for their backoff.\n"
                 "# TYPE codegate_async_delayed gauge\ncodegate_async_delayed %lld\n"
-                "# HELP codegate_async_oldest_age_seconds Age of the oldest queued "
+                "# HELP codegate_async_oldest_queued_seconds Age of the oldest queued "
                 "submission.\n"
-                "# TYPE codegate_async_oldest_age_seconds gauge\n"
-                "codegate_async_oldest_age_seconds %.3f\n"
+                "# TYPE codegate_async_oldest_queued_seconds gauge\n"
+                "codegate_async_oldest_queued_seconds %.3f\n"
                 "# HELP codegate_async_taken Submissions taken by a gateway (all gateways).\n"
                 "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
-                "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
-                "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
+                "# HELP codegate_async_dead_letters Dead letters kept.\n"
+                "# TYPE codegate_async_dead_letters gauge\ncodegate_async_dead_letters "
                 "%lld\n",
                 s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
     }
@@ -817,9 +829,9 @@ void async_render_metrics(async_t *a, FILE *f)
             "# HELP codegate_async_retries_total Attempts that failed for the service's own "
             "reasons and were scheduled again.\n"
             "# TYPE codegate_async_retries_total counter\ncodegate_async_retries_total %lld\n"
-            "# HELP codegate_async_dead_letters_total Submissions this gateway dead-lettered.\n"
-            "# TYPE codegate_async_dead_letters_total counter\n"
-            "codegate_async_dead_letters_total %lld\n"
+            "# HELP codegate_async_dead_lettered_total Submissions this gateway dead-lettered.\n"
+            "# TYPE codegate_async_dead_lettered_total counter\n"
+            "codegate_async_dead_lettered_total %lld\n"
             "# HELP codegate_async_claimed_total Submissions claimed from a quiet gateway.\n"
             "# TYPE codegate_async_claimed_total counter\ncodegate_async_claimed_total %lld\n"
             "# HELP codegate_async_handed_back_total Submissions handed back on drain.\n"
