@@ -66,7 +66,8 @@ static redisContext *connect_retry(async_t *a)
     while (!atomic_load(&a->stopping)) {
         redisContext *c = async_store_connect(&a->st, 2000, err, sizeof err);
         if (c) {
-            atomic_store(&a->redis_ok, true);
+            if (!atomic_exchange(&a->redis_ok, true))
+                log_msg(LOG_INFO, "async: Redis reachable again");
             return c;
         }
         async_note_error(a, err);

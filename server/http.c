@@ -359,7 +359,7 @@ static int send_async(http_t *h, const struct _u_request *req, struct _u_respons
     if (ans->retry_after)
         u_map_put(resp->map_header, "Retry-After", "1");
     if (ans->code)
-        frontdoor_note_error(ans->code, "");
+        note_body_error(ans->body); /* the code and message, for the metrics and the 5xx log */
     if (h->cfg->log_requests) {
         cJSON *f = cJSON_CreateObject();
         if (f) {
