@@ -25,7 +25,7 @@
 
 /* ---- life cycle ---- */
 
-async_t *async_new(const config_t *cfg, pool_t *pool, char *err, size_t errlen)
+async_t *async_new(const config_t *cfg, pool_t *pool, apikeys_t *keys, char *err, size_t errlen)
 {
     async_t *a = calloc(1, sizeof *a);
     char host[64] = "host", consumer[192];
@@ -36,6 +36,7 @@ async_t *async_new(const config_t *cfg, pool_t *pool, char *err, size_t errlen)
     }
     a->cfg = cfg;
     a->pool = pool;
+    a->keys = keys;
     pthread_mutex_init(&a->mu, NULL);
     a->enabled = cfg->redis_url[0] != '\0';
     if (!a->enabled)

@@ -26,6 +26,7 @@
 struct async {
     const config_t *cfg;
     pool_t *pool;
+    apikeys_t *keys; /* thread-safe; the concurrent-run quota of a submission's key */
     async_store_t st;
     bool enabled;
     int nworkers;
@@ -43,7 +44,7 @@ struct async {
 
     atomic_int running, waiters;
     atomic_llong n_submitted, n_done, n_failed, n_cancelled, n_retries, n_dead, n_claimed,
-        n_handed_back, n_redis_errors, n_duplicate_results;
+        n_handed_back, n_throttled, n_redis_errors, n_duplicate_results;
 };
 
 /* HTTP side (async.c): a Redis connection from the idle pool or a new one (NULL: err says

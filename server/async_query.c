@@ -351,6 +351,10 @@ void async_render_metrics(async_t *a, FILE *f)
             "# HELP codegate_async_handed_back_total Submissions handed back on drain.\n"
             "# TYPE codegate_async_handed_back_total counter\n"
             "codegate_async_handed_back_total %lld\n"
+            "# HELP codegate_async_throttled_total Runs put back because the API key's "
+            "concurrent runs were all taken.\n"
+            "# TYPE codegate_async_throttled_total counter\n"
+            "codegate_async_throttled_total %lld\n"
             "# HELP codegate_async_duplicate_results_total Runs whose result was not written: "
             "another run of the same submission had written it.\n"
             "# TYPE codegate_async_duplicate_results_total counter\n"
@@ -360,6 +364,7 @@ void async_render_metrics(async_t *a, FILE *f)
             "codegate_async_redis_errors_total %lld\n",
             (long long)atomic_load(&a->n_retries), (long long)atomic_load(&a->n_dead),
             (long long)atomic_load(&a->n_claimed), (long long)atomic_load(&a->n_handed_back),
+            (long long)atomic_load(&a->n_throttled),
             (long long)atomic_load(&a->n_duplicate_results),
             (long long)atomic_load(&a->n_redis_errors));
     callback_metrics(a->cb, f);

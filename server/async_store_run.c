@@ -21,10 +21,11 @@ static const char start_lua[] =
     "if a >= tonumber(ARGV[3]) then return {'exhausted', tostring(a)} end\n"
     "a = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
     "redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[1], 'worker', ARGV[2])\n"
-    "return {'run', tostring(a), redis.call('HGET', KEYS[1], 'body') or ''}\n";
+    "return {'run', tostring(a), redis.call('HGET', KEYS[1], 'body') or '',\n"
+    "  redis.call('HGET', KEYS[1], 'owner') or ''}\n";
 
-int async_store_start(const async_store_t *st, redisContext *c, const async_entry_t *e,
-                      int max_attempts, char **body, int *attempt)
+int async_store_start(const async_store_t *st, redisContext *c, async_entry_t *e, int max_attempts,
+                      char **body, int *attempt)
 {
     char hash[160];
     args_t a = {.n = 0};
@@ -55,6 +56,7 @@ int async_store_start(const async_store_t *st, redisContext *c, const async_entr
         }
         memcpy(*body, b->str, b->len);
         (*body)[b->len] = '\0';
+        snprintf(e->owner, sizeof e->owner, "%s", as_elem_str(r, 3));
         rc = ASYNC_START_RUN;
     } else if (!strcmp(what, "exhausted")) {
         *attempt = (int)as_elem_int(r, 1);

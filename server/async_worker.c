@@ -38,10 +38,12 @@
 /* Margin on top of the run limits before a worker gives up waiting for the pool (as for the
  * synchronous handler: http.c). */
 #define WAIT_MARGIN_MS 15000
+/* A submission whose API key has all its concurrent runs taken waits this long, queued. */
+#define THROTTLE_MS 250
 
 /* What one attempt came to. */
 typedef struct {
-    enum { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_HANDBACK } kind;
+    enum { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_HANDBACK, OUT_THROTTLED } kind;
     char *result; /* OUT_DONE: the data object's JSON */
     char code[32];
     char message[256];
@@ -233,12 +235,18 @@ static int write_outcome(async_t *a, redisContext *c, const async_entry_t *e, in
         if (rc == 1)
             atomic_fetch_add(&a->n_handed_back, 1);
         return rc < 0 ? rc : 0;
+    case OUT_THROTTLED:
+        rc = async_store_retry(&a->st, c, e, async_epoch_ms() + THROTTLE_MS, o->code, o->message,
+                               true);
+        if (rc == 1)
+            atomic_fetch_add(&a->n_throttled, 1);
+        return rc < 0 ? rc : 0;
     }
     return 0;
 }
 
 /* One taken entry, from start to its outcome written. < 0 only for -EIO with *c dropped. */
-static int run_entry(async_t *a, redisContext **c, const async_entry_t *e)
+static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
 {
     outcome_t o;
     char *body = NULL;
@@ -265,8 +273,19 @@ static int run_entry(async_t *a, redisContext **c, const async_entry_t *e)
         }
         return rc < 0 ? rc : 0;
     }
+    /* The key's concurrent-run quota, as for /api/code/execute: when its places are taken,
+     * the submission goes back to the queue for a moment (not an attempt). */
+    const apikey_t *k = apikeys_find(a->keys, e->owner);
+    apikey_quota_t q;
+    bool acquired = k && apikeys_acquire(a->keys, k, &q) == 0;
     atomic_fetch_add(&a->running, 1);
-    run_job(a, c, e, body, &o);
+    if (k && !acquired) {
+        set_out(&o, OUT_THROTTLED, "concurrency_limited", "the API key's runs are all taken");
+    } else {
+        run_job(a, c, e, body, &o);
+        if (acquired)
+            apikeys_release(a->keys, k);
+    }
     free(body);
     /* The outcome must reach Redis: retry the write until it does or the gateway stops (then
      * the entry stays pending and is claimed elsewhere). */

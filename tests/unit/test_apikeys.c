@@ -224,6 +224,12 @@ static void test_admin(void **state)
 
     assert_true(apikeys_is_admin(ks, ops));
     assert_false(apikeys_is_admin(ks, user));
+    /* Found by name (an async submission runs under the key that made it). */
+    assert_ptr_equal(apikeys_find(ks, "ops"), ops);
+    assert_ptr_equal(apikeys_find(ks, "user"), user);
+    assert_null(apikeys_find(ks, "nobody"));
+    assert_null(apikeys_find(ks, NULL));
+    assert_string_equal(apikey_name(apikeys_find(open_ks, "whoever")), "anonymous");
     assert_false(apikeys_is_admin(open_ks, apikeys_authenticate(open_ks, NULL)));
     write_file("ops " KEY_A "\n");
     assert_int_equal(apikeys_reload(ks, err, sizeof err), 0);
@@ -234,6 +240,7 @@ static void test_admin(void **state)
     write_file("other " KEY_B " admin=1\n");
     assert_int_equal(apikeys_reload(ks, err, sizeof err), 0);
     assert_false(apikeys_is_admin(ks, ops)); /* removed from the file */
+    assert_null(apikeys_find(ks, "ops"));
     apikeys_free(open_ks);
     apikeys_free(ks);
 }

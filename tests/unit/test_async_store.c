@@ -141,6 +141,7 @@ static void take_start(async_store_t *s, redisContext *cc, const char *id, async
     assert_int_equal(async_store_start(s, cc, e, 5, &body, &attempt), ASYNC_START_RUN);
     assert_int_equal(attempt, want_attempt);
     assert_non_null(strstr(body, "print(1)"));
+    assert_true(e->owner[0] != '\0'); /* the key it runs under (quotas) */
     free(body);
 }
 
@@ -153,6 +154,7 @@ static void test_submit_get(void **state)
     (void)state;
     submit("alice", "alice", NULL, id);
     assert_int_equal(async_store_get(&st, c, id, &v), 0);
+    assert_string_equal(v.fk, "alice");
     assert_string_equal(v.status, "queued");
     assert_int_equal(v.attempts, 0);
     assert_string_equal(v.owner, "alice");
