@@ -43,6 +43,7 @@ struct async {
     atomic_bool stopping, draining, redis_ok;
 
     atomic_int running, waiters;
+    _Atomic int64_t next_prune; /* monotonic ms: when a worker next prunes stale consumers */
     atomic_llong n_submitted, n_done, n_failed, n_cancelled, n_retries, n_dead, n_claimed,
         n_handed_back, n_throttled, n_redis_errors, n_duplicate_results;
 };

@@ -133,6 +133,10 @@ cJSON *async_store_dead_list(const async_store_t *st, redisContext *c, int limit
  * letter), < 0. */
 int async_store_requeue(const async_store_t *st, redisContext *c, const char *id);
 
+/* Deletes the consumers (stopped gateways: a name has the pid) that hold no entry and were
+ * idle longer than min_idle_ms. Number deleted, < 0. */
+int async_store_prune_consumers(const async_store_t *st, redisContext *c, int min_idle_ms);
+
 typedef struct {
     long long queued, running, delayed, dead;
     int64_t oldest_ms; /* age of the oldest queued entry, 0 = none */

@@ -164,3 +164,59 @@ int async_store_stats(const async_store_t *st, redisContext *c, async_stats_t *s
     freeReplyObject(r);
     return 0;
 }
+
+/* ---- consumers ---- */
+
+/* Deletes one stream's consumers that hold nothing and were idle longer than min_idle_ms
+ * (gateways that stopped; a live one re-appears at its next read). Never this consumer. */
+static int prune_stream(const async_store_t *st, redisContext *c, const char *q, int min_idle_ms,
+                        int *pruned)
+{
+    redisReply *r = redisCommand(c, "XINFO CONSUMERS %s %s", q, ASYNC_GROUP);
+
+    if (!r)
+        return -EIO;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *ci = r->element[i];
+        const char *name = "";
+        long long pending = 1, idle = 0;
+        for (size_t k = 0; ci->type == REDIS_REPLY_ARRAY && k + 1 < ci->elements; k += 2) {
+            const char *f = as_elem_str(ci, k);
+            if (!strcmp(f, "name"))
+                name = as_elem_str(ci, k + 1);
+            else if (!strcmp(f, "pending"))
+                pending = as_elem_int(ci, k + 1);
+            else if (!strcmp(f, "idle"))
+                idle = as_elem_int(ci, k + 1);
+        }
+        if (pending != 0 || idle <= min_idle_ms || !name[0] || !strcmp(name, st->consumer))
+            continue;
+        redisReply *d = redisCommand(c, "XGROUP DELCONSUMER %s %s %s", q, ASYNC_GROUP, name);
+        if (!d) {
+            freeReplyObject(r);
+            return -EIO;
+        }
+        if (d->type == REDIS_REPLY_INTEGER)
+            (*pruned)++;
+        freeReplyObject(d);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int async_store_prune_consumers(const async_store_t *st, redisContext *c, int min_idle_ms)
+{
+    char q[160];
+    redisReply *r;
+    const char **keys;
+    int n, rc, pruned = 0;
+
+    rc = as_fair_keys(st, c, &r, &keys, &n);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        as_key(st, q, sizeof q, "q", keys[i]);
+        rc = prune_stream(st, c, q, min_idle_ms, &pruned);
+    }
+    free(keys);
+    freeReplyObject(r);
+    return rc < 0 ? rc : pruned;
+}

@@ -40,6 +40,9 @@
 #define WAIT_MARGIN_MS 15000
 /* A submission whose API key has all its concurrent runs taken waits this long, queued. */
 #define THROTTLE_MS 250
+/* Consumers of stopped gateways (none pending, idle this long) are deleted every so often. */
+#define PRUNE_IDLE_MS (60 * 60 * 1000)
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 /* What one attempt came to. */
 typedef struct {
@@ -323,6 +326,11 @@ static int next_entry(async_t *a, redisContext *c, async_entry_t *e, int64_t *ne
     }
     if (rc != 0 || cg_now_ms() < *next_claim)
         return rc;
+    /* Now and then (one worker of the gateway), forget the consumers of stopped gateways. */
+    int64_t due = atomic_load(&a->next_prune), now = cg_now_ms();
+    if (now >= due && atomic_compare_exchange_strong(&a->next_prune, &due, now + PRUNE_EVERY_MS) &&
+        async_store_prune_consumers(&a->st, c, PRUNE_IDLE_MS) == -EIO)
+        return -EIO;
     *next_claim = cg_now_ms() + a->cfg->async_visibility_ms / 2;
     rc = async_store_claim(&a->st, c, a->cfg->async_visibility_ms, e);
     if (rc == 1) {
