@@ -47,12 +47,14 @@ cJSON *async_view_json(const char *id, const async_view_t *v)
         cJSON_AddItemToObject(d, "result", res);
     else
         cJSON_AddNullToObject(d, "result");
-    /* error: why it failed (only when failed); lastError: a queued one's failed attempt (a
+    /* error: why it failed (null unless failed); lastError: a queued one's failed attempt (a
      * retry is waiting for its backoff). */
     if (failed) {
         cJSON *e = cJSON_AddObjectToObject(d, "error");
         cJSON_AddStringToObject(e, "code", v->error_code ? v->error_code : "internal_error");
         cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
+    } else {
+        cJSON_AddNullToObject(d, "error");
     }
     if (v->error_code && !strcmp(v->status, "queued")) {
         cJSON *e = cJSON_AddObjectToObject(d, "lastError");
@@ -309,14 +311,14 @@ void async_render_metrics(async_t *a, FILE *f)
                 "# TYPE codegate_async_queue_depth gauge\ncodegate_async_queue_depth %lld\n"
                 "# HELP codegate_async_delayed Retries waiting for their backoff.\n"
                 "# TYPE codegate_async_delayed gauge\ncodegate_async_delayed %lld\n"
-                "# HELP codegate_async_oldest_queued_seconds Age of the oldest queued "
+                "# HELP codegate_async_oldest_age_seconds Age of the oldest queued "
                 "submission.\n"
-                "# TYPE codegate_async_oldest_queued_seconds gauge\n"
-                "codegate_async_oldest_queued_seconds %.3f\n"
+                "# TYPE codegate_async_oldest_age_seconds gauge\n"
+                "codegate_async_oldest_age_seconds %.3f\n"
                 "# HELP codegate_async_taken Submissions taken by a gateway (all gateways).\n"
                 "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
-                "# HELP codegate_async_dead_letters Dead letters kept.\n"
-                "# TYPE codegate_async_dead_letters gauge\ncodegate_async_dead_letters "
+                "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
+                "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
                 "%lld\n",
                 s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
     }
@@ -343,9 +345,9 @@ void async_render_metrics(async_t *a, FILE *f)
             "# HELP codegate_async_retries_total Attempts that failed for the service's own "
             "reasons and were scheduled again.\n"
             "# TYPE codegate_async_retries_total counter\ncodegate_async_retries_total %lld\n"
-            "# HELP codegate_async_dead_lettered_total Submissions this gateway dead-lettered.\n"
-            "# TYPE codegate_async_dead_lettered_total counter\n"
-            "codegate_async_dead_lettered_total %lld\n"
+            "# HELP codegate_async_dead_letters_total Submissions this gateway dead-lettered.\n"
+            "# TYPE codegate_async_dead_letters_total counter\n"
+            "codegate_async_dead_letters_total %lld\n"
             "# HELP codegate_async_claimed_total Submissions claimed from a quiet gateway.\n"
             "# TYPE codegate_async_claimed_total counter\ncodegate_async_claimed_total %lld\n"
             "# HELP codegate_async_handed_back_total Submissions handed back on drain.\n"
