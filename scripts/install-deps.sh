@@ -15,6 +15,7 @@ PKGS=(
   build-essential pkg-config
   libwebsockets-dev libwebsockets-evlib-uv libulfius-dev libcurl4-gnutls-dev libcjson-dev
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev libssl-dev
+  libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
 )
 # The test suites also drive the playground in a real (headless) browser and run the

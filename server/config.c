@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "async_util.h"
 #include "extaddr.h"
 #include "netpolicy.h"
 #include "protocol.h"
@@ -63,6 +64,12 @@ static const char *check_instance(const char *val)
 static const char *check_nonempty(const char *val)
 {
     return val[0] ? NULL : "not empty";
+}
+
+/* The Redis URL's syntax (server/async_util.c). */
+static const char *check_redis_url(const char *val)
+{
+    return val[0] ? async_url_check(val) : NULL;
 }
 
 static const char *check_host_patterns(const char *val)
@@ -248,6 +255,35 @@ static const opt_t opts[] = {
     {"session-idle-ms", "CODEGATE_SESSION_IDLE_MS", OPT_INT, "60000", 1000, 3600000,
      M(session_idle_ms), NULL, NULL,
      "an interactive session with no message from its client for this long is ended"},
+    /* Asynchronous submissions (server/async.h). Keep these rows together. */
+    {"redis-url", "CODEGATE_REDIS_URL", OPT_STR, "", 0, 0, M(redis_url), NULL, check_redis_url,
+     "Redis of the asynchronous submissions API: unix:///path/redis.sock[?db=N] or "
+     "redis://[:password@]host:port[/db] (rediss:// TLS is not supported by this hiredis); "
+     "empty: /api/submissions answers 503 async_unavailable"},
+    {"redis-prefix", "CODEGATE_REDIS_PREFIX", OPT_STR, "codegate", 0, 0, M(redis_prefix), NULL,
+     check_instance,
+     "prefix of every Redis key of the queue; gateways sharing one queue use the same prefix"},
+    {"async-workers", "CODEGATE_ASYNC_WORKERS", OPT_INT, "0", 0, 256, M(async_workers), NULL, NULL,
+     "submissions this gateway runs at once; 0 = --executors x --slots"},
+    {"async-visibility-ms", "CODEGATE_ASYNC_VISIBILITY_MS", OPT_INT, "30000", 500, 3600000,
+     M(async_visibility_ms), NULL, NULL,
+     "a taken submission whose gateway has not shown life for this long is claimed by another "
+     "gateway and run again (a running gateway renews its claim every third of it)"},
+    {"async-max-attempts", "CODEGATE_ASYNC_MAX_ATTEMPTS", OPT_INT, "5", 1, 100,
+     M(async_max_attempts), NULL, NULL,
+     "attempts at a submission (the service's own failures only) before it goes to the dead "
+     "letters as failed"},
+    {"async-backoff-ms", "CODEGATE_ASYNC_BACKOFF_MS", OPT_INT, "1000", 10, 3600000,
+     M(async_backoff_ms), NULL, NULL,
+     "first retry delay; doubled per attempt, with jitter (between half and all of it)"},
+    {"async-backoff-max-ms", "CODEGATE_ASYNC_BACKOFF_MAX_MS", OPT_INT, "60000", 10, 86400000,
+     M(async_backoff_max_ms), NULL, NULL, "largest retry delay"},
+    {"async-result-ttl-s", "CODEGATE_ASYNC_RESULT_TTL_S", OPT_INT, "86400", 1, 2592000,
+     M(async_result_ttl_s), NULL, NULL,
+     "a finished submission (result and source) is deleted this long after it finished"},
+    {"async-max-waiters", "CODEGATE_ASYNC_MAX_WAITERS", OPT_INT, "256", 0, 100000,
+     M(async_max_waiters), NULL, NULL,
+     "GET /api/submissions/<id>?wait=S requests waiting at once; beyond, they answer at once"},
     {"static-dir", "CODEGATE_STATIC_DIR", OPT_STR, "", 0, 0, M(static_dir), NULL, NULL,
      "files served at / (the playground; default: server/static of the source tree)"},
 };

@@ -72,6 +72,16 @@ static const char *const documented_env[] = {
     "CODEGATE_CALLBACK_QUEUE_MAX",
     "CODEGATE_CALLBACK_CONCURRENCY",
     "CODEGATE_LOG_REQUESTS",
+    /* asynchronous submissions */
+    "CODEGATE_REDIS_URL",
+    "CODEGATE_REDIS_PREFIX",
+    "CODEGATE_ASYNC_WORKERS",
+    "CODEGATE_ASYNC_VISIBILITY_MS",
+    "CODEGATE_ASYNC_MAX_ATTEMPTS",
+    "CODEGATE_ASYNC_BACKOFF_MS",
+    "CODEGATE_ASYNC_BACKOFF_MAX_MS",
+    "CODEGATE_ASYNC_RESULT_TTL_S",
+    "CODEGATE_ASYNC_MAX_WAITERS",
 };
 #define NDOC (sizeof documented_env / sizeof documented_env[0])
 
@@ -169,6 +179,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.resolve_ms, 3000);
     assert_string_equal(cfg.executor_token_file, "");
     assert_string_equal(cfg.executor_ca_file, "");
+    assert_string_equal(cfg.redis_url, ""); /* async API off */
+    assert_string_equal(cfg.redis_prefix, "codegate");
+    assert_int_equal(cfg.async_workers, 0);
+    assert_int_equal(cfg.async_result_ttl_s, 86400);
 }
 
 /* --runtime external: addresses and the token file are required, a CA file must be readable,
@@ -201,6 +215,21 @@ static void test_external(void **state)
     unsetenv("CODEGATE_EXECUTOR_ADDRS");
     /* The other runtimes ignore the external options. */
     assert_int_equal(LOAD("--runtime", "local"), 0);
+}
+
+/* --redis-url is checked when read: rediss:// (no TLS in this hiredis) and junk are refused
+ * with the flag's name. */
+static void test_redis_url(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--redis-url", "unix:///run/r.sock"), 0);
+    assert_string_equal(cfg.redis_url, "unix:///run/r.sock");
+    assert_int_equal(LOAD("--redis-url=redis://:pw@10.0.0.2:6380/3"), 0);
+    expect_fail(LOAD("--redis-url", "rediss://h:6379"), "(TLS) is not supported");
+    expect_fail(LOAD("--redis-url", "http://x"), "--redis-url");
+    setenv("CODEGATE_REDIS_URL", "redis://", 1);
+    expect_fail(LOAD0(), "CODEGATE_REDIS_URL");
+    unsetenv("CODEGATE_REDIS_URL");
 }
 
 static void test_table_matches_header(void **state)
@@ -271,13 +300,14 @@ static void test_flags_override_env(void **state)
         const opt_t *o = &opts[i];
         char num[32], flag[64], joined[96];
         snprintf(num, sizeof num, "%ld", o->max);
-        const char *val = o->type == OPT_BOOL          ? "false"
-                          : o->type == OPT_INT         ? num
-                          : o->choices                 ? "docker"
-                          : o->check == check_ipv4     ? "10.0.0.1"
-                          : o->check == check_networks ? "10.0.0.0/8"
-                          : o->check == check_addrs    ? "python=h:1"
-                                                       : "v";
+        const char *val = o->type == OPT_BOOL               ? "false"
+                          : o->type == OPT_INT              ? num
+                          : o->choices                      ? "docker"
+                          : o->check == check_ipv4          ? "10.0.0.1"
+                          : o->check == check_networks      ? "10.0.0.0/8"
+                          : o->check == check_addrs         ? "python=h:1"
+                          : o->check == check_redis_url     ? "redis://h:1/2"
+                                                            : "v";
         snprintf(flag, sizeof flag, "--%s", o->name);
         snprintf(joined, sizeof joined, "--%s=%s", o->name, val);
         for (int form = 0; form < 2; form++) {
@@ -503,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup(test_docker_host, setup),
         cmocka_unit_test_setup(test_help_and_version, setup),
         cmocka_unit_test_setup(test_markdown, setup),
+        cmocka_unit_test_setup(test_redis_url, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
