@@ -301,8 +301,9 @@ def test_submit_wait_result_shape():
     check(st == 200 and doc["success"] is True, "GET ?wait: %s" % st, doc)
     d = doc["data"]
     check(time.time() - t0 < 15, "the long-poll returned when done (%.1fs)" % (time.time() - t0))
-    check(set(d) == {"id", "status", "attempts", "createdAt", "startedAt", "finishedAt", "result"},
-          "submission fields", d)
+    check(set(d) == {"id", "status", "attempts", "createdAt", "startedAt", "finishedAt", "result",
+                     "error"}, "submission fields", d)
+    check(d["error"] is None, "no error when done", d)
     check(d["id"] == sid and d["attempts"] == 1, "id and attempts", d)
     check_result(d, exp, "shape")
     for k in ("createdAt", "startedAt", "finishedAt"):
@@ -558,6 +559,8 @@ def test_fairness_per_key():
         db = final(g, beta, timeout=120)
         check_result(db, exp, "beta")
         g.key = ka
+        st, doc, _ = get(g, beta)
+        check(st == 404, "another key's submission is not visible (%s)" % st, doc)
         after = 0
         for sid in alpha:
             d = final(g, sid, timeout=120)
@@ -623,8 +626,9 @@ def test_executor_unavailable_dead_letter_requeue():
         took = time.time() - t0
         check(d["status"] == "failed", "the service could not run it: failed", d)
         check(d["attempts"] == 3, "tried --async-max-attempts times (%s)" % d["attempts"], d)
-        reason = d.get("reason") or d.get("error")
-        check(isinstance(reason, (str, dict)) and reason, "failed with a reason", d)
+        reason = d["error"]
+        check(isinstance(reason, dict) and reason.get("code") and reason.get("message"),
+              "failed with a reason (error code and message)", d)
         check(d["result"] is None, "no result", d)
         print("    dead letter after %.2fs, reason %r" % (took, reason))
         after = metrics(g)
