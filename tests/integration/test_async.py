@@ -31,7 +31,6 @@ Option names of the gateway are in OPT below (one place). Last line: `N passed, 
 """
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import random
@@ -44,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Runner, check, http  # noqa: E402
@@ -853,7 +853,7 @@ class Receiver:
         self.stop_slow = threading.Event()
         rec = self
 
-        class H(http.server.BaseHTTPRequestHandler):
+        class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
@@ -866,7 +866,7 @@ class Receiver:
                 good = "sha256=" + hmac.new(rec.secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
                 with rec.lock:
                     seen = sum(1 for h in rec.hits if h[1] == path)
-                    rec.hits.append((time.time(), path, dict(self.headers), body,
+                    rec.hits.append((time.time(), path, {k.lower(): v for k, v in self.headers.items()}, body,
                                      hmac.compare_digest(sig, good)))
                 if path.startswith("/slow"):
                     rec.stop_slow.wait(60)
@@ -886,7 +886,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -937,13 +937,13 @@ def test_callbacks_signed_retried_not_blocking():
             check(len(hits) == 1, "%s delivered once while the slow one hangs (%d)" % (path, len(hits)))
             t, _, hdrs, raw, verified = hits[0]
             check(verified, "the signature verifies with the secret", hdrs)
-            check(hdrs.get("X-Codegate-Submission") == sid, "submission header", hdrs)
-            check(hdrs.get("Content-Type", "").startswith("application/json"), "JSON body", hdrs)
+            check(hdrs.get("x-codegate-submission") == sid, "submission header", hdrs)
+            check(hdrs.get("content-type", "").startswith("application/json"), "JSON body", hdrs)
             doc = json.loads(raw)
             state = doc.get("data", doc)
             check(state["id"] == sid and state["status"] == "done", "the final state", doc)
             check(state["result"]["stdout"] == exp[1], "with its result", doc)
-            check(abs(int(hdrs["X-Codegate-Timestamp"]) - time.time()) < 120, "a current timestamp")
+            check(abs(int(hdrs["x-codegate-timestamp"]) - time.time()) < 120, "a current timestamp")
         check(time.time() - t0 < 30, "not held back by the slow receiver")
         check(len(rec.on("/slow")) == 1, "the slow one is still one delivery")
         # Failing receivers: 500 four times, then 200 -> five attempts, gaps growing.
