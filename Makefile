@@ -22,7 +22,7 @@ endif
 # libcrypto: common/sha256.c (image tags, compile-cache keys). The launcher links none of these.
 PKGS_COMMON := libcjson libcrypto
 PKGS_EXEC   := libwebsockets libuv libcjson libcrypto
-PKGS_SERVER := libulfius libmicrohttpd libyder liborcania libwebsockets libuv libcjson libcurl libarchive libcrypto
+PKGS_SERVER := libulfius libmicrohttpd libyder liborcania libwebsockets libuv libcjson libcurl libarchive libcrypto hiredis
 
 # -Wno-format-truncation: every snprintf here bounds on purpose; truncation is the intent.
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \

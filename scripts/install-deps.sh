@@ -13,6 +13,7 @@ PKGS=(
   build-essential pkg-config
   libwebsockets-dev libwebsockets-evlib-uv libulfius-dev libcurl4-gnutls-dev libcjson-dev
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev libssl-dev
+  libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
 )
 # The asynchronous API's queue: `make run` starts a private redis-server, the async suite its own.

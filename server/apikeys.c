@@ -27,6 +27,7 @@ struct apikey {
     char name[NAME_MAX_LEN + 1];
     unsigned char digest[32];
     int rpm, concurrent;
+    bool admin; /* admin=1: the admin endpoints (dead letters) */
     bool active;
     /* token bucket: tokens at bucket_ms */
     double tokens;
@@ -51,7 +52,7 @@ static apikey_t anonymous = {.name = "anonymous", .active = true};
 typedef struct {
     char name[NAME_MAX_LEN + 1];
     unsigned char digest[32];
-    int rpm, concurrent;
+    int rpm, concurrent, admin;
 } line_t;
 
 static void digest_of(const char *s, size_t n, unsigned char out[32])
@@ -110,11 +111,12 @@ static const char *parse_line(char *s, line_t *l)
                     return "the key must be printable ASCII without blanks";
             digest_of(w, n, l->digest);
         } else if (limit_of(w, "rpm", &l->rpm) != 0 &&
-                   limit_of(w, "concurrent", &l->concurrent) != 0) {
-            return "expected rpm=N or concurrent=N after the key";
+                   limit_of(w, "concurrent", &l->concurrent) != 0 &&
+                   (limit_of(w, "admin", &l->admin) != 0 || l->admin > 1)) {
+            return "expected rpm=N, concurrent=N or admin=0|1 after the key";
         }
     }
-    return i >= 2 ? NULL : "expected: name key [rpm=N] [concurrent=N]";
+    return i >= 2 ? NULL : "expected: name key [rpm=N] [concurrent=N] [admin=1]";
 }
 
 /* Reads the file into a new array (*out, *n). 0 or -1 with err. */
@@ -211,6 +213,7 @@ int apikeys_reload(apikeys_t *ks, char *err, size_t errlen)
             k->tokens = lines[i].rpm;
         k->rpm = lines[i].rpm;
         k->concurrent = lines[i].concurrent;
+        k->admin = lines[i].admin == 1;
         k->active = true;
     }
     pthread_mutex_unlock(&ks->mu);
@@ -301,6 +304,16 @@ const apikey_t *apikeys_authenticate(apikeys_t *ks, const char *token)
     }
     pthread_mutex_unlock(&ks->mu);
     return found;
+}
+
+bool apikeys_is_admin(apikeys_t *ks, const apikey_t *k)
+{
+    bool admin;
+
+    pthread_mutex_lock(&ks->mu);
+    admin = k->admin && k->active;
+    pthread_mutex_unlock(&ks->mu);
+    return admin;
 }
 
 const char *apikey_name(const apikey_t *k)

@@ -6,10 +6,12 @@
  *     # name      key                                   limits (optional)
  *     teacher-a   3f9c1e0d6b2a4c8e9f7a1b2c3d4e5f60      rpm=120 concurrent=4
  *     grader      Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6      concurrent=16
+ *     ops         b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6      admin=1
  *
  * name: 1-64 of [A-Za-z0-9_.-], shown in logs and metrics (never the key); key: 16-256
  * printable ASCII characters without blanks; rpm=N (requests per minute, token bucket with a
- * burst of N) and concurrent=N (runs at once), both 0 or absent = unlimited. '#' starts a
+ * burst of N) and concurrent=N (runs at once), both 0 or absent = unlimited; admin=1 lets
+ * the key use the admin endpoints (dead letters of the asynchronous API). '#' starts a
  * comment line; blank lines are ignored. A malformed line makes the whole file invalid: at
  * start the gateway refuses to run, on reload (SIGHUP) the previous keys stay in force.
  *
@@ -58,6 +60,8 @@ const apikey_t *apikeys_authenticate(apikeys_t *ks, const char *token);
 const char *apikeys_bearer(const char *value);
 
 const char *apikey_name(const apikey_t *k);
+/* The key has admin=1 (false for the anonymous entry and for keys removed by a reload). */
+bool apikeys_is_admin(apikeys_t *ks, const apikey_t *k);
 
 /* Takes one request from the key's per-minute bucket. 0 = allowed; -1 = refused (429).
  * q (may be NULL) is filled either way. */

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "async_util.h"
+#include "netpolicy.h"
 #include "protocol.h"
 #include "version.h"
 
@@ -60,6 +62,28 @@ static const char *check_instance(const char *val)
 static const char *check_nonempty(const char *val)
 {
     return val[0] ? NULL : "not empty";
+}
+
+/* The Redis URL's syntax (server/async_util.c). */
+static const char *check_redis_url(const char *val)
+{
+    return val[0] ? async_url_check(val) : NULL;
+}
+
+static const char *check_host_patterns(const char *val)
+{
+    return netpolicy_check_patterns(val);
+}
+
+static const char *check_networks(const char *val)
+{
+    netpolicy_t np;
+    char err[160];
+
+    return netpolicy_parse_networks(&np, val, err, sizeof err) == 0
+               ? NULL
+               : "a comma-separated list of networks such as 127.0.0.1/32,fd00::/8 (no host "
+                 "bits below the prefix, at most 32)";
 }
 
 #define M(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
@@ -147,6 +171,38 @@ static const opt_t opts[] = {
      NULL, NULL, "process/thread limit of each executor container"},
     {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL, NULL,
      "source tree the images are built from (default: found from the gateway's path)"},
+    {"callback-secret-file", "CODEGATE_CALLBACK_SECRET_FILE", OPT_STR, "", 0, 0,
+     M(callback_secret_file), NULL, NULL,
+     "file holding the HMAC-SHA256 key that signs submission callbacks (at least 16 "
+     "characters; trailing newline ignored); empty: a callbackUrl is refused with 400"},
+    {"callback-allowed-hosts", "CODEGATE_CALLBACK_ALLOWED_HOSTS", OPT_STR, "*", 0, 0,
+     M(callback_allowed_hosts), NULL, check_host_patterns,
+     "host names a callbackUrl may name: * (any), names, *.suffix (names below suffix), "
+     "comma-separated; their addresses must still pass the network policy"},
+    {"callback-allow-networks", "CODEGATE_CALLBACK_ALLOW_NETWORKS", OPT_STR, "", 0, 0,
+     M(callback_allow_networks), NULL, check_networks,
+     "networks (CIDRs, comma-separated) callbacks may reach although loopback, private, "
+     "link-local or otherwise special; empty: public addresses only"},
+    {"callback-max-attempts", "CODEGATE_CALLBACK_MAX_ATTEMPTS", OPT_INT, "6", 1, 30,
+     M(callback_max_attempts), NULL, NULL,
+     "attempts per callback (retries on connection errors, timeouts, 408, 429, 5xx)"},
+    {"callback-connect-timeout-ms", "CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS", OPT_INT, "5000", 100,
+     60000, M(callback_connect_timeout_ms), NULL, NULL,
+     "time one callback attempt may take to connect (TCP and TLS)"},
+    {"callback-timeout-ms", "CODEGATE_CALLBACK_TIMEOUT_MS", OPT_INT, "10000", 100, 300000,
+     M(callback_timeout_ms), NULL, NULL, "time one callback attempt may take in all"},
+    {"callback-backoff-ms", "CODEGATE_CALLBACK_BACKOFF_MS", OPT_INT, "2000", 10, 600000,
+     M(callback_backoff_ms), NULL, NULL,
+     "first retry delay bound: retry n waits a random time up to backoff x 2^(n-1)"},
+    {"callback-backoff-max-ms", "CODEGATE_CALLBACK_BACKOFF_MAX_MS", OPT_INT, "300000", 10, 3600000,
+     M(callback_backoff_max_ms), NULL, NULL,
+     "cap of a retry delay (also of an honoured Retry-After)"},
+    {"callback-queue-max", "CODEGATE_CALLBACK_QUEUE_MAX", OPT_INT, "10000", 1, 1000000,
+     M(callback_queue_max), NULL, NULL,
+     "callbacks held in memory at once (sending or waiting to retry); beyond, new ones are "
+     "refused"},
+    {"callback-concurrency", "CODEGATE_CALLBACK_CONCURRENCY", OPT_INT, "32", 1, 1024,
+     M(callback_concurrency), NULL, NULL, "callback requests in flight at once"},
     {"log-requests", "CODEGATE_LOG_REQUESTS", OPT_BOOL, "true", 0, 0, M(log_requests), NULL, NULL,
      "one JSON log line per request"},
     {"sessions-max", "CODEGATE_SESSIONS_MAX", OPT_INT, "8", 0, 1000, M(sessions_max), NULL, NULL,
@@ -162,6 +218,35 @@ static const opt_t opts[] = {
     {"session-idle-ms", "CODEGATE_SESSION_IDLE_MS", OPT_INT, "60000", 1000, 3600000,
      M(session_idle_ms), NULL, NULL,
      "an interactive session with no message from its client for this long is ended"},
+    /* Asynchronous submissions (server/async.h). Keep these rows together. */
+    {"redis-url", "CODEGATE_REDIS_URL", OPT_STR, "", 0, 0, M(redis_url), NULL, check_redis_url,
+     "Redis of the asynchronous submissions API: unix:///path/redis.sock[?db=N] or "
+     "redis://[:password@]host:port[/db] (rediss:// TLS is not supported by this hiredis); "
+     "empty: /api/submissions answers 503 async_unavailable"},
+    {"redis-prefix", "CODEGATE_REDIS_PREFIX", OPT_STR, "codegate", 0, 0, M(redis_prefix), NULL,
+     check_instance,
+     "prefix of every Redis key of the queue; gateways sharing one queue use the same prefix"},
+    {"async-workers", "CODEGATE_ASYNC_WORKERS", OPT_INT, "0", 0, 256, M(async_workers), NULL, NULL,
+     "submissions this gateway runs at once; 0 = --executors x --slots"},
+    {"async-visibility-ms", "CODEGATE_ASYNC_VISIBILITY_MS", OPT_INT, "30000", 500, 3600000,
+     M(async_visibility_ms), NULL, NULL,
+     "a taken submission whose gateway has not shown life for this long is claimed by another "
+     "gateway and run again (a running gateway renews its claim every third of it)"},
+    {"async-max-attempts", "CODEGATE_ASYNC_MAX_ATTEMPTS", OPT_INT, "5", 1, 100,
+     M(async_max_attempts), NULL, NULL,
+     "attempts at a submission (the service's own failures only) before it goes to the dead "
+     "letters as failed"},
+    {"async-backoff-ms", "CODEGATE_ASYNC_BACKOFF_MS", OPT_INT, "1000", 10, 3600000,
+     M(async_backoff_ms), NULL, NULL,
+     "first retry delay; doubled per attempt, with jitter (between half and all of it)"},
+    {"async-backoff-max-ms", "CODEGATE_ASYNC_BACKOFF_MAX_MS", OPT_INT, "60000", 10, 86400000,
+     M(async_backoff_max_ms), NULL, NULL, "largest retry delay"},
+    {"async-result-ttl-s", "CODEGATE_ASYNC_RESULT_TTL_S", OPT_INT, "86400", 1, 2592000,
+     M(async_result_ttl_s), NULL, NULL,
+     "a finished submission (result and source) is deleted this long after it finished"},
+    {"async-max-waiters", "CODEGATE_ASYNC_MAX_WAITERS", OPT_INT, "256", 0, 100000,
+     M(async_max_waiters), NULL, NULL,
+     "GET /api/submissions/<id>?wait=S requests waiting at once; beyond, they answer at once"},
     {"static-dir", "CODEGATE_STATIC_DIR", OPT_STR, "", 0, 0, M(static_dir), NULL, NULL,
      "files served at / (the playground; default: server/static of the source tree)"},
 };

@@ -59,6 +59,27 @@ typedef struct {
     int session_ms;            /* --session-ms, CODEGATE_SESSION_MS, 300000 */
     int session_idle_ms;       /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
     char static_dir[PATH_MAX]; /* --static-dir, CODEGATE_STATIC_DIR, "" = <src>/server/static */
+    /* callbacks of asynchronous submissions (server/callback.c) */
+    char callback_secret_file[PATH_MAX];  /* --callback-secret-file, CODEGATE_CALLBACK_SECRET_FILE, "" = callbacks refused */
+    char callback_allowed_hosts[512];     /* --callback-allowed-hosts, CODEGATE_CALLBACK_ALLOWED_HOSTS, "*" */
+    char callback_allow_networks[512];    /* --callback-allow-networks, CODEGATE_CALLBACK_ALLOW_NETWORKS, "" (CIDRs) */
+    int callback_max_attempts;            /* --callback-max-attempts, CODEGATE_CALLBACK_MAX_ATTEMPTS, 6 [1,30] */
+    int callback_connect_timeout_ms;      /* --callback-connect-timeout-ms, CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS, 5000 */
+    int callback_timeout_ms;              /* --callback-timeout-ms, CODEGATE_CALLBACK_TIMEOUT_MS, 10000 */
+    int callback_backoff_ms;              /* --callback-backoff-ms, CODEGATE_CALLBACK_BACKOFF_MS, 2000 */
+    int callback_backoff_max_ms;          /* --callback-backoff-max-ms, CODEGATE_CALLBACK_BACKOFF_MAX_MS, 300000 */
+    int callback_queue_max;               /* --callback-queue-max, CODEGATE_CALLBACK_QUEUE_MAX, 10000 */
+    int callback_concurrency;             /* --callback-concurrency, CODEGATE_CALLBACK_CONCURRENCY, 32 */
+    /* asynchronous submissions (server/async.h; issue #14) */
+    char redis_url[512];      /* --redis-url, CODEGATE_REDIS_URL, "" = async API off (503) */
+    char redis_prefix[64];    /* --redis-prefix, CODEGATE_REDIS_PREFIX, "codegate" */
+    int async_workers;        /* --async-workers, CODEGATE_ASYNC_WORKERS, 0 = executors x slots */
+    int async_visibility_ms;  /* --async-visibility-ms, CODEGATE_ASYNC_VISIBILITY_MS, 30000 */
+    int async_max_attempts;   /* --async-max-attempts, CODEGATE_ASYNC_MAX_ATTEMPTS, 5 */
+    int async_backoff_ms;     /* --async-backoff-ms, CODEGATE_ASYNC_BACKOFF_MS, 1000 */
+    int async_backoff_max_ms; /* --async-backoff-max-ms, CODEGATE_ASYNC_BACKOFF_MAX_MS, 60000 */
+    int async_result_ttl_s;   /* --async-result-ttl-s, CODEGATE_ASYNC_RESULT_TTL_S, 86400 */
+    int async_max_waiters;    /* --async-max-waiters, CODEGATE_ASYNC_MAX_WAITERS, 256 */
     /* logging */
     bool log_requests;         /* --log-requests, CODEGATE_LOG_REQUESTS, true */
 } config_t;

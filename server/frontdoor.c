@@ -511,6 +511,19 @@ static bool refuse_origin(struct MHD_Connection *mc, const char *host, enum MHD_
     return true;
 }
 
+/* The requests that run code or reach its results: POST /api/code/execute and every
+ * request of the asynchronous API (/api/submissions..., /api/admin/...) but the CORS
+ * preflight. They get the Origin check, the API key and its per-minute quota. */
+static bool keyed_request(const char *method, const char *url)
+{
+    if (!strcmp(method, "POST") && !strcmp(url, "/api/code/execute"))
+        return true;
+    if (!strcmp(method, "OPTIONS"))
+        return false;
+    return !strcmp(url, "/api/submissions") || !strncmp(url, "/api/submissions/", 17) ||
+           !strncmp(url, "/api/admin/", 11);
+}
+
 /* Rejects with an answer (returns true) or lets the request through (false). */
 static bool reject_head(struct MHD_Connection *mc, const char *url, const char *method,
                         enum MHD_Result *rc)
@@ -538,7 +551,7 @@ static bool reject_head(struct MHD_Connection *mc, const char *url, const char *
     }
     if (!strcmp(method, "GET") && !strcmp(url, "/api/code/session") && refuse_origin(mc, host, rc))
         return true; /* a WebSocket is not subject to CORS: a foreign page could open one */
-    if (strcmp(method, "POST") != 0 || strcmp(url, "/api/code/execute") != 0)
+    if (!keyed_request(method, url))
         return false;
     if (refuse_origin(mc, host, rc))
         return true;
@@ -576,7 +589,8 @@ static bool reject_head(struct MHD_Connection *mc, const char *url, const char *
             return true;
         }
     }
-    if (!gate_is_json(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type"))) {
+    if (!strcmp(method, "POST") && (len != 0 || !strcmp(url, "/api/code/execute")) &&
+        !gate_is_json(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type"))) {
         *rc = answer(mc, 415, "unsupported_media_type",
                      "the request body must be JSON: send Content-Type: application/json", NULL);
         return true;

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <ulfius.h>
 
+#include "async.h"
 #include "cg_util.h"
 #include "lang.h"
 #include "frontdoor.h"
@@ -38,6 +39,7 @@ struct http {
     pool_t *pool;
     session_hub_t *hub;
     apikeys_t *keys;
+    async_t *async;                 /* never NULL; answers 503 without --redis-url */
     _Atomic(const char *) progress; /* start-up step shown by /readyz until ready */
     char static_dir[PATH_MAX];
     const char *runtime_name;
@@ -64,7 +66,7 @@ static void set_cors(const http_t *h, const struct _u_request *req, struct _u_re
     if (allow) {
         u_map_put(resp->map_header, "Access-Control-Allow-Origin", allow);
         u_map_put(resp->map_header, "Access-Control-Expose-Headers",
-                  "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
+                  "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Location");
     }
 }
 
@@ -317,6 +319,192 @@ out:
     return ret;
 }
 
+/* ---- asynchronous submissions (async.h) ---- */
+
+/* Who asks: the API key (the front door checked it; a reload may have removed it since), the
+ * fairness key (the key's name, or the client's address without keys) and admin rights (a key
+ * with admin=1, or without keys a loopback client). NULL when the key is no longer valid. */
+static const apikey_t *async_caller(http_t *h, const struct _u_request *req, async_caller_t *who,
+                                    char *addr, size_t addrlen)
+{
+    const apikey_t *k =
+        frontdoor_request_key(h->keys, u_map_get_case(req->map_header, "Authorization"));
+    const struct sockaddr *sa = req->client_address;
+
+    snprintf(addr, addrlen, "unknown");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+                  (socklen_t)addrlen);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+                  (socklen_t)addrlen);
+    if (!k)
+        return NULL;
+    who->owner = apikey_name(k);
+    if (apikeys_enabled(h->keys)) {
+        who->fkey = apikey_name(k);
+        who->admin = apikeys_is_admin(h->keys, k);
+    } else {
+        who->fkey = addr;
+        who->admin = sa && gate_addr_is_loopback(sa);
+    }
+    return k;
+}
+
+static int send_async(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                      async_answer_t *ans, int64_t t0)
+{
+    if (ans->location[0])
+        u_map_put(resp->map_header, "Location", ans->location);
+    if (ans->retry_after)
+        u_map_put(resp->map_header, "Retry-After", "1");
+    if (ans->code)
+        frontdoor_note_error(ans->code, "");
+    if (h->cfg->log_requests) {
+        cJSON *f = cJSON_CreateObject();
+        if (f) {
+            cJSON_AddStringToObject(f, "method", req->http_verb);
+            cJSON_AddStringToObject(f, "path", req->url_path ? req->url_path : "");
+            cJSON_AddNumberToObject(f, "http", ans->status);
+            if (ans->code)
+                cJSON_AddStringToObject(f, "status", ans->code);
+            cJSON_AddNumberToObject(f, "durationMs", (double)(cg_now_ms() - t0));
+        }
+        log_event(LOG_INFO, "request", f);
+    }
+    return send_json(h, req, resp, ans->status, ans->body);
+}
+
+typedef enum { A_SUBMIT, A_BATCH, A_GET, A_CANCEL, A_DEAD, A_REQUEUE } async_op_t;
+
+/* The id segment of /api/submissions/<id> or /api/admin/dead-letters/<id>/requeue ("" when
+ * none or too long; the async layer validates it). The path is parsed here: behind the front
+ * door, ulfius leaves map_url empty. */
+static void path_id(const char *path, char *id, size_t len)
+{
+    static const char *const pre[] = {"/api/submissions/", "/api/admin/dead-letters/"};
+    size_t n;
+
+    id[0] = '\0';
+    for (size_t i = 0; path && i < sizeof pre / sizeof pre[0]; i++) {
+        if (strncmp(path, pre[i], strlen(pre[i])) != 0)
+            continue;
+        path += strlen(pre[i]);
+        n = strcspn(path, "/");
+        if (n < len) {
+            memcpy(id, path, n);
+            id[n] = '\0';
+        }
+        return;
+    }
+}
+
+/* The wait query parameter of GET (from the full URL): 0..30 seconds; -1 when malformed. */
+static int wait_param(const struct _u_request *req)
+{
+    const char *q = req->http_url ? strchr(req->http_url, '?') : NULL;
+    long v = 0;
+    size_t n;
+
+    for (q = q ? q + 1 : NULL; q && *q; q += n + (q[n] == '&')) {
+        n = strcspn(q, "&");
+        if (strncmp(q, "wait=", 5) != 0)
+            continue;
+        if (n == 5 || n > 5 + 6)
+            return -1;
+        v = 0;
+        for (size_t i = 5; i < n; i++) {
+            if (q[i] < '0' || q[i] > '9')
+                return -1;
+            v = v * 10 + (q[i] - '0');
+        }
+    }
+    return v > 30 ? 30 : (int)v;
+}
+
+static int on_async(http_t *h, const struct _u_request *req, struct _u_response *resp,
+                    async_op_t op)
+{
+    int64_t t0 = cg_now_ms();
+    async_caller_t who = {0};
+    async_answer_t ans = {0};
+    char addr[64];
+    char id[64];
+    const char *idem = u_map_get_case(req->map_header, "Idempotency-Key");
+    int ret, wait;
+
+    path_id(req->url_path, id, sizeof id);
+    atomic_fetch_add(&h->inflight, 1);
+    if ((op == A_SUBMIT || op == A_BATCH) && atomic_load(&h->draining)) {
+        ret = send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
+        goto out;
+    }
+    if (req->binary_body_length > CG_MAX_BODY_BYTES) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the request body exceeds %u bytes", CG_MAX_BODY_BYTES);
+        ret = send_error(h, req, resp, 413, "payload_too_large", msg, NULL);
+        goto out;
+    }
+    if (!async_caller(h, req, &who, addr, sizeof addr)) {
+        ret = send_error(h, req, resp, 401, "unauthorized", "the API key is not valid", NULL);
+        goto out;
+    }
+    switch (op) {
+    case A_SUBMIT:
+        async_http_submit(h->async, &who, req->binary_body, req->binary_body_length, idem, &ans);
+        break;
+    case A_BATCH:
+        async_http_batch(h->async, &who, req->binary_body, req->binary_body_length, idem, &ans);
+        break;
+    case A_GET:
+        if ((wait = wait_param(req)) < 0) {
+            ret = send_error(h, req, resp, 400, "invalid_request",
+                             "wait must be a whole number of seconds (at most 30)", NULL);
+            goto out;
+        }
+        async_http_get(h->async, &who, id, wait, &ans);
+        break;
+    case A_CANCEL:
+        async_http_cancel(h->async, &who, id, &ans);
+        break;
+    case A_DEAD:
+        async_http_dead_letters(h->async, &who, 100, &ans);
+        break;
+    case A_REQUEUE:
+        async_http_requeue(h->async, &who, id, &ans);
+        break;
+    }
+    ret = send_async(h, req, resp, &ans, t0);
+out:
+    atomic_fetch_sub(&h->inflight, 1);
+    return ret;
+}
+
+static int on_submit(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_SUBMIT);
+}
+static int on_batch(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_BATCH);
+}
+static int on_sub_get(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_GET);
+}
+static int on_sub_delete(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_CANCEL);
+}
+static int on_dead_letters(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_DEAD);
+}
+static int on_requeue(const struct _u_request *req, struct _u_response *resp, void *arg)
+{
+    return on_async(arg, req, resp, A_REQUEUE);
+}
+
 /* ---- GET endpoints ---- */
 
 static int on_languages(const struct _u_request *req, struct _u_response *resp, void *arg)
@@ -400,6 +588,9 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
         cJSON_AddStringToObject(root, "progress", p ? p : "waiting for executors to connect");
     }
     cJSON_AddNumberToObject(root, "queued", pool_queue_length(h->pool));
+    /* The asynchronous API's queue: "off", "ok" or "unavailable" (Redis unreachable). It does
+     * not decide readiness: synchronous execution works without it. */
+    cJSON_AddStringToObject(root, "async", async_state(h->async));
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return send_json(h, req, resp, ready ? 200 : 503, s);
@@ -428,6 +619,7 @@ static int on_metrics(const struct _u_request *req, struct _u_response *resp, vo
     if (f) {
         fputs(base, f);
         apikeys_render_metrics(h->keys, f);
+        async_render_metrics(h->async, f);
         fclose(f);
     }
     free(base);
@@ -448,20 +640,34 @@ static int on_other_method(const struct _u_request *req, struct _u_response *res
     http_t *h = arg;
     const route_t *rt = NULL;
     static const route_t routes[] = {
-        {"/api/code/execute", "POST, OPTIONS"}, {"/api/languages", "GET, OPTIONS"},
-        {"/healthz", "GET, OPTIONS"},           {"/readyz", "GET, OPTIONS"},
-        {"/metrics", "GET, OPTIONS"},           {"/api/code/session", "GET"},
+        {"/api/code/execute", "POST, OPTIONS"},
+        {"/api/languages", "GET, OPTIONS"},
+        {"/healthz", "GET, OPTIONS"},
+        {"/readyz", "GET, OPTIONS"},
+        {"/metrics", "GET, OPTIONS"},
+        {"/api/code/session", "GET"},
+        {"/api/submissions", "POST, OPTIONS"},
+        {"/api/submissions/batch", "POST, OPTIONS"},
+        {"/api/admin/dead-letters", "GET, OPTIONS"},
     };
+    static const route_t sub = {"/api/submissions/<id>", "GET, DELETE, OPTIONS"};
+    static const route_t requeue = {"/api/admin/dead-letters/<id>/requeue", "POST, OPTIONS"};
+    const char *p = req->url_path ? req->url_path : "";
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (req->url_path && strcmp(req->url_path, routes[i].path) == 0)
             rt = &routes[i];
+    if (!rt && !strncmp(p, "/api/submissions/", 17))
+        rt = &sub;
+    if (!rt && !strncmp(p, "/api/admin/dead-letters/", 24))
+        rt = &requeue;
     if (!rt)
         rt = &routes[0];
     if (strcmp(req->http_verb, "OPTIONS") == 0) {
         set_cors(h, req, resp);
         u_map_put(resp->map_header, "Access-Control-Allow-Methods", rt->allow);
-        u_map_put(resp->map_header, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+        u_map_put(resp->map_header, "Access-Control-Allow-Headers",
+                  "Content-Type, Authorization, Idempotency-Key");
         u_map_put(resp->map_header, "Access-Control-Max-Age", "600");
         u_map_put(resp->map_header, "Allow", rt->allow);
         ulfius_set_empty_body_response(resp, 204);
@@ -590,6 +796,21 @@ static int add_routes(http_t *h)
     rc |= ulfius_add_endpoint_by_val(in, "*", "/api/code/session", NULL, 1, on_other_method, h);
     rc |= ulfius_add_endpoint_by_val(in, "GET", "/metrics", NULL, 0, on_metrics, h);
     rc |= ulfius_add_endpoint_by_val(in, "*", "/metrics", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "POST", "/api/submissions", NULL, 0, on_submit, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/submissions", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "POST", "/api/submissions/batch", NULL, 0, on_batch, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/api/submissions/:id", NULL, 0, on_sub_get, h);
+    rc |=
+        ulfius_add_endpoint_by_val(in, "DELETE", "/api/submissions/:id", NULL, 0, on_sub_delete, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/submissions/:id", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "GET", "/api/admin/dead-letters", NULL, 0, on_dead_letters,
+                                     h);
+    rc |=
+        ulfius_add_endpoint_by_val(in, "*", "/api/admin/dead-letters", NULL, 1, on_other_method, h);
+    rc |= ulfius_add_endpoint_by_val(in, "POST", "/api/admin/dead-letters/:id/requeue", NULL, 0,
+                                     on_requeue, h);
+    rc |= ulfius_add_endpoint_by_val(in, "*", "/api/admin/dead-letters/:id/requeue", NULL, 1,
+                                     on_other_method, h);
     rc |= ulfius_set_default_endpoint(in, on_not_found, h);
     return rc == U_OK ? 0 : -1;
 }
@@ -619,7 +840,7 @@ static void find_static_dir(http_t *h)
 }
 
 http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, apikeys_t *keys,
-                   const char *runtime_name)
+                   async_t *async, const char *runtime_name)
 {
     http_t *h = calloc(1, sizeof *h);
     struct sockaddr_in addr;
@@ -630,6 +851,7 @@ http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, apikey
     h->pool = pool;
     h->hub = hub;
     h->keys = keys;
+    h->async = async;
     h->runtime_name = runtime_name;
     find_static_dir(h);
     memset(&addr, 0, sizeof addr);

@@ -18,6 +18,7 @@
 #define CG_HTTP_H
 
 #include "apikeys.h"
+#include "async.h"
 #include "config.h"
 #include "pool.h"
 #include "session.h"
@@ -26,7 +27,7 @@ typedef struct http http_t;
 
 /* Starts listening on cfg->bind:cfg->port. NULL on failure (logged). */
 http_t *http_start(const config_t *cfg, pool_t *pool, session_hub_t *hub, apikeys_t *keys,
-                   const char *runtime_name);
+                   async_t *async, const char *runtime_name);
 /* What /readyz shows as "progress" while not ready; step must be a static string. */
 void http_set_progress(http_t *h, const char *step);
 void http_begin_drain(http_t *h);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "apikeys.h"
+#include "async.h"
 #include "cg_util.h"
 #include "config.h"
 #include "http.h"
@@ -85,7 +86,7 @@ static int wait_signal(const sigset_t *set, int timeout_ms)
     return sig < 0 ? 0 : sig;
 }
 
-static void drain(http_t *http, pool_t *pool, const sigset_t *set)
+static void drain(http_t *http, pool_t *pool, async_t *async, const sigset_t *set)
 {
     int64_t deadline = cg_now_ms() + g_cfg.drain_ms;
     cJSON *f = cJSON_CreateObject();
@@ -96,19 +97,22 @@ static void drain(http_t *http, pool_t *pool, const sigset_t *set)
     }
     log_event(LOG_INFO, "drain_start", f);
     http_begin_drain(http);
-    while (http_inflight(http) > 0 && cg_now_ms() < deadline) {
+    async_begin_drain(async); /* workers take nothing new; running submissions go on */
+    while ((http_inflight(http) > 0 || async_running(async) > 0) && cg_now_ms() < deadline) {
         int sig = wait_signal(set, 50);
         if (sig) {
             log_msg(LOG_WARN, "second signal (%s): skipping the drain", cg_signal_name(sig));
             break;
         }
     }
-    if (http_inflight(http) > 0) {
-        log_msg(LOG_WARN, "%d request(s) still running: answering 503 shutting_down",
-                http_inflight(http));
+    if (http_inflight(http) > 0 || async_running(async) > 0) {
+        log_msg(LOG_WARN,
+                "%d request(s) and %d submission(s) still running: answering 503 "
+                "shutting_down, handing the submissions back to the queue",
+                http_inflight(http), async_running(async));
         pool_fail_all(pool, "shutting_down", "the gateway is shutting down");
         int64_t d2 = cg_now_ms() + 3000;
-        while (http_inflight(http) > 0 && cg_now_ms() < d2)
+        while ((http_inflight(http) > 0 || async_running(async) > 0) && cg_now_ms() < d2)
             usleep(20000);
     }
     log_event(LOG_INFO, "drain_done", NULL);
@@ -175,6 +179,7 @@ int main(int argc, char **argv)
     http_t *http = NULL;
     session_hub_t *hub = NULL;
     apikeys_t *keys = NULL;
+    async_t *async = NULL;
     int rc, status = 1;
 
     if (argc == 2 && strcmp(argv[1], "--config-markdown") == 0) {
@@ -223,7 +228,12 @@ int main(int argc, char **argv)
         session_auth_t auth = {key_of, key_acquire, key_release, keys};
         session_hub_set_auth(hub, &auth);
     }
-    http = http_start(&g_cfg, pool, hub, keys, g_runtime->ops->name);
+    async = async_new(&g_cfg, pool, err, sizeof err);
+    if (!async) {
+        log_msg(LOG_ERROR, "%s", err);
+        goto out;
+    }
+    http = http_start(&g_cfg, pool, hub, keys, async, g_runtime->ops->name);
     if (!http)
         goto out;
     {
@@ -244,6 +254,10 @@ int main(int argc, char **argv)
         goto out;
     }
     http_set_progress(http, "waiting for executors to connect");
+    if (async_start(async) != 0) {
+        log_msg(LOG_ERROR, "cannot start the asynchronous submission workers");
+        goto out;
+    }
     for (;;) {
         int sig = wait_signal(&set, 1000);
         if (sig == SIGHUP) {
@@ -258,14 +272,21 @@ int main(int argc, char **argv)
             break;
         }
     }
-    drain(http, pool, &set);
+    drain(http, pool, async, &set);
     status = 0;
 
 out:
     if (hub)
         session_hub_close(hub);
+    /* Workers first: one still running hands its submission back (the pool fails its job
+     * with shutting_down) before the pool stops. */
+    if (async) {
+        pool_fail_all(pool, "shutting_down", "the gateway is shutting down");
+        async_stop(async);
+    }
     if (http)
         http_stop(http);
+    async_free(async);
     session_hub_free(hub);
     /* The pool's connections close before the executors are told to stop, so that each
      * executor finds no client left and exits at once. */

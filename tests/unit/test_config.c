@@ -57,7 +57,27 @@ static const char *const documented_env[] = {
     "CODEGATE_SESSION_MS",
     "CODEGATE_SESSION_IDLE_MS",
     "CODEGATE_STATIC_DIR",
+    "CODEGATE_CALLBACK_SECRET_FILE",
+    "CODEGATE_CALLBACK_ALLOWED_HOSTS",
+    "CODEGATE_CALLBACK_ALLOW_NETWORKS",
+    "CODEGATE_CALLBACK_MAX_ATTEMPTS",
+    "CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS",
+    "CODEGATE_CALLBACK_TIMEOUT_MS",
+    "CODEGATE_CALLBACK_BACKOFF_MS",
+    "CODEGATE_CALLBACK_BACKOFF_MAX_MS",
+    "CODEGATE_CALLBACK_QUEUE_MAX",
+    "CODEGATE_CALLBACK_CONCURRENCY",
     "CODEGATE_LOG_REQUESTS",
+    /* asynchronous submissions */
+    "CODEGATE_REDIS_URL",
+    "CODEGATE_REDIS_PREFIX",
+    "CODEGATE_ASYNC_WORKERS",
+    "CODEGATE_ASYNC_VISIBILITY_MS",
+    "CODEGATE_ASYNC_MAX_ATTEMPTS",
+    "CODEGATE_ASYNC_BACKOFF_MS",
+    "CODEGATE_ASYNC_BACKOFF_MAX_MS",
+    "CODEGATE_ASYNC_RESULT_TTL_S",
+    "CODEGATE_ASYNC_MAX_WAITERS",
 };
 #define NDOC (sizeof documented_env / sizeof documented_env[0])
 
@@ -151,6 +171,25 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.session_idle_ms, 60000);
     assert_string_equal(cfg.static_dir, "");
     assert_true(cfg.log_requests);
+    assert_string_equal(cfg.redis_url, ""); /* async API off */
+    assert_string_equal(cfg.redis_prefix, "codegate");
+    assert_int_equal(cfg.async_workers, 0);
+    assert_int_equal(cfg.async_result_ttl_s, 86400);
+}
+
+/* --redis-url is checked when read: rediss:// (no TLS in this hiredis) and junk are refused
+ * with the flag's name. */
+static void test_redis_url(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--redis-url", "unix:///run/r.sock"), 0);
+    assert_string_equal(cfg.redis_url, "unix:///run/r.sock");
+    assert_int_equal(LOAD("--redis-url=redis://:pw@10.0.0.2:6380/3"), 0);
+    expect_fail(LOAD("--redis-url", "rediss://h:6379"), "(TLS) is not supported");
+    expect_fail(LOAD("--redis-url", "http://x"), "--redis-url");
+    setenv("CODEGATE_REDIS_URL", "redis://", 1);
+    expect_fail(LOAD0(), "CODEGATE_REDIS_URL");
+    unsetenv("CODEGATE_REDIS_URL");
 }
 
 static void test_table_matches_header(void **state)
@@ -221,11 +260,13 @@ static void test_flags_override_env(void **state)
         const opt_t *o = &opts[i];
         char num[32], flag[64], joined[96];
         snprintf(num, sizeof num, "%ld", o->max);
-        const char *val = o->type == OPT_BOOL      ? "false"
-                          : o->type == OPT_INT     ? num
-                          : o->choices             ? "docker"
-                          : o->check == check_ipv4 ? "10.0.0.1"
-                                                   : "v";
+        const char *val = o->type == OPT_BOOL               ? "false"
+                          : o->type == OPT_INT              ? num
+                          : o->choices                      ? "docker"
+                          : o->check == check_ipv4          ? "10.0.0.1"
+                          : o->check == check_networks      ? "10.0.0.0/8"
+                          : o->check == check_redis_url     ? "redis://h:1/2"
+                                                            : "v";
         snprintf(flag, sizeof flag, "--%s", o->name);
         snprintf(joined, sizeof joined, "--%s=%s", o->name, val);
         for (int form = 0; form < 2; form++) {
@@ -242,6 +283,27 @@ static void test_flags_override_env(void **state)
                 assert_string_equal(p, val);
         }
     }
+}
+
+/* The callback rows (server/callback.c): defaults and the two checked string options. */
+static void test_callback_options(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD0(), 0);
+    assert_string_equal(cfg.callback_secret_file, "");
+    assert_string_equal(cfg.callback_allowed_hosts, "*");
+    assert_string_equal(cfg.callback_allow_networks, "");
+    assert_int_equal(cfg.callback_max_attempts, 6);
+    assert_int_equal(cfg.callback_backoff_ms, 2000);
+    assert_int_equal(cfg.callback_backoff_max_ms, 300000);
+    assert_int_equal(LOAD("--callback-allowed-hosts", "hooks.example.com,*.example.org",
+                          "--callback-allow-networks", "127.0.0.1/32, ::1/128"),
+                     0);
+    assert_string_equal(cfg.callback_allow_networks, "127.0.0.1/32, ::1/128");
+    expect_fail(LOAD("--callback-allow-networks", "10.0.0.1/8"), "--callback-allow-networks");
+    expect_fail(LOAD("--callback-allow-networks", "localhost"), "networks such as");
+    expect_fail(LOAD("--callback-allowed-hosts", "http://x.org"), "--callback-allowed-hosts");
+    expect_fail(LOAD("--callback-max-attempts", "0"), "between 1 and 30");
 }
 
 static void test_booleans(void **state)
@@ -423,11 +485,13 @@ int main(void)
         cmocka_unit_test_setup(test_table_matches_header, setup),
         cmocka_unit_test_setup(test_env, setup),
         cmocka_unit_test_setup(test_flags_override_env, setup),
+        cmocka_unit_test_setup(test_callback_options, setup),
         cmocka_unit_test_setup(test_booleans, setup),
         cmocka_unit_test_setup(test_errors, setup),
         cmocka_unit_test_setup(test_docker_host, setup),
         cmocka_unit_test_setup(test_help_and_version, setup),
         cmocka_unit_test_setup(test_markdown, setup),
+        cmocka_unit_test_setup(test_redis_url, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

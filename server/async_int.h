@@ -1,0 +1,57 @@
+/*
+ * async_int.h - what async.c (module, HTTP side) and async_worker.c (worker threads) share.
+ *
+ * Lock map of async_t
+ *   member                          written by              read by          guarded by
+ *   cfg, pool, st, enabled, nworkers  async_new             all              immutable
+ *   idle[], nidle                   HTTP threads            HTTP threads     mu
+ *   workers[]                       async_start/async_stop  main thread      main thread only
+ *   stopping, draining              main thread             workers, HTTP    _Atomic
+ *   redis_ok, counters              any                     any              _Atomic
+ *   last_error                      any                     /readyz, logs    mu
+ *   last_fk                         workers                 workers          mu
+ */
+#ifndef CG_ASYNC_INT_H
+#define CG_ASYNC_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "async.h"
+#include "async_store.h"
+
+#define ASYNC_IDLE_CONNS 8
+
+struct async {
+    const config_t *cfg;
+    pool_t *pool;
+    async_store_t st;
+    bool enabled;
+    int nworkers;
+
+    pthread_mutex_t mu;
+    redisContext *idle[ASYNC_IDLE_CONNS];
+    int nidle;
+    char last_error[256];
+    char last_fk[ASYNC_FKEY_MAX + 1];
+
+    pthread_t *workers;
+    int nstarted;
+    atomic_bool stopping, draining, redis_ok;
+
+    atomic_int running, waiters;
+    atomic_llong n_submitted, n_done, n_failed, n_cancelled, n_retries, n_dead, n_claimed,
+        n_handed_back, n_redis_errors, n_duplicate_results;
+};
+
+/* Remembers a Redis failure (for /readyz and the 503 message). */
+void async_note_error(async_t *a, const char *what);
+/* The GET answer's data object for a stored submission: a new cJSON object. */
+cJSON *async_view_json(const char *id, const async_view_t *v);
+/* A submission reached its final state here (written by this gateway): the hook for the
+ * callback delivery. c may be replaced (reconnect). */
+void async_final_written(async_t *a, redisContext **c, const char *id);
+/* Worker thread body (arg: async_t). */
+void *async_worker_main(void *arg);
+
+#endif
