@@ -16,8 +16,6 @@ PKGS=(
   libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
 )
-# The asynchronous API's queue: `make run` starts a private redis-server, the async suite its own.
-PKGS+=(redis-server)
 # The test suites also drive the playground in a real (headless) browser and run the
 # libFuzzer targets (HTTP request path, session frames; clang).
 if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
