@@ -608,8 +608,9 @@ def test_executor_unavailable_dead_letter_requeue():
                 "if [ \"$EXECUTOR_LANGUAGE\" = python ] && [ -e %s ]; then exit 1; fi\nexec %s\n"
                 % (flag, flag, real))
     os.chmod(wrapper, 0o755)
-    g = async_gateway(r, "dead", ["--executor-bin", wrapper],
-                      fast_opts(attempts=3, backoff=300, backoff_max=1500)).start()
+    # --queue-wait-ms: how long one attempt waits for an executor before it fails.
+    g = async_gateway(r, "dead", ["--executor-bin", wrapper, "--queue-wait-ms", "500"],
+                      fast_opts(attempts=3, backoff=400, backoff_max=5000)).start()
     try:
         before = metrics(g)
         open(flag, "w").close()
@@ -622,8 +623,29 @@ def test_executor_unavailable_dead_letter_requeue():
         body, exp = program("py", "dead")
         t0 = time.time()
         sid = submit_ok(g, body)
-        d = final(g, sid, timeout=90)
+        # Watch it between attempts: queued again with lastError while its backoff runs.
+        samples = []
+        while time.time() - t0 < 90:
+            st, doc, _ = get(g, sid)
+            d = doc["data"]
+            samples.append((time.time(), d["status"], "lastError" in d))
+            if d["status"] in FINAL:
+                break
+            time.sleep(0.02)
         took = time.time() - t0
+        waits, start = [], None
+        for t, status, last_error in samples:
+            if status == "queued" and last_error:
+                start = start or t
+            elif start:
+                waits.append(t - start)
+                start = None
+        print("    waits between attempts (s): %s" % [round(w, 2) for w in waits])
+        check(len(waits) == 2, "two retries, each after a visible wait (queued with lastError): %s"
+              % [round(w, 2) for w in waits])
+        # Equal jitter: retry n waits between half and all of 400 ms x 2^(n-1).
+        check(waits[0] >= 0.1 and waits[1] >= 0.2, "the retries waited their backoff: %s" % waits)
+        check(waits[1] > waits[0] - 0.1, "the second wait is the longer: %s" % waits)
         check(d["status"] == "failed", "the service could not run it: failed", d)
         check(d["attempts"] == 3, "tried --async-max-attempts times (%s)" % d["attempts"], d)
         reason = d["error"]
