@@ -744,7 +744,7 @@ def test_500_submissions_three_kill9():
     t0 = time.time()
     for t in threads:
         t.start()
-    kills = []
+    kills, logs = [], [g.log_path]
     for i in range(3):
         time.sleep(rng.uniform(1.0, 4.0))
         g.proc.kill()
@@ -752,6 +752,7 @@ def test_500_submissions_three_kill9():
         kills.append(round(time.time() - t0, 2))
         time.sleep(rng.uniform(0.1, 1.0))
         restart(g, i + 1)
+        logs.append(g.log_path)
     for t in threads:
         t.join(max(1, deadline - time.time()))
     submitted_in = time.time() - t0
@@ -771,9 +772,20 @@ def test_500_submissions_three_kill9():
             again = doc["data"]
             check(again["finishedAt"] == d["finishedAt"] and again["result"] == d["result"]
                   and again["attempts"] == d["attempts"], "one final result for %s" % sid, [d, again])
+        # The gateways' logs name every submission claimed from a killed gateway: each one that
+        # started more than once was claimed.
+        claimed = set()
+        for path in logs:
+            with open(path, "rb") as f:
+                for line in f:
+                    m = re.search(rb"async: claimed submission ([0-9a-f]{32})", line)
+                    if m:
+                        claimed.add(m.group(1).decode())
+        again = {sid for sid, d in first.items() if d["attempts"] > 1}
+        check(again <= claimed, "ran again without a logged claim: %s" % sorted(again - claimed))
         print("    seed %d; kill -9 at %s s; %d accepted in %.1fs, all done in %.1fs; "
-              "%d ran more than once (attempts > 1)"
-              % (seed, kills, len(accepted), submitted_in, time.time() - t0, twice))
+              "%d ran more than once (attempts > 1), %d claims logged"
+              % (seed, kills, len(accepted), submitted_in, time.time() - t0, twice, len(claimed)))
     finally:
         g.stop()
         r.cleanup()
