@@ -48,6 +48,11 @@ async_t *async_new(const config_t *cfg, pool_t *pool, char *err, size_t errlen)
         return NULL;
     }
     a->nworkers = cfg->async_workers > 0 ? cfg->async_workers : cfg->executors * cfg->slots;
+    a->cb = callback_new(cfg, err, errlen);
+    if (!a->cb) {
+        async_free(a);
+        return NULL;
+    }
     srand((unsigned)(getpid() ^ cg_now_ms()));
     return a;
 }
@@ -64,6 +69,10 @@ int async_start(async_t *a)
 
     if (!a->enabled)
         return 0;
+    if (callback_start(a->cb) != 0) {
+        log_msg(LOG_ERROR, "async: cannot start the callback delivery thread");
+        return -EAGAIN;
+    }
     /* A first connection tells at once whether the URL works (the workers retry anyway). */
     c = async_store_connect(&a->st, 2000, err, sizeof err);
     if (c) {
@@ -108,6 +117,10 @@ void async_stop(async_t *a)
     for (int i = 0; i < a->nstarted; i++)
         pthread_join(a->workers[i], NULL);
     a->nstarted = 0;
+    /* After the workers: their last final states were queued for delivery; what is still
+     * undelivered is reported (and logged) as not delivered. */
+    if (a->cb)
+        callback_stop(a->cb);
 }
 
 void async_free(async_t *a)
@@ -118,6 +131,7 @@ void async_free(async_t *a)
     for (int i = 0; i < a->nidle; i++)
         redisFree(a->idle[i]);
     free(a->workers);
+    callback_free(a->cb);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -236,8 +250,21 @@ static void answer_data(async_answer_t *ans, int status, cJSON *data)
 /* Validates one submission object (the execute body + callbackUrl): 0 and the body to store
  * (malloc'ed JSON without callbackUrl) and the callback URL (malloc'ed or NULL), or -1 with
  * an error object in *errobj (the shape of the execute errors). */
-static int validate(const cJSON *sub, char **body, char **cb, cJSON **errobj, int *http)
+static cJSON *field_error(const char *field, const char *reason, const char *message)
 {
+    cJSON *e = cJSON_CreateObject(), *d;
+
+    cJSON_AddStringToObject(e, "code", "invalid_request");
+    cJSON_AddStringToObject(e, "message", message);
+    d = cJSON_AddObjectToObject(e, "details");
+    cJSON_AddStringToObject(d, "field", field);
+    cJSON_AddStringToObject(d, "reason", reason);
+    return e;
+}
+
+static int validate(async_t *a, const cJSON *sub, char **body, char **cb, cJSON **errobj, int *http)
+{
+    char why[256], msg[300];
     cJSON *copy = cJSON_Duplicate(sub, 1);
     cJSON *url;
     request_t r;
@@ -254,13 +281,16 @@ static int validate(const cJSON *sub, char **body, char **cb, cJSON **errobj, in
         if (!cJSON_IsString(url) || !url->valuestring[0] || strlen(url->valuestring) > 2000) {
             cJSON_Delete(url);
             cJSON_Delete(copy);
-            *errobj = cJSON_CreateObject();
-            cJSON_AddStringToObject(*errobj, "code", "invalid_request");
-            cJSON_AddStringToObject(*errobj, "message",
-                                    "callbackUrl must be a URL string of at most 2000 characters");
-            cJSON *d = cJSON_AddObjectToObject(*errobj, "details");
-            cJSON_AddStringToObject(d, "field", "callbackUrl");
-            cJSON_AddStringToObject(d, "reason", "type");
+            *errobj = field_error("callbackUrl", "type",
+                                  "callbackUrl must be a URL string of at most 2000 characters");
+            return -1;
+        }
+        /* Syntax, host allow-list and the addresses it resolves to (SSRF policy). */
+        if (callback_check_url(a->cb, url->valuestring, why, sizeof why) != 0) {
+            cJSON_Delete(url);
+            cJSON_Delete(copy);
+            snprintf(msg, sizeof msg, "callbackUrl refused: %s", why);
+            *errobj = field_error("callbackUrl", "value", msg);
             return -1;
         }
         *cb = strdup(url->valuestring);
@@ -337,7 +367,7 @@ void async_http_submit(async_t *a, const async_caller_t *who, const char *body, 
         return answer_error(ans, perr.http_status, perr.code, perr.message,
                             request_error_details(&perr));
     }
-    rc = validate(root, &text, &cb, &errobj, &http);
+    rc = validate(a, root, &text, &cb, &errobj, &http);
     cJSON_Delete(root);
     if (rc != 0)
         return answer_errobj(ans, http, errobj);
@@ -406,7 +436,7 @@ void async_http_batch(async_t *a, const async_caller_t *who, const char *body, s
             errobj = cJSON_CreateObject();
             cJSON_AddStringToObject(errobj, "code", "invalid_request");
             cJSON_AddStringToObject(errobj, "message", "a submission must be a JSON object");
-        } else if (validate(item, &texts[nvalid], &cbs[nvalid], &errobj, &http) == 0) {
+        } else if (validate(a, item, &texts[nvalid], &cbs[nvalid], &errobj, &http) == 0) {
             if (idem)
                 snprintf(idems[nvalid], sizeof idems[nvalid], "%s:%d", idem, i);
             n[nvalid] = (async_new_t){texts[nvalid],
@@ -490,13 +520,19 @@ cJSON *async_view_json(const char *id, const async_view_t *v)
         cJSON_AddItemToObject(d, "result", res);
     else
         cJSON_AddNullToObject(d, "result");
-    /* failed: why; queued after a failed attempt: the last error (a retry is waiting). */
-    if (v->error_code && (failed || !strcmp(v->status, "queued"))) {
-        cJSON *e = cJSON_AddObjectToObject(d, failed ? "error" : "lastError");
+    /* error: why it failed (null otherwise); lastError: a queued one's failed attempt (a
+     * retry is waiting for its backoff). */
+    if (v->error_code && failed) {
+        cJSON *e = cJSON_AddObjectToObject(d, "error");
         cJSON_AddStringToObject(e, "code", v->error_code);
         cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
-    } else if (failed) {
+    } else {
         cJSON_AddNullToObject(d, "error");
+    }
+    if (v->error_code && !strcmp(v->status, "queued")) {
+        cJSON *e = cJSON_AddObjectToObject(d, "lastError");
+        cJSON_AddStringToObject(e, "code", v->error_code);
+        cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
     }
     return d;
 }
@@ -589,6 +625,8 @@ void async_http_cancel(async_t *a, const async_caller_t *who, const char *id, as
     if (!(c = borrow(a, err, sizeof err)))
         return unavailable(a, ans, err);
     rc = async_store_cancel(&a->st, c, id, who->admin ? NULL : who->owner, status);
+    if (rc == 0)
+        async_final_written(a, &c, id); /* cancelled is a final state: its callback */
     give_back(a, c, rc);
     if (rc == -ENOENT)
         return not_found(ans, id);
@@ -676,11 +714,48 @@ void async_http_requeue(async_t *a, const async_caller_t *who, const char *id, a
 
 /* ---- callbacks ---- */
 
+static void on_callback_done(void *arg, const char *id, bool delivered, int attempts,
+                             const char *why)
+{
+    (void)arg;
+    if (delivered)
+        log_msg(LOG_INFO, "async: callback of %s delivered (attempt %d)", id, attempts);
+    else
+        log_msg(LOG_WARN, "async: callback of %s not delivered after %d attempt(s): %s", id,
+                attempts, why ? why : "?");
+}
+
 void async_final_written(async_t *a, redisContext **c, const char *id)
 {
-    (void)a;
-    (void)c;
-    (void)id;
+    async_view_t v;
+    cJSON *root, *data;
+    char *body;
+    int rc;
+
+    if (!*c)
+        return;
+    rc = async_store_get(&a->st, *c, id, &v);
+    if (rc == -EIO) {
+        redisFree(*c);
+        *c = NULL;
+    }
+    if (rc != 0)
+        return;
+    if (v.callback_url && (root = cJSON_CreateObject()) != NULL) {
+        /* The body is the GET answer of the submission in its final state. */
+        cJSON_AddTrueToObject(root, "success");
+        if ((data = async_view_json(id, &v)) != NULL)
+            cJSON_AddItemToObject(root, "data", data);
+        body = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        rc = body
+                 ? callback_post(a->cb, v.callback_url, id, body, strlen(body), on_callback_done, a)
+                 : -ENOMEM;
+        if (rc != 0)
+            log_msg(LOG_WARN, "async: callback of %s not queued: %s", id, strerror(-rc));
+        free(body);
+    }
+    async_view_free(&v);
 }
 
 /* ---- metrics ---- */
@@ -708,14 +783,15 @@ void async_render_metrics(async_t *a, FILE *f)
                 "# TYPE codegate_async_queue_depth gauge\ncodegate_async_queue_depth %lld\n"
                 "# HELP codegate_async_delayed Retries waiting for their backoff.\n"
                 "# TYPE codegate_async_delayed gauge\ncodegate_async_delayed %lld\n"
-                "# HELP codegate_async_oldest_queued_seconds Age of the oldest queued "
+                "# HELP codegate_async_oldest_age_seconds Age of the oldest queued "
                 "submission.\n"
-                "# TYPE codegate_async_oldest_queued_seconds gauge\n"
-                "codegate_async_oldest_queued_seconds %.3f\n"
+                "# TYPE codegate_async_oldest_age_seconds gauge\n"
+                "codegate_async_oldest_age_seconds %.3f\n"
                 "# HELP codegate_async_taken Submissions taken by a gateway (all gateways).\n"
                 "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
-                "# HELP codegate_async_dead_letters Dead letters kept.\n"
-                "# TYPE codegate_async_dead_letters gauge\ncodegate_async_dead_letters %lld\n",
+                "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
+                "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
+                "%lld\n",
                 s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
     }
     fprintf(f,
@@ -741,9 +817,9 @@ void async_render_metrics(async_t *a, FILE *f)
             "# HELP codegate_async_retries_total Attempts that failed for the service's own "
             "reasons and were scheduled again.\n"
             "# TYPE codegate_async_retries_total counter\ncodegate_async_retries_total %lld\n"
-            "# HELP codegate_async_dead_lettered_total Submissions this gateway dead-lettered.\n"
-            "# TYPE codegate_async_dead_lettered_total counter\n"
-            "codegate_async_dead_lettered_total %lld\n"
+            "# HELP codegate_async_dead_letters_total Submissions this gateway dead-lettered.\n"
+            "# TYPE codegate_async_dead_letters_total counter\n"
+            "codegate_async_dead_letters_total %lld\n"
             "# HELP codegate_async_claimed_total Submissions claimed from a quiet gateway.\n"
             "# TYPE codegate_async_claimed_total counter\ncodegate_async_claimed_total %lld\n"
             "# HELP codegate_async_handed_back_total Submissions handed back on drain.\n"
@@ -760,4 +836,5 @@ void async_render_metrics(async_t *a, FILE *f)
             (long long)atomic_load(&a->n_claimed), (long long)atomic_load(&a->n_handed_back),
             (long long)atomic_load(&a->n_duplicate_results),
             (long long)atomic_load(&a->n_redis_errors));
+    callback_metrics(a->cb, f);
 }

@@ -3,7 +3,7 @@
  *
  * Lock map of async_t
  *   member                          written by              read by          guarded by
- *   cfg, pool, st, enabled, nworkers  async_new             all              immutable
+ *   cfg, pool, st, enabled, nworkers, cb  async_new         all              immutable
  *   idle[], nidle                   HTTP threads            HTTP threads     mu
  *   workers[]                       async_start/async_stop  main thread      main thread only
  *   stopping, draining              main thread             workers, HTTP    _Atomic
@@ -19,6 +19,7 @@
 
 #include "async.h"
 #include "async_store.h"
+#include "callback.h"
 
 #define ASYNC_IDLE_CONNS 8
 
@@ -28,6 +29,7 @@ struct async {
     async_store_t st;
     bool enabled;
     int nworkers;
+    callback_t *cb; /* callback deliveries (thread-safe API); NULL without Redis */
 
     pthread_mutex_t mu;
     redisContext *idle[ASYNC_IDLE_CONNS];
@@ -48,8 +50,9 @@ struct async {
 void async_note_error(async_t *a, const char *what);
 /* The GET answer's data object for a stored submission: a new cJSON object. */
 cJSON *async_view_json(const char *id, const async_view_t *v);
-/* A submission reached its final state here (written by this gateway): the hook for the
- * callback delivery. c may be replaced (reconnect). */
+/* A submission reached its final state, written by this gateway: when it has a callbackUrl,
+ * its state (the GET answer) is queued for delivery. c is the caller's connection (dropped
+ * and set to NULL when it failed). */
 void async_final_written(async_t *a, redisContext **c, const char *id);
 /* Worker thread body (arg: async_t). */
 void *async_worker_main(void *arg);

@@ -326,10 +326,8 @@ void *async_worker_main(void *arg)
         rc = async_store_move_due(&a->st, c);
         if (rc >= 0)
             rc = next_entry(a, c, &e, &next_claim);
-        if (rc == 1 && !atomic_load(&a->draining))
+        if (rc == 1) /* also when the drain began meanwhile: it waits for running ones */
             rc = run_entry(a, &c, &e);
-        else if (rc == 1) /* taken just as the drain began: hand it back unstarted */
-            rc = 0;
         else if (rc == 0)
             rc = async_store_wait_bell(&a->st, c, 500);
         if (rc == -EIO || (c && c->err)) {

@@ -11,11 +11,13 @@
  * file is logged and the previous keys stay.
  *
  * Teardown on the first SIGTERM/SIGINT: /readyz turns 503 on open connections and the
- * listening socket is closed, so new connections are refused (http_begin_drain); requests in flight
+ * listening socket is closed, so new connections are refused (http_begin_drain); the async
+ * workers stop taking submissions (async_begin_drain); requests and submissions in flight
  * get up to cfg->drain_ms to finish; then whatever is still queued or running fails with 503
- * shutting_down (pool_fail_all) and the handlers answer; then the HTTP server stops, the pool
- * closes its connections, and the runtime stops and removes every executor it created. A second
- * signal skips what is left of the drain. Exit status 0.
+ * shutting_down (pool_fail_all), the handlers answer and the workers hand their submissions
+ * back to the queue (async_stop); then the HTTP server stops, the pool closes its connections,
+ * and the runtime stops and removes every executor it created. A second signal skips what is
+ * left of the drain. Exit status 0.
  */
 #include <errno.h>
 #include <limits.h>
