@@ -71,11 +71,11 @@ OPT = {
 # /metrics names (server/metrics.c).
 MET = {
     "depth": "codegate_async_queue_depth",
-    "oldest": "codegate_async_oldest_queued_seconds",
+    "oldest": "codegate_async_oldest_age_seconds",
     "running": "codegate_async_running",
     "retries": "codegate_async_retries_total",
-    "dead": "codegate_async_dead_lettered_total",
-    "dead_kept": "codegate_async_dead_letters",
+    "dead": "codegate_async_dead_letters_total",
+    "dead_kept": "codegate_async_dead_letters_kept",
     "completed": "codegate_async_completed_total",
 }
 DEAD_LETTERS = "/api/admin/dead-letters"
@@ -302,8 +302,9 @@ def test_submit_wait_result_shape():
     check(st == 200 and doc["success"] is True, "GET ?wait: %s" % st, doc)
     d = doc["data"]
     check(time.time() - t0 < 15, "the long-poll returned when done (%.1fs)" % (time.time() - t0))
-    check(set(d) == {"id", "status", "attempts", "createdAt", "startedAt", "finishedAt", "result"},
-          "submission fields", d)
+    check(set(d) == {"id", "status", "attempts", "createdAt", "startedAt", "finishedAt", "result",
+                     "error"}, "submission fields", d)
+    check(d["error"] is None, "no error when done", d)
     check(d["id"] == sid and d["attempts"] == 1, "id and attempts", d)
     check_result(d, exp, "shape")
     for k in ("createdAt", "startedAt", "finishedAt"):
