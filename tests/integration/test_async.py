@@ -222,6 +222,16 @@ def metrics(g):
     return out
 
 
+def labelled(g, series):
+    """The value of one labelled series of /metrics, e.g. 'x_total{result="ok"}'; None if absent."""
+    import urllib.request
+    with urllib.request.urlopen(g.url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[1])
+    return None
+
+
 def metric(g, key):
     return metrics(g).get(MET[key])
 
@@ -916,10 +926,13 @@ class Receiver:
                     code = 500
                 else:
                     code = 200
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the gateway gave up on this attempt (its timeout)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
@@ -955,7 +968,7 @@ def test_callbacks_signed_retried_not_blocking():
     r = Redis("cb").start()
     g = async_gateway(r, "cb", [OPT["cb_secret"], secret_file, OPT["cb_networks"], "127.0.0.1/32",
                                 OPT["cb_attempts"], "8", OPT["cb_backoff"], "200",
-                                OPT["cb_timeout"], "3000"]).start()
+                                OPT["cb_timeout"], "60000"]).start()
     base = "http://127.0.0.1:%d" % rec.port
     try:
         # A slow receiver first: it holds its delivery for a minute.
@@ -1013,6 +1026,15 @@ def test_callbacks_signed_retried_not_blocking():
         st, doc, _ = submit(g, dict(program("py", "x")[0], callbackUrl="not a url"))
         check(st == 400, "a malformed callbackUrl -> 400", doc)
         check(final(g, slow)["status"] == "done", "the slow receiver's submission is done")
+        # The slow receiver answers at last: one attempt, delivered. Every delivery is counted:
+        # 1 slow + 3 + 6 delivered, the redirect failed.
+        rec.stop_slow.set()
+        deadline = time.time() + 30
+        while time.time() < deadline and (labelled(g, 'codegate_callbacks_total{result="delivered"}') or 0) < 10:
+            time.sleep(0.1)
+        check(len(rec.on("/slow")) == 1, "the slow delivery was one attempt")
+        check(labelled(g, 'codegate_callbacks_total{result="delivered"}') == 10, "10 delivered")
+        check(labelled(g, 'codegate_callbacks_total{result="failed"}') == 1, "1 failed (the redirect)")
     finally:
         rec.close()
         g.stop()
