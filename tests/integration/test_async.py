@@ -1042,6 +1042,21 @@ def test_callbacks_signed_retried_not_blocking():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_no_sanitizer_reports():
+    """Every gateway log of this run (restarts included; sanitizer builds report there)."""
+    import glob
+    bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+    logs = glob.glob(os.path.join(BUILD, "test-logs", "gateway-*-%d-*.log" % os.getpid()))
+    check(logs, "the gateways' logs are found")
+    found = {}
+    for path in logs:
+        with open(path, "rb") as f:
+            lines = [l for l in f.read().decode("utf-8", "replace").splitlines() if any(b in l for b in bad)]
+        if lines:
+            found[os.path.basename(path)] = lines[:5]
+    check(not found, "sanitizer reports: %s" % found)
+
+
 # ---------------------------------------------------------------------------------------------
 
 def main():
@@ -1075,6 +1090,7 @@ def main():
     r.run(test_two_gateways_share_one_redis, timeout=300)
     r.run(test_redis_restart_loses_nothing, timeout=300)
     r.run(test_500_submissions_three_kill9, timeout=600)
+    r.run(test_no_sanitizer_reports)
     return r.finish()
 
 
