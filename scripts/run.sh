@@ -30,7 +30,8 @@ read -r -a args <<<"${ARGS:-}"
 if [[ -n "${CODEGATE_REDIS_URL:-}" || " ${args[*]:-} " =~ \ --redis-url[\ =] ]]; then
   exec build/gateway "${args[@]}"
 fi
-if ! build/gateway --help 2>&1 | grep -q -- '--redis-url'; then
+# (The help text is read whole: grep -q closing the pipe early would fail the pipeline.)
+if [[ $(build/gateway --help 2>&1) != *--redis-url* ]]; then
   exec build/gateway "${args[@]}"
 fi
 if ! command -v redis-server >/dev/null 2>&1; then

@@ -46,7 +46,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Runner, check, http  # noqa: E402
+from harness import Gateway, Runner, check, free_port, http  # noqa: E402
 
 BUILD = "build"
 RUNTIME = ["--runtime", "local"]
@@ -837,6 +837,8 @@ def test_two_gateways_share_one_redis():
         if g1.proc.poll() is None:
             g1.stop()
         r.cleanup()
+        # What the killed gateway could not clean up (its restart would have).
+        shutil.rmtree("/run/codegate-%s" % g1.instance, ignore_errors=True)
 
 
 def test_redis_restart_loses_nothing():
@@ -858,6 +860,8 @@ def test_redis_restart_loses_nothing():
         check("redis" in json.dumps(doc).lower(), "the message names Redis", doc)
         st, doc, _ = g.execute({"language": "python", "code": "print(2)"})
         check(st == 200, "sync execute while Redis is down (%s)" % st, doc)
+        st, doc, _ = http("GET", g.url + "/readyz")
+        check(doc["async"] == "unavailable", "/readyz says the queue is unavailable", doc)
         time.sleep(1)
         r.start()
         burst("b", 30)
@@ -1042,6 +1046,73 @@ def test_callbacks_signed_retried_not_blocking():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_make_run_private_redis():
+    """scripts/run.sh (make run) starts a private redis-server for its instance - unix socket in
+    the state directory, AOF with appendfsync always - passes it to the gateway, and stops it
+    after the gateway on SIGTERM; the next start finds what was accepted before."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    port = free_port()
+    instance = "%srun-%d" % (os.environ.get("CODEGATE_TEST_PREFIX", ""), os.getpid())
+    data = tempfile.mkdtemp(prefix="cg-async-run-")
+    env = dict(os.environ, CODEGATE_RUNTIME="local", CODEGATE_REDIS_DATA_DIR=data,
+               ARGS="--port %d --instance %s" % (port, instance))
+    env.pop("CODEGATE_REDIS_URL", None)
+    url = "http://127.0.0.1:%d" % port
+    rundir = "/run/codegate-%s" % instance if os.geteuid() == 0 else None
+
+    def start():
+        log = open(os.path.join(data, "run.out"), "ab")
+        p = subprocess.Popen([os.path.join(root, "scripts", "run.sh")], cwd=root, env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            check(p.poll() is None, "run.sh exited: %s" % open(os.path.join(data, "run.out")).read()[-2000:])
+            try:
+                st, doc, _ = http("GET", url + "/readyz", timeout=2)
+                if st == 200:
+                    return p, doc
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("make run not ready")
+
+    def stop(p):
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(60) == 0, "run.sh exits 0 after SIGTERM")
+
+    p, doc = start()
+    try:
+        check(doc["async"] == "ok", "the async API works out of the box", doc)
+        if rundir:
+            sock = os.path.join(rundir, "redis.sock")
+            check(os.path.exists(sock), "the socket is in the state directory")
+            out = subprocess.run(["redis-cli", "-s", sock, "CONFIG", "GET", "append*"],
+                                 capture_output=True, text=True).stdout.split()
+            conf = dict(zip(out[::2], out[1::2]))
+            check(conf.get("appendonly") == "yes" and conf.get("appendfsync") == "always",
+                  "AOF with fsync always: %s" % conf)
+        body, exp = program("py", "make-run")
+        g = Ctx()
+        g.url = url
+        sid = submit_ok(g, body)
+        check_result(final(g, sid), exp, "make run")
+        redis_pids = subprocess.run(["pgrep", "-f", "redis-server.*%s" % instance],
+                                    capture_output=True, text=True).stdout.split()
+        check(len(redis_pids) == 1, "one private redis-server: %s" % redis_pids)
+    finally:
+        stop(p)
+    check(subprocess.run(["pgrep", "-f", "redis-server.*%s" % instance]).returncode == 1,
+          "the private redis-server stopped with the gateway")
+    check(os.path.isdir(os.path.join(data, "appendonlydir")), "the append-only files are kept")
+    p, doc = start()
+    try:
+        st, doc, _ = http("GET", url + "/api/submissions/" + sid)
+        check(st == 200 and doc["data"]["status"] == "done", "the submission outlived the restart", doc)
+    finally:
+        stop(p)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def test_no_sanitizer_reports():
     """Every gateway log of this run (restarts included; sanitizer builds report there)."""
     import glob
@@ -1090,6 +1161,7 @@ def main():
     r.run(test_two_gateways_share_one_redis, timeout=300)
     r.run(test_redis_restart_loses_nothing, timeout=300)
     r.run(test_500_submissions_three_kill9, timeout=600)
+    r.run(test_make_run_private_redis, timeout=300)
     r.run(test_no_sanitizer_reports)
     return r.finish()
 
