@@ -97,6 +97,7 @@ if [[ $what == all ]]; then
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
+  run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local
   if [[ -x tests/docker/run.sh ]]; then
