@@ -306,6 +306,19 @@ const apikey_t *apikeys_authenticate(apikeys_t *ks, const char *token)
     return found;
 }
 
+const apikey_t *apikeys_find(apikeys_t *ks, const char *name)
+{
+    apikey_t *k;
+
+    if (!apikeys_enabled(ks))
+        return &anonymous;
+    pthread_mutex_lock(&ks->mu);
+    for (k = ks->keys; k && !(k->active && name && !strcmp(k->name, name)); k = k->next)
+        ;
+    pthread_mutex_unlock(&ks->mu);
+    return k;
+}
+
 bool apikeys_is_admin(apikeys_t *ks, const apikey_t *k)
 {
     bool admin;

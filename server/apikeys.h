@@ -60,6 +60,9 @@ const apikey_t *apikeys_authenticate(apikeys_t *ks, const char *token);
 const char *apikeys_bearer(const char *value);
 
 const char *apikey_name(const apikey_t *k);
+/* The active key named name (asynchronous submissions run under the key that made them), or
+ * NULL; the anonymous entry when keys are disabled. */
+const apikey_t *apikeys_find(apikeys_t *ks, const char *name);
 /* The key has admin=1 (false for the anonymous entry and for keys removed by a reload). */
 bool apikeys_is_admin(apikeys_t *ks, const apikey_t *k);
 

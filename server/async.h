@@ -42,9 +42,13 @@
  *   after it finished (default 24 h). The source is deleted at once when done or cancelled; a
  *   failed one keeps it until it expires so that it can be re-queued. Idempotency keys live
  *   24 h, per API key name.
+ * - Quotas: a submission is accepted under the per-minute quota of its key (the front door,
+ *   one request per POST, a batch counts one); it runs under the key's concurrent=N quota: a
+ *   worker that finds the key's places taken hands the submission back (queued again after
+ *   250 ms, not an attempt).
  * - Visibility: with API keys, a submission is visible (GET, DELETE) only to the key that
- *   made it (404 to others). The admin endpoints need a key with admin=1 in the keys file;
- *   without a keys file, only loopback clients.
+ *   made it (404 to others) or to an admin key. The admin endpoints need a key with admin=1
+ *   in the keys file; without a keys file, only loopback clients.
  * - Drain (SIGTERM): workers stop taking; submissions running finish within --drain-ms; those
  *   still running at the end are handed back (queued again at once, the attempt not counted;
  *   if Redis cannot be reached they stay unacknowledged and are claimed after the visibility
@@ -62,6 +66,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "apikeys.h"
 #include "config.h"
 #include "pool.h"
 
@@ -87,7 +92,7 @@ typedef struct {
 
 /* Never NULL but on out of memory or a bad URL (err). Without cfg->redis_url: an async_t
  * that answers 503 to everything. */
-async_t *async_new(const config_t *cfg, pool_t *pool, char *err, size_t errlen);
+async_t *async_new(const config_t *cfg, pool_t *pool, apikeys_t *keys, char *err, size_t errlen);
 /* Starts the worker threads (none without Redis). 0 or -errno. */
 int async_start(async_t *a);
 bool async_enabled(const async_t *a);

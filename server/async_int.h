@@ -26,6 +26,7 @@
 struct async {
     const config_t *cfg;
     pool_t *pool;
+    apikeys_t *keys; /* thread-safe; the concurrent-run quota of a submission's key */
     async_store_t st;
     bool enabled;
     int nworkers;
@@ -42,10 +43,22 @@ struct async {
     atomic_bool stopping, draining, redis_ok;
 
     atomic_int running, waiters;
+    _Atomic int64_t next_prune; /* monotonic ms: when a worker next prunes stale consumers */
     atomic_llong n_submitted, n_done, n_failed, n_cancelled, n_retries, n_dead, n_claimed,
-        n_handed_back, n_redis_errors, n_duplicate_results;
+        n_handed_back, n_throttled, n_redis_errors, n_duplicate_results;
 };
 
+/* HTTP side (async.c): a Redis connection from the idle pool or a new one (NULL: err says
+ * why, noted); give it back after use (freed when rc is -EIO or it failed). */
+redisContext *async_borrow(async_t *a, char *err, size_t errlen);
+void async_give_back(async_t *a, redisContext *c, int rc);
+/* Answers: an error (503s get Retry-After), 503 async_unavailable (not configured, or Redis
+ * unreachable for `why`), a failed Redis operation, and success with a data object (taken). */
+void async_answer_error(async_answer_t *ans, int status, const char *code, const char *msg,
+                        cJSON *details);
+void async_unavailable(async_t *a, async_answer_t *ans, const char *why);
+void async_redis_failed(async_t *a, async_answer_t *ans, int rc);
+void async_answer_data(async_answer_t *ans, int status, cJSON *data);
 /* Remembers a Redis failure (for /readyz and the 503 message). */
 void async_note_error(async_t *a, const char *what);
 /* The GET answer's data object for a stored submission: a new cJSON object. */

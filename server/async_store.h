@@ -94,6 +94,7 @@ typedef struct {
     char fk[ASYNC_FKEY_MAX + 1];
     char entry[48]; /* stream entry id */
     bool claimed;   /* taken from another consumer after the visibility timeout */
+    char owner[72]; /* the API key name that submitted it (set by async_store_start) */
 } async_entry_t;
 
 /* Takes the next new entry for this consumer, trying the fairness keys in the rotation after
@@ -104,12 +105,12 @@ int async_store_claim(const async_store_t *st, redisContext *c, int min_idle_ms,
 /* Renews this consumer's claim on e (resets its idle time). 0 or < 0. */
 int async_store_heartbeat(const async_store_t *st, redisContext *c, const async_entry_t *e);
 
-/* Starts an attempt: */
+/* Starts an attempt (fills e->owner): */
 #define ASYNC_START_RUN 1       /* running: *body (malloc'ed) and *attempt set */
 #define ASYNC_START_SKIP 2      /* gone or final already (entry ACKed) */
 #define ASYNC_START_EXHAUSTED 3 /* max_attempts reached: the caller dead-letters it */
-int async_store_start(const async_store_t *st, redisContext *c, const async_entry_t *e,
-                      int max_attempts, char **body, int *attempt);
+int async_store_start(const async_store_t *st, redisContext *c, async_entry_t *e, int max_attempts,
+                      char **body, int *attempt);
 
 /* The final outcome (status "done" with result, "failed" with code/message; dead: also a
  * dead letter). ACKs e (may be NULL). 1 written, 0 it was final already, < 0. */
@@ -131,6 +132,10 @@ cJSON *async_store_dead_list(const async_store_t *st, redisContext *c, int limit
 /* Re-queues a dead-lettered submission (attempts from 0). 0, -ENOENT, -EBUSY (not a dead
  * letter), < 0. */
 int async_store_requeue(const async_store_t *st, redisContext *c, const char *id);
+
+/* Deletes the consumers (stopped gateways: a name has the pid) that hold no entry and were
+ * idle longer than min_idle_ms. Number deleted, < 0. */
+int async_store_prune_consumers(const async_store_t *st, redisContext *c, int min_idle_ms);
 
 typedef struct {
     long long queued, running, delayed, dead;

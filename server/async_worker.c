@@ -38,10 +38,15 @@
 /* Margin on top of the run limits before a worker gives up waiting for the pool (as for the
  * synchronous handler: http.c). */
 #define WAIT_MARGIN_MS 15000
+/* A submission whose API key has all its concurrent runs taken waits this long, queued. */
+#define THROTTLE_MS 250
+/* Consumers of stopped gateways (none pending, idle this long) are deleted every so often. */
+#define PRUNE_IDLE_MS (60 * 60 * 1000)
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 /* What one attempt came to. */
 typedef struct {
-    enum { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_HANDBACK } kind;
+    enum { OUT_DONE, OUT_FAILED, OUT_RETRY, OUT_HANDBACK, OUT_THROTTLED } kind;
     char *result; /* OUT_DONE: the data object's JSON */
     char code[32];
     char message[256];
@@ -66,7 +71,8 @@ static redisContext *connect_retry(async_t *a)
     while (!atomic_load(&a->stopping)) {
         redisContext *c = async_store_connect(&a->st, 2000, err, sizeof err);
         if (c) {
-            atomic_store(&a->redis_ok, true);
+            if (!atomic_exchange(&a->redis_ok, true))
+                log_msg(LOG_INFO, "async: Redis reachable again");
             return c;
         }
         async_note_error(a, err);
@@ -232,12 +238,18 @@ static int write_outcome(async_t *a, redisContext *c, const async_entry_t *e, in
         if (rc == 1)
             atomic_fetch_add(&a->n_handed_back, 1);
         return rc < 0 ? rc : 0;
+    case OUT_THROTTLED:
+        rc = async_store_retry(&a->st, c, e, async_epoch_ms() + THROTTLE_MS, o->code, o->message,
+                               true);
+        if (rc == 1)
+            atomic_fetch_add(&a->n_throttled, 1);
+        return rc < 0 ? rc : 0;
     }
     return 0;
 }
 
 /* One taken entry, from start to its outcome written. < 0 only for -EIO with *c dropped. */
-static int run_entry(async_t *a, redisContext **c, const async_entry_t *e)
+static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
 {
     outcome_t o;
     char *body = NULL;
@@ -264,8 +276,19 @@ static int run_entry(async_t *a, redisContext **c, const async_entry_t *e)
         }
         return rc < 0 ? rc : 0;
     }
+    /* The key's concurrent-run quota, as for /api/code/execute: when its places are taken,
+     * the submission goes back to the queue for a moment (not an attempt). */
+    const apikey_t *k = apikeys_find(a->keys, e->owner);
+    apikey_quota_t q;
+    bool acquired = k && apikeys_acquire(a->keys, k, &q) == 0;
     atomic_fetch_add(&a->running, 1);
-    run_job(a, c, e, body, &o);
+    if (k && !acquired) {
+        set_out(&o, OUT_THROTTLED, "concurrency_limited", "the API key's runs are all taken");
+    } else {
+        run_job(a, c, e, body, &o);
+        if (acquired)
+            apikeys_release(a->keys, k);
+    }
     free(body);
     /* The outcome must reach Redis: retry the write until it does or the gateway stops (then
      * the entry stays pending and is claimed elsewhere). */
@@ -303,6 +326,11 @@ static int next_entry(async_t *a, redisContext *c, async_entry_t *e, int64_t *ne
     }
     if (rc != 0 || cg_now_ms() < *next_claim)
         return rc;
+    /* Now and then (one worker of the gateway), forget the consumers of stopped gateways. */
+    int64_t due = atomic_load(&a->next_prune), now = cg_now_ms();
+    if (now >= due && atomic_compare_exchange_strong(&a->next_prune, &due, now + PRUNE_EVERY_MS) &&
+        async_store_prune_consumers(&a->st, c, PRUNE_IDLE_MS) == -EIO)
+        return -EIO;
     *next_claim = cg_now_ms() + a->cfg->async_visibility_ms / 2;
     rc = async_store_claim(&a->st, c, a->cfg->async_visibility_ms, e);
     if (rc == 1) {

@@ -359,7 +359,7 @@ static int send_async(http_t *h, const struct _u_request *req, struct _u_respons
     if (ans->retry_after)
         u_map_put(resp->map_header, "Retry-After", "1");
     if (ans->code)
-        frontdoor_note_error(ans->code, "");
+        note_body_error(ans->body); /* the code and message, for the metrics and the 5xx log */
     if (h->cfg->log_requests) {
         cJSON *f = cJSON_CreateObject();
         if (f) {
@@ -399,27 +399,29 @@ static void path_id(const char *path, char *id, size_t len)
     }
 }
 
-/* The wait query parameter of GET (from the full URL): 0..30 seconds; -1 when malformed. */
-static int wait_param(const struct _u_request *req)
+/* A query parameter of the full URL as a whole number, at most max (larger values are cut
+ * to max): def when absent, -1 when malformed. (Parsed here: behind the front door, ulfius
+ * leaves map_url empty.) */
+static int query_int(const struct _u_request *req, const char *name, int def, int max)
 {
     const char *q = req->http_url ? strchr(req->http_url, '?') : NULL;
-    long v = 0;
-    size_t n;
+    size_t n, k = strlen(name);
+    long v = def;
 
     for (q = q ? q + 1 : NULL; q && *q; q += n + (q[n] == '&')) {
         n = strcspn(q, "&");
-        if (strncmp(q, "wait=", 5) != 0)
+        if (n <= k || strncmp(q, name, k) != 0 || q[k] != '=')
             continue;
-        if (n == 5 || n > 5 + 6)
+        if (n == k + 1 || n > k + 1 + 6)
             return -1;
         v = 0;
-        for (size_t i = 5; i < n; i++) {
+        for (size_t i = k + 1; i < n; i++) {
             if (q[i] < '0' || q[i] > '9')
                 return -1;
             v = v * 10 + (q[i] - '0');
         }
     }
-    return v > 30 ? 30 : (int)v;
+    return v > max ? max : (int)v;
 }
 
 static int on_async(http_t *h, const struct _u_request *req, struct _u_response *resp,
@@ -431,7 +433,7 @@ static int on_async(http_t *h, const struct _u_request *req, struct _u_response 
     char addr[64];
     char id[64];
     const char *idem = u_map_get_case(req->map_header, "Idempotency-Key");
-    int ret, wait;
+    int ret, n; /* the wait or limit query parameter */
 
     path_id(req->url_path, id, sizeof id);
     atomic_fetch_add(&h->inflight, 1);
@@ -457,18 +459,23 @@ static int on_async(http_t *h, const struct _u_request *req, struct _u_response 
         async_http_batch(h->async, &who, req->binary_body, req->binary_body_length, idem, &ans);
         break;
     case A_GET:
-        if ((wait = wait_param(req)) < 0) {
+        if ((n = query_int(req, "wait", 0, 30)) < 0) {
             ret = send_error(h, req, resp, 400, "invalid_request",
                              "wait must be a whole number of seconds (at most 30)", NULL);
             goto out;
         }
-        async_http_get(h->async, &who, id, wait, &ans);
+        async_http_get(h->async, &who, id, n, &ans);
         break;
     case A_CANCEL:
         async_http_cancel(h->async, &who, id, &ans);
         break;
     case A_DEAD:
-        async_http_dead_letters(h->async, &who, 100, &ans);
+        if ((n = query_int(req, "limit", 100, 1000)) < 1) {
+            ret = send_error(h, req, resp, 400, "invalid_request",
+                             "limit must be a whole number from 1 to 1000", NULL);
+            goto out;
+        }
+        async_http_dead_letters(h->async, &who, n, &ans);
         break;
     case A_REQUEUE:
         async_http_requeue(h->async, &who, id, &ans);

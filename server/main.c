@@ -230,7 +230,7 @@ int main(int argc, char **argv)
         session_auth_t auth = {key_of, key_acquire, key_release, keys};
         session_hub_set_auth(hub, &auth);
     }
-    async = async_new(&g_cfg, pool, err, sizeof err);
+    async = async_new(&g_cfg, pool, keys, err, sizeof err);
     if (!async) {
         log_msg(LOG_ERROR, "%s", err);
         goto out;

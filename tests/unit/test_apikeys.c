@@ -120,6 +120,8 @@ static void test_bad_files(void **state)
         "bad/name " KEY_A "\n",       /* name characters */
         "a " KEY_A " rpm=x\n",        /* limit syntax */
         "a " KEY_A " burst=3\n",      /* unknown limit */
+        "a " KEY_A " admin=2\n",      /* admin is 0 or 1 */
+        "a " KEY_A " admin\n",        /* admin needs its value */
         "a " KEY_A "\nb " KEY_A "\n", /* duplicate key */
         "a " KEY_A "\na " KEY_B "\n", /* duplicate name */
     };
@@ -210,6 +212,39 @@ static void test_reload(void **state)
     apikeys_free(ks);
 }
 
+/* admin=1 opens the admin endpoints (async dead letters); the anonymous entry never has it;
+ * a reload that drops the attribute or the key takes it away. */
+static void test_admin(void **state)
+{
+    (void)state;
+    char err[256];
+    apikeys_t *ks = load("ops " KEY_A " admin=1\nuser " KEY_B " rpm=5 admin=0\n");
+    const apikey_t *ops = apikeys_authenticate(ks, KEY_A), *user = apikeys_authenticate(ks, KEY_B);
+    apikeys_t *open_ks = apikeys_new("", err, sizeof err);
+
+    assert_true(apikeys_is_admin(ks, ops));
+    assert_false(apikeys_is_admin(ks, user));
+    /* Found by name (an async submission runs under the key that made it). */
+    assert_ptr_equal(apikeys_find(ks, "ops"), ops);
+    assert_ptr_equal(apikeys_find(ks, "user"), user);
+    assert_null(apikeys_find(ks, "nobody"));
+    assert_null(apikeys_find(ks, NULL));
+    assert_string_equal(apikey_name(apikeys_find(open_ks, "whoever")), "anonymous");
+    assert_false(apikeys_is_admin(open_ks, apikeys_authenticate(open_ks, NULL)));
+    write_file("ops " KEY_A "\n");
+    assert_int_equal(apikeys_reload(ks, err, sizeof err), 0);
+    assert_false(apikeys_is_admin(ks, ops));
+    write_file("ops " KEY_A " admin=1\n");
+    assert_int_equal(apikeys_reload(ks, err, sizeof err), 0);
+    assert_true(apikeys_is_admin(ks, ops));
+    write_file("other " KEY_B " admin=1\n");
+    assert_int_equal(apikeys_reload(ks, err, sizeof err), 0);
+    assert_false(apikeys_is_admin(ks, ops)); /* removed from the file */
+    assert_null(apikeys_find(ks, "ops"));
+    apikeys_free(open_ks);
+    apikeys_free(ks);
+}
+
 static void test_metrics_names_not_keys(void **state)
 {
     (void)state;
@@ -245,6 +280,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_names_not_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

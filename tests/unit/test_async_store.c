@@ -141,6 +141,7 @@ static void take_start(async_store_t *s, redisContext *cc, const char *id, async
     assert_int_equal(async_store_start(s, cc, e, 5, &body, &attempt), ASYNC_START_RUN);
     assert_int_equal(attempt, want_attempt);
     assert_non_null(strstr(body, "print(1)"));
+    assert_true(e->owner[0] != '\0'); /* the key it runs under (quotas) */
     free(body);
 }
 
@@ -153,6 +154,7 @@ static void test_submit_get(void **state)
     (void)state;
     submit("alice", "alice", NULL, id);
     assert_int_equal(async_store_get(&st, c, id, &v), 0);
+    assert_string_equal(v.fk, "alice");
     assert_string_equal(v.status, "queued");
     assert_int_equal(v.attempts, 0);
     assert_string_equal(v.owner, "alice");
@@ -438,6 +440,37 @@ static void test_stats(void **state)
     assert_int_equal(s.dead, 0);
 }
 
+/* Consumers of stopped gateways are forgotten once idle and empty; never one that holds an
+ * entry, never the caller. */
+static void test_prune_consumers(void **state)
+{
+    char id[ASYNC_ID_LEN + 1], id2[ASYNC_ID_LEN + 1], last[ASYNC_FKEY_MAX + 1] = "";
+    async_entry_t e;
+    async_store_t st3;
+    redisContext *c3;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(async_store_init(&st3, url, "t", "gw-c", 60, err, sizeof err), 0);
+    c3 = async_store_connect(&st3, 500, err, sizeof err);
+    assert_non_null(c3);
+    submit("k", "o", NULL, id);
+    submit("k", "o", NULL, id2);
+    take_start(&st, c, id, &e, 1);                             /* gw-a holds one */
+    assert_int_equal(async_store_take(&st3, c3, last, &e), 1); /* gw-c takes and finishes */
+    assert_int_equal(async_store_finish(&st3, c3, e.id, &e, "done", "{}", "", "", false), 1);
+    assert_int_equal(async_store_take(&st2, c2, last, &e), 0); /* gw-b: nothing to take */
+    sleep_ms(150);
+    assert_int_equal(async_store_prune_consumers(&st2, c2, 100), 1); /* gw-c; not gw-a, gw-b */
+    assert_int_equal(async_store_prune_consumers(&st2, c2, 100), 0);
+    redisReply *r = redisCommand(c, "XINFO CONSUMERS t:q:k workers");
+    assert_non_null(r);
+    assert_int_equal(r->elements, 1); /* gw-a, holding its entry */
+    assert_non_null(strstr(r->element[0]->element[1]->str, "gw-a"));
+    freeReplyObject(r);
+    redisFree(c3);
+}
+
 static void test_connect_errors(void **state)
 {
     async_store_t bad;
@@ -469,6 +502,7 @@ int main(void)
         T(test_claim_quiet_consumer),
         T(test_fair_rotation),
         T(test_stats),
+        T(test_prune_consumers),
         T(test_connect_errors),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);

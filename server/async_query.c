@@ -1,0 +1,373 @@
+/*
+ * async_query.c - the read side of the asynchronous API: a submission's state (GET with the
+ * long-poll), cancel, the dead-letter admin endpoints, the callback of a final state, and the
+ * metrics (see async.h; the submit side and the life cycle are in async.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "async_int.h"
+#include "cg_util.h"
+#include "log.h"
+#include "response.h"
+
+#define WAIT_POLL_MS 200
+
+/* ---- status ---- */
+
+static void add_time(cJSON *o, const char *name, int64_t ms)
+{
+    char iso[40];
+
+    if (ms <= 0) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    async_iso_time(ms, iso, sizeof iso);
+    cJSON_AddStringToObject(o, name, iso);
+}
+
+cJSON *async_view_json(const char *id, const async_view_t *v)
+{
+    cJSON *d = cJSON_CreateObject(), *res;
+    bool failed = !strcmp(v->status, "failed");
+
+    if (!d)
+        return NULL;
+    cJSON_AddStringToObject(d, "id", id);
+    cJSON_AddStringToObject(d, "status", v->status);
+    cJSON_AddNumberToObject(d, "attempts", v->attempts);
+    add_time(d, "createdAt", v->created);
+    add_time(d, "startedAt", v->started);
+    add_time(d, "finishedAt", v->finished);
+    res = v->result && !strcmp(v->status, "done") ? cJSON_Parse(v->result) : NULL;
+    if (res)
+        cJSON_AddItemToObject(d, "result", res);
+    else
+        cJSON_AddNullToObject(d, "result");
+    /* error: why it failed (null unless failed); lastError: a queued one's failed attempt (a
+     * retry is waiting for its backoff). */
+    if (failed) {
+        cJSON *e = cJSON_AddObjectToObject(d, "error");
+        cJSON_AddStringToObject(e, "code", v->error_code ? v->error_code : "internal_error");
+        cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
+    } else {
+        cJSON_AddNullToObject(d, "error");
+    }
+    if (v->error_code && !strcmp(v->status, "queued")) {
+        cJSON *e = cJSON_AddObjectToObject(d, "lastError");
+        cJSON_AddStringToObject(e, "code", v->error_code);
+        cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
+    }
+    return d;
+}
+
+/* Reads id for who: 0, -ENOENT (unknown, expired or another key's), < 0. */
+static int read_view(async_t *a, redisContext *c, const async_caller_t *who, const char *id,
+                     async_view_t *v)
+{
+    int rc = async_store_get(&a->st, c, id, v);
+
+    if (rc == 0 && who->owner && v->owner && strcmp(v->owner, who->owner) != 0 && !who->admin) {
+        async_view_free(v);
+        return -ENOENT;
+    }
+    return rc;
+}
+
+static void not_found(async_answer_t *ans, const char *id)
+{
+    char msg[128];
+
+    snprintf(msg, sizeof msg, "no submission %s (unknown, or expired)", id);
+    async_answer_error(ans, 404, "not_found", msg, NULL);
+}
+
+static bool bad_id(async_answer_t *ans, const char *id)
+{
+    if (async_id_ok(id))
+        return false;
+    async_answer_error(ans, 400, "invalid_id",
+                       "a submission id is 32 characters of [0-9a-f], as POST /api/submissions "
+                       "answered",
+                       NULL);
+    return true;
+}
+
+void async_http_get(async_t *a, const async_caller_t *who, const char *id, int wait_s,
+                    async_answer_t *ans)
+{
+    char err[256];
+    redisContext *c;
+    async_view_t v;
+    int rc;
+    int64_t deadline = cg_now_ms() + (int64_t)wait_s * 1000;
+    bool waiting = false;
+
+    memset(ans, 0, sizeof *ans);
+    if (!a->enabled)
+        return async_unavailable(a, ans, "");
+    if (bad_id(ans, id))
+        return;
+    if (!(c = async_borrow(a, err, sizeof err)))
+        return async_unavailable(a, ans, err);
+    if (wait_s > 0 && atomic_fetch_add(&a->waiters, 1) < a->cfg->async_max_waiters)
+        waiting = true;
+    else if (wait_s > 0)
+        atomic_fetch_sub(&a->waiters, 1); /* over the cap: answer at once */
+    for (;;) {
+        rc = read_view(a, c, who, id, &v);
+        if (rc != 0 || !waiting || async_status_final(v.status) || cg_now_ms() >= deadline ||
+            atomic_load(&a->draining))
+            break;
+        async_view_free(&v);
+        /* Polling Redis: the outcome may be written by any gateway. */
+        struct timespec ts = {0, WAIT_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (waiting)
+        atomic_fetch_sub(&a->waiters, 1);
+    async_give_back(a, c, rc);
+    if (rc == -ENOENT)
+        return not_found(ans, id);
+    if (rc < 0)
+        return async_redis_failed(a, ans, rc);
+    async_answer_data(ans, 200, async_view_json(id, &v));
+    async_view_free(&v);
+}
+
+void async_http_cancel(async_t *a, const async_caller_t *who, const char *id, async_answer_t *ans)
+{
+    char err[256], status[16], msg[160];
+    redisContext *c;
+    int rc;
+
+    memset(ans, 0, sizeof *ans);
+    if (!a->enabled)
+        return async_unavailable(a, ans, "");
+    if (bad_id(ans, id))
+        return;
+    if (!(c = async_borrow(a, err, sizeof err)))
+        return async_unavailable(a, ans, err);
+    rc = async_store_cancel(&a->st, c, id, who->admin ? NULL : who->owner, status);
+    if (rc == 0)
+        async_final_written(a, &c, id); /* cancelled is a final state: its callback */
+    async_give_back(a, c, rc);
+    if (rc == -ENOENT)
+        return not_found(ans, id);
+    if (rc == -EBUSY) {
+        snprintf(msg, sizeof msg, "submission %s is %s: only a queued submission can be cancelled",
+                 id, status);
+        return async_answer_error(ans, 409, "not_cancellable", msg, NULL);
+    }
+    if (rc < 0)
+        return async_redis_failed(a, ans, rc);
+    atomic_fetch_add(&a->n_cancelled, 1);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "id", id);
+    cJSON_AddStringToObject(d, "status", "cancelled");
+    async_answer_data(ans, 200, d);
+}
+
+/* ---- admin ---- */
+
+static bool not_admin(const async_caller_t *who, async_answer_t *ans)
+{
+    if (who->admin)
+        return false;
+    async_answer_error(
+        ans, 403, "forbidden",
+        "the admin endpoints need an API key with admin=1 (or, without a keys file, a "
+        "client on loopback)",
+        NULL);
+    return true;
+}
+
+void async_http_dead_letters(async_t *a, const async_caller_t *who, int limit, async_answer_t *ans)
+{
+    char err[256];
+    redisContext *c;
+    int rc = 0;
+    cJSON *list, *d;
+
+    memset(ans, 0, sizeof *ans);
+    if (not_admin(who, ans))
+        return;
+    if (!a->enabled)
+        return async_unavailable(a, ans, "");
+    if (!(c = async_borrow(a, err, sizeof err)))
+        return async_unavailable(a, ans, err);
+    list = async_store_dead_list(&a->st, c, limit, &rc);
+    async_give_back(a, c, rc);
+    if (!list)
+        return async_redis_failed(a, ans, rc);
+    d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "count", cJSON_GetArraySize(list));
+    cJSON_AddItemToObject(d, "deadLetters", list);
+    async_answer_data(ans, 200, d);
+}
+
+void async_http_requeue(async_t *a, const async_caller_t *who, const char *id, async_answer_t *ans)
+{
+    char err[256], msg[160];
+    redisContext *c;
+    int rc;
+
+    memset(ans, 0, sizeof *ans);
+    if (not_admin(who, ans))
+        return;
+    if (!a->enabled)
+        return async_unavailable(a, ans, "");
+    if (bad_id(ans, id))
+        return;
+    if (!(c = async_borrow(a, err, sizeof err)))
+        return async_unavailable(a, ans, err);
+    rc = async_store_requeue(&a->st, c, id);
+    async_give_back(a, c, rc);
+    if (rc == -ENOENT)
+        return not_found(ans, id);
+    if (rc == -EBUSY) {
+        snprintf(msg, sizeof msg, "submission %s is not a dead letter", id);
+        return async_answer_error(ans, 409, "not_dead_letter", msg, NULL);
+    }
+    if (rc < 0)
+        return async_redis_failed(a, ans, rc);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "id", id);
+    cJSON_AddStringToObject(d, "status", "queued");
+    async_answer_data(ans, 200, d);
+}
+
+/* ---- callbacks ---- */
+
+static void on_callback_done(void *arg, const char *id, bool delivered, int attempts,
+                             const char *why)
+{
+    (void)arg;
+    if (delivered)
+        log_msg(LOG_INFO, "async: callback of %s delivered (attempt %d)", id, attempts);
+    else
+        log_msg(LOG_WARN, "async: callback of %s not delivered after %d attempt(s): %s", id,
+                attempts, why ? why : "?");
+}
+
+void async_final_written(async_t *a, redisContext **c, const char *id)
+{
+    async_view_t v;
+    cJSON *root, *data;
+    char *body;
+    int rc;
+
+    if (!*c)
+        return;
+    rc = async_store_get(&a->st, *c, id, &v);
+    if (rc == -EIO) {
+        redisFree(*c);
+        *c = NULL;
+    }
+    if (rc != 0)
+        return;
+    if (v.callback_url && (root = cJSON_CreateObject()) != NULL) {
+        /* The body is the GET answer of the submission in its final state. */
+        cJSON_AddTrueToObject(root, "success");
+        if ((data = async_view_json(id, &v)) != NULL)
+            cJSON_AddItemToObject(root, "data", data);
+        body = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        rc = body
+                 ? callback_post(a->cb, v.callback_url, id, body, strlen(body), on_callback_done, a)
+                 : -ENOMEM;
+        if (rc != 0)
+            log_msg(LOG_WARN, "async: callback of %s not queued: %s", id, strerror(-rc));
+        free(body);
+    }
+    async_view_free(&v);
+}
+
+/* ---- metrics ---- */
+
+void async_render_metrics(async_t *a, FILE *f)
+{
+    async_stats_t s;
+    char err[256];
+    redisContext *c;
+    int rc = -EIO;
+
+    if (!a || !a->enabled)
+        return;
+    fprintf(f, "# HELP codegate_async_redis_up Whether the submission queue's Redis answers.\n"
+               "# TYPE codegate_async_redis_up gauge\n");
+    if ((c = async_borrow(a, err, sizeof err)) != NULL) {
+        rc = async_store_stats(&a->st, c, &s);
+        async_give_back(a, c, rc);
+    }
+    fprintf(f, "codegate_async_redis_up %d\n", rc == 0);
+    if (rc == 0) {
+        fprintf(f,
+                "# HELP codegate_async_queue_depth Submissions queued (all gateways), retries "
+                "waiting for their backoff included.\n"
+                "# TYPE codegate_async_queue_depth gauge\ncodegate_async_queue_depth %lld\n"
+                "# HELP codegate_async_delayed Retries waiting for their backoff.\n"
+                "# TYPE codegate_async_delayed gauge\ncodegate_async_delayed %lld\n"
+                "# HELP codegate_async_oldest_age_seconds Age of the oldest queued "
+                "submission.\n"
+                "# TYPE codegate_async_oldest_age_seconds gauge\n"
+                "codegate_async_oldest_age_seconds %.3f\n"
+                "# HELP codegate_async_taken Submissions taken by a gateway (all gateways).\n"
+                "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
+                "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
+                "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
+                "%lld\n",
+                s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
+    }
+    fprintf(f,
+            "# HELP codegate_async_running Submissions this gateway is running.\n"
+            "# TYPE codegate_async_running gauge\ncodegate_async_running %d\n"
+            "# HELP codegate_async_waiters Long-poll requests waiting.\n"
+            "# TYPE codegate_async_waiters gauge\ncodegate_async_waiters %d\n",
+            atomic_load(&a->running), atomic_load(&a->waiters));
+    fprintf(f,
+            "# HELP codegate_async_submitted_total Submissions accepted by this gateway.\n"
+            "# TYPE codegate_async_submitted_total counter\n"
+            "codegate_async_submitted_total %lld\n",
+            (long long)atomic_load(&a->n_submitted));
+    fprintf(f,
+            "# HELP codegate_async_completed_total Final states written by this gateway.\n"
+            "# TYPE codegate_async_completed_total counter\n"
+            "codegate_async_completed_total{status=\"done\"} %lld\n"
+            "codegate_async_completed_total{status=\"failed\"} %lld\n"
+            "codegate_async_completed_total{status=\"cancelled\"} %lld\n",
+            (long long)atomic_load(&a->n_done), (long long)atomic_load(&a->n_failed),
+            (long long)atomic_load(&a->n_cancelled));
+    fprintf(f,
+            "# HELP codegate_async_retries_total Attempts that failed for the service's own "
+            "reasons and were scheduled again.\n"
+            "# TYPE codegate_async_retries_total counter\ncodegate_async_retries_total %lld\n"
+            "# HELP codegate_async_dead_letters_total Submissions this gateway dead-lettered.\n"
+            "# TYPE codegate_async_dead_letters_total counter\n"
+            "codegate_async_dead_letters_total %lld\n"
+            "# HELP codegate_async_claimed_total Submissions claimed from a quiet gateway.\n"
+            "# TYPE codegate_async_claimed_total counter\ncodegate_async_claimed_total %lld\n"
+            "# HELP codegate_async_handed_back_total Submissions handed back on drain.\n"
+            "# TYPE codegate_async_handed_back_total counter\n"
+            "codegate_async_handed_back_total %lld\n"
+            "# HELP codegate_async_throttled_total Runs put back because the API key's "
+            "concurrent runs were all taken.\n"
+            "# TYPE codegate_async_throttled_total counter\n"
+            "codegate_async_throttled_total %lld\n"
+            "# HELP codegate_async_duplicate_results_total Runs whose result was not written: "
+            "another run of the same submission had written it.\n"
+            "# TYPE codegate_async_duplicate_results_total counter\n"
+            "codegate_async_duplicate_results_total %lld\n"
+            "# HELP codegate_async_redis_errors_total Redis connections lost.\n"
+            "# TYPE codegate_async_redis_errors_total counter\n"
+            "codegate_async_redis_errors_total %lld\n",
+            (long long)atomic_load(&a->n_retries), (long long)atomic_load(&a->n_dead),
+            (long long)atomic_load(&a->n_claimed), (long long)atomic_load(&a->n_handed_back),
+            (long long)atomic_load(&a->n_throttled),
+            (long long)atomic_load(&a->n_duplicate_results),
+            (long long)atomic_load(&a->n_redis_errors));
+    callback_metrics(a->cb, f);
+}
