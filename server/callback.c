@@ -37,7 +37,6 @@
  */
 #include "callback.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -60,7 +59,6 @@
 
 #define SECRET_MIN 16
 #define SECRET_MAX 4096
-#define URL_MAX 2048
 #define ID_MAX 128
 #define RESPONSE_MAX (64 * 1024) /* response body read and discarded; beyond, the transfer ends */
 #define POLL_MAX_MS 1000
@@ -166,141 +164,10 @@ int callback_sign(const void *secret, size_t secret_len, const char *timestamp, 
     return 0;
 }
 
-/* ---- URLs ---- */
-
-/* A parsed, checked callback URL. */
-typedef struct {
-    char host[256]; /* without brackets */
-    char port[8];
-    char *url; /* normalised, malloc'ed */
-} cb_url_t;
-
-static bool host_chars_ok(const char *h)
-{
-    for (; *h; h++)
-        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != '_')
-            return false;
-    return true;
-}
-
-/* Checks syntax and the host allow list (no DNS). 0 with out filled (out->url to free), or
- * -EINVAL / -EPERM with the reason in why. */
-static int parse_url(const callback_t *cb, const char *url, cb_url_t *out, char *why, size_t whylen)
-{
-    CURLU *u = NULL;
-    char *scheme = NULL, *user = NULL, *pass = NULL, *host = NULL, *port = NULL, *zone = NULL;
-    char *norm = NULL;
-    size_t n = url ? strlen(url) : 0;
-    int rc = -EINVAL;
-    long portnum;
-
-    memset(out, 0, sizeof *out);
-    if (n == 0 || n > URL_MAX) {
-        snprintf(why, whylen, "callbackUrl must be 1 to %d characters", URL_MAX);
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f) {
-            snprintf(why, whylen,
-                     "callbackUrl may contain only printable ASCII without blanks "
-                     "(international names in punycode, xn--)");
-            return -EINVAL;
-        }
-    /* curl forgives "http:///host" and "http:/host"; a callback URL must be plain. */
-    size_t sl = strncasecmp(url, "https://", 8) == 0  ? 8
-                : strncasecmp(url, "http://", 7) == 0 ? 7
-                                                      : 0;
-    if (sl == 0) {
-        snprintf(why, whylen, "callbackUrl must be an absolute http:// or https:// URL");
-        return -EINVAL;
-    }
-    if (url[sl] == '/' || url[sl] == '\\' || url[sl] == '?' || url[sl] == '#' || url[sl] == '\0') {
-        snprintf(why, whylen, "callbackUrl has no host");
-        return -EINVAL;
-    }
-    u = curl_url();
-    if (!u) {
-        snprintf(why, whylen, "out of memory");
-        return -ENOMEM;
-    }
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-        snprintf(why, whylen, "callbackUrl is not a valid absolute URL");
-        goto out;
-    }
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        snprintf(why, whylen, "callbackUrl must use http or https");
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER ||
-        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) != CURLUE_NO_PASSWORD) {
-        snprintf(why, whylen, "callbackUrl must not contain credentials (user@host)");
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
-        snprintf(why, whylen, "callbackUrl must not contain an IPv6 zone");
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0] ||
-        strlen(host) >= sizeof out->host) {
-        snprintf(why, whylen, "callbackUrl has no valid host");
-        goto out;
-    }
-    if (host[0] == '[') {
-        struct in6_addr a6;
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']')
-            goto badhost;
-        memcpy(out->host, host + 1, hl - 2);
-        out->host[hl - 2] = '\0';
-        if (inet_pton(AF_INET6, out->host, &a6) != 1)
-            goto badhost;
-    } else {
-        if (!host_chars_ok(host) || host[0] == '.' || host[0] == '-')
-            goto badhost;
-        snprintf(out->host, sizeof out->host, "%s", host);
-    }
-    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        snprintf(why, whylen, "callbackUrl has no valid port");
-        goto out;
-    }
-    portnum = strtol(port, NULL, 10);
-    if (portnum < 1 || portnum > 65535) {
-        snprintf(why, whylen, "callbackUrl has no valid port (1..65535)");
-        goto out;
-    }
-    snprintf(out->port, sizeof out->port, "%ld", portnum);
-    if (!netpolicy_host_allowed(cb->hosts, out->host)) {
-        snprintf(why, whylen, "callbackUrl host %s is not allowed by --callback-allowed-hosts",
-                 out->host);
-        rc = -EPERM;
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_URL, &norm, 0) != CURLUE_OK || !(out->url = strdup(norm))) {
-        snprintf(why, whylen, "out of memory");
-        rc = -ENOMEM;
-        goto out;
-    }
-    rc = 0;
-    goto out;
-badhost:
-    snprintf(why, whylen, "callbackUrl host is not a valid name or address");
-out:
-    curl_free(scheme);
-    curl_free(user);
-    curl_free(pass);
-    curl_free(host);
-    curl_free(port);
-    curl_free(zone);
-    curl_free(norm);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 int callback_check_url(const callback_t *cb, const char *url, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    cb_url_t u;
+    netpolicy_url_t u;
     int rc, g;
 
     if (!cb || cb->secret_len == 0) {
@@ -309,7 +176,7 @@ int callback_check_url(const callback_t *cb, const char *url, char *why, size_t 
                  "--callback-secret-file: callbacks are only sent signed)");
         return -ENOTSUP;
     }
-    rc = parse_url(cb, url, &u, why, whylen);
+    rc = netpolicy_parse_url(cb->hosts, url, &u, why, whylen);
     if (rc)
         return rc;
     free(u.url);
@@ -321,9 +188,11 @@ int callback_check_url(const callback_t *cb, const char *url, char *why, size_t 
     for (struct addrinfo *a = res; a; a = a->ai_next) {
         char reason[160];
         if (netpolicy_check_addr(&cb->np, a->ai_addr, reason, sizeof reason) != 0) {
+            /* The range, not the address: a client learns nothing of internal DNS. */
+            const char *what = netpolicy_special(a->ai_addr);
             snprintf(why, whylen,
-                     "callbackUrl host %s is refused: %s (see --callback-allow-networks)", u.host,
-                     reason);
+                     "callbackUrl host %s resolves to a %s address, which callbacks may not reach",
+                     u.host, what ? what : "refused");
             rc = -EPERM;
             break;
         }
@@ -451,7 +320,8 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
         return CURL_SOCKET_BAD;
     }
     if (netpolicy_check_addr(&d->cb->np, &a->addr, why, sizeof why) != 0) {
-        snprintf(d->refused, sizeof d->refused, "%s", why);
+        const char *what = netpolicy_special(&a->addr); /* the range only, as at submit */
+        snprintf(d->refused, sizeof d->refused, "%s address", what ? what : "not allowed");
         return CURL_SOCKET_BAD;
     }
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -670,7 +540,7 @@ static void finish_attempt(callback_t *cb, delivery_t *d, CURLcode rc)
 }
 
 /* Starts deliveries while there is room: due retries first, then ready ones in arrival order.
- * Returns the ms until the next retry is due (at most POLL_MAX_MS). */
+ * Returns how long the loop may sleep: until the next retry is due, at most POLL_MAX_MS. */
 static int start_due(callback_t *cb)
 {
     int64_t now = cg_now_ms(), next = POLL_MAX_MS;
@@ -691,7 +561,10 @@ static int start_due(callback_t *cb)
         d->next = NULL;
         start_attempt(cb, d);
     }
-    if (cb->retry && cb->retry->due_ms - now < next)
+    /* When every transfer slot is taken, a due retry waits for one to finish: that wakes the
+     * poll by itself (socket activity or curl's own timer), so do not spin on it. */
+    if (cb->retry && atomic_load(&cb->in_flight) < cb->concurrency &&
+        cb->retry->due_ms - now < next)
         next = cb->retry->due_ms > now ? cb->retry->due_ms - now : 0;
     return (int)next;
 }
@@ -794,7 +667,7 @@ int callback_post(callback_t *cb, const char *url, const char *id, const char *b
                   callback_done_fn done, void *arg)
 {
     char why[160];
-    cb_url_t u;
+    netpolicy_url_t u;
     delivery_t *d;
     int rc;
 
@@ -802,7 +675,7 @@ int callback_post(callback_t *cb, const char *url, const char *id, const char *b
         return -EINVAL;
     if (cb->secret_len == 0)
         return -ENOTSUP;
-    rc = parse_url(cb, url, &u, why, sizeof why);
+    rc = netpolicy_parse_url(cb->hosts, url, &u, why, sizeof why);
     if (rc)
         return rc;
     d = calloc(1, sizeof *d);

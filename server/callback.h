@@ -32,9 +32,10 @@
  * Threads: callback_check_url() and callback_post() may be called from any thread at any time
  * between callback_new() and callback_free(). done() runs on the delivery thread, exactly once
  * per accepted post (also for posts still queued at callback_stop(): delivered=false, why
- * "shutting down"; if the thread was never started, callback_stop's caller runs them); it must
- * not block and must not call callback_stop/free. If callback_post() fails, done() is never
- * called for that post.
+ * "shutting down"; if the thread was never started, callback_stop's caller runs them). done()
+ * holds up every other delivery while it runs: it should return quickly (a short write to
+ * Redis is fine, a wait on anything slow is not) and must not call callback_stop/free. If
+ * callback_post() fails, done() is never called for that post.
  */
 #ifndef CG_CALLBACK_H
 #define CG_CALLBACK_H

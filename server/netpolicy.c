@@ -6,11 +6,16 @@
  * past a rule written for IPv4. The tables follow the IANA special-purpose address registries;
  * beyond them, IPv6 outside 2000::/3 (the only block allocated for global unicast) is refused
  * as reserved, so a future special block is refused until it is looked at.
+ *
+ * URLs are parsed by curl's own URL parser (curl_url), after a stricter first look, and the
+ * URL handed back is curl's normalised form: the host that was checked is the host curl will
+ * resolve, whatever spelling the client used (2130706433, 0x7f.1, upper case).
  */
 #include "netpolicy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -308,4 +313,134 @@ const char *netpolicy_check_patterns(const char *patterns)
         p += k + (p[k] == ',');
     }
     return NULL;
+}
+
+/* ---- URLs ---- */
+
+/* The checks before curl's parser, which forgives more than a callback URL may have
+ * ("http:///host", "http:/host", blanks). 0 or -EINVAL with why. */
+static int url_precheck(const char *url, char *why, size_t whylen)
+{
+    size_t n = url ? strlen(url) : 0, sl;
+
+    if (n == 0 || n > NETPOLICY_URL_MAX) {
+        snprintf(why, whylen, "callbackUrl must be 1 to %d characters", NETPOLICY_URL_MAX);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f) {
+            snprintf(why, whylen,
+                     "callbackUrl may contain only printable ASCII without blanks "
+                     "(international names in punycode, xn--)");
+            return -EINVAL;
+        }
+    sl = strncasecmp(url, "https://", 8) == 0 ? 8 : strncasecmp(url, "http://", 7) == 0 ? 7 : 0;
+    if (sl == 0) {
+        snprintf(why, whylen, "callbackUrl must be an absolute http:// or https:// URL");
+        return -EINVAL;
+    }
+    if (strchr("/\\?#", url[sl])) { /* also the NUL after "http://" */
+        snprintf(why, whylen, "callbackUrl has no host");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Copies curl's host (IPv6 in brackets) into out->host. 0 or -EINVAL. */
+static int take_host(const char *host, netpolicy_url_t *out)
+{
+    size_t hl = strlen(host);
+
+    if (hl == 0 || hl >= sizeof out->host)
+        return -EINVAL;
+    if (host[0] == '[') {
+        struct in6_addr a6;
+        if (hl < 3 || host[hl - 1] != ']')
+            return -EINVAL;
+        memcpy(out->host, host + 1, hl - 2);
+        out->host[hl - 2] = '\0';
+        return inet_pton(AF_INET6, out->host, &a6) == 1 ? 0 : -EINVAL;
+    }
+    if (host[0] == '.' || host[0] == '-')
+        return -EINVAL;
+    for (const char *h = host; *h; h++)
+        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != '_')
+            return -EINVAL;
+    memcpy(out->host, host, hl + 1);
+    return 0;
+}
+
+/* What is wrong with the parts of u, or NULL; fills out->host and out->port. */
+static const char *check_parts(CURLU *u, netpolicy_url_t *out)
+{
+    char *v = NULL;
+    const char *bad = NULL;
+    long port;
+
+    if (curl_url_get(u, CURLUPART_SCHEME, &v, 0) != CURLUE_OK ||
+        (strcmp(v, "http") != 0 && strcmp(v, "https") != 0))
+        bad = "callbackUrl must use http or https";
+    curl_free(v);
+    v = NULL;
+    if (!bad && (curl_url_get(u, CURLUPART_USER, &v, 0) != CURLUE_NO_USER ||
+                 curl_url_get(u, CURLUPART_PASSWORD, &v, 0) != CURLUE_NO_PASSWORD))
+        bad = "callbackUrl must not contain credentials (user@host)";
+    curl_free(v);
+    v = NULL;
+    if (!bad && curl_url_get(u, CURLUPART_ZONEID, &v, 0) == CURLUE_OK)
+        bad = "callbackUrl must not contain an IPv6 zone";
+    curl_free(v);
+    v = NULL;
+    if (!bad && (curl_url_get(u, CURLUPART_HOST, &v, 0) != CURLUE_OK || take_host(v, out) != 0))
+        bad = "callbackUrl host is not a valid name or address";
+    curl_free(v);
+    v = NULL;
+    if (!bad) {
+        port = curl_url_get(u, CURLUPART_PORT, &v, CURLU_DEFAULT_PORT) == CURLUE_OK
+                   ? strtol(v, NULL, 10)
+                   : 0;
+        if (port < 1 || port > 65535)
+            bad = "callbackUrl has no valid port (1..65535)";
+        else
+            snprintf(out->port, sizeof out->port, "%ld", port);
+    }
+    curl_free(v);
+    return bad;
+}
+
+int netpolicy_parse_url(const char *hosts, const char *url, netpolicy_url_t *out, char *why,
+                        size_t whylen)
+{
+    CURLU *u;
+    char *norm = NULL;
+    const char *bad;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = url_precheck(url, why, whylen);
+    if (rc)
+        return rc;
+    u = curl_url();
+    if (!u) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        snprintf(why, whylen, "callbackUrl is not a valid absolute URL");
+        rc = -EINVAL;
+    } else if ((bad = check_parts(u, out)) != NULL) {
+        snprintf(why, whylen, "%s", bad);
+        rc = -EINVAL;
+    } else if (!netpolicy_host_allowed(hosts, out->host)) {
+        snprintf(why, whylen, "callbackUrl host %s is not allowed by --callback-allowed-hosts",
+                 out->host);
+        rc = -EPERM;
+    } else if (curl_url_get(u, CURLUPART_URL, &norm, 0) != CURLUE_OK ||
+               !(out->url = strdup(norm))) {
+        snprintf(why, whylen, "out of memory");
+        rc = -ENOMEM;
+    }
+    curl_free(norm);
+    curl_url_cleanup(u);
+    return rc;
 }

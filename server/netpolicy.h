@@ -15,7 +15,11 @@
  *    global unicast block), IPv4-compatible ::a.b.c.d included, is refused. A network on
  *    the explicit allow list (--callback-allow-networks CIDRs) passes whatever its range.
  *
+ * URLs (netpolicy_parse_url): the syntax rules a callback URL must follow, applied before any
+ * host or address check, so that what is checked is exactly what curl will request.
+ *
  * Ownership: netpolicy_t is a plain value filled by netpolicy_parse_networks(); no resources.
+ * netpolicy_parse_url() hands back a malloc'ed URL the caller frees.
  * Threads: read-only after parsing; every function is pure and may run on any thread.
  */
 #ifndef CG_NETPOLICY_H
@@ -60,5 +64,22 @@ bool netpolicy_host_allowed(const char *patterns, const char *host);
 /* Checks the syntax of a pattern list for the configuration: NULL when fine, else what is
  * wrong. */
 const char *netpolicy_check_patterns(const char *patterns);
+
+#define NETPOLICY_URL_MAX 2048
+
+/* A callback URL taken apart by netpolicy_parse_url. */
+typedef struct {
+    char host[256]; /* a name or an address, without brackets */
+    char port[8];   /* 1..65535, the scheme's default when none was given */
+    char *url;      /* the normalised URL to request; malloc'ed, the caller frees it */
+} netpolicy_url_t;
+
+/* Checks a callback URL without DNS: at most NETPOLICY_URL_MAX printable ASCII characters (an
+ * international name must be given in punycode), "http://" or "https://" followed by a host,
+ * no credentials, no IPv6 zone, a host of [A-Za-z0-9._-] or an IPv6 literal, a port in
+ * 1..65535, and the host allowed by the pattern list hosts. Returns 0 with out filled, or
+ * -EINVAL (syntax), -EPERM (host not allowed), -ENOMEM, with a reason for the client in why. */
+int netpolicy_parse_url(const char *hosts, const char *url, netpolicy_url_t *out, char *why,
+                        size_t whylen);
 
 #endif

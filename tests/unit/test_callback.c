@@ -6,7 +6,8 @@
  * 200, 404 not retried, 500 until the attempts run out, Retry-After honoured, a receiver that
  * never answers times out and is retried while another delivery completes, a redirect not
  * followed, a loopback receiver refused at connect time when its network is not allowed, the
- * concurrency and queue bounds, stop, and the Prometheus text. Includes callback.c to reach
+ * concurrency and queue bounds, stop, the Prometheus text, a proxy in the environment ignored
+ * and a 1 MiB body delivered whole. Includes callback.c to reach
  * backoff_ms().
  */
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,16 +98,17 @@ static void *conn_thread(void *arg)
     conn_arg_t *ca = arg;
     receiver_t *r = ca->r;
     int fd = ca->fd;
-    char buf[16384], *end = NULL;
+    char buf[16384] = "", *end = NULL;
     size_t got = 0;
     free(ca);
 
-    while (got < sizeof buf - 1 && !(end = strstr(buf, "\r\n\r\n"))) {
+    while (!end && got < sizeof buf - 1) {
         ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
         if (n <= 0)
             return NULL;
         got += (size_t)n;
         buf[got] = '\0';
+        end = strstr(buf, "\r\n\r\n");
     }
     if (!end)
         return NULL;
@@ -533,7 +536,9 @@ static void test_url_checks(void **state)
     c = make_cb(SECRET, NULL, 0, err, sizeof err);
     assert_non_null(c);
     assert_int_equal(callback_check_url(c, "http://localhost:8080/", why, sizeof why), -EPERM);
-    assert_non_null(strstr(why, "loopback"));
+    assert_non_null(strstr(why, "resolves to a loopback address"));
+    assert_null(strstr(why, "127.0.0.1")); /* the range, never the internal address */
+    assert_null(strstr(why, "::1"));
     callback_free(c);
 
     /* no secret: refused, never sent unsigned */
@@ -632,6 +637,39 @@ static void test_metrics_text(void **state)
     assert_non_null(strstr(text, "codegate_callbacks_pending 0\n"));
     assert_non_null(strstr(text, "# TYPE codegate_callbacks_pending gauge\n"));
     free(text);
+}
+
+/* A proxy in the environment is not used, and a large body arrives whole and signed. */
+static void test_no_proxy_large_body(void **state)
+{
+    (void)state;
+    size_t n = 1 << 20;
+    char *body = malloc(n + 1), hex[65], expect[80];
+
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)('a' + i % 26);
+    body[0] = '{';
+    body[n - 1] = '}';
+    body[n] = '\0';
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
+    post("/ok", "big-body", body);
+    done_t d = wait_done("big-body");
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("ALL_PROXY");
+    if (!d.delivered)
+        fail_msg("not delivered after %d attempts: %s", d.attempts, d.why);
+    const req_t *q = rx_req("/ok", 0);
+    assert_non_null(q);
+    assert_int_equal(q->len, n);
+    assert_memory_equal(q->body, body, n);
+    assert_int_equal(callback_sign(SECRET, strlen(SECRET), q->timestamp, q->body, q->len, hex), 0);
+    snprintf(expect, sizeof expect, "sha256=%s", hex);
+    assert_string_equal(q->signature, expect);
+    free(body);
 }
 
 static void test_500_then_200(void **state)
@@ -741,6 +779,41 @@ static void test_concurrency_bound(void **state)
     }
 }
 
+/* A retry that comes due while every transfer slot is taken waits without spinning: the
+ * process uses far less CPU than the wall-clock time the wait takes. */
+static void test_saturated_wait_does_not_spin(void **state)
+{
+    (void)state;
+    char err[256], url[128];
+    static const char *const flags[] = {"--callback-allow-networks", "127.0.0.1/32",
+                                        "--callback-concurrency",    "1",
+                                        "--callback-timeout-ms",     "1500",
+                                        "--callback-max-attempts",   "2",
+                                        "--callback-backoff-ms",     "10"};
+    struct rusage r0, r1;
+
+    callback_t *c = make_cb(SECRET, flags, 10, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(callback_start(c), 0);
+    getrusage(RUSAGE_SELF, &r0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/500", rx.port);
+    assert_int_equal(callback_post(c, url, "spin-500", "{}", 2, on_done, NULL), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", rx.port);
+    assert_int_equal(callback_post(c, url, "spin-hang", "{}", 2, on_done, NULL), 0);
+    done_t a = wait_done("spin-500"), b = wait_done("spin-hang");
+    getrusage(RUSAGE_SELF, &r1);
+    assert_int_equal(a.attempts, 2);
+    assert_int_equal(b.attempts, 2);
+    long cpu_ms = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000 +
+                  (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1000 +
+                  (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000 +
+                  (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1000;
+    /* the two timeouts take 3 s of wall clock; a busy loop would burn over 1 s of it */
+    if (cpu_ms > 700)
+        fail_msg("%ld ms of CPU while waiting for a transfer slot", cpu_ms);
+    callback_free(c);
+}
+
 static void test_redirect_not_followed(void **state)
 {
     (void)state;
@@ -845,6 +918,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delivered_and_signed, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_metrics_text, setup_delivery, teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_no_proxy_large_body, setup_delivery,
+                                        teardown_delivery),
         cmocka_unit_test_setup_teardown(test_500_then_200, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_404_not_retried, setup_delivery, teardown_delivery),
         cmocka_unit_test_setup_teardown(test_gives_up, setup_delivery, teardown_delivery),
@@ -852,6 +927,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_receiver_does_not_block, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_concurrency_bound, setup_delivery, teardown_delivery),
+        cmocka_unit_test_setup_teardown(test_saturated_wait_does_not_spin, setup_delivery,
+                                        teardown_delivery),
         cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup_delivery,
                                         teardown_delivery),
         cmocka_unit_test_setup_teardown(test_big_answer_bounded, setup_delivery, teardown_delivery),

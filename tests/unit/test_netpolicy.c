@@ -1,7 +1,8 @@
 /*
  * test_netpolicy.c - the SSRF address policy on a large table of IPv4 and IPv6 addresses
  * (range edges, mapped/NAT64/6to4 forms that carry an IPv4 address), the explicit allow list
- * of networks (parsing, host bits, edges of a CIDR), and the host-name allow list.
+ * of networks (parsing, host bits, edges of a CIDR), the host-name allow list and what the URL
+ * parser hands back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -286,6 +288,41 @@ static void test_host_patterns(void **state)
     assert_non_null(netpolicy_check_patterns("http://a.com"));
 }
 
+/* URL syntax (the full table of refusals is in test_callback's test_url_checks): what the
+ * parser hands back is what curl will request. */
+static void test_parse_url(void **state)
+{
+    (void)state;
+    netpolicy_url_t u;
+    char why[256];
+
+    assert_int_equal(
+        netpolicy_parse_url("*", "HTTP://Hooks.Example.COM/a/b?c=d#frag", &u, why, sizeof why), 0);
+    assert_string_equal(u.host, "Hooks.Example.COM");
+    assert_string_equal(u.port, "80");
+    assert_non_null(strstr(u.url, "http://"));
+    assert_non_null(strstr(u.url, "/a/b?c=d"));
+    free(u.url);
+    assert_int_equal(netpolicy_parse_url("*", "https://[2001:db8::1]:8443/x", &u, why, sizeof why),
+                     0);
+    assert_string_equal(u.host, "2001:db8::1");
+    assert_string_equal(u.port, "8443");
+    free(u.url);
+    assert_int_equal(netpolicy_parse_url("*", "https://example.com", &u, why, sizeof why), 0);
+    assert_string_equal(u.port, "443");
+    free(u.url);
+    assert_int_equal(
+        netpolicy_parse_url("*.example.com", "https://a.example.com/", &u, why, sizeof why), 0);
+    free(u.url);
+    assert_int_equal(
+        netpolicy_parse_url("*.example.com", "https://example.com/", &u, why, sizeof why), -EPERM);
+    assert_null(u.url);
+    assert_int_equal(netpolicy_parse_url("*", "https://a@example.com/", &u, why, sizeof why),
+                     -EINVAL);
+    assert_null(u.url);
+    assert_int_equal(netpolicy_parse_url("*", NULL, &u, why, sizeof why), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allow_networks, setup_alarm, teardown_alarm),
         cmocka_unit_test_setup_teardown(test_bad_networks, setup_alarm, teardown_alarm),
         cmocka_unit_test_setup_teardown(test_host_patterns, setup_alarm, teardown_alarm),
+        cmocka_unit_test_setup_teardown(test_parse_url, setup_alarm, teardown_alarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
