@@ -552,8 +552,9 @@ def test_fairness_per_key():
     tmp = tempfile.mkdtemp(prefix="cg-async-keys-")
     keys = os.path.join(tmp, "keys")
     ka, kb = "alpha-" + os.urandom(12).hex(), "beta-" + os.urandom(12).hex()
+    kops = "ops-" + os.urandom(12).hex()
     with open(keys, "w") as f:
-        f.write("alpha %s\nbeta %s\n" % (ka, kb))
+        f.write("alpha %s\nbeta %s\nops %s admin=1\n" % (ka, kb, kops))
     g = async_gateway(r, "fair", [OPT["workers"], "2", "--api-keys-file", keys]).start()
     try:
         st, doc, _ = submit(g, program("py", "nokey")[0])
@@ -572,6 +573,25 @@ def test_fairness_per_key():
         g.key = ka
         st, doc, _ = get(g, beta)
         check(st == 404, "another key's submission is not visible (%s)" % st, doc)
+        st, doc, _ = http("DELETE", g.url + "/api/submissions/" + beta, headers=auth(g))
+        check(st == 404, "nor cancellable by it (%s)" % st, doc)
+        # Idempotency keys are per API key: the same header under another key is another id.
+        idem = "fair-idem-%d" % os.getpid()
+        a1 = submit(g, program("py", "idem-a")[0], idem)[1]["data"]["id"]
+        g.key = kb
+        b1 = submit(g, program("py", "idem-b")[0], idem)[1]["data"]["id"]
+        check(a1 != b1, "the same Idempotency-Key under two API keys: two submissions")
+        # The admin endpoints: a key with admin=1 only.
+        st, doc, _ = http("GET", g.url + DEAD_LETTERS, headers=auth(g))
+        check(st == 403, "dead letters refused to a key without admin=1 (%s)" % st, doc)
+        st, doc, _ = http("GET", g.url + DEAD_LETTERS)
+        check(st == 401, "and without a key (%s)" % st, doc)
+        g.key = kops
+        st, doc, _ = http("GET", g.url + DEAD_LETTERS, headers=auth(g))
+        check(st == 200 and doc["data"]["count"] == 0, "an admin key lists them (%s)" % st, doc)
+        st, doc, _ = get(g, beta)
+        check(st == 200 and doc["data"]["id"] == beta, "an admin key reads any submission (%s)" % st, doc)
+        g.key = ka
         after = 0
         for sid in alpha:
             d = final(g, sid, timeout=120)
@@ -1046,6 +1066,41 @@ def test_callbacks_signed_retried_not_blocking():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_drain_hands_back():
+    """SIGTERM: the gateway takes nothing new, lets its runs go on for --drain-ms, then hands
+    what still runs back to the queue (not an attempt) and exits 0; the next gateway runs them at
+    once - long before the visibility timeout (60 s here) would have released them."""
+    r = Redis("drain").start()
+    opts = fast_opts(visibility=60000)
+    g = async_gateway(r, "drain", ["--drain-ms", "1000", OPT["workers"], "2"], opts).start()
+    try:
+        long_ids = occupy(g, 2, 6, "drain")
+        body, exp = program("py", "drain-queued")
+        queued = submit_ok(g, body)
+        for sid in long_ids:
+            wait_status(g, sid, "running")
+        t0 = time.time()
+        code = g.stop()
+        check(code == 0, "exit status %s after SIGTERM" % code)
+        check(time.time() - t0 < 30, "the drain ended after --drain-ms, not after the runs")
+        g2 = async_gateway(r, "drain2", opts=opts).start()
+        try:
+            t1 = time.time()
+            check_result(final(g2, queued, timeout=60), exp, "queued at the drain")
+            for i, sid in enumerate(long_ids):
+                d = final(g2, sid, timeout=60)
+                check_result(d, ("ok", "slow:drain%d\n" % i), "handed back")
+                check(d["attempts"] == 1, "a hand-back is not an attempt", d)
+            took = time.time() - t1
+            check(took < 55, "handed back at once, not claimed after the visibility timeout (%.1fs)" % took)
+            print("    handed back and finished %.1fs after the restart (attempts %s)"
+                  % (took, [final(g2, sid)["attempts"] for sid in long_ids]))
+        finally:
+            g2.stop()
+    finally:
+        r.cleanup()
+
+
 def test_make_run_private_redis():
     """scripts/run.sh (make run) starts a private redis-server for its instance - unix socket in
     the state directory, AOF with appendfsync always - passes it to the gateway, and stops it
@@ -1161,6 +1216,7 @@ def main():
     r.run(test_two_gateways_share_one_redis, timeout=300)
     r.run(test_redis_restart_loses_nothing, timeout=300)
     r.run(test_500_submissions_three_kill9, timeout=600)
+    r.run(test_drain_hands_back, timeout=300)
     r.run(test_make_run_private_redis, timeout=300)
     r.run(test_no_sanitizer_reports)
     return r.finish()
