@@ -269,6 +269,12 @@ def program(kind, token):
     raise ValueError(kind)
 
 
+def iso_epoch(ts):
+    """createdAt/startedAt/finishedAt (ISO 8601, UTC) -> epoch seconds."""
+    import datetime
+    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
 def check_result(d, expected, what=""):
     status, stdout = expected
     check(d["status"] == "done", "%s: status %s, expected done" % (what, d["status"]), d)
@@ -848,6 +854,10 @@ def test_two_gateways_share_one_redis():
             check_result(d, exp, "two")
             if d["attempts"] > 1:
                 reclaimed += 1
+                # Not taken from the dead gateway before its claim went stale.
+                check(iso_epoch(d["startedAt"]) - t_kill >= VISIBILITY_MS / 2000.0,
+                      "re-run after the visibility timeout (%.2fs after the kill)"
+                      % (iso_epoch(d["startedAt"]) - t_kill), d)
         check(reclaimed >= 1, "the killed gateway's submissions ran again on the other")
         print("    %d submissions re-claimed from the killed gateway; all done %.1fs after the kill"
               % (reclaimed, time.time() - t_kill))
