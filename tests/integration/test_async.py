@@ -446,6 +446,29 @@ def test_wait_long_poll_bounds():
             check(st == 400, "wait=%s -> 400 (%s)" % (bad, st), doc)
 
 
+def test_waiters_bounded():
+    """--async-max-waiters 2 (GA): a third and fourth long-poll at once answer at once, with the
+    current state, instead of holding a thread."""
+    sid = occupy(C.ga, 1, 5, "waiters")[0]
+    times = []
+
+    def waiter():
+        t0 = time.time()
+        st, doc, _ = get(C.ga, sid, wait=3, timeout=30)
+        times.append((time.time() - t0, st, doc["data"]["status"]))
+
+    ths = [threading.Thread(target=waiter) for _ in range(4)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(60)
+    quick = [x for x in times if x[0] < 1.5]
+    slow = [x for x in times if x[0] >= 2.5]
+    check(all(x[1] == 200 and x[2] in ("queued", "running") for x in times), "answers: %s" % times)
+    check(len(quick) == 2 and len(slow) == 2, "two waited, two answered at once: %s" % times)
+    final(C.ga, sid)
+
+
 def test_batch():
     good = [program("py", "b0"), program("js", "b1"), program("cpp", "b2")]
     subs = [good[0][0], {"language": "cobol", "code": "x"}, good[1][0], {"code": "print(1)"},
@@ -537,6 +560,29 @@ def test_no_redis_url_503():
     finally:
         code = g.stop()
     check(code == 0, "clean exit %s" % code)
+
+
+def test_redis_absent_at_start():
+    """A gateway whose Redis is not there yet starts (sync works, /readyz async unavailable,
+    submissions 503) and takes work once Redis appears."""
+    r = Redis("late")
+    g = async_gateway(r, "late").start()
+    try:
+        st, doc, _ = http("GET", g.url + "/readyz")
+        check(st == 200 and doc["async"] == "unavailable", "ready, the queue unavailable", doc)
+        st, doc, _ = submit(g, program("py", "late")[0])
+        check(st == 503 and doc["error"]["code"] == "async_unavailable", "503 (%s)" % st, doc)
+        st, doc, _ = g.execute({"language": "python", "code": "print(3)"})
+        check(st == 200, "sync execute without the queue (%s)" % st, doc)
+        r.start()
+        body, exp = program("py", "late")
+        sid = retry_submit(g, body, "late-%d" % os.getpid(), time.time() + 60)
+        check_result(final(g, sid), exp, "late Redis")
+        st, doc, _ = http("GET", g.url + "/readyz")
+        check(doc["async"] == "ok", "/readyz: the queue is back", doc)
+    finally:
+        g.stop()
+        r.cleanup()
 
 
 def test_ttl_expiry():
@@ -1211,12 +1257,13 @@ def main():
     with open(secret_file, "w") as f:
         f.write("ga-secret-0123456789abcdef")
     ra = Redis("ga").start()
-    C.ga = async_gateway(ra, "ga", [OPT["workers"], "2", OPT["cb_secret"], secret_file])
+    C.ga = async_gateway(ra, "ga", [OPT["workers"], "2", OPT["cb_secret"], secret_file,
+                                    "--async-max-waiters", "2"])
     try:
         C.ga.start()
         r.run_all(C.ga, [test_submit_wait_result_shape, test_languages_and_program_failures_are_results,
                          test_idempotency_key, test_cancel_queued_and_running_metrics_move,
-                         test_wait_long_poll_bounds, test_batch,
+                         test_wait_long_poll_bounds, test_waiters_bounded, test_batch,
                          test_sync_execute_alongside, test_ssrf_refusals, test_metrics_exported],
                   timeout=240)
     finally:
@@ -1225,6 +1272,7 @@ def main():
         ra.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     r.run(test_no_redis_url_503, timeout=120)
+    r.run(test_redis_absent_at_start, timeout=180)
     r.run(test_ttl_expiry, timeout=120)
     r.run(test_fairness_per_key, timeout=300)
     r.run(test_executor_unavailable_dead_letter_requeue, timeout=300)
