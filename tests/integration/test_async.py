@@ -1052,7 +1052,8 @@ def test_callbacks_signed_retried_not_blocking():
     os.chmod(secret_file, 0o600)
     rec = Receiver(secret, fail_first=4)
     r = Redis("cb").start()
-    g = async_gateway(r, "cb", [OPT["cb_secret"], secret_file, OPT["cb_networks"], "127.0.0.1/32",
+    g = async_gateway(r, "cb", [OPT["workers"], "2", OPT["cb_secret"], secret_file,
+                                OPT["cb_networks"], "127.0.0.1/32",
                                 OPT["cb_attempts"], "8", OPT["cb_backoff"], "200",
                                 OPT["cb_timeout"], "60000"]).start()
     base = "http://127.0.0.1:%d" % rec.port
@@ -1112,14 +1113,26 @@ def test_callbacks_signed_retried_not_blocking():
         st, doc, _ = submit(g, dict(program("py", "x")[0], callbackUrl="not a url"))
         check(st == 400, "a malformed callbackUrl -> 400", doc)
         check(final(g, slow)["status"] == "done", "the slow receiver's submission is done")
+        # A cancelled submission's final state is delivered too.
+        busy = occupy(g, 2, 3, "cb-busy")
+        for sid in busy:
+            wait_status(g, sid, "running")
+        cancelled = submit_ok(g, dict(program("py", "cb-cancel")[0], callbackUrl=base + "/cancelled"))
+        st, doc, _ = http("DELETE", g.url + "/api/submissions/" + cancelled)
+        check(st == 200, "cancelled (%s)" % st, doc)
+        hits = wait_hits(rec, "/cancelled", 1, 30)
+        check(len(hits) == 1 and hits[0][4], "the cancel was delivered, signed (%d)" % len(hits))
+        state = json.loads(hits[0][3])["data"]
+        check(state["id"] == cancelled and state["status"] == "cancelled" and state["result"] is None,
+              "the cancelled state", state)
         # The slow receiver answers at last: one attempt, delivered. Every delivery is counted:
-        # 1 slow + 3 + 6 delivered, the redirect failed.
+        # 1 slow + 3 + 6 + the cancel delivered, the redirect failed.
         rec.stop_slow.set()
         deadline = time.time() + 30
-        while time.time() < deadline and (labelled(g, 'codegate_callbacks_total{result="delivered"}') or 0) < 10:
+        while time.time() < deadline and (labelled(g, 'codegate_callbacks_total{result="delivered"}') or 0) < 11:
             time.sleep(0.1)
         check(len(rec.on("/slow")) == 1, "the slow delivery was one attempt")
-        check(labelled(g, 'codegate_callbacks_total{result="delivered"}') == 10, "10 delivered")
+        check(labelled(g, 'codegate_callbacks_total{result="delivered"}') == 11, "11 delivered")
         check(labelled(g, 'codegate_callbacks_total{result="failed"}') == 1, "1 failed (the redirect)")
     finally:
         rec.close()
