@@ -350,8 +350,11 @@ def test_languages_and_program_failures_are_results():
     # Unknown and malformed ids.
     st, doc, _ = get(C.ga, "0123456789abcdef0123456789abcdef")
     check(st == 404 and doc["success"] is False, "unknown id -> 404 (%s)" % st, doc)
-    st, doc, _ = get(C.ga, "..%2f..%2fetc")
-    check(st in (400, 404) and doc["success"] is False, "bad id -> 400 (%s)" % st, doc)
+    for bad in ("..%2f..%2fetc", "0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef"):
+        st, doc, _ = get(C.ga, bad)
+        check(st == 400 and doc["error"]["code"] == "invalid_id", "bad id %s -> 400 (%s)" % (bad, st), doc)
+    st, doc, _ = http("PUT", C.ga.url + "/api/submissions", {"language": "python", "code": "x"})
+    check(st == 405 and doc["error"]["code"] == "method_not_allowed", "PUT -> 405", doc)
     st, doc, _ = submit(C.ga, {"language": "cobol", "code": "x"})
     check(st == 400 and doc["error"]["code"] == "unsupported_language", "validated like execute", doc)
     st, doc, _ = submit(C.ga, {"language": "python"})
@@ -376,6 +379,15 @@ def test_idempotency_key():
     check(f[1]["data"]["id"] == a[1]["data"]["id"], "same key after the run -> same id", f[1])
     for sid in (c[1]["data"]["id"], d[1]["data"]["id"], e[1]["data"]["id"]):
         check_result(final(C.ga, sid), exp, "idem")
+    for bad in ("has space", "x" * 201, "é"):
+        st, doc, _ = submit(C.ga, body, bad.encode("utf-8").decode("latin-1"))
+        check(st == 400 and doc["error"]["code"] == "invalid_request", "Idempotency-Key %r -> 400" % bad, doc)
+    # A batch under one key: the same ids, in order, when repeated.
+    hdr = {"Idempotency-Key": key + "-batch"}
+    subs = [program("py", "ib%d" % i)[0] for i in range(3)]
+    b1 = http("POST", C.ga.url + "/api/submissions/batch", {"submissions": subs}, headers=hdr)[1]
+    b2 = http("POST", C.ga.url + "/api/submissions/batch", {"submissions": subs}, headers=hdr)[1]
+    check([x["id"] for x in batch_entries(b1)] == [x["id"] for x in batch_entries(b2)], "batch repeat", [b1, b2])
 
 
 def occupy(g, n, seconds, tag):
@@ -578,6 +590,9 @@ def test_redis_absent_at_start():
         body, exp = program("py", "late")
         sid = retry_submit(g, body, "late-%d" % os.getpid(), time.time() + 60)
         check_result(final(g, sid), exp, "late Redis")
+        # No --callback-secret-file: a callbackUrl is refused (callbacks are only sent signed).
+        st, doc, _ = submit(g, dict(body, callbackUrl="https://example.com/hook"))
+        check(st == 400 and doc["error"]["details"]["field"] == "callbackUrl", "unsigned refused", doc)
         st, doc, _ = http("GET", g.url + "/readyz")
         check(doc["async"] == "ok", "/readyz: the queue is back", doc)
     finally:
