@@ -714,7 +714,7 @@ def test_executor_unavailable_dead_letter_requeue():
     os.chmod(wrapper, 0o755)
     # --queue-wait-ms: how long one attempt waits for an executor before it fails.
     g = async_gateway(r, "dead", ["--executor-bin", wrapper, "--queue-wait-ms", "500"],
-                      fast_opts(attempts=3, backoff=400, backoff_max=5000)).start()
+                      fast_opts(attempts=3, backoff=1000, backoff_max=5000)).start()
     try:
         before = metrics(g)
         open(flag, "w").close()
@@ -747,8 +747,9 @@ def test_executor_unavailable_dead_letter_requeue():
         print("    waits between attempts (s): %s" % [round(w, 2) for w in waits])
         check(len(waits) == 2, "two retries, each after a visible wait (queued with lastError): %s"
               % [round(w, 2) for w in waits])
-        # Equal jitter: retry n waits between half and all of 400 ms x 2^(n-1).
-        check(waits[0] >= 0.1 and waits[1] >= 0.2, "the retries waited their backoff: %s" % waits)
+        # Equal jitter: retry n waits between half and all of 1000 ms x 2^(n-1) (the windows
+        # seen from outside are a poll shorter at most).
+        check(waits[0] >= 0.4 and waits[1] >= 0.9, "the retries waited their backoff: %s" % waits)
         check(waits[1] > waits[0] - 0.1, "the second wait is the longer: %s" % waits)
         check(d["status"] == "failed", "the service could not run it: failed", d)
         check(d["attempts"] == 3, "tried --async-max-attempts times (%s)" % d["attempts"], d)
