@@ -747,10 +747,10 @@ def test_executor_unavailable_dead_letter_requeue():
         print("    waits between attempts (s): %s" % [round(w, 2) for w in waits])
         check(len(waits) == 2, "two retries, each after a visible wait (queued with lastError): %s"
               % [round(w, 2) for w in waits])
-        # Equal jitter: retry n waits between half and all of 1000 ms x 2^(n-1) (the windows
-        # seen from outside are a poll shorter at most).
+        # Equal jitter: retry n waits at least half of 1000 ms x 2^(n-1) - 0.5 s, then 1 s (the
+        # window seen from outside is a poll shorter at most, and up to a worker's idle wait of
+        # 0.5 s longer: the due retry is moved back by the next worker loop).
         check(waits[0] >= 0.4 and waits[1] >= 0.9, "the retries waited their backoff: %s" % waits)
-        check(waits[1] > waits[0] - 0.1, "the second wait is the longer: %s" % waits)
         check(d["status"] == "failed", "the service could not run it: failed", d)
         check(d["attempts"] == 3, "tried --async-max-attempts times (%s)" % d["attempts"], d)
         reason = d["error"]
