@@ -38,6 +38,13 @@ async_t *async_new(const config_t *cfg, pool_t *pool, apikeys_t *keys, char *err
     a->pool = pool;
     a->keys = keys;
     pthread_mutex_init(&a->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->final_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     a->enabled = cfg->redis_url[0] != '\0';
     if (!a->enabled)
         return a;
@@ -100,8 +107,10 @@ int async_start(async_t *a)
 
 void async_begin_drain(async_t *a)
 {
-    if (a)
-        atomic_store(&a->draining, true);
+    if (!a)
+        return;
+    atomic_store(&a->draining, true);
+    async_wake_waiters(a); /* long-polls answer now: the drain waits for handlers */
 }
 
 int async_running(async_t *a)
@@ -133,8 +142,17 @@ void async_free(async_t *a)
         redisFree(a->idle[i]);
     free(a->workers);
     callback_free(a->cb);
+    pthread_cond_destroy(&a->final_cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
+}
+
+void async_wake_waiters(async_t *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->nfinal++;
+    pthread_cond_broadcast(&a->final_cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 void async_note_error(async_t *a, const char *what)

@@ -10,6 +10,7 @@
  *   redis_ok, counters              any                     any              _Atomic
  *   last_error                      any                     /readyz, logs    mu
  *   last_fk                         workers                 workers          mu
+ *   nfinal (+ final_cv)             workers, HTTP (cancel)  long-poll GETs   mu
  */
 #ifndef CG_ASYNC_INT_H
 #define CG_ASYNC_INT_H
@@ -37,6 +38,8 @@ struct async {
     int nidle;
     char last_error[256];
     char last_fk[ASYNC_FKEY_MAX + 1];
+    pthread_cond_t final_cv; /* broadcast when this gateway wrote a final state (waiters) */
+    unsigned long nfinal;    /* under mu: final states written here */
 
     pthread_t *workers;
     int nstarted;
@@ -67,6 +70,8 @@ cJSON *async_view_json(const char *id, const async_view_t *v);
  * its state (the GET answer) is queued for delivery. c is the caller's connection (dropped
  * and set to NULL when it failed). */
 void async_final_written(async_t *a, redisContext **c, const char *id);
+/* Wakes the long-poll GETs of this gateway (a final state was written here). */
+void async_wake_waiters(async_t *a);
 /* Worker thread body (arg: async_t). */
 void *async_worker_main(void *arg);
 

@@ -96,6 +96,25 @@ static bool bad_id(async_answer_t *ans, const char *id)
     return true;
 }
 
+/* Sleeps until this gateway writes a final state, WAIT_POLL_MS at most (the outcome may be
+ * written by any gateway: Redis is read again after) or the deadline (monotonic ms). */
+static void wait_final(async_t *a, int64_t deadline)
+{
+    int64_t until = cg_now_ms() + WAIT_POLL_MS;
+    struct timespec ts;
+
+    if (until > deadline)
+        until = deadline;
+    ts.tv_sec = (time_t)(until / 1000);
+    ts.tv_nsec = (long)(until % 1000) * 1000000L;
+    pthread_mutex_lock(&a->mu);
+    unsigned long seen = a->nfinal;
+    while (a->nfinal == seen && !atomic_load(&a->draining) &&
+           pthread_cond_timedwait(&a->final_cv, &a->mu, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&a->mu);
+}
+
 void async_http_get(async_t *a, const async_caller_t *who, const char *id, int wait_s,
                     async_answer_t *ans)
 {
@@ -123,9 +142,7 @@ void async_http_get(async_t *a, const async_caller_t *who, const char *id, int w
             atomic_load(&a->draining))
             break;
         async_view_free(&v);
-        /* Polling Redis: the outcome may be written by any gateway. */
-        struct timespec ts = {0, WAIT_POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        wait_final(a, deadline);
     }
     if (waiting)
         atomic_fetch_sub(&a->waiters, 1);
@@ -152,8 +169,10 @@ void async_http_cancel(async_t *a, const async_caller_t *who, const char *id, as
     if (!(c = async_borrow(a, err, sizeof err)))
         return async_unavailable(a, ans, err);
     rc = async_store_cancel(&a->st, c, id, who->admin ? NULL : who->owner, status);
-    if (rc == 0)
+    if (rc == 0) {
+        async_wake_waiters(a);
         async_final_written(a, &c, id); /* cancelled is a final state: its callback */
+    }
     async_give_back(a, c, rc);
     if (rc == -ENOENT)
         return not_found(ans, id);

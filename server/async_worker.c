@@ -272,6 +272,7 @@ static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
         if (rc == 1) {
             atomic_fetch_add(&a->n_dead, 1);
             atomic_fetch_add(&a->n_failed, 1);
+            async_wake_waiters(a);
             async_final_written(a, c, e->id);
         }
         return rc < 0 ? rc : 0;
@@ -303,8 +304,10 @@ static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
     }
     atomic_fetch_sub(&a->running, 1);
     free(o.result);
-    if (final_written)
+    if (final_written) {
+        async_wake_waiters(a);
         async_final_written(a, c, e->id);
+    }
     return 0;
 }
 
