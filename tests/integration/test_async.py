@@ -813,7 +813,8 @@ def test_500_submissions_three_kill9():
     lock = threading.Lock()
     errors = []
     deadline = time.time() + 300
-    kinds = ["py"] * 55 + ["js"] * 25 + ["cpp"] * 12 + ["runtime_error"] * 4 + ["timeout"] * 2 + ["compile_error"] * 2
+    kinds = (["py"] * 55 + ["js"] * 25 + ["cpp"] * 12 + ["runtime_error"] * 4 + ["timeout"] * 2
+             + ["compile_error"] * 2)
 
     def client(c):
         crng = random.Random(seed + c)
@@ -864,6 +865,12 @@ def test_500_submissions_three_kill9():
     try:
         check(not errors, "clients: %s" % errors)
         check(len(accepted) >= 500, "500 accepted (%d)" % len(accepted))
+        mix = {}
+        for exp, label in accepted.values():
+            mix[exp[0]] = mix.get(exp[0], 0) + 1
+        check(set(mix) == {"ok", "runtime_error", "timeout", "compile_error"}, "the mix: %s" % mix)
+        langs = {exp[1].split(":")[0] for exp, _ in accepted.values() if exp[0] == "ok"}
+        check(langs == {"py", "js", "cpp"}, "all three languages: %s" % langs)
         twice, first = 0, {}
         for sid, (exp, label) in accepted.items():
             d = final(g, sid, timeout=max(10, deadline - time.time()))
@@ -888,9 +895,9 @@ def test_500_submissions_three_kill9():
                         claimed.add(m.group(1).decode())
         again = {sid for sid, d in first.items() if d["attempts"] > 1}
         check(again <= claimed, "ran again without a logged claim: %s" % sorted(again - claimed))
-        print("    seed %d; kill -9 at %s s; %d accepted in %.1fs, all done in %.1fs; "
+        print("    seed %d; kill -9 at %s s; %d accepted (%s) in %.1fs, all done in %.1fs; "
               "%d ran more than once (attempts > 1), %d claims logged"
-              % (seed, kills, len(accepted), submitted_in, time.time() - t0, twice, len(claimed)))
+              % (seed, kills, len(accepted), mix, submitted_in, time.time() - t0, twice, len(claimed)))
     finally:
         g.stop()
         r.cleanup()
