@@ -90,6 +90,8 @@ stop_redis() {
   rmdir "$rundir" 2>/dev/null || true
 }
 
+# Stopped before the gateway runs: Redis (in its own session) must not be left behind.
+trap 'stop_redis; exit 143' TERM INT HUP
 for _ in $(seq 100); do
   redis-cli -s "$sock" ping >/dev/null 2>&1 && break
   if ! kill -0 "$redis_pid" 2>/dev/null; then
