@@ -7,7 +7,8 @@
 # generator) and hyperfine (process-start timings) when they are missing and apt can get them;
 # without wrk the load rows are skipped, without hyperfine the floor is timed by the script itself.
 # Uses the Docker runtime and `docker run` only when a daemon answers (after making sure the
-# offline base image exists); otherwise the local runtime alone. Prints the tables and writes
+# offline base image exists); otherwise the local runtime alone. The async queue's row starts its
+# own redis-server (skipped, and said so, when redis-server is missing). Prints the tables and writes
 # build/bench/results.json. Bounded: the whole run is stopped after BENCH_TIMEOUT_S (default
 # 1800 s: building the executor images from a clean clone takes a few minutes; a warm run takes
 # about 4 minutes).

@@ -84,6 +84,8 @@ if [[ $what == all ]]; then
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
   run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
+  # Asynchronous submissions: real redis-servers (started by the suite) and gateways, kill -9s.
+  run_suite "async local (build)" plain 1800 $PY tests/integration/test_async.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
@@ -99,8 +101,11 @@ if [[ $what == all ]]; then
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
+  run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local
+  run_suite "external runtime (TSan)" plain 1500 $PY tests/integration/test_external.py build/tsan
+  run_suite "async local (TSan)" plain 2400 $PY tests/integration/test_async.py build/tsan --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
   fi

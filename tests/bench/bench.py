@@ -14,7 +14,9 @@ Measures, in this order:
      latency at 1, 2, 4, 8 and 16 concurrent keep-alive clients (wrk + tests/bench/post.lua) with
      the CPU time per process during the 8-client level (perf), an overload burst beyond the
      queue, memory under load, and (strace) the syscalls of a request in the gateway and executor;
-  3. the naive alternative: `docker run --rm <our python image> python3 -c 'print(1)'`.
+  3. the async queue (tests/bench/async_bench.py): submissions accepted and completed per
+     second, and the latency the queue adds over a synchronous call (p50), in the same run;
+  4. the naive alternative: `docker run --rm <our python image> python3 -c 'print(1)'`.
 Then prints the tables and the issue's targets next to the measured values (tests/bench/report.py), and writes
 build/bench/results.json (and a time-stamped copy). A benchmark, not a test: it reports, it does
 not fail on a missed target. Only the Python standard library is used.
@@ -37,6 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 from harness import Gateway  # noqa: E402
 from report import report  # noqa: E402
+from async_bench import async_bench  # noqa: E402
 
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 HELLO = {
@@ -702,6 +705,15 @@ def docker_run(image, quick):
     return s
 
 
+def async_available(build):
+    """The async row needs redis-server and a gateway with --redis-url (docs/ASYNC.md)."""
+    if not shutil.which("redis-server"):
+        log("redis-server is not installed: the async queue row is skipped")
+        return False
+    h = subprocess.run([os.path.join(build, "gateway"), "--help"], capture_output=True, text=True)
+    return "--redis-url" in h.stdout + h.stderr
+
+
 def main():
     # `timeout` and Ctrl-C: unwind, so that the gateways started here are stopped (finally blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -732,6 +744,12 @@ def main():
             except Exception as e:  # noqa: a runtime that fails is reported, the rest still runs
                 log("%s runtime failed: %s" % (rt, e))
                 R["gateway %s error" % rt] = str(e)
+    if "local" in want and async_available(build):
+        try:
+            R["async local"] = async_bench(build, a.quick, log)
+        except Exception as e:  # noqa: reported, the rest still runs
+            log("async queue bench failed: %s" % e)
+            R["async local error"] = str(e)
     imgs = (R.get("gateway docker") or {}).get("images", {})
     if docker and imgs.get("python"):
         R["docker run"] = docker_run(imgs["python"], a.quick)

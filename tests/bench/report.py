@@ -171,6 +171,9 @@ def report(R):
             print("    most frequent per request: " + ", ".join(
                 "%s %.1f" % (t["syscall"], t["per_request"])
                 for t in sorted(s["top_calls"], key=lambda t: -t["per_request"])[:10]))
+    if R.get("async local"):
+        from async_bench import print_report
+        print_report(R["async local"])
     print("\n== Ratios")
     py_bare = fl["python3 -c print(1)"]["p50"]
     for rt in ("local", "docker"):
