@@ -10,7 +10,14 @@
 #                                  the Kubernetes 1.30 API object types (npm, pinned with its
 #                                  sha512 in tests/deploy/package-lock.json; npm ci checks it).
 #                                  tests/deploy/k8s_schema.py turns them into strict JSON Schemas.
-#   python3-yaml, python3-jsonschema, npm (Debian packages, when missing)
+#   build/k8s-tools/npm/node_modules/kubernetes-models
+#                                  model classes whose validate() runs ajv validators generated
+#                                  from the official Kubernetes OpenAPI spec (4.5.1: Kubernetes
+#                                  1.33.0; 4.x is CommonJS for Node.js 14+, 5.x needs Node.js 22),
+#                                  with its dependencies, all pinned in the same lock file.
+#                                  tests/deploy/validate_models.js runs them.
+#   python3-yaml, python3-jsonschema, npm (Debian packages, when missing; npm brings Debian's
+#                                  nodejs, 18 on Debian 12)
 #
 # Idempotent: a second run with everything in place runs no apt or npm command.
 #
@@ -26,11 +33,23 @@ TOOLS=build/k8s-tools
 KUBECTL=$TOOLS/bin/kubectl
 NPM_DIR=$TOOLS/npm
 TYPES=$NPM_DIR/node_modules/kubernetes-types/package.json
+MODELS=$NPM_DIR/node_modules/kubernetes-models/package.json
+NODE_MIN=14 # the "engines" of kubernetes-models 4.5.1 and its dependencies
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-# The npm inputs are current when the installed lock file is the committed one.
+# The npm inputs are current when the installed package and lock files are the committed ones.
 npm_current() {
-  [[ -f $TYPES ]] && cmp -s tests/deploy/package-lock.json "$NPM_DIR/package-lock.json"
+  [[ -f $TYPES && -f $MODELS ]] &&
+    cmp -s tests/deploy/package.json "$NPM_DIR/package.json" &&
+    cmp -s tests/deploy/package-lock.json "$NPM_DIR/package-lock.json"
+}
+pkg_version() { sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1" | head -1; }
+# node's major version, or 0 when there is no node.
+node_major() {
+  local v
+  v=$(node --version 2>/dev/null) || { echo 0; return; }
+  v=${v#v}
+  echo "${v%%.*}"
 }
 
 missing=()
@@ -45,6 +64,11 @@ if [[ ${1:-} == --check ]]; then
   fi
   [[ -x $KUBECTL ]] || { echo "install-k8s-tools: missing $KUBECTL" >&2; bad=1; }
   npm_current || { echo "install-k8s-tools: missing or stale $NPM_DIR" >&2; bad=1; }
+  if command -v npm >/dev/null 2>&1 && [[ $(node_major) -lt $NODE_MIN ]]; then
+    echo "install-k8s-tools: node $(node --version 2>/dev/null || echo missing):" \
+      "kubernetes-models needs Node.js $NODE_MIN or newer" >&2
+    bad=1
+  fi
   exit $bad
 fi
 
@@ -89,11 +113,18 @@ if [[ ! -x $KUBECTL ]]; then
   echo "install-k8s-tools: $KUBECTL: $("$KUBECTL" version --client --short 2>/dev/null || true)"
 fi
 
+if [[ $(node_major) -lt $NODE_MIN ]]; then
+  echo "install-k8s-tools: node $(node --version 2>/dev/null || echo missing): kubernetes-models" \
+    "needs Node.js $NODE_MIN or newer" >&2
+  exit 1
+fi
+
 if ! npm_current; then
   rm -rf "$NPM_DIR"
   mkdir -p "$NPM_DIR"
   cp tests/deploy/package.json tests/deploy/package-lock.json "$NPM_DIR/"
   # npm ci installs exactly the lock file and checks every package's sha512 integrity.
   (cd "$NPM_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "install-k8s-tools: kubernetes-types $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$TYPES")"
+  echo "install-k8s-tools: kubernetes-types $(pkg_version "$TYPES")," \
+    "kubernetes-models $(pkg_version "$MODELS")"
 fi

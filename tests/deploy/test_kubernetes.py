@@ -1,9 +1,19 @@
 """The Kubernetes manifests (deploy/kubernetes/): rendered, validated, and checked for invariants.
 
 No cluster runs here. The suite renders the kustomize base and its overlays with Debian's kubectl
-(scripts/install-k8s-tools.sh unpacks it into build/k8s-tools/), validates every object against
-strict JSON Schemas of the Kubernetes 1.30 API (tests/deploy/k8s_schema.py: an unknown or
-misspelt field is an error), and checks what the deployment relies on:
+(scripts/install-k8s-tools.sh unpacks it into build/k8s-tools/), validates every object twice,
+independently:
+
+  - against strict JSON Schemas of the Kubernetes 1.30 API (tests/deploy/k8s_schema.py, from the
+    npm package kubernetes-types 1.30.0: an unknown or misspelt field, a missing required field,
+    a wrong basic type, an API version 1.30 does not serve is an error);
+  - with the validators generated from the official Kubernetes OpenAPI spec by the npm package
+    kubernetes-models (4.5.1: Kubernetes 1.33.0, the nearest line to 1.30; 4.3-4.4 are 1.27.1,
+    5.x is 1.36 and needs Node.js 22), run by tests/deploy/validate_models.js: integer vs
+    number vs string, enums (imagePullPolicy, protocol), formats (int32, quantity) and required
+    fields, but not unknown fields (the OpenAPI schemas allow them);
+
+and checks what the deployment relies on:
 
   - every Deployment has readiness and liveness probes, requests and limits, and a PDB that
     selects exactly its pods; each executor Deployment has an autoscaling/v2 HPA and a headless
@@ -26,6 +36,7 @@ failed`); scripts/install-k8s-tools.sh first (the suite runs it when something i
 """
 import base64
 import copy
+import json
 import os
 import re
 import shutil
@@ -41,6 +52,9 @@ sys.path.insert(0, HERE)
 from harness import Runner, check  # noqa: E402
 
 KUBECTL = os.path.join(ROOT, "build", "k8s-tools", "bin", "kubectl")
+VALIDATE_MODELS = os.path.join(HERE, "validate_models.js")
+MODELS_VERSION = "4.5.1"  # kubernetes-models (tests/deploy/package.json) ...
+MODELS_K8S_VERSION = "1.33.0"  # ... generated from this Kubernetes version's OpenAPI spec
 K8S_DIR = os.path.join(ROOT, "deploy", "kubernetes")
 K8S_VERSION = "1.30.0"  # the API the objects must be valid for (tests/deploy/package.json)
 LANGUAGES = ("python", "javascript", "cpp")
@@ -86,6 +100,21 @@ def render_example_overlay(token, kubectl=KUBECTL):
         return render(os.path.join(dst, "overlays", "example"), kubectl)
     finally:
         shutil.rmtree(tmp)
+
+
+def node_bin():
+    node = shutil.which("node") or shutil.which("nodejs")
+    check(node, "no node on PATH (scripts/install-k8s-tools.sh installs Debian's)")
+    return node
+
+
+def validate_models(objs, modules=None):
+    """tests/deploy/validate_models.js on OBJS (JSON on stdin): (exit status, output lines)."""
+    cmd = [node_bin(), VALIDATE_MODELS] + (["--modules", modules] if modules else [])
+    p = subprocess.run(cmd, input=json.dumps(objs), capture_output=True, text=True, timeout=120)
+    check(p.returncode in (0, 1), f"validate_models.js failed to run ({p.returncode}):\n"
+          f"{p.stdout}{p.stderr}")
+    return p.returncode, p.stdout.splitlines()
 
 
 def protocol_limits():
@@ -510,6 +539,14 @@ def test_tools_are_the_pinned_ones():
     check(p.returncode == 0 and "v1.20." in p.stdout, f"kubectl: {p.stdout} {p.stderr}")
     check(_catalog.version == K8S_VERSION,
           f"schemas of Kubernetes {_catalog.version}, want {K8S_VERSION}")
+    p = subprocess.run([node_bin(), VALIDATE_MODELS, "--version"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, f"validate_models.js --version: {p.stdout}{p.stderr}")
+    got = json.loads(p.stdout)
+    check(got == {"package": MODELS_VERSION, "kubernetes": MODELS_K8S_VERSION},
+          f"kubernetes-models {got}, want {MODELS_VERSION} (Kubernetes {MODELS_K8S_VERSION})")
+    print(f"  kubernetes-models {got['package']}: validators from the Kubernetes "
+          f"{got['kubernetes']} OpenAPI spec; kubernetes-types {_catalog.version}")
     for kind in [("apps/v1", "Deployment"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
                  ("policy/v1", "PodDisruptionBudget"), ("networking.k8s.io/v1", "NetworkPolicy"),
                  ("v1", "Service"), ("v1", "Secret"), ("v1", "Namespace")]:
@@ -547,6 +584,88 @@ def test_validator_refuses_invalid_objects():
     bad.append(("label not a string", d))
     for what, obj in bad:
         check(k8s_schema.validate(_catalog, obj), f"the validator accepted a {what}")
+
+
+def test_models_validator_refuses_invalid_objects():
+    """validate_models.js itself: a valid object passes; a wrong type, a non-integer, an unknown
+    enum value, a missing required field, a malformed quantity and an unknown kind are each
+    reported at their path, and the exit status is 1 (2, a setup error, is never taken for one)."""
+    good = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "good"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "c", "image": "i",
+                                                           "resources": {"limits": {
+                                                               "cpu": 2, "memory": "1Gi"}}}]}}}}
+    rc, out = validate_models([good])
+    check(rc == 0 and len(out) == 1 and "1 objects valid" in out[0],
+          "a valid Deployment refused:\n" + "\n".join(out))
+    ctr = "/spec/template/spec/containers/0"
+    cases = [  # (name, mutate, path, words of the message)
+        ("port-string", lambda c, d: c.update(ports=[{"containerPort": "8765x"}]),
+         ctr + "/ports/0/containerPort", "must be integer"),
+        ("port-fraction", lambda c, d: c.update(ports=[{"containerPort": 8765.5}]),
+         ctr + "/ports/0/containerPort", "must be integer"),
+        ("replicas-two", lambda c, d: d["spec"].update(replicas="two"),
+         "/spec/replicas", "must be integer"),
+        ("pull-sometimes", lambda c, d: c.update(imagePullPolicy="Sometimes"),
+         ctr + "/imagePullPolicy", 'must be one of "Always", "IfNotPresent", "Never"'),
+        ("protocol-icmp", lambda c, d: c.update(ports=[{"containerPort": 1, "protocol": "ICMP"}]),
+         ctr + "/ports/0/protocol", "must be one of"),
+        ("no-container-name", lambda c, d: c.pop("name"), ctr + "/name",
+         "required field missing"),
+        ("memory-1-GB", lambda c, d: c["resources"]["limits"].update(memory="1 GB"),
+         ctr + "/resources/limits/memory", 'must match format "quantity"'),
+        ("label-int", lambda c, d: d["metadata"].update(labels={"a": 1}),
+         "/metadata/labels/a", "must be string"),
+        ("kind-typo", lambda c, d: d.update(kind="Deploymnet"), "/",
+         "no model for apps/v1 Deploymnet"),
+    ]
+    objs = [good]
+    for name, mutate, _, _ in cases:
+        d = copy.deepcopy(good)
+        d["metadata"]["name"] = name
+        mutate(d["spec"]["template"]["spec"]["containers"][0], d)
+        objs.append(d)
+    rc, out = validate_models(objs)
+    check(rc == 1, f"exit status {rc} with invalid objects:\n" + "\n".join(out))
+    for name, _, path, words in cases:
+        kind = "Deploymnet" if name == "kind-typo" else "Deployment"
+        lines = [ln for ln in out if ln.startswith(f"{kind} {name}: {path}: ")]
+        check(any(words in ln for ln in lines),
+              f"{name}: no '{path}: {words}' in the output:\n" + "\n".join(out))
+    check(not any(ln.startswith("Deployment good:") for ln in out), "the valid object reported")
+    check(out[-1].endswith(f"{len(cases)} of {len(objs)} objects invalid"), out[-1])
+    p = subprocess.run([node_bin(), VALIDATE_MODELS, "--modules",
+                        os.path.join(ROOT, "build", "no-such-dir")], input="[]",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2, f"a missing package gave exit status {p.returncode}, not 2")
+
+
+def test_models_validate_base_and_overlays():
+    """The base and both overlays pass the validators generated from the Kubernetes OpenAPI
+    spec (kubernetes-models), every object checked."""
+    token = base64.b64encode(os.urandom(24)).decode()
+    for what, objs in (("base", base()), ("example overlay", render_example_overlay(token)),
+                       ("userns overlay", render(os.path.join(K8S_DIR, "overlays", "userns")))):
+        rc, out = validate_models(objs)
+        check(rc == 0, f"{what}: not valid for Kubernetes {MODELS_K8S_VERSION}:\n  "
+              + "\n  ".join(out))
+        check(out and out[-1].endswith(f"{len(objs)} objects valid"), f"{what}: {out}")
+        print(f"  {what}: {out[-1]}")
+    # The same objects, broken where kubernetes-types' schemas cannot see it, are refused.
+    objs = copy.deepcopy(base())
+    ex = named(objs, "Deployment", "codegate-python")
+    ex_c = pod_spec(ex)["containers"][0]
+    ex_c["imagePullPolicy"] = "Sometimes"
+    ex_c["resources"]["limits"]["cpu"] = "two"
+    named(objs, "Service", "codegate-gateway")["spec"]["ports"][0]["port"] = 5000.5
+    rc, out = validate_models(objs)
+    ctr = "/spec/template/spec/containers/0"
+    for want in (f"Deployment codegate-python: {ctr}/imagePullPolicy: must be one of",
+                 f"Deployment codegate-python: {ctr}/resources/limits/cpu: must match format",
+                 "Service codegate-gateway: /spec/ports/0/port: must be integer"):
+        check(rc == 1 and any(ln.startswith(want) for ln in out),
+              f"broken base: no '{want}' (exit {rc}):\n" + "\n".join(out))
 
 
 def test_base_renders_and_is_valid():
@@ -863,7 +982,8 @@ def main():
         print("0 passed, 1 failed")
         return 1
     for t in [test_tools_are_the_pinned_ones, test_validator_refuses_invalid_objects,
-              test_base_renders_and_is_valid, test_root_and_base_render_the_same,
+              test_models_validator_refuses_invalid_objects, test_base_renders_and_is_valid,
+              test_models_validate_base_and_overlays, test_root_and_base_render_the_same,
               test_deployments_have_probes_and_resources, test_every_deployment_has_a_pdb,
               test_executors_have_an_hpa, test_headless_service_per_language,
               test_network_policies_restrict_executors, test_grace_periods_exceed_drains,
