@@ -49,7 +49,11 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { modules: process.env.CG_K8S_MODULES || DEFAULT_MODULES, files: [], version: false };
+  const opts = {
+    modules: process.env.CG_K8S_MODULES || DEFAULT_MODULES,
+    files: [],
+    version: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--modules") {
