@@ -197,8 +197,10 @@ def main():
                 import pwd
                 default = "/tmp/codegate-%d-%s" % (pwd.getpwnam(G.as_user).pw_uid, G.instance)
             H.STATE_DIR = arg_value(extra, "--state-dir", "CODEGATE_STATE_DIR", default)
-        # The gateway claims a range of slot uids of its own and says which.
-        ranges = [re.search(r"slot uids (\d+)\.\.(\d+)", l.get("msg", "")) for l in G.log_lines()]
+        # The gateway claims a range of slot uids of its own and says which ("slot uids A..B
+        # (instance I)"; each executor also logs its own part of it, "slot uids a..b (flag)").
+        ranges = [re.search(r"slot uids (\d+)\.\.(\d+) \(instance ", l.get("msg", ""))
+                  for l in G.log_lines()]
         ranges = [m for m in ranges if m]
         check(ranges, "the gateway did not log its slot uid range")
         H.UID_RANGE = (int(ranges[-1].group(1)), int(ranges[-1].group(2)) + 1)
