@@ -204,10 +204,10 @@ static void *session_main(void *arg)
     session_drop_queue_locked(s);
     log_close_locked(s);
     pthread_mutex_unlock(&s->mu);
+    /* Our own descriptor first; then the HTTP server releases its own (close_fn). */
+    close(s->fd);
     if (s->close_fn)
         s->close_fn(s->close_arg);
-    else
-        close(s->fd);
     wsframe_parser_free(&s->parser);
     session_unref(s);
     return NULL;
@@ -224,7 +224,14 @@ int session_serve(session_hub_t *hub, int fd, const char *extra, size_t extra_le
     if (!s)
         goto fail;
     s->hub = hub;
-    s->fd = fd;
+    /* With a close_fn the HTTP server keeps the socket and closes it on its own thread once
+     * close_fn has run. The session does its I/O on a duplicate that only its thread uses and
+     * closes, so no descriptor number is ever shared between the two threads (ThreadSanitizer
+     * saw the server's close race the session's last recv on the same number: the server's
+     * thread learns of close_fn through libmicrohttpd's own signalling, invisible to it). */
+    s->fd = close_fn ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd;
+    if (s->fd < 0)
+        goto fail;
     s->close_fn = close_fn;
     s->close_arg = close_arg;
     s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -267,6 +274,8 @@ int session_serve(session_hub_t *hub, int fd, const char *extra, size_t extra_le
     if (rc != 0) {
         log_msg(LOG_ERROR, "session: cannot start a thread: %s", strerror(rc));
         s->close_fn = NULL; /* released below */
+        if (s->fd != fd)
+            close(s->fd);
         wsframe_parser_free(&s->parser);
         session_unref(s);
         goto release;
@@ -281,6 +290,8 @@ fail:
     if (s) {
         if (s->wake > 0)
             close(s->wake);
+        if (close_fn && s->fd > 0)
+            close(s->fd);
         free(s->extra);
         free(s);
     }
