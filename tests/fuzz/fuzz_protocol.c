@@ -84,8 +84,11 @@ static char *reencode(const cg_msg_t *m)
     case CG_MSG_ERROR:
         return cg_encode_error(m->id, m->code, m->message);
     case CG_MSG_PING:
-    case CG_MSG_PONG:
         return cg_encode_ping(m->type, m->seq);
+    case CG_MSG_PONG:
+        return cg_encode_pong(m->seq, m->slots_down, m->draining);
+    case CG_MSG_DRAIN:
+        return cg_encode_drain(m->grace_ms);
     default:
         return NULL;
     }
@@ -136,8 +139,13 @@ static void compare(const cg_msg_t *a, const cg_msg_t *b)
         CHECK(same_str(a->code, b->code) && same_text(a->message, b->message));
         break;
     case CG_MSG_PING:
-    case CG_MSG_PONG:
         CHECK(a->seq == b->seq);
+        break;
+    case CG_MSG_PONG:
+        CHECK(a->seq == b->seq && a->slots_down == b->slots_down && a->draining == b->draining);
+        break;
+    case CG_MSG_DRAIN:
+        CHECK(a->grace_ms == b->grace_ms);
         break;
     default:
         break;

@@ -150,9 +150,14 @@ def test_per_address_cap():
     g = gateway("--max-conns-per-ip", "5", "--per-ip-loopback", name="http-fd-ip").start()
     held = []
     try:
+        # Each held connection is served once (keep-alive) before the 6th comes: an answer proves
+        # the gateway has counted it, whatever the machine's load (a fixed pause did not).
         for _ in range(5):
-            held.append(socket.create_connection(("127.0.0.1", g.port), timeout=5))
-        time.sleep(0.3)
+            c = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            first = c.recv(4096)
+            check(first.startswith(b"HTTP/1.1 200"), "held connection served: %r" % first[:40])
+            held.append(c)
         extra = socket.create_connection(("127.0.0.1", g.port), timeout=5)
         extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         try:
