@@ -299,8 +299,13 @@ void async_render_metrics(async_t *a, FILE *f)
                 "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
                 "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
                 "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
+                "%lld\n"
+                "# HELP codegate_async_callbacks_owed Callbacks owed (all gateways): final "
+                "states whose callback is not delivered or given up yet.\n"
+                "# TYPE codegate_async_callbacks_owed gauge\ncodegate_async_callbacks_owed "
                 "%lld\n",
-                s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
+                s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead,
+                s.callbacks_owed);
     }
     fprintf(f,
             "# HELP codegate_async_running Submissions this gateway is running.\n"

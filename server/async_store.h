@@ -166,7 +166,8 @@ int async_store_cb_done(const async_store_t *st, redisContext *c, const char *id
 
 typedef struct {
     long long queued, running, delayed, dead;
-    int64_t oldest_ms; /* age of the oldest queued entry, 0 = none */
+    long long callbacks_owed; /* P:cb:due: callbacks not yet delivered or given up */
+    int64_t oldest_ms;        /* age of the oldest queued entry, 0 = none */
 } async_stats_t;
 int async_store_stats(const async_store_t *st, redisContext *c, async_stats_t *s);
 

@@ -1197,6 +1197,7 @@ def test_callback_survives_kill9():
         check(r.cli("ZSCORE", due, sid) != "", "the due entry exists right after the final state")
         check(r.cli("HGET", "codegate:sub:" + sid, "cbStatus") == "pending", "cbStatus pending")
         check(d.get("callback", {}).get("status") == "pending", "GET shows the callback pending", d)
+        check(metrics(g).get("codegate_async_callbacks_owed") == 1, "/metrics: one callback owed")
         hits = wait_hits(rec, "/fail-kill", 2, 30)
         check(len(hits) >= 2, "the failing receiver is retried (%d attempts)" % len(hits))
         g.proc.kill()
@@ -1228,6 +1229,7 @@ def test_callback_survives_kill9():
         check(d.get("callback", {}).get("status") == "delivered", "GET shows it delivered", d)
         check(d["callback"]["attempts"] >= 1, "with its attempts", d)
         check(r.cli("ZSCORE", due, sid) == "", "the entry is gone once delivered")
+        check(metrics(g).get("codegate_async_callbacks_owed") == 0, "/metrics: none owed")
         time.sleep(1)
         check(len(rec.on("/fail-kill")) == n_before + 1, "delivered once after the restart")
         print("    killed after %d failed attempts; delivered %.1fs after the kill (lease %.1fs)"

@@ -549,6 +549,9 @@ static void test_callback_due_with_final_write(void **state)
     assert_int_equal(async_store_cancel(&st, c, cid, NULL, s), -EBUSY);
     assert_int_equal(due_score(cid), 777);
     assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 2);
+    async_stats_t stats;
+    assert_int_equal(async_store_stats(&st, c, &stats), 0);
+    assert_int_equal(stats.callbacks_owed, 2); /* /metrics: codegate_async_callbacks_owed */
 }
 
 /* Claims take due entries only, under a lease; the lease renews; an ended lease makes the
