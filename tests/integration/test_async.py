@@ -1241,6 +1241,52 @@ def test_callback_survives_kill9():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_callback_handed_back_on_stop():
+    """SIGTERM while a callback is being retried: the gateway does not record it as failed but
+    hands it back due at once, so the next gateway delivers it at once - long before the lease
+    (60 s here) would have released it."""
+    secret = b"stop-secret-" + os.urandom(12).hex().encode()
+    tmp = tempfile.mkdtemp(prefix="cg-async-cbs-")
+    secret_file = os.path.join(tmp, "secret")
+    with open(secret_file, "wb") as f:
+        f.write(secret)
+    os.chmod(secret_file, 0o600)
+    rec = Receiver(secret, fail_first=1 << 30)
+    r = Redis("cbstop").start()
+    lease_ms = 60000
+    g = async_gateway(r, "cbstop", [OPT["workers"], "1", OPT["cb_secret"], secret_file,
+                                    OPT["cb_networks"], "127.0.0.1/32", OPT["cb_attempts"], "30",
+                                    OPT["cb_backoff"], "300", OPT["cb_timeout"], "5000",
+                                    OPT["cb_lease"], str(lease_ms)]).start()
+    base = "http://127.0.0.1:%d" % rec.port
+    try:
+        sid = submit_ok(g, dict(program("py", "cbs")[0], callbackUrl=base + "/fail-stop"))
+        check(final(g, sid)["status"] == "done", "done")
+        check(len(wait_hits(rec, "/fail-stop", 2, 30)) >= 2, "the failing receiver is retried")
+        code = g.stop()
+        check(code == 0, "exit status %s after SIGTERM" % code)
+        check(r.cli("HGET", "codegate:sub:" + sid, "cbStatus") == "pending", "not recorded as failed")
+        score = r.cli("ZSCORE", "codegate:cb:due", sid)
+        check(score != "" and float(score) <= time.time() * 1000 + 1000, "handed back due now (%s)" % score)
+        n_before = len(rec.on("/fail-stop"))
+        rec.fail_first = 0
+        t0 = time.time()
+        restart(g, 1)
+        deadline = time.time() + 45
+        while time.time() < deadline and len(rec.on("/fail-stop")) <= n_before:
+            time.sleep(0.05)
+        after = rec.on("/fail-stop")[n_before:]
+        check(len(after) == 1 and after[0][4], "delivered once, signed, by the next gateway (%d)" % len(after))
+        check(after[0][0] - t0 < lease_ms / 1000.0 - 10, "at once, not after the lease (%.1fs)" % (after[0][0] - t0))
+        print("    handed back on SIGTERM; delivered %.1fs after the restart (lease %ds)"
+              % (after[0][0] - t0, lease_ms // 1000))
+    finally:
+        rec.close()
+        g.stop()
+        r.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_drain_hands_back():
     """SIGTERM: the gateway takes nothing new, lets its runs go on for --drain-ms, then hands
     what still runs back to the queue (not an attempt) and exits 0; the next gateway runs them at
@@ -1391,6 +1437,7 @@ def main():
     r.run(test_executor_unavailable_dead_letter_requeue, timeout=300)
     r.run(test_callbacks_signed_retried_not_blocking, timeout=300)
     r.run(test_callback_survives_kill9, timeout=300)
+    r.run(test_callback_handed_back_on_stop, timeout=300)
     r.run(test_two_gateways_share_one_redis, timeout=300)
     r.run(test_redis_restart_loses_nothing, timeout=300)
     r.run(test_500_submissions_three_kill9, timeout=600)
