@@ -38,11 +38,13 @@ async_t *async_new(const config_t *cfg, pool_t *pool, apikeys_t *keys, char *err
     a->pool = pool;
     a->keys = keys;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->cb_mu, NULL);
     {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&a->final_cv, &ca);
+        pthread_cond_init(&a->cb_cv, &ca);
         pthread_condattr_destroy(&ca);
     }
     a->enabled = cfg->redis_url[0] != '\0';
@@ -90,6 +92,12 @@ int async_start(async_t *a)
         async_note_error(a, err);
         log_msg(LOG_WARN, "async: %s (retrying in the background)", err);
     }
+    int crc = pthread_create(&a->cb_thread, NULL, async_cb_main, a);
+    if (crc != 0) {
+        log_msg(LOG_ERROR, "async: cannot start the callback dispatcher: %s", strerror(crc));
+        return -crc;
+    }
+    a->cb_started = true;
     a->workers = calloc((size_t)a->nworkers, sizeof *a->workers);
     if (!a->workers)
         return -ENOMEM;
@@ -127,10 +135,20 @@ void async_stop(async_t *a)
     for (int i = 0; i < a->nstarted; i++)
         pthread_join(a->workers[i], NULL);
     a->nstarted = 0;
-    /* After the workers: their last final states were queued for delivery; what is still
-     * undelivered is reported (and logged) as not delivered. */
+    /* After the workers: the deliveries still in flight are abandoned and handed back to
+     * Redis due now (another gateway, or this one restarted, delivers them), then the
+     * dispatcher records what ended and stops. */
+    atomic_store(&a->cb_stopping, true);
     if (a->cb)
         callback_stop(a->cb);
+    if (a->cb_started) {
+        pthread_mutex_lock(&a->cb_mu);
+        a->cb_quit = true;
+        pthread_cond_signal(&a->cb_cv);
+        pthread_mutex_unlock(&a->cb_mu);
+        pthread_join(a->cb_thread, NULL);
+        a->cb_started = false;
+    }
 }
 
 void async_free(async_t *a)
@@ -143,6 +161,8 @@ void async_free(async_t *a)
     free(a->workers);
     callback_free(a->cb);
     pthread_cond_destroy(&a->final_cv);
+    pthread_cond_destroy(&a->cb_cv);
+    pthread_mutex_destroy(&a->cb_mu);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

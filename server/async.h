@@ -49,6 +49,11 @@
  * - Visibility: with API keys, a submission is visible (GET, DELETE) only to the key that
  *   made it (404 to others) or to an admin key. The admin endpoints need a key with admin=1
  *   in the keys file; without a keys file, only loopback clients.
+ * - Callbacks: the final write (finish, cancel) records the callback owed in Redis in the
+ *   same script (P:cb:due, cbStatus=pending); one dispatcher thread per gateway (async_cb.c)
+ *   claims due ones under a lease (--async-callback-lease-ms), renews it while the delivery
+ *   runs, and records delivered/failed. A killed gateway's callbacks are claimed elsewhere
+ *   once their lease ends: at least once. GET shows "callback": {status, attempts}.
  * - Drain (SIGTERM): workers stop taking; submissions running finish within --drain-ms; those
  *   still running at the end are handed back (queued again at once, the attempt not counted;
  *   if Redis cannot be reached they stay unacknowledged and are claimed after the visibility

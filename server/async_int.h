@@ -11,6 +11,14 @@
  *   last_error                      any                     /readyz, logs    mu
  *   last_fk                         workers                 workers          mu
  *   nfinal (+ final_cv)             workers, HTTP (cancel)  long-poll GETs   mu
+ *   cb_slots[], cb_inflight         dispatcher, done()      dispatcher       cb_mu
+ *   cb_kick, cb_quit (+ cb_cv)      any / main thread       dispatcher       cb_mu
+ *   cb_stopping                     main thread             dispatcher, done()  _Atomic
+ *   cb_thread, cb_started           async_start/async_stop  main thread      main thread only
+ *
+ * Threads: --async-workers worker threads (async_worker.c), one callback dispatcher
+ * (async_cb.c: claims the callbacks owed in Redis and hands them to the delivery thread of
+ * callback.c), plus the HTTP threads calling in.
  */
 #ifndef CG_ASYNC_INT_H
 #define CG_ASYNC_INT_H
@@ -23,6 +31,15 @@
 #include "callback.h"
 
 #define ASYNC_IDLE_CONNS 8
+#define ASYNC_CB_SLOTS 1024 /* callbacks one gateway has in flight (sending or retrying) */
+
+/* One callback this gateway's dispatcher handed to callback_post. */
+typedef struct {
+    char id[ASYNC_ID_LEN + 1];
+    enum { CB_FREE, CB_SENDING, CB_ENDED } state;
+    bool delivered, abandoned; /* abandoned: not delivered because the gateway stops */
+    int attempts;
+} async_cb_slot_t;
 
 struct async {
     const config_t *cfg;
@@ -40,6 +57,15 @@ struct async {
     char last_fk[ASYNC_FKEY_MAX + 1];
     pthread_cond_t final_cv; /* broadcast when this gateway wrote a final state (waiters) */
     unsigned long nfinal;    /* under mu: final states written here */
+
+    pthread_mutex_t cb_mu;
+    pthread_cond_t cb_cv; /* CLOCK_MONOTONIC */
+    async_cb_slot_t cb_slots[ASYNC_CB_SLOTS];
+    int cb_inflight;
+    bool cb_kick, cb_quit;
+    atomic_bool cb_stopping;
+    pthread_t cb_thread;
+    bool cb_started;
 
     pthread_t *workers;
     int nstarted;
@@ -66,10 +92,11 @@ void async_answer_data(async_answer_t *ans, int status, cJSON *data);
 void async_note_error(async_t *a, const char *what);
 /* The GET answer's data object for a stored submission: a new cJSON object. */
 cJSON *async_view_json(const char *id, const async_view_t *v);
-/* A submission reached its final state, written by this gateway: when it has a callbackUrl,
- * its state (the GET answer) is queued for delivery. c is the caller's connection (dropped
- * and set to NULL when it failed). */
-void async_final_written(async_t *a, redisContext **c, const char *id);
+/* A final state was written by this gateway: wakes the callback dispatcher (the obligation
+ * itself was recorded in Redis by the same script). Any thread. */
+void async_cb_wake(async_t *a);
+/* Callback dispatcher thread body (arg: async_t; async_cb.c). */
+void *async_cb_main(void *arg);
 /* Wakes the long-poll GETs of this gateway (a final state was written here). */
 void async_wake_waiters(async_t *a);
 /* Worker thread body (arg: async_t). */

@@ -1,7 +1,7 @@
 /*
  * async_query.c - the read side of the asynchronous API: a submission's state (GET with the
- * long-poll), cancel, the dead-letter admin endpoints, the callback of a final state, and the
- * metrics (see async.h; the submit side and the life cycle are in async.c).
+ * long-poll), cancel, the dead-letter admin endpoints, and the metrics (see async.h; the submit
+ * side and the life cycle are in async.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +55,13 @@ cJSON *async_view_json(const char *id, const async_view_t *v)
         cJSON_AddStringToObject(e, "message", v->error_message ? v->error_message : "");
     } else {
         cJSON_AddNullToObject(d, "error");
+    }
+    /* callback: the delivery of the final state to callbackUrl (pending until delivered or
+     * given up; see docs/ASYNC.md). */
+    if (v->callback_url) {
+        cJSON *cb = cJSON_AddObjectToObject(d, "callback");
+        cJSON_AddStringToObject(cb, "status", v->cb_status ? v->cb_status : "pending");
+        cJSON_AddNumberToObject(cb, "attempts", v->cb_attempts);
     }
     if (v->error_code && !strcmp(v->status, "queued")) {
         cJSON *e = cJSON_AddObjectToObject(d, "lastError");
@@ -171,7 +178,7 @@ void async_http_cancel(async_t *a, const async_caller_t *who, const char *id, as
     rc = async_store_cancel(&a->st, c, id, who->admin ? NULL : who->owner, status);
     if (rc == 0) {
         async_wake_waiters(a);
-        async_final_written(a, &c, id); /* cancelled is a final state: its callback */
+        async_cb_wake(a); /* cancelled is a final state: its callback */
     }
     async_give_back(a, c, rc);
     if (rc == -ENOENT)
@@ -259,52 +266,6 @@ void async_http_requeue(async_t *a, const async_caller_t *who, const char *id, a
     async_answer_data(ans, 200, d);
 }
 
-/* ---- callbacks ---- */
-
-static void on_callback_done(void *arg, const char *id, bool delivered, int attempts,
-                             const char *why)
-{
-    (void)arg;
-    if (delivered)
-        log_msg(LOG_INFO, "async: callback of %s delivered (attempt %d)", id, attempts);
-    else
-        log_msg(LOG_WARN, "async: callback of %s not delivered after %d attempt(s): %s", id,
-                attempts, why ? why : "?");
-}
-
-void async_final_written(async_t *a, redisContext **c, const char *id)
-{
-    async_view_t v;
-    cJSON *root, *data;
-    char *body;
-    int rc;
-
-    if (!*c)
-        return;
-    rc = async_store_get(&a->st, *c, id, &v);
-    if (rc == -EIO) {
-        redisFree(*c);
-        *c = NULL;
-    }
-    if (rc != 0)
-        return;
-    if (v.callback_url && (root = cJSON_CreateObject()) != NULL) {
-        /* The body is the GET answer of the submission in its final state. */
-        cJSON_AddTrueToObject(root, "success");
-        if ((data = async_view_json(id, &v)) != NULL)
-            cJSON_AddItemToObject(root, "data", data);
-        body = cJSON_PrintUnformatted(root);
-        cJSON_Delete(root);
-        rc = body
-                 ? callback_post(a->cb, v.callback_url, id, body, strlen(body), on_callback_done, a)
-                 : -ENOMEM;
-        if (rc != 0)
-            log_msg(LOG_WARN, "async: callback of %s not queued: %s", id, strerror(-rc));
-        free(body);
-    }
-    async_view_free(&v);
-}
-
 /* ---- metrics ---- */
 
 void async_render_metrics(async_t *a, FILE *f)
@@ -338,8 +299,13 @@ void async_render_metrics(async_t *a, FILE *f)
                 "# TYPE codegate_async_taken gauge\ncodegate_async_taken %lld\n"
                 "# HELP codegate_async_dead_letters_kept Dead letters kept.\n"
                 "# TYPE codegate_async_dead_letters_kept gauge\ncodegate_async_dead_letters_kept "
+                "%lld\n"
+                "# HELP codegate_async_callbacks_owed Callbacks owed (all gateways): final "
+                "states whose callback is not delivered or given up yet.\n"
+                "# TYPE codegate_async_callbacks_owed gauge\ncodegate_async_callbacks_owed "
                 "%lld\n",
-                s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead);
+                s.queued + s.delayed, s.delayed, (double)s.oldest_ms / 1000.0, s.running, s.dead,
+                s.callbacks_owed);
     }
     fprintf(f,
             "# HELP codegate_async_running Submissions this gateway is running.\n"

@@ -252,9 +252,9 @@ int async_store_get(const async_store_t *st, redisContext *c, const char *id, as
     as_key(st, hash, sizeof hash, "sub", id);
     as_arg(&a, "HMGET");
     as_arg(&a, hash);
-    static const char *const f[] = {"status",       "owner",       "result",    "errorCode",
-                                    "errorMessage", "callbackUrl", "fk",        "attempts",
-                                    "createdAt",    "startedAt",   "finishedAt"};
+    static const char *const f[] = {
+        "status",   "owner",     "result",    "errorCode",  "errorMessage", "callbackUrl", "fk",
+        "attempts", "createdAt", "startedAt", "finishedAt", "cbStatus",     "cbAttempts"};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         as_arg(&a, f[i]);
     r = as_run(c, &a, &rc);
@@ -273,11 +273,13 @@ int async_store_get(const async_store_t *st, redisContext *c, const char *id, as
     v->error_message = dup_or_null(S(4));
     v->callback_url = dup_or_null(S(5));
     v->fk = dup_or_null(S(6));
+    v->cb_status = dup_or_null(S(11));
 #undef S
     v->attempts = (int)as_elem_int(r, 7);
     v->created = as_elem_int(r, 8);
     v->started = as_elem_int(r, 9);
     v->finished = as_elem_int(r, 10);
+    v->cb_attempts = (int)as_elem_int(r, 12);
     freeReplyObject(r);
     if (!v->status) {
         async_view_free(v);
@@ -295,13 +297,14 @@ void async_view_free(async_view_t *v)
     free(v->error_message);
     free(v->callback_url);
     free(v->fk);
+    free(v->cb_status);
     memset(v, 0, sizeof *v);
 }
 
 /* ---- cancel ---- */
 
-/* KEYS: hash delayed. ARGV: id now ttl owner. Returns 'ok', 'gone' or the status that
- * prevents it. */
+/* KEYS: hash delayed cb_due. ARGV: id now ttl owner. Returns 'ok', 'gone' or the status that
+ * prevents it. Cancelled is final: a callbackUrl gets its callback obligation here too. */
 static const char cancel_lua[] =
     "local s = redis.call('HGET', KEYS[1], 'status')\n"
     "if not s then return 'gone' end\n"
@@ -311,23 +314,29 @@ static const char cancel_lua[] =
     "redis.call('HDEL', KEYS[1], 'body')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "if redis.call('HEXISTS', KEYS[1], 'callbackUrl') == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'cbStatus', 'pending', 'cbAttempts', 0)\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])\n"
+    "end\n"
     "return 'ok'\n";
 
 int async_store_cancel(const async_store_t *st, redisContext *c, const char *id, const char *owner,
                        char status[16])
 {
-    char hash[160], dly[96];
+    char hash[160], dly[96], due[96];
     args_t a = {.n = 0};
     int rc;
     redisReply *r;
 
     as_key(st, hash, sizeof hash, "sub", id);
     as_key(st, dly, sizeof dly, "delayed", NULL);
+    as_key(st, due, sizeof due, "cb:due", NULL);
     as_arg(&a, "EVAL");
     as_arg(&a, cancel_lua);
-    as_arg(&a, "2");
+    as_arg(&a, "3");
     as_arg(&a, hash);
     as_arg(&a, dly);
+    as_arg(&a, due);
     as_arg(&a, id);
     as_argi(&a, async_epoch_ms());
     as_argi(&a, st->ttl_s);

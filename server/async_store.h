@@ -17,6 +17,13 @@
  *   P:dead       stream of dead letters {id, code, reason, attempts, at}, trimmed by age (TTL).
  *   P:idem:<owner>:<key>   string id, EX 24 h: Idempotency-Key.
  *   P:bell       list pushed at every enqueue: idle workers BRPOP it instead of polling.
+ *   P:cb:due     zset id -> due time (epoch ms) of the callbacks owed: the final write (finish,
+ *                cancel) of a submission with a callbackUrl adds it (score: now) and sets
+ *                cbStatus=pending, cbAttempts=0 in its hash, in the same script. A dispatcher
+ *                claims due ids by moving their score to now + lease (renewed while the
+ *                delivery runs); cb_done removes the id and sets cbStatus delivered|failed and
+ *                cbAttempts. A gateway that dies leaves its ids to come due when the lease ends.
+ *                An id whose hash is gone (expired) or not pending is dropped at claim.
  *
  * Exactly one final result: finish() writes done/failed only when the status is not final
  * yet (a second run of the same submission, after a claim, finds it final and only ACKs).
@@ -76,6 +83,8 @@ int async_store_submit(const async_store_t *st, redisContext *c, const async_new
 /* A submission as stored (strings malloc'ed or NULL; async_view_free). */
 typedef struct {
     char *status, *owner, *result, *error_code, *error_message, *callback_url, *fk;
+    char *cb_status; /* pending | delivered | failed; NULL before the final state */
+    int cb_attempts;
     int attempts;
     int64_t created, started, finished;
 } async_view_t;
@@ -137,9 +146,28 @@ int async_store_requeue(const async_store_t *st, redisContext *c, const char *id
  * idle longer than min_idle_ms. Number deleted, < 0. */
 int async_store_prune_consumers(const async_store_t *st, redisContext *c, int min_idle_ms);
 
+/* ---- durable callbacks (P:cb:due) ---- */
+
+/* Claims up to max (<= ASYNC_CB_CLAIM_MAX) callbacks due now: each one's score becomes
+ * now + lease_ms, its id goes into ids. Ids whose submission expired or whose cbStatus is not
+ * pending are removed on the way. Number claimed, < 0. */
+#define ASYNC_CB_CLAIM_MAX 32
+int async_store_cb_claim(const async_store_t *st, redisContext *c, int lease_ms, int max,
+                         char (*ids)[ASYNC_ID_LEN + 1]);
+/* Moves a claimed callback's due time to due_ms (epoch): a lease renewal (now + lease) or a
+ * hand-back (now, or a little later when the delivery queue was full). Only an id still in
+ * the set is touched (ZADD XX). 1 moved, 0 not there, < 0. */
+int async_store_cb_defer(const async_store_t *st, redisContext *c, const char *id, int64_t due_ms);
+/* The delivery ended: the id leaves the set and the hash records cbStatus delivered|failed
+ * and cbAttempts (a recorded "delivered" is kept: at-least-once, a late failure of a second
+ * delivery does not undo it). Idempotent. 1 recorded, 0 hash gone or delivered already, < 0. */
+int async_store_cb_done(const async_store_t *st, redisContext *c, const char *id, bool delivered,
+                        int attempts);
+
 typedef struct {
     long long queued, running, delayed, dead;
-    int64_t oldest_ms; /* age of the oldest queued entry, 0 = none */
+    long long callbacks_owed; /* P:cb:due: callbacks not yet delivered or given up */
+    int64_t oldest_ms;        /* age of the oldest queued entry, 0 = none */
 } async_stats_t;
 int async_store_stats(const async_store_t *st, redisContext *c, async_stats_t *s);
 

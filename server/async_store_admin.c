@@ -162,6 +162,11 @@ int async_store_stats(const async_store_t *st, redisContext *c, async_stats_t *s
         return -EIO;
     s->dead = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
+    as_key(st, k, sizeof k, "cb:due", NULL);
+    if (!(r = redisCommand(c, "ZCARD %s", k)))
+        return -EIO;
+    s->callbacks_owed = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
     return 0;
 }
 

@@ -71,7 +71,8 @@ int async_store_start(const async_store_t *st, redisContext *c, async_entry_t *e
 }
 
 /* KEYS: hash stream dlq. ARGV: id status result code message now ttl group entry dead
- * minid. */
+ * minid delayed cb_due. A submission with a callbackUrl gets its callback obligation in the
+ * same script: cbStatus pending and an entry in cb_due, due now (durable with the state). */
 static const char finish_lua[] =
     "if ARGV[9] ~= '' then\n"
     "  redis.call('XACK', KEYS[2], ARGV[8], ARGV[9])\n"
@@ -93,6 +94,10 @@ static const char finish_lua[] =
     "  redis.call('HDEL', KEYS[1], 'body')\n"
     "end\n"
     "redis.call('ZREM', ARGV[12], ARGV[1])\n"
+    "if redis.call('HEXISTS', KEYS[1], 'callbackUrl') == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'cbStatus', 'pending', 'cbAttempts', 0)\n"
+    "  redis.call('ZADD', ARGV[13], ARGV[6], ARGV[1])\n"
+    "end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
     "return 1\n";
 
@@ -100,7 +105,7 @@ int async_store_finish(const async_store_t *st, redisContext *c, const char *id,
                        const async_entry_t *e, const char *status, const char *result,
                        const char *code, const char *message, bool dead)
 {
-    char hash[160], q[160], dlq[96], dly[96];
+    char hash[160], q[160], dlq[96], dly[96], due[96];
     args_t a = {.n = 0};
     redisReply *r;
     int rc;
@@ -110,6 +115,7 @@ int async_store_finish(const async_store_t *st, redisContext *c, const char *id,
     as_key(st, q, sizeof q, "q", e ? e->fk : "-");
     as_key(st, dlq, sizeof dlq, "dead", NULL);
     as_key(st, dly, sizeof dly, "delayed", NULL);
+    as_key(st, due, sizeof due, "cb:due", NULL);
     as_arg(&a, "EVAL");
     as_arg(&a, finish_lua);
     as_arg(&a, "3");
@@ -128,6 +134,7 @@ int async_store_finish(const async_store_t *st, redisContext *c, const char *id,
     as_arg(&a, dead ? "1" : "0");
     as_argi(&a, now - (int64_t)st->ttl_s * 1000);
     as_arg(&a, dly);
+    as_arg(&a, due);
     if (!(r = as_run(c, &a, &rc)))
         return rc;
     rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;

@@ -273,7 +273,7 @@ static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
             atomic_fetch_add(&a->n_dead, 1);
             atomic_fetch_add(&a->n_failed, 1);
             async_wake_waiters(a);
-            async_final_written(a, c, e->id);
+            async_cb_wake(a);
         }
         return rc < 0 ? rc : 0;
     }
@@ -306,7 +306,7 @@ static int run_entry(async_t *a, redisContext **c, async_entry_t *e)
     free(o.result);
     if (final_written) {
         async_wake_waiters(a);
-        async_final_written(a, c, e->id);
+        async_cb_wake(a);
     }
     return 0;
 }

@@ -281,6 +281,10 @@ static const opt_t opts[] = {
     {"async-result-ttl-s", "CODEGATE_ASYNC_RESULT_TTL_S", OPT_INT, "86400", 1, 2592000,
      M(async_result_ttl_s), NULL, NULL,
      "a finished submission (result and source) is deleted this long after it finished"},
+    {"async-callback-lease-ms", "CODEGATE_ASYNC_CALLBACK_LEASE_MS", OPT_INT, "600000", 1000,
+     86400000, M(async_callback_lease_ms), NULL, NULL,
+     "a callback claimed by a gateway that stops renewing it (it died) is delivered again by "
+     "any gateway this long after its last renewal (renewed every third of it)"},
     {"async-max-waiters", "CODEGATE_ASYNC_MAX_WAITERS", OPT_INT, "256", 0, 100000,
      M(async_max_waiters), NULL, NULL,
      "GET /api/submissions/<id>?wait=S requests waiting at once; beyond, they answer at once"},

@@ -91,6 +91,7 @@ typedef struct {
     int async_backoff_max_ms; /* --async-backoff-max-ms, CODEGATE_ASYNC_BACKOFF_MAX_MS, 60000 */
     int async_result_ttl_s;   /* --async-result-ttl-s, CODEGATE_ASYNC_RESULT_TTL_S, 86400 */
     int async_max_waiters;    /* --async-max-waiters, CODEGATE_ASYNC_MAX_WAITERS, 256 */
+    int async_callback_lease_ms; /* --async-callback-lease-ms, CODEGATE_ASYNC_CALLBACK_LEASE_MS, 600000 */
     /* logging */
     bool log_requests; /* --log-requests, CODEGATE_LOG_REQUESTS, true */
 } config_t;

@@ -74,6 +74,7 @@ OPT = {
     "cb_attempts": "--callback-max-attempts",
     "cb_backoff": "--callback-backoff-ms",
     "cb_timeout": "--callback-timeout-ms",
+    "cb_lease": "--async-callback-lease-ms",
 }
 # /metrics names (server/async_query.c).
 MET = {
@@ -1163,6 +1164,129 @@ def test_callbacks_signed_retried_not_blocking():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_callback_survives_kill9():
+    """The callback obligation is in Redis, written by the same script as the final state: right
+    after the final state the due entry exists; a gateway killed (kill -9) while it retries a
+    failing receiver loses nothing - the restarted gateway claims the entry once its lease ends
+    (--async-callback-lease-ms, short here) and delivers it, signed."""
+    secret = b"kill-secret-" + os.urandom(12).hex().encode()
+    tmp = tempfile.mkdtemp(prefix="cg-async-cbk-")
+    secret_file = os.path.join(tmp, "secret")
+    with open(secret_file, "wb") as f:
+        f.write(secret)
+    os.chmod(secret_file, 0o600)
+    rec = Receiver(secret, fail_first=1 << 30)  # /fail...: 500 until told otherwise
+    r = Redis("cbkill").start()
+    lease_ms = 2000
+    g = async_gateway(r, "cbkill", [OPT["workers"], "1", OPT["cb_secret"], secret_file,
+                                    OPT["cb_networks"], "127.0.0.1/32", OPT["cb_attempts"], "30",
+                                    OPT["cb_backoff"], "300", OPT["cb_timeout"], "5000",
+                                    OPT["cb_lease"], str(lease_ms)]).start()
+    base = "http://127.0.0.1:%d" % rec.port
+    due = "codegate:cb:due"
+    try:
+        plain = submit_ok(g, program("py", "cbk-plain")[0])
+        check(final(g, plain)["status"] == "done", "a submission without callbackUrl is done")
+        check(r.cli("ZSCORE", due, plain) == "", "no callback owed without a callbackUrl")
+        body, exp = program("py", "cbk")
+        sid = submit_ok(g, dict(body, callbackUrl=base + "/fail-kill"))
+        d = final(g, sid)
+        check_result(d, exp, "with a callbackUrl")
+        # Right after the final state: the obligation is in Redis (written by the same script,
+        # so a gateway killed between the final write and the post loses nothing either).
+        check(r.cli("ZSCORE", due, sid) != "", "the due entry exists right after the final state")
+        check(r.cli("HGET", "codegate:sub:" + sid, "cbStatus") == "pending", "cbStatus pending")
+        check(d.get("callback", {}).get("status") == "pending", "GET shows the callback pending", d)
+        check(metrics(g).get("codegate_async_callbacks_owed") == 1, "/metrics: one callback owed")
+        hits = wait_hits(rec, "/fail-kill", 2, 30)
+        check(len(hits) >= 2, "the failing receiver is retried (%d attempts)" % len(hits))
+        g.proc.kill()
+        g.proc.wait(30)
+        t_kill = time.time()
+        check(r.cli("ZSCORE", due, sid) != "", "the entry survives the kill")
+        check(r.cli("HGET", "codegate:sub:" + sid, "cbStatus") == "pending", "still pending")
+        n_before = len(rec.on("/fail-kill"))
+        rec.fail_first = 0  # the receiver recovers
+        restart(g, 1)
+        deadline = time.time() + 60
+        while time.time() < deadline and len(rec.on("/fail-kill")) <= n_before:
+            time.sleep(0.05)
+        after = rec.on("/fail-kill")[n_before:]
+        check(after, "the restarted gateway delivered the callback (%d before the kill)" % n_before)
+        t, _, hdrs, raw, verified = after[0]
+        check(verified, "the delivery is signed with the secret", hdrs)
+        check(hdrs.get("x-codegate-submission") == sid, "submission header", hdrs)
+        state = json.loads(raw)["data"]
+        check(state["id"] == sid and state["status"] == "done", "the final state", state)
+        check(state["result"]["stdout"] == exp[1], "with its result", state)
+        check(t - t_kill >= lease_ms / 2000.0, "re-delivered after the lease ran out (%.2fs)" % (t - t_kill))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            d = get(g, sid)[1]["data"]
+            if d.get("callback", {}).get("status") == "delivered":
+                break
+            time.sleep(0.1)
+        check(d.get("callback", {}).get("status") == "delivered", "GET shows it delivered", d)
+        check(d["callback"]["attempts"] >= 1, "with its attempts", d)
+        check(r.cli("ZSCORE", due, sid) == "", "the entry is gone once delivered")
+        check(metrics(g).get("codegate_async_callbacks_owed") == 0, "/metrics: none owed")
+        time.sleep(1)
+        check(len(rec.on("/fail-kill")) == n_before + 1, "delivered once after the restart")
+        print("    killed after %d failed attempts; delivered %.1fs after the kill (lease %.1fs)"
+              % (n_before, t - t_kill, lease_ms / 1000.0))
+    finally:
+        rec.close()
+        g.stop()
+        r.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_callback_handed_back_on_stop():
+    """SIGTERM while a callback is being retried: the gateway does not record it as failed but
+    hands it back due at once, so the next gateway delivers it at once - long before the lease
+    (60 s here) would have released it."""
+    secret = b"stop-secret-" + os.urandom(12).hex().encode()
+    tmp = tempfile.mkdtemp(prefix="cg-async-cbs-")
+    secret_file = os.path.join(tmp, "secret")
+    with open(secret_file, "wb") as f:
+        f.write(secret)
+    os.chmod(secret_file, 0o600)
+    rec = Receiver(secret, fail_first=1 << 30)
+    r = Redis("cbstop").start()
+    lease_ms = 60000
+    g = async_gateway(r, "cbstop", [OPT["workers"], "1", OPT["cb_secret"], secret_file,
+                                    OPT["cb_networks"], "127.0.0.1/32", OPT["cb_attempts"], "30",
+                                    OPT["cb_backoff"], "300", OPT["cb_timeout"], "5000",
+                                    OPT["cb_lease"], str(lease_ms)]).start()
+    base = "http://127.0.0.1:%d" % rec.port
+    try:
+        sid = submit_ok(g, dict(program("py", "cbs")[0], callbackUrl=base + "/fail-stop"))
+        check(final(g, sid)["status"] == "done", "done")
+        check(len(wait_hits(rec, "/fail-stop", 2, 30)) >= 2, "the failing receiver is retried")
+        code = g.stop()
+        check(code == 0, "exit status %s after SIGTERM" % code)
+        check(r.cli("HGET", "codegate:sub:" + sid, "cbStatus") == "pending", "not recorded as failed")
+        score = r.cli("ZSCORE", "codegate:cb:due", sid)
+        check(score != "" and float(score) <= time.time() * 1000 + 1000, "handed back due now (%s)" % score)
+        n_before = len(rec.on("/fail-stop"))
+        rec.fail_first = 0
+        t0 = time.time()
+        restart(g, 1)
+        deadline = time.time() + 45
+        while time.time() < deadline and len(rec.on("/fail-stop")) <= n_before:
+            time.sleep(0.05)
+        after = rec.on("/fail-stop")[n_before:]
+        check(len(after) == 1 and after[0][4], "delivered once, signed, by the next gateway (%d)" % len(after))
+        check(after[0][0] - t0 < lease_ms / 1000.0 - 10, "at once, not after the lease (%.1fs)" % (after[0][0] - t0))
+        print("    handed back on SIGTERM; delivered %.1fs after the restart (lease %ds)"
+              % (after[0][0] - t0, lease_ms // 1000))
+    finally:
+        rec.close()
+        g.stop()
+        r.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_drain_hands_back():
     """SIGTERM: the gateway takes nothing new, lets its runs go on for --drain-ms, then hands
     what still runs back to the queue (not an attempt) and exits 0; the next gateway runs them at
@@ -1312,6 +1436,8 @@ def main():
     r.run(test_fairness_per_key, timeout=300)
     r.run(test_executor_unavailable_dead_letter_requeue, timeout=300)
     r.run(test_callbacks_signed_retried_not_blocking, timeout=300)
+    r.run(test_callback_survives_kill9, timeout=300)
+    r.run(test_callback_handed_back_on_stop, timeout=300)
     r.run(test_two_gateways_share_one_redis, timeout=300)
     r.run(test_redis_restart_loses_nothing, timeout=300)
     r.run(test_500_submissions_three_kill9, timeout=600)

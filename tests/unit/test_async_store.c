@@ -3,7 +3,9 @@
  * test on a unix socket in a temporary directory; no mocks): submit and idempotency keys,
  * take/start/finish with exactly one final result, cancel, retries through the delayed set,
  * dead letters and their re-queue, exhausted attempts, claims from a quiet consumer, the
- * fairness rotation across keys, expiry, and the statistics of /metrics.
+ * fairness rotation across keys, expiry, the statistics of /metrics, and the durable
+ * callback obligations (P:cb:due: written with the final state, claimed with a lease,
+ * claimable again when the lease ends, removed when done).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -471,6 +473,144 @@ static void test_prune_consumers(void **state)
     redisFree(c3);
 }
 
+static void submit_cb(const char *fk, char *id)
+{
+    static const char body[] = "{\"language\":\"python\",\"code\":\"print(1)\"}";
+    async_new_t n = {body, sizeof body - 1, "https://x/cb", "o", fk, NULL};
+    char ids[1][ASYNC_ID_LEN + 1], status[1][16];
+
+    assert_int_equal(async_store_submit(&st, c, &n, 1, ids, status), 0);
+    strcpy(id, ids[0]);
+}
+
+/* The score of id in t:cb:due, -1 when absent. */
+static long long due_score(const char *id)
+{
+    redisReply *r = redisCommand(c, "ZSCORE t:cb:due %s", id);
+    long long v = -1;
+
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_STRING)
+        v = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+static void expect_cb(const char *id, const char *status, int attempts)
+{
+    async_view_t v;
+
+    assert_int_equal(async_store_get(&st, c, id, &v), 0);
+    if (status) {
+        assert_non_null(v.cb_status);
+        assert_string_equal(v.cb_status, status);
+    } else {
+        assert_null(v.cb_status);
+    }
+    assert_int_equal(v.cb_attempts, attempts);
+    async_view_free(&v);
+}
+
+/* The final write adds the callback obligation exactly once, in the same script; a repeated
+ * (refused) final write leaves it alone; no callbackUrl, no entry. */
+static void test_callback_due_with_final_write(void **state)
+{
+    char id[ASYNC_ID_LEN + 1], plain[ASYNC_ID_LEN + 1], cid[ASYNC_ID_LEN + 1], s[16];
+    async_entry_t e, e2;
+    int64_t before = async_epoch_ms();
+
+    (void)state;
+    submit_cb("k", id);
+    submit("k", "o", NULL, plain);
+    take_start(&st, c, id, &e, 1);
+    expect_cb(id, NULL, 0); /* nothing owed before the final state */
+    assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 0);
+    assert_int_equal(async_store_finish(&st, c, id, &e, "done", "{}", "", "", false), 1);
+    assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 1);
+    assert_true(due_score(id) >= before && due_score(id) <= async_epoch_ms());
+    expect_cb(id, "pending", 0);
+    /* A second run's final write is refused and does not touch the obligation. */
+    assert_int_equal(async_store_cb_defer(&st, c, id, 12345), 1);
+    assert_int_equal(async_store_finish(&st, c, id, &e, "failed", "", "internal_error", "x", false),
+                     0);
+    assert_int_equal(due_score(id), 12345);
+    assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 1);
+    /* Without a callbackUrl: nothing owed. */
+    take_start(&st, c, plain, &e2, 1);
+    assert_int_equal(async_store_finish(&st, c, plain, &e2, "done", "{}", "", "", false), 1);
+    assert_int_equal(due_score(plain), -1);
+    expect_cb(plain, NULL, 0);
+    /* Cancelled is final too: once, and not again when the cancel is refused. */
+    submit_cb("k2", cid);
+    assert_int_equal(async_store_cancel(&st, c, cid, NULL, s), 0);
+    assert_true(due_score(cid) >= before);
+    expect_cb(cid, "pending", 0);
+    assert_int_equal(async_store_cb_defer(&st, c, cid, 777), 1);
+    assert_int_equal(async_store_cancel(&st, c, cid, NULL, s), -EBUSY);
+    assert_int_equal(due_score(cid), 777);
+    assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 2);
+    async_stats_t stats;
+    assert_int_equal(async_store_stats(&st, c, &stats), 0);
+    assert_int_equal(stats.callbacks_owed, 2); /* /metrics: codegate_async_callbacks_owed */
+}
+
+/* Claims take due entries only, under a lease; the lease renews; an ended lease makes the
+ * entry claimable by another dispatcher; done removes it (idempotent); an expired
+ * submission's entry is dropped. */
+static void test_callback_claim_lease_done(void **state)
+{
+    char id[ASYNC_ID_LEN + 1], later[ASYNC_ID_LEN + 1], gone[ASYNC_ID_LEN + 1], hash[96];
+    char ids[ASYNC_CB_CLAIM_MAX][ASYNC_ID_LEN + 1];
+    async_entry_t e;
+
+    (void)state;
+    submit_cb("k", id);
+    take_start(&st, c, id, &e, 1);
+    assert_int_equal(async_store_finish(&st, c, id, &e, "done", "{}", "", "", false), 1);
+    submit_cb("k", later);
+    take_start(&st, c, later, &e, 1);
+    assert_int_equal(async_store_finish(&st, c, later, &e, "done", "{}", "", "", false), 1);
+    /* later is not due yet (as a hand-back after a full delivery queue leaves it). */
+    assert_int_equal(async_store_cb_defer(&st, c, later, async_epoch_ms() + 60000), 1);
+    assert_int_equal(async_store_cb_claim(&st, c, 300, 10, ids), 1);
+    assert_string_equal(ids[0], id);
+    /* Leased: nobody else takes it meanwhile. */
+    assert_int_equal(async_store_cb_claim(&st2, c2, 300, 10, ids), 0);
+    assert_true(due_score(id) > async_epoch_ms());
+    /* A renewal holds it longer. */
+    assert_int_equal(async_store_cb_defer(&st, c, id, async_epoch_ms() + 600), 1);
+    sleep_ms(350);
+    assert_int_equal(async_store_cb_claim(&st2, c2, 300, 10, ids), 0);
+    /* The claimer died (no renewal): once the lease ends, another one claims it. */
+    sleep_ms(400);
+    assert_int_equal(async_store_cb_claim(&st2, c2, 60000, 10, ids), 1);
+    assert_string_equal(ids[0], id);
+    expect_cb(id, "pending", 0);
+    /* Done: removed, recorded; a late second outcome changes nothing. */
+    assert_int_equal(async_store_cb_done(&st2, c2, id, true, 2), 1);
+    assert_int_equal(due_score(id), -1);
+    expect_cb(id, "delivered", 2);
+    assert_int_equal(async_store_cb_done(&st, c, id, false, 7), 0);
+    expect_cb(id, "delivered", 2);
+    assert_int_equal(async_store_cb_defer(&st, c, id, 1), 0); /* no renewal brings it back */
+    assert_int_equal(due_score(id), -1);
+    /* A failed delivery is recorded as failed. */
+    assert_int_equal(async_store_cb_defer(&st, c, later, 1), 1);
+    assert_int_equal(async_store_cb_claim(&st, c, 60000, 10, ids), 1);
+    assert_string_equal(ids[0], later);
+    assert_int_equal(async_store_cb_done(&st, c, later, false, 5), 1);
+    expect_cb(later, "failed", 5);
+    /* The submission expired before its callback went out: the entry is dropped. */
+    submit_cb("k", gone);
+    take_start(&st, c, gone, &e, 1);
+    assert_int_equal(async_store_finish(&st, c, gone, &e, "done", "{}", "", "", false), 1);
+    snprintf(hash, sizeof hash, "t:sub:%s", gone);
+    assert_int_equal(raw_num("DEL %s", hash), 1);
+    assert_int_equal(async_store_cb_claim(&st, c, 60000, 10, ids), 0);
+    assert_int_equal(raw_num("ZCARD %s", "t:cb:due"), 0);
+    assert_int_equal(async_store_cb_done(&st, c, gone, true, 1), 0);
+}
+
 static void test_connect_errors(void **state)
 {
     async_store_t bad;
@@ -503,6 +643,8 @@ int main(void)
         T(test_fair_rotation),
         T(test_stats),
         T(test_prune_consumers),
+        T(test_callback_due_with_final_write),
+        T(test_callback_claim_lease_done),
         T(test_connect_errors),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);

@@ -82,6 +82,7 @@ static const char *const documented_env[] = {
     "CODEGATE_ASYNC_BACKOFF_MAX_MS",
     "CODEGATE_ASYNC_RESULT_TTL_S",
     "CODEGATE_ASYNC_MAX_WAITERS",
+    "CODEGATE_ASYNC_CALLBACK_LEASE_MS",
 };
 #define NDOC (sizeof documented_env / sizeof documented_env[0])
 
