@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +21,55 @@ int ulfius_instance_remove_websocket_active(struct _u_instance *instance,
 int ulfius_clear_websocket(struct _websocket *websocket);
 
 typedef struct MHD_Response *(*create_fn_t)(MHD_UpgradeHandler, void *);
+typedef int (*active_fn_t)(struct _u_instance *, struct _websocket *);
+
+/* libulfius 2.7.13 appends to its instance's array of active WebSockets
+ * (ulfius_instance_add_websocket_active, called by its dispatcher on the connection thread of a
+ * new upgrade) with a realloc and without the lock that the removal holds: two sessions opening
+ * and closing at once could lose an entry or keep a freed one, and ulfius_stop_framework() then
+ * crashed on it (seen once at shutdown after 40 clients churned). Both calls go through
+ * libulfius' PLT, so the definitions below replace them for the library too and run the real
+ * ones one at a time. */
+static pthread_mutex_t active_mu = PTHREAD_MUTEX_INITIALIZER;
+static active_fn_t real_add, real_remove;
+static pthread_once_t real_active_once = PTHREAD_ONCE_INIT;
+
+static void find_real_active(void)
+{
+    void *add = dlsym(RTLD_NEXT, "ulfius_instance_add_websocket_active");
+    void *rem = dlsym(RTLD_NEXT, "ulfius_instance_remove_websocket_active");
+
+    memcpy(&real_add, &add, sizeof real_add);
+    memcpy(&real_remove, &rem, sizeof real_remove);
+}
+
+static int active_call(bool add, struct _u_instance *instance, struct _websocket *websocket)
+{
+    int rc;
+
+    pthread_once(&real_active_once, find_real_active);
+    active_fn_t fn = add ? real_add : real_remove;
+    if (!fn)
+        return U_ERROR;
+    pthread_mutex_lock(&active_mu);
+    rc = fn(instance, websocket);
+    pthread_mutex_unlock(&active_mu);
+    return rc;
+}
+
+int ulfius_instance_add_websocket_active(struct _u_instance *instance,
+                                         struct _websocket *websocket);
+int ulfius_instance_add_websocket_active(struct _u_instance *instance,
+                                         struct _websocket *websocket)
+{
+    return active_call(true, instance, websocket);
+}
+
+int ulfius_instance_remove_websocket_active(struct _u_instance *instance,
+                                            struct _websocket *websocket)
+{
+    return active_call(false, instance, websocket);
+}
 
 static wsupgrade_fn handler;
 static create_fn_t real_create;
