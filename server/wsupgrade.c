@@ -59,8 +59,7 @@ static int active_call(bool add, struct _u_instance *instance, struct _websocket
 
 int ulfius_instance_add_websocket_active(struct _u_instance *instance,
                                          struct _websocket *websocket);
-int ulfius_instance_add_websocket_active(struct _u_instance *instance,
-                                         struct _websocket *websocket)
+int ulfius_instance_add_websocket_active(struct _u_instance *instance, struct _websocket *websocket)
 {
     return active_call(true, instance, websocket);
 }
