@@ -103,6 +103,25 @@ static bool bad_id(async_answer_t *ans, const char *id)
     return true;
 }
 
+/* What every query does first, in this order: the async API is on, the id (when one is given)
+ * is well-formed, a Redis connection is at hand. NULL when one of them is not, with the answer
+ * made; else the connection, to give back with async_give_back(). */
+static redisContext *open_query(async_t *a, const char *id, async_answer_t *ans)
+{
+    char err[256];
+    redisContext *c;
+
+    if (!a->enabled) {
+        async_unavailable(a, ans, "");
+        return NULL;
+    }
+    if (id && bad_id(ans, id))
+        return NULL;
+    if (!(c = async_borrow(a, err, sizeof err)))
+        async_unavailable(a, ans, err);
+    return c;
+}
+
 /* Sleeps until this gateway writes a final state, WAIT_POLL_MS at most (the outcome may be
  * written by any gateway: Redis is read again after) or the deadline (monotonic ms). */
 static void wait_final(async_t *a, int64_t deadline)
@@ -125,7 +144,6 @@ static void wait_final(async_t *a, int64_t deadline)
 void async_http_get(async_t *a, const async_caller_t *who, const char *id, int wait_s,
                     async_answer_t *ans)
 {
-    char err[256];
     redisContext *c;
     async_view_t v;
     int rc;
@@ -133,12 +151,8 @@ void async_http_get(async_t *a, const async_caller_t *who, const char *id, int w
     bool waiting = false;
 
     memset(ans, 0, sizeof *ans);
-    if (!a->enabled)
-        return async_unavailable(a, ans, "");
-    if (bad_id(ans, id))
+    if (!(c = open_query(a, id, ans)))
         return;
-    if (!(c = async_borrow(a, err, sizeof err)))
-        return async_unavailable(a, ans, err);
     if (wait_s > 0 && atomic_fetch_add(&a->waiters, 1) < a->cfg->async_max_waiters)
         waiting = true;
     else if (wait_s > 0)
@@ -164,17 +178,13 @@ void async_http_get(async_t *a, const async_caller_t *who, const char *id, int w
 
 void async_http_cancel(async_t *a, const async_caller_t *who, const char *id, async_answer_t *ans)
 {
-    char err[256], status[16], msg[160];
+    char status[16], msg[160];
     redisContext *c;
     int rc;
 
     memset(ans, 0, sizeof *ans);
-    if (!a->enabled)
-        return async_unavailable(a, ans, "");
-    if (bad_id(ans, id))
+    if (!(c = open_query(a, id, ans)))
         return;
-    if (!(c = async_borrow(a, err, sizeof err)))
-        return async_unavailable(a, ans, err);
     rc = async_store_cancel(&a->st, c, id, who->admin ? NULL : who->owner, status);
     if (rc == 0) {
         async_wake_waiters(a);
@@ -213,7 +223,6 @@ static bool not_admin(const async_caller_t *who, async_answer_t *ans)
 
 void async_http_dead_letters(async_t *a, const async_caller_t *who, int limit, async_answer_t *ans)
 {
-    char err[256];
     redisContext *c;
     int rc = 0;
     cJSON *list, *d;
@@ -221,10 +230,8 @@ void async_http_dead_letters(async_t *a, const async_caller_t *who, int limit, a
     memset(ans, 0, sizeof *ans);
     if (not_admin(who, ans))
         return;
-    if (!a->enabled)
-        return async_unavailable(a, ans, "");
-    if (!(c = async_borrow(a, err, sizeof err)))
-        return async_unavailable(a, ans, err);
+    if (!(c = open_query(a, NULL, ans)))
+        return;
     list = async_store_dead_list(&a->st, c, limit, &rc);
     async_give_back(a, c, rc);
     if (!list)
@@ -237,19 +244,15 @@ void async_http_dead_letters(async_t *a, const async_caller_t *who, int limit, a
 
 void async_http_requeue(async_t *a, const async_caller_t *who, const char *id, async_answer_t *ans)
 {
-    char err[256], msg[160];
+    char msg[160];
     redisContext *c;
     int rc;
 
     memset(ans, 0, sizeof *ans);
     if (not_admin(who, ans))
         return;
-    if (!a->enabled)
-        return async_unavailable(a, ans, "");
-    if (bad_id(ans, id))
+    if (!(c = open_query(a, id, ans)))
         return;
-    if (!(c = async_borrow(a, err, sizeof err)))
-        return async_unavailable(a, ans, err);
     rc = async_store_requeue(&a->st, c, id);
     async_give_back(a, c, rc);
     if (rc == -ENOENT)
