@@ -35,9 +35,6 @@
 #include "request.h"
 #include "response.h"
 
-/* Margin on top of the run limits before a worker gives up waiting for the pool (as for the
- * synchronous handler: http.c). */
-#define WAIT_MARGIN_MS 15000
 /* A submission whose API key has all its concurrent runs taken waits this long, queued. */
 #define THROTTLE_MS 250
 /* Consumers of stopped gateways (none pending, idle this long) are deleted every so often. */
@@ -89,20 +86,6 @@ static void drop(async_t *a, redisContext **c)
         redisFree(*c);
         *c = NULL;
     }
-}
-
-static int64_t wait_budget_ms(const async_t *a, const request_t *r)
-{
-    const lang_t *l = lang_get(r->language);
-    int64_t t = a->cfg->queue_wait_ms + (l ? l->compile_timeout_ms : 0) + WAIT_MARGIN_MS;
-    int64_t runs = 0;
-    int n = r->ntests > 0 ? r->ntests : 1;
-
-    for (int i = 0; i < n; i++)
-        runs += (r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) + 1000;
-    if (runs > (int64_t)a->cfg->job_budget_ms + 1000 * n)
-        runs = (int64_t)a->cfg->job_budget_ms + 1000 * n;
-    return t + runs;
 }
 
 static void set_out(outcome_t *o, int kind, const char *code, const char *message)
@@ -158,7 +141,7 @@ static void run_job(async_t *a, redisContext **c, const async_entry_t *e, const 
         set_out(o, OUT_FAILED, perr.code, perr.message);
         return;
     }
-    deadline = cg_now_ms() + wait_budget_ms(a, &r);
+    deadline = cg_now_ms() + job_wait_budget_ms(&r, a->cfg->queue_wait_ms, a->cfg->job_budget_ms);
     job = job_new(&r, (size_t)a->cfg->output_limit_kb * 1024u, a->cfg->job_budget_ms);
     if (!job) {
         set_out(o, OUT_RETRY, "internal_error", "out of memory");

@@ -31,9 +31,6 @@
 #include "response.h"
 #include "version.h"
 
-/* Margin on top of the run limits before a handler gives up waiting for the pool. */
-#define HTTP_WAIT_MARGIN_MS 15000
-
 struct http {
     const config_t *cfg;
     pool_t *pool;
@@ -176,29 +173,11 @@ static void log_request(const http_t *h, const struct _u_request *req, int statu
 
 /* ---- POST /api/code/execute ---- */
 
-/* How long the handler waits for the pool (a backstop: the pool finishes every job). The
- * compile takes at most the language's compile timeout (the executor's default, lang.h), the
- * runs at most their timeouts, and at most the job's budget (--job-budget-ms), plus a second
- * each for starting and stopping. */
-static int64_t wait_budget_ms(const http_t *h, const request_t *r)
-{
-    const lang_t *l = lang_get(r->language);
-    int64_t t = h->cfg->queue_wait_ms + (l ? l->compile_timeout_ms : 0) + HTTP_WAIT_MARGIN_MS;
-    int64_t runs = 0;
-    int n = r->ntests > 0 ? r->ntests : 1;
-
-    for (int i = 0; i < n; i++)
-        runs += (r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) + 1000;
-    if (runs > (int64_t)h->cfg->job_budget_ms + 1000 * n)
-        runs = (int64_t)h->cfg->job_budget_ms + 1000 * n;
-    return t + runs;
-}
-
 static int run_job(http_t *h, const struct _u_request *req, struct _u_response *resp, request_t *r,
                    int64_t t0)
 {
     const char *language = r->language;
-    int64_t budget = wait_budget_ms(h, r);
+    int64_t budget = job_wait_budget_ms(r, h->cfg->queue_wait_ms, h->cfg->job_budget_ms);
     job_t *job = job_new(r, (size_t)h->cfg->output_limit_kb * 1024u, h->cfg->job_budget_ms);
     int rc, status;
     const char *outcome = NULL;

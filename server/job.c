@@ -11,6 +11,7 @@
 
 #include "cg_util.h"
 #include "judge.h"
+#include "lang.h"
 
 static void outcome_clear(job_outcome_t *o)
 {
@@ -257,4 +258,18 @@ bool job_wait(job_t *job, int64_t abs_deadline_ms)
     done = job->state == JOB_DONE;
     pthread_mutex_unlock(&job->mu);
     return done;
+}
+
+int64_t job_wait_budget_ms(const request_t *r, int queue_wait_ms, int job_budget_ms)
+{
+    const lang_t *l = lang_get(r->language);
+    int64_t t = queue_wait_ms + (l ? l->compile_timeout_ms : 0) + JOB_WAIT_MARGIN_MS;
+    int64_t runs = 0;
+    int n = r->ntests > 0 ? r->ntests : 1;
+
+    for (int i = 0; i < n; i++)
+        runs += (r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) + 1000;
+    if (runs > (int64_t)job_budget_ms + 1000 * n)
+        runs = (int64_t)job_budget_ms + 1000 * n;
+    return t + runs;
 }

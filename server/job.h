@@ -131,4 +131,11 @@ void job_fail(job_t *job, int http, const char *code, const char *msg);
  * when done. */
 bool job_wait(job_t *job, int64_t abs_deadline_ms);
 
+/* How long a handler (HTTP or async worker) waits for the pool to finish a job of r: a
+ * backstop, since the pool finishes every job. The queue wait, the compile at most the
+ * language's compile timeout (lang.h), the runs at most their timeouts and at most the job's
+ * budget, a second each for starting and stopping, and JOB_WAIT_MARGIN_MS. */
+#define JOB_WAIT_MARGIN_MS 15000
+int64_t job_wait_budget_ms(const request_t *r, int queue_wait_ms, int job_budget_ms);
+
 #endif
