@@ -722,17 +722,36 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-/* One path segment of [A-Za-z0-9._-], not starting with '.': no traversal, no hidden files. */
+/* Path segments of [A-Za-z0-9._-] joined by single '/' (the playground's vendor/ tree), none
+ * empty and none starting with '.': no traversal, no hidden files, no absolute path. */
 static bool static_name_ok(const char *name)
 {
-    if (!name[0] || name[0] == '.' || strlen(name) > 100)
+    if (!name[0] || strlen(name) > 160)
         return false;
-    for (const char *c = name; *c; c++)
+    for (const char *c = name; *c; c++) {
+        if (c == name || c[-1] == '/') {
+            if (*c == '.' || *c == '/')
+                return false; /* a segment that is empty or starts with '.' */
+        }
+        if (*c == '/') {
+            if (!c[1])
+                return false; /* a trailing '/': a directory */
+            continue;
+        }
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               *c == '.' || *c == '_' || *c == '-'))
             return false;
+    }
     return true;
 }
+
+/* The playground's Content-Security-Policy: its own scripts and styles only (no inline code, no
+ * eval), images also from data: and blob: URLs (a program's returned plots), API calls to any
+ * http(s)/ws(s) origin (?api= may point the page at another gateway), nothing framed. */
+static const char STATIC_CSP[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'";
 
 /* Serves static_dir/<name>; returns -1 when there is no such file (caller answers 404). */
 static int serve_static(http_t *h, const struct _u_request *req, struct _u_response *resp,
@@ -760,6 +779,7 @@ static int serve_static(http_t *h, const struct _u_request *req, struct _u_respo
      * never come from two different versions after an upgrade. */
     u_map_put(resp->map_header, "Cache-Control", "no-cache");
     u_map_put(resp->map_header, "X-Content-Type-Options", "nosniff");
+    u_map_put(resp->map_header, "Content-Security-Policy", STATIC_CSP);
     const char *inm = u_map_get_case(req->map_header, "If-None-Match");
     if (inm && !strcmp(inm, etag)) {
         close(fd);

@@ -1,12 +1,22 @@
 /* codegate playground: a plain script, no build step and no external resources.
  *
- * Run posts the program to POST /api/code/execute and shows the JSON answer. Interactive opens a
- * WebSocket to GET /api/code/session (same origin, ws:// or wss:// like the page) and wires it to
- * a console: output frames are appended as they arrive, each line typed is sent as a stdin frame.
- * Program output is only ever inserted as text (textContent / text nodes), never as HTML.
+ * Run posts the program to POST /api/code/execute and shows the JSON answer; Stop aborts that
+ * request (the gateway still ends the program at its time limit). Run tests posts the same
+ * program with the Tests tab's cases as `tests` and shows each case's verdict, with a line diff
+ * (diff.js) of expected and actual output for a failed one. Interactive opens a WebSocket to
+ * GET /api/code/session and wires it to a console: output frames are appended as they arrive,
+ * each line typed is sent as a stdin frame; Stop and Kill end it.
  *
- * The language list, the names shown and the versions come from GET /api/languages (the
- * gateway's language table); EXAMPLES only holds a starting program for the languages it knows.
+ * The editor is CodeMirror 5 (vendor/codemirror, a copy of Debian's libjs-codemirror), its mode
+ * chosen by language name. Extra files (Files tab) go out as `files`; files the program wrote
+ * under out/ come back as `files` and are listed with download links, images shown inline
+ * (data: URLs; the page's Content-Security-Policy allows data: and blob: images only).
+ *
+ * The language list, names, versions and, when the gateway reports them, limits and allowed
+ * compiler options come from GET /api/languages; EXAMPLES only holds a starting program for the
+ * languages it knows. Code and input per language, files, tests and settings are kept in
+ * localStorage; Share link puts all of them in the URL fragment (share.js), never on a server.
+ * Program output is only ever inserted as text (textContent / text nodes), never as HTML.
  *
  * For trying the page from a file or another server, ?api=http://host:port/ points it at a gateway.
  */
@@ -69,34 +79,123 @@
             ].join("\n"),
             input: "Ada\n5\n",
         },
+        c: {
+            code: [
+                "#include <stdio.h>",
+                "",
+                "int main(void) {",
+                "    char name[64];",
+                "    int n = 0;",
+                '    printf("Your name? ");',
+                '    if (scanf("%63s", name) != 1)',
+                "        return 1;",
+                '    printf("How many stars, %s? ", name);',
+                '    if (scanf("%d", &n) != 1) {',
+                '        fprintf(stderr, "That is not a number.\\n");',
+                "        return 1;",
+                "    }",
+                "    for (int i = 1; i <= n; i++) {",
+                "        for (int j = 0; j < i; j++)",
+                "            putchar('*');",
+                "        putchar('\\n');",
+                "    }",
+                "    return 0;",
+                "}",
+                "",
+            ].join("\n"),
+            input: "Ada\n5\n",
+        },
+        java: {
+            code: [
+                "import java.util.Scanner;",
+                "",
+                "public class Main {",
+                "    public static void main(String[] args) {",
+                "        Scanner in = new Scanner(System.in);",
+                '        System.out.print("Your name? ");',
+                "        String name = in.next();",
+                '        System.out.print("How many stars, " + name + "? ");',
+                "        int n = in.nextInt();",
+                "        for (int i = 1; i <= n; i++)",
+                '            System.out.println("*".repeat(i));',
+                "    }",
+                "}",
+                "",
+            ].join("\n"),
+            input: "Ada\n5\n",
+        },
     };
     const NO_EXAMPLE = { code: "", input: "" };
+    /* CodeMirror modes by language name (mode/python, mode/javascript, mode/clike). */
+    const MODES = {
+        python: "python",
+        python3: "python",
+        javascript: "javascript",
+        node: "javascript",
+        typescript: "text/typescript",
+        cpp: "text/x-c++src",
+        "c++": "text/x-c++src",
+        c: "text/x-csrc",
+        java: "text/x-java",
+        csharp: "text/x-csharp",
+        kotlin: "text/x-kotlin",
+        scala: "text/x-scala",
+    };
+    /* The API's limits (include/protocol.h) when /api/languages does not report a language's. */
+    const LIMITS = { timeoutMs: [1, 30000, 5000], memoryMb: [16, 1024, 256] };
     /* GET /api/languages entries by name, filled by checkGateway(). */
     const LANGS = {};
     const STORE_KEY = "codegate.playground.v1";
+    const BIG_KEY = "codegate.playground.bigText";
     const RUN_TIMEOUT_MS = 120000;
 
     const $ = (id) => document.getElementById(id);
     const el = {
         gateway: $("gateway-status"),
+        bigFont: $("big-font"),
         language: $("language"),
         reset: $("reset-example"),
+        share: $("share"),
+        shareBox: $("share-box"),
+        shareUrl: $("share-url"),
+        shareNote: $("share-note"),
         run: $("run"),
+        stop: $("stop"),
         interactive: $("interactive"),
         code: $("code"),
+        mainName: $("main-name"),
         cursor: $("cursor-pos"),
         stdin: $("stdin"),
+        fileList: $("file-list"),
+        fileAdd: $("file-add"),
+        fileUpload: $("file-upload"),
+        filesCount: $("files-count"),
+        testList: $("test-list"),
+        testAdd: $("test-add"),
+        testRun: $("test-run"),
+        testsCount: $("tests-count"),
+        timeout: $("timeout"),
+        memory: $("memory"),
+        args: $("args"),
+        optionsText: $("options-text"),
+        optionsChecks: $("options-checks"),
+        settingsNote: $("settings-note"),
         placeholder: $("result-placeholder"),
         error: $("result-error"),
         summary: $("result-summary"),
         status: $("result-status"),
         meta: $("result-meta"),
+        testsBlock: $("result-tests-block"),
+        testsSummary: $("result-tests-summary"),
+        testsOut: $("result-tests"),
         stdoutBlock: $("result-stdout-block"),
         stdout: $("result-stdout"),
         stderrBlock: $("result-stderr-block"),
         stderr: $("result-stderr"),
         compileBlock: $("result-compile-block"),
         compile: $("result-compile"),
+        filesBlock: $("result-files-block"),
+        filesOut: $("result-files"),
         console: $("console"),
         consoleStatus: $("console-status"),
         consoleOut: $("console-output"),
@@ -114,7 +213,7 @@
         if (p)
             return p.endsWith("/") ? p : p + "/";
         if (location.protocol === "http:" || location.protocol === "https:")
-            return location.href;
+            return location.origin + location.pathname;
         return "http://127.0.0.1:5000/";
     }
 
@@ -144,22 +243,126 @@
         return kb < 1024 ? kb + " KiB" : (kb / 1024).toFixed(1) + " MiB";
     }
 
+    function fmtBytes(n) {
+        if (typeof n !== "number")
+            return "?";
+        return n < 1024 ? n + " B" : fmtKb(Math.round(n / 102.4) / 10);
+    }
+
     function setText(node, text) {
         node.textContent = text;
     }
 
-    /* ---- per-language code and input, kept in localStorage ---- */
+    function make(tag, props, children) {
+        const n = document.createElement(tag);
+        for (const k in props || {}) {
+            if (k === "dataset")
+                Object.assign(n.dataset, props[k]);
+            else if (k in n)
+                n[k] = props[k];
+            else
+                n.setAttribute(k, props[k]);
+        }
+        for (const c of children || [])
+            n.append(c);
+        return n;
+    }
 
-    const state = { language: "python", code: {}, input: {} };
+    /* ---- the editor (CodeMirror 5) ---- */
+
+    let escArmed = false;
+    const editor = CodeMirror.fromTextArea(el.code, {
+        lineNumbers: true,
+        indentUnit: 4,
+        tabSize: 4,
+        indentWithTabs: false,
+        matchBrackets: true,
+        autoCloseBrackets: true,
+        viewportMargin: Infinity, /* the whole program is in the DOM: find-in-page works */
+        extraKeys: {
+            Tab: (cm) => {
+                if (escArmed) {
+                    escArmed = false;
+                    return CodeMirror.Pass; /* Esc then Tab: the browser moves the focus on */
+                }
+                if (cm.somethingSelected())
+                    cm.indentSelection("add");
+                else
+                    cm.replaceSelection(" ".repeat(4 - (cm.getCursor().ch % 4)));
+            },
+            "Shift-Tab": (cm) => {
+                if (escArmed) {
+                    escArmed = false;
+                    return CodeMirror.Pass;
+                }
+                cm.indentSelection("subtract");
+            },
+            Esc: () => {
+                escArmed = true;
+            },
+        },
+    });
+    editor.getWrapperElement().id = "editor";
+    editor.on("keydown", (_cm, e) => {
+        if (e.key !== "Escape" && e.key !== "Tab" && e.key !== "Shift")
+            escArmed = false;
+    });
+
+    function setMode(lang) {
+        const l = LANGS[lang] || {};
+        const mode = MODES[lang] || MODES[String(l.runtime || "").toLowerCase()] ||
+                     (l.aliases || []).map((a) => MODES[a]).find(Boolean) || "text/plain";
+        editor.setOption("mode", mode);
+    }
+
+    function updateCursor() {
+        const c = editor.getCursor();
+        setText(el.cursor, "Line " + (c.line + 1) + ", column " + (c.ch + 1));
+    }
+
+    /* ---- state: code and input per language, files, tests, settings; kept in localStorage ---- */
+
+    const state = {
+        language: "python",
+        code: {},
+        input: {},
+        files: [],   /* [{name, content, encoding}] */
+        tests: [],   /* [{input, expected}] */
+        settings: { timeoutMs: null, memoryMb: null, args: "", options: {} },
+    };
+
+    function adopt(s) {
+        if (!s || typeof s !== "object")
+            return;
+        if (typeof s.language === "string")
+            state.language = s.language;
+        if (s.code && typeof s.code === "object")
+            state.code = s.code;
+        if (s.input && typeof s.input === "object")
+            state.input = s.input;
+        if (Array.isArray(s.files))
+            state.files = s.files.filter((f) => f && typeof f.name === "string" &&
+                                                typeof f.content === "string")
+                              .map((f) => ({ name: f.name, content: f.content,
+                                             encoding: f.encoding === "base64" ? "base64" : "utf8" }));
+        if (Array.isArray(s.tests))
+            state.tests = s.tests.filter((t) => t && typeof t === "object")
+                              .map((t) => ({ input: String(t.input || ""),
+                                             expected: String(t.expected || "") }));
+        if (s.settings && typeof s.settings === "object") {
+            const g = s.settings;
+            state.settings = {
+                timeoutMs: Number.isInteger(g.timeoutMs) ? g.timeoutMs : null,
+                memoryMb: Number.isInteger(g.memoryMb) ? g.memoryMb : null,
+                args: typeof g.args === "string" ? g.args : "",
+                options: g.options && typeof g.options === "object" ? g.options : {},
+            };
+        }
+    }
 
     function loadState() {
         try {
-            const s = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
-            if (s && typeof s.language === "string") {
-                state.language = s.language;
-                state.code = s.code || {};
-                state.input = s.input || {};
-            }
+            adopt(JSON.parse(localStorage.getItem(STORE_KEY) || "null"));
         } catch (_) {
             /* private mode or a broken entry: start from the examples */
         }
@@ -167,7 +370,7 @@
 
     let saveTimer = 0;
     function saveState() {
-        state.code[state.language] = el.code.value;
+        state.code[state.language] = editor.getValue();
         state.input[state.language] = el.stdin.value;
         clearTimeout(saveTimer);
         saveTimer = setTimeout(() => {
@@ -185,11 +388,13 @@
         const code = state.code[lang];
         const input = state.input[lang];
         const example = EXAMPLES[lang] || NO_EXAMPLE;
-        el.code.value = typeof code === "string" ? code : example.code;
+        setMode(lang);
+        editor.setValue(typeof code === "string" ? code : example.code);
+        editor.clearHistory();
+        editor.setCursor(0, 0);
         el.stdin.value = typeof input === "string" ? input : example.input;
-        el.code.setSelectionRange(0, 0);
-        el.code.scrollTop = 0;
         updateCursor();
+        showSettings();
     }
 
     function resetExample() {
@@ -198,145 +403,281 @@
         delete state.input[lang];
         showLanguage(lang);
         saveState();
-        el.code.focus({ preventScroll: true });
-        el.code.scrollTop = 0;
+        editor.focus();
     }
 
-    /* ---- the editor: Tab / Shift+Tab, keep indentation on Enter ---- */
+    /* ---- tabs ---- */
 
-    const INDENT = "    ";
-    let escArmed = false;
+    const TABS = ["input", "files", "tests", "settings"];
 
-    /* Replaces [start, end) with text, keeping the browser's undo history where it can. */
-    function replaceRange(ta, start, end, text, selStart, selEnd) {
-        ta.focus();
-        ta.setSelectionRange(start, end);
-        let done = false;
-        try {
-            done = document.execCommand("insertText", false, text);
-        } catch (_) {
-            done = false;
+    function selectTab(name, focus) {
+        for (const t of TABS) {
+            const tab = $("tab-" + t);
+            const on = t === name;
+            tab.setAttribute("aria-selected", on ? "true" : "false");
+            tab.tabIndex = on ? 0 : -1;
+            $("panel-" + t).hidden = !on;
+            if (on && focus)
+                tab.focus();
         }
-        if (!done || ta.value.slice(start, start + text.length) !== text) {
-            ta.setRangeText(text, start, end, "end");
-            ta.dispatchEvent(new Event("input", { bubbles: true }));
-        }
-        ta.setSelectionRange(selStart, selEnd);
     }
 
-    /* The lines touched by the selection: [first line start, end of the last line). */
-    function selectedLines(ta) {
-        const v = ta.value;
-        const s = ta.selectionStart;
-        let e = ta.selectionEnd;
-        if (e > s && v[e - 1] === "\n")
-            e--; /* a selection ending at a line start does not include that line */
-        const from = v.lastIndexOf("\n", s - 1) + 1;
-        let to = v.indexOf("\n", e);
-        if (to < 0)
-            to = v.length;
-        return { from, to, text: v.slice(from, to) };
-    }
-
-    function indent(ta) {
-        const v = ta.value;
-        const s = ta.selectionStart;
-        const e = ta.selectionEnd;
-        if (v.slice(s, e).indexOf("\n") < 0) {
-            const col = s - (v.lastIndexOf("\n", s - 1) + 1);
-            const pad = " ".repeat(INDENT.length - (col % INDENT.length));
-            replaceRange(ta, s, e, pad, s + pad.length, s + pad.length);
+    function onTabKey(e) {
+        const i = TABS.indexOf(e.target.id.replace("tab-", ""));
+        if (i < 0 || (e.key !== "ArrowRight" && e.key !== "ArrowLeft"))
             return;
-        }
-        const L = selectedLines(ta);
-        const lines = L.text.split("\n");
-        const out = lines.map((l) => (l.length ? INDENT + l : l)).join("\n");
-        replaceRange(ta, L.from, L.to, out, L.from, L.from + out.length);
+        e.preventDefault();
+        selectTab(TABS[(i + (e.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length], true);
     }
 
-    function outdent(ta) {
-        const s = ta.selectionStart;
-        const e = ta.selectionEnd;
-        const L = selectedLines(ta);
-        const lines = L.text.split("\n");
-        let removedFirst = 0;
-        const out = lines
-            .map((l, i) => {
-                const m = /^( {1,4}|\t)/.exec(l);
-                const n = m ? m[0].length : 0;
-                if (i === 0)
-                    removedFirst = n;
-                return l.slice(n);
-            })
-            .join("\n");
-        if (out === L.text)
-            return;
-        if (s === e) {
-            const caret = Math.max(L.from, s - removedFirst);
-            replaceRange(ta, L.from, L.to, out, caret, caret);
-        } else {
-            replaceRange(ta, L.from, L.to, out, L.from, L.from + out.length);
-        }
-    }
+    /* ---- Files tab: extra files sent with the program ---- */
 
-    function newlineKeepIndent(ta) {
-        const v = ta.value;
-        const s = ta.selectionStart;
-        const lineStart = v.lastIndexOf("\n", s - 1) + 1;
-        const before = v.slice(lineStart, s);
-        let pad = /^[ \t]*/.exec(before)[0];
-        const last = before.trimEnd().slice(-1);
-        if (last === ":" || last === "{")
-            pad += INDENT;
-        replaceRange(ta, s, ta.selectionEnd, "\n" + pad, s + 1 + pad.length, s + 1 + pad.length);
-    }
-
-    function onEditorKey(e) {
-        if (e.key === "Escape") {
-            escArmed = true;
-            return;
-        }
-        if (e.key === "Tab" && !e.ctrlKey && !e.altKey && !e.metaKey) {
-            if (escArmed) { /* Esc, Tab: leave the editor like any other field */
-                escArmed = false;
-                return;
+    function renderFiles() {
+        el.fileList.replaceChildren();
+        state.files.forEach((f, i) => {
+            const nameId = "file-name-" + i;
+            const bodyId = "file-content-" + i;
+            const name = make("input", { type: "text", id: nameId, className: "file-name",
+                                         value: f.name, spellcheck: false, autocomplete: "off" });
+            name.addEventListener("input", () => { f.name = name.value.trim(); saveState(); });
+            const remove = make("button", { type: "button", className: "quiet danger file-remove",
+                                            textContent: "Remove",
+                                            title: "Remove " + (f.name || "this file") });
+            remove.addEventListener("click", () => {
+                state.files.splice(i, 1);
+                renderFiles();
+                saveState();
+            });
+            let body;
+            if (f.encoding === "base64") {
+                body = make("p", { id: bodyId, className: "help" },
+                            ["Binary file, " + fmtBytes(Math.floor(f.content.length * 3 / 4)) +
+                             " (uploaded; sent as base64)."]);
+            } else {
+                body = make("textarea", { id: bodyId, className: "code file-content",
+                                          spellcheck: false, wrap: "off", value: f.content });
+                body.addEventListener("input", () => { f.content = body.value; saveState(); });
             }
-            e.preventDefault();
-            if (e.shiftKey)
-                outdent(e.target);
-            else
-                indent(e.target);
-            return;
-        }
-        escArmed = false;
-        if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.shiftKey && !e.altKey &&
-            !e.isComposing) {
-            e.preventDefault();
-            newlineKeepIndent(e.target);
+            el.fileList.append(make("li", { className: "item" }, [
+                make("div", { className: "item-head" }, [
+                    make("label", { htmlFor: nameId, textContent: "Name" }), name, remove,
+                ]),
+                make("label", { htmlFor: bodyId, className: "visually-hidden",
+                                textContent: "Content of file " + (i + 1) }),
+                body,
+            ]));
+        });
+        setText(el.filesCount, state.files.length ? "(" + state.files.length + ")" : "");
+    }
+
+    function addFile(name, content, encoding) {
+        state.files.push({ name, content, encoding: encoding || "utf8" });
+        renderFiles();
+        saveState();
+    }
+
+    function nextFileName() {
+        const ext = { python: ".py", javascript: ".js", cpp: ".hpp", c: ".h", java: ".java" };
+        const taken = new Set(state.files.map((f) => f.name));
+        for (let i = 1;; i++) {
+            const n = (i === 1 ? "util" : "util" + i) + (ext[state.language] || ".txt");
+            if (!taken.has(n))
+                return n;
         }
     }
 
-    function updateCursor() {
-        const v = el.code.value;
-        const s = el.code.selectionStart;
-        const line = v.slice(0, s).split("\n").length;
-        const col = s - (v.lastIndexOf("\n", s - 1) + 1) + 1;
-        setText(el.cursor, "Line " + line + ", column " + col);
+    function bytesToBase64(bytes) {
+        let bin = "";
+        for (let i = 0; i < bytes.length; i += 0x8000)
+            bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+        return btoa(bin);
     }
 
-    /* ---- Run: POST /api/code/execute ---- */
+    async function uploadFiles() {
+        for (const file of Array.from(el.fileUpload.files || [])) {
+            const bytes = new Uint8Array(await file.arrayBuffer());
+            try {
+                addFile(file.name, new TextDecoder("utf-8", { fatal: true }).decode(bytes), "utf8");
+            } catch (_) {
+                addFile(file.name, bytesToBase64(bytes), "base64");
+            }
+        }
+        el.fileUpload.value = "";
+    }
+
+    /* ---- Tests tab: cases of input and expected output ---- */
+
+    function renderTests() {
+        el.testList.replaceChildren();
+        state.tests.forEach((t, i) => {
+            const inId = "test-input-" + i;
+            const exId = "test-expected-" + i;
+            const input = make("textarea", { id: inId, className: "code test-input", spellcheck: false,
+                                             wrap: "off", value: t.input });
+            input.addEventListener("input", () => { t.input = input.value; saveState(); });
+            const expected = make("textarea", { id: exId, className: "code test-expected",
+                                                spellcheck: false, wrap: "off", value: t.expected });
+            expected.addEventListener("input", () => { t.expected = expected.value; saveState(); });
+            const remove = make("button", { type: "button", className: "quiet danger test-remove",
+                                            textContent: "Remove", title: "Remove case " + (i + 1) });
+            remove.addEventListener("click", () => {
+                state.tests.splice(i, 1);
+                renderTests();
+                saveState();
+            });
+            el.testList.append(make("li", { className: "item" }, [
+                make("div", { className: "item-head" }, [
+                    make("span", { className: "case-name", textContent: "Case " + (i + 1) }), remove,
+                ]),
+                make("div", { className: "case-grid" }, [
+                    make("div", {}, [make("label", { htmlFor: inId, textContent: "Input" }), input]),
+                    make("div", {}, [make("label", { htmlFor: exId, textContent: "Expected output" }),
+                                     expected]),
+                ]),
+            ]));
+        });
+        setText(el.testsCount, state.tests.length ? "(" + state.tests.length + ")" : "");
+        el.testRun.disabled = !state.tests.length || running;
+    }
+
+    /* ---- Settings tab: limits, arguments, compiler options ---- */
+
+    /* [min, max, default] of a limit: the language's own when /api/languages reports it
+     * (limits: {timeoutMs: {min, max, default}} or {maxTimeoutMs: N}), else the API's. */
+    function limitRange(lang, key) {
+        const r = LIMITS[key].slice();
+        const lim = LANGS[lang] && LANGS[lang].limits;
+        if (lim && typeof lim === "object") {
+            const v = lim[key];
+            const cap = key.charAt(0).toUpperCase() + key.slice(1);
+            if (v && typeof v === "object") {
+                if (Number.isInteger(v.min))
+                    r[0] = v.min;
+                if (Number.isInteger(v.max))
+                    r[1] = v.max;
+                if (Number.isInteger(v.default))
+                    r[2] = v.default;
+            } else if (Number.isInteger(v)) {
+                r[1] = v;
+            }
+            if (Number.isInteger(lim["max" + cap]))
+                r[1] = lim["max" + cap];
+            if (Number.isInteger(lim["min" + cap]))
+                r[0] = lim["min" + cap];
+            if (Number.isInteger(lim["default" + cap]))
+                r[2] = lim["default" + cap];
+        }
+        return r;
+    }
+
+    /* The language's allowed compiler options, when /api/languages lists them (options or
+     * allowedOptions: strings or {value|name|option} objects); null when it does not. */
+    function allowedOptions(lang) {
+        const l = LANGS[lang];
+        if (!l)
+            return null;
+        let list = Array.isArray(l.options) ? l.options
+                 : Array.isArray(l.allowedOptions) ? l.allowedOptions
+                 : l.options && Array.isArray(l.options.allowed) ? l.options.allowed : null;
+        if (!list)
+            return null;
+        list = list.map((o) => typeof o === "string" ? o
+                               : o && (o.value || o.name || o.option)).filter((o) => typeof o === "string");
+        return list;
+    }
+
+    function chosenOptions(lang) {
+        const o = state.settings.options[lang];
+        return Array.isArray(o) ? o.filter((x) => typeof x === "string") : [];
+    }
+
+    function showSettings() {
+        const lang = state.language;
+        const s = state.settings;
+        const t = limitRange(lang, "timeoutMs");
+        const m = limitRange(lang, "memoryMb");
+        el.timeout.min = t[0];
+        el.timeout.max = t[1];
+        el.timeout.value = s.timeoutMs !== null ? s.timeoutMs : t[2];
+        el.memory.min = m[0];
+        el.memory.max = m[1];
+        el.memory.value = s.memoryMb !== null ? s.memoryMb : m[2];
+        el.args.value = s.args;
+        setText(el.settingsNote, "Time " + t[0] + "–" + t[1] + " ms, memory " + m[0] + "–" + m[1] +
+                                 " MiB for " + displayName(lang) + ".");
+        const allowed = allowedOptions(lang);
+        const chosen = chosenOptions(lang);
+        el.optionsChecks.replaceChildren();
+        el.optionsText.hidden = !!allowed;
+        el.optionsChecks.hidden = !allowed;
+        if (allowed) {
+            allowed.forEach((opt, i) => {
+                const id = "option-" + i;
+                const box = make("input", { type: "checkbox", id, value: opt,
+                                            checked: chosen.indexOf(opt) >= 0 });
+                box.addEventListener("change", () => {
+                    s.options[lang] = Array.from(el.optionsChecks.querySelectorAll("input:checked"),
+                                                 (b) => b.value);
+                    saveState();
+                });
+                el.optionsChecks.append(make("span", { className: "check" },
+                                             [box, make("label", { htmlFor: id, textContent: opt })]));
+            });
+            if (!allowed.length)
+                el.optionsChecks.append(make("span", { className: "help-inline",
+                                                       textContent: "none for this language" }));
+        } else {
+            el.optionsText.value = chosen.join(" ");
+        }
+    }
+
+    function readSettings() {
+        const s = state.settings;
+        const num = (input) => {
+            const v = Number(input.value);
+            return input.value.trim() !== "" && Number.isInteger(v) ? v : null;
+        };
+        s.timeoutMs = num(el.timeout);
+        s.memoryMb = num(el.memory);
+        s.args = el.args.value;
+        if (!el.optionsText.hidden)
+            s.options[state.language] = el.optionsText.value.split(/\s+/).filter(Boolean);
+        saveState();
+    }
+
+    /* ---- big text for a projector ---- */
+
+    function setBigText(on) {
+        document.documentElement.classList.toggle("big", on);
+        el.bigFont.setAttribute("aria-pressed", on ? "true" : "false");
+        try {
+            localStorage.setItem(BIG_KEY, on ? "1" : "0");
+        } catch (_) {
+            /* not remembered: still applied */
+        }
+        editor.refresh();
+    }
+
+    /* ---- Run and Run tests: POST /api/code/execute ---- */
 
     let running = false;
+    let runCtl = null;      /* the AbortController of the request in flight */
+    let fileUrls = [];      /* blob: URLs of the last result's download links */
 
     function clearResult() {
         el.placeholder.hidden = true;
         el.error.hidden = true;
         setText(el.error, "");
         el.summary.hidden = true;
-        for (const b of [el.stdoutBlock, el.stderrBlock, el.compileBlock])
+        for (const b of [el.stdoutBlock, el.stderrBlock, el.compileBlock, el.testsBlock, el.filesBlock])
             b.hidden = true;
-        for (const p of [el.stdout, el.stderr, el.compile])
+        for (const p of [el.stdout, el.stderr, el.compile, el.testsSummary])
             setText(p, "");
+        el.testsOut.replaceChildren();
+        el.filesOut.replaceChildren();
+        for (const u of fileUrls)
+            URL.revokeObjectURL(u);
+        fileUrls = [];
         el.meta.replaceChildren();
     }
 
@@ -359,6 +700,8 @@
                 text += "\n" + d.reason;
             if (Array.isArray(d.supported))
                 text += "\nsupported languages: " + d.supported.join(", ");
+            if (Array.isArray(d.allowed))
+                text += "\nallowed: " + d.allowed.join(" ");
         }
         if (retryAfter)
             text += "\nTry again in " + retryAfter + " s.";
@@ -372,6 +715,97 @@
         if (el.meta.childNodes.length)
             el.meta.append(" · ");
         el.meta.append(span);
+    }
+
+    /* One failed case's expected vs actual output as a line diff. */
+    function diffView(expected, actual) {
+        const rows = CG.lineDiff(expected, actual, true);
+        const pre = make("pre", { className: "output diff", tabIndex: 0 });
+        if (!rows.some((r) => r.op !== " ")) {
+            pre.append(make("span", { className: "sys",
+                                      textContent: "(the lines match; they differ only in whitespace)\n" }));
+        }
+        for (const r of rows) {
+            const cls = r.op === "-" ? "del" : r.op === "+" ? "ins" : "same";
+            pre.append(make("span", { className: cls, textContent: r.op + " " + r.text + "\n" }));
+        }
+        return make("div", { className: "diff-block" }, [
+            make("p", { className: "help diff-legend" }, [
+                make("span", { className: "del", textContent: "- expected" }), "  ",
+                make("span", { className: "ins", textContent: "+ actual" }),
+            ]),
+            pre,
+        ]);
+    }
+
+    function showTests(d) {
+        const list = Array.isArray(d.tests) ? d.tests : [];
+        el.testsBlock.hidden = false;
+        setText(el.testsSummary, "— " + (d.passed || 0) + " passed, " + (d.failed || 0) + " failed" +
+                                 (d.skipped ? ", " + d.skipped + " skipped" : ""));
+        for (const t of list) {
+            const i = typeof t.index === "number" ? t.index : el.testsOut.childNodes.length;
+            const head = make("div", { className: "case-head" }, [
+                make("span", { className: "badge " + (t.passed ? "ok" : "bad"),
+                               textContent: t.passed ? "pass" : "fail" }),
+                make("span", { className: "case-name", textContent: "Case " + (i + 1) }),
+                make("span", { className: "meta", textContent: t.status +
+                               (typeof t.durationMs === "number" ? " · " + fmtMs(t.durationMs) : "") }),
+            ]);
+            const li = make("li", { className: "case " + (t.passed ? "passed" : "failed"),
+                                    id: "case-result-" + i, dataset: { passed: String(!!t.passed) } },
+                            [head]);
+            if (!t.passed && typeof t.stdout === "string" && typeof t.expectedOutput === "string")
+                li.append(diffView(t.expectedOutput, t.stdout));
+            if (!t.passed && t.stderr)
+                li.append(make("pre", { className: "output stderr", textContent: t.stderr }));
+            el.testsOut.append(li);
+        }
+    }
+
+    function base64ToBytes(b64) {
+        const bin = atob(b64);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++)
+            bytes[i] = bin.charCodeAt(i);
+        return bytes;
+    }
+
+    /* Files the program wrote under out/: a download link each, images also shown inline. */
+    function showFiles(files) {
+        el.filesBlock.hidden = false;
+        for (const f of files) {
+            if (!f || typeof f.name !== "string")
+                continue;
+            const mime = typeof f.mimeType === "string" && /^[\w.+-]+\/[\w.+-]+$/.test(f.mimeType)
+                             ? f.mimeType : "application/octet-stream";
+            const li = make("li", { className: "out-file" });
+            if (typeof f.content !== "string") {
+                li.append(f.name + " (" + fmtBytes(f.size) + ", not returned)");
+                el.filesOut.append(li);
+                continue;
+            }
+            let url;
+            try {
+                url = URL.createObjectURL(new Blob([base64ToBytes(f.content)], { type: mime }));
+            } catch (_) {
+                li.append(f.name + " (unreadable content)");
+                el.filesOut.append(li);
+                continue;
+            }
+            fileUrls.push(url);
+            const base = f.name.split("/").pop() || "file";
+            li.append(make("a", { href: url, download: base, className: "out-file-link",
+                                  textContent: f.name }),
+                      make("span", { className: "meta", textContent: " " + mime + ", " +
+                                     fmtBytes(typeof f.size === "number" ? f.size
+                                              : Math.floor(f.content.length * 3 / 4)) }));
+            if (mime.startsWith("image/") && mime !== "image/svg+xml") {
+                li.append(make("img", { className: "out-image", alt: f.name,
+                                        src: "data:" + mime + ";base64," + f.content }));
+            }
+            el.filesOut.append(li);
+        }
     }
 
     function showResult(d) {
@@ -393,6 +827,8 @@
             addMeta("result-version", runtimeName(d.language) + " ", d.version);
         if (d.truncated)
             addMeta("result-truncated", "", "output truncated");
+        if (Array.isArray(d.tests))
+            showTests(d);
         if (d.status !== "compile_error" || d.stdout) {
             el.stdoutBlock.hidden = false;
             setText(el.stdout, d.stdout || "");
@@ -405,20 +841,59 @@
             el.compileBlock.hidden = false;
             setText(el.compile, d.compile.stderr);
         }
+        if (Array.isArray(d.files) && d.files.length)
+            showFiles(d.files);
     }
 
-    async function run() {
+    /* The request body from the editor, the tabs and the settings; tests only for Run tests. */
+    function requestBody(withTests) {
+        readSettings();
+        const lang = el.language.value;
+        const s = state.settings;
+        const body = { language: lang, code: editor.getValue() };
+        if (!withTests)
+            body.input = el.stdin.value;
+        const files = state.files.filter((f) => f.name);
+        if (files.length)
+            body.files = files.map((f) => ({ name: f.name, content: f.content, encoding: f.encoding }));
+        const args = s.args.split("\n").filter((a, i, all) => a !== "" || i < all.length - 1);
+        if (args.length)
+            body.args = args;
+        const t = limitRange(lang, "timeoutMs");
+        const m = limitRange(lang, "memoryMb");
+        if (s.timeoutMs !== null && s.timeoutMs !== t[2])
+            body.timeoutMs = s.timeoutMs;
+        if (s.memoryMb !== null && s.memoryMb !== m[2])
+            body.memoryMb = s.memoryMb;
+        const opts = chosenOptions(lang);
+        if (opts.length)
+            body.options = opts;
+        if (withTests)
+            body.tests = state.tests.map((c) => ({ input: c.input, expectedOutput: c.expected }));
+        return body;
+    }
+
+    function setRunning(on) {
+        running = on;
+        el.run.disabled = on;
+        el.testRun.disabled = on || !state.tests.length;
+        el.stop.disabled = !on && !session;
+    }
+
+    async function execute(withTests) {
         if (running)
             return;
-        running = true;
-        el.run.disabled = true;
+        if (withTests && !state.tests.length)
+            return;
+        setRunning(true);
         clearResult();
         el.summary.hidden = false;
         el.status.className = "badge";
-        setText(el.status, "running…");
-        const body = { language: el.language.value, code: el.code.value, input: el.stdin.value };
+        setText(el.status, withTests ? "running tests…" : "running…");
+        const body = requestBody(withTests);
         const ctl = new AbortController();
-        const timer = setTimeout(() => ctl.abort(), RUN_TIMEOUT_MS);
+        runCtl = ctl;
+        const timer = setTimeout(() => ctl.abort("timeout"), RUN_TIMEOUT_MS);
         try {
             let resp;
             try {
@@ -429,9 +904,12 @@
                     signal: ctl.signal,
                 });
             } catch (err) {
-                showApiError("Could not reach the gateway at " + apiUrl("api/code/execute") +
-                             ": " + (err && err.name === "AbortError" ? "no answer in " +
-                             RUN_TIMEOUT_MS / 1000 + " s" : String(err && err.message || err)));
+                if (ctl.signal.aborted && ctl.signal.reason === "stop")
+                    showStopped();
+                else
+                    showApiError("Could not reach the gateway at " + apiUrl("api/code/execute") +
+                                 ": " + (ctl.signal.aborted ? "no answer in " + RUN_TIMEOUT_MS / 1000 +
+                                 " s" : String(err && err.message || err)));
                 return;
             }
             const text = await resp.text();
@@ -447,12 +925,91 @@
             else
                 showResult(doc.data);
         } catch (err) {
-            showApiError("Reading the answer failed: " + String(err && err.message || err));
+            if (ctl.signal.aborted && ctl.signal.reason === "stop")
+                showStopped();
+            else
+                showApiError("Reading the answer failed: " + String(err && err.message || err));
         } finally {
             clearTimeout(timer);
-            running = false;
-            el.run.disabled = false;
+            if (runCtl === ctl)
+                runCtl = null;
+            setRunning(false);
         }
+    }
+
+    function showStopped() {
+        el.summary.hidden = false;
+        el.status.className = "badge bad";
+        setText(el.status, "stopped");
+        el.meta.replaceChildren();
+        addMeta("result-stopped", "", "stopped before the answer came; the gateway ends the " +
+                                      "program at its time limit");
+    }
+
+    /* Stop: aborts the request in flight and ends the interactive program, if any. */
+    function stop() {
+        if (runCtl)
+            runCtl.abort("stop");
+        if (session)
+            kill();
+    }
+
+    /* ---- Share link: everything in the URL fragment ---- */
+
+    function snapshot() {
+        readSettings();
+        return {
+            v: 1,
+            language: el.language.value,
+            code: editor.getValue(),
+            input: el.stdin.value,
+            files: state.files,
+            tests: state.tests,
+            settings: { timeoutMs: state.settings.timeoutMs, memoryMb: state.settings.memoryMb,
+                        args: state.settings.args,
+                        options: { [el.language.value]: chosenOptions(el.language.value) } },
+        };
+    }
+
+    async function share() {
+        const frag = await CG.encodeShare(snapshot());
+        const url = new URL(location.href);
+        url.hash = frag;
+        window.history.replaceState(null, "", url.href);
+        el.shareBox.hidden = false;
+        el.shareUrl.value = url.href;
+        el.shareUrl.focus();
+        el.shareUrl.select();
+        let copied = false;
+        try {
+            if (navigator.clipboard && window.isSecureContext) {
+                await navigator.clipboard.writeText(url.href);
+                copied = true;
+            }
+        } catch (_) {
+            copied = false;
+        }
+        setText(el.shareNote, (copied ? "Copied. " : "Select and copy it. ") + url.href.length +
+                              " characters; anyone with the link sees the program.");
+    }
+
+    /* Opens a shared link: the program replaces the language's code, files, tests and settings. */
+    async function openShared() {
+        if (!CG.isShareFragment(location.hash))
+            return false;
+        let obj;
+        try {
+            obj = await CG.decodeShare(location.hash);
+        } catch (err) {
+            showApiError("This link's program could not be read: " + String(err && err.message || err));
+            return false;
+        }
+        const lang = typeof obj.language === "string" ? obj.language : state.language;
+        adopt({ language: lang, files: obj.files || [], tests: obj.tests || [],
+                settings: Object.assign({ options: {} }, obj.settings || {}) });
+        state.code[lang] = obj.code;
+        state.input[lang] = typeof obj.input === "string" ? obj.input : "";
+        return true;
     }
 
     /* ---- Interactive: the WebSocket session console ---- */
@@ -564,6 +1121,7 @@
             s.ws.close(1000, "closed by the user");
         if (session === s)
             session = null;
+        setRunning(running);
     }
 
     function startInteractive() {
@@ -584,12 +1142,14 @@
         }
         const s = { ws, lang, exited: false, eof: false, failed: false, opened: false };
         session = s;
+        setRunning(running);
         ws.onopen = () => {
             if (session !== s)
                 return;
             s.opened = true;
             el.consoleKill.disabled = false;
-            ws.send(JSON.stringify({ type: "start", language: lang, code: el.code.value, args: [] }));
+            ws.send(JSON.stringify({ type: "start", language: lang, code: editor.getValue(),
+                                    args: requestBody(false).args || [] }));
             setConsoleStatus("Starting…");
         };
         ws.onmessage = (ev) => {
@@ -613,6 +1173,7 @@
             if (session !== s)
                 return;
             session = null;
+            setRunning(running);
             setInputEnabled(false);
             el.consoleKill.disabled = true;
             if (!s.opened)
@@ -679,6 +1240,7 @@
     }
 
     /* ---- the gateway's languages and versions ---- */
+    /* ---- the gateway's languages and versions ---- */
 
     function displayName(name) {
         return (LANGS[name] && LANGS[name].displayName) || name;
@@ -739,22 +1301,61 @@
 
     /* ---- wiring ---- */
 
-    loadState();
-    showLanguage(state.language);
+    async function start() {
+        loadState();
+        await openShared();
+        let big = false;
+        try {
+            big = localStorage.getItem(BIG_KEY) === "1";
+        } catch (_) {
+            big = false;
+        }
+        setBigText(big);
+        showLanguage(state.language);
+        renderFiles();
+        renderTests();
+        setRunning(false);
+        checkGateway();
+    }
 
     el.language.addEventListener("change", () => {
-        state.code[state.language] = el.code.value;
+        state.code[state.language] = editor.getValue();
         state.input[state.language] = el.stdin.value;
+        readSettings();
         showLanguage(el.language.value);
         saveState();
     });
     el.reset.addEventListener("click", resetExample);
-    el.code.addEventListener("keydown", onEditorKey);
-    el.code.addEventListener("input", () => { saveState(); updateCursor(); });
-    for (const ev of ["keyup", "click", "select", "focus"])
-        el.code.addEventListener(ev, updateCursor);
+    el.share.addEventListener("click", () => {
+        share().catch((err) => setText(el.shareNote, "No link: " + String(err && err.message || err)));
+    });
+    el.bigFont.addEventListener("click", () =>
+        setBigText(!document.documentElement.classList.contains("big")));
+    editor.on("change", saveState);
+    editor.on("cursorActivity", updateCursor);
     el.stdin.addEventListener("input", saveState);
-    el.run.addEventListener("click", run);
+    for (const t of TABS) {
+        $("tab-" + t).addEventListener("click", () => selectTab(t, false));
+        $("tab-" + t).addEventListener("keydown", onTabKey);
+    }
+    el.fileAdd.addEventListener("click", () => {
+        addFile(nextFileName(), "", "utf8");
+        const names = el.fileList.querySelectorAll(".file-name");
+        names[names.length - 1].focus();
+    });
+    el.fileUpload.addEventListener("change", () => { uploadFiles(); });
+    el.testAdd.addEventListener("click", () => {
+        state.tests.push({ input: "", expected: "" });
+        renderTests();
+        saveState();
+        const ins = el.testList.querySelectorAll(".test-input");
+        ins[ins.length - 1].focus();
+    });
+    el.testRun.addEventListener("click", () => execute(true));
+    for (const input of [el.timeout, el.memory, el.args, el.optionsText])
+        input.addEventListener("change", readSettings);
+    el.run.addEventListener("click", () => execute(false));
+    el.stop.addEventListener("click", stop);
     el.interactive.addEventListener("click", startInteractive);
     el.consoleInput.addEventListener("keydown", onConsoleKey);
     el.consoleSend.addEventListener("click", () => { sendLine(); el.consoleInput.focus(); });
@@ -768,9 +1369,19 @@
     document.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
-            run();
+            execute(false);
         }
     });
+    window.addEventListener("hashchange", () => {
+        if (CG.isShareFragment(location.hash))
+            openShared().then((ok) => {
+                if (ok) {
+                    showLanguage(state.language);
+                    renderFiles();
+                    renderTests();
+                }
+            });
+    });
 
-    checkGateway();
+    start();
 })();
