@@ -281,31 +281,21 @@
         viewportMargin: Infinity, /* the whole program is in the DOM: find-in-page works */
         extraKeys: {
             Tab: (cm) => {
-                if (escArmed) {
-                    escArmed = false;
-                    return CodeMirror.Pass; /* Esc then Tab: the browser moves the focus on */
-                }
                 if (cm.somethingSelected())
                     cm.indentSelection("add");
                 else
                     cm.replaceSelection(" ".repeat(4 - (cm.getCursor().ch % 4)));
             },
-            "Shift-Tab": (cm) => {
-                if (escArmed) {
-                    escArmed = false;
-                    return CodeMirror.Pass;
-                }
-                cm.indentSelection("subtract");
-            },
-            Esc: () => {
-                escArmed = true;
-            },
+            "Shift-Tab": (cm) => cm.indentSelection("subtract"),
         },
     });
     editor.getWrapperElement().id = "editor";
+    /* Esc then Tab (or Shift+Tab): CodeMirror ignores that Tab, the browser moves the focus. */
     editor.on("keydown", (_cm, e) => {
-        if (e.key !== "Escape" && e.key !== "Tab" && e.key !== "Shift")
-            escArmed = false;
+        if (e.key === "Tab" && escArmed)
+            e.codemirrorIgnore = true;
+        if (e.key !== "Shift")
+            escArmed = e.key === "Escape";
     });
 
     function setMode(lang) {
@@ -389,10 +379,11 @@
         const input = state.input[lang];
         const example = EXAMPLES[lang] || NO_EXAMPLE;
         setMode(lang);
+        /* the input first: setValue() fires the editor's change event, which saves both */
+        el.stdin.value = typeof input === "string" ? input : example.input;
         editor.setValue(typeof code === "string" ? code : example.code);
         editor.clearHistory();
         editor.setCursor(0, 0);
-        el.stdin.value = typeof input === "string" ? input : example.input;
         updateCursor();
         showSettings();
     }

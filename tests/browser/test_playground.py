@@ -3,12 +3,17 @@
 
     /usr/bin/python3 tests/browser/test_playground.py BUILD_DIR
 
-Starts its own gateway (local runtime), opens the page, runs the Python example and other
-programs with Run and Ctrl+Enter, checks that API errors are shown, the editor's Tab keys, then
-an interactive C++ session (the prompt appears, an answer typed into the console changes the
-output, the exit line is shown), EOF and Kill in a Python session, and finally the C++ example with Run and Interactive, saved
-as a screenshot to BUILD_DIR/playground.png. The last line is `N passed, N failed`; the exit code is non-zero on
-any failure.
+Starts its own gateway (local runtime), opens the page, checks the page's headers (CSP) and the
+vendored CodeMirror editor (line numbers, highlighting per language, no CSP violation), runs the
+Python example and other programs with Run and Ctrl+Enter, checks that API errors are shown, the
+editor's Tab keys, Stop on an endless loop (Run and Interactive), the settings (time limit,
+arguments), test cases with pass/fail and a diff, the Files tab (a module the program imports,
+files written to out/ listed and an image shown inline), a share link opened in a new tab, the
+large-text toggle (kept over a reload), then an interactive C++ session (the prompt appears, an
+answer typed into the console changes the output, the exit line is shown), EOF and Kill in a
+Python session, and finally the C++ example with Run and Interactive, saved as a screenshot to
+BUILD_DIR/playground.png. The last line is `N passed, N failed`; the exit code is non-zero on any
+failure.
 
 Needs Debian's chromium, chromium-driver and python3-selenium (no network, no Selenium Manager:
 the driver and browser paths are given explicitly).
@@ -24,11 +29,11 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Gateway, Runner, check  # noqa: E402
+from harness import Gateway, Runner, check, http  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-WATCHDOG_S = 420  # the whole suite, whatever hangs
+WATCHDOG_S = 900  # the whole suite, whatever hangs
 WAIT_S = 30       # one wait for the page
 COMPILE_WAIT_S = 90
 
@@ -71,10 +76,44 @@ def wait(pred, what, limit=WAIT_S):
 
 
 def set_field(id_, value):
-    """Sets a textarea's value as a paste would (an input event follows)."""
+    """Sets a textarea's value as a paste would (an input event follows); "code" is the editor."""
+    if id_ == "code":
+        D.execute_script("document.querySelector('#editor').CodeMirror.setValue(arguments[0]);", value)
+        return
     D.execute_script(
         "const e = document.getElementById(arguments[0]); e.value = arguments[1];"
         "e.dispatchEvent(new Event('input', {bubbles: true}));", id_, value)
+
+
+def set_elem(elem, value):
+    """The same for an element found otherwise (the Files and Tests tabs' fields)."""
+    D.execute_script(
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+        "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));", elem, value)
+
+
+def code():
+    return D.execute_script("return document.querySelector('#editor').CodeMirror.getValue();")
+
+
+def editor_input():
+    """The editor's own hidden textarea, where CodeMirror takes the keys."""
+    return D.find_element(By.CSS_SELECTOR, "#editor textarea")
+
+
+def tab(name):
+    q("tab-" + name).click()
+    check(q("panel-" + name).is_displayed(), "the %s tab opens" % name)
+
+
+def remove_all():
+    """Removes every extra file and test case with their Remove buttons (a failed test's leftovers)."""
+    for name, sel in (("files", "#file-list .file-remove"), ("tests", "#test-list .test-remove")):
+        tab(name)
+        while D.find_elements(By.CSS_SELECTOR, sel):
+            D.find_elements(By.CSS_SELECTOR, sel)[0].click()
+    tab("input")
 
 
 def choose_language(lang):
@@ -86,14 +125,14 @@ def result_done():
     if q("run").get_attribute("disabled"):
         return False
     st = text("result-status")
-    return q("result-error").is_displayed() or (st and st != "running…")
+    return q("result-error").is_displayed() or (st and not st.startswith("running"))
 
 
 def run_and_wait(click=True, limit=COMPILE_WAIT_S):
     if click:
         q("run").click()
     else:
-        q("code").send_keys(Keys.CONTROL, Keys.ENTER)
+        editor_input().send_keys(Keys.CONTROL, Keys.ENTER)
     wait(result_done, "the Run result", limit)
 
 
@@ -131,7 +170,7 @@ def test_page_served():
 def test_examples_prompt_for_input():
     for lang, needle in (("python", "input("), ("javascript", "rl.question("), ("cpp", "std::cin")):
         choose_language(lang)
-        check(needle in q("code").get_attribute("value"), "%s example reads input" % lang)
+        check(needle in code(), "%s example reads input" % lang)
         check(q("stdin").get_attribute("value").strip(), "%s example has input" % lang)
     choose_language("python")
 
@@ -182,15 +221,255 @@ def test_run_cpp_compile_error_and_api_error():
 def test_editor_tab_keys():
     choose_language("python")
     set_field("code", "x = 1")
-    code = q("code")
-    code.click()
-    D.execute_script("arguments[0].setSelectionRange(0, 0);", code)
-    code.send_keys(Keys.TAB)
-    check(code.get_attribute("value") == "    x = 1", "Tab indents: %r" % code.get_attribute("value"))
-    code.send_keys(Keys.SHIFT, Keys.TAB)
-    check(code.get_attribute("value") == "x = 1", "Shift+Tab outdents: %r" % code.get_attribute("value"))
-    check(D.switch_to.active_element == code, "focus stays in the editor")
+    D.execute_script("const cm = document.querySelector('#editor').CodeMirror;"
+                     "cm.focus(); cm.setCursor(0, 0);")
+    box = editor_input()
+    box.send_keys(Keys.TAB)
+    check(code() == "    x = 1", "Tab indents: %r" % code())
+    box.send_keys(Keys.SHIFT, Keys.TAB)
+    check(code() == "x = 1", "Shift+Tab outdents: %r" % code())
+    check(D.switch_to.active_element == box, "focus stays in the editor")
+    box.send_keys(Keys.ESCAPE)
+    box.send_keys(Keys.TAB)
+    check(D.switch_to.active_element != box and code() == "x = 1",
+          "Esc then Tab leaves the editor: %r" % code())
     q("reset-example").click()
+
+
+def csp_violations():
+    return D.execute_script("return window.__cspViolations || [];")
+
+
+def test_editor_and_csp():
+    with urllib.request.urlopen(G.url + "/", timeout=10) as r:
+        csp = r.headers["Content-Security-Policy"] or ""
+    check("script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp,
+          "CSP %r" % csp)
+    for path, ctype in (("/vendor/codemirror/lib/codemirror.js", "text/javascript"),
+                        ("/vendor/codemirror/lib/codemirror.css", "text/css"),
+                        ("/vendor/codemirror/mode/clike/clike.js", "text/javascript"),
+                        ("/diff.js", "text/javascript"), ("/share.js", "text/javascript")):
+        with urllib.request.urlopen(G.url + path, timeout=10) as r:
+            check(r.status == 200 and r.headers["Content-Type"].startswith(ctype),
+                  "%s: %s %s" % (path, r.status, r.headers["Content-Type"]))
+    for path in ("/vendor/", "/vendor//codemirror/LICENSE", "/vendor/./codemirror/LICENSE",
+                 "/vendor/codemirror/.hidden", "/vendor/codemirror/../../app.js"):
+        st, doc, _ = http("GET", G.url + path)
+        check(st == 404, "%s -> %s" % (path, st), doc)
+    D.get(G.url + "/")
+    wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    choose_language("python")
+    q("reset-example").click()
+    check(D.find_elements(By.CSS_SELECTOR, "#editor.CodeMirror .CodeMirror-code"), "CodeMirror editor")
+    nums = [e.text for e in D.find_elements(By.CSS_SELECTOR, "#editor .CodeMirror-linenumber")]
+    check("1" in nums and "6" in nums, "line numbers %r" % nums[:8])
+    kws = [e.text for e in D.find_elements(By.CSS_SELECTOR, "#editor .cm-keyword")]
+    check("for" in kws and "in" in kws, "Python keywords highlighted: %r" % kws)
+    check(D.find_elements(By.CSS_SELECTOR, "#editor .cm-string"), "strings highlighted")
+    choose_language("cpp")
+    metas = [e.text for e in D.find_elements(By.CSS_SELECTOR, "#editor .cm-meta")]
+    check(any("#include" in m for m in metas), "C++ preprocessor highlighted: %r" % metas)
+    kws = [e.text for e in D.find_elements(By.CSS_SELECTOR, "#editor .cm-keyword, #editor .cm-type")]
+    check("return" in kws and "int" in kws, "C++ keywords highlighted: %r" % kws)
+    choose_language("python")
+    check(csp_violations() == [], "no CSP violation: %r" % csp_violations())
+
+
+LOOP_PY = 'print("looping", flush=True)\nwhile True:\n    pass\n'
+
+
+def test_stop_endless_loop():
+    choose_language("python")
+    tab("settings")
+    set_elem(q("timeout"), "20000")
+    set_field("code", LOOP_PY)
+    q("run").click()
+    wait(lambda: q("stop").is_enabled(), "Stop enabled while the program runs")
+    check(not q("run").is_enabled(), "Run disabled while running")
+    q("stop").click()
+    wait(lambda: text("result-status") == "stopped", "the stopped status")
+    check(q("run").is_enabled() and not q("stop").is_enabled(), "Run enabled again, Stop disabled")
+    # Interactive: Stop kills the program in the console.
+    q("interactive").click()
+    wait(lambda: console_has("looping"), "'looping' in the console")
+    wait(lambda: q("stop").is_enabled(), "Stop enabled for the session")
+    q("stop").click()
+    wait(lambda: "cancelled" in text("console-status") or "killed" in text("console-status"),
+         "the stopped session's exit line")
+    wait(lambda: not q("stop").is_enabled(), "Stop disabled after the session ended")
+    q("console-close").click()
+    set_elem(q("timeout"), "5000")
+    tab("input")
+
+
+def test_settings_sent():
+    choose_language("python")
+    tab("settings")
+    set_elem(q("timeout"), "300")
+    set_field("code", LOOP_PY)
+    run_and_wait()
+    check(text("result-status") == "timeout", "a 300 ms limit ends the loop: %r" % text("result"))
+    set_elem(q("timeout"), "5000")
+    set_elem(q("args"), "first\nsecond arg")
+    set_field("code", "import sys\nprint(sys.argv[1:])\n")
+    run_and_wait()
+    check(text("result-stdout") == "['first', 'second arg']\n", "args: %r" % text("result-stdout"))
+    set_elem(q("args"), "")
+    set_elem(q("memory"), "8")  # under the API's minimum: the gateway's 400 is shown
+    run_and_wait()
+    check(q("result-error").is_displayed() and "memoryMb" in text("result-error"),
+          "memory out of range: %r" % text("result-error"))
+    set_elem(q("memory"), "256")
+    tab("input")
+
+
+TESTS_PY = "n = int(input())\nprint(n * 2)\nprint('done')\n"
+
+
+def test_cases_pass_fail_diff():
+    choose_language("python")
+    remove_all()
+    set_field("code", TESTS_PY)
+    tab("tests")
+    for _ in range(3):
+        q("test-add").click()
+    ins = D.find_elements(By.CSS_SELECTOR, "#test-list .test-input")
+    exps = D.find_elements(By.CSS_SELECTOR, "#test-list .test-expected")
+    check(len(ins) == 3 and len(exps) == 3, "three cases")
+    for box, v in zip(ins, ("2\n", "3\n", "9\n")):
+        set_elem(box, v)
+    for box, v in zip(exps, ("4\ndone\n", "7\ndone\n", "x\n")):
+        set_elem(box, v)
+    D.find_elements(By.CSS_SELECTOR, "#test-list .test-remove")[2].click()
+    check(len(D.find_elements(By.CSS_SELECTOR, "#test-list .item")) == 2, "a case removed")
+    check(text("tests-count") == "(2)", "count on the tab: %r" % text("tests-count"))
+    q("test-run").click()
+    wait(result_done, "the test results", COMPILE_WAIT_S)
+    check("1 passed, 1 failed" in text("result-tests-summary"), text("result-tests-summary"))
+    check(q("case-result-0").get_attribute("data-passed") == "true", text("case-result-0"))
+    check(q("case-result-1").get_attribute("data-passed") == "false", text("case-result-1"))
+    rows = D.execute_script("return Array.from(document.querySelectorAll('#case-result-1 pre.diff"
+                            " span'), e => [e.className, e.textContent]);")
+    check(rows == [["del", "- 7\n"], ["ins", "+ 6\n"], ["same", "  done\n"]], "diff rows %r" % rows)
+    check(not D.find_elements(By.CSS_SELECTOR, "#case-result-0 pre.diff"), "no diff for a pass")
+    for b in D.find_elements(By.CSS_SELECTOR, "#test-list .test-remove"):
+        D.find_elements(By.CSS_SELECTOR, "#test-list .test-remove")[0].click()
+    check(not D.find_elements(By.CSS_SELECTOR, "#test-list .item"), "all cases removed")
+    tab("input")
+
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def test_files_tab():
+    """Needs the API's `files` (request and response): a module the program imports, out/ files."""
+    choose_language("python")
+    remove_all()
+    tab("files")
+    q("file-add").click()
+    q("file-add").click()
+    names = D.find_elements(By.CSS_SELECTOR, "#file-list .file-name")
+    check(len(names) == 2, "two files")
+    set_elem(names[0], "util.py")
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#file-list .file-content")[0],
+             "def twice(x):\n    return 2 * x\n")
+    D.find_elements(By.CSS_SELECTOR, "#file-list .file-remove")[1].click()
+    check(len(D.find_elements(By.CSS_SELECTOR, "#file-list .item")) == 1, "a file removed")
+    check(text("files-count") == "(1)", "count on the tab: %r" % text("files-count"))
+    set_field("code", "import base64, os, util\nprint(util.twice(21))\n"
+                      "os.makedirs('out', exist_ok=True)\n"
+                      "open('out/dot.png', 'wb').write(base64.b64decode('%s'))\n"
+                      "open('out/data.txt', 'w').write('a,b\\n')\n" % PNG_1PX)
+    run_and_wait()
+    check(text("result-status") == "ok" and text("result-stdout") == "42\n",
+          "the program imports util.py: %r" % text("result"))
+    links = {a.text: a for a in D.find_elements(By.CSS_SELECTOR, "#result-files a.out-file-link")}
+    check(set(links) == {"dot.png", "data.txt"}, "returned files listed: %r" % list(links))
+    check(all(a.get_attribute("download") and a.get_attribute("href").startswith("blob:")
+              for a in links.values()), "download links")
+    body = D.execute_async_script(
+        "const done = arguments[1];"
+        "fetch(arguments[0]).then(r => r.text()).then(done, e => done(String(e)));",
+        links["data.txt"].get_attribute("href"))
+    check(body == "a,b\n", "the download link's content: %r" % body)
+    imgs = D.find_elements(By.CSS_SELECTOR, "#result-files img.out-image")
+    check(len(imgs) == 1 and imgs[0].get_attribute("src").startswith("data:image/png;base64,"),
+          "image shown inline")
+    wait(lambda: D.execute_script("return arguments[0].complete && arguments[0].naturalWidth;",
+                                  imgs[0]) == 1, "the image decoded")
+    check(csp_violations() == [], "no CSP violation: %r" % csp_violations())
+    D.find_elements(By.CSS_SELECTOR, "#file-list .file-remove")[0].click()
+    tab("input")
+
+
+def test_share_link_round_trip():
+    choose_language("python")
+    remove_all()
+    shared_code = "# shared\nimport sys\nprint(sys.stdin.read().upper())\n"
+    set_field("code", shared_code)
+    set_field("stdin", "from the link\n")
+    tab("files")
+    q("file-add").click()
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#file-list .file-name")[0], "notes.txt")
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#file-list .file-content")[0], "é ünïcode ✓\n")
+    tab("tests")
+    q("test-add").click()
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#test-list .test-input")[0], "abc\n")
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#test-list .test-expected")[0], "ABC\n")
+    tab("settings")
+    set_elem(q("timeout"), "7000")
+    q("share").click()
+    wait(lambda: q("share-url").get_attribute("value"), "the share link")
+    url = q("share-url").get_attribute("value")
+    check(url.startswith(G.url + "/#z=") or url.startswith(G.url + "/#j="), "link %r" % url[:80])
+    check("shared" not in url, "the program is encoded, not in clear")
+    # Clean up the first page so that localStorage does not carry the same program over.
+    set_elem(q("timeout"), "5000")
+    remove_all()
+    q("reset-example").click()
+    first = D.current_window_handle
+    D.switch_to.new_window("tab")
+    try:
+        D.get(url)
+        wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+        check(code() == shared_code, "same code: %r" % code())
+        check(q("language").get_attribute("value") == "python", "same language")
+        check(q("stdin").get_attribute("value") == "from the link\n", "same input")
+        check([e.get_attribute("value") for e in D.find_elements(By.CSS_SELECTOR, "#file-list .file-name")]
+              == ["notes.txt"], "same files")
+        check(D.find_elements(By.CSS_SELECTOR, "#file-list .file-content")[0].get_attribute("value")
+              == "é ünïcode ✓\n", "file content")
+        check([e.get_attribute("value") for e in D.find_elements(By.CSS_SELECTOR, "#test-list .test-expected")]
+              == ["ABC\n"], "same tests")
+        check(q("timeout").get_attribute("value") == "7000", "same time limit")
+        run_and_wait()
+        check(text("result-stdout") == "FROM THE LINK\n\n", "runs: %r" % text("result-stdout"))
+        set_elem(q("timeout"), "5000")
+        remove_all()
+        q("reset-example").click()
+    finally:
+        D.close()
+        D.switch_to.window(first)
+    D.get(G.url + "/")
+    wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    tab("input")
+
+
+def test_large_text():
+    def size():
+        return D.execute_script("return parseFloat(getComputedStyle("
+                                "document.querySelector('#editor')).fontSize);")
+    before = size()
+    check(q("big-font").get_attribute("aria-pressed") == "false", "off at first")
+    q("big-font").click()
+    check(q("big-font").get_attribute("aria-pressed") == "true", "pressed")
+    check(size() > before * 1.3, "editor text larger: %s -> %s" % (before, size()))
+    D.refresh()
+    wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    check(size() > before * 1.3 and q("big-font").get_attribute("aria-pressed") == "true",
+          "remembered over a reload")
+    q("big-font").click()
+    check(size() == before, "back to normal: %s" % size())
 
 
 CPP_INTERACTIVE = r'''#include <iostream>
@@ -297,6 +576,11 @@ def start_driver(profile):
     service = Service(executable_path=CHROMEDRIVER, log_path=os.path.join(BUILD, "test-logs",
                                                                            "chromedriver.log"))
     drv = webdriver.Chrome(service=service, options=opts)
+    # Every page records Content-Security-Policy violations, for the tests to assert none.
+    drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")})
     drv.set_page_load_timeout(30)
     drv.set_script_timeout(30)
     return drv
@@ -350,10 +634,12 @@ def main():
         G = Gateway(BUILD, sys.argv[2:] or ["--runtime", "local"], name="browser").start(
             ready_timeout=1800)
         D = start_driver(profile)
-        tests = [test_page_served, test_examples_prompt_for_input, test_run_python_example,
-                 test_run_typed_input_and_ctrl_enter, test_run_cpp_compile_error_and_api_error,
-                 test_editor_tab_keys, test_interactive_cpp, test_interactive_eof_and_kill,
-                 test_screenshot]
+        tests = [test_page_served, test_editor_and_csp, test_examples_prompt_for_input,
+                 test_run_python_example, test_run_typed_input_and_ctrl_enter,
+                 test_run_cpp_compile_error_and_api_error, test_editor_tab_keys,
+                 test_stop_endless_loop, test_settings_sent, test_cases_pass_fail_diff,
+                 test_files_tab, test_share_link_round_trip, test_large_text,
+                 test_interactive_cpp, test_interactive_eof_and_kill, test_screenshot]
         for t in tests:
             RUNNER.run(t, timeout=150)
     except Exception as e:  # start-up failed: one failure, and the reason
