@@ -359,17 +359,22 @@
     }
 
     let saveTimer = 0;
+    function writeState() {
+        clearTimeout(saveTimer);
+        saveTimer = 0;
+        try {
+            localStorage.setItem(STORE_KEY, JSON.stringify(state));
+        } catch (_) {
+            /* storage full or disabled: editing still works */
+        }
+    }
+
+    /* Saves a moment after the last edit, or at once when the page goes away (pagehide). */
     function saveState() {
         state.code[state.language] = editor.getValue();
         state.input[state.language] = el.stdin.value;
         clearTimeout(saveTimer);
-        saveTimer = setTimeout(() => {
-            try {
-                localStorage.setItem(STORE_KEY, JSON.stringify(state));
-            } catch (_) {
-                /* storage full or disabled: editing still works */
-            }
-        }, 300);
+        saveTimer = setTimeout(writeState, 300);
     }
 
     function showLanguage(lang) {
@@ -1362,6 +1367,10 @@
             e.preventDefault();
             execute(false);
         }
+    });
+    window.addEventListener("pagehide", () => {
+        if (saveTimer)
+            writeState();
     });
     window.addEventListener("hashchange", () => {
         if (CG.isShareFragment(location.hash))

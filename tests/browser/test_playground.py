@@ -557,6 +557,20 @@ def test_screenshot():
     box.send_keys("3", Keys.ENTER)
     wait(lambda: "exit code 0" in text("console-status"), "the exit status line")
     check(console_has("*\n**\n***\n"), "stars: %r" % text("console-output"))
+    # Two test cases, one passing and one failing, so that the verdicts and a diff are in view.
+    remove_all()
+    tab("tests")
+    for _ in range(2):
+        q("test-add").click()
+    ins = D.find_elements(By.CSS_SELECTOR, "#test-list .test-input")
+    exps = D.find_elements(By.CSS_SELECTOR, "#test-list .test-expected")
+    set_elem(ins[0], "Ada 2\n")
+    set_elem(exps[0], "Your name? How many stars, Ada? *\n**\n")
+    set_elem(ins[1], "Bo 3\n")
+    set_elem(exps[1], "Your name? How many stars, Bo? *\n**\n**\n")
+    q("test-run").click()
+    wait(result_done, "the test results", COMPILE_WAIT_S)
+    check("1 passed, 1 failed" in text("result-tests-summary"), text("result-tests-summary"))
     D.execute_script("window.scrollTo(0, 0); document.activeElement.blur();")
     D.save_screenshot(path)
     with open(path, "rb") as f:
