@@ -783,7 +783,10 @@
             }
             let url;
             try {
-                url = URL.createObjectURL(new Blob([base64ToBytes(f.content)], { type: mime }));
+                /* octet-stream whatever the type: a link opened rather than downloaded must not
+                 * render program output (HTML, SVG) as a document of the page's origin */
+                url = URL.createObjectURL(new Blob([base64ToBytes(f.content)],
+                                                  { type: "application/octet-stream" }));
             } catch (_) {
                 li.append(f.name + " (unreadable content)");
                 el.filesOut.append(li);
@@ -796,7 +799,7 @@
                       make("span", { className: "meta", textContent: " " + mime + ", " +
                                      fmtBytes(typeof f.size === "number" ? f.size
                                               : Math.floor(f.content.length * 3 / 4)) }));
-            if (mime.startsWith("image/") && mime !== "image/svg+xml") {
+            if (mime.startsWith("image/")) { /* an <img> runs no script, even of an SVG */
                 li.append(make("img", { className: "out-image", alt: f.name,
                                         src: "data:" + mime + ";base64," + f.content }));
             }
