@@ -582,9 +582,12 @@
         return list;
     }
 
+    /* The options chosen for lang; with an allow-list, only those still on it. */
     function chosenOptions(lang) {
         const o = state.settings.options[lang];
-        return Array.isArray(o) ? o.filter((x) => typeof x === "string") : [];
+        const allowed = allowedOptions(lang);
+        return Array.isArray(o) ? o.filter((x) => typeof x === "string" &&
+                                                 (!allowed || allowed.indexOf(x) >= 0)) : [];
     }
 
     function showSettings() {
