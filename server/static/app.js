@@ -249,6 +249,12 @@
         return n < 1024 ? n + " B" : fmtKb(Math.round(n / 102.4) / 10);
     }
 
+    /* The byte length of base64 text. */
+    function b64Size(b64) {
+        const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;
+        return Math.floor(b64.length * 3 / 4) - pad;
+    }
+
     function setText(node, text) {
         node.textContent = text;
     }
@@ -447,7 +453,7 @@
             let body;
             if (f.encoding === "base64") {
                 body = make("p", { id: bodyId, className: "help" },
-                            ["Binary file, " + fmtBytes(Math.floor(f.content.length * 3 / 4)) +
+                            ["Binary file, " + fmtBytes(b64Size(f.content)) +
                              " (uploaded; sent as base64)."]);
             } else {
                 body = make("textarea", { id: bodyId, className: "code file-content",
@@ -801,7 +807,7 @@
                                   textContent: f.name }),
                       make("span", { className: "meta", textContent: " " + mime + ", " +
                                      fmtBytes(typeof f.size === "number" ? f.size
-                                              : Math.floor(f.content.length * 3 / 4)) }));
+                                              : b64Size(f.content)) }));
             if (mime.startsWith("image/")) { /* an <img> runs no script, even of an SVG */
                 li.append(make("img", { className: "out-image", alt: f.name,
                                         src: "data:" + mime + ";base64," + f.content }));

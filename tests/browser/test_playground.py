@@ -18,6 +18,8 @@ failure.
 Needs Debian's chromium, chromium-driver and python3-selenium (no network, no Selenium Manager:
 the driver and browser paths are given explicitly).
 """
+import base64
+import json
 import os
 import shutil
 import signal
@@ -402,6 +404,33 @@ def test_files_tab():
     tab("input")
 
 
+def test_files_upload():
+    """Upload… adds files from disk: UTF-8 text as an editable file, anything else as base64."""
+    choose_language("python")
+    remove_all()
+    tab("files")
+    tmp = tempfile.mkdtemp(prefix="codegate-upload-")
+    try:
+        text_path = os.path.join(tmp, "words.txt")
+        bin_path = os.path.join(tmp, "blob.bin")
+        with open(text_path, "w", encoding="utf-8") as f:
+            f.write("un café\n")
+        with open(bin_path, "wb") as f:
+            f.write(bytes(range(256)))
+        q("file-upload").send_keys(text_path + "\n" + bin_path)
+        wait(lambda: len(D.find_elements(By.CSS_SELECTOR, "#file-list .item")) == 2, "two uploads")
+        names = [e.get_attribute("value") for e in D.find_elements(By.CSS_SELECTOR, "#file-list .file-name")]
+        check(sorted(names) == ["blob.bin", "words.txt"], "names %r" % names)
+        items = D.find_elements(By.CSS_SELECTOR, "#file-list .item")
+        by_name = {i.find_element(By.CSS_SELECTOR, ".file-name").get_attribute("value"): i for i in items}
+        check(by_name["words.txt"].find_element(By.CSS_SELECTOR, "textarea").get_attribute("value")
+              == "un café\n", "text upload editable")
+        check("Binary file, 256 B" in by_name["blob.bin"].text, "binary upload: %r" % by_name["blob.bin"].text)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    remove_all()
+
+
 def test_share_link_round_trip():
     choose_language("python")
     remove_all()
@@ -450,8 +479,17 @@ def test_share_link_round_trip():
     finally:
         D.close()
         D.switch_to.window(first)
+    # The uncompressed form (#j=, for browsers without CompressionStream) opens too.
+    plain = base64.urlsafe_b64encode(json.dumps(
+        {"v": 1, "language": "cpp", "code": "int main() { return 0; }\n", "input": "x"}).encode())
+    D.get(G.url + "/#j=" + plain.decode().rstrip("="))
+    wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    check(code() == "int main() { return 0; }\n" and q("language").get_attribute("value") == "cpp",
+          "a #j= link: %r" % code())
+    q("reset-example").click()
     D.get(G.url + "/")
     wait(lambda: text("gateway-status").startswith("Gateway ready"), "the gateway status line")
+    choose_language("python")
     tab("input")
 
 
@@ -652,7 +690,7 @@ def main():
                  test_run_python_example, test_run_typed_input_and_ctrl_enter,
                  test_run_cpp_compile_error_and_api_error, test_editor_tab_keys,
                  test_stop_endless_loop, test_settings_sent, test_cases_pass_fail_diff,
-                 test_files_tab, test_share_link_round_trip, test_large_text,
+                 test_files_tab, test_files_upload, test_share_link_round_trip, test_large_text,
                  test_interactive_cpp, test_interactive_eof_and_kill, test_screenshot]
         for t in tests:
             RUNNER.run(t, timeout=150)
