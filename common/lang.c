@@ -42,7 +42,10 @@ static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCOD
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 #define JS_PRELOAD ".codegate-stdio.js"
-static const char *const js_run[] = {"node",      "--max-old-space-size={mem}", "--stack-size=4096",
+/* The pinned official Node (scripts/node.lock), at the same place on the host (installed by
+ * scripts/install-node.sh) and in the javascript image (docker/Dockerfile.javascript). */
+#define JS_NODE "/usr/local/lib/codegate/node/bin/node"
+static const char *const js_run[] = {JS_NODE,     "--max-old-space-size={mem}", "--stack-size=4096",
                                      "--require", "{dir}/" JS_PRELOAD,          "{file}",
                                      NULL};
 static const char js_preload[] =
@@ -66,7 +69,7 @@ static const char js_preload[] =
     "    },\n"
     "  });\n"
     "}\n";
-static const char *const js_version[] = {"node", "--version", NULL};
+static const char *const js_version[] = {JS_NODE, "--version", NULL};
 static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};

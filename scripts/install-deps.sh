@@ -42,7 +42,8 @@ if command -v node >/dev/null 2>&1; then
   missing=("${missing[@]/nodejs/}")
 fi
 read -r -a missing <<<"${missing[*]:-}"
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# The pinned Node.js of the javascript executors (scripts/node.lock), after the packages (curl).
+[[ ${#missing[@]} -eq 0 ]] && exec "$(dirname "$0")/install-node.sh"
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -58,3 +59,4 @@ if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/
   $SUDO apt-get update -q
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+exec "$(dirname "$0")/install-node.sh"
