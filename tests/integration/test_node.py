@@ -197,6 +197,35 @@ def test_programs_run_the_pinned_node():
         check(seen["usrbin"] is False, "the image still has /usr/bin/node (Debian's nodejs)", doc)
 
 
+def run_js(code, **kw):
+    body = {"language": "javascript", "code": code}
+    body.update(kw)
+    st, doc, _ = G.execute(body)
+    check(st == 200 and doc.get("success") is True, "HTTP %s" % st, doc)
+    return doc["data"]
+
+
+def test_node_behaviour_kept():
+    """What the run command's flags and preload give, with this Node: arguments, an uncaught
+    exception naming main.js, the 4 MiB stack (--stack-size), the heap bounded by memoryMb
+    (--max-old-space-size), stdout blocking on its pipe (a flood ends output_limit)."""
+    d = run_js("console.log(JSON.stringify(process.argv.slice(2)))", args=["a b", "c"])
+    check(d["status"] == "ok" and d["stdout"] == '["a b","c"]\n', "argv", d)
+    d = run_js("function f() { throw new Error('boom'); }\nf();\n")
+    check(d["status"] == "runtime_error" and d["exitCode"] == 1, "uncaught exception", d)
+    check("main.js:1" in d["stderr"] and "Error: boom" in d["stderr"], "stack trace", d)
+    # Node's default stack (984 KiB) holds ~10k frames of this; 4 MiB holds more than 30k.
+    d = run_js("function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }\nconsole.log(f(30000));\n")
+    check(d["status"] == "ok" and d["stdout"] == "30000\n", "30000 frames", d)
+    # (a long timeout: on a loaded machine the hog may get little CPU before its heap is full)
+    d = run_js("const a = [];\nfor (;;) a.push(new Array(1 << 16).fill(1.5));\n", memoryMb=128,
+               timeoutMs=30000)
+    check(d["status"] == "memory_limit" and "heap out of memory" in d["stderr"],
+          "heap hog with memoryMb 128", d)
+    d = run_js("for (;;) console.log('x'.repeat(1000));\n", timeoutMs=30000)
+    check(d["status"] == "output_limit" and d["truncated"] is True, "flood", d)
+
+
 def test_image_holds_the_pinned_node():
     tags = re.findall(r"codegate-javascript:[0-9a-f]{12}", open(G.log_path).read())
     check(tags, "no javascript image in the gateway's log")
@@ -225,7 +254,8 @@ def main():
                 r.run(t, timeout=900)
         G = Gateway(build, extra, name="node")
         G.start(ready_timeout=1800)
-        tests = [test_languages_report_the_pinned_version, test_programs_run_the_pinned_node]
+        tests = [test_languages_report_the_pinned_version, test_programs_run_the_pinned_node,
+                 test_node_behaviour_kept]
         if docker:
             tests.append(test_image_holds_the_pinned_node)
         r.run_all(G, tests, timeout=600)
