@@ -29,6 +29,15 @@
  * streams are wrapped, not touched, so a program that never uses stderr does not pay for it.
  * The preload is named by its absolute path: a child started with fork() inherits the option
  * (process.execArgv) and may run in another directory.
+ *
+ * Node is the official build pinned in scripts/node.lock (scripts/install-node.sh), at the same
+ * path on the host and in the image. What a start costs beyond a bare `node main.js` (~29 ms of
+ * CPU, 22.23): any V8 flag makes V8 reject the code cache that Node's built-in snapshot carries
+ * for ~25 internal modules (the cache is tied to the flags' hash; NODE_DEBUG_NATIVE=CODE_CACHE
+ * shows it), ~5 ms; the preload ~1 ms. The flags stay: without them a program's heap would not
+ * follow memoryMb and its stack would hold a fifth of the frames. A startup snapshot built with
+ * the flags (--build-snapshot; its code cache is then accepted) costs more to load than it saves
+ * (~36 ms), and NODE_COMPILE_CACHE has nothing to cache across runs but the program itself.
  */
 #include "lang.h"
 
