@@ -35,7 +35,7 @@
  * CPU, 22.23): any V8 flag makes V8 reject the code cache that Node's built-in snapshot carries
  * for ~25 internal modules (the cache is tied to the flags' hash; NODE_DEBUG_NATIVE=CODE_CACHE
  * shows it), ~5 ms; the preload ~1 ms. The flags stay: without them a program's heap would not
- * follow memoryMb and its stack would hold a fifth of the frames. A startup snapshot built with
+ * follow memoryMb and its stack would hold a sixth of the frames. A startup snapshot built with
  * the flags (--build-snapshot; its code cache is then accepted) costs more to load than it saves
  * (~36 ms), and NODE_COMPILE_CACHE has nothing to cache across runs but the program itself.
  */
