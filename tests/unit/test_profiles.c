@@ -77,7 +77,7 @@ static void test_expand(void **state)
     int n = profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, argv, buf,
                            sizeof buf);
     assert_int_equal(n, 6);
-    assert_string_equal(argv[0], "node");
+    assert_string_equal(argv[0], "/usr/local/lib/codegate/node/bin/node"); /* the pinned one */
     assert_string_equal(argv[1], "--max-old-space-size=256");
     /* the preload that makes stdout/stderr blocking, from the work dir */
     assert_string_equal(argv[3], "--require");
