@@ -6,7 +6,9 @@
  * cases (durationMs and cpuMs summed, memoryKb the peak). `output`, `error` and
  * `executionTime` keep the shape of the original node service; `output` is stdout, followed by
  * stderr when the run failed. A compile error has no run: exitCode and signal are null, the
- * diagnostics are in compile.stderr, in stderr and in output.
+ * diagnostics are in compile.stderr, in stderr and in output. `files` lists what the program
+ * wrote under out/ ([] when nothing), `filesOmitted` what of out/ was left out and why (only
+ * when something was).
  */
 #include "response.h"
 
@@ -210,6 +212,19 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
     cJSON_AddNumberToObject(data, "memoryKb", (double)mem);
 }
 
+void response_add_files(cJSON *obj, const job_t *job)
+{
+    cJSON *f = job->out_files ? cJSON_Duplicate(job->out_files, true) : cJSON_CreateArray();
+
+    if (f && !cJSON_AddItemToObject(obj, "files", f))
+        cJSON_Delete(f);
+    if (job->out_omitted) {
+        cJSON *o = cJSON_Duplicate(job->out_omitted, true);
+        if (o && !cJSON_AddItemToObject(obj, "filesOmitted", o))
+            cJSON_Delete(o);
+    }
+}
+
 char *response_job(const job_t *job, int *http_status, const char **status_out)
 {
     cJSON *root, *data;
@@ -265,6 +280,7 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
         add_compile(data, &job->compile);
     if (job->req.ntests > 0)
         add_tests(data, job, job->compile.present && job->compile.status != CG_ST_OK);
+    response_add_files(data, job);
     s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     *http_status = 200;
