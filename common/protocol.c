@@ -542,7 +542,8 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
     case CG_MSG_PING:
     case CG_MSG_PONG:
         m->seq = rd_int(r, obj, "", "seq", true, 0, -JSON_INT_MAX, JSON_INT_MAX);
-        if (m->type == CG_MSG_PONG) {
+        if (m->type == CG_MSG_PONG)
+        {
             m->slots_down = (int)rd_int(r, obj, "", "slotsDown", false, 0, 0, 4096);
             m->draining = rd_bool(r, obj, "draining", false);
         }

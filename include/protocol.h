@@ -71,7 +71,7 @@
 /* What an executor container needs besides its slots' runs: the executor, the slot launchers,
  * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
 #define CG_EXECUTOR_BASE_MB 768
-#define CG_ID_MAX 64 /* job id length, [A-Za-z0-9_-] */
+#define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
 /* Total wall-clock budget of one job (compile and every run): the gateway's --job-budget-ms. */
 #define CG_DEFAULT_BUDGET_MS 60000
 #define CG_MIN_BUDGET_MS 1000

@@ -46,19 +46,19 @@ typedef struct {
     char
         executor_ca_file[PATH_MAX]; /* --executor-ca-file, CODEGATE_EXECUTOR_CA_FILE, "" = no TLS */
     /* queue and limits */
-    int queue_max;        /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
-    int queue_wait_ms;    /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
-    int output_limit_kb;  /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
-    int files_max;        /* --files-max: files given with a request (files.h) */
-    int files_max_kb;     /* --files-max-kb: their decoded size together */
-    int file_name_max;    /* --file-name-max: bytes of one name */
-    int file_depth_max;   /* --file-depth-max: components of one name */
-    int out_files_max;    /* --out-files-max: files returned from out/ */
-    int out_file_max_kb;  /* --out-file-max-kb: one of them */
+    int queue_max;       /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
+    int queue_wait_ms;   /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
+    int output_limit_kb; /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
+    int files_max;       /* --files-max: files given with a request (files.h) */
+    int files_max_kb;    /* --files-max-kb: their decoded size together */
+    int file_name_max;   /* --file-name-max: bytes of one name */
+    int file_depth_max;  /* --file-depth-max: components of one name */
+    int out_files_max;   /* --out-files-max: files returned from out/ */
+    int out_file_max_kb; /* --out-file-max-kb: one of them */
     int out_files_max_kb; /* --out-files-max-kb: all of them */
-    int job_budget_ms;    /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
-    int drain_ms;         /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
-    int ping_ms;          /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */
+    int job_budget_ms;   /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
+    int drain_ms;        /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
+    int ping_ms;         /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */
     /* docker */
     char docker_socket[PATH_MAX]; /* --docker-socket, CODEGATE_DOCKER_SOCKET; default from
                                      DOCKER_HOST=unix://... else /var/run/docker.sock */
@@ -78,22 +78,16 @@ typedef struct {
     int session_idle_ms;  /* --session-idle-ms, CODEGATE_SESSION_IDLE_MS, 60000 */
     char static_dir[PATH_MAX]; /* --static-dir, CODEGATE_STATIC_DIR, "" = <src>/server/static */
     /* callbacks of asynchronous submissions (server/callback.c) */
-    char callback_secret_file[PATH_MAX]; /* --callback-secret-file, CODEGATE_CALLBACK_SECRET_FILE,
-                                            "" = callbacks refused */
-    char callback_allowed_hosts[512];  /* --callback-allowed-hosts, CODEGATE_CALLBACK_ALLOWED_HOSTS,
-                                          "*" */
-    char callback_allow_networks[512]; /* --callback-allow-networks,
-                                          CODEGATE_CALLBACK_ALLOW_NETWORKS, "" (CIDRs) */
-    int callback_max_attempts; /* --callback-max-attempts, CODEGATE_CALLBACK_MAX_ATTEMPTS, 6 [1,30]
-                                */
-    int callback_connect_timeout_ms; /* --callback-connect-timeout-ms,
-                                        CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS, 5000 */
-    int callback_timeout_ms;     /* --callback-timeout-ms, CODEGATE_CALLBACK_TIMEOUT_MS, 10000 */
-    int callback_backoff_ms;     /* --callback-backoff-ms, CODEGATE_CALLBACK_BACKOFF_MS, 2000 */
-    int callback_backoff_max_ms; /* --callback-backoff-max-ms, CODEGATE_CALLBACK_BACKOFF_MAX_MS,
-                                    300000 */
-    int callback_queue_max;      /* --callback-queue-max, CODEGATE_CALLBACK_QUEUE_MAX, 10000 */
-    int callback_concurrency;    /* --callback-concurrency, CODEGATE_CALLBACK_CONCURRENCY, 32 */
+    char callback_secret_file[PATH_MAX];  /* --callback-secret-file, CODEGATE_CALLBACK_SECRET_FILE, "" = callbacks refused */
+    char callback_allowed_hosts[512];     /* --callback-allowed-hosts, CODEGATE_CALLBACK_ALLOWED_HOSTS, "*" */
+    char callback_allow_networks[512];    /* --callback-allow-networks, CODEGATE_CALLBACK_ALLOW_NETWORKS, "" (CIDRs) */
+    int callback_max_attempts;            /* --callback-max-attempts, CODEGATE_CALLBACK_MAX_ATTEMPTS, 6 [1,30] */
+    int callback_connect_timeout_ms;      /* --callback-connect-timeout-ms, CODEGATE_CALLBACK_CONNECT_TIMEOUT_MS, 5000 */
+    int callback_timeout_ms;              /* --callback-timeout-ms, CODEGATE_CALLBACK_TIMEOUT_MS, 10000 */
+    int callback_backoff_ms;              /* --callback-backoff-ms, CODEGATE_CALLBACK_BACKOFF_MS, 2000 */
+    int callback_backoff_max_ms;          /* --callback-backoff-max-ms, CODEGATE_CALLBACK_BACKOFF_MAX_MS, 300000 */
+    int callback_queue_max;               /* --callback-queue-max, CODEGATE_CALLBACK_QUEUE_MAX, 10000 */
+    int callback_concurrency;             /* --callback-concurrency, CODEGATE_CALLBACK_CONCURRENCY, 32 */
     /* asynchronous submissions (server/async.h; issue #14) */
     char redis_url[512];      /* --redis-url, CODEGATE_REDIS_URL, "" = async API off (503) */
     char redis_prefix[64];    /* --redis-prefix, CODEGATE_REDIS_PREFIX, "codegate" */
@@ -104,8 +98,7 @@ typedef struct {
     int async_backoff_max_ms; /* --async-backoff-max-ms, CODEGATE_ASYNC_BACKOFF_MAX_MS, 60000 */
     int async_result_ttl_s;   /* --async-result-ttl-s, CODEGATE_ASYNC_RESULT_TTL_S, 86400 */
     int async_max_waiters;    /* --async-max-waiters, CODEGATE_ASYNC_MAX_WAITERS, 256 */
-    int async_callback_lease_ms; /* --async-callback-lease-ms, CODEGATE_ASYNC_CALLBACK_LEASE_MS,
-                                    600000 */
+    int async_callback_lease_ms; /* --async-callback-lease-ms, CODEGATE_ASYNC_CALLBACK_LEASE_MS, 600000 */
     /* logging */
     bool log_requests; /* --log-requests, CODEGATE_LOG_REQUESTS, true */
 } config_t;
