@@ -96,16 +96,16 @@ static void add_file(walk_t *w, const char *path, int dfd, const char *n)
         omit(w, path, "not_regular");
         goto out;
     }
-    if (w->nfiles >= w->lim->max_files) {
-        omit(w, path, "too_many");
-        goto out;
-    }
     if ((size_t)st.st_size > w->lim->max_file_bytes) {
         omit(w, path, "too_large");
         goto out;
     }
     if (w->total + (size_t)st.st_size > w->lim->max_bytes) {
         omit(w, path, "total_too_large");
+        goto out;
+    }
+    if (w->nfiles >= w->lim->max_files) {
+        omit(w, path, "too_many");
         goto out;
     }
     if (!(data = read_all(fd, (size_t)st.st_size))) {
