@@ -7,8 +7,8 @@
  * `executionTime` keep the shape of the original node service; `output` is stdout, followed by
  * stderr when the run failed. A compile error has no run: exitCode and signal are null, the
  * diagnostics are in compile.stderr, in stderr and in output. `files` lists what the program
- * wrote under out/ ([] when nothing), `filesOmitted` what of out/ was left out and why (only
- * when something was).
+ * wrote under out/, `filesOmitted` what of out/ was left out and why; each only when there is
+ * something to say, so the answers of programs that write no files keep their shape.
  */
 #include "response.h"
 
@@ -214,10 +214,11 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
 
 void response_add_files(cJSON *obj, const job_t *job)
 {
-    cJSON *f = job->out_files ? cJSON_Duplicate(job->out_files, true) : cJSON_CreateArray();
-
-    if (f && !cJSON_AddItemToObject(obj, "files", f))
-        cJSON_Delete(f);
+    if (job->out_files) {
+        cJSON *f = cJSON_Duplicate(job->out_files, true);
+        if (f && !cJSON_AddItemToObject(obj, "files", f))
+            cJSON_Delete(f);
+    }
     if (job->out_omitted) {
         cJSON *o = cJSON_Duplicate(job->out_omitted, true);
         if (o && !cJSON_AddItemToObject(obj, "filesOmitted", o))
