@@ -274,7 +274,7 @@ def test_out_gigabyte_write():
             "            n += 1\n"
             "except OSError as e:\n"
             "    print('stopped', e.errno, file=sys.stderr)\n"
-            "print(n)", timeoutMs=20000)
+            "print(n)", timeoutMs=30000)
     check("files" not in d and d["filesOmitted"] == [{"name": "big.bin", "reason": "too_large"}],
           "big.bin omitted", d)
     check(int(d["stdout"].strip() or "0") < 1024, "the file-size limit stopped it", d)
@@ -287,7 +287,7 @@ def test_matplotlib_savefig_png():
     d = run("python",
             "import matplotlib.pyplot as plt\n"
             "plt.plot([1, 2, 3], [1, 4, 9])\n"
-            "plt.savefig('out/plot.png')\nprint('saved')", timeoutMs=20000)
+            "plt.savefig('out/plot.png')\nprint('saved')", timeoutMs=30000)
     check(d["status"] == "ok" and d["stdout"] == "saved\n", "status", d)
     x = by_name(d["files"])["plot.png"]
     data = base64.b64decode(x["content"])
@@ -301,7 +301,7 @@ def test_matplotlib_show_saves_figures():
             "import matplotlib.pyplot as plt\nimport numpy as np\n"
             "plt.plot(np.arange(10))\nplt.show()\n"
             "plt.figure(); plt.bar(['a', 'b'], [1, 2]); plt.figure(); plt.plot([3, 1])\nplt.show()\n"
-            "print('shown')", timeoutMs=20000)
+            "print('shown')", timeoutMs=30000)
     check(d["status"] == "ok" and d["stdout"] == "shown\n", "status", d)
     names = [x["name"] for x in d["files"]]
     check(names == ["figure-1.png", "figure-2.png", "figure-3.png"], "figures %r" % names, d)
@@ -311,7 +311,7 @@ def test_matplotlib_show_saves_figures():
 
 def test_pandas_available():
     d = run("python", "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\n"
-            "df.to_csv('out/df.csv', index=False)\nprint(int(df.a.sum()))", timeoutMs=20000)
+            "df.to_csv('out/df.csv', index=False)\nprint(int(df.a.sum()))", timeoutMs=30000)
     check(d["stdout"] == "3\n", "pandas", d)
     check(base64.b64decode(by_name(d["files"])["df.csv"]["content"]) == b"a\n1\n2\n", "csv", d)
 
