@@ -201,7 +201,6 @@ static void request_files(void **state)
     assert_int_equal(m->exec.out.max_bytes, 200);
     cJSON_Delete(root);
     free(frame);
-    request_free(&r);
 
     /* A hostile name on the wire is refused by the decoder too. */
     fv[0].name = "../evil";
@@ -211,6 +210,7 @@ static void request_files(void **state)
     assert_non_null(strstr(err, "files[0].name"));
     free(frame);
     free(m);
+    request_free(&r);
 }
 
 static void request_files_errors(void **state)
