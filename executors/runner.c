@@ -134,6 +134,7 @@ static void report_step(rjob_t *job)
             (void)ccache_store(job->r->cfg.ccache, job->cache_key, job->dirpath,
                                job->r->cfg.profile->binary);
     }
+    job->answer_bytes += p->out.len + p->err.len;
     out = sanitized(&p->out);
     err = sanitized(&p->err);
     o.out = out ? out : "";
@@ -191,10 +192,13 @@ static void complete_job(rjob_t *job)
 static void rm_work(uv_work_t *w)
 {
     rjob_t *job = w->data;
+    cg_out_limits_t lim = job->msg.exec.out;
 
-    /* What the program left in out/ is read first, then everything goes. */
-    job->out_rc = outfiles_collect(job->area, job->dirname, &job->msg.exec.out, &job->out_files,
-                                   &job->out_omitted);
+    /* What the program left in out/ is read first, then everything goes. The files' total
+     * shares one budget with the stdout and stderr the job's steps returned. */
+    lim.max_bytes = job->answer_bytes >= lim.max_bytes ? 0 : lim.max_bytes - job->answer_bytes;
+    job->out_rc =
+        outfiles_collect(job->area, job->dirname, &lim, &job->out_files, &job->out_omitted);
     job->rm_rc = workdir_remove(job->area, job->dirname);
 }
 

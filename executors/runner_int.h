@@ -81,6 +81,8 @@ struct rjob {
     int rm_rc;
     cJSON *out_files, *out_omitted; /* read from out/ on the thread pool, sent in DONE */
     int out_rc;                     /* outfiles_collect's result */
+    size_t answer_bytes;            /* stdout+stderr of the steps reported: the out/ files'
+                                       total limit counts them too (one answer budget) */
     rjob_t *next;
 };
 

@@ -187,7 +187,8 @@ static const opt_t opts[] = {
      "size of one returned out/ file, in KiB; larger ones are omitted (too_large)"},
     {"out-files-max-kb", "CODEGATE_OUT_FILES_MAX_KB", OPT_INT, LANG_STR(CG_DEFAULT_OUT_FILES_KB), 1,
      CG_MAX_OUT_FILES_KB, M(out_files_max_kb), NULL, NULL,
-     "size of all returned out/ files together, in KiB"},
+     "size of all returned out/ files together, in KiB, counting the stdout and stderr of the "
+     "request's runs"},
     {"job-budget-ms", "CODEGATE_JOB_BUDGET_MS", OPT_INT, "60000", CG_MIN_BUDGET_MS,
      CG_MAX_BUDGET_MS, M(job_budget_ms), NULL, NULL,
      "wall clock of one request's compile and test cases together; cases that do not fit are "

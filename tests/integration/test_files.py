@@ -181,6 +181,14 @@ def test_configured_limits():
         om = {x["name"]: x["reason"] for x in d["filesOmitted"]}
         check(names == ["a", "c", "e"], "returned %r" % names, d)
         check(om == {"b": "too_large", "d": "total_too_large", "f": "too_many"}, "omitted %r" % om, d)
+        # stdout counts in the same budget: 1500 bytes printed leave room for 548 of files
+        st, doc, _ = g.execute({"language": "python", "code":
+                                "print('x' * 1499)\nopen('out/a', 'w').write('y' * 600)\n"
+                                "open('out/b', 'w').write('z' * 500)\n"})
+        d = doc["data"]
+        check([x["name"] for x in d["files"]] == ["b"]
+              and d["filesOmitted"] == [{"name": "a", "reason": "total_too_large"}],
+              "stdout counted with the files", d)
     finally:
         g.stop()
 
