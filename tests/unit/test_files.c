@@ -213,6 +213,50 @@ static void request_files(void **state)
     request_free(&r);
 }
 
+/* Frames without the new members (an older peer) still decode; DONE carries the out/ files. */
+static void frames_old_and_done(void **state)
+{
+    (void)state;
+    const char *old = "{\"type\":\"execute\",\"v\":1,\"id\":\"j\",\"language\":\"cpp\","
+                      "\"code\":\"x\",\"runs\":[{}]}";
+    cg_msg_t *m = calloc(1, sizeof *m);
+    cJSON *root;
+    char err[256];
+
+    assert_int_equal(cg_msg_parse(old, strlen(old), &root, m, err, sizeof err), 0);
+    assert_int_equal(m->exec.nfiles, 0);
+    assert_int_equal(m->exec.out.max_files, CG_DEFAULT_OUT_FILES);
+    assert_int_equal(m->exec.out.max_bytes, CG_DEFAULT_OUT_FILES_KB * 1024);
+    cJSON_Delete(root);
+
+    const char *done = "{\"type\":\"done\",\"id\":\"j\",\"runs\":1}";
+    assert_int_equal(cg_msg_parse(done, strlen(done), &root, m, err, sizeof err), 0);
+    assert_null(m->files);
+    assert_null(m->files_omitted);
+    cJSON_Delete(root);
+
+    cJSON *files = cJSON_Parse("[{\"name\":\"a.txt\",\"size\":1,\"mimeType\":\"text/plain\","
+                               "\"content\":\"eA==\"}]");
+    cJSON *om = cJSON_Parse("[{\"name\":\"l\",\"reason\":\"symlink\"}]");
+    char *frame = cg_encode_done_files("j", 1, false, files, om);
+    assert_non_null(frame);
+    assert_int_equal(cg_msg_parse(frame, strlen(frame), &root, m, err, sizeof err), 0);
+    assert_int_equal(cJSON_GetArraySize(m->files), 1);
+    assert_string_equal(cJSON_GetArrayItem(m->files_omitted, 0)->child->valuestring, "l");
+    cJSON_Delete(root);
+    free(frame);
+
+    const char *bad = "{\"type\":\"done\",\"id\":\"j\",\"files\":{}}";
+    assert_int_not_equal(cg_msg_parse(bad, strlen(bad), &root, m, err, sizeof err), 0);
+    /* a duplicate or clashing name on the wire */
+    const char *dup = "{\"type\":\"execute\",\"v\":1,\"id\":\"j\",\"language\":\"cpp\","
+                      "\"code\":\"x\",\"runs\":[{}],\"files\":[{\"name\":\"a\",\"content\":\"\"},"
+                      "{\"name\":\"a/b\",\"content\":\"\"}]}";
+    assert_int_not_equal(cg_msg_parse(dup, strlen(dup), &root, m, err, sizeof err), 0);
+    assert_non_null(strstr(err, "clashes"));
+    free(m);
+}
+
 static void request_files_errors(void **state)
 {
     (void)state;
@@ -273,6 +317,7 @@ int main(void)
         cmocka_unit_test(base64_round_trip),
         cmocka_unit_test(request_files),
         cmocka_unit_test(request_files_errors),
+        cmocka_unit_test(frames_old_and_done),
     };
     alarm(60);
     return cmocka_run_group_tests(tests, NULL, NULL);
