@@ -510,6 +510,32 @@ static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
     o->err = rd_str(r, obj, "", "stderr", true, CG_MAX_FRAME_BYTES, NULL);
 }
 
+/* DONE's "files" (full: {name, size, mimeType, content}) or "filesOmitted" ({name, reason}):
+ * absent, or an array of at most max such objects whose members are strings (size: a number).
+ * What the gateway passes on to its clients has at least this shape. */
+static bool out_files_ok(const cJSON *arr, int max, bool full)
+{
+    static const char *const file_keys[] = {"name", "mimeType", "content", NULL};
+    static const char *const omit_keys[] = {"name", "reason", NULL};
+    const cJSON *it;
+
+    if (!arr)
+        return true;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max)
+        return false;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsObject(it))
+            return false;
+        for (const char *const *k = full ? file_keys : omit_keys; *k; k++)
+            if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, *k)))
+                return false;
+        if (full && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(it, "size")))
+            return false;
+    }
+    return true;
+}
+
 /* Members of every type but EXECUTE and COMPILE/RESULT. */
 static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
 {
@@ -531,9 +557,11 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
         m->budget_exceeded = rd_bool(r, obj, "budgetExceeded", false);
         m->files = rd_member(r, obj, "", "files", false);
         m->files_omitted = rd_member(r, obj, "", "filesOmitted", false);
-        if ((m->files && !cJSON_IsArray(m->files)) ||
-            (m->files_omitted && !cJSON_IsArray(m->files_omitted)))
-            rd_fail(r, CG_EPROTO_FIELD, "\"files\" and \"filesOmitted\" must be arrays");
+        if (!out_files_ok(m->files, CG_MAX_OUT_FILES, true) ||
+            !out_files_ok(m->files_omitted, CG_MAX_OUT_OMITTED + 1, false))
+            rd_fail(r, CG_EPROTO_FIELD,
+                    "\"files\" must be an array of {name, size, mimeType, content} and "
+                    "\"filesOmitted\" of {name, reason}, within the limits of files.h");
         break;
     case CG_MSG_ERROR:
         m->code = rd_name(r, obj, "code");

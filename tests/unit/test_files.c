@@ -246,8 +246,16 @@ static void frames_old_and_done(void **state)
     cJSON_Delete(root);
     free(frame);
 
-    const char *bad = "{\"type\":\"done\",\"id\":\"j\",\"files\":{}}";
-    assert_int_not_equal(cg_msg_parse(bad, strlen(bad), &root, m, err, sizeof err), 0);
+    const char *bad[] = {
+        "{\"type\":\"done\",\"id\":\"j\",\"files\":{}}",
+        "{\"type\":\"done\",\"id\":\"j\",\"files\":[1]}",
+        "{\"type\":\"done\",\"id\":\"j\",\"files\":[{\"name\":\"a\"}]}",
+        "{\"type\":\"done\",\"id\":\"j\",\"files\":[{\"name\":\"a\",\"size\":\"1\","
+        "\"mimeType\":\"x\",\"content\":\"\"}]}",
+        "{\"type\":\"done\",\"id\":\"j\",\"filesOmitted\":[{\"name\":\"a\"}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(cg_msg_parse(bad[i], strlen(bad[i]), &root, m, err, sizeof err), 0);
     /* a duplicate or clashing name on the wire */
     const char *dup = "{\"type\":\"execute\",\"v\":1,\"id\":\"j\",\"language\":\"cpp\","
                       "\"code\":\"x\",\"runs\":[{}],\"files\":[{\"name\":\"a\",\"content\":\"\"},"
