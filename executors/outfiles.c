@@ -156,12 +156,16 @@ static void walk_dir(walk_t *w, int dfd, const char *prefix, int depth)
         }
         if (n == cap) {
             char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
-            if (!nn)
+            if (!nn) {
+                w->nomem = true;
                 break;
+            }
             names = nn;
         }
-        if (!(names[n] = strdup(de->d_name)))
+        if (!(names[n] = strdup(de->d_name))) {
+            w->nomem = true;
             break;
+        }
         n++;
     }
     if (names)
