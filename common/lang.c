@@ -8,8 +8,18 @@
  * virtual ranges for V8 and cannot start under a small RLIMIT_AS: its heap is bounded with
  * --max-old-space-size as well, and without a cgroup the container's memory limit is the
  * backstop.
- * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept, and
- * isolated (-I: no user site, no PYTHON* variables, no script dir on sys.path).
+ * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept,
+ * without PYTHON* variables (-E) and the user site (-s), with its own directory as sys.path[0]
+ * as a fresh `python3 main.py` has it, so that the files given with the program import.
+ * Matplotlib draws with a tiny backend module written next to main.py (the preload, named by
+ * MPLBACKEND): Agg, and plt.show() saves the open figures into out/. It is imported only by a
+ * program that imports matplotlib.pyplot, so other programs pay nothing for it. Matplotlib
+ * wants a writable cache dir (HOME/.cache/matplotlib, in the work dir) and builds its font list
+ * there on first import - a second or more. The images and install-deps.sh build that list once
+ * into LANG_MPL_CACHE_DIR (read-only for runs), and the executor copies it (~35 KB) into each
+ * run's cache dir (home_seed: executors/homeseed.c).
+ *
+ * C++ compiles every given file with the entry file's extension ({sources}: profiles.c).
  *
  * Interactive runs: C++ gets a pseudo-terminal as stdin and stdout, because C stdio buffers a
  * pipe fully and flushes a line-buffered stdout before reading only when stdin is a terminal
@@ -45,9 +55,30 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const py_run[] = {"python3", "-I", "-u", "{file}", NULL};
+static const char *const py_run[] = {"python3", "-E", "-s", "-u", "{file}", NULL};
 static const char *const py_version[] = {"python3", "--version", NULL};
-static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL};
+#define PY_MPL_BACKEND "_codegate_mpl"
+static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8",
+                                     "MPLBACKEND=module://" PY_MPL_BACKEND, NULL};
+static const char py_preload[] =
+    "# codegate: matplotlib's backend here. Figures are drawn with Agg (no display);\n"
+    "# plt.show() saves every open figure into out/ as figure-<n>.png and closes it.\n"
+    "import os\n"
+    "from matplotlib import _pylab_helpers\n"
+    "from matplotlib.backend_bases import FigureManagerBase as FigureManager\n"
+    "from matplotlib.backends.backend_agg import FigureCanvasAgg as FigureCanvas\n"
+    "\n"
+    "_out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'out')\n"
+    "_shown = 0\n"
+    "\n"
+    "\n"
+    "def show(*args, **kwargs):\n"
+    "    global _shown\n"
+    "    for manager in _pylab_helpers.Gcf.get_all_fig_managers():\n"
+    "        _shown += 1\n"
+    "        os.makedirs(_out, exist_ok=True)\n"
+    "        manager.canvas.figure.savefig(os.path.join(_out, 'figure-%d.png' % _shown))\n"
+    "    _pylab_helpers.Gcf.destroy_all()\n";
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 #define JS_PRELOAD ".codegate-stdio.js"
@@ -83,8 +114,8 @@ static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};
 
-static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",    "-pipe",
-                                          "-o",  "main",       "{file}", NULL};
+static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",       "-pipe",
+                                          "-o",  "main",       "{sources}", NULL};
 static const char *const cpp_run[] = {"./main", NULL};
 static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
@@ -105,6 +136,10 @@ const lang_t lang_table[LANG_COUNT] = {
         .version_cmd = py_version,
         .env = py_env,
         .oom_markers = py_oom,
+        .preload_file = PY_MPL_BACKEND ".py",
+        .preload = py_preload,
+        .home_seed = LANG_MPL_CACHE_DIR,
+        .home_seed_to = ".cache/matplotlib",
         .as_extra_mb = 64,
         .pty = LANG_PTY_NONE,
     },

@@ -17,7 +17,11 @@
  *                memoryMb O [256] (CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB),
  *                outputLimit O [CG_DEFAULT_OUTPUT_LIMIT] (1..CG_MAX_OUTPUT_LIMIT bytes),
  *                stream O [false], interactive O [false],
- *                budgetMs O [0 = none] (0, or CG_MIN_BUDGET_MS..CG_MAX_BUDGET_MS)
+ *                budgetMs O [0 = none] (0, or CG_MIN_BUDGET_MS..CG_MAX_BUDGET_MS),
+ *                files O [[]] (<= CG_MAX_FILES objects {name R (files.h rules, unique, no
+ *                name a directory of another), content R (base64)}),
+ *                outFilesMax, outFileMaxBytes, outFilesMaxBytes O [CG_DEFAULT_OUT_*]
+ *                (0..CG_MAX_OUT_*: what of out/ comes back)
  *   stdin, stdout, stderr         id R, run R (0..CG_MAX_RUNS-1), data R (string)
  *   close_stdin, cancel, kill     id R
  *   compile, result  id R, run (result: R, 0..CG_MAX_RUNS-1; compile: not written, O, must
@@ -25,7 +29,9 @@
  *                signal R ("SIGKILL"-style name, or null for none; "SIGUNKNOWN" parses to -1),
  *                timedOut R, truncated R (booleans), durationMs R, cpuMs R, memoryKb R
  *                (0..2^53), stdout R, stderr R (strings)
- *   done         id R, runs O [0] (0..CG_MAX_RUNS), budgetExceeded O [false]
+ *   done         id R, runs O [0] (0..CG_MAX_RUNS), budgetExceeded O [false],
+ *                files O (array: the out/ files {name, size, mimeType, content}),
+ *                filesOmitted O (array: {name, reason} of out/ entries left out)
  *   error        id O, code R (non-empty string), message O (string)
  *   ping, pong   seq R (integer, |seq| <= 2^53)
  *
@@ -369,6 +375,73 @@ static void parse_runs(rd_t *r, const cJSON *obj, cg_execute_t *ex)
     }
 }
 
+/* One file of "files": {name, content (base64)}; the name rules of files.h. */
+static void parse_file(rd_t *r, const cJSON *it, const char *language, cg_file_t *f, char *pre)
+{
+    const char *why;
+    size_t nlen = 0;
+
+    if (!cJSON_IsObject(it)) {
+        pre[strlen(pre) - 1] = '\0';
+        rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an object, not %s", pre, jsonrd_kind(it));
+        return;
+    }
+    f->name = rd_str(r, it, pre, "name", true, CG_FILE_NAME_MAX, &nlen);
+    f->b64 = rd_str(r, it, pre, "content", true, CG_MAX_FRAME_BYTES, &f->b64_len);
+    if (r->rc)
+        return;
+    why = cg_file_name_rule(f->name, nlen, CG_FILE_NAME_MAX, CG_FILE_DEPTH_MAX, lang_get(language));
+    if (why)
+        rd_fail(r, CG_EPROTO_FIELD, "\"%sname\" %s", pre, why);
+    else if (f->b64_len % 4 != 0)
+        rd_fail(r, CG_EPROTO_FIELD, "\"%scontent\" is not base64", pre);
+}
+
+/* "files": at most CG_MAX_FILES, names unique and not clashing, CG_MAX_FILES_BYTES at most. */
+static void parse_files(rd_t *r, const cJSON *obj, cg_msg_t *m)
+{
+    const cJSON *files = rd_member(r, obj, "", "files", false), *it;
+    cg_execute_t *ex = &m->exec;
+    size_t total = 0;
+    char pre[32];
+
+    ex->files = m->filev;
+    ex->nfiles = 0;
+    if (!files)
+        return;
+    if (!cJSON_IsArray(files)) {
+        rd_fail(r, CG_EPROTO_FIELD, "\"files\" must be an array of objects, not %s",
+                jsonrd_kind(files));
+        return;
+    }
+    if (cJSON_GetArraySize(files) > CG_MAX_FILES) {
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"files\" has %d entries, more than the limit of %d",
+                cJSON_GetArraySize(files), CG_MAX_FILES);
+        return;
+    }
+    cJSON_ArrayForEach(it, files)
+    {
+        cg_file_t *f = &m->filev[ex->nfiles];
+        snprintf(pre, sizeof pre, "files[%d].", ex->nfiles);
+        parse_file(r, it, ex->language, f, pre);
+        if (r->rc)
+            return;
+        total += f->b64_len / 4 * 3;
+        for (int i = 0; i < ex->nfiles; i++) {
+            const cg_file_t *g = &m->filev[i];
+            size_t a = strlen(g->name), b = strlen(f->name);
+            if (strcmp(g->name, f->name) == 0 || cg_file_name_clash(g->name, a, f->name, b) ||
+                cg_file_name_clash(f->name, b, g->name, a)) {
+                rd_fail(r, CG_EPROTO_FIELD, "\"%sname\" clashes with files[%d]", pre, i);
+                return;
+            }
+        }
+        ex->nfiles++;
+    }
+    if (total > CG_MAX_FILES_BYTES + 2u * (unsigned)ex->nfiles)
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"files\" hold more than %u bytes", CG_MAX_FILES_BYTES);
+}
+
 static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
 {
     cg_execute_t *ex = &m->exec;
@@ -385,6 +458,15 @@ static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
     ex->output_limit = (size_t)rd_int(r, obj, "", "outputLimit", false, CG_DEFAULT_OUTPUT_LIMIT, 1,
                                       CG_MAX_OUTPUT_LIMIT);
     ex->stream = rd_bool(r, obj, "stream", false);
+    if (r->rc == 0 && ex->language)
+        parse_files(r, obj, m);
+    ex->out.max_files =
+        (int)rd_int(r, obj, "", "outFilesMax", false, CG_DEFAULT_OUT_FILES, 0, CG_MAX_OUT_FILES);
+    ex->out.max_file_bytes =
+        (size_t)rd_int(r, obj, "", "outFileMaxBytes", false, CG_DEFAULT_OUT_FILE_KB * 1024, 0,
+                       CG_MAX_OUT_FILE_BYTES);
+    ex->out.max_bytes = (size_t)rd_int(r, obj, "", "outFilesMaxBytes", false,
+                                       CG_DEFAULT_OUT_FILES_KB * 1024, 0, CG_MAX_OUT_FILES_BYTES);
     ex->budget_ms = (int)rd_int(r, obj, "", "budgetMs", false, 0, 0, CG_MAX_BUDGET_MS);
     if (r->rc == 0 && ex->budget_ms > 0 && ex->budget_ms < CG_MIN_BUDGET_MS)
         rd_fail(r, CG_EPROTO_FIELD, "\"budgetMs\" must be 0 (none) or between %d and %d (got %d)",
@@ -428,6 +510,32 @@ static void parse_outcome(rd_t *r, const cJSON *obj, cg_msg_t *m)
     o->err = rd_str(r, obj, "", "stderr", true, CG_MAX_FRAME_BYTES, NULL);
 }
 
+/* DONE's "files" (full: {name, size, mimeType, content}) or "filesOmitted" ({name, reason}):
+ * absent, or an array of at most max such objects whose members are strings (size: a number).
+ * What the gateway passes on to its clients has at least this shape. */
+static bool out_files_ok(const cJSON *arr, int max, bool full)
+{
+    static const char *const file_keys[] = {"name", "mimeType", "content", NULL};
+    static const char *const omit_keys[] = {"name", "reason", NULL};
+    const cJSON *it;
+
+    if (!arr)
+        return true;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max)
+        return false;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsObject(it))
+            return false;
+        for (const char *const *k = full ? file_keys : omit_keys; *k; k++)
+            if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, *k)))
+                return false;
+        if (full && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(it, "size")))
+            return false;
+    }
+    return true;
+}
+
 /* Members of every type but EXECUTE and COMPILE/RESULT. */
 static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
 {
@@ -447,6 +555,13 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
     case CG_MSG_DONE:
         m->runs = (int)rd_int(r, obj, "", "runs", false, 0, 0, CG_MAX_RUNS);
         m->budget_exceeded = rd_bool(r, obj, "budgetExceeded", false);
+        m->files = rd_member(r, obj, "", "files", false);
+        m->files_omitted = rd_member(r, obj, "", "filesOmitted", false);
+        if (!out_files_ok(m->files, CG_MAX_OUT_FILES, true) ||
+            !out_files_ok(m->files_omitted, CG_MAX_OUT_OMITTED + 1, false))
+            rd_fail(r, CG_EPROTO_FIELD,
+                    "\"files\" must be an array of {name, size, mimeType, content} and "
+                    "\"filesOmitted\" of {name, reason}, within the limits of files.h");
         break;
     case CG_MSG_ERROR:
         m->code = rd_name(r, obj, "code");
@@ -664,7 +779,7 @@ char *cg_encode_hello(const char *language, const char *version, int slots)
 char *cg_encode_execute(const cg_execute_t *ex)
 {
     enc_t e = enc_new(CG_MSG_EXECUTE, ex->id);
-    cJSON *args = NULL, *runs = NULL, *r;
+    cJSON *args = NULL, *runs = NULL, *files = NULL, *r;
 
     /* Counts beyond the arrays of cg_execute_t / cg_msg_t cannot be a valid frame. */
     if (ex->nruns < 1 || ex->nruns > CG_MAX_RUNS || ex->nargs < 0 || ex->nargs > CG_MAX_ARGS)
@@ -696,6 +811,22 @@ char *cg_encode_execute(const cg_execute_t *ex)
     enc_bool(&e, "stream", ex->stream);
     enc_bool(&e, "interactive", ex->interactive);
     enc_num(&e, e.o, "budgetMs", ex->budget_ms);
+    if (ex->nfiles < 0 || ex->nfiles > CG_MAX_FILES)
+        e.ok = false;
+    if (e.ok && ex->nfiles > 0)
+        e.ok = (files = cJSON_AddArrayToObject(e.o, "files")) != NULL;
+    for (int i = 0; e.ok && i < ex->nfiles; i++) {
+        e.ok = (r = cJSON_CreateObject()) && cJSON_AddItemToArray(files, r);
+        if (!e.ok) {
+            cJSON_Delete(r);
+            break;
+        }
+        enc_str(&e, r, "name", ex->files[i].name);
+        enc_strn(&e, r, "content", ex->files[i].b64, ex->files[i].b64_len);
+    }
+    enc_num(&e, e.o, "outFilesMax", ex->out.max_files);
+    enc_num(&e, e.o, "outFileMaxBytes", (double)ex->out.max_file_bytes);
+    enc_num(&e, e.o, "outFilesMaxBytes", (double)ex->out.max_bytes);
     return enc_finish(&e);
 }
 
@@ -745,6 +876,24 @@ char *cg_encode_done(const char *id, int runs, bool budget_exceeded)
 
     enc_num(&e, e.o, "runs", runs);
     enc_bool(&e, "budgetExceeded", budget_exceeded);
+    return enc_finish(&e);
+}
+
+char *cg_encode_done_files(const char *id, int runs, bool budget_exceeded, cJSON *files,
+                           cJSON *omitted)
+{
+    enc_t e = enc_new(CG_MSG_DONE, id);
+
+    enc_num(&e, e.o, "runs", runs);
+    enc_bool(&e, "budgetExceeded", budget_exceeded);
+    if (files && (!e.ok || !cJSON_AddItemToObject(e.o, "files", files))) {
+        e.ok = false;
+        cJSON_Delete(files);
+    }
+    if (omitted && (!e.ok || !cJSON_AddItemToObject(e.o, "filesOmitted", omitted))) {
+        e.ok = false;
+        cJSON_Delete(omitted);
+    }
     return enc_finish(&e);
 }
 

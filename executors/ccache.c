@@ -104,6 +104,12 @@ void ccache_free(ccache_t *c)
 int ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
                char key[65])
 {
+    return ccache_key_files(compiler_version, argv, src, len, NULL, 0, key);
+}
+
+int ccache_key_files(const char *compiler_version, const char *const *argv, const char *src,
+                     size_t len, const cg_file_t *files, int nfiles, char key[65])
+{
     cg_sha256_t s;
     unsigned char md[32];
 
@@ -113,6 +119,11 @@ int ccache_key(const char *compiler_version, const char *const *argv, const char
         cg_sha256_update(&s, argv[i], strlen(argv[i]) + 1);
     cg_sha256_update(&s, "\n", 1);
     cg_sha256_update(&s, src, len);
+    for (int i = 0; i < nfiles; i++) { /* name NUL base64 NUL: unambiguous */
+        cg_sha256_update(&s, "\0", 1);
+        cg_sha256_update(&s, files[i].name, strlen(files[i].name) + 1);
+        cg_sha256_update(&s, files[i].b64, files[i].b64_len);
+    }
     if (cg_sha256_final(&s, md) != 0) {
         key[0] = '\0';
         return -ENOMEM;

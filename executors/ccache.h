@@ -14,6 +14,7 @@
 #ifndef CG_CCACHE_H
 #define CG_CCACHE_H
 
+#include "protocol.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -30,6 +31,9 @@ void ccache_free(ccache_t *c);
  * when libcrypto could not hash (key is then ""; callers compile without the cache). */
 int ccache_key(const char *compiler_version, const char *const *argv, const char *src, size_t len,
                char key[65]);
+/* The same, and the files given with the program (protocol.h) count too. */
+int ccache_key_files(const char *compiler_version, const char *const *argv, const char *src,
+                     size_t len, const cg_file_t *files, int nfiles, char key[65]);
 
 /* Copies the cached binary of key to dir/name (mode 0700, owned by uid/gid when chown_it).
  * 0 on a hit, -ENOENT on a miss, another -errno on failure. */

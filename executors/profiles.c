@@ -12,20 +12,58 @@ const profile_t *profile_find(const char *name)
     return lang_get(name);
 }
 
+int profile_sources(const profile_t *p, const cg_file_t *files, int nfiles, const char **out,
+                    int max)
+{
+    const char *ext = strrchr(p->file, '.');
+    int n = 0;
+
+    if (max < 1)
+        return -1;
+    out[n++] = p->file;
+    for (int i = 0; ext && i < nfiles; i++) {
+        size_t len = strlen(files[i].name), el = strlen(ext);
+        if (len <= el || strcmp(files[i].name + len - el, ext) != 0)
+            continue;
+        if (n >= max)
+            return -1;
+        out[n++] = files[i].name;
+    }
+    return n;
+}
+
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
                    const char **out, char *buf, size_t len)
+{
+    return profile_expand_sources(tmpl, file, dir, mem_mb, NULL, 0, out, buf, len);
+}
+
+int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                           const char *const *sources, int nsources, const char **out, char *buf,
+                           size_t len)
 {
     char mem[16];
     size_t used = 0;
     int n = 0;
 
     snprintf(mem, sizeof mem, "%d", mem_mb);
-    for (; tmpl[n]; n++) {
-        const char *t = tmpl[n];
+    for (int i = 0; tmpl[i]; i++) {
+        const char *t = tmpl[i];
         if (n >= PROFILE_MAX_ARGV - 1)
             return -1;
+        if (!strcmp(t, "{sources}")) { /* a whole argument: one entry per source */
+            if (!sources) {
+                out[n++] = file;
+                continue;
+            }
+            if (n + nsources >= PROFILE_MAX_ARGV)
+                return -1;
+            for (int k = 0; k < nsources; k++)
+                out[n++] = sources[k];
+            continue;
+        }
         if (!strchr(t, '{')) {
-            out[n] = t;
+            out[n++] = t;
             continue;
         }
         out[n] = buf + used;
@@ -46,6 +84,7 @@ int profile_expand(const char *const *tmpl, const char *file, const char *dir, i
             t += skip;
         }
         buf[used++] = '\0';
+        n++;
     }
     out[n] = NULL;
     return n;

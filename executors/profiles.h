@@ -1,8 +1,9 @@
 /*
  * profiles.h - the executor's use of the language table (include/lang.h, common/lang.c): how
  * its language is compiled, run and limited. Argument templates may hold "{file}" (the source
- * file name), "{dir}" (the work dir's absolute path) and "{mem}" (the run's memory limit in
- * MiB), expanded by profile_expand(). Read-only; any thread.
+ * file name), "{dir}" (the work dir's absolute path), "{mem}" (the run's memory limit in
+ * MiB) and, as a whole argument, "{sources}" (every source file of a compile), expanded by
+ * profile_expand_sources(). Read-only; any thread.
  */
 #ifndef CG_PROFILES_H
 #define CG_PROFILES_H
@@ -11,8 +12,9 @@
 #include <stddef.h>
 
 #include "lang.h"
+#include "protocol.h"
 
-#define PROFILE_MAX_ARGV 32
+#define PROFILE_MAX_ARGV (32 + CG_MAX_FILES)
 
 /* The executor's name for an entry of the language table (include/lang.h), and its pty modes. */
 typedef lang_t profile_t;
@@ -30,6 +32,17 @@ const profile_t *profile_find(const char *name);
  */
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
                    const char **out, char *buf, size_t len);
+
+/* Like profile_expand, and an argument "{sources}" becomes one entry per sources[] (the entry
+ * file when sources is NULL). */
+int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                           const char *const *sources, int nsources, const char **out, char *buf,
+                           size_t len);
+
+/* The sources of a compile: the entry file, then every given file with its extension (".cpp"
+ * for main.cpp), in the order given. Returns their number, or -1 when more than max. */
+int profile_sources(const profile_t *p, const cg_file_t *files, int nfiles, const char **out,
+                    int max);
 
 /* Runs the version command; writes e.g. "3.11.2" (no "Python ", no "v"). 0 or -1. */
 int profile_version(const profile_t *p, char *out, size_t len);

@@ -27,9 +27,12 @@
  * further output is read and dropped.
  *
  * Output is sanitized to UTF-8 (common/utf8.c) when it is sent: in RESULT frames, or as it
- * arrives in STDOUT/STDERR frames for streamed jobs. After the last step, the work dir is
- * removed (never following user symlinks) on libuv's thread pool, since a program can leave a
- * large tree; then DONE is sent, the slot is freed and the ended callback runs.
+ * arrives in STDOUT/STDERR frames for streamed jobs. Files given with the job are written next
+ * to the source file, and an empty out/ made, before the first step (workdir.c). After the
+ * last step, the files the program left in out/ are read (outfiles.c) and the work dir is
+ * removed (never following user symlinks), both on libuv's thread pool, since a program can
+ * leave a large tree; then DONE is sent with those files, the slot is freed and the ended
+ * callback runs.
  */
 #include "runner_int.h"
 
@@ -41,6 +44,8 @@
 #include <unistd.h>
 
 #include "cg_util.h"
+#include "homeseed.h"
+#include "outfiles.h"
 #include "runreq.h"
 #include "utf8.h"
 #include "verdict.h"
@@ -129,6 +134,7 @@ static void report_step(rjob_t *job)
             (void)ccache_store(job->r->cfg.ccache, job->cache_key, job->dirpath,
                                job->r->cfg.profile->binary);
     }
+    job->answer_bytes += p->out.len + p->err.len;
     out = sanitized(&p->out);
     err = sanitized(&p->err);
     o.out = out ? out : "";
@@ -160,6 +166,8 @@ static void job_free(rjob_t *job)
     if (job->slot >= 0)
         r->slot_used[job->slot] = false;
     runner_step_reset(&job->p);
+    cJSON_Delete(job->out_files);
+    cJSON_Delete(job->out_omitted);
     cJSON_Delete(job->root);
     free(job);
 }
@@ -171,7 +179,12 @@ static void complete_job(rjob_t *job)
     if (job->rm_rc != 0)
         runner_log(r, "warn", "work dir %s not fully removed: %s", job->dirpath,
                    strerror(-job->rm_rc));
-    runner_send(job, cg_encode_done(job->id, job->runs_done, job->budget_exceeded));
+    if (job->out_rc != 0)
+        runner_log(r, "warn", "job %s: cannot read %s/: %s", job->id, CG_OUT_DIR,
+                   strerror(-job->out_rc));
+    runner_send(job, cg_encode_done_files(job->id, job->runs_done, job->budget_exceeded,
+                                          job->out_files, job->out_omitted));
+    job->out_files = job->out_omitted = NULL; /* taken over */
     r->cfg.ended(job->conn, job);
     job_free(job);
 }
@@ -179,7 +192,13 @@ static void complete_job(rjob_t *job)
 static void rm_work(uv_work_t *w)
 {
     rjob_t *job = w->data;
+    cg_out_limits_t lim = job->msg.exec.out;
 
+    /* What the program left in out/ is read first, then everything goes. The files' total
+     * shares one budget with the stdout and stderr the job's steps returned. */
+    lim.max_bytes = job->answer_bytes >= lim.max_bytes ? 0 : lim.max_bytes - job->answer_bytes;
+    job->out_rc =
+        outfiles_collect(job->area, job->dirname, &lim, &job->out_files, &job->out_omitted);
     job->rm_rc = workdir_remove(job->area, job->dirname);
 }
 
@@ -205,16 +224,19 @@ static void finish_job(rjob_t *job)
 static bool cache_hit(rjob_t *job)
 {
     const runner_cfg_t *c = &job->r->cfg;
-    const char *argv[PROFILE_MAX_ARGV];
+    const cg_execute_t *ex = &job->msg.exec;
+    const char *argv[PROFILE_MAX_ARGV], *src[CG_MAX_FILES + 1];
     char buf[1024];
     uid_t uid = c->uid_base + (uid_t)job->slot;
     cg_outcome_t o;
+    int nsrc = profile_sources(c->profile, ex->files, ex->nfiles, src, CG_MAX_FILES + 1);
 
-    if (!c->ccache || !c->profile->binary ||
-        profile_expand(c->profile->compile, c->profile->file, job->progdir, job->msg.exec.memory_mb,
-                       argv, buf, sizeof buf) < 0 ||
-        ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
-                   job->msg.exec.code_len, job->cache_key) != 0)
+    /* The key covers every given file (headers too), not only the sources compiled. */
+    if (!c->ccache || !c->profile->binary || nsrc < 0 ||
+        profile_expand_sources(c->profile->compile, c->profile->file, job->progdir, ex->memory_mb,
+                               src, nsrc, argv, buf, sizeof buf) < 0 ||
+        ccache_key_files(c->lang_version ? c->lang_version : "", argv, ex->code, ex->code_len,
+                         ex->files, ex->nfiles, job->cache_key) != 0)
         return false;
     if (ccache_fetch(c->ccache, job->cache_key, job->dirpath, c->profile->binary, uid, uid,
                      c->drop_uid && !c->userns) != 0)
@@ -406,6 +428,7 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     job->root = root;
     job->msg = *msg;
     job->msg.exec.args = job->msg.argv; /* re-point into our copy */
+    job->msg.exec.files = job->msg.filev;
     job->slot = slot;
     job->t_start = cg_now_ms();
     snprintf(job->id, sizeof job->id, "%s", msg->id);
@@ -433,7 +456,21 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
         rc = workdir_write_file(job->area, job->dirname, c->profile->preload_file,
                                 c->profile->preload, strlen(c->profile->preload), uid, uid,
                                 c->drop_uid && !c->userns);
+    if (rc == 0)
+        rc = homeseed_write(c->profile, job->area, job->dirname, uid, uid,
+                            c->drop_uid && !c->userns);
+    if (rc == 0) {
+        int bad;
+        rc = workdir_write_files(job->area, job->dirname, c->profile, msg->exec.files,
+                                 msg->exec.nfiles, uid, uid, c->drop_uid && !c->userns, &bad);
+        if (rc != 0)
+            runner_log(r, "warn", "job %s: cannot write %s: %s", job->id,
+                       bad >= 0 ? msg->exec.files[bad].name : CG_OUT_DIR "/", strerror(-rc));
+    }
     if (rc != 0) {
+        /* The dir goes at once: nothing ran in it. */
+        if (job->dir_made)
+            workdir_remove(job->area, job->dirname);
         job->conn = NULL;
         job_free(job);
         return rc;

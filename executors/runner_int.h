@@ -79,6 +79,10 @@ struct rjob {
     rproc_t p;
     uv_work_t rm_req; /* work dir removal on the thread pool */
     int rm_rc;
+    cJSON *out_files, *out_omitted; /* read from out/ on the thread pool, sent in DONE */
+    int out_rc;                     /* outfiles_collect's result */
+    size_t answer_bytes;            /* stdout+stderr of the steps reported: the out/ files'
+                                       total limit counts them too (one answer budget) */
     rjob_t *next;
 };
 

@@ -47,12 +47,12 @@ const char *const slotns_private_dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/dev
 #define SLOT_PTYS "8"
 
 /* What of /etc a program may need: the dynamic loader's cache, alternatives (c++, java),
- * time zone, TLS and Java configuration, fonts (plots), Python's site configuration. */
+ * time zone, TLS and Java configuration, fonts and Debian's matplotlibrc (plots), Python's
+ * site configuration. */
 static const char *const etc_binds[] = {
-    "ld.so.cache",   "ld.so.conf", "ld.so.conf.d", "alternatives",
-    "localtime",     "timezone",   "ssl",          "java-17-openjdk",
-    "fonts",         "mime.types", "python3",      "python3.11",
-    "nsswitch.conf", NULL};
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d",    "alternatives", "localtime",
+    "timezone",    "ssl",        "java-17-openjdk", "fonts",        "mime.types",
+    "python3",     "python3.11", "nsswitch.conf",   "matplotlibrc", NULL};
 /* Top-level names that are links to /usr on a merged-/usr system, or directories elsewhere. */
 static const char *const top_dirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", NULL};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,6 +109,107 @@ out:
     if (dfd >= 0)
         close(dfd);
     close(rfd);
+    return rc;
+}
+
+/* Opens (creating it 0700 when missing) the directory parent/comp, never through a link. */
+static int subdir(int parent, const char *comp, uid_t uid, gid_t gid, bool chown_it)
+{
+    int fd;
+
+    if (mkdirat(parent, comp, 0700) == 0) {
+        fd = open_dir(parent, comp);
+        if (fd >= 0 && chown_it && fchown(fd, uid, gid) != 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        return fd;
+    }
+    return errno == EEXIST ? open_dir(parent, comp) : -1;
+}
+
+/* Writes one file (decoded from base64) at dfd/path, making the directories on the way. */
+static int write_one(int dfd, const cg_file_t *f, unsigned char *buf, size_t *total, uid_t uid,
+                     gid_t gid, bool chown_it)
+{
+    char path[CG_FILE_NAME_MAX + 1], *comp, *slash;
+    int cur = dfd, fd, rc = 0;
+    long n;
+
+    if (snprintf(path, sizeof path, "%s", f->name) >= (int)sizeof path)
+        return -EINVAL;
+    n = cg_b64_decode(f->b64, f->b64_len, buf);
+    if (n < 0)
+        return -EINVAL;
+    if ((*total += (size_t)n) > CG_MAX_FILES_BYTES)
+        return -EFBIG;
+    for (comp = path; (slash = strchr(comp, '/')) != NULL; comp = slash + 1) {
+        *slash = '\0';
+        int next = subdir(cur, comp, uid, gid, chown_it);
+        if (next < 0)
+            rc = -errno;
+        if (cur != dfd)
+            close(cur);
+        if (rc)
+            return rc;
+        cur = next;
+    }
+    fd = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        rc = -errno;
+    else {
+        rc = cg_write_all(fd, buf, (size_t)n);
+        if (rc == 0 && chown_it && fchown(fd, uid, gid) != 0)
+            rc = -errno;
+        close(fd);
+    }
+    if (cur != dfd)
+        close(cur);
+    return rc;
+}
+
+int workdir_write_files(const char *root, const char *name, const lang_t *l, const cg_file_t *files,
+                        int nfiles, uid_t uid, gid_t gid, bool chown_it, int *bad)
+{
+    int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd = -1, out, rc = 0;
+    unsigned char *buf = NULL;
+    size_t total = 0, most = 0;
+
+    *bad = -1;
+    if (rfd < 0)
+        return -errno;
+    dfd = open_dir(rfd, name);
+    close(rfd);
+    if (dfd < 0)
+        return -errno;
+    for (int i = 0; i < nfiles; i++)
+        if (files[i].b64_len > most)
+            most = files[i].b64_len;
+    if (nfiles > CG_MAX_FILES || (nfiles > 0 && !(buf = malloc(CG_B64_DECODED_MAX(most) + 1)))) {
+        rc = nfiles > CG_MAX_FILES ? -EINVAL : -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < nfiles && rc == 0; i++) {
+        const cg_file_t *f = &files[i];
+        if (cg_file_name_rule(f->name, strlen(f->name), CG_FILE_NAME_MAX, CG_FILE_DEPTH_MAX, l))
+            rc = -EINVAL;
+        else
+            rc = write_one(dfd, f, buf, &total, uid, gid, chown_it);
+        if (rc)
+            *bad = i;
+    }
+    if (rc == 0) {
+        out = subdir(dfd, CG_OUT_DIR, uid, gid, chown_it);
+        if (out < 0)
+            rc = -errno;
+        else
+            close(out);
+    }
+out:
+    free(buf);
+    close(dfd);
     return rc;
 }
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "protocol.h"
+
 /* Directory fds one removal pass holds at most; deeper trees are removed all the same (in
  * more passes, see workdir.c). */
 #define WORKDIR_MAX_DEPTH 64
@@ -32,6 +34,16 @@ int workdir_create(const char *root, const char *name, uid_t uid, gid_t gid, boo
  * when chown_it. 0 or -errno. */
 int workdir_write_file(const char *root, const char *name, const char *file, const char *data,
                        size_t len, uid_t uid, gid_t gid, bool chown_it);
+
+/* Writes the files given with a job into root/name (files.h rules are checked again here:
+ * the caller passes what came over the wire), creating the directories of their names (0700)
+ * and then the empty directory out/ (0700), all owned by uid/gid when chown_it. Nothing the
+ * program controls exists yet, and still every component is opened with O_NOFOLLOW and every
+ * file created O_EXCL. Returns 0 or -errno (-EINVAL: a name breaks a rule or a content is not
+ * base64; -EFBIG: more than CG_MAX_FILES_BYTES); *bad is then the index of the file (-1: out/).
+ */
+int workdir_write_files(const char *root, const char *name, const lang_t *l, const cg_file_t *files,
+                        int nfiles, uid_t uid, gid_t gid, bool chown_it, int *bad);
 
 /* Removes root/name and everything below it, however deep. A symlink (also root/name itself)
  * is removed as a link; directories made unreadable are made readable first. Returns 0 when

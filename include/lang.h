@@ -29,6 +29,9 @@
 #define LANG_STR_(x) #x
 #define LANG_STR(x) LANG_STR_(x)
 
+/* Where the images and install-deps.sh put matplotlib's prebuilt font cache (lang.c). */
+#define LANG_MPL_CACHE_DIR "/usr/local/share/codegate/matplotlib"
+
 #define LANG_PTY_NONE 0  /* interactive runs: stdin and stdout are pipes */
 #define LANG_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
 #define LANG_PTY_INOUT 2 /* both are the same pseudo-terminal */
@@ -51,6 +54,9 @@ typedef struct {
     int as_extra_mb;                /* without a memory cgroup, RLIMIT_AS = memoryMb + this (+
                                        thread stacks, runner.h); -1 = no RLIMIT_AS */
     int pty;                        /* interactive runs: LANG_PTY_* (runner.c) */
+    const char *home_seed;          /* a host dir whose files are copied into home_seed_to */
+    const char *home_seed_to;       /* (below the run's HOME) before each run, or NULL:
+                                       Python's prebuilt matplotlib font cache (homeseed.c) */
 } lang_t;
 
 /* The entries, in the order the API lists them. */

@@ -42,6 +42,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "files.h"
+
 #define CG_PROTO_VERSION 1
 #define CG_PROTO_NAME "codegate-exec.v1"
 
@@ -125,6 +127,13 @@ typedef struct {
     int timeout_ms;
 } cg_run_spec_t;
 
+/* A file given with a job (files.h): its name and its contents, base64-encoded. */
+typedef struct {
+    const char *name;
+    const char *b64; /* base64 of the contents (files.h: cg_b64_decode) */
+    size_t b64_len;
+} cg_file_t;
+
 /* EXECUTE, as built by the gateway and parsed by the executor. */
 typedef struct {
     const char *id;
@@ -136,12 +145,15 @@ typedef struct {
     cg_run_spec_t runs[CG_MAX_RUNS];
     int nruns; /* >= 1 */
     int memory_mb;
-    size_t output_limit;     /* stdout+stderr bytes per run */
-    bool stream;             /* send STDOUT/STDERR frames as output arrives (sessions) */
-    bool interactive;        /* run 0 reads stdin from STDIN frames, stdout is a pty */
-    int budget_ms;           /* wall clock of the whole job (compile + runs); 0 = none. The
-                                executor starts no run once it is spent and cuts each run's
-                                timeout to what is left (DONE then says budgetExceeded) */
+    size_t output_limit;    /* stdout+stderr bytes per run */
+    bool stream;            /* send STDOUT/STDERR frames as output arrives (sessions) */
+    bool interactive;       /* run 0 reads stdin from STDIN frames, stdout is a pty */
+    int budget_ms;          /* wall clock of the whole job (compile + runs); 0 = none. The
+                               executor starts no run once it is spent and cuts each run's
+                               timeout to what is left (DONE then says budgetExceeded) */
+    const cg_file_t *files; /* files written next to the entry file before the first step */
+    int nfiles;             /* 0..CG_MAX_FILES */
+    cg_out_limits_t out;    /* what of out/ comes back in DONE */
 } cg_execute_t;
 
 /* COMPILE and RESULT share this shape. Strings point into the parsed tree. */
@@ -183,12 +195,15 @@ typedef struct {
     int64_t grace_ms;
     /* DONE */
     int runs;
-    bool budget_exceeded;  /* the job's budget cut a run short or left runs unstarted */
+    bool budget_exceeded;       /* the job's budget cut a run short or left runs unstarted */
+    const cJSON *files;         /* DONE: the out/ files [{name,size,mimeType,content}] or NULL */
+    const cJSON *files_omitted; /* DONE: [{name,reason}] of out/ entries left out, or NULL */
     /* COMPILE/RESULT */
     cg_outcome_t outcome;
     /* EXECUTE */
     cg_execute_t exec;
     const char *argv[CG_MAX_ARGS + 1]; /* storage behind exec.args */
+    cg_file_t filev[CG_MAX_FILES];     /* storage behind exec.files */
 } cg_msg_t;
 
 /* Error codes of the protocol functions (negative, 0 = success). */
@@ -218,6 +233,10 @@ char *cg_encode_data(cg_msg_type_t type, const char *id, int run, const char *da
                      size_t len); /* STDIN, STDOUT, STDERR; data must be valid UTF-8 */
 char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *o);
 char *cg_encode_done(const char *id, int runs, bool budget_exceeded);
+/* DONE with the out/ files: files and omitted (either may be NULL) are taken over (always
+ * deleted, also on failure). */
+char *cg_encode_done_files(const char *id, int runs, bool budget_exceeded, cJSON *files,
+                           cJSON *omitted);
 char *cg_encode_error(const char *id, const char *code, const char *message);
 char *cg_encode_ping(cg_msg_type_t type, int64_t seq); /* PING or PONG */
 /* An executor's PONG: also how many of its slots are out of service. */

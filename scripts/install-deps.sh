@@ -18,6 +18,21 @@ PKGS=(
   libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
 )
+# Python's data and plot libraries: the one list is the PY_PACKAGES line of
+# docker/Dockerfile.python (the executor image installs the same).
+read -r -a PY_PACKAGES <<<"$(sed -n 's/^ARG PY_PACKAGES="\(.*\)"$/\1/p' \
+  "$(dirname "$0")/../docker/Dockerfile.python")"
+PKGS+=("${PY_PACKAGES[@]}")
+# Matplotlib's font list, built once where the executor copies it from into each run's cache
+# dir (LANG_MPL_CACHE_DIR in include/lang.h); a first import would otherwise take seconds.
+mpl_font_cache() {
+  local dir=/usr/local/share/codegate/matplotlib
+  ls "$dir"/fontlist-*.json >/dev/null 2>&1 && return 0
+  /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || return 0
+  ${SUDO:-} mkdir -p "$dir"
+  ${SUDO:-} env MPLCONFIGDIR="$dir" /usr/bin/python3 -c 'import matplotlib.font_manager'
+  ${SUDO:-} chmod -R a+rX /usr/local/share/codegate
+}
 # The test suites also drive the playground in a real (headless) browser and run the
 # libFuzzer targets (HTTP request path, session frames; clang).
 if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
@@ -49,7 +64,11 @@ install_node() {
   "$(dirname "$0")/install-node.sh" ||
     echo "install-deps: the pinned Node.js is not installed (above): no javascript until it is" >&2
 }
-[[ ${#missing[@]} -eq 0 ]] && { install_node; exit 0; }
+if [[ ${#missing[@]} -eq 0 ]]; then
+  mpl_font_cache
+  install_node
+  exit 0
+fi
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -65,4 +84,5 @@ if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/
   $SUDO apt-get update -q
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+mpl_font_cache
 install_node

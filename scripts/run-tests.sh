@@ -80,6 +80,7 @@ if [[ $what == all ]]; then
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
   run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local
+  run_suite "files local (build)" plain 900 $PY tests/integration/test_files.py build --runtime local
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
@@ -101,6 +102,7 @@ if [[ $what == all ]]; then
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
+  run_suite "files local (ASan+UBSan)" plain 900 $PY tests/integration/test_files.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local

@@ -49,6 +49,13 @@ typedef struct {
     int queue_max;       /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
     int queue_wait_ms;   /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
     int output_limit_kb; /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
+    int files_max;       /* --files-max: files given with a request (files.h) */
+    int files_max_kb;    /* --files-max-kb: their decoded size together */
+    int file_name_max;   /* --file-name-max: bytes of one name */
+    int file_depth_max;  /* --file-depth-max: components of one name */
+    int out_files_max;   /* --out-files-max: files returned from out/ */
+    int out_file_max_kb; /* --out-file-max-kb: one of them */
+    int out_files_max_kb; /* --out-files-max-kb: all of them */
     int job_budget_ms;   /* --job-budget-ms, CODEGATE_JOB_BUDGET_MS, 60000 [1000,3600000] */
     int drain_ms;        /* --drain-ms, CODEGATE_DRAIN_MS, 10000 [0,600000] */
     int ping_ms;         /* --ping-ms, CODEGATE_PING_MS, 1000 [100,60000] */

@@ -24,6 +24,8 @@ static char *encode_frame(const job_t *job, size_t output_limit, bool interactiv
 {
     cg_execute_t ex;
     const request_t *r = &job->req;
+    cg_file_t files[CG_MAX_FILES];
+    char *frame;
 
     memset(&ex, 0, sizeof ex);
     ex.id = job->id;
@@ -50,7 +52,15 @@ static char *encode_frame(const job_t *job, size_t output_limit, bool interactiv
         ex.runs[0].input_len = r->input_len;
         ex.runs[0].timeout_ms = r->timeout_ms;
     }
-    return cg_encode_execute(&ex);
+    if (r->nfiles > CG_MAX_FILES)
+        return NULL;
+    for (int i = 0; i < r->nfiles; i++)
+        files[i] = (cg_file_t){r->files[i].name, r->files[i].b64, r->files[i].b64_len};
+    ex.files = files;
+    ex.nfiles = r->nfiles;
+    ex.out = *request_out_limits();
+    frame = cg_encode_execute(&ex);
+    return frame;
 }
 
 static job_t *job_create(request_t *req, size_t output_limit, int budget_ms, bool interactive)
@@ -125,6 +135,8 @@ void job_unref(job_t *job)
         outcome_clear(&job->runs[i]);
     request_free(&job->req);
     free(job->frame);
+    cJSON_Delete(job->out_files);
+    cJSON_Delete(job->out_omitted);
     pthread_mutex_destroy(&job->mu);
     pthread_cond_destroy(&job->cv);
     free(job);

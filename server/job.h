@@ -71,6 +71,8 @@ struct job {
     int nresults;
     bool stopped_early;   /* submit mode: a failure stopped the remaining runs */
     bool budget_exceeded; /* DONE: the job's time budget cut runs short or skipped them */
+    cJSON *out_files;     /* DONE: the program's out/ files (protocol.h), or NULL; owned */
+    cJSON *out_omitted;   /* DONE: out/ entries left out, or NULL; owned */
     bool cancel_sent;
     bool got_output; /* any COMPILE/RESULT arrived: no retry elsewhere */
     bool busy;       /* the executor answered "busy": requeue on its DONE */

@@ -42,6 +42,7 @@
 #include "lang.h"
 #include "log.h"
 #include "pool.h"
+#include "request.h"
 #include "runtime.h"
 #include "session.h"
 #include "version.h"
@@ -207,6 +208,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "gateway: %s\n(see --help)\n", err);
         return 2;
     }
+    /* Before any thread parses a request (request.h). */
+    request_set_file_limits(
+        &(cg_files_limits_t){g_cfg.files_max, (size_t)g_cfg.files_max_kb * 1024u,
+                             g_cfg.file_name_max, g_cfg.file_depth_max},
+        &(cg_out_limits_t){g_cfg.out_files_max, (size_t)g_cfg.out_file_max_kb * 1024u,
+                           (size_t)g_cfg.out_files_max_kb * 1024u});
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

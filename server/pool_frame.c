@@ -86,6 +86,12 @@ static void on_done(pool_t *p, conn_t *c, const cg_msg_t *m)
         pthread_mutex_unlock(&p->mu);
     } else {
         job->budget_exceeded = m->budget_exceeded;
+        /* Copies: the frame's tree is freed after this call. Without memory they are left
+         * out (the answer then has no files), not the job failed. */
+        if (m->files)
+            job->out_files = cJSON_Duplicate(m->files, true);
+        if (m->files_omitted)
+            job->out_omitted = cJSON_Duplicate(m->files_omitted, true);
         job_end(job, 0, NULL, NULL);
     }
     pool_conn_snapshot(p);

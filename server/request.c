@@ -13,6 +13,10 @@
  *   tests     optional array of at most CG_MAX_RUNS objects {input|stdin, expectedOutput|
  *             expectedStdout, timeoutMs (default: the request's timeoutMs)}
  *   mode      optional "run" (default) or "submit"; compare: optional "trim" (default) or "exact"
+ *   files     optional array of objects {name, content, encoding: "utf8" (default) | "base64"}:
+ *             files written next to the entry file; names follow files.h, are unique, and no
+ *             name is a directory of another; at most request_file_limits() (count, decoded
+ *             bytes together, name length, depth). Each violation names the file and the rule.
  *
  * Every error names the field with its path ("tests[3].timeoutMs") and a reason: missing,
  * type, range, too_large or value. No string may contain U+0000 (400, reason value): cJSON
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "jsonrd.h"
 
 void request_free(request_t *req)
@@ -41,6 +46,11 @@ void request_free(request_t *req)
         free(req->tests[i].expected);
     }
     free(req->tests);
+    for (int i = 0; req->files && i < req->nfiles; i++) {
+        free(req->files[i].name);
+        free(req->files[i].b64);
+    }
+    free(req->files);
     memset(req, 0, sizeof *req);
 }
 
@@ -292,6 +302,167 @@ static int parse_language(const cJSON *root, request_t *req, request_error_t *er
     return 0;
 }
 
+static cg_files_limits_t files_in = {CG_DEFAULT_FILES, CG_DEFAULT_FILES_KB * 1024u,
+                                     CG_DEFAULT_FILE_NAME_MAX, CG_DEFAULT_FILE_DEPTH_MAX};
+static cg_out_limits_t files_out = {CG_DEFAULT_OUT_FILES, CG_DEFAULT_OUT_FILE_KB * 1024u,
+                                    CG_DEFAULT_OUT_FILES_KB * 1024u};
+
+void request_set_file_limits(const cg_files_limits_t *in, const cg_out_limits_t *out)
+{
+    files_in = *in;
+    files_out = *out;
+}
+
+const cg_files_limits_t *request_file_limits(void)
+{
+    return &files_in;
+}
+
+const cg_out_limits_t *request_out_limits(void)
+{
+    return &files_out;
+}
+
+/* A name quoted for a message: at most 40 bytes, anything outside printable ASCII as '?'. */
+static const char *quoted(const char *s, size_t len, char out[48])
+{
+    size_t n = len < 40 ? len : 40;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
+    snprintf(out + n, 8, "%s", len > n ? "..." : "");
+    return out;
+}
+
+/* The contents of one file: its text ("utf8") or base64 ("base64"), as base64. */
+static int file_content(const cJSON *it, const char *pre, request_file_t *f, request_error_t *err)
+{
+    const cJSON *c = member(it, "content"), *enc = member(it, "encoding");
+    char field[64];
+    bool b64 = false;
+
+    snprintf(field, sizeof field, "%sencoding", pre);
+    if (enc && (!cJSON_IsString(enc) ||
+                (strcmp(enc->valuestring, "utf8") != 0 && strcmp(enc->valuestring, "base64") != 0)))
+        return fail(err, 400, "invalid_request", field, "value",
+                    "%s must be \"utf8\" or \"base64\"", field);
+    b64 = enc && strcmp(enc->valuestring, "base64") == 0;
+    snprintf(field, sizeof field, "%scontent", pre);
+    if (!c)
+        return fail(err, 400, "invalid_request", field, "missing", "%s is required", field);
+    if (!cJSON_IsString(c))
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, jsonrd_kind(c));
+    size_t len = strlen(c->valuestring);
+    if (!b64) {
+        f->size = len;
+        f->b64 = cg_b64_encode(c->valuestring, len, &f->b64_len);
+        return f->b64 ? 0 : fail_nomem(err, field);
+    }
+    unsigned char *tmp = malloc(CG_B64_DECODED_MAX(len) + 1);
+    if (!tmp)
+        return fail_nomem(err, field);
+    long n = cg_b64_decode(c->valuestring, len, tmp);
+    free(tmp);
+    if (n < 0)
+        return fail(err, 400, "invalid_request", field, "value",
+                    "%s is not valid base64 (RFC 4648 with padding, no line breaks)", field);
+    f->size = (size_t)n;
+    f->b64_len = len;
+    f->b64 = strdup(c->valuestring);
+    return f->b64 ? 0 : fail_nomem(err, field);
+}
+
+/* One element of "files"; i its index. Names are checked against the language's. */
+static int parse_file(const cJSON *it, int i, request_t *req, request_error_t *err)
+{
+    const cg_files_limits_t *lim = &files_in;
+    request_file_t *f = &req->files[i];
+    const cJSON *name = member(it, "name");
+    char pre[24], field[64], q[48];
+    const char *why;
+    size_t len;
+
+    snprintf(pre, sizeof pre, "files[%d].", i);
+    snprintf(field, sizeof field, "files[%d]", i);
+    if (!cJSON_IsObject(it))
+        return fail(err, 400, "invalid_request", field, "type", "%s must be an object, not %s",
+                    field, jsonrd_kind(it));
+    snprintf(field, sizeof field, "%sname", pre);
+    if (!name)
+        return fail(err, 400, "invalid_request", field, "missing", "%s is required", field);
+    if (!cJSON_IsString(name))
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, jsonrd_kind(name));
+    len = strlen(name->valuestring);
+    why = cg_file_name_rule(name->valuestring, len, lim->name_max, lim->depth_max,
+                            lang_get(req->language));
+    if (why)
+        return fail(err, 400, "invalid_request", field, "value",
+                    "file \"%s\" (%s) %s (names: at most %d bytes and %d levels)",
+                    quoted(name->valuestring, len, q), field, why, lim->name_max, lim->depth_max);
+    for (int k = 0; k < i; k++) {
+        const char *o = req->files[k].name;
+        size_t olen = strlen(o);
+        if (strcmp(o, name->valuestring) == 0 ||
+            cg_file_name_clash(o, olen, name->valuestring, len) ||
+            cg_file_name_clash(name->valuestring, len, o, olen))
+            return fail(err, 400, "invalid_request", field, "value",
+                        "file \"%s\" (%s) clashes with files[%d] \"%s\" (the same name, or "
+                        "one is a directory of the other)",
+                        quoted(name->valuestring, len, q), field, k, o);
+    }
+    f->name = strdup(name->valuestring);
+    if (!f->name)
+        return fail_nomem(err, field);
+    return file_content(it, pre, f, err);
+}
+
+static int parse_files_member(const cJSON *files, request_t *req, request_error_t *err)
+{
+    const cg_files_limits_t *lim = &files_in;
+    const cJSON *it;
+    size_t total = 0;
+    int count, n = 0;
+    char q[48];
+
+    if (!files)
+        return 0;
+    if (!cJSON_IsArray(files))
+        return fail(err, 400, "invalid_request", "files", "type",
+                    "files must be an array of objects, not %s", jsonrd_kind(files));
+    count = cJSON_GetArraySize(files);
+    if (count > lim->max_files)
+        return fail(err, 400, "invalid_request", "files", "range",
+                    "files may hold at most %d files (got %d)", lim->max_files, count);
+    if (count == 0)
+        return 0;
+    req->files = calloc((size_t)count, sizeof *req->files);
+    if (!req->files)
+        return fail_nomem(err, "files");
+    cJSON_ArrayForEach(it, files)
+    {
+        req->nfiles = ++n; /* counted before filling: request_free() frees partial entries */
+        if (parse_file(it, n - 1, req, err))
+            return -1;
+        total += req->files[n - 1].size;
+        if (total > lim->max_bytes) {
+            char field[24];
+            snprintf(field, sizeof field, "files[%d]", n - 1);
+            return fail(err, 400, "invalid_request", field, "too_large",
+                        "file \"%s\" (%s) brings the files to more than %zu bytes together",
+                        quoted(req->files[n - 1].name, strlen(req->files[n - 1].name), q), field,
+                        lim->max_bytes);
+        }
+    }
+    return 0;
+}
+
+int request_parse_files(const cJSON *obj, request_t *req, request_error_t *err)
+{
+    return parse_files_member(member(obj, "files"), req, err);
+}
+
 static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
 {
     const char *in;
@@ -313,7 +484,8 @@ static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
         get_int(root, "memoryMb", "memoryMb", CG_DEFAULT_MEMORY_MB, CG_MIN_MEMORY_MB,
                 CG_MAX_MEMORY_MB, &req->memory_mb, err))
         return -1;
-    if (parse_args(root, req, err) || parse_tests(root, req, err))
+    if (parse_args(root, req, err) || parse_tests(root, req, err) ||
+        request_parse_files(root, req, err))
         return -1;
     if (parse_choice(root, "mode", "run", "submit", &req->submit, err) ||
         parse_choice(root, "compare", "trim", "exact", &req->exact, err))

@@ -30,6 +30,14 @@ typedef struct {
     int timeout_ms; /* defaults to the request's timeoutMs */
 } request_test_t;
 
+/* A file given next to the code (files.h). */
+typedef struct {
+    char *name;
+    char *b64; /* its contents, base64-encoded as they travel to the executor */
+    size_t b64_len;
+    size_t size; /* decoded bytes */
+} request_file_t;
+
 typedef struct {
     const char *language; /* canonical static string: a lang_table[] name */
     char *code;
@@ -44,6 +52,8 @@ typedef struct {
     int ntests;            /* 0 .. CG_MAX_RUNS */
     bool submit;           /* mode: "submit" (stop at first failure) vs "run" */
     bool exact;            /* compare: "exact" vs "trim" */
+    request_file_t *files; /* nfiles entries or NULL */
+    int nfiles;
 } request_t;
 
 /* What is wrong with a request: HTTP status, API error code, a message for humans, and the
@@ -60,6 +70,17 @@ typedef struct {
 /* Returns 0 and fills req, or -1 and fills err (req is then freed/zeroed). len is the real body
  * size; the body need not be NUL-terminated. */
 int request_parse(const char *body, size_t len, request_t *req, request_error_t *err);
+
+/* The limits of "files" and of what comes back from out/ (the gateway's options, clamped to
+ * the hard maxima of files.h). Set once at start-up before any thread parses a request (the
+ * defaults of files.h hold until then); read-only afterwards. */
+void request_set_file_limits(const cg_files_limits_t *in, const cg_out_limits_t *out);
+const cg_files_limits_t *request_file_limits(void);
+const cg_out_limits_t *request_out_limits(void);
+
+/* Parses the optional member "files" of obj into req (also used for session start frames).
+ * 0, or -1 with err filled. */
+int request_parse_files(const cJSON *obj, request_t *req, request_error_t *err);
 void request_free(request_t *req);
 
 /* Builds the "details" object for an error (field, reason, and for unsupported_language the

@@ -6,7 +6,9 @@
  * cases (durationMs and cpuMs summed, memoryKb the peak). `output`, `error` and
  * `executionTime` keep the shape of the original node service; `output` is stdout, followed by
  * stderr when the run failed. A compile error has no run: exitCode and signal are null, the
- * diagnostics are in compile.stderr, in stderr and in output.
+ * diagnostics are in compile.stderr, in stderr and in output. `files` lists what the program
+ * wrote under out/, `filesOmitted` what of out/ was left out and why; each only when there is
+ * something to say, so the answers of programs that write no files keep their shape.
  */
 #include "response.h"
 
@@ -210,6 +212,20 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
     cJSON_AddNumberToObject(data, "memoryKb", (double)mem);
 }
 
+void response_add_files(cJSON *obj, const job_t *job)
+{
+    if (job->out_files) {
+        cJSON *f = cJSON_Duplicate(job->out_files, true);
+        if (f && !cJSON_AddItemToObject(obj, "files", f))
+            cJSON_Delete(f);
+    }
+    if (job->out_omitted) {
+        cJSON *o = cJSON_Duplicate(job->out_omitted, true);
+        if (o && !cJSON_AddItemToObject(obj, "filesOmitted", o))
+            cJSON_Delete(o);
+    }
+}
+
 char *response_job(const job_t *job, int *http_status, const char **status_out)
 {
     cJSON *root, *data;
@@ -265,6 +281,7 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
         add_compile(data, &job->compile);
     if (job->req.ntests > 0)
         add_tests(data, job, job->compile.present && job->compile.status != CG_ST_OK);
+    response_add_files(data, job);
     s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     *http_status = 200;

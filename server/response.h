@@ -20,6 +20,10 @@ char *response_error(const char *code, const char *message, cJSON *details);
  * the overall status name for logs. */
 char *response_job(const job_t *job, int *http_status, const char **status_out);
 
+/* Adds "files" (the out/ files) and "filesOmitted" (what of out/ was left out) of a finished
+ * job to obj (copies), each only when not empty. */
+void response_add_files(cJSON *obj, const job_t *job);
+
 /* The overall status of a finished job that ran (see README "status"). */
 cg_status_t response_overall_status(const job_t *job);
 

@@ -88,6 +88,14 @@ int session_parse_start(session_t *s, const cJSON *o, request_t *r, char *err, s
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    {
+        request_error_t fe;
+        if (request_parse_files(o, r, &fe) != 0) {
+            request_free(r);
+            snprintf(err, errlen, "%s", fe.message);
+            return -1;
+        }
+    }
     return 0;
 }
 

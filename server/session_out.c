@@ -17,6 +17,7 @@
 #include "cg_util.h"
 #include "frameq.h"
 #include "job.h"
+#include "response.h"
 #include "jsonrd.h"
 #include "lang.h"
 #include "log.h"
@@ -224,6 +225,13 @@ void session_job_ended_locked(session_t *s, job_t *job)
     }
     if (job->fail_http && !s->killed)
         session_push_error_locked(s, job->fail_code, job->fail_msg);
+    if (job->out_files || job->out_omitted) {
+        /* The files the program left in out/, after its "exit" (session.h). */
+        cJSON *o = session_frame("files");
+        if (o)
+            response_add_files(o, job);
+        session_push_locked(s, o);
+    }
     if (!s->exit_sent) {
         const char *st = "cancelled"; /* stopped by the gateway: the error frame says why */
         if (s->killed)

@@ -49,10 +49,17 @@ static void test_table_complete(void **state)
         /* a preload is a plain file name in the work dir that the run command loads */
         assert_true((p->preload == NULL) == (p->preload_file == NULL));
         if (p->preload) {
+            /* named by the run command, or (a module: its name without ".py") by a variable */
             bool used = false;
+            char stem[64];
             assert_null(strchr(p->preload_file, '/'));
+            snprintf(stem, sizeof stem, "%s", p->preload_file);
+            if (strrchr(stem, '.') && strcmp(strrchr(stem, '.'), ".py") == 0)
+                *strrchr(stem, '.') = '\0';
             for (int k = 0; p->run[k]; k++)
                 used = used || strstr(p->run[k], p->preload_file) != NULL;
+            for (int k = 0; p->env[k]; k++)
+                used = used || strstr(p->env[k], stem) != NULL;
             assert_true(used);
         }
         const char *const *tmpls[] = {p->run, p->compile, p->version_cmd};
@@ -103,6 +110,36 @@ static void test_expand(void **state)
     assert_int_equal(profile_expand(tmpl, "a.py", "/d", 64, argv, buf, 16), -1); /* 15 + NUL + 2 */
 }
 
+/* "{sources}": the entry file, then every given file with its extension, in the given order. */
+static void test_sources(void **state)
+{
+    (void)state;
+    const cg_file_t files[] = {{"b.cpp", "", 0},
+                               {"util.h", "", 0},
+                               {"a/c.cpp", "", 0},
+                               {"x.cppx", "", 0},
+                               {".cpp", "", 0}};
+    const char *src[8], *argv[PROFILE_MAX_ARGV];
+    char buf[512];
+    const profile_t *cpp = profile_find("cpp");
+    int n = profile_sources(cpp, files, 5, src, 8);
+
+    assert_int_equal(n, 3);
+    assert_string_equal(src[0], "main.cpp");
+    assert_string_equal(src[1], "b.cpp");
+    assert_string_equal(src[2], "a/c.cpp");
+    assert_int_equal(profile_sources(cpp, files, 5, src, 2), -1);
+    int k =
+        profile_expand_sources(cpp->compile, cpp->file, "/d", 64, src, n, argv, buf, sizeof buf);
+    assert_true(k > 3);
+    assert_string_equal(argv[k - 3], "main.cpp");
+    assert_string_equal(argv[k - 1], "a/c.cpp");
+    assert_null(argv[k]);
+    /* without a list: the entry file alone */
+    k = profile_expand(cpp->compile, cpp->file, "/d", 64, argv, buf, sizeof buf);
+    assert_string_equal(argv[k - 1], "main.cpp");
+}
+
 static void test_version(void **state)
 {
     (void)state;
@@ -133,7 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find),   cmocka_unit_test(test_table_complete),
         cmocka_unit_test(test_expand), cmocka_unit_test(test_version),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),    cmocka_unit_test(test_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
