@@ -2,8 +2,13 @@
 """outcost.py - what 1 MiB of program output adds to an answer of POST /api/code/execute.
 
 Starts a gateway (local runtime) from BUILD, runs each program N times one after another and
-prints the p50 of each and its difference from `print(1)`. Also prints the gateway's VmRSS.
+prints, as differences from `print(1)`: the answer's p50; the time outside the run (the answer
+less the program's own durationMs: what the executor, the gateway and the HTTP answer add),
+p50 and min; and the CPU the gateway and its executors spent per request (from /proc, so not
+disturbed by other load). Also prints the gateway's VmRSS. Programs: 1 MiB on one line, in
+16-byte lines, of non-ASCII text, and of control characters (6 bytes each in JSON).
 Usage: /usr/bin/python3 tests/bench/outcost.py [BUILD] [N]
+       OUTCOST_LOOP="1 MiB one line" ... runs one program until killed (for perf record -p).
 """
 import http.client
 import json
@@ -101,14 +106,16 @@ def main():
                     over.append(dt - doc["data"]["durationMs"])
             conn.close()
             c = (cpu_ms(pids) - c0) / n
-            m, o = p50(times), p50(over)
+            m, o, mo = p50(times), p50(over), min(over)
             if base is None:
-                base, obase, cbase = m, o, c
+                base, obase, cbase, mobase = m, o, c, mo
             # "outside the run": the answer's time less the program's own durationMs.
             # cpu: what the gateway and its executors spent per request (load-independent).
-            print("%-22s p50 %7.2f ms +%6.2f; outside the run %6.2f ms +%6.2f; cpu %6.2f ms +%6.2f"
-                  "  (%d bytes of stdout)" % (name, m, m - base, o, o - obase, c, c - cbase,
-                                               len(doc["data"]["stdout"].encode())), flush=True)
+            # min: the least a loaded machine added (the p50 carries other processes' load).
+            print("%-22s p50 %7.2f ms +%6.2f; outside the run p50 %6.2f ms +%6.2f, min +%6.2f;"
+                  " cpu %6.2f ms +%6.2f  (%d bytes of stdout)"
+                  % (name, m, m - base, o, o - obase, mo - mobase, c, c - cbase,
+                     len(doc["data"]["stdout"].encode())), flush=True)
         print("gateway VmRSS %d kB" % rss_kb(gw.proc.pid))
     finally:
         gw.stop()
