@@ -5,6 +5,8 @@
  * name of its cg_msg_type_t ("hello", "execute", "stdin", "close_stdin", "cancel", "kill",
  * "compile", "stdout", "stderr", "result", "done", "error", "ping", "pong"). R = required when
  * parsing, O = optional (default in brackets). The encoders always write every member listed.
+ * Frames that carry program output (stdout, stderr, compile, result) are written straight into
+ * one buffer by jsonw.c (output can be megabytes); the others go through a cJSON tree.
  *
  *   hello        v R (must be CG_PROTO_VERSION), language R (non-empty string),
  *                version R (string, may be ""), slots R (1..1024)
