@@ -23,8 +23,6 @@ static const unsigned char esc_extra[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
 };
 
-static const char hex[] = "0123456789abcdef";
-
 /* True when none of the 8 bytes at p needs escaping: no byte below 0x20, no '"', no '\\'.
  * The "has a zero byte" word trick on w ^ '"' and w ^ '\\', and its "has a byte below n" form
  * on w. It may answer false for plain bytes (a borrow), never true for one that needs escaping;
@@ -45,31 +43,48 @@ size_t cg_json_escaped_len(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t n = len, i = 0;
 
-    while (i < len) {
-        if (i + 8 <= len && plain8(p + i)) {
-            i += 8;
-            continue;
-        }
-        n += esc_extra[p[i++]];
-    }
+    for (; i + 8 <= len; i += 8)
+        if (!plain8(p + i))
+            for (int k = 0; k < 8; k++)
+                n += esc_extra[p[i + k]];
+    for (; i < len; i++)
+        n += esc_extra[p[i]];
     return n;
 }
 
-static char short_form(unsigned char c)
+/* Writes the escaped form of the byte c (esc_extra[c] != 0) at o; returns the bytes written. */
+static size_t escape_one(char *o, unsigned char c)
 {
+    static const char hex[] = "0123456789abcdef";
+
+    o[0] = '\\';
     switch (c) {
     case '\b':
-        return 'b';
+        o[1] = 'b';
+        return 2;
     case '\t':
-        return 't';
+        o[1] = 't';
+        return 2;
     case '\n':
-        return 'n';
+        o[1] = 'n';
+        return 2;
     case '\f':
-        return 'f';
+        o[1] = 'f';
+        return 2;
     case '\r':
-        return 'r';
+        o[1] = 'r';
+        return 2;
+    case '"':
+    case '\\':
+        o[1] = (char)c;
+        return 2;
     default:
-        return (char)c; /* '"' and '\\' */
+        o[1] = 'u';
+        o[2] = '0';
+        o[3] = '0';
+        o[4] = hex[c >> 4];
+        o[5] = hex[c & 15];
+        return 6;
     }
 }
 
@@ -80,26 +95,18 @@ size_t cg_json_escape(char *dst, const char *s, size_t len)
     size_t i = 0;
 
     while (i < len) {
-        size_t run = i;
+        if (esc_extra[p[i]]) { /* runs of escaped bytes go one by one, without a memcpy */
+            o += escape_one(o, p[i++]);
+            continue;
+        }
+        size_t run = i + 1;
         while (run + 8 <= len && plain8(p + run))
             run += 8;
         while (run < len && !esc_extra[p[run]])
             run++;
         memcpy(o, p + i, run - i);
         o += run - i;
-        if (run == len)
-            break;
-        unsigned char c = p[run];
-        *o++ = '\\';
-        if (esc_extra[c] == 1) {
-            *o++ = short_form(c);
-        } else {
-            memcpy(o, "u00", 3);
-            o[3] = hex[c >> 4];
-            o[4] = hex[c & 15];
-            o += 5;
-        }
-        i = run + 1;
+        i = run;
     }
     return (size_t)(o - dst);
 }
