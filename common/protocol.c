@@ -5,6 +5,8 @@
  * name of its cg_msg_type_t ("hello", "execute", "stdin", "close_stdin", "cancel", "kill",
  * "compile", "stdout", "stderr", "result", "done", "error", "ping", "pong"). R = required when
  * parsing, O = optional (default in brackets). The encoders always write every member listed.
+ * Frames that carry program output (stdout, stderr, compile, result) are written straight into
+ * one buffer by jsonw.c (output can be megabytes); the others go through a cJSON tree.
  *
  *   hello        v R (must be CG_PROTO_VERSION), language R (non-empty string),
  *                version R (string, may be ""), slots R (1..1024)
@@ -51,6 +53,7 @@
 #include <string.h>
 
 #include "jsonrd.h"
+#include "jsonw.h"
 #include "utf8.h"
 
 /* Largest integer a JSON number (a double) carries exactly. */
@@ -570,8 +573,7 @@ static void parse_small(rd_t *r, const cJSON *obj, cg_msg_t *m)
     case CG_MSG_PING:
     case CG_MSG_PONG:
         m->seq = rd_int(r, obj, "", "seq", true, 0, -JSON_INT_MAX, JSON_INT_MAX);
-        if (m->type == CG_MSG_PONG)
-        {
+        if (m->type == CG_MSG_PONG) {
             m->slots_down = (int)rd_int(r, obj, "", "slotsDown", false, 0, 0, 4096);
             m->draining = rd_bool(r, obj, "draining", false);
         }
@@ -837,37 +839,75 @@ char *cg_encode_simple(cg_msg_type_t type, const char *id)
     return enc_finish(&e);
 }
 
+/* ---- the frames that carry program output: written directly, not through a cJSON tree ---- */
+
+/* Adds program output like enc_text: valid UTF-8 without NUL as it is, anything else
+ * sanitized first; escaped straight into the frame's buffer. */
+static void jw_text(cg_jw_t *w, const char *name, const char *s, size_t len)
+{
+    char *tmp;
+
+    if (!s || cg_utf8_valid((const unsigned char *)s, len)) {
+        cg_jw_str(w, name, s, s ? len : 0);
+        return;
+    }
+    tmp = malloc(CG_UTF8_MAX_OUT(len));
+    if (!tmp) {
+        w->ok = false;
+        return;
+    }
+    len = cg_utf8_sanitize(NULL, (const unsigned char *)s, len, tmp, true);
+    cg_jw_str(w, name, tmp, len);
+    free(tmp);
+}
+
+/* {"type":..., "id":...: the opening every output frame shares. */
+static void jw_open(cg_jw_t *w, cg_msg_type_t type, const char *id, size_t hint)
+{
+    const char *t = cg_msg_type_name(type);
+
+    cg_jw_begin(w, hint + 64);
+    cg_jw_str(w, "type", t, strlen(t));
+    if (id)
+        cg_jw_str(w, "id", id, strlen(id));
+}
+
 char *cg_encode_data(cg_msg_type_t type, const char *id, int run, const char *data, size_t len)
 {
-    enc_t e = enc_new(type, id);
+    cg_jw_t w;
 
-    enc_num(&e, e.o, "run", run);
-    enc_text(&e, e.o, "data", data, len);
-    return enc_finish(&e);
+    jw_open(&w, type, id, len);
+    cg_jw_int(&w, "run", run);
+    jw_text(&w, "data", data, data ? len : 0);
+    return cg_jw_finish(&w);
 }
 
 char *cg_encode_outcome(cg_msg_type_t type, const char *id, const cg_outcome_t *oc)
 {
-    enc_t e = enc_new(type, id);
     const char *sig = cg_signal_name(oc->signal);
+    const char *st = cg_status_name(oc->status);
+    size_t nout = oc->out ? strlen(oc->out) : 0, nerr = oc->err ? strlen(oc->err) : 0;
+    cg_jw_t w;
 
+    jw_open(&w, type, id, nout + nerr + 256);
     if (type == CG_MSG_RESULT)
-        enc_num(&e, e.o, "run", oc->run);
-    enc_str(&e, e.o, "status", cg_status_name(oc->status));
-    enc_num(&e, e.o, "exitCode", oc->exit_code);
-    if (e.ok)
-        e.ok = (sig ? cJSON_AddStringToObject(e.o, "signal", sig)
-                    : cJSON_AddNullToObject(e.o, "signal")) != NULL;
-    enc_bool(&e, "timedOut", oc->timed_out);
-    enc_bool(&e, "truncated", oc->truncated);
-    enc_num(&e, e.o, "durationMs", (double)oc->duration_ms);
-    enc_num(&e, e.o, "cpuMs", (double)oc->cpu_ms);
-    enc_num(&e, e.o, "memoryKb", (double)oc->memory_kb);
+        cg_jw_int(&w, "run", oc->run);
+    cg_jw_str(&w, "status", st, strlen(st));
+    cg_jw_int(&w, "exitCode", oc->exit_code);
+    if (sig)
+        cg_jw_str(&w, "signal", sig, strlen(sig));
+    else
+        cg_jw_null(&w, "signal");
+    cg_jw_bool(&w, "timedOut", oc->timed_out);
+    cg_jw_bool(&w, "truncated", oc->truncated);
+    cg_jw_int(&w, "durationMs", oc->duration_ms);
+    cg_jw_int(&w, "cpuMs", oc->cpu_ms);
+    cg_jw_int(&w, "memoryKb", oc->memory_kb);
     if (type == CG_MSG_COMPILE && oc->cached)
-        enc_bool(&e, "cached", true);
-    enc_text(&e, e.o, "stdout", oc->out, oc->out ? strlen(oc->out) : 0);
-    enc_text(&e, e.o, "stderr", oc->err, oc->err ? strlen(oc->err) : 0);
-    return enc_finish(&e);
+        cg_jw_bool(&w, "cached", true);
+    jw_text(&w, "stdout", oc->out, nout);
+    jw_text(&w, "stderr", oc->err, nerr);
+    return cg_jw_finish(&w);
 }
 
 char *cg_encode_done(const char *id, int runs, bool budget_exceeded)

@@ -118,6 +118,16 @@ size_t cg_utf8_sanitize(cg_utf8_state_t *st, const unsigned char *in, size_t len
     return o;
 }
 
+/* True when the 8 bytes at p are ASCII without NUL: no high bit, no zero byte. */
+static bool ascii8(const unsigned char *p)
+{
+    const uint64_t hi = UINT64_C(0x8080808080808080), ones = UINT64_C(0x0101010101010101);
+    uint64_t w;
+
+    memcpy(&w, p, sizeof w);
+    return !(w & hi) && !((w - ones) & ~w & hi);
+}
+
 bool cg_utf8_valid(const unsigned char *buf, size_t len)
 {
     size_t i = 0;
@@ -125,6 +135,12 @@ bool cg_utf8_valid(const unsigned char *buf, size_t len)
     while (i < len) {
         unsigned char b = buf[i], lo, hi;
         int n;
+        /* Plain ASCII (most output) eight bytes at a time. */
+        while (i + 8 <= len && ascii8(buf + i))
+            i += 8;
+        if (i == len)
+            break;
+        b = buf[i];
         if (b < 0x80) {
             if (b == 0)
                 return false;

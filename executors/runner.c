@@ -56,13 +56,19 @@ static void step_next_fresh(rjob_t *job);
 /* ---- small helpers ---- */
 
 /* Sanitized copy of a whole buffer (malloc'ed), or NULL. */
-static char *sanitized(const cg_buf_t *b)
+/* The captured output as UTF-8 text (utf8.h). Valid output (nearly all) is used where it is,
+ * *copy = NULL; otherwise a sanitized copy is returned in *copy for the caller to free. */
+static const char *sanitized(const cg_buf_t *b, char **copy)
 {
-    char *s = malloc(CG_UTF8_MAX_OUT(b->len));
+    const char *data = b->data ? b->data : "";
 
-    if (s)
-        cg_utf8_sanitize(NULL, (const unsigned char *)(b->data ? b->data : ""), b->len, s, true);
-    return s;
+    *copy = NULL;
+    if (cg_utf8_valid((const unsigned char *)data, b->len))
+        return data; /* cg_buf_t keeps a NUL after its bytes */
+    *copy = malloc(CG_UTF8_MAX_OUT(b->len));
+    if (*copy)
+        cg_utf8_sanitize(NULL, (const unsigned char *)data, b->len, *copy, true);
+    return *copy;
 }
 
 static void runner_log(const runner_t *r, const char *level, const char *fmt, ...)
@@ -135,10 +141,10 @@ static void report_step(rjob_t *job)
                                job->r->cfg.profile->binary);
     }
     job->answer_bytes += p->out.len + p->err.len;
-    out = sanitized(&p->out);
-    err = sanitized(&p->err);
-    o.out = out ? out : "";
-    o.err = err ? err : "";
+    o.out = sanitized(&p->out, &out);
+    o.err = sanitized(&p->err, &err);
+    o.out = o.out ? o.out : "";
+    o.err = o.err ? o.err : "";
     if (job->msg.exec.stream && job->step >= 0) {
         /* Flush what the streaming decoders held back. */
         char tail[16];

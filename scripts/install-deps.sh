@@ -8,7 +8,8 @@
 #   scripts/install-deps.sh --docker   also Debian's docker.io, debootstrap, docker-compose (1.29:
 #                                      deploy/compose.yaml) and the openssl CLI (deploy/gen-tls.sh)
 #   scripts/install-deps.sh --test     also what the test suites need (headless Chromium, clang,
-#                                      the openssl CLI for the TLS tests, scripts/install-k8s-tools.sh)
+#                                      the openssl CLI for the TLS tests, scripts/install-k8s-tools.sh,
+#                                      scripts/install-openapi-schema.sh)
 set -euo pipefail
 
 PKGS=(
@@ -41,6 +42,9 @@ if [[ "${1:-}" == "--test" || "${2:-}" == "--test" ]]; then
   # the suite runs it again when something is missing).
   "$(dirname "$0")/install-k8s-tools.sh" ||
     echo "install-deps: install-k8s-tools.sh failed; tests/deploy/test_kubernetes.py retries" >&2
+  # The OpenAPI suite: the pinned OpenAPI 3.1 meta-schema (the suite retries when missing).
+  "$(dirname "$0")/install-openapi-schema.sh" ||
+    echo "install-deps: install-openapi-schema.sh failed; tests/integration/test_openapi.py retries" >&2
 fi
 if [[ "${1:-}" == "--docker" || "${2:-}" == "--docker" ]]; then
   PKGS+=(docker.io debootstrap docker-compose openssl)

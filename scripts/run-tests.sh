@@ -85,6 +85,8 @@ if [[ $what == all ]]; then
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
   run_suite "docs examples local (build)" plain 600 $PY tests/integration/test_docs.py build --runtime local
+  # The OpenAPI document against the OpenAPI 3.1 meta-schema, and every endpoint's answers against it.
+  run_suite "openapi local (build)" plain 900 $PY tests/integration/test_openapi.py build --runtime local
   # Asynchronous submissions: real redis-servers (started by the suite) and gateways, kill -9s.
   run_suite "async local (build)" plain 1800 $PY tests/integration/test_async.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local

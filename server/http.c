@@ -80,8 +80,12 @@ static int send_json(const http_t *h, const struct _u_request *req, struct _u_re
         ulfius_set_string_body_response(resp, 500, oom);
         return U_CALLBACK_COMPLETE;
     }
-    ulfius_set_string_body_response(resp, (unsigned)status, body);
-    free(body);
+    /* Hand body over instead of ulfius_set_string_body_response's copy: answers carry program
+     * output (megabytes). ulfius frees binary_body with o_free (free: no allocator is set). */
+    free(resp->binary_body);
+    resp->binary_body = body;
+    resp->binary_body_length = strlen(body);
+    resp->status = (unsigned)status;
     return U_CALLBACK_COMPLETE;
 }
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
@@ -186,6 +187,23 @@ static runtime_t *choose_runtime(pool_t *pool)
     return runtime_local_new(&g_cfg, on_endpoint, pool);
 }
 
+/*
+ * The gateway's memory under load. Answers carry program output (up to 16 MiB, copied a few
+ * times on the way), on one MHD thread per connection. glibc's defaults then hold on to it:
+ * every thread gets its own arena (up to 8 per core), and after the first free of a big
+ * mmap'ed block the mmap threshold rises (up to 32 MiB) so that later big blocks come from
+ * the arenas, where freed memory stays resident. Measured with 16 clients asking for 1 MiB
+ * outputs: 54 MiB resident afterwards, 79 MiB at the peak. Fixed values turn the dynamic
+ * threshold off: every block of 128 KiB or more is its own mapping, returned to the kernel
+ * when freed (a few page faults per answer), and a few arenas serve all threads.
+ */
+static void tune_malloc(void)
+{
+    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    (void)mallopt(M_TRIM_THRESHOLD, 512 * 1024);
+    (void)mallopt(M_ARENA_MAX, 4);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -214,6 +232,7 @@ int main(int argc, char **argv)
                              g_cfg.file_name_max, g_cfg.file_depth_max},
         &(cg_out_limits_t){g_cfg.out_files_max, (size_t)g_cfg.out_file_max_kb * 1024u,
                            (size_t)g_cfg.out_files_max_kb * 1024u});
+    tune_malloc();
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

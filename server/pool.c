@@ -212,6 +212,9 @@ pool_t *pool_new(const config_t *cfg, pool_unhealthy_cb cb, void *cb_arg)
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     info.options = 0;
+    /* lws reads the socket into one per-thread buffer of this size per poll round (4 KiB by
+     * default): program output of megabytes then took hundreds of rounds. */
+    info.pt_serv_buf_size = POOL_SERV_BUF;
     if (cfg->executor_ca_file[0]) {
         /* TLS to executors: their certificate must chain to this CA and name the host. */
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

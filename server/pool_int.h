@@ -51,6 +51,7 @@
 #define POOL_BACKOFF_MAX_MS 2000
 #define POOL_TICK_MS 50
 #define POOL_RX_MAX CG_MAX_FRAME_BYTES
+#define POOL_SERV_BUF (256u * 1024u) /* lws read buffer of the pool thread (see pool_new) */
 /* A connection that has not answered for this many pings is dead. */
 #define POOL_PINGS_MISSED 3
 /* A job is sent to an executor at most this many times (pool.h: what is retried). */

@@ -16,12 +16,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
+
 static void add_nullable_int(cJSON *o, const char *name, bool present, double v)
 {
     if (present)
         cJSON_AddNumberToObject(o, name, v);
     else
         cJSON_AddNullToObject(o, name);
+}
+
+/* Adds q, a JSON string quoted by jsonw.c (malloc'ed), as a raw member without copying it:
+ * program output can be megabytes, which cJSON would copy into its tree and escape byte by
+ * byte (sprintf for each \u00XX). Owned (shared = false): the tree frees q (cJSON's default
+ * allocator is malloc/free; nothing here sets other hooks). Shared: q stays the caller's and
+ * must outlive the print. On failure an owned q is freed and the member is missing. */
+static bool add_quoted(cJSON *o, const char *name, char *q, bool shared)
+{
+    cJSON *it = q ? cJSON_CreateRaw("") : NULL;
+
+    if (!it) {
+        if (!shared)
+            free(q);
+        return false;
+    }
+    free(it->valuestring);
+    it->valuestring = q;
+    if (shared)
+        it->type |= cJSON_IsReference;
+    if (!cJSON_AddItemToObject(o, name, it)) {
+        cJSON_Delete(it);
+        return false;
+    }
+    return true;
+}
+
+static void add_text(cJSON *o, const char *name, const char *s)
+{
+    add_quoted(o, name, cg_json_quote(s ? s : "", s ? strlen(s) : 0, NULL), false);
 }
 
 static void add_signal(cJSON *o, int sig)
@@ -117,8 +149,8 @@ static void add_compile(cJSON *data, const job_outcome_t *c)
     if (!o)
         return;
     cJSON_AddStringToObject(o, "status", cg_status_name(c->status));
-    cJSON_AddStringToObject(o, "stdout", c->out ? c->out : "");
-    cJSON_AddStringToObject(o, "stderr", c->err ? c->err : "");
+    add_text(o, "stdout", c->out);
+    add_text(o, "stderr", c->err);
     add_nullable_int(o, "exitCode", c->exit_code >= 0, c->exit_code);
     cJSON_AddNumberToObject(o, "durationMs", (double)c->duration_ms);
     cJSON_AddBoolToObject(o, "cached", c->cached);
@@ -141,8 +173,8 @@ static void add_tests(cJSON *data, const job_t *job, bool compile_failed)
         if (o->present) {
             cJSON_AddBoolToObject(e, "passed", o->passed);
             cJSON_AddStringToObject(e, "status", cg_status_name(o->status));
-            cJSON_AddStringToObject(e, "stdout", o->out ? o->out : "");
-            cJSON_AddStringToObject(e, "stderr", o->err ? o->err : "");
+            add_text(e, "stdout", o->out);
+            add_text(e, "stderr", o->err);
             add_nullable_int(e, "exitCode", o->exit_code >= 0, o->exit_code);
             add_signal(e, o->signal);
             cJSON_AddBoolToObject(e, "timedOut", o->timed_out);
@@ -190,18 +222,28 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
     }
     const char *out = o && o->out ? o->out : "";
     const char *err = o && o->err ? o->err : (compile_failed && c->err ? c->err : "");
+    size_t nout = strlen(out), nerr = strlen(err), qlen;
+    char *qout = cg_json_quote(out, nout, &qlen), *qerr = cg_json_quote(err, nerr, NULL);
     char *combined = NULL;
     /* `output` is what a client of the original contract shows: the program's stdout, and when
      * the run failed (error: true) its stderr after it - the traceback, or the compiler's
-     * message on a compile error - so such a client can show why. */
-    if (st != CG_ST_OK && err[0] && asprintf(&combined, "%s%s", out, err) < 0)
-        combined = NULL;
-    cJSON_AddStringToObject(data, "output", combined ? combined : out);
-    free(combined);
+     * message on a compile error - so such a client can show why. Each text is escaped once:
+     * the combined one is the two quoted texts joined without the quotes between them. */
+    if (qout && qerr && st != CG_ST_OK && err[0] && (combined = malloc(qlen + strlen(qerr) - 1))) {
+        memcpy(combined, qout, qlen - 1);
+        strcpy(combined + qlen - 1, qerr + 1);
+    }
+    /* "output" and "stdout" are usually the same text: "output" owns it, "stdout" refers to
+     * it (and is left out if "output" could not be added: then qout is gone). */
+    bool share = !combined;
+    if (combined)
+        add_quoted(data, "output", combined, false);
+    else if (!add_quoted(data, "output", qout, false))
+        qout = NULL;
     cJSON_AddBoolToObject(data, "error", st != CG_ST_OK);
     cJSON_AddNumberToObject(data, "executionTime", (double)dur);
-    cJSON_AddStringToObject(data, "stdout", out);
-    cJSON_AddStringToObject(data, "stderr", err);
+    add_quoted(data, "stdout", qout, share);
+    add_quoted(data, "stderr", qerr, false);
     add_nullable_int(data, "exitCode", o && o->exit_code >= 0, o ? o->exit_code : 0);
     add_signal(data, o ? o->signal : 0);
     cJSON_AddStringToObject(data, "status", cg_status_name(st));

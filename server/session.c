@@ -44,14 +44,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include "cg_util.h"
 #include "frameq.h"
+#include "frontdoor.h"
 #include "job.h"
 #include "log.h"
+#include "response.h"
 #include "session_int.h"
 #include "wsframe.h"
 #include "wsupgrade.h"
@@ -313,7 +316,18 @@ static void on_upgraded(void *hub, int fd, const char *extra, size_t extra_len, 
 
 int session_endpoint(const struct _u_request *req, struct _u_response *resp, void *hub)
 {
-    (void)req;
+    const char *up = u_map_get_case(req->map_header, "Upgrade");
+
+    if (!up || strcasecmp(up, "websocket") != 0) {
+        /* ulfius would answer 400 with an empty body; every error of the API is JSON. */
+        static const char msg[] = "this endpoint is a WebSocket: send Upgrade: websocket";
+        char *body = response_error("bad_request", msg, NULL);
+        frontdoor_note_error("bad_request", msg);
+        u_map_put(resp->map_header, "Content-Type", "application/json; charset=utf-8");
+        ulfius_set_string_body_response(resp, 400, body ? body : "");
+        free(body);
+        return U_CALLBACK_COMPLETE;
+    }
     return wsupgrade_respond(resp, hub);
 }
 

@@ -262,10 +262,41 @@ static void test_error_with_details(void **state)
     cJSON_Delete(j);
 }
 
+/* Output with characters JSON must escape: "output" joins stdout and stderr of a failed run
+ * (escaped once each, joined), "stdout" and "output" share one text when the run is ok. */
+static void test_output_escaping(void **state)
+{
+    (void)state;
+    job_t *job = make_job("{\"language\":\"py\",\"code\":\"x\"}");
+    int http;
+    const char out[] = "a\"b\\c\n\x01\x1f\t\xc3\xa9", err[] = "Trace\"back\r\n\x7f";
+    char both[64];
+
+    snprintf(both, sizeof both, "%s%s", out, err);
+    set_run(&job->runs[0], CG_ST_RUNTIME_ERROR, 1, 0, out, err, 3);
+    cJSON *j = parse(response_job(job, &http, NULL));
+    assert_int_equal(http, 200);
+    assert_string_equal(get(j, "data.stdout")->valuestring, out);
+    assert_string_equal(get(j, "data.stderr")->valuestring, err);
+    assert_string_equal(get(j, "data.output")->valuestring, both);
+    cJSON_Delete(j);
+    job_unref(job);
+
+    job = make_job("{\"language\":\"py\",\"code\":\"x\"}");
+    set_run(&job->runs[0], CG_ST_OK, 0, 0, out, err, 3);
+    j = parse(response_job(job, &http, NULL));
+    assert_string_equal(get(j, "data.stdout")->valuestring, out);
+    assert_string_equal(get(j, "data.output")->valuestring, out);
+    assert_string_equal(get(j, "data.stderr")->valuestring, err);
+    cJSON_Delete(j);
+    job_unref(job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_success_shape),
+        cmocka_unit_test(test_output_escaping),
         cmocka_unit_test(test_signal_and_compile),
         cmocka_unit_test(test_compile_error),
         cmocka_unit_test(test_tests_first_failure_is_primary),
