@@ -41,7 +41,9 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
     if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
         rm -f /var/run/docker.pid
     fi
-    nohup dockerd >>"$LOG" 2>&1 </dev/null &
+    # A session of its own: a terminal closing or a job runner killing this script's process
+    # group (what stopped the daemon twice in one afternoon here) must not take dockerd with it.
+    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
     disown || true
 else
     say "dockerd is running but does not answer yet; waiting"
