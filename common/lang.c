@@ -29,6 +29,24 @@
  * streams are wrapped, not touched, so a program that never uses stderr does not pay for it.
  * The preload is named by its absolute path: a child started with fork() inherits the option
  * (process.execArgv) and may run in another directory.
+ *
+ * C is compiled like C++ (gcc, C11, -O2, libm linked) by executors of its own (--language c)
+ * that run from the C++ image (.image = "cpp"): languages map to executors one to one, images
+ * may serve several languages.
+ *
+ * Java: the compile step runs the helper (common/lang_java.c, written next to Main.java) in
+ * the JDK's source-file mode. It compiles every .java file of the work dir in memory, so the
+ * public class need not be named after its file, finds the class with public static void
+ * main(String[]) (a compile error that says so when there is none) and writes the classes and
+ * itself into main.jar, the one file the compile cache keeps. A run starts the helper from
+ * main.jar, which runs that main(). The JVM reserves gigabytes of address space, so it never
+ * runs under RLIMIT_AS: the slot's memory cgroup limits it, and -Xmx (the heap) and MaxRAM (the
+ * JVM's own sizing) follow memoryMb, so that a heap hog ends with java.lang.OutOfMemoryError
+ * (memory_limit) before the cgroup's limit. The serial collector and two JIT threads keep the
+ * thread count within the slot's process limit and start-up short; -Xshare:auto maps the
+ * JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
+ * before every read of stdin (as C stdio does at a terminal), so a prompt printed with
+ * System.out.print() shows before the input it asks for.
  */
 #include "lang.h"
 
@@ -78,9 +96,44 @@ static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
+static const char *const c_compile[] = {"gcc",  "-std=c11", "-O2", "-pipe", "-o",
+                                        "main", "{file}",   "-lm", NULL};
+static const char *const c_version[] = {"gcc", "-dumpfullversion", NULL};
+static const char *const c_oom[] = {NULL};
+
+/* Java: see "Java" above. The helper is named relative to the work dir (the compile runs
+ * there) so that the compile command, and with it the cache key, is the same for every job. */
+#define JAVA_HELPER ".codegate-java.java"
+static const char *const java_compile[] = {"java",
+                                           "-XX:+UseSerialGC",
+                                           "-XX:TieredStopAtLevel=1",
+                                           "-XX:-UsePerfData",
+                                           "-Xshare:auto",
+                                           "-Xmx512m",
+                                           JAVA_HELPER,
+                                           "--compile",
+                                           NULL};
+static const char *const java_run[] = {"java",
+                                       "-Xmx{mem}m",
+                                       "-XX:MaxRAM={mem}m",
+                                       "-Xss64m",
+                                       "-XX:+UseSerialGC",
+                                       "-XX:CICompilerCount=2",
+                                       "-XX:-UsePerfData",
+                                       "-Xshare:auto",
+                                       "-cp",
+                                       "main.jar",
+                                       "codegate.Codegate",
+                                       NULL};
+static const char *const java_version[] = {"javac", "-version", NULL};
+static const char *const java_env[] = {NULL};
+static const char *const java_oom[] = {"java.lang.OutOfMemoryError", NULL};
+
 static const char *const py_aliases[] = {"py", "python3", NULL};
 static const char *const js_aliases[] = {"js", "node", "nodejs", NULL};
 static const char *const cpp_aliases[] = {"c++", "cxx", NULL};
+static const char *const c_aliases[] = {"c11", "gcc", NULL};
+static const char *const java_aliases[] = {"java17", "jdk", NULL};
 
 const lang_t lang_table[LANG_COUNT] = {
     {
@@ -127,7 +180,47 @@ const lang_t lang_table[LANG_COUNT] = {
         .as_extra_mb = 16,
         .pty = LANG_PTY_INOUT,
     },
+    {
+        .name = "c",
+        .image = "cpp", /* GCC is in the C++ image: its own executors, the same image */
+        .display = "C",
+        .runtime = "gcc",
+        .aliases = c_aliases,
+        .file = "main.c",
+        .compile = c_compile,
+        .run = cpp_run,
+        .version_cmd = c_version,
+        .env = cpp_env,
+        .oom_markers = c_oom,
+        .binary = "main",
+        .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
+        .as_extra_mb = 16,
+        .pty = LANG_PTY_INOUT,
+    },
+    {
+        .name = "java",
+        .display = "Java",
+        .runtime = "OpenJDK",
+        .aliases = java_aliases,
+        .file = "Main.java",
+        .compile = java_compile,
+        .run = java_run,
+        .version_cmd = java_version,
+        .env = java_env,
+        .oom_markers = java_oom,
+        .binary = "main.jar",
+        .preload_file = JAVA_HELPER,
+        .preload = lang_java_helper,
+        .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
+        .as_extra_mb = -1,
+        .pty = LANG_PTY_NONE,
+    },
 };
+
+const char *lang_image(const lang_t *l)
+{
+    return l->image ? l->image : l->name;
+}
 
 int lang_index(const char *name)
 {
