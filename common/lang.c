@@ -42,7 +42,9 @@
  * main.jar, which runs that main(). The JVM reserves gigabytes of address space, so it never
  * runs under RLIMIT_AS: the slot's memory cgroup limits it, and -Xmx (the heap) and MaxRAM (the
  * JVM's own sizing) follow memoryMb, so that a heap hog ends with java.lang.OutOfMemoryError
- * (memory_limit) before the cgroup's limit. The serial collector and two JIT threads keep the
+ * (memory_limit) before the cgroup's limit. The program's main() runs in a thread with a 64 MiB
+ * stack (deep recursion); other threads keep the JVM's 1 MiB (where there is no cgroup, every
+ * thread stack counts against RLIMIT_DATA). The serial collector and two JIT threads keep the
  * thread count within the slot's process limit and start-up short; -Xshare:auto maps the
  * JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
  * before every read of stdin (as C stdio does at a terminal), so a prompt printed with
@@ -116,7 +118,6 @@ static const char *const java_compile[] = {"java",
 static const char *const java_run[] = {"java",
                                        "-Xmx{mem}m",
                                        "-XX:MaxRAM={mem}m",
-                                       "-Xss64m",
                                        "-XX:+UseSerialGC",
                                        "-XX:CICompilerCount=2",
                                        "-XX:-UsePerfData",
