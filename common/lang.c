@@ -125,6 +125,7 @@ static const char *const java_run[] = {"java",
                                        "-cp",
                                        "main.jar",
                                        "codegate.Codegate",
+                                       "--run",
                                        NULL};
 static const char *const java_version[] = {"javac", "-version", NULL};
 static const char *const java_env[] = {NULL};

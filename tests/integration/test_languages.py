@@ -8,7 +8,7 @@ Part of `make test` on the local runtime (scripts/run-tests.sh) and of the Docke
 (tests/docker/run.sh runs it with --runtime docker). Per language: hello world, stdin echo,
 arguments, Unicode output, a compile error (compiled languages, and none for the others),
 a runtime error's exit status and stderr, an uncaught exception, a timeout, the memory limit
-verdict, the compile cache (compiled languages), judged test cases, and an interactive
+verdict, the compile cache (compiled languages), judged test cases, Java's entry class, and an interactive
 session whose prompt arrives before any input is sent. A language the API lists and
 lang_programs.py does not know fails (adding a language means adding its programs there).
 Few runs per language (Java starts slowly). The last line is `N passed, N failed`.
@@ -166,6 +166,29 @@ def test_judged_test_cases(lang):
     check([t["status"] for t in d["tests"]] == ["ok", "wrong_answer"], "%s: per case" % lang, d)
 
 
+def test_java_entry_class_from_the_source():
+    # The class with main() is found whatever its name; none is a compile error that says so;
+    # the program's arguments are its own (even one that looks like the helper's).
+    check("java" in LANGS, "java is listed")
+    d = run("java", "class Helper { static int twice(int x) { return 2 * x; } }\n"
+                    "public class Solution {\n    public static void main(String[] a) {\n"
+                    "        System.out.println(Helper.twice(21) + \" \" + String.join(\",\", a));"
+                    "\n    }\n}\n", args=["--compile", "--run"])
+    want(d, "java", "ok", "public class Solution in Main.java")
+    check(d["stdout"] == "42 --compile,--run\n", "java: main of Solution ran", d)
+    d = run("java", "public class NoMain { static void helper() {} }\n")
+    want(d, "java", "compile_error", "no main()")
+    check("no class has a method public static void main" in d["compile"]["stderr"],
+          "java: the compile error says why", d)
+    d = run("java", "public class Boom {\n    public static void main(String[] a) {\n"
+                    "        throw new IllegalStateException(\"boom\");\n    }\n}\n")
+    want(d, "java", "runtime_error", "uncaught")
+    check(d["exitCode"] == 1 and d["stderr"].startswith(
+        "Exception in thread \"main\" java.lang.IllegalStateException: boom\n\tat Boom.main(")
+        and "codegate" not in d["stderr"] and "reflect" not in d["stderr"],
+        "java: the program's own stack trace, exit 1", d)
+
+
 def session_prompt(lang):
     import websocket  # Debian's python3-websocket
     ws = websocket.create_connection("ws://127.0.0.1:%d/api/code/session" % G.port, timeout=60)
@@ -222,7 +245,8 @@ def main():
     r.run_all(G, [test_every_listed_language_has_programs, test_hello_world,
                   test_stdin_echo_and_unicode, test_arguments, test_compile_error,
                   test_runtime_error_exit_code, test_timeout, test_memory_limit, test_compile_cache,
-                  test_judged_test_cases, test_session_prompt_before_input], timeout=600)
+                  test_judged_test_cases, test_java_entry_class_from_the_source,
+                  test_session_prompt_before_input], timeout=600)
     return r.finish()
 
 
