@@ -8,8 +8,8 @@ Part of `make test` on the local runtime (scripts/run-tests.sh) and of the Docke
 (tests/docker/run.sh runs it with --runtime docker). Per language: hello world, stdin echo,
 arguments, Unicode output, a compile error (compiled languages, and none for the others),
 a runtime error's exit status and stderr, an uncaught exception, a timeout, the memory limit
-verdict, the compile cache (compiled languages), judged test cases, Java's entry class, and an interactive
-session whose prompt arrives before any input is sent. A language the API lists and
+verdict, the compile cache (compiled languages), judged test cases, Java's entry class, and
+an interactive session whose prompt arrives before any input is sent. A language the API lists and
 lang_programs.py does not know fails (adding a language means adding its programs there).
 Few runs per language (Java starts slowly). The last line is `N passed, N failed`.
 """
