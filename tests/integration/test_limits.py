@@ -296,17 +296,24 @@ def test_floods_under_load_end_output_limit():
 
 
 def test_c_and_java_floods_under_load_end_output_limit():
-    """The same for C and Java, 2 floods each at once, and normal requests."""
-    floods_under_load(FLOODS_C_JAVA)
+    """The same for C and Java, 2 floods each at once, and normal requests. Their programs are
+    compiled first, one at a time (the compile cache keeps them): three JVMs compiling at once
+    on a loaded machine take most of the job budget this suite gives (8 s), and the round is
+    about the output cap, not the compiler."""
+    floods_under_load(FLOODS_C_JAVA, warm=True)
 
 
-def floods_under_load(table):
+def floods_under_load(table, warm=False):
     jobs = []
     normal = {"python": "print(6 * 7)\n", "javascript": "console.log(6 * 7);\n",
               "cpp": "#include <cstdio>\nint main(){ printf(\"%d\\n\", 6 * 7); }\n",
               "c": "#include <stdio.h>\nint main(void){ printf(\"%d\\n\", 6 * 7); return 0; }\n",
               "java": "public class Main { public static void main(String[] a) { "
                       "System.out.println(6 * 7); } }\n"}
+    for lang, code in ([(l, c) for l, fl in table.items() for _, c in fl]
+                       + [(l, c) for l, c in normal.items() if l in table] if warm else []):
+        d, _ = execute({"language": lang, "code": code, "timeoutMs": 100})
+        check(d["compile"]["status"] == "ok", "%s compiles" % lang, brief(d))
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         for lang, floods in table.items():
             for name, code in floods:
