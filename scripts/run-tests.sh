@@ -103,6 +103,7 @@ if [[ $what == all ]]; then
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
+  run_suite "languages local (ASan+UBSan)" plain 900 $PY tests/integration/test_languages.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
