@@ -155,6 +155,14 @@ def test_compile_cache():
         check(a["compile"]["cached"] is False and b["compile"]["cached"] is True,
               "%s: the second compile comes from the cache" % lang, [a["compile"], b["compile"]])
         check(b["stdout"] == "Hello, World!\n", "%s: the cached program runs" % lang, b)
+    # and the metrics count them per language
+    st, doc, _ = http("GET", G.url + "/metrics")
+    text = doc["_raw"].decode() if st == 200 and doc else ""
+    for lang, entry in LANGS.items():
+        if entry["compiled"]:
+            key = 'codegate_compile_cache_total{language="%s",result="hit"} ' % lang
+            hits = [float(l[len(key):]) for l in text.splitlines() if l.startswith(key)]
+            check(hits and hits[0] >= 1, "%s: the cache hit counted in /metrics: %s" % (lang, hits))
 
 
 @per_language
@@ -164,6 +172,13 @@ def test_judged_test_cases(lang):
     want(d, lang, "wrong_answer", "judged")
     check(d["passed"] == 1 and d["failed"] == 1, "%s: one passed, one failed" % lang, d)
     check([t["status"] for t in d["tests"]] == ["ok", "wrong_answer"], "%s: per case" % lang, d)
+    # Submit mode: the first failure ends the job, the rest are skipped; one compile for all.
+    d = run(lang, PROGRAMS[lang]["echo"], mode="submit",
+            tests=[{"input": "a", "expectedOutput": "a"}, {"input": "b", "expectedOutput": "c"},
+                   {"input": "d", "expectedOutput": "d"}])
+    check([t["status"] for t in d["tests"]] == ["ok", "wrong_answer", "skipped"]
+          and d["skipped"] == 1, "%s: submit mode" % lang, d)
+    compiled_ok(d, lang)
 
 
 def test_java_entry_class_from_the_source():
