@@ -32,7 +32,9 @@
  *
  * C is compiled like C++ (gcc, C11, -O2, libm linked) by executors of its own (--language c)
  * that run from the C++ image (.image = "cpp"): languages map to executors one to one, images
- * may serve several languages.
+ * may serve several languages. Strict C11 hides POSIX functions (strdup, getline) unless the
+ * program asks for them; a call to an undeclared function is an error, as in GCC 14, not an
+ * int-returning guess that crashes at run time when it returns a pointer.
  *
  * Java: the compile step runs the helper (common/lang_java.c, written next to Main.java) in
  * the JDK's source-file mode. It compiles every .java file of the work dir in memory, so the
@@ -98,8 +100,9 @@ static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
-static const char *const c_compile[] = {"gcc",  "-std=c11", "-O2", "-pipe", "-o",
-                                        "main", "{file}",   "-lm", NULL};
+static const char *const c_compile[] = {
+    "gcc", "-std=c11", "-O2",    "-pipe", "-Werror=implicit-function-declaration",
+    "-o",  "main",     "{file}", "-lm",   NULL};
 static const char *const c_version[] = {"gcc", "-dumpfullversion", NULL};
 static const char *const c_oom[] = {NULL};
 

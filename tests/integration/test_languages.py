@@ -8,8 +8,8 @@ Part of `make test` on the local runtime (scripts/run-tests.sh) and of the Docke
 (tests/docker/run.sh runs it with --runtime docker). Per language: hello world, stdin echo,
 arguments, Unicode output, a compile error (compiled languages, and none for the others),
 a runtime error's exit status and stderr, an uncaught exception, a timeout, the memory limit
-verdict, the compile cache (compiled languages), judged test cases, Java's entry class, and
-an interactive session whose prompt arrives before any input is sent. A language the API lists and
+verdict, the compile cache (compiled languages), judged test cases, Java's entry class, strict
+C11, and an interactive session whose prompt arrives before any input is sent. A language the API lists and
 lang_programs.py does not know fails (adding a language means adding its programs there).
 Few runs per language (Java starts slowly). The last line is `N passed, N failed`.
 """
@@ -204,6 +204,24 @@ def test_java_entry_class_from_the_source():
         "java: the program's own stack trace, exit 1", d)
 
 
+def test_c_is_strict_c11():
+    # POSIX names are not declared unless the program asks (so its own `index` compiles), and a
+    # call to an undeclared function is a compile error, not a crash at run time.
+    check("c" in LANGS, "c is listed")
+    d = run("c", '#include <stdio.h>\n#include <string.h>\nint index = 3;\n'
+                 'int main(void) { printf("%d\\n", index); return 0; }\n')
+    want(d, "c", "ok", "a global named index")
+    check(d["stdout"] == "3\n", "c: index", d)
+    d = run("c", '#include <stdio.h>\n#include <string.h>\n'
+                 'int main(void) { char *s = strdup("x"); puts(s); return 0; }\n')
+    want(d, "c", "compile_error", "strdup without a feature macro")
+    check("implicit declaration of function" in d["compile"]["stderr"], "c: says why", d)
+    d = run("c", '#define _POSIX_C_SOURCE 200809L\n#include <stdio.h>\n#include <string.h>\n'
+                 'int main(void) { char *s = strdup("posix"); puts(s); return 0; }\n')
+    want(d, "c", "ok", "strdup with _POSIX_C_SOURCE")
+    check(d["stdout"] == "posix\n", "c: strdup", d)
+
+
 def session_prompt(lang):
     import websocket  # Debian's python3-websocket
     ws = websocket.create_connection("ws://127.0.0.1:%d/api/code/session" % G.port, timeout=60)
@@ -260,7 +278,7 @@ def main():
     r.run_all(G, [test_every_listed_language_has_programs, test_hello_world,
                   test_stdin_echo_and_unicode, test_arguments, test_compile_error,
                   test_runtime_error_exit_code, test_timeout, test_memory_limit, test_compile_cache,
-                  test_judged_test_cases, test_java_entry_class_from_the_source,
+                  test_judged_test_cases, test_java_entry_class_from_the_source, test_c_is_strict_c11,
                   test_session_prompt_before_input], timeout=600)
     return r.finish()
 
