@@ -9,8 +9,9 @@ Part of `make test` on the local runtime (scripts/run-tests.sh) and of the Docke
 arguments, Unicode output, a compile error (compiled languages, and none for the others),
 a runtime error's exit status and stderr, an uncaught exception, a timeout, the memory limit
 verdict, the compile cache (compiled languages), judged test cases, Java's entry class, strict
-C11, and an interactive session whose prompt arrives before any input is sent. A language the API lists and
-lang_programs.py does not know fails (adding a language means adding its programs there).
+C11, and an interactive session whose prompt arrives before any input is sent. A language the
+API lists and lang_programs.py does not know fails (adding a language means adding its programs
+there).
 Few runs per language (Java starts slowly). The last line is `N passed, N failed`.
 """
 import json
@@ -48,8 +49,8 @@ def compiled_ok(d, lang):
 def test_every_listed_language_has_programs():
     check(LANGS, "no languages listed")
     for name, entry in LANGS.items():
-        check(name in PROGRAMS, "%s is listed by /api/languages but lang_programs.py has no programs "
-              "for it (docs/LANGUAGES.md)" % name)
+        check(name in PROGRAMS, "%s is listed by /api/languages but lang_programs.py has no "
+              "programs for it (docs/LANGUAGES.md)" % name)
         check(set(PROGRAMS[name]) == set(KEYS), "%s: programs %s" % (name, sorted(PROGRAMS[name])))
         check(entry["ready"] and entry["version"], "%s ready with a version" % name, entry)
         check((PROGRAMS[name]["compile_error"] is None) == (not entry["compiled"]),
@@ -168,7 +169,8 @@ def test_compile_cache():
 @per_language
 def test_judged_test_cases(lang):
     d = run(lang, PROGRAMS[lang]["echo"],
-            tests=[{"input": "3\n", "expectedOutput": "3"}, {"input": "4\n", "expectedOutput": "5"}])
+            tests=[{"input": "3\n", "expectedOutput": "3"},
+                   {"input": "4\n", "expectedOutput": "5"}])
     want(d, lang, "wrong_answer", "judged")
     check(d["passed"] == 1 and d["failed"] == 1, "%s: one passed, one failed" % lang, d)
     check([t["status"] for t in d["tests"]] == ["ok", "wrong_answer"], "%s: per case" % lang, d)
