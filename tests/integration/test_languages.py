@@ -244,7 +244,8 @@ def session_prompt(lang):
                 out += f["data"]
             if pred(f):
                 return f
-        raise AssertionError("%s: never saw %s; frames %s" % (lang, what, json.dumps(frames)[:1500]))
+        raise AssertionError("%s: never saw %s; frames %s"
+                             % (lang, what, json.dumps(frames)[:1500]))
 
     try:
         ws.send(json.dumps({"type": "start", "language": lang, "code": PROGRAMS[lang]["prompt"]}))
@@ -280,7 +281,8 @@ def main():
     r.run_all(G, [test_every_listed_language_has_programs, test_hello_world,
                   test_stdin_echo_and_unicode, test_arguments, test_compile_error,
                   test_runtime_error_exit_code, test_timeout, test_memory_limit, test_compile_cache,
-                  test_judged_test_cases, test_java_entry_class_from_the_source, test_c_is_strict_c11,
+                  test_judged_test_cases, test_java_entry_class_from_the_source,
+                  test_c_is_strict_c11,
                   test_session_prompt_before_input], timeout=600)
     return r.finish()
 
