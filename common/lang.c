@@ -40,15 +40,15 @@
  * the JDK's source-file mode. It compiles every .java file of the work dir in memory, so the
  * public class need not be named after its file, finds the class with public static void
  * main(String[]) (a compile error that says so when there is none) and writes the classes and
- * itself into main.jar, the one file the compile cache keeps. A run starts the helper from
- * main.jar, which runs that main(). The JVM reserves gigabytes of address space, so it never
- * runs under RLIMIT_AS: the slot's memory cgroup limits it, and -Xmx (the heap) and MaxRAM (the
- * JVM's own sizing) follow memoryMb, so that a heap hog ends with java.lang.OutOfMemoryError
- * (memory_limit) before the cgroup's limit. The program's main() runs in a thread with a 64 MiB
- * stack (deep recursion); other threads keep the JVM's 1 MiB (where there is no cgroup, every
- * thread stack counts against RLIMIT_DATA). The serial collector and two JIT threads keep the
- * thread count within the slot's process limit and start-up short; -Xshare:auto maps the
- * JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
+ * its own run part into main.jar, the one file the compile cache keeps. A run starts the
+ * helper's Run from main.jar, which runs that main(). The JVM reserves gigabytes of address space,
+ * so it never runs under RLIMIT_AS: the slot's memory cgroup limits it, and -Xmx (the heap) and
+ * MaxRAM (the JVM's own sizing) follow memoryMb, so that a heap hog ends with
+ * java.lang.OutOfMemoryError (memory_limit) before the cgroup's limit. The program's main() runs in
+ * a thread with a 64 MiB stack (deep recursion); other threads keep the JVM's 1 MiB (where there is
+ * no cgroup, every thread stack counts against RLIMIT_DATA). The serial collector and two JIT
+ * threads keep the thread count within the slot's process limit and start-up short; -Xshare:auto
+ * maps the JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
  * before every read of stdin (as C stdio does at a terminal), so a prompt printed with
  * System.out.print() shows before the input it asks for.
  */
@@ -116,7 +116,6 @@ static const char *const java_compile[] = {"java",
                                            "-Xshare:auto",
                                            "-Xmx512m",
                                            JAVA_HELPER,
-                                           "--compile",
                                            NULL};
 static const char *const java_run[] = {"java",
                                        "-Xmx{mem}m",
@@ -127,8 +126,7 @@ static const char *const java_run[] = {"java",
                                        "-Xshare:auto",
                                        "-cp",
                                        "main.jar",
-                                       "codegate.Codegate",
-                                       "--run",
+                                       "codegate.Run",
                                        NULL};
 static const char *const java_version[] = {"javac", "-version", NULL};
 static const char *const java_env[] = {NULL};

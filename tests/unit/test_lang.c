@@ -57,9 +57,10 @@ static void test_java_helper(void **state)
     assert_ptr_equal(j->preload, lang_java_helper);
     assert_non_null(strstr(lang_java_helper, "package codegate;"));
     assert_non_null(strstr(lang_java_helper, "public final class Codegate"));
+    assert_non_null(strstr(lang_java_helper, "\nfinal class Run {"));
     int found = 0;
     for (int i = 0; j->run[i]; i++)
-        found |= strcmp(j->run[i], "codegate.Codegate") == 0;
+        found |= strcmp(j->run[i], "codegate.Run") == 0;
     assert_true(found);
     for (int i = 0; j->compile[i]; i++)
         assert_null(strstr(j->compile[i], "{dir}")); /* the cache key is the same for all jobs */
