@@ -48,6 +48,28 @@
  * follow memoryMb and its stack would hold a sixth of the frames. A startup snapshot built with
  * the flags (--build-snapshot; its code cache is then accepted) costs more to load than it saves
  * (~36 ms), and NODE_COMPILE_CACHE has nothing to cache across runs but the program itself.
+ *
+ * C is compiled like C++ (gcc, C11, -O2, libm linked) by executors of its own (--language c)
+ * that run from the C++ image (.image = "cpp"): languages map to executors one to one, images
+ * may serve several languages. Strict C11 hides POSIX functions (strdup, getline) unless the
+ * program asks for them; a call to an undeclared function is an error, as in GCC 14, not an
+ * int-returning guess that crashes at run time when it returns a pointer.
+ *
+ * Java: the compile step runs the helper (common/lang_java.c, written next to Main.java) in
+ * the JDK's source-file mode. It compiles every .java file of the work dir in memory, so the
+ * public class need not be named after its file, finds the class with public static void
+ * main(String[]) (a compile error that says so when there is none) and writes the classes and
+ * its own run part into main.jar, the one file the compile cache keeps. A run starts the
+ * helper's Run from main.jar, which runs that main(). The JVM reserves gigabytes of address space,
+ * so it never runs under RLIMIT_AS: the slot's memory cgroup limits it, and -Xmx (the heap) and
+ * MaxRAM (the JVM's own sizing) follow memoryMb, so that a heap hog ends with
+ * java.lang.OutOfMemoryError (memory_limit) before the cgroup's limit. The program's main() runs in
+ * a thread with a 64 MiB stack (deep recursion); other threads keep the JVM's 1 MiB (where there is
+ * no cgroup, every thread stack counts against RLIMIT_DATA). The serial collector and two JIT
+ * threads keep the thread count within the slot's process limit and start-up short; -Xshare:auto
+ * maps the JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
+ * before every read of stdin (as C stdio does at a terminal), so a prompt printed with
+ * System.out.print() shows before the input it asks for.
  */
 #include "lang.h"
 
@@ -121,9 +143,43 @@ static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
+static const char *const c_compile[] = {
+    "gcc", "-std=c11", "-O2",    "-pipe", "-Werror=implicit-function-declaration",
+    "-o",  "main",     "{sources}", "-lm",   NULL};
+static const char *const c_version[] = {"gcc", "-dumpfullversion", NULL};
+static const char *const c_oom[] = {NULL};
+
+/* Java: see "Java" above. The helper is named relative to the work dir (the compile runs
+ * there) so that the compile command, and with it the cache key, is the same for every job. */
+#define JAVA_HELPER ".codegate-java.java"
+static const char *const java_compile[] = {"java",
+                                           "-XX:+UseSerialGC",
+                                           "-XX:TieredStopAtLevel=1",
+                                           "-XX:-UsePerfData",
+                                           "-Xshare:auto",
+                                           "-Xmx512m",
+                                           JAVA_HELPER,
+                                           NULL};
+static const char *const java_run[] = {"java",
+                                       "-Xmx{mem}m",
+                                       "-XX:MaxRAM={mem}m",
+                                       "-XX:+UseSerialGC",
+                                       "-XX:CICompilerCount=2",
+                                       "-XX:-UsePerfData",
+                                       "-Xshare:auto",
+                                       "-cp",
+                                       "main.jar",
+                                       "codegate.Run",
+                                       NULL};
+static const char *const java_version[] = {"javac", "-version", NULL};
+static const char *const java_env[] = {NULL};
+static const char *const java_oom[] = {"java.lang.OutOfMemoryError", NULL};
+
 static const char *const py_aliases[] = {"py", "python3", NULL};
 static const char *const js_aliases[] = {"js", "node", "nodejs", NULL};
 static const char *const cpp_aliases[] = {"c++", "cxx", NULL};
+static const char *const c_aliases[] = {"c11", "gcc", NULL};
+static const char *const java_aliases[] = {"java17", "jdk", NULL};
 
 const lang_t lang_table[LANG_COUNT] = {
     {
@@ -174,7 +230,47 @@ const lang_t lang_table[LANG_COUNT] = {
         .as_extra_mb = 16,
         .pty = LANG_PTY_INOUT,
     },
+    {
+        .name = "c",
+        .image = "cpp", /* GCC is in the C++ image: its own executors, the same image */
+        .display = "C",
+        .runtime = "gcc",
+        .aliases = c_aliases,
+        .file = "main.c",
+        .compile = c_compile,
+        .run = cpp_run,
+        .version_cmd = c_version,
+        .env = cpp_env,
+        .oom_markers = c_oom,
+        .binary = "main",
+        .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
+        .as_extra_mb = 16,
+        .pty = LANG_PTY_INOUT,
+    },
+    {
+        .name = "java",
+        .display = "Java",
+        .runtime = "OpenJDK",
+        .aliases = java_aliases,
+        .file = "Main.java",
+        .compile = java_compile,
+        .run = java_run,
+        .version_cmd = java_version,
+        .env = java_env,
+        .oom_markers = java_oom,
+        .binary = "main.jar",
+        .preload_file = JAVA_HELPER,
+        .preload = lang_java_helper,
+        .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
+        .as_extra_mb = -1,
+        .pty = LANG_PTY_NONE,
+    },
 };
+
+const char *lang_image(const lang_t *l)
+{
+    return l->image ? l->image : l->name;
+}
 
 int lang_index(const char *name)
 {

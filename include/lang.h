@@ -4,7 +4,8 @@
  * The gateway (request validation, sessions, /api/languages, both runtimes, metrics), the
  * executor (profiles.c: how a program is compiled, run and limited) and, through
  * GET /api/languages, the playground all read this table; nothing else names a language.
- * Adding a language is one entry in common/lang.c (and one docker/Dockerfile.<name>).
+ * Adding a language is one entry in common/lang.c (and one docker/Dockerfile.<name>, or an
+ * existing image named by .image); docs/LANGUAGES.md is the procedure.
  *
  * Ownership: the table and everything it points to are static and read-only; any thread may
  * read them at any time. Nothing here allocates.
@@ -19,7 +20,7 @@
 #include <stddef.h>
 
 /* How many languages the table holds: sizes per-language arrays (metrics, pool, runtimes). */
-#define LANG_COUNT 3
+#define LANG_COUNT 5
 
 /* The executor's default wall clock of one compile (--compile-timeout-ms) and its maximum.
  * The gateway waits for a compile this long too (http.c): the same number, not a copy. */
@@ -38,6 +39,8 @@
 
 typedef struct {
     const char *name;               /* canonical, as in the API: "python", "javascript", "cpp" */
+    const char *image;              /* the executor image: docker/Dockerfile.<image>, tag
+                                       codegate-<image>; NULL = name (see docs/LANGUAGES.md) */
     const char *display;            /* for people: "Python", "JavaScript", "C++" */
     const char *runtime;            /* what runs it, shown before its version: "Node.js" */
     const char *const *aliases;     /* other names the API accepts (case-insensitive) */
@@ -61,6 +64,12 @@ typedef struct {
 
 /* The entries, in the order the API lists them. */
 extern const lang_t lang_table[LANG_COUNT];
+
+/* Java's compile-and-run helper (common/lang_java.c), the "preload" of the java entry. */
+extern const char lang_java_helper[];
+
+/* The executor image of an entry: its .image, or its name. */
+const char *lang_image(const lang_t *l);
 
 /* The index of a canonical name (exact match), or -1 (also for NULL). */
 int lang_index(const char *name);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # images.sh - build the executor images and the gateway image from this tree (`make images`).
 #
-#   scripts/images.sh [NAME...]      NAME: python javascript cpp gateway (default: all four)
+#   scripts/images.sh [NAME...]      NAME: an executor image (docker/Dockerfile.NAME: python
+#                                    javascript cpp java ...) or gateway (default: all of them)
 #   scripts/images.sh --tag          print the tree's tag (src-<hash12>) and build nothing
 #
 # 1. The base image (scripts/base-image.sh: present, else pulled, else made with debootstrap).
@@ -22,7 +23,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
-ALL=(python javascript cpp gateway)
+# Every docker/Dockerfile.<name>: the executor images (common/lang.c names each language's),
+# then the gateway's.
+ALL=()
+for f in docker/Dockerfile.*; do
+    n=${f#docker/Dockerfile.}
+    [ "$n" = gateway ] || ALL+=("$n")
+done
+ALL+=(gateway)
 
 say() { echo "images: $*"; }
 die() { echo "images: error: $*" >&2; exit 1; }
@@ -37,7 +45,7 @@ context_files() {
     } | LC_ALL=C sort
 }
 
-# SHA-256 over the name and content of every file of the four contexts: the same tree gives the
+# SHA-256 over the name and content of every file of all contexts: the same tree gives the
 # same tag on any machine.
 tree_tag() {
     local n

@@ -18,6 +18,7 @@ PKGS=(
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev libssl-dev
   libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
+  openjdk-17-jdk-headless
 )
 # Python's data and plot libraries: the one list is the PY_PACKAGES line of
 # docker/Dockerfile.python (the executor image installs the same).

@@ -81,6 +81,8 @@ if [[ $what == all ]]; then
   run_suite "lifecycle local (build)" plain 900 $PY tests/integration/test_lifecycle.py build --runtime local
   run_suite "sessions local (build)" plain 900 $PY tests/integration/test_session.py build --runtime local
   run_suite "files local (build)" plain 900 $PY tests/integration/test_files.py build --runtime local
+  # Every language of the table end to end (hello, stdin, errors, limits, cache, judging, session).
+  run_suite "languages local (build)" plain 900 $PY tests/integration/test_languages.py build --runtime local
   [[ -f tests/integration/test_hostile.py ]] &&
     run_suite "hostile local (build)" plain 1200 $PY tests/integration/test_hostile.py build --runtime local
   run_suite "front door local (build)" plain 900 $PY tests/integration/test_frontdoor.py build --runtime local
@@ -100,11 +102,14 @@ if [[ $what == all ]]; then
     $PY tests/integration/test_hostile.py build --runtime local
   run_suite "hostile strict local unprivileged (build)" plain 1200 env CODEGATE_TEST_AS_USER=codegate-test \
     $PY tests/integration/test_hostile_strict.py build --runtime local
+  run_suite "languages local unprivileged (build)" plain 900 env CODEGATE_TEST_AS_USER=codegate-test \
+    $PY tests/integration/test_languages.py build --runtime local
   [[ -f tests/browser/test_playground.py ]] &&
     run_suite "browser playground (build)" plain 600 $PY tests/browser/test_playground.py build
   run_suite "integration local (ASan+UBSan)" plain 1200 $PY tests/integration/test_api.py build/san --runtime local
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "files local (ASan+UBSan)" plain 900 $PY tests/integration/test_files.py build/san --runtime local
+  run_suite "languages local (ASan+UBSan)" plain 900 $PY tests/integration/test_languages.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lang.h"
 #include "protocol.h"
 
 typedef enum {
@@ -40,12 +41,12 @@ typedef struct {
     int http_connections; /* open HTTP connections */
     int queue_depth;
     int sessions_open;
-    int connections[3]; /* per language: connected executor connections */
-    int endpoints[3];   /* per language: executors announced up */
-    int busy[3];
-    int slots_down[3]; /* per language: executor slots out of service */
-    int ready[3];      /* per language: executors connected and in service */
-    int draining[3];   /* per language: executors draining (no new jobs) */
+    int connections[LANG_COUNT]; /* per language: connected executor connections */
+    int endpoints[LANG_COUNT];   /* per language: executors announced up */
+    int busy[LANG_COUNT];
+    int slots_down[LANG_COUNT]; /* per language: executor slots out of service */
+    int ready[LANG_COUNT];      /* per language: executors connected and in service */
+    int draining[LANG_COUNT];   /* per language: executors draining (no new jobs) */
 } metrics_gauges_t;
 
 /* Renders everything as Prometheus text exposition format 0.0.4. Returns a malloc'ed string. */

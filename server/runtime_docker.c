@@ -7,8 +7,10 @@
  *   1. ping the daemon; make sure the base image exists (running scripts/base-image.sh from the
  *      source tree when it does not);
  *   2. ensure one image per language: the build context (Makefile, include/, common/,
- *      executors/, docker/Dockerfile.<lang>) is packed into an in-memory tar whose content hash
- *      names the tag, codegate-<lang>:<hash12>; an existing tag is used as it is, else built;
+ *      executors/, docker/Dockerfile.<image>) is packed into an in-memory tar whose content hash
+ *      names the tag, codegate-<image>:<hash12>; an existing tag is used as it is, else built
+ *      (<image> is the language's, lang_image(): C's is the C++ image, found up to date the
+ *      second time);
  *   3. remove containers and the network left by an earlier run of the same instance (found by
  *      the label codegate.instance=<instance>, which only this manager sets);
  *   4. create the instance's internal bridge network (no egress), then start cfg->executors
@@ -213,10 +215,11 @@ static int add_image_inputs(dk_rt_t *rt, tar_context_t *tc, const char *lang)
     return 0;
 }
 
-/* Packs the build context of one language and builds its image unless the tag exists. */
+/* Packs the build context of one language's image (lang_image(): languages may share one) and
+ * builds it unless the tag exists. */
 static int ensure_image(dk_rt_t *rt, int li)
 {
-    const char *lang = lang_table[li].name;
+    const char *lang = lang_image(&lang_table[li]);
     static const char *const paths[] = {"Makefile", "include", "common", "executors", NULL};
     char dockerfile[64], tag[160], buildargs[256];
     const void *data;

@@ -161,16 +161,20 @@ def test_page_served():
     # The menu is the gateway's language table (GET /api/languages), names as people write them.
     opts = Select(q("language")).options
     values = [o.get_attribute("value") for o in opts]
-    check(values == ["python", "javascript", "cpp"], "language options %r" % values)
+    st, doc, _ = http("GET", G.url + "/api/languages")
+    table = [(e["language"], e["displayName"]) for e in doc["data"]]
+    check(values == [v for v, _ in table] and values[:3] == ["python", "javascript", "cpp"],
+          "language options %r" % values)
     names = [o.text for o in opts]
-    check(names == ["Python", "JavaScript", "C++"], "language names %r" % names)
+    check(names == [n for _, n in table], "language names %r" % names)
     check(q("language").get_attribute("value") == "python", "python chosen first")
     check((opts[0].get_attribute("title") or "").startswith("Python 3."), "version in the title")
     check("Python 3." in text("gateway-status"), text("gateway-status"))
 
 
 def test_examples_prompt_for_input():
-    for lang, needle in (("python", "input("), ("javascript", "rl.question("), ("cpp", "std::cin")):
+    for lang, needle in (("python", "input("), ("javascript", "rl.question("), ("cpp", "std::cin"),
+                         ("c", "scanf("), ("java", "new Scanner(System.in)")):
         choose_language(lang)
         check(needle in code(), "%s example reads input" % lang)
         check(q("stdin").get_attribute("value").strip(), "%s example has input" % lang)
@@ -188,6 +192,17 @@ def test_run_python_example():
     check(text("result-time").endswith("ms") or text("result-time").endswith(" s"), text("result-meta"))
     check(text("result-memory").startswith("memory "), text("result-meta"))
     check(q("result-stderr-block").get_attribute("hidden") is not None, "no stderr block")
+
+
+def test_run_c_and_java_examples():
+    # The languages added as table entries: their examples run with their example input.
+    for lang, needle in (("c", "\n*****\n"), ("java", "\n*****\n")):
+        choose_language(lang)
+        q("reset-example").click()
+        run_and_wait()
+        check(text("result-status") == "ok", "%s status %r" % (lang, text("result-status")))
+        check(needle in text("result-stdout"), "%s stdout %r" % (lang, text("result-stdout")))
+    choose_language("python")
 
 
 def test_run_typed_input_and_ctrl_enter():
@@ -688,7 +703,8 @@ def main():
             ready_timeout=1800)
         D = start_driver(profile)
         tests = [test_page_served, test_editor_and_csp, test_examples_prompt_for_input,
-                 test_run_python_example, test_run_typed_input_and_ctrl_enter,
+                 test_run_python_example, test_run_c_and_java_examples,
+                 test_run_typed_input_and_ctrl_enter,
                  test_run_cpp_compile_error_and_api_error, test_editor_tab_keys,
                  test_stop_endless_loop, test_settings_sent, test_cases_pass_fail_diff,
                  test_files_tab, test_files_upload, test_share_link_round_trip, test_large_text,

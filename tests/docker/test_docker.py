@@ -15,6 +15,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 from harness import Gateway, Runner, check, http  # noqa: E402
+from lang_programs import PROGRAMS  # noqa: E402
 
 BUILD = "build"
 INSTANCE = os.environ.get("CODEGATE_TEST_PREFIX", "") + "dkt%d" % os.getpid()
@@ -45,22 +46,29 @@ def gateway(instance=INSTANCE, *args):
 
 
 G = None
+NLANG = 5  # languages the gateway offers (set by the first test from /api/languages)
+IMAGE_OF = {"c": "cpp"}  # languages served by another language's image (common/lang.c)
 
 
-def test_cold_start_serves_three_languages():
-    global G
+def test_cold_start_serves_every_language():
+    global G, NLANG
     G = gateway().start(ready_timeout=1800)
     st, doc, _ = http("GET", G.url + "/healthz")
     check(doc["runtime"] == "docker", "runtime is docker", doc)
-    for lang, code, want in (("python", "print(6*7)", "42\n"),
-                             ("javascript", "console.log(6*7)", "42\n"),
-                             ("cpp", "#include <cstdio>\nint main(){printf(\"%d\\n\",6*7);}", "42\n")):
-        st, doc, _ = G.execute({"language": lang, "code": code})
-        check(st == 200 and doc["data"]["stdout"] == want, lang, doc)
-    check(len(instance_containers(INSTANCE, all_=False)) == 3, "three running containers")
+    st, doc, _ = http("GET", G.url + "/api/languages")
+    langs = [e["language"] for e in doc["data"]]
+    NLANG = len(langs)
+    check(set(langs) <= set(PROGRAMS) and {"python", "javascript", "cpp"} <= set(langs),
+          "every language has programs", doc)
+    for lang in langs:
+        st, doc, _ = G.execute({"language": lang, "code": PROGRAMS[lang]["hello"]})
+        check(st == 200 and doc["data"]["stdout"] == "Hello, World!\n", lang, doc)
+    check(len(instance_containers(INSTANCE, all_=False)) == NLANG,
+          "one running container per language")
     images = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
-    for lang in ("python", "javascript", "cpp"):
-        check("codegate-%s:" % lang in images, "image for %s" % lang)
+    # C runs from the C++ image (common/lang.c: .image), every other language from its own.
+    for image in {IMAGE_OF.get(lang, lang) for lang in langs}:
+        check("codegate-%s:" % image in images, "image %s" % image)
 
 
 def test_containers_are_hardened():
@@ -153,7 +161,7 @@ def test_killed_container_is_replaced():
         time.sleep(0.5)
     check(ok, "python served again after docker kill")
     print("    replaced and serving after %.1fs" % (time.time() - t0))
-    check(len(instance_containers(INSTANCE, all_=False)) == 3, "three running again")
+    check(len(instance_containers(INSTANCE, all_=False)) == NLANG, "all running again")
     check(victim not in instance_containers(INSTANCE), "killed container removed")
 
 
@@ -163,7 +171,7 @@ def test_removed_container_is_replaced():
     t0 = time.time()
     while time.time() - t0 < 60:
         st, _, _ = http("GET", G.url + "/readyz")
-        if st == 200 and len(instance_containers(INSTANCE, all_=False)) == 3:
+        if st == 200 and len(instance_containers(INSTANCE, all_=False)) == NLANG:
             break
         time.sleep(0.5)
     check(st == 200, "ready again after docker rm -f")
@@ -213,13 +221,13 @@ def test_sigterm_with_request_in_flight_cleans_up():
 def test_kill9_then_restart_leaves_no_stale_containers():
     g = gateway().start(ready_timeout=600)
     first = set(instance_containers(INSTANCE))
-    check(len(first) == 3, "three containers")
+    check(len(first) == NLANG, "one container per language")
     g.proc.kill()
     g.proc.wait()
     check(set(instance_containers(INSTANCE)) == first, "kill -9 leaves them (expected)")
     g2 = gateway().start(ready_timeout=600)
     now = set(instance_containers(INSTANCE))
-    check(len(now) == 3 and not (now & first), "stale containers removed, fresh ones started")
+    check(len(now) == NLANG and not (now & first), "stale containers removed, fresh ones started")
     st, doc, _ = g2.execute({"language": "python", "code": "print('fresh')"})
     check(st == 200, "serves", doc)
     check(g2.stop() == 0, "exit 0")
@@ -245,6 +253,13 @@ def test_strict_hostile_suite_on_docker():
     check(r.returncode == 0, "strict hostile suite on the Docker runtime failed")
 
 
+def test_languages_suite_on_docker():
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration",
+                                                         "test_languages.py"),
+                        BUILD, "--runtime", "docker"], timeout=1500)
+    check(r.returncode == 0, "languages suite on the Docker runtime failed")
+
+
 def test_limits_suite_on_docker():
     r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_limits.py"),
                         BUILD, "--runtime", "docker"], timeout=1500)
@@ -262,7 +277,7 @@ def main():
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
     r = Runner("docker")
     try:
-        r.run(test_cold_start_serves_three_languages, timeout=1900)
+        r.run(test_cold_start_serves_every_language, timeout=1900)
         if G is not None and G.proc.poll() is None:
             r.run(test_containers_are_hardened)
             r.run(test_cpp_precompiled_header, timeout=120)
@@ -273,6 +288,7 @@ def main():
             r.run(test_sigterm_with_request_in_flight_cleans_up)
         r.run(test_kill9_then_restart_leaves_no_stale_containers, timeout=900)
         r.run(test_foundation_suite_on_docker, timeout=1600)
+        r.run(test_languages_suite_on_docker, timeout=1600)
         r.run(test_hostile_suite_on_docker, timeout=1600)
         r.run(test_strict_hostile_suite_on_docker, timeout=1600)
         r.run(test_limits_suite_on_docker, timeout=1600)

@@ -35,14 +35,17 @@ HOST_IPS = []
 LISTENERS = {}            # "loop" / "any" -> Listener
 KNOWN = set()             # leftovers an earlier test already reported
 SETUP_ERRORS = []         # normal requests that failed while the baselines were measured
-LANGS = ("python", "javascript", "cpp")
+LANGS = ("python", "javascript", "cpp", "c", "java")
+COMPILED = ("cpp", "c", "java")  # a run compiles first (or takes the compile cache's program)
 EXPECTED_ENV = {
     "python": {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING"},
     "javascript": {"PATH", "HOME", "TMPDIR", "LANG", "NODE_OPTIONS", "NO_COLOR"},
     "cpp": {"PATH", "HOME", "TMPDIR", "LANG"},
+    "c": {"PATH", "HOME", "TMPDIR", "LANG"},
+    "java": {"PATH", "HOME", "TMPDIR", "LANG"},
 }
 KILL_SLACK = 5.0          # launcher kill budget (3 s) + answer
-CPP_SLACK = 6.0           # a C++ run compiles first
+CPP_SLACK = 6.0           # a C++, C or Java run compiles first
 
 
 
@@ -50,7 +53,7 @@ CPP_SLACK = 6.0           # a C++ run compiles first
 # the probe: what the next run can see (tests/hostile/probes/probe.<ext>)
 # ---------------------------------------------------------------------------------------------
 
-EXT = {"python": "py", "javascript": "js", "cpp": "cpp"}
+EXT = {"python": "py", "javascript": "js", "cpp": "cpp", "c": "c", "java": "java"}
 
 
 def read_program(path):
@@ -342,7 +345,7 @@ class Case:
         lang = lang or self.lang
         st, doc, dt = send(lang, code, [self.marker, self.key] + list(args), timeout_ms=timeout_ms, **kw)
         if bound is None:
-            bound = timeout_ms / 1000.0 + KILL_SLACK + (CPP_SLACK if lang == "cpp" else 0)
+            bound = timeout_ms / 1000.0 + KILL_SLACK + (CPP_SLACK if lang in COMPILED else 0)
         self.want(dt <= bound, "the hostile run took %.1f s (bound %.1f s)" % (dt, bound))
         if not self.want(st == 200 and doc and doc.get("success") is True,
                          "the hostile run got no result: HTTP %s" % st, doc):
@@ -352,8 +355,8 @@ class Case:
         m = re.search(r"CWD=(\S+)", (d.get("stderr") or "") + "\n" + (d.get("stdout") or ""))
         if m:
             self.workdir = m.group(1)
-        if lang == "cpp" and d.get("status") == "compile_error" and not compile_error:
-            self.problems.append("the hostile C++ program did not compile: %s" % short(d))
+        if lang in COMPILED and d.get("status") == "compile_error" and not compile_error:
+            self.problems.append("the hostile %s program did not compile: %s" % (lang, short(d)))
         return d
 
     def status(self, d, want):

@@ -44,11 +44,14 @@ def test_healthz_readyz_languages():
     st, doc, _ = http("GET", G.url + "/api/languages")
     check(st == 200, "languages", doc)
     langs = {e["language"]: e for e in doc["data"]}
-    check(set(langs) == {"python", "javascript", "cpp"}, "language set", doc)
+    check(set(langs) == {"python", "javascript", "cpp", "c", "java"}, "language set", doc)
+    check(langs["c"]["compiled"] and langs["java"]["compiled"] and not langs["python"]["compiled"],
+          "compiled", doc)
     for e in langs.values():
         check(e["ready"] is True and e["version"], "not ready / no version", doc)
     check("py" in langs["python"]["aliases"] and "node" in langs["javascript"]["aliases"]
-          and "c++" in langs["cpp"]["aliases"], "aliases", doc)
+          and "c++" in langs["cpp"]["aliases"] and "gcc" in langs["c"]["aliases"]
+          and "jdk" in langs["java"]["aliases"], "aliases", doc)
 
 
 def test_hello_three_languages():

@@ -152,6 +152,140 @@ def test_no_newline_flood():
     check(d["truncated"] is True, "truncated", d)
 
 
+# ---- the same attacks in C and Java (the languages added as table entries) ----
+
+def test_fork_bomb_c():
+    hostile("c", "#include <unistd.h>\nint main(void){for(;;) fork();}", "timeout", timeoutMs=2000)
+
+
+def test_fork_bomb_java():
+    # Every child a process of its own that outlives the loop (sleep); the slot's process limit
+    # stops the spawning, the time limit the run, and nothing of it is left (nothing_left()).
+    hostile("java", "public class Main { public static void main(String[] a) { for (;;) try {"
+            " new ProcessBuilder(\"sleep\", \"600\", \"%s\").start(); } catch (Exception e) {} } }"
+            % MARK, "timeout", timeoutMs=3000)
+
+
+def test_memory_hog_c():
+    # With the slot's memory cgroup the OOM killer ends it (memory_limit). Without one (the
+    # unprivileged runtime) malloc() returns NULL at the process's limit and the memset crashes
+    # (SIGSEGV, runtime_error): C has no out-of-memory message to recognise (docs/LANGUAGES.md).
+    want = "runtime_error" if G.as_user else "memory_limit"
+    d = hostile("c", "#include <stdlib.h>\n#include <string.h>\nint main(void){for(;;){"
+                "char *p = malloc(1<<20); memset(p, 1, 1<<20);}}", want, memoryMb=64)
+    check(not G.as_user or d["signal"] == "SIGSEGV", "the NULL from malloc() crashed it", d)
+
+
+def test_memory_hog_java():
+    hostile("java", "import java.util.*;\npublic class Main { public static void main(String[] a) {"
+            " List<byte[]> l = new ArrayList<>(); for (;;) l.add(new byte[1 << 20]); } }",
+            "memory_limit", memoryMb=64, timeoutMs=10000)
+
+
+def test_busy_loop_c_and_java():
+    hostile("c", "int main(void){volatile long i=0; for(;;) i++;}", "timeout", timeoutMs=800)
+    hostile("java", "public class Main { public static void main(String[] a) { long i = 0;"
+            " for (;;) i++; } }", "timeout", timeoutMs=1500)
+    # Java's threads spin too: the wall clock ends them all.
+    hostile("java", "public class Main { public static void main(String[] a) { for (int t = 0; t < 4; t++)"
+            " new Thread(() -> { for (;;) {} }).start(); } }", "timeout", timeoutMs=1500)
+
+
+def test_output_floods_c_and_java():
+    hostile("c", "#include <stdio.h>\nint main(void){for(;;) fputs(\"cccccccccccccccc\", stdout);}",
+            "output_limit", timeoutMs=10000)
+    hostile("java", "public class Main { public static void main(String[] a) { for (;;)"
+            " System.out.println(\"j\".repeat(4096)); } }", "output_limit", timeoutMs=10000)
+    hostile("java", "public class Main { public static void main(String[] a) { for (;;)"
+            " System.err.print(\"e\"); } }", "output_limit", timeoutMs=10000)
+
+
+NET_C = r"""#define _DEFAULT_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i += 2) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[i + 1]))};
+        inet_pton(AF_INET, argv[i], &a.sin_addr);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct timeval tv = {2, 0};
+        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        printf("%s:%s %s\n", argv[i], argv[i + 1],
+               s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0 ? "connected" : "failed");
+        close(s);
+    }
+    return 0;
+}
+"""
+NET_JAVA = r"""import java.net.*;
+public class Main {
+    public static void main(String[] a) {
+        for (int i = 0; i + 1 < a.length; i += 2) {
+            String r = "connected";
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(a[i], Integer.parseInt(a[i + 1])), 2000);
+            } catch (Exception e) {
+                r = "failed";
+            }
+            System.out.println(a[i] + ":" + a[i + 1] + " " + r);
+        }
+    }
+}
+"""
+
+
+def test_network_c_and_java():
+    # The gateway's own port on the host's loopback and an address outside: no run reaches them.
+    targets = ["127.0.0.1", str(G.port), "1.1.1.1", "80", "10.0.0.1", "80"]
+    for lang, code in (("c", NET_C), ("java", NET_JAVA)):
+        d = hostile(lang, code, "ok", args=targets, timeoutMs=15000)
+        lines = d["stdout"].splitlines()
+        check(len(lines) == 3 and all(l.endswith(" failed") for l in lines),
+              "%s: every connection fails: %r" % (lang, d["stdout"]), d)
+
+
+FS_C = r"""#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    const char *w[] = {"/tmp/%(m)s", "/var/tmp/%(m)s", "/dev/shm/%(m)s", "../%(m)s", "/%(m)s",
+                       "/etc/%(m)s", "/usr/%(m)s", NULL};
+    for (int i = 0; w[i]; i++) { FILE *f = fopen(w[i], "w"); if (f) { fputs("x", f); fclose(f); } }
+    if (symlink("/etc", "/tmp/%(m)s-etc")) {}
+    FILE *s = fopen("/etc/shadow", "r");
+    printf("shadow %%s\n", s ? "read" : "denied");
+    return 0;
+}
+"""
+FS_JAVA = r"""import java.nio.file.*;
+public class Main {
+    public static void main(String[] a) {
+        String[] w = {"/tmp/%(m)s", "/var/tmp/%(m)s", "/dev/shm/%(m)s", "../%(m)s", "/%(m)s",
+                      "/etc/%(m)s", "/usr/%(m)s"};
+        for (String p : w)
+            try { Files.writeString(Paths.get(p), "x"); } catch (Exception e) { }
+        try { Files.createSymbolicLink(Paths.get("/tmp/%(m)s-etc"), Paths.get("/etc")); } catch (Exception e) { }
+        String r = "read";
+        try { Files.readAllBytes(Paths.get("/etc/shadow")); } catch (Exception e) { r = "denied"; }
+        System.out.println("shadow " + r);
+    }
+}
+"""
+
+
+def test_file_system_escape_c_and_java():
+    # Files written wherever the program may try (shared places, the work dir's parent, system
+    # directories) are gone or were never made: nothing_left() looks for the marker.
+    for lang, code in (("c", FS_C), ("java", FS_JAVA)):
+        d = hostile(lang, code % {"m": MARK}, "ok", timeoutMs=10000)
+        check(d["stdout"] == "shadow denied\n", "%s: /etc/shadow unreadable: %r" % (lang, d["stdout"]), d)
+
+
 # ---- leftovers ----
 
 def test_background_sleeper_and_daemon():
@@ -254,7 +388,10 @@ def main():
                   test_closes_stdio_and_ignores_stdin, test_environment_is_clean,
                   test_cannot_read_executor_environment_or_signal_it, test_kill_everything_attempt,
                   test_cannot_reach_executor_socket_or_token, test_ptrace_denied,
-                  test_symlink_tricks_in_work_dir, test_invalid_utf8_and_huge_argv):
+                  test_symlink_tricks_in_work_dir, test_invalid_utf8_and_huge_argv,
+                  test_fork_bomb_c, test_fork_bomb_java, test_memory_hog_c, test_memory_hog_java,
+                  test_busy_loop_c_and_java, test_output_floods_c_and_java,
+                  test_network_c_and_java, test_file_system_escape_c_and_java):
             r.run(t, timeout=240)
     finally:
         rc = G.stop()

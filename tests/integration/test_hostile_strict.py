@@ -208,7 +208,7 @@ def main():
             H.UID_RANGE = (1000, 1001)  # unprivileged: programs are uid 1000 in their own user ns
             # Without a memory cgroup, runs of glibc programs get one malloc arena so that their
             # address-space limit holds (README "memory per run", docs/SECURITY.md).
-            for lang in ("python", "cpp"):
+            for lang in ("python", "cpp", "c"):
                 H.EXPECTED_ENV[lang] = H.EXPECTED_ENV[lang] | {"MALLOC_ARENA_MAX"}
         print("    runtime %s, instance %s, slot uids %d..%d; %d cases from tests/hostile/cases.index"
               % (H.RUNTIME, G.instance, H.UID_RANGE[0], H.UID_RANGE[1] - 1, len(cases)), flush=True)

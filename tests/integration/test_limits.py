@@ -9,11 +9,12 @@ on the Docker runtime. The gateway gets --job-budget-ms 8000 (so that the budget
 seconds, not minutes) on top of the arguments given (default: --runtime local).
 
   - 16 threads of an ordinary program run at the default limits in every language (C++
-    std::thread, Python threading, Node worker_threads), all alive at the same time.
+    std::thread, Python threading, Node worker_threads, C pthreads, Java threads), all alive at
+    the same time.
   - A memory hog still ends memory_limit at the default memory in every language, and so does a
     single allocation larger than the machine (C++ bad_alloc, Python MemoryError).
-  - Output floods end output_limit in every language, 4 at once per language (every slot)
-    while other requests wait: print/console.log loops, write loops, one huge string, stderr.
+  - Output floods end output_limit in every language, 4 at once per language (every slot; 2 in
+    C and Java) while other requests wait: print/console.log loops, write loops, one huge string, stderr.
   - The time budget: cases that do not fit are skipped and the answer says why; cases that fit
     are not touched; a compiled language's compile counts.
 
@@ -116,6 +117,60 @@ for (let i = 0; i < 16; i++) {
 '''
 
 
+THREADS_C = r'''
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static pthread_barrier_t b;
+static long res[16];
+static void *work(void *arg) {
+    long id = (long)arg, s = 0;
+    volatile char stack[256 * 1024];
+    for (unsigned i = 0; i < sizeof stack; i += 4096) stack[i] = (char)id;
+    pthread_barrier_wait(&b);                     /* all 16 alive at once */
+    for (int i = 0; i < 1000000; i++) s += i % (id + 2);
+    res[id] = s + stack[0] - id > 0;
+    return NULL;
+}
+int main(void) {
+    pthread_t t[16];
+    long total = 0;
+    pthread_barrier_init(&b, NULL, 16);
+    for (long i = 0; i < 16; i++) pthread_create(&t[i], NULL, work, (void *)i);
+    for (int i = 0; i < 16; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 16; i++) total += res[i];
+    printf("threads 16 results %ld\n", total);
+    return 0;
+}
+'''
+
+THREADS_JAVA = r'''
+import java.util.concurrent.*;
+public class Main {
+    public static void main(String[] a) throws Exception {
+        CyclicBarrier b = new CyclicBarrier(16);
+        long[] res = new long[16];
+        Thread[] ts = new Thread[16];
+        for (int i = 0; i < 16; i++) {
+            final int id = i;
+            ts[i] = new Thread(() -> {
+                try { b.await(10, TimeUnit.SECONDS); } catch (Exception e) { return; }
+                long s = 0;
+                for (int k = 0; k < 1000000; k++) s += k % (id + 2);
+                res[id] = s > 0 ? 1 : 0;
+            });
+            ts[i].start();
+        }
+        long total = 0;
+        for (Thread t : ts) t.join();
+        for (long r : res) total += r;
+        System.out.println("threads 16 results " + total);
+    }
+}
+'''
+
+
 def threads_case(lang, code, want):
     d, _ = execute({"language": lang, "code": code, "timeoutMs": 15000})
     check(d["status"] == "ok", "%s: 16 threads: status %s, expected ok" % (lang, d["status"]), brief(d))
@@ -134,6 +189,14 @@ def test_js_16_worker_threads_at_default_limits():
     threads_case("javascript", THREADS_JS, "threads 16 alive-together 16 results 16\n")
 
 
+def test_c_16_threads_at_default_limits():
+    threads_case("c", THREADS_C, "threads 16 results 16\n")
+
+
+def test_java_16_threads_at_default_limits():
+    threads_case("java", THREADS_JAVA, "threads 16 results 16\n")
+
+
 # ---------------------------------------------------------------------------------------------
 # item 7: memory is still limited (by what the program uses)
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +206,10 @@ HOGS = {
     "javascript": "const a = [];\nfor (;;) a.push(Buffer.alloc(16 << 20, 1));\n",
     "cpp": "#include <cstring>\n#include <vector>\nint main(){ std::vector<char*> v; for(;;){ "
            "char *p = new char[16<<20]; memset(p, 1, 16<<20); v.push_back(p); } }\n",
+    "c": "#include <stdlib.h>\n#include <string.h>\nint main(void){ for(;;){ char *p = malloc(16<<20); "
+         "memset(p, 1, 16<<20); } }\n",
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] a) { "
+            "List<byte[]> l = new ArrayList<>(); for (;;) l.add(new byte[16 << 20]); } }\n",
 }
 
 HUGE = {
@@ -192,6 +259,20 @@ FLOODS = {
     ],
 }
 
+# C and Java: their own round (below), so that the first keeps its load of 4 floods per slot.
+FLOODS_C_JAVA = {
+    "c": [
+        ("printf loop", "#include <stdio.h>\nint main(void){ for(long i = 0;; i++) printf(\"line %ld\\n\", i); }\n"),
+        ("fputs stderr loop", "#include <stdio.h>\nint main(void){ for(;;) fputs(\"err line\\n\", stderr); }\n"),
+    ],
+    "java": [
+        ("println loop", "public class Main { public static void main(String[] a) { for (long i = 0;; i++) "
+                         "System.out.println(\"line \" + i); } }\n"),
+        ("one huge string", "public class Main { public static void main(String[] a) { "
+                            "System.out.print(\"h\".repeat(20 << 20)); } }\n"),
+    ],
+}
+
 FLOOD_TIMEOUT_MS = 15000
 
 
@@ -211,16 +292,37 @@ def flood_problem(lang, name, d, dt):
 def test_floods_under_load_end_output_limit():
     """4 floods per language at once (every slot of every language) plus normal requests that wait
     for a slot; every flood ends output_limit, and the normal requests then run."""
+    floods_under_load(FLOODS)
+
+
+def test_c_and_java_floods_under_load_end_output_limit():
+    """The same for C and Java, 2 floods each at once, and normal requests. Their programs are
+    compiled first, one at a time (the compile cache keeps them): three JVMs compiling at once
+    on a loaded machine take most of the job budget this suite gives (8 s), and the round is
+    about the output cap, not the compiler."""
+    floods_under_load(FLOODS_C_JAVA, warm=True)
+
+
+def floods_under_load(table, warm=False):
     jobs = []
     normal = {"python": "print(6 * 7)\n", "javascript": "console.log(6 * 7);\n",
-              "cpp": "#include <cstdio>\nint main(){ printf(\"%d\\n\", 6 * 7); }\n"}
+              "cpp": "#include <cstdio>\nint main(){ printf(\"%d\\n\", 6 * 7); }\n",
+              "c": "#include <stdio.h>\nint main(void){ printf(\"%d\\n\", 6 * 7); return 0; }\n",
+              "java": "public class Main { public static void main(String[] a) { "
+                      "System.out.println(6 * 7); } }\n"}
+    for lang, code in ([(l, c) for l, fl in table.items() for _, c in fl]
+                       + [(l, c) for l, c in normal.items() if l in table] if warm else []):
+        d, _ = execute({"language": lang, "code": code, "timeoutMs": 100})
+        check(d["compile"]["status"] == "ok", "%s compiles" % lang, brief(d))
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
-        for lang, floods in FLOODS.items():
+        for lang, floods in table.items():
             for name, code in floods:
                 body = {"language": lang, "code": code, "timeoutMs": FLOOD_TIMEOUT_MS}
                 jobs.append(("flood", lang, name, pool.submit(execute, body)))
         time.sleep(0.2)
         for lang, code in normal.items():
+            if lang not in table:
+                continue
             jobs.append(("normal", lang, "", pool.submit(execute, {"language": lang, "code": code})))
         problems = []
         for kind, lang, name, fut in jobs:
@@ -319,8 +421,10 @@ def test_budget_cuts_a_single_run():
 
 TESTS = [
     test_cpp_16_threads_at_default_limits, test_py_16_threads_at_default_limits,
-    test_js_16_worker_threads_at_default_limits, test_memory_hog_is_memory_limit_at_default_memory,
-    test_floods_under_load_end_output_limit, test_js_flood_with_small_memory_is_output_limit,
+    test_js_16_worker_threads_at_default_limits, test_c_16_threads_at_default_limits,
+    test_java_16_threads_at_default_limits, test_memory_hog_is_memory_limit_at_default_memory,
+    test_floods_under_load_end_output_limit, test_c_and_java_floods_under_load_end_output_limit,
+    test_js_flood_with_small_memory_is_output_limit,
     test_js_fork_in_another_dir_runs,
     test_budget_skips_cases_that_do_not_fit, test_budget_leaves_fitting_jobs_alone,
     test_budget_counts_the_compile, test_budget_cuts_a_single_run,

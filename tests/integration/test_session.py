@@ -3,7 +3,7 @@
 
     tests/integration/test_session.py BUILD_DIR [gateway args...]
 
-Prompts arrive before any input is sent (all three languages, C++ printf/scanf and cout/cin),
+Prompts arrive before any input is sent (every language, C++ printf/scanf and cout/cin),
 answers change the output, eof, kill, timeout, idle timeout, a client that goes away (its
 program is gone within a second), invalid frames, too many sessions, backpressure.
 The last line is `N passed, N failed`.
@@ -24,6 +24,7 @@ import websocket  # Debian's python3-websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Runner, check  # noqa: E402
+from lang_programs import PROGRAMS  # noqa: E402
 
 G = None
 
@@ -95,6 +96,8 @@ PROMPTS = {
     "cpp": '#include <cstdio>\nint main(){ char n[64]; printf("Name? "); if (scanf("%63s", n) != 1) return 1;'
            ' printf("Hello, %s!\\n", n); }',
 }
+# The other languages of the table: their prompt programs (tests/integration/lang_programs.py).
+PROMPTS.update({lang: p["prompt"] for lang, p in PROGRAMS.items() if lang not in PROMPTS})
 
 
 def test_prompt_before_input_each_language():

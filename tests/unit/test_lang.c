@@ -26,22 +26,74 @@ static void test_index_and_get(void **state)
     assert_ptr_equal(lang_get("cpp"), &lang_table[2]);
     assert_null(lang_get("c++"));
     assert_null(lang_get(NULL));
+    assert_int_equal(lang_index("c"), 3);
+    assert_int_equal(lang_index("java"), 4);
+}
+
+/* Images: C runs from the C++ image, every other language from its own. */
+static void test_images(void **state)
+{
+    (void)state;
+    assert_string_equal(lang_image(lang_get("python")), "python");
+    assert_string_equal(lang_image(lang_get("cpp")), "cpp");
+    assert_string_equal(lang_image(lang_get("c")), "cpp");
+    assert_string_equal(lang_image(lang_get("java")), "java");
+    /* Every image has its Dockerfile (the tests run from the repository's root). */
+    for (int i = 0; i < LANG_COUNT; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "docker/Dockerfile.%s", lang_image(&lang_table[i]));
+        FILE *f = fopen(path, "r");
+        if (!f)
+            fail_msg("%s: no %s", lang_table[i].name, path);
+        fclose(f);
+    }
+}
+
+/* Java's helper is complete Java source of the class the run command starts. */
+static void test_java_helper(void **state)
+{
+    (void)state;
+    const lang_t *j = lang_get("java");
+    assert_ptr_equal(j->preload, lang_java_helper);
+    assert_non_null(strstr(lang_java_helper, "package codegate;"));
+    assert_non_null(strstr(lang_java_helper, "public final class Codegate"));
+    assert_non_null(strstr(lang_java_helper, "\nfinal class Run {"));
+    int found = 0;
+    for (int i = 0; j->run[i]; i++)
+        found |= strcmp(j->run[i], "codegate.Run") == 0;
+    assert_true(found);
+    for (int i = 0; j->compile[i]; i++)
+        assert_null(strstr(j->compile[i], "{dir}")); /* the cache key is the same for all jobs */
+    assert_int_equal(j->as_extra_mb, -1);            /* the JVM never runs under RLIMIT_AS */
 }
 
 static void test_find(void **state)
 {
     (void)state;
     static const char *const names[][2] = {
-        {"python", "python"}, {"PY", "python"},       {"python3", "python"},
-        {"js", "javascript"}, {"Node", "javascript"}, {"NODEJS", "javascript"},
-        {"c++", "cpp"},       {"CXX", "cpp"},         {"Cpp", "cpp"},
+        {"python", "python"},
+        {"PY", "python"},
+        {"python3", "python"},
+        {"js", "javascript"},
+        {"Node", "javascript"},
+        {"NODEJS", "javascript"},
+        {"c++", "cpp"},
+        {"CXX", "cpp"},
+        {"Cpp", "cpp"},
+        {"c", "c"},
+        {"C", "c"},
+        {"gcc", "c"},
+        {"java", "java"},
+        {"Java", "java"},
+        {"JDK", "java"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const lang_t *l = lang_find(names[i][0]);
         assert_non_null(l);
         assert_string_equal(l->name, names[i][1]);
     }
-    static const char *const bad[] = {"cobol", "", "python2", "c", "java", " py", "py ", "node.js"};
+    static const char *const bad[] = {"cobol", "",    "python2", "c#",
+                                      "javac", " py", "py ",     "node.js"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_null(lang_find(bad[i]));
     assert_null(lang_find(NULL));
@@ -52,8 +104,10 @@ static void test_names(void **state)
     (void)state;
     char buf[128], small[12];
 
-    assert_string_equal(lang_names(buf, sizeof buf, ", ", " or "), "python, javascript or cpp");
-    assert_string_equal(lang_names(buf, sizeof buf, ", ", ", "), "python, javascript, cpp");
+    assert_string_equal(lang_names(buf, sizeof buf, ", ", " or "),
+                        "python, javascript, cpp, c or java");
+    assert_string_equal(lang_names(buf, sizeof buf, ", ", ", "),
+                        "python, javascript, cpp, c, java");
     /* too small: whole names only, always terminated */
     assert_string_equal(lang_names(small, sizeof small, ", ", " or "), "python");
     assert_string_equal(lang_names(small, 1, ", ", " or "), "");
@@ -94,10 +148,9 @@ static void test_entries_complete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_index_and_get),
-        cmocka_unit_test(test_find),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_entries_complete),
+        cmocka_unit_test(test_index_and_get), cmocka_unit_test(test_find),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_entries_complete),
+        cmocka_unit_test(test_images),        cmocka_unit_test(test_java_helper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,8 @@ static void test_aliases(void **state)
         assert_ptr_equal(req.language, lang_find(names[i][1])->name); /* the table's string */
         request_free(&req);
     }
-    static const char *const bad[] = {"cobol", "", "python2", "c", "java", " py", "py ", "node.js"};
+    static const char *const bad[] = {"cobol", "",    "python2", "c#",
+                                      "javac", " py", "py ",     "node.js"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(body, sizeof body, "{'language':'%s','code':'x'}", bad[i]);
         expect_error(body, 400, "unsupported_language", "language", "value", NULL);
@@ -212,13 +213,13 @@ static void test_field_errors(void **state)
     const char *ir = "invalid_request";
 
     expect_error("{'code':'x'}", 400, ir, "language", "missing",
-                 "language is required (python, javascript or cpp)");
+                 "language is required (python, javascript, cpp, c or java)");
     expect_error("{'language':null,'code':'x'}", 400, ir, "language", "missing", NULL);
     expect_error("{'language':5,'code':'x'}", 400, ir, "language", "type",
                  "language must be a string, not a number");
-    expect_error("{'language':'cobol','code':'x'}", 400, "unsupported_language", "language",
-                 "value",
-                 "language \"cobol\" is not supported; supported: python, javascript, cpp");
+    expect_error(
+        "{'language':'cobol','code':'x'}", 400, "unsupported_language", "language", "value",
+        "language \"cobol\" is not supported; supported: python, javascript, cpp, c, java");
     expect_error("{'language':'py'}", 400, ir, "code", "missing", "code is required");
     expect_error("{'language':'py','code':[]}", 400, ir, "code", "type",
                  "code must be a string, not an array");

@@ -66,7 +66,8 @@ static void test_parse_errors(void **state)
     expect_error("", "no executor address");
     expect_error(" ; ", "no executor address");
     expect_error("python", "each part is LANGUAGE=HOST:PORT");
-    expect_error("ruby=r:1", "\"ruby\" is not a language (one of python, javascript, cpp)");
+    expect_error("ruby=r:1",
+                 "\"ruby\" is not a language (one of python, javascript, cpp, c, java)");
     expect_error("Python=r:1", "\"Python\" is not a language");
     expect_error("python=a:1;python=b:2", "python appears twice");
     expect_error("python=", "an empty address in the list of python");
