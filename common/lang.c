@@ -29,6 +29,12 @@
  * streams are wrapped, not touched, so a program that never uses stderr does not pay for it.
  * The preload is named by its absolute path: a child started with fork() inherits the option
  * (process.execArgv) and may run in another directory.
+ *
+ * Options: a request may add compiler or interpreter flags ("options": ["-std=c++20", "-O0"]),
+ * only values of its language's allow-list (lang_t.options), each exactly as listed - never a
+ * prefix match, so no value can smuggle a file name or a second flag. They take the place of
+ * "{options}" in the template, after the defaults they override. lang_options_check() is the
+ * one validator; the gateway runs it on the request and the executor again on the EXECUTE frame.
  */
 #include "lang.h"
 
@@ -36,7 +42,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const py_run[] = {"python3", "-I", "-u", "{file}", NULL};
+static const char *const py_run[] = {"python3", "-I", "-u", "{options}", "{file}", NULL};
+/* Python's warning filters: errors make a DeprecationWarning fail the run (-W is repeatable,
+ * but one action for all warnings is what a class needs). */
+static const lang_option_t py_options[] = {{"-Werror", "-W"},   {"-Wignore", "-W"},
+                                           {"-Wdefault", "-W"}, {"-Walways", "-W"},
+                                           {"-Wonce", "-W"},    {NULL, NULL}};
 static const char *const py_version[] = {"python3", "--version", NULL};
 static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL};
 static const char *const py_oom[] = {"MemoryError", NULL};
@@ -71,8 +82,22 @@ static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};
 
-static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",    "-pipe",
+/* A request's options come after the defaults: GCC takes the last -std= and -O. */
+static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",    "-pipe", "{options}",
                                           "-o",  "main",       "{file}", NULL};
+/* What a request may ask of g++. Nothing that names a file or directory (-o, -I, -L, -B,
+ * -include, @file, -specs=, -wrapper, -fplugin=: the compiler would read or write where the
+ * program's author says), nothing that loads code into the compiler, and no -fsanitize=:
+ * ASan reserves terabytes of address space (the fallback RLIMIT_AS refuses it), LeakSanitizer
+ * needs ptrace, which the sandbox forbids, and both multiply memory and time, so the verdicts
+ * (memory_limit, timeout) would describe the sanitizer rather than the program. */
+static const lang_option_t cpp_options[] = {{"-std=c++20", "-std"}, {"-std=c++17", "-std"},
+                                            {"-std=c++14", "-std"}, {"-std=c++11", "-std"},
+                                            {"-O0", "-O"},          {"-O1", "-O"},
+                                            {"-O2", "-O"},          {"-O3", "-O"},
+                                            {"-Wall", NULL},        {"-Wextra", NULL},
+                                            {"-Werror", NULL},      {"-pedantic", NULL},
+                                            {"-g", NULL},           {NULL, NULL}};
 static const char *const cpp_run[] = {"./main", NULL};
 static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
@@ -95,6 +120,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .oom_markers = py_oom,
         .as_extra_mb = 64,
         .pty = LANG_PTY_NONE,
+        .options = py_options,
     },
     {
         .name = "javascript",
@@ -126,6 +152,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
         .as_extra_mb = 16,
         .pty = LANG_PTY_INOUT,
+        .options = cpp_options,
     },
 };
 
@@ -168,6 +195,65 @@ const char *lang_names(char *buf, size_t len, const char *sep, const char *last)
         int n = snprintf(buf + used, len - used, "%s%s", join, lang_table[i].name);
         if (n < 0 || (size_t)n >= len - used) {
             buf[used] = '\0'; /* whole names only */
+            break;
+        }
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static const lang_option_t *option_find(const lang_t *l, const char *v)
+{
+    for (const lang_option_t *o = l->options; o && o->value; o++)
+        if (strcmp(o->value, v) == 0)
+            return o;
+    return NULL;
+}
+
+int lang_options_check(const lang_t *l, const char *const *opts, int n, int *bad, char *msg,
+                       size_t len)
+{
+    *bad = -1;
+    if (n < 0 || n > LANG_MAX_OPTIONS) {
+        snprintf(msg, len, "at most %d options", LANG_MAX_OPTIONS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const lang_option_t *o = opts[i] ? option_find(l, opts[i]) : NULL;
+        *bad = i;
+        if (!o) {
+            snprintf(msg, len, "\"%.*s\" is not an option %s accepts", LANG_OPTION_MAX_BYTES,
+                     opts[i] ? opts[i] : "(null)", l->name);
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            const lang_option_t *p = option_find(l, opts[j]);
+            if (p == o) {
+                snprintf(msg, len, "\"%s\" is given twice", o->value);
+                return -1;
+            }
+            if (o->group && p->group && strcmp(o->group, p->group) == 0) {
+                snprintf(msg, len, "\"%s\" and \"%s\" are both %s options: give one at most",
+                         p->value, o->value, o->group);
+                return -1;
+            }
+        }
+    }
+    *bad = -1;
+    return 0;
+}
+
+const char *lang_options_allowed(const lang_t *l, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    if (len == 0)
+        return buf;
+    snprintf(buf, len, "%s", l->options && l->options[0].value ? "" : "none");
+    for (const lang_option_t *o = l->options; o && o->value; o++) {
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", o->value);
+        if (n < 0 || (size_t)n >= len - used) {
+            buf[used] = '\0'; /* whole entries only */
             break;
         }
         used += (size_t)n;

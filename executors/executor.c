@@ -230,6 +230,19 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         cJSON_Delete(root);
         return;
     }
+    {
+        /* The gateway checked them; we do not trust the wire (lang.h: one validator). */
+        char why[160], msg[256];
+        int bad;
+        if (lang_options_check(lang_get(ex->cfg.language), m->exec.options, m->exec.noptions, &bad,
+                               why, sizeof why) != 0) {
+            snprintf(msg, sizeof msg, "options: %s", why);
+            conn_send(c, cg_encode_error(m->id, "invalid_options", msg));
+            conn_send(c, cg_encode_done(m->id, 0, false));
+            cJSON_Delete(root);
+            return;
+        }
+    }
     char id[CG_ID_MAX + 1];
     int nruns = m->exec.nruns;
     size_t code_len = m->exec.code_len;

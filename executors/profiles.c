@@ -13,22 +13,30 @@ const profile_t *profile_find(const char *name)
 }
 
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                   const char **out, char *buf, size_t len)
+                   const char *const *opts, const char **out, char *buf, size_t len)
 {
     char mem[16];
     size_t used = 0;
     int n = 0;
 
     snprintf(mem, sizeof mem, "%d", mem_mb);
-    for (; tmpl[n]; n++) {
-        const char *t = tmpl[n];
+    for (int i = 0; tmpl[i]; i++) {
+        const char *t = tmpl[i];
+        if (!strcmp(t, "{options}")) { /* whole entries, as given; none when opts is NULL */
+            for (int j = 0; opts && opts[j]; j++) {
+                if (n >= PROFILE_MAX_ARGV - 1)
+                    return -1;
+                out[n++] = opts[j];
+            }
+            continue;
+        }
         if (n >= PROFILE_MAX_ARGV - 1)
             return -1;
         if (!strchr(t, '{')) {
-            out[n] = t;
+            out[n++] = t;
             continue;
         }
-        out[n] = buf + used;
+        out[n++] = buf + used;
         while (*t) {
             const char *val = NULL;
             size_t skip = 1, vlen;

@@ -25,11 +25,12 @@ const profile_t *profile_find(const char *name);
 
 /*
  * Expands a template into out (at most PROFILE_MAX_ARGV - 1 entries plus NULL); strings that
- * needed expansion are written into buf (len bytes). Returns the number of entries, or -1 when
- * out or buf is too small.
+ * needed expansion are written into buf (len bytes); an entry "{options}" becomes the entries
+ * of opts (NULL-terminated; NULL: none), which out then points to. Returns the number of
+ * entries, or -1 when out or buf is too small.
  */
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                   const char **out, char *buf, size_t len);
+                   const char *const *opts, const char **out, char *buf, size_t len);
 
 /* Runs the version command; writes e.g. "3.11.2" (no "Python ", no "v"). 0 or -1. */
 int profile_version(const profile_t *p, char *out, size_t len);

@@ -212,7 +212,7 @@ static bool cache_hit(rjob_t *job)
 
     if (!c->ccache || !c->profile->binary ||
         profile_expand(c->profile->compile, c->profile->file, job->progdir, job->msg.exec.memory_mb,
-                       argv, buf, sizeof buf) < 0 ||
+                       job->msg.exec.options, argv, buf, sizeof buf) < 0 ||
         ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
                    job->msg.exec.code_len, job->cache_key) != 0)
         return false;
@@ -406,6 +406,7 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     job->root = root;
     job->msg = *msg;
     job->msg.exec.args = job->msg.argv; /* re-point into our copy */
+    job->msg.exec.options = job->msg.optv;
     job->slot = slot;
     job->t_start = cg_now_ms();
     snprintf(job->id, sizeof job->id, "%s", msg->id);

@@ -42,6 +42,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "lang.h"
+
 #define CG_PROTO_VERSION 1
 #define CG_PROTO_NAME "codegate-exec.v1"
 
@@ -52,6 +54,8 @@
 #define CG_MAX_RUNS 50                          /* test cases of one job */
 #define CG_MAX_ARGS 64                          /* argv entries */
 #define CG_MAX_ARG_BYTES 4096                   /* one argv entry */
+#define CG_MAX_OPTIONS LANG_MAX_OPTIONS         /* compiler/interpreter options */
+#define CG_MAX_OPTION_BYTES LANG_OPTION_MAX_BYTES
 #define CG_DEFAULT_OUTPUT_LIMIT (1024u * 1024u) /* stdout+stderr bytes of one run */
 #define CG_MAX_OUTPUT_LIMIT (16u * 1024u * 1024u)
 /* A frame carries at most all inputs (runs x input) plus code and slack; we cap at 64 MiB and
@@ -69,7 +73,7 @@
 /* What an executor container needs besides its slots' runs: the executor, the slot launchers,
  * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
 #define CG_EXECUTOR_BASE_MB 768
-#define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
+#define CG_ID_MAX 64 /* job id length, [A-Za-z0-9_-] */
 /* Total wall-clock budget of one job (compile and every run): the gateway's --job-budget-ms. */
 #define CG_DEFAULT_BUDGET_MS 60000
 #define CG_MIN_BUDGET_MS 1000
@@ -133,15 +137,17 @@ typedef struct {
     size_t code_len;
     const char *const *args; /* argv[1..] of the program */
     int nargs;
+    const char *const *options; /* compiler/interpreter options (lang_options_check()) */
+    int noptions;
     cg_run_spec_t runs[CG_MAX_RUNS];
     int nruns; /* >= 1 */
     int memory_mb;
-    size_t output_limit;     /* stdout+stderr bytes per run */
-    bool stream;             /* send STDOUT/STDERR frames as output arrives (sessions) */
-    bool interactive;        /* run 0 reads stdin from STDIN frames, stdout is a pty */
-    int budget_ms;           /* wall clock of the whole job (compile + runs); 0 = none. The
-                                executor starts no run once it is spent and cuts each run's
-                                timeout to what is left (DONE then says budgetExceeded) */
+    size_t output_limit; /* stdout+stderr bytes per run */
+    bool stream;         /* send STDOUT/STDERR frames as output arrives (sessions) */
+    bool interactive;    /* run 0 reads stdin from STDIN frames, stdout is a pty */
+    int budget_ms;       /* wall clock of the whole job (compile + runs); 0 = none. The
+                            executor starts no run once it is spent and cuts each run's
+                            timeout to what is left (DONE then says budgetExceeded) */
 } cg_execute_t;
 
 /* COMPILE and RESULT share this shape. Strings point into the parsed tree. */
@@ -183,12 +189,13 @@ typedef struct {
     int64_t grace_ms;
     /* DONE */
     int runs;
-    bool budget_exceeded;  /* the job's budget cut a run short or left runs unstarted */
+    bool budget_exceeded; /* the job's budget cut a run short or left runs unstarted */
     /* COMPILE/RESULT */
     cg_outcome_t outcome;
     /* EXECUTE */
     cg_execute_t exec;
-    const char *argv[CG_MAX_ARGS + 1]; /* storage behind exec.args */
+    const char *argv[CG_MAX_ARGS + 1];    /* storage behind exec.args */
+    const char *optv[CG_MAX_OPTIONS + 1]; /* storage behind exec.options */
 } cg_msg_t;
 
 /* Error codes of the protocol functions (negative, 0 = success). */
