@@ -200,6 +200,18 @@ static void finish_job(rjob_t *job)
     complete_job(job);
 }
 
+int runner_compile_argv(rjob_t *job, const char **argv, char *buf, size_t len)
+{
+    const runner_cfg_t *c = &job->r->cfg;
+    const cg_execute_t *ex = &job->msg.exec;
+    const char *opts[LANG_MAX_OPTIONS + CXXFAST_MAX_EXTRA + 1];
+
+    cxxfast_options(c->fast, c->profile->compile, ex->options, ex->code, ex->code_len, job->no_pch,
+                    opts, &job->pch_used);
+    return profile_expand(c->profile->compile, c->profile->file, job->progdir, ex->memory_mb, opts,
+                          argv, buf, len);
+}
+
 /* C++: a program compiled before from the same source, compiler and flags is taken from the
  * cache instead of being compiled again; the COMPILE frame then says so with durationMs 0. */
 static bool cache_hit(rjob_t *job)
@@ -210,9 +222,7 @@ static bool cache_hit(rjob_t *job)
     uid_t uid = c->uid_base + (uid_t)job->slot;
     cg_outcome_t o;
 
-    if (!c->ccache || !c->profile->binary ||
-        profile_expand(c->profile->compile, c->profile->file, job->progdir, job->msg.exec.memory_mb,
-                       job->msg.exec.options, argv, buf, sizeof buf) < 0 ||
+    if (!c->ccache || !c->profile->binary || runner_compile_argv(job, argv, buf, sizeof buf) < 0 ||
         ccache_key(c->lang_version ? c->lang_version : "", argv, job->msg.exec.code,
                    job->msg.exec.code_len, job->cache_key) != 0)
         return false;
@@ -228,6 +238,15 @@ static bool cache_hit(rjob_t *job)
     o.err = "";
     runner_send(job, cg_encode_outcome(CG_MSG_COMPILE, job->id, &o));
     return true;
+}
+
+/* The compile ran and the compiler said no (not a timeout, a kill or a failure to start). */
+static bool compile_error(const rjob_t *job)
+{
+    runreq_report_t st;
+
+    return runreq_report_decode(job->p.status.data, job->p.status.len, &st) == 0 && !st.error[0] &&
+           st.exit_code > 0 && !st.timed_out && !st.killed;
 }
 
 /* A step failed for its slot's sake: the first time the slot is reset and the step runs again;
@@ -291,6 +310,15 @@ void runner_next_step(rjob_t *job)
     if (job->p.spawned && !job->cancelled &&
         verdict_slot_failed(job->p.status.data, job->p.status.len) && slot_recover(job))
         return;
+    if (job->step < 0 && job->p.spawned && !job->cancelled && job->pch_used && !job->no_pch &&
+        compile_error(job)) {
+        /* The precompiled header shows the program more than it included: compile as given,
+         * so that the verdict and the diagnostics are those of a plain compile (cxxfast.h). */
+        job->no_pch = true;
+        job->cache_key[0] = '\0'; /* that of the command with the header */
+        runner_step_start(job);
+        return;
+    }
     if (job->p.spawned || job->p.err.len) {
         /* A step just ended (one killed by runner_abort is reported too). */
         if (!job->cancelled || job->abort_killed) {
