@@ -156,6 +156,18 @@ def test_pch_is_found_by_the_local_executor():
           "the cpp executor uses the precompiled header: %s" % msgs)
 
 
+def test_pch_in_use_on_this_runtime():
+    # The one visible trace of the header (cxxfast.h): a program whose includes are all in the
+    # set sees the whole set, so one that forgot <numeric> compiles; with a header outside the
+    # set (<regex>) it gets no forced include and the same program fails as with plain g++.
+    body = ('int main() { std::vector<int> v{1, 2, 3}; std::cout << std::accumulate(v.begin(), v.end(), 0)'
+            ' << "\\n"; }\n// %s\n' % TAG)
+    d = cpp('#include <iostream>\n#include <vector>\n' + body)
+    check(d["status"] == "ok" and d["stdout"] == "6\n", "compiled with the precompiled header", d)
+    d = cpp('#include <iostream>\n#include <vector>\n#include <regex>\n' + body)
+    check(d["status"] == "compile_error" and "accumulate" in d["compile"]["stderr"], "without it: plain g++", d)
+
+
 def test_name_clashing_with_the_library_still_compiles():
     # With <algorithm> (in the header) std::count would make `count` ambiguous: the compile with
     # the header fails and the plain one (only <iostream>) succeeds.
@@ -192,7 +204,7 @@ def test_bits_stdcpp_and_other_headers_compile():
 TESTS = [test_std_cpp20_feature_needs_the_option, test_werror_turns_a_warning_into_a_compile_error,
          test_optimisation_levels_and_the_cache_tells_them_apart, test_options_with_test_cases,
          test_python_warning_options, test_hostile_options_refused, test_session_start_with_options,
-         test_pch_is_found_by_the_local_executor, test_name_clashing_with_the_library_still_compiles,
+         test_pch_is_found_by_the_local_executor, test_pch_in_use_on_this_runtime, test_name_clashing_with_the_library_still_compiles,
          test_macro_before_includes_is_kept, test_compile_error_diagnostics_are_plain,
          test_bits_stdcpp_and_other_headers_compile]
 
@@ -204,11 +216,17 @@ def main():
     r = Runner("options (%s)" % " ".join(extra))
     G = Gateway(build, extra, name="options").start(ready_timeout=1800)
     tests = TESTS
-    if G.attached:
-        r.exclude("test_pch_is_found_by_the_local_executor", "reads the log of a gateway this suite started")
+    if G.attached or "local" not in extra:
+        r.exclude("test_pch_is_found_by_the_local_executor",
+                  "reads the executors' lines in the gateway's log: local runtime only")
         tests = [t for t in TESTS if t is not test_pch_is_found_by_the_local_executor]
     try:
         r.run_all(G, tests, timeout=400)
+        if not G.attached:
+            def no_sanitizer_reports():
+                reports = G.sanitizer_reports()
+                check(not reports, "sanitizer reports in the log:\n" + "\n".join(reports[:20]))
+            r.run(no_sanitizer_reports)
     finally:
         if G.proc and G.proc.poll() is None:
             G.stop()
