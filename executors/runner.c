@@ -315,7 +315,8 @@ void runner_next_step(rjob_t *job)
         /* The precompiled header shows the program more than it included: compile as given,
          * so that the verdict and the diagnostics are those of a plain compile (cxxfast.h). */
         job->no_pch = true;
-        job->cache_key[0] = '\0'; /* that of the command with the header */
+        /* cache_key stays that of the command with the header: this source and these options
+         * always end here, so the plain compile's program is what a later request should get. */
         runner_step_start(job);
         return;
     }

@@ -175,6 +175,8 @@ def test_name_clashing_with_the_library_still_compiles():
            'int main() { for (int i = 0; i < 5; i++) count += i; cout << count << "\\n"; }\n') % TAG
     d = cpp(src)
     check(d["status"] == "ok" and d["stdout"] == "10\n", "compiles as a plain g++ would", d)
+    d = cpp(src)
+    check(d["compile"]["cached"] is True and d["stdout"] == "10\n", "the second time: from the cache", d)
 
 
 def test_macro_before_includes_is_kept():
