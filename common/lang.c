@@ -53,9 +53,19 @@ static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCOD
 static const char *const py_oom[] = {"MemoryError", NULL};
 
 #define JS_PRELOAD ".codegate-stdio.js"
-static const char *const js_run[] = {"node",      "--max-old-space-size={mem}", "--stack-size=4096",
-                                     "--require", "{dir}/" JS_PRELOAD,          "{file}",
+static const char *const js_run[] = {"node",
+                                     "--max-old-space-size={mem}",
+                                     "--stack-size=4096",
+                                     "{options}",
+                                     "--require",
+                                     "{dir}/" JS_PRELOAD,
+                                     "{file}",
                                      NULL};
+/* Node's counterpart of Python's -W: what a DeprecationWarning does. */
+static const lang_option_t js_options[] = {{"--throw-deprecation", "deprecation"},
+                                           {"--no-deprecation", "deprecation"},
+                                           {"--trace-deprecation", "deprecation"},
+                                           {NULL, NULL}};
 static const char js_preload[] =
     "'use strict';\n"
     "// codegate: stdout and stderr block when their pipe is full (see the executor's\n"
@@ -136,6 +146,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .preload = js_preload,
         .as_extra_mb = -1,
         .pty = LANG_PTY_IN,
+        .options = js_options,
     },
     {
         .name = "cpp",

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Gateway, Runner, check  # noqa: E402
+from harness import Gateway, Runner, check, http  # noqa: E402
 from test_session import Session  # noqa: E402
 
 G = None
@@ -96,6 +96,16 @@ def test_python_warning_options():
     check(d["stdout"] == "['x'] ['error']\n", "argv untouched, the option reached Python", d)
 
 
+def test_javascript_deprecation_options():
+    code = "process.emitWarning('old stuff %s', 'DeprecationWarning');\nsetTimeout(() => console.log('later'), 10);\n" % TAG
+    d = run({"language": "javascript", "code": code})
+    check(d["status"] == "ok" and d["stdout"] == "later\n" and "DeprecationWarning" in d["stderr"], "default: a warning", d)
+    d = run({"language": "javascript", "code": code, "options": ["--throw-deprecation"]})
+    check(d["status"] == "runtime_error" and "later" not in d["stdout"], "--throw-deprecation: an exception", d)
+    d = run({"language": "javascript", "code": code, "options": ["--no-deprecation"]})
+    check(d["status"] == "ok" and "Deprecation" not in d["stderr"], "--no-deprecation: silent", d)
+
+
 HOSTILE = [
     (["-o", "/etc/x"], "options[0]"), (["-B/tmp"], "options[0]"), (["-wrapper", "/bin/sh"], "options[0]"),
     (["@/etc/passwd"], "options[0]"), (["-fplugin=/tmp/x.so"], "options[0]"), (["-specs=/tmp/x"], "options[0]"),
@@ -126,7 +136,10 @@ def test_hostile_options_refused():
     st, doc, _ = G.execute({"language": "python", "code": "print(1)", "options": ["-O2"]})
     check(st == 400 and "-Werror" in doc["error"]["message"], "python lists its own", doc)
     st, doc, _ = G.execute({"language": "javascript", "code": "1", "options": ["--allow-natives-syntax"]})
-    check(st == 400 and "none" in doc["error"]["message"] and doc["error"]["details"]["allowed"] == [], "js takes none", doc)
+    check(st == 400 and "--throw-deprecation" in doc["error"]["message"]
+          and "--allow-natives-syntax" not in doc["error"]["details"]["allowed"], "js lists its own", doc)
+    st, doc, _ = G.execute({"language": "javascript", "code": "1", "options": ["--require", "/etc/x.js"]})
+    check(st == 400 and doc["error"]["details"]["field"] == "options[0]", "js: no --require", doc)
     # Nothing ran: a later good request still works.
     d = cpp('#include <iostream>\nint main(){ std::cout << "ok\\n"; }', ["-O0"])
     check(d["stdout"] == "ok\n", "still serving", d)
@@ -146,6 +159,14 @@ def test_session_start_with_options():
     s.exit(limit=60)
     check(s.out == "fine\n", "usable after the refusal: %r" % s.out)
     s.close()
+
+
+def test_languages_list_their_options():
+    st, doc, _ = http("GET", G.url + "/api/languages")
+    check(st == 200, "languages", doc)
+    by = {x["language"]: x for x in doc["data"]}
+    check(by["cpp"]["options"][:2] == ["-std=c++20", "-std=c++17"] and "-Werror" in by["cpp"]["options"], "cpp", doc)
+    check("-Werror" in by["python"]["options"] and "--no-deprecation" in by["javascript"]["options"], "python, js", doc)
 
 
 # ---- the precompiled header (executors/cxxfast.h) must not change what a program means ----
@@ -205,7 +226,8 @@ def test_bits_stdcpp_and_other_headers_compile():
 
 TESTS = [test_std_cpp20_feature_needs_the_option, test_werror_turns_a_warning_into_a_compile_error,
          test_optimisation_levels_and_the_cache_tells_them_apart, test_options_with_test_cases,
-         test_python_warning_options, test_hostile_options_refused, test_session_start_with_options,
+         test_python_warning_options, test_javascript_deprecation_options, test_hostile_options_refused, test_session_start_with_options,
+         test_languages_list_their_options,
          test_pch_is_found_by_the_local_executor, test_pch_in_use_on_this_runtime, test_name_clashing_with_the_library_still_compiles,
          test_macro_before_includes_is_kept, test_compile_error_diagnostics_are_plain,
          test_bits_stdcpp_and_other_headers_compile]

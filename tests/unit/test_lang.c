@@ -166,7 +166,10 @@ static void test_options(void **state)
     char buf[256];
     assert_non_null(
         strstr(lang_options_allowed(lang_get("cpp"), buf, sizeof buf), "-std=c++20, -std=c++17"));
-    assert_string_equal(lang_options_allowed(lang_get("javascript"), buf, sizeof buf), "none");
+    const lang_t bare = {.name = "bare"};
+    assert_string_equal(lang_options_allowed(&bare, buf, sizeof buf), "none");
+    assert_int_equal(lang_options_check(&bare, py, 1, &bad, msg, sizeof msg), -1);
+    assert_int_equal(lang_options_check(&bare, NULL, 0, &bad, msg, sizeof msg), 0);
     assert_string_equal(lang_options_allowed(lang_get("cpp"), buf, 12), "-std=c++20");
 }
 
