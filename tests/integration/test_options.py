@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Runner, check, http  # noqa: E402
+from test_async import Redis  # noqa: E402
 from test_session import Session  # noqa: E402
 
 G = None
@@ -161,6 +162,23 @@ def test_session_start_with_options():
     s.close()
 
 
+def test_async_submission_with_options():
+    st, doc, _ = http("POST", G.url + "/api/submissions",
+                      {"language": "cpp", "code": CPP20 % ("q" + TAG), "options": ["-std=c++20", "-O0"]})
+    check(st == 202, "queued", doc)
+    sid = doc["data"]["id"]
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        st, doc, _ = http("GET", G.url + "/api/submissions/%s?wait=10" % sid, timeout=30)
+        if st == 200 and doc["data"]["status"] in ("done", "failed", "cancelled"):
+            break
+    check(doc["data"]["status"] == "done" and doc["data"]["result"]["stdout"] == "49\n",
+          "the worker ran it with the options", doc)
+    st, doc, _ = http("POST", G.url + "/api/submissions",
+                      {"language": "cpp", "code": "int main(){}", "options": ["-fplugin=/tmp/x.so"]})
+    check(st == 400 and doc["error"]["details"]["field"] == "options[0]", "refused before queueing", doc)
+
+
 def test_languages_list_their_options():
     st, doc, _ = http("GET", G.url + "/api/languages")
     check(st == 200, "languages", doc)
@@ -227,7 +245,7 @@ def test_bits_stdcpp_and_other_headers_compile():
 TESTS = [test_std_cpp20_feature_needs_the_option, test_werror_turns_a_warning_into_a_compile_error,
          test_optimisation_levels_and_the_cache_tells_them_apart, test_options_with_test_cases,
          test_python_warning_options, test_javascript_deprecation_options, test_hostile_options_refused, test_session_start_with_options,
-         test_languages_list_their_options,
+         test_async_submission_with_options, test_languages_list_their_options,
          test_pch_is_found_by_the_local_executor, test_pch_in_use_on_this_runtime, test_name_clashing_with_the_library_still_compiles,
          test_macro_before_includes_is_kept, test_compile_error_diagnostics_are_plain,
          test_bits_stdcpp_and_other_headers_compile]
@@ -238,7 +256,10 @@ def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     extra = sys.argv[2:] or ["--runtime", "local"]
     r = Runner("options (%s)" % " ".join(extra))
-    G = Gateway(build, extra, name="options").start(ready_timeout=1800)
+    # A private Redis for the asynchronous submissions (as `make run` starts one).
+    redis = None if os.environ.get("CODEGATE_TEST_URL") else Redis("options").start()
+    args = extra + (["--redis-url", redis.url, "--async-workers", "1"] if redis else [])
+    G = Gateway(build, args, name="options").start(ready_timeout=1800)
     tests = TESTS
     if G.attached or "local" not in extra:
         r.exclude("test_pch_is_found_by_the_local_executor",
@@ -254,6 +275,8 @@ def main():
     finally:
         if G.proc and G.proc.poll() is None:
             G.stop()
+        if redis:
+            redis.cleanup()
     return r.finish()
 
 
