@@ -63,7 +63,16 @@ BINS := $(BUILD)/gateway $(BUILD)/executor $(BUILD)/launcher
 
 .PHONY: all deps run test test-unit test-integration test-docker test-sanitize bench clean \
         format format-check images
-all: $(BINS)
+# The precompiled header of C++ compiles for the local runtime (executors/cxxfast.h): one
+# place for every build flavour (the executor looks beside and above its binary); only where
+# g++ is installed.
+PCH := $(if $(shell command -v g++ 2>/dev/null),build/pch/codegate-pch.h)
+all: $(BINS) $(PCH)
+
+build/pch/codegate-pch.h: executors/pch/codegate-pch.h executors/pch/build-pch.sh
+	sh executors/pch/build-pch.sh build/pch
+pch: build/pch/codegate-pch.h
+.PHONY: pch
 
 $(BUILD)/obj/common/%.o: common/%.c $(wildcard include/*.h) | $(BUILD)/obj/common
 	$(CC) $(CFLAGS) $(call pc_cflags,$(PKGS_COMMON)) -c $< -o $@

@@ -70,6 +70,12 @@
  * maps the JDK's class-data-sharing archive. Interactive runs keep pipes: the helper flushes stdout
  * before every read of stdin (as C stdio does at a terminal), so a prompt printed with
  * System.out.print() shows before the input it asks for.
+ *
+ * Options: a request may add compiler or interpreter flags ("options": ["-std=c++20", "-O0"]),
+ * only values of its language's allow-list (lang_t.options), each exactly as listed - never a
+ * prefix match, so no value can smuggle a file name or a second flag. They take the place of
+ * "{options}" in the template, after the defaults they override. lang_options_check() is the
+ * one validator; the gateway runs it on the request and the executor again on the EXECUTE frame.
  */
 #include "lang.h"
 
@@ -77,7 +83,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const py_run[] = {"python3", "-E", "-s", "-u", "{file}", NULL};
+static const char *const py_run[] = {"python3", "-E", "-s", "-u", "{options}", "{file}", NULL};
+/* Python's warning filters: errors make a DeprecationWarning fail the run (-W is repeatable,
+ * but one action for all warnings is what a class needs). */
+static const lang_option_t py_options[] = {{"-Werror", "-W"},   {"-Wignore", "-W"},
+                                           {"-Wdefault", "-W"}, {"-Walways", "-W"},
+                                           {"-Wonce", "-W"},    {NULL, NULL}};
 static const char *const py_version[] = {"python3", "--version", NULL};
 #define PY_MPL_BACKEND "_codegate_mpl"
 static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8",
@@ -107,9 +118,19 @@ static const char *const py_oom[] = {"MemoryError", NULL};
 /* The pinned official Node (scripts/node.lock), at the same place on the host (installed by
  * scripts/install-node.sh) and in the javascript image (docker/Dockerfile.javascript). */
 #define JS_NODE "/usr/local/lib/codegate/node/bin/node"
-static const char *const js_run[] = {JS_NODE,     "--max-old-space-size={mem}", "--stack-size=4096",
-                                     "--require", "{dir}/" JS_PRELOAD,          "{file}",
+static const char *const js_run[] = {JS_NODE,
+                                     "--max-old-space-size={mem}",
+                                     "--stack-size=4096",
+                                     "{options}",
+                                     "--require",
+                                     "{dir}/" JS_PRELOAD,
+                                     "{file}",
                                      NULL};
+/* Node's counterpart of Python's -W: what a DeprecationWarning does. */
+static const lang_option_t js_options[] = {{"--throw-deprecation", "deprecation"},
+                                           {"--no-deprecation", "deprecation"},
+                                           {"--trace-deprecation", "deprecation"},
+                                           {NULL, NULL}};
 static const char js_preload[] =
     "'use strict';\n"
     "// codegate: stdout and stderr block when their pipe is full (see the executor's\n"
@@ -136,16 +157,36 @@ static const char *const js_env[] = {"NODE_OPTIONS=", "NO_COLOR=1", NULL};
 static const char *const js_oom[] = {"heap out of memory", "Allocation failed", "allocation failed",
                                      "Cannot allocate memory", NULL};
 
-static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",       "-pipe",
+/* A request's options come after the defaults: GCC takes the last -std= and -O. */
+static const char *const cpp_compile[] = {"g++", "-std=c++17", "-O2",       "-pipe", "{options}",
                                           "-o",  "main",       "{sources}", NULL};
+/* What a request may ask of g++. Nothing that names a file or directory (-o, -I, -L, -B,
+ * -include, @file, -specs=, -wrapper, -fplugin=: the compiler would read or write where the
+ * program's author says), nothing that loads code into the compiler, and no -fsanitize=:
+ * ASan reserves terabytes of address space (the fallback RLIMIT_AS refuses it), LeakSanitizer
+ * needs ptrace, which the sandbox forbids, and both multiply memory and time, so the verdicts
+ * (memory_limit, timeout) would describe the sanitizer rather than the program. */
+static const lang_option_t cpp_options[] = {{"-std=c++20", "-std"}, {"-std=c++17", "-std"},
+                                            {"-std=c++14", "-std"}, {"-std=c++11", "-std"},
+                                            {"-O0", "-O"},          {"-O1", "-O"},
+                                            {"-O2", "-O"},          {"-O3", "-O"},
+                                            {"-Wall", NULL},        {"-Wextra", NULL},
+                                            {"-Werror", NULL},      {"-pedantic", NULL},
+                                            {"-g", NULL},           {NULL, NULL}};
 static const char *const cpp_run[] = {"./main", NULL};
 static const char *const cpp_version[] = {"g++", "-dumpfullversion", NULL};
 static const char *const cpp_env[] = {NULL};
 static const char *const cpp_oom[] = {"std::bad_alloc", NULL};
 
 static const char *const c_compile[] = {
-    "gcc", "-std=c11", "-O2",    "-pipe", "-Werror=implicit-function-declaration",
-    "-o",  "main",     "{sources}", "-lm",   NULL};
+    "gcc",  "-std=c11",  "-O2", "-pipe", "-Werror=implicit-function-declaration", "{options}", "-o",
+    "main", "{sources}", "-lm", NULL};
+/* What a request may ask of gcc: the C++ list's kinds (see cpp_options), C's dialects. */
+static const lang_option_t c_options[] = {
+    {"-std=c17", "-std"}, {"-std=c11", "-std"}, {"-std=c99", "-std"}, {"-O0", "-O"},
+    {"-O1", "-O"},        {"-O2", "-O"},        {"-O3", "-O"},        {"-Wall", NULL},
+    {"-Wextra", NULL},    {"-Werror", NULL},    {"-pedantic", NULL},  {"-g", NULL},
+    {NULL, NULL}};
 static const char *const c_version[] = {"gcc", "-dumpfullversion", NULL};
 static const char *const c_oom[] = {NULL};
 
@@ -159,6 +200,7 @@ static const char *const java_compile[] = {"java",
                                            "-Xshare:auto",
                                            "-Xmx512m",
                                            JAVA_HELPER,
+                                           "{options}",
                                            NULL};
 static const char *const java_run[] = {"java",
                                        "-Xmx{mem}m",
@@ -167,10 +209,13 @@ static const char *const java_run[] = {"java",
                                        "-XX:CICompilerCount=2",
                                        "-XX:-UsePerfData",
                                        "-Xshare:auto",
+                                       "{options}",
                                        "-cp",
                                        "main.jar",
                                        "codegate.Run",
                                        NULL};
+/* Preview language features: given to javac (with --release, by the helper) and to the JVM. */
+static const lang_option_t java_options[] = {{"--enable-preview", NULL}, {NULL, NULL}};
 static const char *const java_version[] = {"javac", "-version", NULL};
 static const char *const java_env[] = {NULL};
 static const char *const java_oom[] = {"java.lang.OutOfMemoryError", NULL};
@@ -198,6 +243,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .home_seed_to = ".cache/matplotlib",
         .as_extra_mb = 64,
         .pty = LANG_PTY_NONE,
+        .options = py_options,
     },
     {
         .name = "javascript",
@@ -213,6 +259,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .preload = js_preload,
         .as_extra_mb = -1,
         .pty = LANG_PTY_IN,
+        .options = js_options,
     },
     {
         .name = "cpp",
@@ -229,6 +276,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
         .as_extra_mb = 16,
         .pty = LANG_PTY_INOUT,
+        .options = cpp_options,
     },
     {
         .name = "c",
@@ -246,6 +294,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
         .as_extra_mb = 16,
         .pty = LANG_PTY_INOUT,
+        .options = c_options,
     },
     {
         .name = "java",
@@ -264,6 +313,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .compile_timeout_ms = LANG_COMPILE_TIMEOUT_MS,
         .as_extra_mb = -1,
         .pty = LANG_PTY_NONE,
+        .options = java_options,
     },
 };
 
@@ -311,6 +361,65 @@ const char *lang_names(char *buf, size_t len, const char *sep, const char *last)
         int n = snprintf(buf + used, len - used, "%s%s", join, lang_table[i].name);
         if (n < 0 || (size_t)n >= len - used) {
             buf[used] = '\0'; /* whole names only */
+            break;
+        }
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static const lang_option_t *option_find(const lang_t *l, const char *v)
+{
+    for (const lang_option_t *o = l->options; o && o->value; o++)
+        if (strcmp(o->value, v) == 0)
+            return o;
+    return NULL;
+}
+
+int lang_options_check(const lang_t *l, const char *const *opts, int n, int *bad, char *msg,
+                       size_t len)
+{
+    *bad = -1;
+    if (n < 0 || n > LANG_MAX_OPTIONS) {
+        snprintf(msg, len, "at most %d options", LANG_MAX_OPTIONS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const lang_option_t *o = opts[i] ? option_find(l, opts[i]) : NULL;
+        *bad = i;
+        if (!o) {
+            snprintf(msg, len, "\"%.*s\" is not an option %s accepts", LANG_OPTION_MAX_BYTES,
+                     opts[i] ? opts[i] : "(null)", l->name);
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            const lang_option_t *p = option_find(l, opts[j]);
+            if (p == o) {
+                snprintf(msg, len, "\"%s\" is given twice", o->value);
+                return -1;
+            }
+            if (o->group && p->group && strcmp(o->group, p->group) == 0) {
+                snprintf(msg, len, "\"%s\" and \"%s\" are both %s options: give one at most",
+                         p->value, o->value, o->group);
+                return -1;
+            }
+        }
+    }
+    *bad = -1;
+    return 0;
+}
+
+const char *lang_options_allowed(const lang_t *l, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    if (len == 0)
+        return buf;
+    snprintf(buf, len, "%s", l->options && l->options[0].value ? "" : "none");
+    for (const lang_option_t *o = l->options; o && o->value; o++) {
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", o->value);
+        if (n < 0 || (size_t)n >= len - used) {
+            buf[used] = '\0'; /* whole entries only */
             break;
         }
         used += (size_t)n;

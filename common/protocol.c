@@ -13,6 +13,8 @@
  *   execute      v R (must be CG_PROTO_VERSION), id R, language R (non-empty string),
  *                code R (string <= CG_MAX_CODE_BYTES),
  *                args O [[]] (<= CG_MAX_ARGS strings, each <= CG_MAX_ARG_BYTES),
+ *                options O [[]] (<= CG_MAX_OPTIONS strings, each <= CG_MAX_OPTION_BYTES; the
+ *                executor checks them against its language's allow-list),
  *                runs R (1..CG_MAX_RUNS objects {input O [""] (string <= CG_MAX_INPUT_BYTES),
  *                                                timeoutMs O [5000] (1..CG_MAX_TIMEOUT_MS, or
  *                                                1..CG_MAX_SESSION_MS when interactive)}),
@@ -302,36 +304,38 @@ static const char *rd_name(rd_t *r, const cJSON *obj, const char *name)
     return s;
 }
 
-static void parse_args(rd_t *r, const cJSON *obj, cg_msg_t *m)
+/* A member that is an array of strings ("args", "options"): into out (NULL-terminated, into the
+ * tree), *n entries. */
+static void parse_strings(rd_t *r, const cJSON *obj, const char *name, int max, size_t max_len,
+                          const char **out, int *n)
 {
-    const cJSON *args = rd_member(r, obj, "", "args", false);
+    const cJSON *arr = rd_member(r, obj, "", name, false);
     jsonrd_err_t je;
-    int n = 0;
+    int k = 0;
 
-    /* exec.args always points at m->argv, a NULL-terminated array into the tree. */
-    m->exec.args = m->argv;
-    m->exec.nargs = 0;
-    switch (jsonrd_strings(args, CG_MAX_ARGS, CG_MAX_ARG_BYTES, m->argv, &n, &je)) {
+    out[0] = NULL;
+    *n = 0;
+    switch (jsonrd_strings(arr, max, max_len, out, &k, &je)) {
     case JSONRD_OK:
-        m->exec.nargs = n;
+        *n = k;
         break;
     case JSONRD_ABSENT:
         break;
     case JSONRD_RANGE:
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"args\" has %zu entries, more than the limit of %d", je.len,
-                CG_MAX_ARGS);
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s\" has %zu entries, more than the limit of %d", name,
+                je.len, max);
         break;
     case JSONRD_TYPE:
         if (je.index < 0)
-            rd_fail(r, CG_EPROTO_FIELD, "\"args\" must be an array of strings, not %s",
+            rd_fail(r, CG_EPROTO_FIELD, "\"%s\" must be an array of strings, not %s", name,
                     jsonrd_kind(je.item));
         else
-            rd_fail(r, CG_EPROTO_FIELD, "\"args[%d]\" must be a string, not %s", je.index,
+            rd_fail(r, CG_EPROTO_FIELD, "\"%s[%d]\" must be a string, not %s", name, je.index,
                     jsonrd_kind(je.item));
         break;
     default: /* an entry too long */
-        rd_fail(r, CG_EPROTO_TOOBIG, "\"args[%d]\" is longer than the limit of %d bytes", je.index,
-                CG_MAX_ARG_BYTES);
+        rd_fail(r, CG_EPROTO_TOOBIG, "\"%s[%d]\" is longer than the limit of %zu bytes", name,
+                je.index, max_len);
         break;
     }
 }
@@ -453,7 +457,11 @@ static void parse_execute(rd_t *r, const cJSON *obj, cg_msg_t *m)
     ex->id = m->id;
     ex->language = rd_name(r, obj, "language");
     ex->code = rd_str(r, obj, "", "code", true, CG_MAX_CODE_BYTES, &ex->code_len);
-    parse_args(r, obj, m);
+    /* exec.args and exec.options always point at m's arrays, NULL-terminated, into the tree. */
+    ex->args = m->argv;
+    parse_strings(r, obj, "args", CG_MAX_ARGS, CG_MAX_ARG_BYTES, m->argv, &ex->nargs);
+    ex->options = m->optv;
+    parse_strings(r, obj, "options", CG_MAX_OPTIONS, CG_MAX_OPTION_BYTES, m->optv, &ex->noptions);
     ex->interactive = rd_bool(r, obj, "interactive", false); /* before runs: it sets their range */
     parse_runs(r, obj, ex);
     ex->memory_mb = (int)rd_int(r, obj, "", "memoryMb", false, CG_DEFAULT_MEMORY_MB,
@@ -781,10 +789,11 @@ char *cg_encode_hello(const char *language, const char *version, int slots)
 char *cg_encode_execute(const cg_execute_t *ex)
 {
     enc_t e = enc_new(CG_MSG_EXECUTE, ex->id);
-    cJSON *args = NULL, *runs = NULL, *files = NULL, *r;
+    cJSON *args = NULL, *opts = NULL, *runs = NULL, *files = NULL, *r;
 
     /* Counts beyond the arrays of cg_execute_t / cg_msg_t cannot be a valid frame. */
-    if (ex->nruns < 1 || ex->nruns > CG_MAX_RUNS || ex->nargs < 0 || ex->nargs > CG_MAX_ARGS)
+    if (ex->nruns < 1 || ex->nruns > CG_MAX_RUNS || ex->nargs < 0 || ex->nargs > CG_MAX_ARGS ||
+        ex->noptions < 0 || ex->noptions > CG_MAX_OPTIONS)
         e.ok = false;
     enc_num(&e, e.o, "v", CG_PROTO_VERSION);
     enc_str(&e, e.o, "language", ex->language);
@@ -794,6 +803,14 @@ char *cg_encode_execute(const cg_execute_t *ex)
     for (int i = 0; e.ok && i < ex->nargs; i++) {
         cJSON *a = cJSON_CreateString(ex->args[i] ? ex->args[i] : "");
         e.ok = a && cJSON_AddItemToArray(args, a);
+        if (!e.ok)
+            cJSON_Delete(a);
+    }
+    if (e.ok)
+        e.ok = (opts = cJSON_AddArrayToObject(e.o, "options")) != NULL;
+    for (int i = 0; e.ok && i < ex->noptions; i++) {
+        cJSON *a = cJSON_CreateString(ex->options[i] ? ex->options[i] : "");
+        e.ok = a && cJSON_AddItemToArray(opts, a);
         if (!e.ok)
             cJSON_Delete(a);
     }

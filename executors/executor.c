@@ -54,6 +54,7 @@ struct executor {
     struct lws_context *ctx;
     runner_t *runner;
     ccache_t *ccache;
+    cxxfast_t fast; /* what speeds up compiles; read-only after executor_new */
     conn_t *conns;
     bool draining;          /* no new job, no new connection (executor_drain) */
     bool closing;           /* every connection closes once its queue is sent and its job ended */
@@ -229,6 +230,19 @@ static void on_execute(conn_t *c, cJSON *root, const cg_msg_t *m)
         conn_send(c, cg_encode_done(m->id, 0, false));
         cJSON_Delete(root);
         return;
+    }
+    {
+        /* The gateway checked them; we do not trust the wire (lang.h: one validator). */
+        char why[160], msg[256];
+        int bad;
+        if (lang_options_check(lang_get(ex->cfg.language), m->exec.options, m->exec.noptions, &bad,
+                               why, sizeof why) != 0) {
+            snprintf(msg, sizeof msg, "options: %s", why);
+            conn_send(c, cg_encode_error(m->id, "invalid_options", msg));
+            conn_send(c, cg_encode_done(m->id, 0, false));
+            cJSON_Delete(root);
+            return;
+        }
     }
     char id[CG_ID_MAX + 1];
     int nruns = m->exec.nruns;
@@ -533,6 +547,14 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         if (!ex->ccache)
             executor_log("warn", "no compile cache: cannot use %s", cfg->cache_dir);
     }
+    if (pf->compile) {
+        char why[PATH_MAX + 64];
+        cxxfast_init(&ex->fast, pf->compile, cfg->pch_dir, why, sizeof why);
+        executor_log(why[0] ? "warn" : "info", "compiles: %s linker, %s%s%s",
+                     ex->fast.mold ? "mold" : "the default",
+                     ex->fast.header[0] ? "precompiled header " : "no precompiled header",
+                     ex->fast.header[0] ? ex->fast.header : (why[0] ? ": " : ""), why);
+    }
     runner_cfg_t rc = {
         .loop = loop,
         .profile = pf,
@@ -551,6 +573,7 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
         .ended = job_ended,
         .queued = conn_queued,
         .ccache = ex->ccache,
+        .fast = pf->compile ? &ex->fast : NULL,
         .lang_version = cfg->version,
         .log = executor_log,
         .owner = ex,

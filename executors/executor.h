@@ -34,6 +34,7 @@ typedef struct {
     const char *tls_key;
     int drain_ms;            /* executor_drain: how long running jobs may still take */
     const char *cache_dir;   /* compiled-program cache, or NULL */
+    const char *pch_dir;     /* C++: the precompiled header's directory (cxxfast.h), or NULL */
     const slotns_t *ns;      /* per-slot namespaces (slots entries), or NULL */
     const slotcg_t *cg;      /* per-slot memory and pids cgroups (slots entries), or NULL */
     char (*areas)[PATH_MAX]; /* with ns: each slot's work area (slots entries), or NULL */

@@ -49,22 +49,62 @@ static char g_areas[64][PATH_MAX];
 static bool g_userns;    /* root only in a user namespace of our own (started without root) */
 static uid_t g_uid_base; /* of options_t.uid_base_spec (options_uid_base) */
 
-static char *g_box_ro[33];
+static char *g_box_ro[34];
 static char g_box_ro_buf[4096];
+static char g_pch_dir[PATH_MAX]; /* of --pch-dir, resolved (pch_dir_resolve); "" = none */
 
-/* The extra read-only paths of --box-ro, split at ':' (at most 32). */
+/* The extra read-only paths of --box-ro, split at ':' (at most 32), and the precompiled
+ * header's directory (compiles read it) unless it is under /usr, which every box shows. */
 static const char *const *box_ro_list(const char *spec)
 {
     int n = 0;
 
-    if (!spec || !*spec)
-        return NULL;
-    snprintf(g_box_ro_buf, sizeof g_box_ro_buf, "%s", spec);
-    for (char *save = NULL, *t = strtok_r(g_box_ro_buf, ":", &save); t && n < 32;
-         t = strtok_r(NULL, ":", &save))
-        g_box_ro[n++] = t;
+    if (spec && *spec) {
+        snprintf(g_box_ro_buf, sizeof g_box_ro_buf, "%s", spec);
+        for (char *save = NULL, *t = strtok_r(g_box_ro_buf, ":", &save); t && n < 32;
+             t = strtok_r(NULL, ":", &save))
+            g_box_ro[n++] = t;
+    }
+    if (g_pch_dir[0] && strncmp(g_pch_dir, "/usr/", 5) != 0)
+        g_box_ro[n++] = g_pch_dir;
     g_box_ro[n] = NULL;
-    return (const char *const *)g_box_ro;
+    return n ? (const char *const *)g_box_ro : NULL;
+}
+
+/* --pch-dir: "none" or "" = none; "auto" = pch/ or ../pch/ beside this binary when it holds
+ * the header (build/pch for build/executor and build/san/executor); else the directory as
+ * given. The result is an absolute, resolved path in g_pch_dir, or "". */
+static void pch_dir_resolve(const char *spec)
+{
+    char exe[PATH_MAX], cand[PATH_MAX + 32], hdr[PATH_MAX + 64];
+    ssize_t n;
+    char *slash;
+
+    g_pch_dir[0] = '\0';
+    if (!spec || !spec[0] || !strcmp(spec, "none"))
+        return;
+    if (strcmp(spec, "auto") != 0) {
+        if (!realpath(spec, g_pch_dir)) {
+            executor_log("warn", "--pch-dir %s: %s", spec, strerror(errno));
+            g_pch_dir[0] = '\0';
+        }
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    for (int i = 0; i < 2; i++) {
+        snprintf(cand, sizeof cand, i ? "%s/../pch" : "%s/pch", exe);
+        snprintf(hdr, sizeof hdr, "%s/%s", cand, CXXFAST_HEADER);
+        if (access(hdr, R_OK) == 0 && realpath(cand, g_pch_dir))
+            return;
+    }
+    g_pch_dir[0] = '\0';
 }
 
 /* Removes what an earlier executor left in the work root (job dirs of an executor that died
@@ -221,6 +261,8 @@ static int prepare(options_t *o, const profile_t **pf, char *version, size_t vle
                 rc == -EPERM ? "owned by another user" : strerror(-rc));
         return 1;
     }
+    if ((*pf)->compile)
+        pch_dir_resolve(o->pch_dir);
     if (profile_version(*pf, version, vlen) != 0)
         executor_log("warn", "cannot tell the %s version", (*pf)->name);
     if (!root) {
@@ -364,6 +406,7 @@ int main(int argc, char **argv)
         .tls_cert = o.tls_cert,
         .tls_key = o.tls_key,
         .cache_dir = cache_dir,
+        .pch_dir = g_pch_dir[0] ? g_pch_dir : NULL,
         .ns = g_have_ns ? g_ns : NULL,
         .cg = g_have_cg ? g_cg : NULL,
         .areas = g_have_ns ? g_areas : NULL,

@@ -71,6 +71,9 @@ static const opt_def_t opt_table[] = {
     STR_OPT("--box-ro", "EXECUTOR_BOX_RO", NULL, box_ro,
             "more read-only paths programs may see (colon-separated; /usr, /bin, /lib... and "
             "a few /etc files are always there)"),
+    STR_OPT("--pch-dir", "EXECUTOR_PCH_DIR", "auto", pch_dir,
+            "C++: the precompiled header's directory (scripts/build-pch.sh), none, or auto: "
+            "pch/ or ../pch/ beside the executor binary, when there"),
     INT_OPT("--allow-unsandboxed", "EXECUTOR_ALLOW_UNSANDBOXED", "0", 0, 1, allow_unsandboxed,
             "1: without root and without user namespaces, run programs as this user with "
             "rlimits only (untrusted code can then read what this user can); 0: refuse to start"),

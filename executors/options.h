@@ -35,6 +35,7 @@ struct ifaddrs;
 
 typedef struct {
     const char *language, *listen, *token_file, *launcher, *work_root, *log_level, *box_ro;
+    const char *pch_dir;       /* "auto", "none" or a directory (cxxfast.h) */
     const char *uid_base_spec; /* a number or "auto" (options_uid_base) */
     const char *tls_cert, *tls_key;
     int slots, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed, drain_ms;

@@ -33,14 +33,14 @@ int profile_sources(const profile_t *p, const cg_file_t *files, int nfiles, cons
 }
 
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                   const char **out, char *buf, size_t len)
+                   const char *const *opts, const char **out, char *buf, size_t len)
 {
-    return profile_expand_sources(tmpl, file, dir, mem_mb, NULL, 0, out, buf, len);
+    return profile_expand_sources(tmpl, file, dir, mem_mb, opts, NULL, 0, out, buf, len);
 }
 
 int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                           const char *const *sources, int nsources, const char **out, char *buf,
-                           size_t len)
+                           const char *const *opts, const char *const *sources, int nsources,
+                           const char **out, char *buf, size_t len)
 {
     char mem[16];
     size_t used = 0;
@@ -49,6 +49,14 @@ int profile_expand_sources(const char *const *tmpl, const char *file, const char
     snprintf(mem, sizeof mem, "%d", mem_mb);
     for (int i = 0; tmpl[i]; i++) {
         const char *t = tmpl[i];
+        if (!strcmp(t, "{options}")) { /* whole entries, as given; none when opts is NULL */
+            for (int j = 0; opts && opts[j]; j++) {
+                if (n >= PROFILE_MAX_ARGV - 1)
+                    return -1;
+                out[n++] = opts[j];
+            }
+            continue;
+        }
         if (n >= PROFILE_MAX_ARGV - 1)
             return -1;
         if (!strcmp(t, "{sources}")) { /* a whole argument: one entry per source */
@@ -66,7 +74,7 @@ int profile_expand_sources(const char *const *tmpl, const char *file, const char
             out[n++] = t;
             continue;
         }
-        out[n] = buf + used;
+        out[n++] = buf + used;
         while (*t) {
             const char *val = NULL;
             size_t skip = 1, vlen;
@@ -84,7 +92,6 @@ int profile_expand_sources(const char *const *tmpl, const char *file, const char
             t += skip;
         }
         buf[used++] = '\0';
-        n++;
     }
     out[n] = NULL;
     return n;

@@ -27,17 +27,18 @@ const profile_t *profile_find(const char *name);
 
 /*
  * Expands a template into out (at most PROFILE_MAX_ARGV - 1 entries plus NULL); strings that
- * needed expansion are written into buf (len bytes). Returns the number of entries, or -1 when
- * out or buf is too small.
+ * needed expansion are written into buf (len bytes); an entry "{options}" becomes the entries
+ * of opts (NULL-terminated; NULL: none), which out then points to. Returns the number of
+ * entries, or -1 when out or buf is too small.
  */
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                   const char **out, char *buf, size_t len);
+                   const char *const *opts, const char **out, char *buf, size_t len);
 
 /* Like profile_expand, and an argument "{sources}" becomes one entry per sources[] (the entry
  * file when sources is NULL). */
 int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
-                           const char *const *sources, int nsources, const char **out, char *buf,
-                           size_t len);
+                           const char *const *opts, const char *const *sources, int nsources,
+                           const char **out, char *buf, size_t len);
 
 /* The sources of a compile: the entry file, then every given file with its extension (".cpp"
  * for main.cpp), in the order given. Returns their number, or -1 when more than max. */

@@ -225,22 +225,34 @@ static void finish_job(rjob_t *job)
     complete_job(job);
 }
 
+int runner_compile_argv(rjob_t *job, const char **argv, char *buf, size_t len)
+{
+    const runner_cfg_t *c = &job->r->cfg;
+    const cg_execute_t *ex = &job->msg.exec;
+    const char *opts[LANG_MAX_OPTIONS + CXXFAST_MAX_EXTRA + 1], *src[CG_MAX_FILES + 1];
+    int nsrc = profile_sources(c->profile, ex->files, ex->nfiles, src, CG_MAX_FILES + 1);
+
+    if (nsrc < 0)
+        return -1;
+    cxxfast_options(c->fast, c->profile->compile, ex->options, ex->code, ex->code_len, job->no_pch,
+                    opts, &job->pch_used);
+    return profile_expand_sources(c->profile->compile, c->profile->file, job->progdir,
+                                  ex->memory_mb, opts, src, nsrc, argv, buf, len);
+}
+
 /* C++: a program compiled before from the same source, compiler and flags is taken from the
  * cache instead of being compiled again; the COMPILE frame then says so with durationMs 0. */
 static bool cache_hit(rjob_t *job)
 {
     const runner_cfg_t *c = &job->r->cfg;
     const cg_execute_t *ex = &job->msg.exec;
-    const char *argv[PROFILE_MAX_ARGV], *src[CG_MAX_FILES + 1];
+    const char *argv[PROFILE_MAX_ARGV];
     char buf[1024];
     uid_t uid = c->uid_base + (uid_t)job->slot;
     cg_outcome_t o;
-    int nsrc = profile_sources(c->profile, ex->files, ex->nfiles, src, CG_MAX_FILES + 1);
 
     /* The key covers every given file (headers too), not only the sources compiled. */
-    if (!c->ccache || !c->profile->binary || nsrc < 0 ||
-        profile_expand_sources(c->profile->compile, c->profile->file, job->progdir, ex->memory_mb,
-                               src, nsrc, argv, buf, sizeof buf) < 0 ||
+    if (!c->ccache || !c->profile->binary || runner_compile_argv(job, argv, buf, sizeof buf) < 0 ||
         ccache_key_files(c->lang_version ? c->lang_version : "", argv, ex->code, ex->code_len,
                          ex->files, ex->nfiles, job->cache_key) != 0)
         return false;
@@ -256,6 +268,15 @@ static bool cache_hit(rjob_t *job)
     o.err = "";
     runner_send(job, cg_encode_outcome(CG_MSG_COMPILE, job->id, &o));
     return true;
+}
+
+/* The compile ran and the compiler said no (not a timeout, a kill or a failure to start). */
+static bool compile_error(const rjob_t *job)
+{
+    runreq_report_t st;
+
+    return runreq_report_decode(job->p.status.data, job->p.status.len, &st) == 0 && !st.error[0] &&
+           st.exit_code > 0 && !st.timed_out && !st.killed;
 }
 
 /* A step failed for its slot's sake: the first time the slot is reset and the step runs again;
@@ -319,6 +340,16 @@ void runner_next_step(rjob_t *job)
     if (job->p.spawned && !job->cancelled &&
         verdict_slot_failed(job->p.status.data, job->p.status.len) && slot_recover(job))
         return;
+    if (job->step < 0 && job->p.spawned && !job->cancelled && job->pch_used && !job->no_pch &&
+        compile_error(job)) {
+        /* The precompiled header shows the program more than it included: compile as given,
+         * so that the verdict and the diagnostics are those of a plain compile (cxxfast.h). */
+        job->no_pch = true;
+        /* cache_key stays that of the command with the header: this source and these options
+         * always end here, so the plain compile's program is what a later request should get. */
+        runner_step_start(job);
+        return;
+    }
     if (job->p.spawned || job->p.err.len) {
         /* A step just ended (one killed by runner_abort is reported too). */
         if (!job->cancelled || job->abort_killed) {
@@ -435,6 +466,7 @@ int runner_start_job(runner_t *r, cJSON *root, const cg_msg_t *msg, void *conn, 
     job->msg = *msg;
     job->msg.exec.args = job->msg.argv; /* re-point into our copy */
     job->msg.exec.files = job->msg.filev;
+    job->msg.exec.options = job->msg.optv;
     job->slot = slot;
     job->t_start = cg_now_ms();
     snprintf(job->id, sizeof job->id, "%s", msg->id);

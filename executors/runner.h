@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "ccache.h"
+#include "cxxfast.h"
 #include "profiles.h"
 #include "protocol.h"
 #include "slotcg.h"
@@ -50,6 +51,7 @@ typedef struct {
                                                is free and conn may take another job */
     size_t (*queued)(void *conn);           /* bytes waiting to go out on conn */
     ccache_t *ccache;                       /* compiled programs; NULL = no cache */
+    const cxxfast_t *fast;                  /* PCH and linker of compiles; NULL = none */
     const char *lang_version;               /* part of the cache key */
     /* Log lines (printf-style); NULL = plain lines on stderr. */
     void (*log)(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -75,6 +75,8 @@ struct rjob {
     const char *abort_msg; /* ... with this sentence added to its stderr (caller's string) */
     bool compile_failed;
     bool slot_retried; /* the step failed once for its slot's sake and ran again */
+    bool pch_used;     /* the compile step got the precompiled header (cxxfast.h) */
+    bool no_pch;       /* ... and failed: it runs again without */
     int64_t t_start;
     rproc_t p;
     uv_work_t rm_req; /* work dir removal on the thread pool */
@@ -111,6 +113,11 @@ static inline void runner_send(rjob_t *job, char *frame)
 
 /* runner.c: the current step's handles are all closed (or the first step is due). */
 void runner_next_step(rjob_t *job);
+
+/* runner.c: the compile command of the job (the profile's, with the request's options and what
+ * cxxfast adds); sets job->pch_used. argv gets PROFILE_MAX_ARGV entries, buf the expanded
+ * strings. The number of entries, or -1 when they do not fit. */
+int runner_compile_argv(rjob_t *job, const char **argv, char *buf, size_t len);
 
 /* runner_step.c */
 /* Starts the current step at the slot's launcher. On failure the step completes as

@@ -239,12 +239,11 @@ static int build_request(rjob_t *job, stepreq_t *sr, int wall_ms, bool compile)
             return -1;
         rq->env[rq->nenv++] = pf->env[i];
     }
-    const char *src[CG_MAX_FILES + 1];
-    int nsrc = profile_sources(pf, ex->files, ex->nfiles, src, CG_MAX_FILES + 1);
-    if (nsrc < 0)
-        return -1;
-    k = profile_expand_sources(compile ? pf->compile : pf->run, pf->file, job->progdir,
-                               ex->memory_mb, src, nsrc, prog, sr->prog, sizeof sr->prog);
+    if (compile)
+        k = runner_compile_argv(job, prog, sr->prog, sizeof sr->prog);
+    else
+        k = profile_expand(pf->run, pf->file, job->progdir, ex->memory_mb, ex->options, prog,
+                           sr->prog, sizeof sr->prog);
     if (k < 0 || k + (compile ? 0 : ex->nargs) > RUNREQ_MAX_ARGV)
         return -1;
     for (int i = 0; i < k; i++)

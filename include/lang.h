@@ -11,8 +11,9 @@
  * read them at any time. Nothing here allocates.
  *
  * Argument templates (compile, run) may hold "{file}" (the source file name), "{dir}" (the
- * work dir's absolute path) and "{mem}" (the run's memory limit in MiB); the executor expands
- * them (profile_expand()).
+ * work dir's absolute path), "{mem}" (the run's memory limit in MiB) and "{options}" (an entry
+ * that becomes the request's options, zero or more entries); the executor expands them
+ * (profile_expand()).
  */
 #ifndef CG_LANG_H
 #define CG_LANG_H
@@ -32,6 +33,18 @@
 
 /* Where the images and install-deps.sh put matplotlib's prebuilt font cache (lang.c). */
 #define LANG_MPL_CACHE_DIR "/usr/local/share/codegate/matplotlib"
+
+/* A request's options (compiler or interpreter flags, "options": [...]): at most this many, each
+ * at most LANG_OPTION_MAX_BYTES long; only the values of the language's allow-list. */
+#define LANG_MAX_OPTIONS 16
+#define LANG_OPTION_MAX_BYTES 64
+
+/* One option a request may give: its exact text, and its group. At most one option of a group
+ * (one -std=, one -O level); group NULL: a flag on its own. No option may be given twice. */
+typedef struct {
+    const char *value;
+    const char *group;
+} lang_option_t;
 
 #define LANG_PTY_NONE 0  /* interactive runs: stdin and stdout are pipes */
 #define LANG_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
@@ -60,6 +73,9 @@ typedef struct {
     const char *home_seed;          /* a host dir whose files are copied into home_seed_to */
     const char *home_seed_to;       /* (below the run's HOME) before each run, or NULL:
                                        Python's prebuilt matplotlib font cache (homeseed.c) */
+    const lang_option_t *options;   /* the options a request may give, {NULL}-terminated;
+                                       NULL: none. They replace "{options}" in the compile
+                                       (or, without one, the run) template */
 } lang_t;
 
 /* The entries, in the order the API lists them. */
@@ -84,5 +100,17 @@ const lang_t *lang_get(const char *name);
  * give "python, javascript or cpp"). Returns buf; when len is too small, only the names that
  * fit whole. */
 const char *lang_names(char *buf, size_t len, const char *sep, const char *last);
+
+/* Checks a request's options against the language's allow-list (lang_t.options): known values,
+ * no duplicates, at most one per group, at most LANG_MAX_OPTIONS. 0 when allowed; -1 with *bad
+ * set to the index of the first offending option (-1 when the list is too long) and a reason
+ * for people in msg ("-B is not allowed", "-O0 and -O2 are both of the -O group"). The gateway
+ * (request.c) and the executor (runner.c) both call it. Any thread. */
+int lang_options_check(const lang_t *l, const char *const *opts, int n, int *bad, char *msg,
+                       size_t len);
+
+/* Writes the allowed options of l into buf joined by ", " ("none" when the language takes none).
+ * Returns buf; entries that do not fit whole are left out. */
+const char *lang_options_allowed(const lang_t *l, char *buf, size_t len);
 
 #endif

@@ -43,6 +43,7 @@
 #include <cjson/cJSON.h>
 
 #include "files.h"
+#include "lang.h"
 
 #define CG_PROTO_VERSION 1
 #define CG_PROTO_NAME "codegate-exec.v1"
@@ -54,6 +55,8 @@
 #define CG_MAX_RUNS 50                          /* test cases of one job */
 #define CG_MAX_ARGS 64                          /* argv entries */
 #define CG_MAX_ARG_BYTES 4096                   /* one argv entry */
+#define CG_MAX_OPTIONS LANG_MAX_OPTIONS         /* compiler/interpreter options */
+#define CG_MAX_OPTION_BYTES LANG_OPTION_MAX_BYTES
 #define CG_DEFAULT_OUTPUT_LIMIT (1024u * 1024u) /* stdout+stderr bytes of one run */
 #define CG_MAX_OUTPUT_LIMIT (16u * 1024u * 1024u)
 /* A frame carries at most all inputs (runs x input) plus code and slack; we cap at 64 MiB and
@@ -71,7 +74,7 @@
 /* What an executor container needs besides its slots' runs: the executor, the slot launchers,
  * the compile cache and work dirs it writes (its /work tmpfs), with room to spare. */
 #define CG_EXECUTOR_BASE_MB 768
-#define CG_ID_MAX 64                              /* job id length, [A-Za-z0-9_-] */
+#define CG_ID_MAX 64 /* job id length, [A-Za-z0-9_-] */
 /* Total wall-clock budget of one job (compile and every run): the gateway's --job-budget-ms. */
 #define CG_DEFAULT_BUDGET_MS 60000
 #define CG_MIN_BUDGET_MS 1000
@@ -142,6 +145,8 @@ typedef struct {
     size_t code_len;
     const char *const *args; /* argv[1..] of the program */
     int nargs;
+    const char *const *options; /* compiler/interpreter options (lang_options_check()) */
+    int noptions;
     cg_run_spec_t runs[CG_MAX_RUNS];
     int nruns; /* >= 1 */
     int memory_mb;
@@ -202,8 +207,9 @@ typedef struct {
     cg_outcome_t outcome;
     /* EXECUTE */
     cg_execute_t exec;
-    const char *argv[CG_MAX_ARGS + 1]; /* storage behind exec.args */
-    cg_file_t filev[CG_MAX_FILES];     /* storage behind exec.files */
+    const char *argv[CG_MAX_ARGS + 1];    /* storage behind exec.args */
+    const char *optv[CG_MAX_OPTIONS + 1]; /* storage behind exec.options */
+    cg_file_t filev[CG_MAX_FILES];        /* storage behind exec.files */
 } cg_msg_t;
 
 /* Error codes of the protocol functions (negative, 0 = success). */

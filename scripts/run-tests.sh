@@ -95,6 +95,7 @@ if [[ $what == all ]]; then
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
   # The pinned Node.js: its installer (integrity, idempotence) and what the local runtime runs.
   run_suite "pinned node local (build)" plain 1200 $PY tests/integration/test_node.py build --runtime local
+  run_suite "options local (build)" plain 900 $PY tests/integration/test_options.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
@@ -112,6 +113,7 @@ if [[ $what == all ]]; then
   run_suite "languages local (ASan+UBSan)" plain 900 $PY tests/integration/test_languages.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
+  run_suite "options local (ASan+UBSan)" plain 1200 $PY tests/integration/test_options.py build/san --runtime local
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local

@@ -528,6 +528,9 @@ static int on_languages(const struct _u_request *req, struct _u_response *resp, 
         al = cJSON_AddArrayToObject(e, "aliases");
         for (const char *const *a = l->aliases; al && *a; a++)
             cJSON_AddItemToArray(al, cJSON_CreateString(*a));
+        al = cJSON_AddArrayToObject(e, "options"); /* what "options" may hold (lang.h) */
+        for (const lang_option_t *o = l->options; al && o && o->value; o++)
+            cJSON_AddItemToArray(al, cJSON_CreateString(o->value));
         cJSON_AddBoolToObject(e, "ready", info.connections > 0);
         cJSON_AddNumberToObject(e, "executors", info.endpoints);
         cJSON_AddNumberToObject(e, "executorsReady", info.usable);

@@ -34,6 +34,8 @@ static char *encode_frame(const job_t *job, size_t output_limit, bool interactiv
     ex.code_len = r->code_len;
     ex.args = (const char *const *)r->args;
     ex.nargs = r->nargs;
+    ex.options = (const char *const *)r->options;
+    ex.noptions = r->noptions;
     ex.memory_mb = r->memory_mb;
     ex.output_limit = output_limit;
     ex.stream = interactive;

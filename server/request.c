@@ -8,6 +8,8 @@
  *   input     optional string, at most CG_MAX_INPUT_BYTES (413 beyond); "stdin" is an alias,
  *             giving both is an error
  *   args      optional array of at most CG_MAX_ARGS strings of at most CG_MAX_ARG_BYTES
+ *   options   optional array of at most CG_MAX_OPTIONS strings, each a value of the language's
+ *             allow-list (lang_t.options; lang_options_check): compiler/interpreter flags
  *   timeoutMs optional integer 1..CG_MAX_TIMEOUT_MS, default CG_DEFAULT_TIMEOUT_MS
  *   memoryMb  optional integer CG_MIN_MEMORY_MB..CG_MAX_MEMORY_MB, default CG_DEFAULT_MEMORY_MB
  *   tests     optional array of at most CG_MAX_RUNS objects {input|stdin, expectedOutput|
@@ -41,6 +43,9 @@ void request_free(request_t *req)
     for (int i = 0; req->args && i < req->nargs; i++)
         free(req->args[i]);
     free(req->args);
+    for (int i = 0; req->options && i < req->noptions; i++)
+        free(req->options[i]);
+    free(req->options);
     for (int i = 0; req->tests && i < req->ntests; i++) {
         free(req->tests[i].input);
         free(req->tests[i].expected);
@@ -188,6 +193,59 @@ static int parse_args(const cJSON *root, request_t *req, request_error_t *err)
             return fail_nomem(err, field);
         }
         req->nargs = i + 1;
+    }
+    return 0;
+}
+
+int request_parse_options(const cJSON *value, const lang_t *l, request_t *req, request_error_t *err)
+{
+    const char *opts[CG_MAX_OPTIONS + 1];
+    char field[32], why[160];
+    int count = 0, bad;
+    jsonrd_err_t je;
+
+    switch (jsonrd_strings(value, CG_MAX_OPTIONS, CG_MAX_OPTION_BYTES, opts, &count, &je)) {
+    case JSONRD_OK:
+        break;
+    case JSONRD_ABSENT:
+        return 0;
+    case JSONRD_RANGE:
+        return fail(err, 400, "invalid_request", "options", "range",
+                    "options may hold at most %d entries (got %zu)", CG_MAX_OPTIONS, je.len);
+    case JSONRD_TYPE:
+        if (je.index < 0)
+            return fail(err, 400, "invalid_request", "options", "type",
+                        "options must be an array of strings, not %s", jsonrd_kind(je.item));
+        snprintf(field, sizeof field, "options[%d]", je.index);
+        return fail(err, 400, "invalid_request", field, "type", "%s must be a string, not %s",
+                    field, jsonrd_kind(je.item));
+    default: /* an entry too long: no allowed value is */
+        snprintf(field, sizeof field, "options[%d]", je.index);
+        err->lang = l;
+        return fail(err, 400, "invalid_request", field, "value",
+                    "%s is not an option %s accepts (allowed: %s)", field, l->name,
+                    lang_options_allowed(l, why, sizeof why));
+    }
+    if (lang_options_check(l, opts, count, &bad, why, sizeof why) != 0) {
+        char allowed[160];
+        if (bad < 0)
+            snprintf(field, sizeof field, "options");
+        else
+            snprintf(field, sizeof field, "options[%d]", bad);
+        err->lang = l;
+        return fail(err, 400, "invalid_request", field, "value", "%s: %s (allowed: %s)", field, why,
+                    lang_options_allowed(l, allowed, sizeof allowed));
+    }
+    if (count == 0)
+        return 0;
+    req->options = calloc((size_t)count + 1, sizeof *req->options);
+    if (!req->options)
+        return fail_nomem(err, "options");
+    for (int i = 0; i < count; i++) {
+        req->options[i] = strdup(opts[i]);
+        if (!req->options[i])
+            return fail_nomem(err, "options");
+        req->noptions = i + 1;
     }
     return 0;
 }
@@ -485,6 +543,7 @@ static int parse_object(const cJSON *root, request_t *req, request_error_t *err)
                 CG_MAX_MEMORY_MB, &req->memory_mb, err))
         return -1;
     if (parse_args(root, req, err) || parse_tests(root, req, err) ||
+        request_parse_options(member(root, "options"), lang_get(req->language), req, err) ||
         request_parse_files(root, req, err))
         return -1;
     if (parse_choice(root, "mode", "run", "submit", &req->submit, err) ||
@@ -556,6 +615,15 @@ cJSON *request_error_details(const request_error_t *err)
         ok = (arr = cJSON_AddArrayToObject(d, "supported")) != NULL;
         for (int i = 0; ok && i < LANG_COUNT; i++) {
             cJSON *s = cJSON_CreateString(lang_table[i].name);
+            ok = s && cJSON_AddItemToArray(arr, s);
+            if (!ok)
+                cJSON_Delete(s);
+        }
+    }
+    if (ok && err->lang) {
+        ok = (arr = cJSON_AddArrayToObject(d, "allowed")) != NULL;
+        for (const lang_option_t *o = err->lang->options; ok && o && o->value; o++) {
+            cJSON *s = cJSON_CreateString(o->value);
             ok = s && cJSON_AddItemToArray(arr, s);
             if (!ok)
                 cJSON_Delete(s);

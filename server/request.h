@@ -46,6 +46,8 @@ typedef struct {
     size_t input_len;
     char **args; /* nargs strings, may be NULL when nargs == 0 */
     int nargs;
+    char **options; /* noptions strings of the language's allow-list, NULL when none */
+    int noptions;
     int timeout_ms; /* default CG_DEFAULT_TIMEOUT_MS, range [1, CG_MAX_TIMEOUT_MS] */
     int memory_mb;  /* default CG_DEFAULT_MEMORY_MB, range [CG_MIN_MEMORY_MB, CG_MAX_MEMORY_MB] */
     request_test_t *tests; /* ntests entries or NULL */
@@ -65,6 +67,7 @@ typedef struct {
     char field[64];
     char reason[32]; /* "missing", "type", "range", "too_large", "value", "" */
     char message[256];
+    const lang_t *lang; /* a refused option: the language whose allowed options to list */
 } request_error_t;
 
 /* Returns 0 and fills req, or -1 and fills err (req is then freed/zeroed). len is the real body
@@ -83,8 +86,15 @@ const cg_out_limits_t *request_out_limits(void);
 int request_parse_files(const cJSON *obj, request_t *req, request_error_t *err);
 void request_free(request_t *req);
 
+/* The "options" member (value: the member, NULL when absent) of a request for language l:
+ * checked with lang_options_check() and copied into req->options. 0, or -1 and err (400
+ * invalid_request naming the entry and the allowed values). Also used for session starts. */
+int request_parse_options(const cJSON *value, const lang_t *l, request_t *req,
+                          request_error_t *err);
+
 /* Builds the "details" object for an error (field, reason, and for unsupported_language the
- * list of supported languages). Returns a new cJSON object the caller deletes. */
+ * list of supported languages, for a refused option the allowed ones). Returns a new cJSON object
+ * the caller deletes. */
 cJSON *request_error_details(const request_error_t *err);
 
 #endif

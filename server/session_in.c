@@ -36,9 +36,11 @@ int session_parse_start(session_t *s, const cJSON *o, request_t *r, char *err, s
     int nargs = 0;
     jsonrd_status_t st;
     jsonrd_err_t je;
+    request_error_t rerr;
     char names[128];
 
     memset(r, 0, sizeof *r);
+    memset(&rerr, 0, sizeof rerr);
     if (jsonrd_string(jsonrd_member(o, "language", JSONRD_ANY_CASE), SIZE_MAX, &lang, NULL, NULL) ==
         JSONRD_OK)
         l = lang_find(lang);
@@ -88,13 +90,15 @@ int session_parse_start(session_t *s, const cJSON *o, request_t *r, char *err, s
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    {
-        request_error_t fe;
-        if (request_parse_files(o, r, &fe) != 0) {
-            request_free(r);
-            snprintf(err, errlen, "%s", fe.message);
-            return -1;
-        }
+    if (request_parse_options(jsonrd_member(o, "options", JSONRD_ANY_CASE), l, r, &rerr) != 0) {
+        request_free(r);
+        snprintf(err, errlen, "%s", rerr.message);
+        return -1;
+    }
+    if (request_parse_files(o, r, &rerr) != 0) {
+        request_free(r);
+        snprintf(err, errlen, "%s", rerr.message);
+        return -1;
     }
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ccache.h"
+#include "profiles.h"
 
 static char base[PATH_MAX], cdir[PATH_MAX + 16], wdir[PATH_MAX + 16];
 
@@ -66,6 +67,21 @@ static void test_keys(void **state)
     char again[65];
     ccache_key("12.2.0", a1, "int main(){}", 12, again);
     assert_string_equal(k1, again);
+
+    /* A request's options are part of the compile command, so of the key: each set its own. */
+    const char *none[] = {NULL}, *o0[] = {"-O0", NULL}, *o0w[] = {"-O0", "-Wall", NULL},
+               *wo0[] = {"-Wall", "-O0", NULL};
+    const char *const *sets[] = {none, o0, o0w, wo0};
+    char keys[4][65];
+    for (int i = 0; i < 4; i++) {
+        const char *argv[PROFILE_MAX_ARGV];
+        char buf[512];
+        assert_true(profile_expand(profile_find("cpp")->compile, "main.cpp", "/w/0-j", 256, sets[i],
+                                   argv, buf, sizeof buf) > 0);
+        assert_int_equal(ccache_key("12.2.0", argv, "int main(){}", 12, keys[i]), 0);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(keys[i], keys[j]);
+    }
 }
 
 static void test_store_fetch_evict(void **state)

@@ -145,12 +145,95 @@ static void test_entries_complete(void **state)
     assert_int_equal(LANG_COMPILE_TIMEOUT_MS, atoi(LANG_STR(LANG_COMPILE_TIMEOUT_MS)));
 }
 
+static int check(const char *lang, const char *const *opts, int n, int *bad, char *msg, size_t len)
+{
+    return lang_options_check(lang_get(lang), opts, n, bad, msg, len);
+}
+
+static void test_options(void **state)
+{
+    (void)state;
+    char msg[160];
+    int bad = 99;
+    const char *good[] = {"-std=c++20", "-O0", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"};
+    assert_int_equal(check("cpp", good, 7, &bad, msg, sizeof msg), 0);
+    assert_int_equal(bad, -1);
+    assert_int_equal(check("cpp", NULL, 0, &bad, msg, sizeof msg), 0);
+    const char *py[] = {"-Werror"};
+    assert_int_equal(check("python", py, 1, &bad, msg, sizeof msg), 0);
+
+    /* Hostile or unknown values: never a prefix match. */
+    static const char *const refused[] = {"-o",
+                                          "/etc/x",
+                                          "-B/tmp",
+                                          "-wrapper",
+                                          "@file",
+                                          "-fplugin=x.so",
+                                          "-specs=x",
+                                          "-I/",
+                                          "-L/",
+                                          "-include",
+                                          "-std=c++20 ",
+                                          "-std=c++2a",
+                                          "-O2 -o/x",
+                                          "-fsanitize=address",
+                                          "",
+                                          "-Werror=x",
+                                          "-Wall\n"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        const char *o[] = {"-Wall", refused[i]};
+        assert_int_equal(check("cpp", o, 2, &bad, msg, sizeof msg), -1);
+        assert_int_equal(bad, 1);
+        assert_non_null(strstr(msg, "is not an option cpp accepts"));
+    }
+    /* An option of another language. */
+    assert_int_equal(check("javascript", py, 1, &bad, msg, sizeof msg), -1);
+    assert_int_equal(bad, 0);
+    const char *cpp_for_py[] = {"-O2"};
+    assert_int_equal(check("python", cpp_for_py, 1, &bad, msg, sizeof msg), -1);
+
+    /* Duplicates and two of a group. */
+    const char *dup[] = {"-Wall", "-g", "-Wall"};
+    assert_int_equal(check("cpp", dup, 3, &bad, msg, sizeof msg), -1);
+    assert_int_equal(bad, 2);
+    assert_non_null(strstr(msg, "twice"));
+    const char *two_std[] = {"-std=c++17", "-O1", "-std=c++20"};
+    assert_int_equal(check("cpp", two_std, 3, &bad, msg, sizeof msg), -1);
+    assert_int_equal(bad, 2);
+    assert_non_null(strstr(msg, "-std=c++17"));
+    const char *two_o[] = {"-O0", "-O3"};
+    assert_int_equal(check("cpp", two_o, 2, &bad, msg, sizeof msg), -1);
+    const char *two_w[] = {"-Werror", "-Wignore"};
+    assert_int_equal(check("python", two_w, 2, &bad, msg, sizeof msg), -1);
+
+    /* A NULL entry and too many. */
+    const char *null_entry[] = {"-g", NULL};
+    assert_int_equal(check("cpp", null_entry, 2, &bad, msg, sizeof msg), -1);
+    assert_int_equal(bad, 1);
+    const char *many[LANG_MAX_OPTIONS + 1];
+    for (int i = 0; i <= LANG_MAX_OPTIONS; i++)
+        many[i] = "-g";
+    assert_int_equal(check("cpp", many, LANG_MAX_OPTIONS + 1, &bad, msg, sizeof msg), -1);
+    assert_int_equal(bad, -1);
+
+    /* The list for messages. */
+    char buf[256];
+    assert_non_null(
+        strstr(lang_options_allowed(lang_get("cpp"), buf, sizeof buf), "-std=c++20, -std=c++17"));
+    const lang_t bare = {.name = "bare"};
+    assert_string_equal(lang_options_allowed(&bare, buf, sizeof buf), "none");
+    assert_int_equal(lang_options_check(&bare, py, 1, &bad, msg, sizeof msg), -1);
+    assert_int_equal(lang_options_check(&bare, NULL, 0, &bad, msg, sizeof msg), 0);
+    assert_string_equal(lang_options_allowed(lang_get("cpp"), buf, 12), "-std=c++20");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_and_get), cmocka_unit_test(test_find),
         cmocka_unit_test(test_names),         cmocka_unit_test(test_entries_complete),
         cmocka_unit_test(test_images),        cmocka_unit_test(test_java_helper),
+        cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

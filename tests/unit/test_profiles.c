@@ -66,7 +66,7 @@ static void test_table_complete(void **state)
         for (int t = 0; t < 3; t++) {
             if (!tmpls[t])
                 continue;
-            int n = profile_expand(tmpls[t], p->file, "/w/0-j", 128, argv, buf, sizeof buf);
+            int n = profile_expand(tmpls[t], p->file, "/w/0-j", 128, NULL, argv, buf, sizeof buf);
             assert_true(n >= 1);
             for (int k = 0; k < n; k++)
                 assert_null(strchr(argv[k], '{'));
@@ -81,8 +81,8 @@ static void test_expand(void **state)
     (void)state;
     const char *argv[PROFILE_MAX_ARGV];
     char buf[512];
-    int n = profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, argv, buf,
-                           sizeof buf);
+    int n = profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, NULL, argv,
+                           buf, sizeof buf);
     assert_int_equal(n, 6);
     assert_string_equal(argv[0], "/usr/local/lib/codegate/node/bin/node"); /* the pinned one */
     assert_string_equal(argv[1], "--max-old-space-size=256");
@@ -92,22 +92,23 @@ static void test_expand(void **state)
                         "/w/0-j1/.codegate-stdio.js"); /* absolute: fork() in another dir */
     assert_string_equal(argv[5], "main.js");
     assert_null(argv[6]);
-    n = profile_expand(profile_find("cpp")->compile, "main.cpp", "/w/0-j1", 64, argv, buf,
+    n = profile_expand(profile_find("cpp")->compile, "main.cpp", "/w/0-j1", 64, NULL, argv, buf,
                        sizeof buf);
     assert_true(n > 3);
     assert_string_equal(argv[n - 1], "main.cpp");
     /* too small a buffer is an error, not an overflow */
-    assert_int_equal(
-        profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, argv, buf, 8),
-        -1);
+    assert_int_equal(profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256,
+                                    NULL, argv, buf, 8),
+                     -1);
     /* every placeholder of an entry, more than once */
     static const char *const tmpl[] = {"{dir}/{file}:{mem}:{file}", "{", "x{y}", NULL};
-    n = profile_expand(tmpl, "a.py", "/d", 64, argv, buf, sizeof buf);
+    n = profile_expand(tmpl, "a.py", "/d", 64, NULL, argv, buf, sizeof buf);
     assert_int_equal(n, 3);
     assert_string_equal(argv[0], "/d/a.py:64:a.py");
     assert_string_equal(argv[1], "{");
     assert_string_equal(argv[2], "x{y}");
-    assert_int_equal(profile_expand(tmpl, "a.py", "/d", 64, argv, buf, 16), -1); /* 15 + NUL + 2 */
+    assert_int_equal(profile_expand(tmpl, "a.py", "/d", 64, NULL, argv, buf, 16),
+                     -1); /* 15 + NUL + 2 */
 }
 
 /* "{sources}": the entry file, then every given file with its extension, in the given order. */
@@ -130,13 +131,13 @@ static void test_sources(void **state)
     assert_string_equal(src[2], "a/c.cpp");
     assert_int_equal(profile_sources(cpp, files, 5, src, 2), -1);
     int k =
-        profile_expand_sources(cpp->compile, cpp->file, "/d", 64, src, n, argv, buf, sizeof buf);
+        profile_expand_sources(cpp->compile, cpp->file, "/d", 64, NULL, src, n, argv, buf, sizeof buf);
     assert_true(k > 3);
     assert_string_equal(argv[k - 3], "main.cpp");
     assert_string_equal(argv[k - 1], "a/c.cpp");
     assert_null(argv[k]);
     /* without a list: the entry file alone */
-    k = profile_expand(cpp->compile, cpp->file, "/d", 64, argv, buf, sizeof buf);
+    k = profile_expand(cpp->compile, cpp->file, "/d", 64, NULL, argv, buf, sizeof buf);
     assert_string_equal(argv[k - 1], "main.cpp");
 }
 

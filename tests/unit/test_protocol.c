@@ -69,8 +69,10 @@ static int teardown(void **state)
 static void test_execute_round_trip(void **state)
 {
     (void)state;
-    const char *args[] = {"a", "b c", "\xC3\xA9\"\\"};
+    const char *args[] = {"a", "b c", "\xC3\xA9\"\\"}, *opts[] = {"-O0", "-std=c++20"};
     cg_execute_t ex = {.id = "job-1",
+                       .options = opts,
+                       .noptions = 2,
                        .language = "cpp",
                        .code = "int main(){}\n// \"q\"\t\\",
                        .args = args,
@@ -98,6 +100,11 @@ static void test_execute_round_trip(void **state)
         assert_string_equal(m.exec.args[i], args[i]);
     assert_null(m.exec.args[3]);
     assert_ptr_equal(m.exec.args, m.argv);
+    assert_int_equal(m.exec.noptions, 2);
+    assert_string_equal(m.exec.options[0], "-O0");
+    assert_string_equal(m.exec.options[1], "-std=c++20");
+    assert_null(m.exec.options[2]);
+    assert_ptr_equal(m.exec.options, m.optv);
     assert_int_equal(m.exec.nruns, 3);
     assert_string_equal(m.exec.runs[0].input, "1 2\n\xF0\x9F\x98\x80");
     assert_int_equal(m.exec.runs[0].input_len, 8);
@@ -123,6 +130,9 @@ static void test_execute_defaults(void **state)
     assert_int_equal(m.exec.nargs, 0);
     assert_non_null(m.exec.args);
     assert_null(m.exec.args[0]);
+    assert_int_equal(m.exec.noptions, 0); /* an older gateway sends none */
+    assert_non_null(m.exec.options);
+    assert_null(m.exec.options[0]);
     assert_int_equal(m.exec.nruns, 1);
     assert_null(m.exec.runs[0].input);
     assert_int_equal(m.exec.runs[0].timeout_ms, CG_DEFAULT_TIMEOUT_MS);
@@ -377,6 +387,8 @@ static const reject_t rejects[] = {
     {EXE "'runs':[{}],'args':['a',1]}", CG_EPROTO_FIELD, "\"args[1]\" must be a string"},
     {EXE "'runs':[{}],'args':[null]}", CG_EPROTO_FIELD, "\"args[0]\" must be a string, not null"},
     {EXE "'args':[]}", CG_EPROTO_FIELD, "\"runs\" is missing"},
+    {EXE "'runs':[{}],'options':'-O2'}", CG_EPROTO_FIELD, "\"options\" must be an array"},
+    {EXE "'runs':[{}],'options':['-O2',{}]}", CG_EPROTO_FIELD, "\"options[1]\" must be a string"},
     {EXE "'runs':{}}", CG_EPROTO_FIELD, "\"runs\" must be an array"},
     {EXE "'runs':[]}", CG_EPROTO_FIELD, "\"runs\" must hold at least one run"},
     {EXE "'runs':[{},5]}", CG_EPROTO_FIELD, "\"runs[1]\" must be an object, not a number"},

@@ -406,6 +406,55 @@ static void test_details(void **state)
     assert_null(request_error_details(&err));
 }
 
+static void test_options(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("{'language':'c++','code':'x','options':['-std=c++20','-O0','-Wall']}"),
+                     0);
+    assert_int_equal(req.noptions, 3);
+    assert_string_equal(req.options[0], "-std=c++20");
+    assert_string_equal(req.options[2], "-Wall");
+    assert_null(req.options[3]);
+    request_free(&req);
+    assert_int_equal(parse("{'language':'py','code':'x','options':[],'args':['-O2']}"), 0);
+    assert_int_equal(req.noptions, 0);
+    assert_null(req.options);
+    request_free(&req);
+    assert_int_equal(parse("{'language':'py','code':'x','options':null}"), 0);
+    request_free(&req);
+
+    expect_error("{'language':'cpp','code':'x','options':['-O2','-o','/etc/x']}", 400,
+                 "invalid_request", "options[1]", "value", "\"-o\" is not an option cpp accepts");
+    expect_error("{'language':'cpp','code':'x','options':['-O2','-O0']}", 400, "invalid_request",
+                 "options[1]", "value", "allowed: -std=c++20");
+    expect_error("{'language':'cpp','code':'x','options':['-g','-g']}", 400, "invalid_request",
+                 "options[1]", "value", "twice");
+    expect_error("{'language':'cpp','code':'x','options':'-O2'}", 400, "invalid_request", "options",
+                 "type", "array of strings");
+    expect_error("{'language':'cpp','code':'x','options':['-O2',2]}", 400, "invalid_request",
+                 "options[1]", "type", "must be a string");
+    expect_error("{'language':'cpp','code':'x','options':[['-O2']]}", 400, "invalid_request",
+                 "options[0]", "type", NULL);
+    expect_error("{'language':'js','code':'x','options':['-O2']}", 400, "invalid_request",
+                 "options[0]", "value", "allowed: --throw-deprecation");
+    char body[4096];
+    snprintf(body, sizeof body, "{'language':'cpp','code':'x','options':['-O2','%0200d']}", 7);
+    expect_error(body, 400, "invalid_request", "options[1]", "value", "not an option");
+    strcpy(body, "{'language':'cpp','code':'x','options':[");
+    for (int i = 0; i <= CG_MAX_OPTIONS; i++)
+        strcat(body, i ? ",'-g'" : "'-g'");
+    strcat(body, "]}");
+    expect_error(body, 400, "invalid_request", "options", "range", "at most 16");
+
+    /* details list the allowed values of the language. */
+    assert_int_equal(parse("{'language':'python','code':'x','options':['-B']}"), -1);
+    cJSON *d = request_error_details(&err);
+    cJSON *allowed = cJSON_GetObjectItem(d, "allowed");
+    assert_true(cJSON_GetArraySize(allowed) >= 2);
+    assert_string_equal(cJSON_GetArrayItem(allowed, 0)->valuestring, "-Werror");
+    cJSON_Delete(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_full),         cmocka_unit_test(test_body_errors),
         cmocka_unit_test(test_field_errors), cmocka_unit_test(test_tests_errors),
         cmocka_unit_test(test_limits),       cmocka_unit_test(test_details),
+        cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
