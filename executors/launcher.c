@@ -42,7 +42,13 @@
  * without data means exec succeeded (the parent waits for it no longer than the deadline).
  *
  * The parent waits with sigtimedwait() for the wall-clock deadline, SIGCHLD, or a stop signal
- * from the executor (SIGTERM: output cap reached, job cancelled). It reaps children with wait4
+ * from the executor (SIGTERM: output cap reached, job cancelled). At the deadline, the time the
+ * program's main thread spent runnable but waiting for a CPU (the run-queue delay of
+ * /proc/<pid>/schedstat: other slots' programs, the machine's other work) is credited and the
+ * deadline moves by it, up to the request's wait_credit_ms (the runner's choice: a share of the
+ * wall limit that fits the job's budget, runner_wait_credit_ms): a program is not
+ * timed out because it shared the cores, while one that sleeps or hangs still ends at its limit
+ * (sleeping is no run-queue delay). It reaps children with wait4
  * and keeps the main child's rusage. When the main child exits, the deadline passes, or a stop
  * signal arrives, it kills everything the run started: as the slot uid, kill(-1, SIGKILL) hits
  * every process of that uid and nothing else (repeated until none is left: a fork bomb forks
@@ -354,6 +360,28 @@ static ssize_t wait_exec(int fd, int64_t deadline, char *msg, size_t len)
  * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
  * set are blocked (old is the mask the program gets) and we are a child subreaper.
  */
+/* Milliseconds pid's main thread has waited on a run queue (/proc/<pid>/schedstat's second
+ * field, in ns); 0 when unknown. */
+static int64_t run_delay_ms(pid_t pid)
+{
+    char path[64], buf[128];
+    unsigned long long run_ns, wait_ns;
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &run_ns, &wait_ns) != 2)
+        return 0;
+    return (int64_t)(wait_ns / 1000000ULL);
+}
+
 void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
 {
     runreq_report_t rep = {.exit_code = -1};
@@ -437,11 +465,19 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         return;
     }
 
-    int64_t deadline = t0 + o->rq.wall_ms;
+    int64_t deadline = t0 + o->rq.wall_ms, credited = 0;
+    int64_t credit_max = o->rq.wait_credit_ms;
     while (!main_done) {
         int64_t left = deadline - cg_now_ms();
         struct timespec ts;
         if (left <= 0) {
+            int64_t d = run_delay_ms(pid);
+            int64_t grant = (d < credit_max ? d : credit_max) - credited;
+            if (grant > 0) {
+                credited += grant;
+                deadline += grant;
+                continue;
+            }
             rep.timed_out = true;
             break;
         }

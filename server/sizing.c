@@ -30,7 +30,7 @@ void sizing_compute(const sizing_machine_t *m, sizing_t *out)
     by_mem = ((long)m->memory_mb - SIZING_RESERVE_MB) / ((long)langs * SIZING_SLOT_MB);
     if (by_mem < total)
         total = by_mem;
-    total = clamp(total, 1, 16L * 64);
+    total = clamp(total, 1, SIZING_MAX_SLOTS); /* slot uids: UIDRANGE_SPAN covers them all */
     out->executors =
         clamp((total + SIZING_SLOTS_PER_EXECUTOR - 1) / SIZING_SLOTS_PER_EXECUTOR, 1, 16);
     out->slots = clamp((total + out->executors - 1) / out->executors, 1, 64);

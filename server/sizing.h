@@ -34,6 +34,7 @@
 #define SIZING_SLOT_MB 128      /* memory planned per busy slot (a typical run + runtime) */
 #define SIZING_RESERVE_MB 512   /* the system, the gateway, the executors themselves */
 #define SIZING_SLOTS_PER_EXECUTOR 32
+#define SIZING_MAX_SLOTS 256 /* per language (64 cores) */
 #define SIZING_MIN_QUEUE 64
 #define SIZING_MIN_WAIT_MS 10000
 #define SIZING_MAX_WAIT_MS 120000

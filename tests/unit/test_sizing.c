@@ -46,6 +46,8 @@ static void test_table_of_machines(void **state)
         {16000, 65536, 3, 2, 32, 512, 10000, 16000},
         /* 64 cores, 256 GiB: 256 slots, 8 executors */
         {64000, 262144, 3, 8, 32, 2048, 10000, 64000},
+        /* 128 cores, 1 TiB: at most 256 slots per language */
+        {128000, 1048576, 3, 8, 32, 2048, 10000, 64000},
         /* 5 languages on 2 cores and 2 GiB: (2048 - 512) / (5 x 128) = 2 slots */
         {2000, 2048, 5, 1, 2, 64, 75000, 2000},
         /* nothing known: still one slot */
