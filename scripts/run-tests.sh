@@ -88,6 +88,7 @@ if [[ $what == all ]]; then
   run_suite "async local (build)" plain 1800 $PY tests/integration/test_async.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
+  run_suite "classroom local (build)" plain 900 $PY tests/integration/test_classroom.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
