@@ -191,8 +191,10 @@ void sizing_apply(config_t *cfg, const sizing_machine_t *m)
     bool external = strcmp(cfg->runtime, "external") == 0;
 
     sizing_compute(m, &s);
-    if (external)
-        s.slots = 4; /* the executors' EXECUTOR_SLOTS default */
+    if (external) {
+        s.executors = 1; /* found through --executor-addrs, not started here */
+        s.slots = 4;     /* the executors' EXECUTOR_SLOTS default */
+    }
     cfg->sized = 0;
 #define FILL(field, val, bit)                                                                      \
     do {                                                                                           \

@@ -292,6 +292,7 @@ static void test_apply_external(void **state)
     config_t c = zero_cfg("external");
     (void)state;
     sizing_apply(&c, &m);
+    assert_int_equal(c.executors, 1);
     assert_int_equal(c.slots, 4);
     assert_int_equal(c.queue_max, 64);
     assert_int_equal(c.queue_wait_ms, 40000); /* ceil(30 / 4) x 5 s */
