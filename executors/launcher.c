@@ -10,6 +10,8 @@
  *     --cwd DIR         working directory
  *     --wall-ms N       wall-clock limit (required)
  *     --cpu-ms N        RLIMIT_CPU: soft ceil(N/1000) s, hard soft + 1
+ *     --wait-credit-ms N  the wall limit grows by the time the program waited for a CPU, by at
+ *                       most N (default 0: not at all)
  *     --as-mb N         RLIMIT_AS (0 = none; node cannot live under it)
  *     --data-mb N       RLIMIT_DATA (0 = none): the per-process cap where no cgroup exists
  *                       (Node lives under it: its heap reservations are not writable data)
@@ -103,7 +105,7 @@ void launcher_usage(const char *msg)
 {
     fprintf(stderr,
             "launcher: %s\nusage: launcher --wall-ms N [--uid N --gid N] [--cwd DIR] "
-            "[--cpu-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
+            "[--cpu-ms N] [--wait-credit-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
             "[--stack-mb N] [--env K=V]... [--status-fd N] -- PROGRAM [ARG...]\n",
             msg);
     exit(2);
@@ -196,6 +198,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->rq.wall_ms = int_arg(a, v);
         else if (!strcmp(a, "--cpu-ms"))
             o->rq.cpu_ms = int_arg(a, v);
+        else if (!strcmp(a, "--wait-credit-ms"))
+            o->rq.wait_credit_ms = int_arg(a, v);
         else if (!strcmp(a, "--as-mb"))
             o->rq.as_mb = int_arg(a, v);
         else if (!strcmp(a, "--data-mb"))
