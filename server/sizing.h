@@ -9,12 +9,13 @@
  * must not be hit only because it shares them. So each language gets SIZING_SLOTS_PER_CORE slots
  * per core (a CPU-bound run then gets at least 1/SIZING_SLOTS_PER_CORE of a core: a program of
  * t CPU seconds ends within SIZING_SLOTS_PER_CORE x t of wall time when every slot of its
- * language is busy), capped by memory (SIZING_SLOT_MB per slot of every language, after
- * SIZING_RESERVE_MB for the system), spread over executors of at most
- * SIZING_SLOTS_PER_EXECUTOR slots. The rest of a class waits in the queue: the queue holds the
- * class several times over and the longest wait lets the whole class through the slots, one
- * default-timeout run after another (ceil(class / slots) rounds, at least 10 s, at most 120 s).
- * Docker containers get every core the gateway may use.
+ * language is busy; and the launcher credits the time a program waited for a CPU to its wall
+ * limit, up to CG_WALL_CREDIT_PCT more: sharing alone does not time it out), capped by memory
+ * (SIZING_SLOT_MB per slot of every language, after SIZING_RESERVE_MB for the system), spread over
+ * executors of at most SIZING_SLOTS_PER_EXECUTOR slots. The rest of a class waits in the queue: the
+ * queue holds the class several times over and the longest wait lets the whole class through the
+ * slots, one default-timeout run after another (ceil(class / slots) rounds, at least 10 s, at most
+ * 120 s). Docker containers get every core the gateway may use.
  *
  * The machine is read once at start (sizing_probe): the CPUs of the process's affinity mask, the
  * cgroup CPU quota (v1 cpu.cfs_quota_us/cpu.cfs_period_us, v2 cpu.max), MemTotal of
