@@ -172,7 +172,8 @@ static const opt_t opts[] = {
     {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "0", 0, 600000, M(queue_wait_ms), NULL,
      NULL,
      "longest wait for a free slot before 503 overloaded; 0 = sized: a class of 30 passes "
-     "through the slots one 5-second run after another (ceil(30 / slots) x 5 s, 10 s to 120 s)"},
+     "through the slots one 5-second run after another, each with its whole wait for a CPU "
+     "credited (ceil(30 / slots) x 20 s, 10 s to 120 s)"},
     {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384, M(output_limit_kb),
      NULL, NULL, "stdout+stderr kept per run, in KiB; the program is stopped there"},
     {"job-budget-ms", "CODEGATE_JOB_BUDGET_MS", OPT_INT, "60000", CG_MIN_BUDGET_MS,

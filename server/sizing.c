@@ -36,8 +36,11 @@ void sizing_compute(const sizing_machine_t *m, sizing_t *out)
     out->slots = clamp((total + out->executors - 1) / out->executors, 1, 64);
     total = (long)out->executors * out->slots;
     out->queue_max = clamp(total * 8, SIZING_MIN_QUEUE, 100000);
-    out->queue_wait_ms = clamp((SIZING_CLASS + total - 1) / total * CG_DEFAULT_TIMEOUT_MS,
-                               SIZING_MIN_WAIT_MS, SIZING_MAX_WAIT_MS);
+    /* A round of the class: every slot runs a default-timeout program to its limit, with the
+     * whole credit for waiting for a CPU (a busy machine). */
+    long round_ms = (long)CG_DEFAULT_TIMEOUT_MS * (100 + CG_WALL_CREDIT_PCT) / 100;
+    out->queue_wait_ms = clamp((SIZING_CLASS + total - 1) / total * round_ms, SIZING_MIN_WAIT_MS,
+                               SIZING_MAX_WAIT_MS);
     out->container_cpus_milli = clamp(m->cpu_milli, 100, 64000);
 }
 

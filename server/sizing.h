@@ -14,8 +14,10 @@
  * (SIZING_SLOT_MB per slot of every language, after SIZING_RESERVE_MB for the system), spread over
  * executors of at most SIZING_SLOTS_PER_EXECUTOR slots. The rest of a class waits in the queue: the
  * queue holds the class several times over and the longest wait lets the whole class through the
- * slots, one default-timeout run after another (ceil(class / slots) rounds, at least 10 s, at most
- * 120 s). Docker containers get every core the gateway may use.
+ * slots, one default-timeout run after another, each with its whole wait credit (ceil(class /
+ * slots) rounds of 5 s x (100 + CG_WALL_CREDIT_PCT)%, at least 10 s, at most 120 s): on a busy
+ * machine runs take longer, and the class is still served, later, rather than refused. Docker
+ * containers get every core the gateway may use.
  *
  * The machine is read once at start (sizing_probe): the CPUs of the process's affinity mask, the
  * cgroup CPU quota (v1 cpu.cfs_quota_us/cpu.cfs_period_us, v2 cpu.max), MemTotal of

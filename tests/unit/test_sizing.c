@@ -29,27 +29,27 @@ static void test_table_of_machines(void **state)
         int executors, slots, queue_max, queue_wait_ms, cpus;
     } t[] = {
         /* a small VM: 1 core, 2 GiB */
-        {1000, 2048, 3, 1, 4, 64, 40000, 1000},
+        {1000, 2048, 3, 1, 4, 64, 120000, 1000},
         /* the classroom machine of issue 15: 2 cores, 4 GiB */
-        {2000, 4096, 3, 1, 8, 64, 20000, 2000},
+        {2000, 4096, 3, 1, 8, 64, 80000, 2000},
         /* 2 cores, plenty of memory: the same (cores decide) */
-        {2000, 24105, 3, 1, 8, 64, 20000, 2000},
+        {2000, 24105, 3, 1, 8, 64, 80000, 2000},
         /* 2 cores, 1 GiB: memory decides ((1024 - 512) / (3 x 128) = 1 slot) */
         {2000, 1024, 3, 1, 1, 64, 120000, 2000},
         /* 2 cores, 1.5 GiB: 2 slots */
-        {2000, 1536, 3, 1, 2, 64, 75000, 2000},
+        {2000, 1536, 3, 1, 2, 64, 120000, 2000},
         /* a quota of 1.5 CPUs rounds up to 2 cores of slots; containers get 1.5 CPUs */
-        {1500, 8192, 3, 1, 8, 64, 20000, 1500},
-        /* 4 cores, 8 GiB: 16 slots, a class passes in two rounds (at least 10 s) */
-        {4000, 8192, 3, 1, 16, 128, 10000, 4000},
+        {1500, 8192, 3, 1, 8, 64, 80000, 1500},
+        /* 4 cores, 8 GiB: 16 slots, a class passes in two rounds */
+        {4000, 8192, 3, 1, 16, 128, 40000, 4000},
         /* 16 cores, 64 GiB: 64 slots in two executors of 32 */
-        {16000, 65536, 3, 2, 32, 512, 10000, 16000},
+        {16000, 65536, 3, 2, 32, 512, 20000, 16000},
         /* 64 cores, 256 GiB: 256 slots, 8 executors */
-        {64000, 262144, 3, 8, 32, 2048, 10000, 64000},
+        {64000, 262144, 3, 8, 32, 2048, 20000, 64000},
         /* 128 cores, 1 TiB: at most 256 slots per language */
-        {128000, 1048576, 3, 8, 32, 2048, 10000, 64000},
+        {128000, 1048576, 3, 8, 32, 2048, 20000, 64000},
         /* 5 languages on 2 cores and 2 GiB: (2048 - 512) / (5 x 128) = 2 slots */
-        {2000, 2048, 5, 1, 2, 64, 75000, 2000},
+        {2000, 2048, 5, 1, 2, 64, 120000, 2000},
         /* nothing known: still one slot */
         {0, 0, 0, 1, 1, 64, 120000, 100},
     };
@@ -248,7 +248,7 @@ static void test_apply_fills_zeros(void **state)
     assert_int_equal(c.executors, 1);
     assert_int_equal(c.slots, 8);
     assert_int_equal(c.queue_max, 64);
-    assert_int_equal(c.queue_wait_ms, 20000);
+    assert_int_equal(c.queue_wait_ms, 80000);
     assert_int_equal(c.container_cpus_milli, 2000);
     assert_int_equal(c.sized, SIZED_EXECUTORS | SIZED_SLOTS | SIZED_QUEUE_MAX | SIZED_QUEUE_WAIT |
                                   SIZED_CONTAINER_CPUS);
@@ -295,7 +295,7 @@ static void test_apply_external(void **state)
     assert_int_equal(c.executors, 1);
     assert_int_equal(c.slots, 4);
     assert_int_equal(c.queue_max, 64);
-    assert_int_equal(c.queue_wait_ms, 40000); /* ceil(30 / 4) x 5 s */
+    assert_int_equal(c.queue_wait_ms, 120000); /* ceil(30 / 4) x 20 s, at most 120 s */
     assert_int_equal(c.container_cpus_milli, 16000);
 }
 
