@@ -332,7 +332,9 @@ def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     extra = sys.argv[2:] or ["--runtime", "local"]
     r = Runner("limits (%s)" % " ".join(extra))
-    G = Gateway(build, extra + ["--job-budget-ms", str(BUDGET_MS)], name="limits").start(ready_timeout=1800)
+    # 4 slots per executor, not the machine's sizing: the floods fill every slot at once.
+    G = Gateway(build, ["--slots", "4"] + extra + ["--job-budget-ms", str(BUDGET_MS)],
+                name="limits").start(ready_timeout=1800)
     try:
         r.run_all(G, TESTS, timeout=300)
     finally:
