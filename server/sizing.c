@@ -18,6 +18,18 @@ static int clamp(long v, long lo, long hi)
     return (int)(v < lo ? lo : v > hi ? hi : v);
 }
 
+/* The queue for total slots per language: 8 per slot, and the longest wait that lets a class
+ * through them. A round of the class: every slot runs a default-timeout program to its limit,
+ * with the whole credit for waiting for a CPU (a busy machine). */
+static void size_queue(long total, int *queue_max, int *queue_wait_ms)
+{
+    long round_ms = (long)CG_DEFAULT_TIMEOUT_MS * (100 + CG_WALL_CREDIT_PCT) / 100;
+
+    *queue_max = clamp(total * 8, SIZING_MIN_QUEUE, 100000);
+    *queue_wait_ms = clamp((SIZING_CLASS + total - 1) / total * round_ms, SIZING_MIN_WAIT_MS,
+                           SIZING_MAX_WAIT_MS);
+}
+
 void sizing_compute(const sizing_machine_t *m, sizing_t *out)
 {
     int cores = (m->cpu_milli + 999) / 1000;
@@ -34,13 +46,7 @@ void sizing_compute(const sizing_machine_t *m, sizing_t *out)
     out->executors =
         clamp((total + SIZING_SLOTS_PER_EXECUTOR - 1) / SIZING_SLOTS_PER_EXECUTOR, 1, 16);
     out->slots = clamp((total + out->executors - 1) / out->executors, 1, 64);
-    total = (long)out->executors * out->slots;
-    out->queue_max = clamp(total * 8, SIZING_MIN_QUEUE, 100000);
-    /* A round of the class: every slot runs a default-timeout program to its limit, with the
-     * whole credit for waiting for a CPU (a busy machine). */
-    long round_ms = (long)CG_DEFAULT_TIMEOUT_MS * (100 + CG_WALL_CREDIT_PCT) / 100;
-    out->queue_wait_ms = clamp((SIZING_CLASS + total - 1) / total * round_ms, SIZING_MIN_WAIT_MS,
-                               SIZING_MAX_WAIT_MS);
+    size_queue((long)out->executors * out->slots, &out->queue_max, &out->queue_wait_ms);
     out->container_cpus_milli = clamp(m->cpu_milli, 100, 64000);
 }
 
@@ -208,15 +214,10 @@ void sizing_apply(config_t *cfg, const sizing_machine_t *m)
     } while (0)
     FILL(executors, s.executors, SIZED_EXECUTORS);
     FILL(slots, s.slots, SIZED_SLOTS);
-    if (external) {
-        /* The queue follows the slots the executors really have (not this machine's). */
-        sizing_machine_t x = *m;
-        x.cpu_milli = (cfg->slots + SIZING_SLOTS_PER_CORE - 1) / SIZING_SLOTS_PER_CORE * 1000;
-        x.memory_mb = INT_MAX;
-        int cpus = s.container_cpus_milli;
-        sizing_compute(&x, &s);
-        s.container_cpus_milli = cpus;
-    }
+    /* The queue follows the slots in use (set explicitly or sized; external: one executor's,
+     * the number of executors is found later). */
+    size_queue(external ? cfg->slots : (long)cfg->executors * cfg->slots, &s.queue_max,
+               &s.queue_wait_ms);
     FILL(queue_max, s.queue_max, SIZED_QUEUE_MAX);
     FILL(queue_wait_ms, s.queue_wait_ms, SIZED_QUEUE_WAIT);
     FILL(container_cpus_milli, s.container_cpus_milli, SIZED_CONTAINER_CPUS);

@@ -80,8 +80,9 @@ void sizing_probe(int languages, sizing_machine_t *m);
 /*
  * Fills every sized option of cfg left at 0 from sizing_compute(m), records m and which options
  * were filled in cfg (sized_cpu_milli, sized_memory_mb, sized), and logs one line with the inputs
- * and the result. The external runtime's slots are the executors' own (EXECUTOR_SLOTS, 4 unless
- * set), not this machine's: there 0 slots means 4.
+ * and the result. The sized queue length and wait follow the slots in use (explicit or sized).
+ * The external runtime's slots are the executors' own (EXECUTOR_SLOTS, 4 unless set), not this
+ * machine's: there 0 slots means 4 and 0 executors means 1.
  */
 void sizing_apply(config_t *cfg, const sizing_machine_t *m);
 

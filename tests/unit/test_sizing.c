@@ -269,6 +269,19 @@ static void test_apply_explicit_wins(void **state)
     assert_int_equal(c.executors, 1);
     assert_int_equal(c.sized, SIZED_EXECUTORS | SIZED_QUEUE_MAX | SIZED_CONTAINER_CPUS);
 
+    /* The sized queue follows the slots in use: 2 explicit slots -> ceil(30 / 2) rounds. */
+    c = zero_cfg("local");
+    c.slots = 2;
+    sizing_apply(&c, &m);
+    assert_int_equal(c.queue_max, 64);
+    assert_int_equal(c.queue_wait_ms, SIZING_MAX_WAIT_MS);
+    c = zero_cfg("local");
+    c.executors = 2;
+    c.slots = 16;
+    sizing_apply(&c, &m);
+    assert_int_equal(c.queue_max, 256);
+    assert_int_equal(c.queue_wait_ms, 20000);
+
     c = zero_cfg("docker");
     c.executors = 2;
     c.slots = 4;
