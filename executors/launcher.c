@@ -47,7 +47,8 @@
  * from the executor (SIGTERM: output cap reached, job cancelled). At the deadline, the time the
  * program's main thread spent runnable but waiting for a CPU (the run-queue delay of
  * /proc/<pid>/schedstat: other slots' programs, the machine's other work) is credited and the
- * deadline moves by it, up to the request's wait_credit_ms (the runner's choice: a share of the
+ * deadline moves by it (when the run is that one process: its own children crowding it gain it
+ * nothing), up to the request's wait_credit_ms (the runner's choice: a share of the
  * wall limit that fits the job's budget, runner_wait_credit_ms): a program is not
  * timed out because it shared the cores, while one that sleeps or hangs still ends at its limit
  * (sleeping is no run-queue delay). It reaps children with wait4
@@ -364,6 +365,45 @@ static ssize_t wait_exec(int fd, int64_t deadline, char *msg, size_t len)
  * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
  * set are blocked (old is the mask the program gets) and we are a child subreaper.
  */
+/* Children of pid (any of its threads) listed in /proc, counted up to 2; other than `except`. */
+static int count_children(const char *pid, long except)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(path, sizeof path, "/proc/%s/task", pid);
+    if (!(d = opendir(path)))
+        return 2; /* unknown: as if many */
+    while (n < 2 && (de = readdir(d))) {
+        char cpath[128];
+        FILE *f;
+        long child;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(cpath, sizeof cpath, "/proc/%s/task/%s/children", pid, de->d_name);
+        if (!(f = fopen(cpath, "re")))
+            continue;
+        while (n < 2 && fscanf(f, "%ld", &child) == 1)
+            n += child != except;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* True when the run is the program's process alone: it has no children and nothing else was
+ * left to us (orphans are reparented to the launcher). Only such a run gets the credit below:
+ * one whose own processes crowd it off the CPU (a fork bomb) must not gain time from that. */
+static bool run_is_one_process(pid_t pid)
+{
+    char p[16];
+
+    snprintf(p, sizeof p, "%d", (int)pid);
+    return count_children(p, -1) == 0 && count_children("self", pid) == 0;
+}
+
 /* Milliseconds pid's main thread has waited on a run queue (/proc/<pid>/schedstat's second
  * field, in ns); 0 when unknown. */
 static int64_t run_delay_ms(pid_t pid)
@@ -475,7 +515,7 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         int64_t left = deadline - cg_now_ms();
         struct timespec ts;
         if (left <= 0) {
-            int64_t d = run_delay_ms(pid);
+            int64_t d = run_is_one_process(pid) ? run_delay_ms(pid) : 0;
             int64_t grant = (d < credit_max ? d : credit_max) - credited;
             if (grant > 0) {
                 credited += grant;

@@ -211,7 +211,8 @@ static void stop_hogs(pid_t *hogs, int n, const cpu_set_t *old)
 
 /* Time a program waited for a CPU is credited to its wall limit (--wait-credit-ms): 0.3 s of
  * CPU sharing one core with 3 hogs needs >= 1.2 s of wall time, which a 600 ms limit alone does
- * not allow; with a credit it ends ok. A sleeping program gains nothing from the credit. */
+ * not allow; with a credit it ends ok. A sleeping program gains nothing from the credit, nor one
+ * whose own child crowds it (a fork bomb must not hold its slot longer). */
 static void test_wait_credit(void **state)
 {
     (void)state;
@@ -227,6 +228,12 @@ static void test_wait_credit(void **state)
                                 "/usr/bin/python3", "-c",  spin,       NULL};
     const char *const sleeper[] = {
         "--wall-ms", "300", "--wait-credit-ms", "30000", "--", "/bin/sleep", "10", NULL};
+    static const char forked[] = "import os, time\nif os.fork() == 0:\n    while True:\n"
+                                 "        pass\nt = time.process_time()\n"
+                                 "while time.process_time() - t < 0.3:\n    pass\nprint('done')";
+    const char *const parent[] = {
+        "--wall-ms",        "600", "--cpu-ms", "5000", "--wait-credit-ms", "30000", "--",
+        "/usr/bin/python3", "-c",  forked,     NULL};
 
     if (access("/usr/bin/python3", X_OK) != 0)
         skip();
@@ -236,12 +243,15 @@ static void test_wait_credit(void **state)
     bool credited_ok = !r.rep.timed_out && r.rep.exit_code == 0 && !strcmp(r.out, "done\n");
     run(&r, none, NULL, 0);
     bool none_timed_out = r.rep.timed_out;
+    run(&r, parent, NULL, 0);
+    bool parent_timed_out = r.rep.timed_out;
     run(&r, sleeper, NULL, 0);
     stop_hogs(hogs, 3, &old);
     print_message("with the credit: wall %lld ms\n", (long long)credited_ms);
     assert_true(credited_ok);
     assert_true(credited_ms > 600); /* it did run past its limit */
     assert_true(none_timed_out);
+    assert_true(parent_timed_out);
     assert_true(r.rep.timed_out);
     assert_true(r.elapsed_ms < 5000);
 }
