@@ -10,6 +10,8 @@
  *     --cwd DIR         working directory
  *     --wall-ms N       wall-clock limit (required)
  *     --cpu-ms N        RLIMIT_CPU: soft ceil(N/1000) s, hard soft + 1
+ *     --wait-credit-ms N  the wall limit grows by the time the program waited for a CPU, by at
+ *                       most N (default 0: not at all)
  *     --as-mb N         RLIMIT_AS (0 = none; node cannot live under it)
  *     --data-mb N       RLIMIT_DATA (0 = none): the per-process cap where no cgroup exists
  *                       (Node lives under it: its heap reservations are not writable data)
@@ -42,7 +44,14 @@
  * without data means exec succeeded (the parent waits for it no longer than the deadline).
  *
  * The parent waits with sigtimedwait() for the wall-clock deadline, SIGCHLD, or a stop signal
- * from the executor (SIGTERM: output cap reached, job cancelled). It reaps children with wait4
+ * from the executor (SIGTERM: output cap reached, job cancelled). At the deadline, the time the
+ * program's main thread spent runnable but waiting for a CPU (the run-queue delay of
+ * /proc/<pid>/schedstat: other slots' programs, the machine's other work) is credited and the
+ * deadline moves by it (when the run is that one process: its own children crowding it gain it
+ * nothing), up to the request's wait_credit_ms (the runner's choice: a share of the
+ * wall limit that fits the job's budget, runner_wait_credit_ms): a program is not
+ * timed out because it shared the cores, while one that sleeps or hangs still ends at its limit
+ * (sleeping is no run-queue delay). It reaps children with wait4
  * and keeps the main child's rusage. When the main child exits, the deadline passes, or a stop
  * signal arrives, it kills everything the run started: as the slot uid, kill(-1, SIGKILL) hits
  * every process of that uid and nothing else (repeated until none is left: a fork bomb forks
@@ -97,7 +106,7 @@ void launcher_usage(const char *msg)
 {
     fprintf(stderr,
             "launcher: %s\nusage: launcher --wall-ms N [--uid N --gid N] [--cwd DIR] "
-            "[--cpu-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
+            "[--cpu-ms N] [--wait-credit-ms N] [--as-mb N] [--fsize-mb N] [--nofile N] [--nproc N] "
             "[--stack-mb N] [--env K=V]... [--status-fd N] -- PROGRAM [ARG...]\n",
             msg);
     exit(2);
@@ -190,6 +199,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->rq.wall_ms = int_arg(a, v);
         else if (!strcmp(a, "--cpu-ms"))
             o->rq.cpu_ms = int_arg(a, v);
+        else if (!strcmp(a, "--wait-credit-ms"))
+            o->rq.wait_credit_ms = int_arg(a, v);
         else if (!strcmp(a, "--as-mb"))
             o->rq.as_mb = int_arg(a, v);
         else if (!strcmp(a, "--data-mb"))
@@ -354,6 +365,67 @@ static ssize_t wait_exec(int fd, int64_t deadline, char *msg, size_t len)
  * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
  * set are blocked (old is the mask the program gets) and we are a child subreaper.
  */
+/* Children of pid (any of its threads) listed in /proc, counted up to 2; other than `except`. */
+static int count_children(const char *pid, long except)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(path, sizeof path, "/proc/%s/task", pid);
+    if (!(d = opendir(path)))
+        return 2; /* unknown: as if many */
+    while (n < 2 && (de = readdir(d))) {
+        char cpath[128];
+        FILE *f;
+        long child;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(cpath, sizeof cpath, "/proc/%s/task/%s/children", pid, de->d_name);
+        if (!(f = fopen(cpath, "re")))
+            continue;
+        while (n < 2 && fscanf(f, "%ld", &child) == 1)
+            n += child != except;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* True when the run is the program's process alone: it has no children and nothing else was
+ * left to us (orphans are reparented to the launcher). Only such a run gets the credit below:
+ * one whose own processes crowd it off the CPU (a fork bomb) must not gain time from that. */
+static bool run_is_one_process(pid_t pid)
+{
+    char p[16];
+
+    snprintf(p, sizeof p, "%d", (int)pid);
+    return count_children(p, -1) == 0 && count_children("self", pid) == 0;
+}
+
+/* Milliseconds pid's main thread has waited on a run queue (/proc/<pid>/schedstat's second
+ * field, in ns); 0 when unknown. */
+static int64_t run_delay_ms(pid_t pid)
+{
+    char path[64], buf[128];
+    unsigned long long run_ns, wait_ns;
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &run_ns, &wait_ns) != 2)
+        return 0;
+    return (int64_t)(wait_ns / 1000000ULL);
+}
+
 void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
 {
     runreq_report_t rep = {.exit_code = -1};
@@ -437,11 +509,19 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         return;
     }
 
-    int64_t deadline = t0 + o->rq.wall_ms;
+    int64_t deadline = t0 + o->rq.wall_ms, credited = 0;
+    int64_t credit_max = o->rq.wait_credit_ms;
     while (!main_done) {
         int64_t left = deadline - cg_now_ms();
         struct timespec ts;
         if (left <= 0) {
+            int64_t d = run_is_one_process(pid) ? run_delay_ms(pid) : 0;
+            int64_t grant = (d < credit_max ? d : credit_max) - credited;
+            if (grant > 0) {
+                credited += grant;
+                deadline += grant;
+                continue;
+            }
             rep.timed_out = true;
             break;
         }

@@ -317,6 +317,16 @@ int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms)
     return left >= RUNNER_BUDGET_MIN_MS ? (int)left : 0;
 }
 
+int runner_wait_credit_ms(int budget_ms, int64_t elapsed_ms, int wall_ms)
+{
+    int64_t credit = (int64_t)wall_ms * CG_WALL_CREDIT_PCT / 100;
+    int64_t left = (int64_t)budget_ms - elapsed_ms - wall_ms;
+
+    if (budget_ms > 0 && left < credit)
+        credit = left > 0 ? left : 0;
+    return (int)credit;
+}
+
 /* Before each run: the run's wall clock under the job's budget, counted from the job's start
  * (work dir, compile and the runs before). False when the budget is spent: the remaining runs
  * are not started (the gateway reports them as skipped) and DONE says why. */

@@ -78,6 +78,13 @@ typedef struct {
  */
 int runner_budget_wall_ms(int budget_ms, int64_t elapsed_ms, int timeout_ms);
 
+/*
+ * How much longer than wall_ms a step may run when its program waited for a CPU (the launcher
+ * credits run-queue time, see launcher.c): CG_WALL_CREDIT_PCT percent of wall_ms, cut to what
+ * the job's budget (budget_ms, 0 = none, elapsed_ms spent) leaves after wall_ms; never negative.
+ */
+int runner_wait_credit_ms(int budget_ms, int64_t elapsed_ms, int wall_ms);
+
 /* RLIMIT_STACK of every step, in MiB: the main thread's stack, and glibc's default stack of
  * every other thread (pthread_create, std::thread, Python's threading). 8 MiB is the usual
  * Linux default; a larger one would reserve that much address space per thread. */

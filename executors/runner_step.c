@@ -211,6 +211,7 @@ static int build_request(rjob_t *job, stepreq_t *sr, int wall_ms, bool compile)
     }
     rq->cwd = job->progdir;
     rq->wall_ms = wall_ms;
+    rq->wait_credit_ms = runner_wait_credit_ms(ex->budget_ms, cg_now_ms() - job->t_start, wall_ms);
     rq->cpu_ms = ex->interactive && !compile && wall_ms > RUNNER_INTERACTIVE_CPU_MS
                      ? RUNNER_INTERACTIVE_CPU_MS
                      : wall_ms + 1000;
@@ -380,7 +381,9 @@ void runner_step_start(rjob_t *job)
     uv_read_start((uv_stream_t *)&p->pout, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->perr, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&p->pstat, on_alloc, on_read);
-    uv_timer_start(&p->timer, on_timer, (uint64_t)wall + RUN_BACKUP_MS, 0);
+    /* The launcher may extend the wall limit by the time the program waited for a CPU. */
+    uv_timer_start(&p->timer, on_timer,
+                   (uint64_t)wall + (uint64_t)sr.rq.wait_credit_ms + RUN_BACKUP_MS, 0);
     const cg_run_spec_t *rs = compile ? NULL : &ex->runs[job->step];
     if (rs && rs->input_len > 0) {
         uv_buf_t b = uv_buf_init((char *)rs->input, (unsigned)rs->input_len);

@@ -92,15 +92,17 @@ void runreq_init(runreq_t *rq)
 
 static int32_t *limits(runreq_t *rq, int i)
 {
-    int32_t *const all[] = {&rq->wall_ms, &rq->cpu_ms, &rq->as_mb,    &rq->data_mb,  &rq->fsize_mb,
-                            &rq->nofile,  &rq->nproc,  &rq->stack_mb, &rq->cgroup_mb};
+    int32_t *const all[] = {&rq->wall_ms,   &rq->cpu_ms,        &rq->as_mb, &rq->data_mb,
+                            &rq->fsize_mb,  &rq->nofile,        &rq->nproc, &rq->stack_mb,
+                            &rq->cgroup_mb, &rq->wait_credit_ms};
     return i < (int)(sizeof all / sizeof all[0]) ? all[i] : NULL;
 }
 
 int runreq_check(const runreq_t *rq, char *err, size_t errlen)
 {
-    static const char *const names[] = {"wall_ms", "cpu_ms", "as_mb",    "data_mb",  "fsize_mb",
-                                        "nofile",  "nproc",  "stack_mb", "cgroup_mb"};
+    static const char *const names[] = {"wall_ms",   "cpu_ms",        "as_mb", "data_mb",
+                                        "fsize_mb",  "nofile",        "nproc", "stack_mb",
+                                        "cgroup_mb", "wait_credit_ms"};
     const char *why = NULL;
 
     for (int i = 0; !why && limits((runreq_t *)rq, i); i++)

@@ -11,8 +11,8 @@
  * Request, all integers little-endian:
  *   u32 magic "CGRQ"  u16 version  u16 flags (1 = uid/gid given, 2 = own user namespace,
  *   4 = cwd given)  i64 seq  u32 uid  u32 gid  i32 wall_ms cpu_ms as_mb data_mb fsize_mb nofile
- *   nproc stack_mb cgroup_mb  u16 nargv  u16 nenv, then the strings, each u32 length + bytes
- *   (no NUL inside): cwd (when flag 4), argv[nargv], env[nenv]. Nothing may follow.
+ *   nproc stack_mb cgroup_mb wait_credit_ms  u16 nargv  u16 nenv, then the strings, each u32
+ *   length + bytes (no NUL inside): cwd (when flag 4), argv[nargv], env[nenv]. Nothing may follow.
  * Report:
  *   u32 magic "CGRP"  u16 version  u16 flags (1 timed out, 2 killed, 3 OOM-killed)  i32 exit_code
  *   i32 signal  i64 cpu_ms wall_ms maxrss_kb peak_kb  u16 error length + bytes (0 = the program
@@ -47,7 +47,9 @@ typedef struct {
     bool own_userns; /* in a user namespace of its own, uid/gid mapped to the launcher's */
     uint32_t uid, gid;
     int32_t wall_ms, cpu_ms, as_mb, data_mb, fsize_mb, nofile, nproc, stack_mb, cgroup_mb;
-    const char *cwd; /* NULL = the launcher's */
+    int32_t wait_credit_ms; /* the wall limit may grow by the time the program waited for a CPU,
+                               by at most this (launcher.c); 0 = not at all */
+    const char *cwd;        /* NULL = the launcher's */
     int nargv, nenv;
     const char *argv[RUNREQ_MAX_ARGV + 1]; /* NULL-terminated */
     const char *env[RUNREQ_MAX_ENV + 1];   /* NULL-terminated, each K=V */

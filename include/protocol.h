@@ -64,6 +64,10 @@
 #define CG_MAX_FRAME_BYTES (64u * 1024u * 1024u)
 #define CG_DEFAULT_TIMEOUT_MS 5000
 #define CG_MAX_TIMEOUT_MS 30000
+/* A run's wall-clock limit is extended by the time its program waited for a CPU (shared cores),
+ * by at most this percent of the limit (executors/launcher.c); the executor's and the gateway's
+ * backstops allow for it. */
+#define CG_WALL_CREDIT_PCT 300
 #define CG_MAX_SESSION_MS 3600000 /* interactive runs (sessions) */
 #define CG_DEFAULT_MEMORY_MB 256
 #define CG_MIN_MEMORY_MB 16

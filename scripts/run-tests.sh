@@ -96,6 +96,7 @@ if [[ $what == all ]]; then
   # The pinned Node.js: its installer (integrity, idempotence) and what the local runtime runs.
   run_suite "pinned node local (build)" plain 1200 $PY tests/integration/test_node.py build --runtime local
   run_suite "options local (build)" plain 900 $PY tests/integration/test_options.py build --runtime local
+  run_suite "classroom local (build)" plain 900 $PY tests/integration/test_classroom.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).

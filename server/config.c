@@ -157,16 +157,23 @@ static const opt_t opts[] = {
      "external runtime: PEM CA certificate(s); when set, executor connections use TLS and the "
      "executor's certificate must be issued by this CA for the HOST name configured; empty: "
      "plain WebSocket"},
-    {"executors", "CODEGATE_EXECUTORS", OPT_INT, "1", 1, 16, M(executors), NULL, NULL,
-     "executors (containers or processes) per language"},
-    {"slots", "CODEGATE_SLOTS", OPT_INT, "4", 1, 64, M(slots), NULL, NULL,
+    {"executors", "CODEGATE_EXECUTORS", OPT_INT, "0", 0, 16, M(executors), NULL, NULL,
+     "executors (containers or processes) per language; 0 = sized from the machine: one per "
+     "32 slots (docs/PERFORMANCE.md, Sizing)"},
+    {"slots", "CODEGATE_SLOTS", OPT_INT, "0", 0, 64, M(slots), NULL, NULL,
      "programs one executor runs at once (= pooled connections per executor; external runtime: "
      "connections per executor, set it to the executors' EXECUTOR_SLOTS: one that announces "
-     "fewer gets fewer jobs)"},
-    {"queue-max", "CODEGATE_QUEUE_MAX", OPT_INT, "64", 1, 100000, M(queue_max), NULL, NULL,
-     "requests that may wait for a free slot; beyond: 503 overloaded"},
-    {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "10000", 100, 600000, M(queue_wait_ms),
-     NULL, NULL, "longest wait for a free slot before 503 overloaded"},
+     "fewer gets fewer jobs); 0 = sized from the machine: 4 per core of each language, fewer "
+     "when memory is short (128 MiB per slot of every language after 512 MiB); external "
+     "runtime: 4"},
+    {"queue-max", "CODEGATE_QUEUE_MAX", OPT_INT, "0", 0, 100000, M(queue_max), NULL, NULL,
+     "requests that may wait for a free slot; beyond: 503 overloaded; 0 = sized: 8 per slot, "
+     "at least 64"},
+    {"queue-wait-ms", "CODEGATE_QUEUE_WAIT_MS", OPT_INT, "0", 0, 600000, M(queue_wait_ms), NULL,
+     NULL,
+     "longest wait for a free slot before 503 overloaded; 0 = sized: a class of 30 passes "
+     "through the slots one 5-second run after another, each with its whole wait for a CPU "
+     "credited (ceil(30 / slots) x 20 s, 10 s to 120 s)"},
     {"output-limit-kb", "CODEGATE_OUTPUT_LIMIT_KB", OPT_INT, "1024", 1, 16384, M(output_limit_kb),
      NULL, NULL, "stdout+stderr kept per run, in KiB; the program is stopped there"},
     {"files-max", "CODEGATE_FILES_MAX", OPT_INT, LANG_STR(CG_DEFAULT_FILES), 0, CG_MAX_FILES,
@@ -221,9 +228,10 @@ static const opt_t opts[] = {
      M(container_memory_mb), NULL, NULL,
      "memory limit of each executor container, in MiB; 0 = slots x (1024 + 128) + 768, so that "
      "every slot can hold the largest run at once (a smaller value is refused)"},
-    {"container-cpus", "CODEGATE_CONTAINER_CPUS", OPT_INT, "2000", 100, 64000,
-     M(container_cpus_milli), NULL, NULL,
-     "CPU limit of each executor container, in millicores (1000 = one CPU)"},
+    {"container-cpus", "CODEGATE_CONTAINER_CPUS", OPT_INT, "0", 0, 64000, M(container_cpus_milli),
+     NULL, NULL,
+     "CPU limit of each executor container, in millicores (1000 = one CPU); 0 = every CPU the "
+     "gateway may use"},
     {"container-pids", "CODEGATE_CONTAINER_PIDS", OPT_INT, "512", 32, 100000, M(container_pids),
      NULL, NULL, "process/thread limit of each executor container"},
     {"src-dir", "CODEGATE_SRC_DIR", OPT_STR, "", 0, 0, M(src_dir), NULL, NULL,

@@ -31,8 +31,8 @@ typedef struct {
     char api_keys_file[PATH_MAX]; /* --api-keys-file, CODEGATE_API_KEYS_FILE, "" = no keys */
     /* runtime */
     char runtime[16]; /* --runtime, CODEGATE_RUNTIME, "auto": auto|docker|local|external */
-    int executors;    /* --executors, CODEGATE_EXECUTORS, 1 (per language) [1,16] */
-    int slots;        /* --slots, CODEGATE_SLOTS, 4 (jobs at once per executor) [1,64] */
+    int executors;    /* --executors, CODEGATE_EXECUTORS, 0 = sized (per language) [0,16] */
+    int slots;        /* --slots, CODEGATE_SLOTS, 0 = sized (jobs at once per executor) [0,64] */
     char executor_bin[PATH_MAX]; /* --executor-bin, CODEGATE_EXECUTOR_BIN, "" = next to gateway */
     char launcher_bin[PATH_MAX]; /* --launcher-bin, CODEGATE_LAUNCHER_BIN, "" = next to gateway */
     char state_dir[PATH_MAX]; /* --state-dir, CODEGATE_STATE_DIR, "" = /run/codegate-<instance> or
@@ -46,8 +46,8 @@ typedef struct {
     char
         executor_ca_file[PATH_MAX]; /* --executor-ca-file, CODEGATE_EXECUTOR_CA_FILE, "" = no TLS */
     /* queue and limits */
-    int queue_max;       /* --queue-max, CODEGATE_QUEUE_MAX, 64 [1,100000] */
-    int queue_wait_ms;   /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 10000 [100,600000] */
+    int queue_max;       /* --queue-max, CODEGATE_QUEUE_MAX, 0 = sized [0,100000] */
+    int queue_wait_ms;   /* --queue-wait-ms, CODEGATE_QUEUE_WAIT_MS, 0 = sized [0,600000] */
     int output_limit_kb; /* --output-limit-kb, CODEGATE_OUTPUT_LIMIT_KB, 1024 [1,16384] */
     int files_max;       /* --files-max: files given with a request (files.h) */
     int files_max_kb;    /* --files-max-kb: their decoded size together */
@@ -65,8 +65,8 @@ typedef struct {
     char base_image[128];         /* --base-image, CODEGATE_BASE_IMAGE, "debian:bookworm-slim" */
     int container_memory_mb;  /* --container-memory-mb, CODEGATE_CONTAINER_MEMORY_MB, 0 = sized from
                                  the slots */
-    int container_cpus_milli; /* --container-cpus, CODEGATE_CONTAINER_CPUS, 2000 (millicores)
-                                 [100,64000] */
+    int container_cpus_milli; /* --container-cpus, CODEGATE_CONTAINER_CPUS, 0 = sized (millicores)
+                                 [0,64000] */
     int container_pids;       /* --container-pids, CODEGATE_CONTAINER_PIDS, 512 [32,100000] */
     char src_dir[PATH_MAX];   /* --src-dir, CODEGATE_SRC_DIR, "" = the repository the gateway was
                                  built from (for image builds) */
@@ -101,6 +101,10 @@ typedef struct {
     int async_callback_lease_ms; /* --async-callback-lease-ms, CODEGATE_ASYNC_CALLBACK_LEASE_MS, 600000 */
     /* logging */
     bool log_requests; /* --log-requests, CODEGATE_LOG_REQUESTS, true */
+    /* Not options: what server/sizing.c read of the machine and which options it filled in
+     * (SIZED_* bits) for those left at 0; set once at start by sizing_apply. */
+    int sized_cpu_milli, sized_memory_mb;
+    unsigned sized;
 } config_t;
 
 /*

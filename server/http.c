@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "response.h"
+#include "sizing.h"
 #include "version.h"
 
 struct http {
@@ -566,6 +567,34 @@ static void add_capacity(cJSON *cap, const char *name, const pool_lang_info_t *i
     cJSON_AddNumberToObject(c, "connections", info->connections);
 }
 
+/* /readyz's "sizing": what the gateway read of the machine (server/sizing.c), the values in use
+ * and which of them came from the machine (the rest were set explicitly). */
+static void add_sizing(cJSON *root, const config_t *cfg)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } opts[] = {{"executors", SIZED_EXECUTORS},
+                {"slots", SIZED_SLOTS},
+                {"queueMax", SIZED_QUEUE_MAX},
+                {"queueWaitMs", SIZED_QUEUE_WAIT},
+                {"containerCpusMilli", SIZED_CONTAINER_CPUS}};
+    const int vals[] = {cfg->executors, cfg->slots, cfg->queue_max, cfg->queue_wait_ms,
+                        cfg->container_cpus_milli};
+    cJSON *z = cJSON_AddObjectToObject(root, "sizing"), *from;
+
+    if (!z)
+        return;
+    cJSON_AddNumberToObject(z, "cpuMilli", cfg->sized_cpu_milli);
+    cJSON_AddNumberToObject(z, "memoryMb", cfg->sized_memory_mb);
+    from = cJSON_AddArrayToObject(z, "fromMachine");
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        cJSON_AddNumberToObject(z, opts[i].name, vals[i]);
+        if (from && (cfg->sized & opts[i].bit))
+            cJSON_AddItemToArray(from, cJSON_CreateString(opts[i].name));
+    }
+}
+
 /* Ready: not draining, and every language offered has a connection to an executor in service
  * with a slot in service. */
 static int on_readyz(const struct _u_request *req, struct _u_response *resp, void *arg)
@@ -614,6 +643,7 @@ static int on_readyz(const struct _u_request *req, struct _u_response *resp, voi
     /* The asynchronous API's queue: "off", "ok" or "unavailable" (Redis unreachable). It does
      * not decide readiness: synchronous execution works without it. */
     cJSON_AddStringToObject(root, "async", async_state(h->async));
+    add_sizing(root, h->cfg);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return send_json(h, req, resp, ready ? 200 : 503, s);

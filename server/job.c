@@ -277,13 +277,18 @@ bool job_wait(job_t *job, int64_t abs_deadline_ms)
 int64_t job_wait_budget_ms(const request_t *r, int queue_wait_ms, int job_budget_ms)
 {
     const lang_t *l = lang_get(r->language);
-    int64_t t = queue_wait_ms + (l ? l->compile_timeout_ms : 0) + JOB_WAIT_MARGIN_MS;
+    int64_t t = queue_wait_ms +
+                (int64_t)(l ? l->compile_timeout_ms : 0) * (100 + CG_WALL_CREDIT_PCT) / 100 +
+                JOB_WAIT_MARGIN_MS;
     int64_t runs = 0;
     int n = r->ntests > 0 ? r->ntests : 1;
 
+    /* Each run's limit may be extended by the time it waited for a CPU (CG_WALL_CREDIT_PCT). */
     for (int i = 0; i < n; i++)
-        runs += (r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) + 1000;
-    if (runs > (int64_t)job_budget_ms + 1000 * n)
+        runs += (int64_t)(r->ntests > 0 ? r->tests[i].timeout_ms : r->timeout_ms) *
+                    (100 + CG_WALL_CREDIT_PCT) / 100 +
+                1000;
+    if (runs > (int64_t)job_budget_ms + 1000 * n) /* the credit stays within the budget */
         runs = (int64_t)job_budget_ms + 1000 * n;
     return t + runs;
 }

@@ -46,6 +46,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "session.h"
+#include "sizing.h"
 #include "version.h"
 
 static config_t g_cfg;
@@ -241,6 +242,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     log_msg(LOG_INFO, "codegate %s starting (instance %s)", CG_VERSION, g_cfg.instance);
+    {
+        sizing_machine_t machine;
+        sizing_probe(LANG_COUNT, &machine);
+        sizing_apply(&g_cfg, &machine); /* the options left at 0, before any thread reads them */
+    }
     if (lock_instance() < 0)
         return 1;
     keys = apikeys_new(g_cfg.api_keys_file, err, sizeof err);

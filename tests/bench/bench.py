@@ -17,11 +17,23 @@ Measures, in this order:
   3. the async queue (tests/bench/async_bench.py): submissions accepted and completed per
      second, and the latency the queue adds over a synchronous call (p50), in the same run;
   4. the naive alternative: `docker run --rm <our python image> python3 -c 'print(1)'`.
+Besides, for the performance issue's targets (issue 15; every reference measured in this run):
+  - latency back-to-back and after an idle pause (PAUSE_MS before each request) per language;
+  - Python against a bare python3 start paired request by request, and throughput at 8 clients
+    against the bare-start ceiling (as many parallel loops of bare python3 starts as cores);
+  - JavaScript against a bare start of the same Node (the pinned one the executors run,
+    NODE_PATHS, else `node` on PATH), paired request by request;
+  - C++ new small programs (a fresh source each time: no cache hit) against plain g++ -O2
+    compile + run of the same source, paired;
+  - the cost of 1 MiB of output, the gateway's RSS peak at 16 clients;
+  - a classroom burst on the default sizing: 30 programs at once that sleep 2 s and read input,
+    then 30 CPU-bound 0.5 s programs (all must be answered 200).
 Then prints the tables and the issue's targets next to the measured values (tests/bench/report.py), and writes
 build/bench/results.json (and a time-stamped copy). A benchmark, not a test: it reports, it does
 not fail on a missed target. Only the Python standard library is used.
 """
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
@@ -49,6 +61,18 @@ HELLO = {
 }
 BITS = '#include <bits/stdc++.h>\nint main(){std::vector<int> v{3,1,2}; std::sort(v.begin(), v.end()); std::cout << v[0] << "\\n";}\n'
 PY_BARE = ["/usr/bin/python3", "-c", "print(1)"]
+PAUSE_MS = 50                  # the idle pause before each request of the "after a pause" rows
+# Where the executors' Node lives (scripts/install-node.sh); the first that exists is the
+# reference of the JavaScript row, else `node` on PATH (what the executor runs without it).
+NODE_PATHS = ("/usr/local/lib/codegate/node/bin/node",)
+# C++ new small program: iostream and a loop; a fresh comment each time defeats the compile cache.
+CPP_SMALL = ('#include <iostream>\nint main(){long s = 0; for (int i = 0; i < 1000; i++) s += i;'
+             ' std::cout << s << "\\n";}\n')
+CPP_SMALL_OUT = "499500\n"
+CLASS = 30
+SLEEPER = "import time\ntime.sleep(2)\nname = input()\nprint('hello', name)\n"
+CPU_BOUND = ("import time\nt0 = time.process_time()\nwhile time.process_time() - t0 < 0.5:\n"
+             "    pass\nprint('done')\n")
 LEVELS = (1, 2, 4, 8, 16)
 OVERLOAD_CLIENTS = 96          # beyond executors x slots + queue-max (1 x 4 + 64 by default)
 LOAD_SECONDS, OVERLOAD_SECONDS = 8, 5
@@ -351,10 +375,12 @@ def post(conn, body):
 BIG_OUTPUT = "import sys\nsys.stdout.write('x' * 1000000)\n"
 
 
-def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n"):
+def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n", pause_ms=0):
     """n requests one after the other on one keep-alive connection, after `warmup` unmeasured.
     With paired (an argv), that command is also started directly before each request, so that
-    the ratio of the two does not depend on how busy the machine was at another moment."""
+    the ratio of the two does not depend on how busy the machine was at another moment. With
+    pause_ms, the client sleeps that long before each request (after the paired start): the
+    latency a student sees after the gateway was idle a moment."""
     conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
     lat, run_ms, counts = [], [], {"ok": 0, "bad200": 0, "s503": 0, "other": 0}
     bare = []
@@ -365,6 +391,8 @@ def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n"):
             p0 = processes_started()
         if paired and i >= warmup:
             bare += time_spawn(paired, 1, 0, CLEAN_ENV)
+        if pause_ms:
+            time.sleep(pause_ms / 1000)
         t0 = time.perf_counter()
         st, doc = post(conn, {"language": lang, "code": code})
         dt = (time.perf_counter() - t0) * 1000
@@ -393,6 +421,118 @@ def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n"):
     if paired:
         s["paired_bare"] = summary(bare)
     return s
+
+
+def node_path():
+    """The Node the executors run: the pinned install (NODE_PATHS), else `node` on PATH."""
+    for p in NODE_PATHS:
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which("node", path=CLEAN_ENV["PATH"])
+
+
+def bare_ceiling(argv, seconds):
+    """Bare starts per second with as many parallel loops of argv as cores: what the machine
+    can start at most without any gateway (the ceiling of issue 15, target 1)."""
+    cores = os.cpu_count() or 1
+    stop = time.perf_counter() + seconds
+    counts = [0] * cores
+
+    def loop(k):
+        devnull = os.open(os.devnull, os.O_RDWR)
+        fa = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        try:
+            while time.perf_counter() < stop:
+                pid = os.posix_spawn(argv[0], argv, CLEAN_ENV, file_actions=fa)
+                os.waitpid(pid, 0)
+                counts[k] += 1
+        finally:
+            os.close(devnull)
+    t0 = time.perf_counter()
+    th = [threading.Thread(target=loop, args=(k,)) for k in range(cores)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    secs = time.perf_counter() - t0
+    return {"loops": cores, "seconds": round(secs, 2), "starts": sum(counts),
+            "per_s": round(sum(counts) / secs, 1)}
+
+
+def cpp_fresh(g, n):
+    """C++ new small programs: a fresh source each time (no compile-cache hit), through the
+    gateway, paired with plain g++ -O2 compile + run of the same source on this machine."""
+    gxx = shutil.which("g++", path=CLEAN_ENV["PATH"])
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=180)
+    lat, bare, compile_ms, ok = [], [], [], 0
+    d = tempfile.mkdtemp(prefix="codegate-bench-cpp-")
+    try:
+        for i in range(n + 1):
+            src = "// fresh %d %.6f\n%s" % (i, time.time(), CPP_SMALL)
+            if gxx and i > 0:
+                with open(os.path.join(d, "m.cpp"), "w") as f:
+                    f.write(src)
+                bare += time_spawn(["/bin/sh", "-c", "%s -std=c++17 -O2 -o m m.cpp && ./m >/dev/null" % gxx],
+                                   1, 0, CLEAN_ENV, cwd=d)
+            t0 = time.perf_counter()
+            st, doc = post(conn, {"language": "cpp", "code": src})
+            dt = (time.perf_counter() - t0) * 1000
+            if i == 0:
+                continue  # the first warms the executor's compiler (and its page cache)
+            lat.append(dt)
+            data = (doc or {}).get("data") or {}
+            if st == 200 and data.get("status") == "ok" and data.get("stdout") == CPP_SMALL_OUT:
+                ok += 1
+                c = data.get("compile") or {}
+                if c.get("durationMs") is not None:
+                    compile_ms.append(c["durationMs"])
+    finally:
+        conn.close()
+        shutil.rmtree(d, ignore_errors=True)
+    return {"gateway": summary(lat), "bare_gxx": summary(bare) if bare else None,
+            "compile_ms": summary(compile_ms) if compile_ms else None, "ok": ok, "n": n}
+
+
+def classroom(g):
+    """Issue 15, target 6, on the gateway's default sizing: CLASS requests at once of a program
+    that sleeps 2 s and reads its input, then CLASS CPU-bound 0.5 s programs at once."""
+    def burst(bodies, expect):
+        def one(a):
+            i, body = a
+            t0 = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=300)
+                st, doc = post(conn, body)
+                conn.close()
+            except OSError:
+                st, doc = 0, None
+            data = (doc or {}).get("data") or {}
+            good = st == 200 and data.get("status") == "ok" and data.get("stdout") == expect(i)
+            return st, good, (time.perf_counter() - t0) * 1000
+        with concurrent.futures.ThreadPoolExecutor(len(bodies)) as ex:
+            res = list(ex.map(one, enumerate(bodies)))
+        lat = [r[2] for r in res]
+        out = {"n": len(res), "http200": sum(1 for r in res if r[0] == 200),
+               "ok": sum(1 for r in res if r[1]), "s503": sum(1 for r in res if r[0] == 503)}
+        out.update({k: v for k, v in summary(lat).items() if k in ("p50", "p99", "max")})
+        return out
+    r = {"sizing": readyz_sizing(g)}
+    r["sleepers"] = burst([{"language": "python", "code": SLEEPER, "stdin": "s%d\n" % i}
+                           for i in range(CLASS)], lambda i: "hello s%d\n" % i)
+    r["cpu_bound"] = burst([{"language": "python", "code": CPU_BOUND}] * CLASS, lambda i: "done\n")
+    return r
+
+
+def readyz_sizing(g):
+    """The sizing the gateway chose (GET /readyz "sizing"), or {} from an older gateway."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=10)
+        conn.request("GET", "/readyz")
+        doc = json.loads(conn.getresponse().read())
+        conn.close()
+        return doc.get("sizing") or {}
+    except (OSError, ValueError):
+        return {}
 
 
 def paired_in_image(g, container, rounds, per_round):
@@ -507,14 +647,14 @@ def perf_cpu(seconds, out_file):
     return {k: round(v, 2) for k, v in groups.items()}
 
 
-def wrk(g, clients, seconds, body=None, perf_file=None):
+def wrk(g, clients, seconds, body=None, perf_file=None, timeout_s=10):
     if not shutil.which("wrk"):
         return None
     env = dict(os.environ)
     if body:
         env["BENCH_BODY"] = json.dumps(body)
     m0 = metrics(g)
-    proc = subprocess.Popen(["wrk", "-t", "1", "-c", str(clients), "-d", "%ds" % seconds, "--timeout", "10s",
+    proc = subprocess.Popen(["wrk", "-t", "1", "-c", str(clients), "-d", "%ds" % seconds, "--timeout", "%ds" % timeout_s,
                              "-s", os.path.join(HERE, "post.lua"), g.url + "/api/code/execute"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     cpu = None
@@ -527,7 +667,7 @@ def wrk(g, clients, seconds, body=None, perf_file=None):
         if cpu:
             cpu["requests"] = int(p1.get("request_duration_count", 0) - p0.get("request_duration_count", 0))
     try:
-        stdout, stderr = proc.communicate(timeout=seconds + 60)
+        stdout, stderr = proc.communicate(timeout=seconds + timeout_s + 60)
     except subprocess.TimeoutExpired:
         proc.kill()
         stdout, stderr = proc.communicate()
@@ -607,12 +747,23 @@ def gateway_bench(build, runtime, quick, do_profile):
         ex = Executors(g, runtime)
         r["images"] = ex.images
         r["memory_idle"] = memory_now(g, ex)
+        r["sizing"] = readyz_sizing(g)
         n = 40 if quick else 100
+        node = node_path()
+        r["node"] = node
+        paired = {"python": PY_BARE, "javascript": [node, "-e", "console.log(1)"] if node else None}
         log("%s: sequential latency, %d requests per language" % (runtime, n))
         r["sequential"] = {}
         for lang in HELLO:
             r["sequential"][lang] = sequential(g, lang, HELLO[lang], n + (50 if lang == "python" and not quick else 0),
-                                               paired=PY_BARE if lang == "python" else None)
+                                               paired=paired.get(lang))
+        np_ = 30 if quick else 60
+        log("%s: latency after a %d ms idle pause, %d requests per language" % (runtime, PAUSE_MS, np_))
+        r["pause"] = {}
+        for lang in HELLO:
+            r["pause"][lang] = sequential(g, lang, HELLO[lang], np_, pause_ms=PAUSE_MS)
+        log("%s: C++ new small programs against plain g++ -O2, paired" % runtime)
+        r["cpp_fresh"] = cpp_fresh(g, 5 if quick else 12)
         # The same interpreter start with 1 MB of output: what moving output costs on the way back.
         r["sequential"]["python 1 MB out"] = sequential(g, "python", BIG_OUTPUT, 10 if quick else 30,
                                                         expect="x" * 1000000)
@@ -631,11 +782,21 @@ def gateway_bench(build, runtime, quick, do_profile):
             s.start()
             r["load"].append(wrk(g, c, secs, perf_file=os.path.join(g.build, "bench", "perf-%s.data" % runtime)
                                  if c == 8 and do_profile else None))
-            peak = merge_peaks(peak, s.stop())
+            pk = s.stop()
+            if c == 16:
+                r["memory_peak_16"] = pk
+            peak = merge_peaks(peak, pk)
         r["memory_load_peak"] = peak
+        log("%s: classroom bursts, %d at once (sleep 2 s + input; 0.5 s of CPU)" % (runtime, CLASS))
+        r["classroom"] = classroom(g)
         secs = 3 if quick else OVERLOAD_SECONDS
-        log("%s: overload, %d clients, %d s" % (runtime, OVERLOAD_CLIENTS, secs))
-        r["overload"] = wrk(g, OVERLOAD_CLIENTS, secs)
+        z = r["sizing"]
+        over = max(OVERLOAD_CLIENTS, z.get("executors", 1) * z.get("slots", 4) + z.get("queueMax", 64) + 32)
+        wait_s = -(-z.get("queueWaitMs", 10000) // 1000)
+        log("%s: overload, %d clients, %d s" % (runtime, over, secs))
+        # The clients wait longer than the queue may hold a request: what is shed is a 503.
+        r["overload"] = wrk(g, over, secs, timeout_s=wait_s + 15)
+
         time.sleep(2)
         r["memory_after"] = memory_now(g, ex)
         if do_profile and shutil.which("strace") and ex.pids:
@@ -729,10 +890,12 @@ def main():
     t_start = time.time()
     R = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "kernel": os.uname().release,
                   "cores": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
-                  "quick": a.quick, "hyperfine": bool(shutil.which("hyperfine")), "wrk": bool(shutil.which("wrk"))}}
+                  "quick": a.quick, "pause_ms": PAUSE_MS, "hyperfine": bool(shutil.which("hyperfine")), "wrk": bool(shutil.which("wrk"))}}
     if not R["meta"]["wrk"]:
         log("wrk is not installed: the load tests are skipped (apt-get install wrk)")
     R["floor"] = floor(build, a.quick)
+    log("bare-start ceiling: %d parallel loops of python3 -c 'print(1)'" % (os.cpu_count() or 1))
+    R["ceiling"] = bare_ceiling(PY_BARE, 3 if a.quick else 5)
     want = a.runtimes.split(",")
     docker = "docker" in want and docker_ok()
     if "docker" in want and not docker:

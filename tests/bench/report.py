@@ -104,6 +104,95 @@ def targets(R):
     return rt, rows
 
 
+MIB_BYTES = 1048576
+BIG_BYTES = 1000000  # the "python 1 MB out" program's output (bench.py BIG_OUTPUT)
+
+
+def ratio_row(rows, num, what, rt, measured, reference, goal, higher=False, unit=" ms"):
+    """A row of the issue-15 table: measured / reference against goal (a ratio)."""
+    if measured is None or not reference:
+        rows.append([num, what, rt, fmt(measured), fmt(reference), "-", ("%s %.2f" % (">=" if higher else "<=", goal)), "n/a"])
+        return
+    x = measured / reference
+    rows.append([num, what, rt, "%.1f%s" % (measured, unit), "%.1f%s" % (reference, unit), "%.2f" % x,
+                 "%s %.2f" % (">=" if higher else "<=", goal), verdict(round(x, 3), goal, higher, "x")])
+
+
+def targets15(R):
+    """Every target of issue 15, per runtime, each with its reference measured in this run."""
+    rows = []
+    rts = [rt for rt in ("local", "docker") if R.get("gateway " + rt)]
+    fl = R["floor"]
+    for rt in rts:  # 0. after an idle pause
+        G = R["gateway " + rt]
+        for lang in ("python", "javascript", "cpp"):
+            p, b = (G.get("pause") or {}).get(lang), G["sequential"].get(lang)
+            ratio_row(rows, 0, "%s after %d ms pause / back-to-back" % (lang, R["meta"].get("pause_ms", 50)), rt,
+                      p and p["p50"], b and b["p50"], 1.1)
+    for rt in rts:  # 1. Python below a bare start; throughput against the ceiling
+        G = R["gateway " + rt]
+        seq = G["sequential"]["python"]
+        ratio_row(rows, 1, "python print(1) / bare python3 (paired)", rt, seq["p50"],
+                  (seq.get("paired_bare") or fl["python3 -c print(1)"])["p50"], 0.5)
+        l8 = next((l for l in G.get("load") or [] if l and l.get("clients") == 8 and "rps" in l), None)
+        ceil = R.get("ceiling")
+        if l8 and ceil:
+            ratio_row(rows, 1, "8 clients ok req/s / bare-start ceiling (%d loops)" % ceil["loops"], rt,
+                      l8["ok_rps"], ceil["per_s"], 2.0, higher=True, unit="/s")
+            if errors_of(l8):
+                rows[-1][-1] = "MISSED: %d errors" % errors_of(l8)
+        else:
+            rows.append([1, "8 clients ok req/s / bare-start ceiling", rt, "-", "-", "-", ">= 2.00", "n/a (no wrk)"])
+    if "local" in rts and "docker" in rts:  # 2. Docker costs what local costs
+        L, D = R["gateway local"], R["gateway docker"]
+        for lang, name in (("python", "python"), ("cpp", "C++ repeat")):
+            ratio_row(rows, 2, "%s docker / local, back-to-back" % name, "both",
+                      D["sequential"][lang]["p50"], L["sequential"][lang]["p50"], 1.15)
+            dp, lp = (D.get("pause") or {}).get(lang), (L.get("pause") or {}).get(lang)
+            ratio_row(rows, 2, "%s docker / local, after the pause" % name, "both",
+                      dp and dp["p50"], lp and lp["p50"], 1.15)
+    else:
+        rows.append([2, "docker / local p50 (python, C++ repeat)", "-", "-", "-", "-", "<= 1.15",
+                     "n/a (one runtime ran)"])
+    for rt in rts:  # 3. JavaScript at the speed of its Node
+        G = R["gateway " + rt]
+        js = G["sequential"]["javascript"]
+        ref, how = (js.get("paired_bare") or {}).get("p50"), "paired"
+        img = fl.get("node -e console.log(1), in the image")
+        if rt == "docker" and img:
+            ref, how = img["p50"], "in its image"
+        ratio_row(rows, 3, "javascript / bare node (%s)" % how, rt, js["p50"], ref, 1.3)
+    for rt in rts:  # 4. C++ first compile
+        c = R["gateway " + rt].get("cpp_fresh") or {}
+        ratio_row(rows, 4, "C++ new program / plain g++ -O2 + run (paired, %d/%d ok)" % (c.get("ok", 0), c.get("n", 0)),
+                  rt, (c.get("gateway") or {}).get("p50"), (c.get("bare_gxx") or {}).get("p50"), 0.7)
+    for rt in rts:  # 5. output and memory
+        G = R["gateway " + rt]
+        big, small = G["sequential"].get("python 1 MB out"), G["sequential"]["python"]
+        if big:
+            extra = (big["p50"] - small["p50"]) * MIB_BYTES / BIG_BYTES
+            rows.append([5, "1 MiB of output adds (p50 1 MB out - p50 print(1))", rt, "%.1f ms" % extra,
+                         "%.1f ms" % small["p50"], "-", "<= 10 ms", verdict(round(extra, 2), 10, False, " ms")])
+        pk = G.get("memory_peak_16")
+        if pk and pk.get("gateway_kb"):
+            mib = pk["gateway_kb"] / MIB
+            rows.append([5, "gateway RSS peak at 16 clients", rt, "%.1f MiB" % mib, "-", "-", "<= 40 MiB",
+                         verdict(round(mib, 2), 40, False, " MiB")])
+    for rt in rts:  # 6. a class at once, on the defaults
+        c = R["gateway " + rt].get("classroom")
+        if not c:
+            continue
+        z = c.get("sizing") or {}
+        size = "%sx%s slots" % (z.get("executors", "?"), z.get("slots", "?"))
+        for key, what in (("sleepers", "30 x (sleep 2 s + input)"), ("cpu_bound", "30 x 0.5 s CPU")):
+            b = c[key]
+            rows.append([6, "%s at once, %s: ok, p50/p99 s" % (what, size), rt,
+                         "%d/%d ok, %.1f/%.1f s" % (b["ok"], b["n"], b["p50"] / 1000, b["p99"] / 1000),
+                         "-", "-", "all 200 ok",
+                         "met" if b["ok"] == b["n"] else "MISSED: %d not ok (%d 503)" % (b["n"] - b["ok"], b["s503"])])
+    return rows
+
+
 def report(R):
     fl = R["floor"]
     print("\n== Floor: processes started directly on the host (ms)")
@@ -124,6 +213,16 @@ def report(R):
                          round(v["p50"] - (v["run_p50_ms"] or 0), 1), v["n"],
                          v["bad200"] + v["other"], v["s503"], v["first"]["latency_ms"]])
         table(["language", "p50", "p95", "p99", "run p50", "overhead", "n", "errors", "503", "first"], rows)
+        if G.get("pause"):
+            print("  after a %d ms idle pause before each request: " % R["meta"].get("pause_ms", 50) + ", ".join(
+                "%s p50 %.1f (p95 %.1f, run p50 %s)" % (lang, v["p50"], v["p95"], fmt(v["run_p50_ms"]))
+                for lang, v in G["pause"].items()))
+        cf = G.get("cpp_fresh")
+        if cf:
+            print("  C++ new small program (fresh source, %d/%d ok): request p50 %s ms, compile p50 %s ms;"
+                  " plain g++ -O2 + run p50 %s ms" % (cf["ok"], cf["n"], fmt((cf.get("gateway") or {}).get("p50")),
+                                                    fmt((cf.get("compile_ms") or {}).get("p50")),
+                                                    fmt((cf.get("bare_gxx") or {}).get("p50"))))
         c = G.get("compile") or {}
         if c.get("bits_compile_ms"):
             print("  C++ <bits/stdc++.h>, new source: compile p50 %.0f ms, request p50 %.0f ms; same source again: p50 %.1f ms"
@@ -195,9 +294,26 @@ def report(R):
                 print("  %-6s docker run p50 / gateway python p50   = %.1f / %.1f = %.1f"
                       % (rt, R["docker run"]["p50"], gp, R["docker run"]["p50"] / gp))
     rt, rows = targets(R)
-    print("\n== Targets (issue 6; measured on the %s runtime)" % rt)
+    print("\n== Earlier targets (issue 6; measured on the %s runtime)" % rt)
     table(["target", "goal", "measured", "verdict"], rows)
     R["targets"] = {"runtime": rt, "rows": rows}
+    c = R.get("ceiling")
+    if c:
+        print("\n  bare-start ceiling: %d parallel loops of python3 -c 'print(1)' for %.1f s: %d starts, %.1f/s"
+              % (c["loops"], c["seconds"], c["starts"], c["per_s"]))
+    for rt_ in ("local", "docker"):
+        G = R.get("gateway " + rt_)
+        if G and G.get("sizing"):
+            z = G["sizing"]
+            print("  %s gateway sizing: %.2f CPUs, %d MiB -> %d executor(s) x %d slots, queue %d, wait %d ms" % (
+                rt_, z["cpuMilli"] / 1000, z["memoryMb"], z["executors"], z["slots"], z["queueMax"], z["queueWaitMs"]))
+    rows = targets15(R)
+    print("\n== Targets of issue 15 (each ratio against a reference measured in this run)")
+    table(["#", "target", "runtime", "measured", "reference", "ratio", "goal", "verdict"], rows)
+    R["targets15"] = [dict(zip(("n", "target", "runtime", "measured", "reference", "ratio", "goal", "verdict"), r))
+                      for r in rows]
+    met = sum(1 for r in rows if r[-1] == "met")
+    print("  %d of %d rows met" % (met, len(rows)))
     print("\n  machine: %s, %d cores, load average at start %s, end %s" %
           (R["meta"]["kernel"], R["meta"]["cores"], R["meta"]["loadavg_start"], R["meta"].get("loadavg_end")))
     if float(R["meta"]["loadavg_start"][0]) > 1.0:

@@ -492,7 +492,7 @@ def test_idle_connections_without_start_are_dropped():
 def test_idle_input_sessions_leave_batch_capacity():
     """4 python slots, --session-share 50: two input() sessions run, two wait and are refused;
     batch python runs never get 503."""
-    g = Gateway(G.build, EXTRA + ["--queue-wait-ms", "3000"], name="sess-share").start()
+    g = Gateway(G.build, EXTRA + ["--slots", "4", "--queue-wait-ms", "3000"], name="sess-share").start()
     try:
         running = []
         for _ in range(2):

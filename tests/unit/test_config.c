@@ -159,14 +159,14 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.port, 5000);
     assert_string_equal(cfg.cors_origins, ""); /* automatic: see gate_cors_origin */
     assert_string_equal(cfg.runtime, "auto");
-    assert_int_equal(cfg.executors, 1);
-    assert_int_equal(cfg.slots, 4);
+    assert_int_equal(cfg.executors, 0); /* 0 = sized from the machine (server/sizing.c) */
+    assert_int_equal(cfg.slots, 0);
     assert_string_equal(cfg.executor_bin, "");
     assert_string_equal(cfg.launcher_bin, "");
     assert_string_equal(cfg.state_dir, "");
     assert_string_equal(cfg.instance, "default");
-    assert_int_equal(cfg.queue_max, 64);
-    assert_int_equal(cfg.queue_wait_ms, 10000);
+    assert_int_equal(cfg.queue_max, 0);
+    assert_int_equal(cfg.queue_wait_ms, 0);
     assert_int_equal(cfg.output_limit_kb, 1024);
     assert_int_equal(cfg.job_budget_ms, CG_DEFAULT_BUDGET_MS);
     assert_int_equal(cfg.job_budget_ms, 60000);
@@ -175,7 +175,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.docker_socket, "/var/run/docker.sock");
     assert_string_equal(cfg.base_image, "debian:bookworm-slim");
     assert_int_equal(cfg.container_memory_mb, 0); /* sized from the slots */
-    assert_int_equal(cfg.container_cpus_milli, 2000);
+    assert_int_equal(cfg.container_cpus_milli, 0);
     assert_int_equal(cfg.container_pids, 512);
     assert_string_equal(cfg.src_dir, "");
     assert_int_equal(cfg.sessions_max, 8);
@@ -280,7 +280,7 @@ static void test_env(void **state)
     assert_string_equal(cfg.runtime, "local");
     assert_string_equal(cfg.bind, "0.0.0.0");
     assert_string_equal(cfg.state_dir, "/tmp/st");
-    assert_int_equal(cfg.queue_max, 64);
+    assert_int_equal(cfg.queue_max, 0);
 }
 
 static void test_flags_override_env(void **state)
@@ -388,7 +388,7 @@ static void test_errors(void **state)
     expect_fail(LOAD("--port", "+5"), "--port");
     expect_fail(LOAD("--port", ""), "--port");
     expect_fail(LOAD("--port", "99999999999999999999"), "--port");
-    expect_fail(LOAD("--slots", "65"), "--slots: \"65\" is not an integer between 1 and 64");
+    expect_fail(LOAD("--slots", "65"), "--slots: \"65\" is not an integer between 0 and 64");
     expect_fail(LOAD("--job-budget-ms", "999"),
                 "--job-budget-ms: \"999\" is not an integer between 1000 and 3600000");
     assert_int_equal(LOAD("--job-budget-ms", "5000"), 0);
@@ -420,7 +420,7 @@ static void test_errors(void **state)
     expect_fail(LOAD("--state-dir", longval), "--state-dir: the value is longer than");
 
     setenv("CODEGATE_SLOTS", "zero", 1);
-    expect_fail(LOAD0(), "CODEGATE_SLOTS: \"zero\" is not an integer between 1 and 64");
+    expect_fail(LOAD0(), "CODEGATE_SLOTS: \"zero\" is not an integer between 0 and 64");
     /* A bad variable is an error even when a flag would override it. */
     expect_fail(LOAD("--slots", "2"), "CODEGATE_SLOTS");
     unsetenv("CODEGATE_SLOTS");

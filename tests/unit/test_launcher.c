@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -175,6 +176,84 @@ static void test_wall_timeout(void **state)
     assert_true(r.rep.timed_out);
     assert_int_equal(r.rep.signal, SIGKILL);
     assert_true(r.elapsed_ms < 2000);
+}
+
+/* Pins this process (and so the launcher and its program) and n busy hogs to one CPU: the
+ * program gets a 1/(n+1) share of it. Returns the hogs' pids in hogs[]. */
+static void share_one_cpu(pid_t *hogs, int n, cpu_set_t *old)
+{
+    cpu_set_t one;
+    int cpu = 0;
+
+    assert_int_equal(sched_getaffinity(0, sizeof *old, old), 0);
+    while (!CPU_ISSET(cpu, old))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    for (int i = 0; i < n; i++) {
+        hogs[i] = fork();
+        assert_true(hogs[i] >= 0);
+        if (hogs[i] == 0)
+            for (;;)
+                ;
+    }
+}
+
+static void stop_hogs(pid_t *hogs, int n, const cpu_set_t *old)
+{
+    for (int i = 0; i < n; i++) {
+        kill(hogs[i], SIGKILL);
+        waitpid(hogs[i], NULL, 0);
+    }
+    sched_setaffinity(0, sizeof *old, old);
+}
+
+/* Time a program waited for a CPU is credited to its wall limit (--wait-credit-ms): 0.3 s of
+ * CPU sharing one core with 3 hogs needs >= 1.2 s of wall time, which a 600 ms limit alone does
+ * not allow; with a credit it ends ok. A sleeping program gains nothing from the credit, nor one
+ * whose own child crowds it (a fork bomb must not hold its slot longer). */
+static void test_wait_credit(void **state)
+{
+    (void)state;
+    result_t r;
+    pid_t hogs[3];
+    cpu_set_t old;
+    static const char spin[] = "import time\nt = time.process_time()\n"
+                               "while time.process_time() - t < 0.3:\n    pass\nprint('done')";
+    const char *const credit[] = {
+        "--wall-ms",        "600", "--cpu-ms", "5000", "--wait-credit-ms", "30000", "--",
+        "/usr/bin/python3", "-c",  spin,       NULL};
+    const char *const none[] = {"--wall-ms",        "600", "--cpu-ms", "5000", "--",
+                                "/usr/bin/python3", "-c",  spin,       NULL};
+    const char *const sleeper[] = {
+        "--wall-ms", "300", "--wait-credit-ms", "30000", "--", "/bin/sleep", "10", NULL};
+    static const char forked[] = "import os, time\nif os.fork() == 0:\n    while True:\n"
+                                 "        pass\nt = time.process_time()\n"
+                                 "while time.process_time() - t < 0.3:\n    pass\nprint('done')";
+    const char *const parent[] = {
+        "--wall-ms",        "600", "--cpu-ms", "5000", "--wait-credit-ms", "30000", "--",
+        "/usr/bin/python3", "-c",  forked,     NULL};
+
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    share_one_cpu(hogs, 3, &old);
+    run(&r, credit, NULL, 0);
+    int64_t credited_ms = r.rep.wall_ms;
+    bool credited_ok = !r.rep.timed_out && r.rep.exit_code == 0 && !strcmp(r.out, "done\n");
+    run(&r, none, NULL, 0);
+    bool none_timed_out = r.rep.timed_out;
+    run(&r, parent, NULL, 0);
+    bool parent_timed_out = r.rep.timed_out;
+    run(&r, sleeper, NULL, 0);
+    stop_hogs(hogs, 3, &old);
+    print_message("with the credit: wall %lld ms\n", (long long)credited_ms);
+    assert_true(credited_ok);
+    assert_true(credited_ms > 600); /* it did run past its limit */
+    assert_true(none_timed_out);
+    assert_true(parent_timed_out);
+    assert_true(r.rep.timed_out);
+    assert_true(r.elapsed_ms < 5000);
 }
 
 static void test_cpu_limit(void **state)
@@ -641,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stdin_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wall_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_address_space_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_kills_run, setup, teardown),

@@ -361,17 +361,25 @@ static void test_budget_arithmetic(void **state)
     assert_int_equal(runner_budget_wall_ms(6000, 9000, 4000), 0); /* overspent (the compile) */
     assert_int_equal(runner_budget_wall_ms(CG_MAX_BUDGET_MS, 0, CG_MAX_TIMEOUT_MS),
                      CG_MAX_TIMEOUT_MS);
+    /* The credit for time spent waiting for a CPU: a share of the wall limit, within the budget. */
+    assert_int_equal(runner_wait_credit_ms(0, 999999, 5000), 5000 * CG_WALL_CREDIT_PCT / 100);
+    assert_int_equal(runner_wait_credit_ms(60000, 0, 5000), 5000 * CG_WALL_CREDIT_PCT / 100);
+    assert_int_equal(runner_wait_credit_ms(6000, 0, 4000), 2000); /* what the budget leaves */
+    assert_int_equal(runner_wait_credit_ms(6000, 2000, 4000), 0); /* nothing left */
+    assert_int_equal(runner_wait_credit_ms(6000, 5000, 4000), 0); /* never negative */
 }
 
-/* Three 3 s spinning runs in a 4 s budget: the first times out, the second gets what is left
- * and times out, the third is never started; DONE says the budget was exceeded. */
+/* Three 3 s sleeping runs in a 4 s budget: the first times out, the second gets what is left
+ * and times out, the third is never started; DONE says the budget was exceeded. (Sleeping, not
+ * spinning: time a spinning program waits for a CPU on a busy machine is credited to it within
+ * the budget, runner_wait_credit_ms, and would leave the second run less or nothing.) */
 static void test_budget_skips_runs(void **state)
 {
     (void)state;
     const char *in[] = {"", "", ""};
     int64_t t0 = cg_now_ms();
     budget_ms = 4000;
-    run_job("python", "while True: pass", in, 3, 1 << 20, false, 0);
+    run_job("python", "import time\ntime.sleep(100)", in, 3, 1 << 20, false, 0);
     int64_t took = cg_now_ms() - t0;
     assert_int_equal(nframes, 3);
     cJSON *r0 = frame(0, "result"), *r1 = frame(1, "result"), *d = frame(2, "done");

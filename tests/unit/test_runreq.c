@@ -32,6 +32,7 @@ static void sample(runreq_t *rq)
     rq->nproc = 64;
     rq->stack_mb = 8;
     rq->cgroup_mb = 320;
+    rq->wait_credit_ms = 15000;
     rq->cwd = "/box/0-job";
     rq->argv[rq->nargv++] = "/usr/bin/python3";
     rq->argv[rq->nargv++] = "main.py";
@@ -74,6 +75,7 @@ static void test_round_trip(void **state)
     assert_int_equal(out.nproc, 64);
     assert_int_equal(out.stack_mb, 8);
     assert_int_equal(out.cgroup_mb, 320);
+    assert_int_equal(out.wait_credit_ms, 15000);
     assert_string_equal(out.cwd, "/box/0-job");
     assert_int_equal(out.nargv, 3);
     assert_string_equal(out.argv[0], "/usr/bin/python3");
@@ -150,11 +152,11 @@ static void test_wrong_magic_version_and_flags(void **state)
     free(buf);
 }
 
-/* Offsets in the encoding (runreq.h): the limits start at 24, the counts at 60, the strings at 64.
+/* Offsets in the encoding (runreq.h): the limits start at 24, the counts at 64, the strings at 68.
  */
 #define OFF_WALL 24
-#define OFF_NARGV 60
-#define OFF_STRINGS 64
+#define OFF_NARGV 64
+#define OFF_STRINGS 68
 
 static void test_out_of_range_fields(void **state)
 {
