@@ -185,6 +185,37 @@ def test_languages_list_their_options():
     by = {x["language"]: x for x in doc["data"]}
     check(by["cpp"]["options"][:2] == ["-std=c++20", "-std=c++17"] and "-Werror" in by["cpp"]["options"], "cpp", doc)
     check("-Werror" in by["python"]["options"] and "--no-deprecation" in by["javascript"]["options"], "python, js", doc)
+    check("-std=c11" in by["c"]["options"] and by["java"]["options"] == ["--enable-preview"], "c, java", doc)
+
+
+def test_c_options():
+    src = '#include <stdio.h>\n// %s\nint main(void) { int unused = 3; puts("ran"); return 0; }\n' % TAG
+    d = run({"language": "c", "code": src})
+    check(d["status"] == "ok" and d["stdout"] == "ran\n", "a warning alone does not stop it", d)
+    d = run({"language": "c", "code": src, "options": ["-std=c99", "-Wall", "-Werror"]})
+    check(d["status"] == "compile_error" and "unused" in d["compile"]["stderr"], "-Wall -Werror", d)
+    doc = run({"language": "c", "code": src, "options": ["-std=c++20"]}, status=400)
+    check("-std=c11" in str(doc), "the 400 names C's allowed values, not C++'s", doc)
+    doc = run({"language": "c", "code": src, "options": ["-std=c11", "-std=c17"]}, status=400)
+    check(doc["success"] is False, "one -std at most", doc)
+
+
+JAVA_PREVIEW = ('public class Main {\n  // %s\n  public static void main(String[] a) {\n'
+                '    Object o = 42;\n    String s = switch (o) {\n'
+                '      case Integer i -> "int " + i;\n      default -> "other";\n    };\n'
+                '    System.out.println(s);\n  }\n}\n')
+
+
+def test_java_enable_preview():
+    # Pattern matching in switch is a preview feature of Java 17: javac refuses it unless
+    # asked, and the JVM must be told too (the option reaches both).
+    d = run({"language": "java", "code": JAVA_PREVIEW % TAG, "timeoutMs": 20000})
+    check(d["status"] == "compile_error" and "preview" in d["compile"]["stderr"], "refused by default", d)
+    d = run({"language": "java", "code": JAVA_PREVIEW % TAG, "options": ["--enable-preview"],
+             "timeoutMs": 20000})
+    check(d["status"] == "ok" and d["stdout"] == "int 42\n", "compiles and runs with it", d)
+    doc = run({"language": "java", "code": "x", "options": ["-Xmx8g"]}, status=400)
+    check("--enable-preview" in str(doc), "the 400 names the allowed value", doc)
 
 
 # ---- the precompiled header (executors/cxxfast.h) must not change what a program means ----
@@ -245,7 +276,7 @@ def test_bits_stdcpp_and_other_headers_compile():
 TESTS = [test_std_cpp20_feature_needs_the_option, test_werror_turns_a_warning_into_a_compile_error,
          test_optimisation_levels_and_the_cache_tells_them_apart, test_options_with_test_cases,
          test_python_warning_options, test_javascript_deprecation_options, test_hostile_options_refused, test_session_start_with_options,
-         test_async_submission_with_options, test_languages_list_their_options,
+         test_async_submission_with_options, test_languages_list_their_options, test_c_options, test_java_enable_preview,
          test_pch_is_found_by_the_local_executor, test_pch_in_use_on_this_runtime, test_name_clashing_with_the_library_still_compiles,
          test_macro_before_includes_is_kept, test_compile_error_diagnostics_are_plain,
          test_bits_stdcpp_and_other_headers_compile]
