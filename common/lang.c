@@ -8,8 +8,11 @@
  * virtual ranges for V8 and cannot start under a small RLIMIT_AS: its heap is bounded with
  * --max-old-space-size as well, and without a cgroup the container's memory limit is the
  * backstop.
- * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept, and
- * isolated (-I: no user site, no PYTHON* variables, no script dir on sys.path).
+ * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept, with
+ * no PYTHON* variables (-E) and no user site (-s); the script's dir is sys.path[0], as for any
+ * `python3 main.py`, so that files given next to main.py import. Where the executor has
+ * build/launcher-py, a run forks from the slot's pre-initialised interpreter instead of
+ * starting one (executors/launcher_zygote.c): same flags, same sys.path, same behaviour.
  *
  * Interactive runs: C++ gets a pseudo-terminal as stdin and stdout, because C stdio buffers a
  * pipe fully and flushes a line-buffered stdout before reading only when stdin is a terminal
@@ -36,7 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const py_run[] = {"python3", "-I", "-u", "{file}", NULL};
+static const char *const py_run[] = {"python3", "-E", "-s", "-u", "{file}", NULL};
 static const char *const py_version[] = {"python3", "--version", NULL};
 static const char *const py_env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", NULL};
 static const char *const py_oom[] = {"MemoryError", NULL};
@@ -95,6 +98,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .oom_markers = py_oom,
         .as_extra_mb = 64,
         .pty = LANG_PTY_NONE,
+        .zygote = 1,
     },
     {
         .name = "javascript",

@@ -283,6 +283,11 @@ int launcher_serve(int argc, char **argv)
         if (rc != 0)
             return rc;
     }
+    /* build/launcher-py: the interpreter starts here, in the slot's cgroups and box, before any
+     * run (launcher_zygote.c). Without it, runs are exec'd as by build/launcher. */
+    const char *why;
+    if (launcher_has_zygote && launcher_zygote_init(&why) != 0)
+        fprintf(stderr, "launcher: no Python zygote, Python runs start python3: %s\n", why);
     for (;;) {
         int fds[4];
         unsigned char *data, *big = NULL;

@@ -10,7 +10,8 @@
  *
  * Request, all integers little-endian:
  *   u32 magic "CGRQ"  u16 version  u16 flags (1 = uid/gid given, 2 = own user namespace,
- *   4 = cwd given)  i64 seq  u32 uid  u32 gid  i32 wall_ms cpu_ms as_mb data_mb fsize_mb nofile
+ *   4 = cwd given, 8 = may run in the launcher's zygote)  i64 seq  u32 uid  u32 gid
+ *   i32 wall_ms cpu_ms as_mb data_mb fsize_mb nofile
  *   nproc stack_mb cgroup_mb  u16 nargv  u16 nenv, then the strings, each u32 length + bytes
  *   (no NUL inside): cwd (when flag 4), argv[nargv], env[nenv]. Nothing may follow.
  * Report:
@@ -45,6 +46,8 @@ typedef struct {
     int64_t seq;     /* serve mode: the run's number, for stop requests; -1 = none */
     bool ids;        /* run as uid/gid (else as the launcher) */
     bool own_userns; /* in a user namespace of its own, uid/gid mapped to the launcher's */
+    bool zygote;     /* a launcher with a pre-initialised interpreter (launcher_zygote.c) may
+                        run argv in it instead of exec; any other launcher execs argv */
     uint32_t uid, gid;
     int32_t wall_ms, cpu_ms, as_mb, data_mb, fsize_mb, nofile, nproc, stack_mb, cgroup_mb;
     const char *cwd; /* NULL = the launcher's */

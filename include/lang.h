@@ -51,6 +51,8 @@ typedef struct {
     int as_extra_mb;                /* without a memory cgroup, RLIMIT_AS = memoryMb + this (+
                                        thread stacks, runner.h); -1 = no RLIMIT_AS */
     int pty;                        /* interactive runs: LANG_PTY_* (runner.c) */
+    int zygote;                     /* 1: runs may fork from a pre-initialised interpreter
+                                       (executors/launcher_zygote.c, Python only) */
 } lang_t;
 
 /* The entries, in the order the API lists them. */

@@ -1,0 +1,301 @@
+/*
+ * launcher_zygote.c - the Python zygote of build/launcher-py: the slot's launcher starts the
+ * interpreter once, and each Python run forks from it instead of starting python3 again.
+ *
+ * Theory of operation
+ * -------------------
+ * build/launcher-py is build/launcher plus this file, linked with Debian's libpython3.11 (the
+ * plain launcher links launcher_nozygote.c instead). When it serves a slot, after it has joined
+ * the slot's cgroups and namespaces and become pid 1 of the slot's pid namespace, and before
+ * any run, launcher_zygote_init() initialises CPython exactly as `python3 -E -s -u` starts: no
+ * PYTHON* variables, no user site, unbuffered stdio, the environment a run gets (PATH, LANG),
+ * the same executable, prefix and sys.path, site and its .pth files, signal handlers. No user
+ * code ever runs in this process; it only holds the interpreter's initial state (the pages are
+ * charged to the slot's memory cgroup, as a starting python3's were), and it never runs
+ * anything else: the interpreter does not run between runs, so every run forks from the same
+ * clean state, never from a used process.
+ *
+ * A run request that says it may use the zygote (runreq_t.zygote: the language entry's
+ * `zygote`) and whose argv is the language's own run command (python3 -E -s -u FILE ARGS...;
+ * any other option means exec) is forked as every run is (launcher.c): the child does today's
+ * whole sandbox set-up (launcher_child.c: rlimits, cgroup, groups/gid/uid drop, cwd as that
+ * uid, no_new_privs, parent-death signal, every fd above 2 closed, seccomp) and then, instead
+ * of execve, launcher_zygote_run(): PyOS_AfterFork_Child(); the environment, sys.argv,
+ * sys.orig_argv, os.environ and sys.path[0] (the script's real directory) of the run; stdin,
+ * stdout and stderr made again as start-up makes them (their first objects were made for
+ * /dev/null: seekability and buffer sizes are cached); the signal dispositions Python sets at
+ * start (SIGINT -> KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored) restored after the child's
+ * reset to defaults; the error pipe closed (the run has started); then main.py runs through
+ * the same calls as python3's own main (Modules/main.c pymain_run_file, Py_RunMain):
+ * PyRun_AnyFileExFlags as __main__ with __file__ the absolute path, SystemExit and tracebacks
+ * by PyErr_Print, atexit and flushing by Py_FinalizeEx (120 when that fails), an unhandled
+ * KeyboardInterrupt ends the process by SIGINT.
+ *
+ * What differs from a fresh interpreter, and why that is acceptable (docs/SECURITY.md):
+ * - the str/bytes hash seed is drawn once per zygote, so runs of one slot share it until the
+ *   launcher is restarted: hash() values and set iteration order repeat between runs of a slot.
+ *   It protects a process against hash flooding by its input; here input comes from the same
+ *   student who writes the program, and the seed says nothing about any other run's data. It
+ *   cannot be changed after the start (the interned strings and module dicts are keyed by it).
+ * - already imported modules are those python3 imports at start, no more: `random` and
+ *   everything else seeded at import is imported, and seeded, in the run.
+ * - `posix.environ` and os.environ hold the run's environment, as the exec path gives it.
+ *
+ * If the interpreter cannot start here, the launcher says so once on stderr and every run
+ * falls back to exec of the run command; the executor does not pick launcher-py at all when
+ * `launcher-py --zygote-probe` fails (executors/main.c).
+ *
+ * Threads: the launcher is single-threaded; the interpreter's main thread state stays with
+ * it (the GIL is held from initialisation on) and each child takes it over after the fork.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lang.h"
+#include "launcher.h"
+
+/* Set by CPython when a run ended in an unhandled KeyboardInterrupt (Python/pythonrun.c); its
+ * own main reads it the same way (Modules/main.c Py_RunMain). Exported by libpython3.11. */
+extern int _Py_UnhandledKeyboardInterrupt;
+
+/* The run command the zygote stands for: the language's template up to "{file}". */
+static const char *const *zy_cmd;
+static int zy_ncmd = -1;
+static PyObject *zy_boot; /* the boot function below, compiled once at start-up */
+static bool zy_ready;
+static bool zy_child; /* this process is a run (LeakSanitizer, see below) */
+
+/* Run in the child, before main.py: the run's environment, argv, sys.path[0], stdio and
+ * signal dispositions, made as a starting python3 makes them. Returns main.py's absolute path
+ * (bytes, as python3's config makes it absolute: cwd + "/" + script). Only modules that start-up
+ * imports are used. */
+static const char zy_boot_src[] =
+    "def boot(argv, orig_argv, env):\n"
+    "    import sys, os, io, posix, _signal\n"
+    "    os.environ.clear()\n"
+    "    posix.environ.clear()\n"
+    "    for kv in env:\n"
+    "        k, _, v = kv.partition(b'=')\n"
+    "        posix.environ[k] = v\n"
+    "        os.environ[os.fsdecode(k)] = os.fsdecode(v)\n"
+    "    sys.argv = [os.fsdecode(a) for a in argv]\n"
+    "    sys.orig_argv = [os.fsdecode(a) for a in orig_argv]\n"
+    "    script = sys.argv[0]\n"
+    "    sys.path.insert(0, os.path.dirname(os.path.realpath(script)))\n"
+    "    path = script if script.startswith('/') else os.getcwd() + '/' + script\n"
+    "    for fd, name in ((0, 'stdin'), (1, 'stdout'), (2, 'stderr')):\n"
+    "        old = getattr(sys, '__' + name + '__')\n"
+    "        w = fd != 0\n"
+    "        buf = io.open(fd, 'wb' if w else 'rb', 0 if w else -1, closefd=False)\n"
+    "        (buf if w else buf.raw).name = '<' + name + '>'\n"
+    "        s = io.TextIOWrapper(buf, old.encoding, old.errors, '\\n', False, True)\n"
+    "        s.mode = 'w' if w else 'r'\n"
+    "        setattr(sys, name, s)\n"
+    "        setattr(sys, '__' + name + '__', s)\n"
+    "    _signal.signal(_signal.SIGINT, _signal.default_int_handler)\n"
+    "    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)\n"
+    "    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)\n"
+    "    return os.fsencode(path)\n";
+
+/* LeakSanitizer (the sanitizer build) must not judge a run's exit: CPython keeps memory to the
+ * end by design, and a python3 started by exec is not checked either. */
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+    return zy_child;
+}
+
+/* The executable python3 resolves to in PATH (as the run's exec would find it): into out. */
+static int find_python(const char *path, const char *name, char *out, size_t len)
+{
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        snprintf(out, len, "%.*s/%s", (int)n, path, name);
+        if (access(out, X_OK) == 0)
+            return 0;
+        path += n + (end ? 1 : 0);
+    }
+    return -1;
+}
+
+/* Is the python3 that runs would exec this libpython's own interpreter? (<prefix>/bin/pythonX.Y
+ * after symlinks.) Else the zygote would run another Python than the exec path. */
+static bool same_python(const char *exe)
+{
+    char real[PATH_MAX], want[PATH_MAX];
+
+    if (!realpath(exe, real))
+        return false;
+    snprintf(want, sizeof want, "/bin/python%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    size_t n = strlen(real), w = strlen(want);
+    return n > w && !strcmp(real + n - w, want);
+}
+
+const bool launcher_has_zygote = true;
+
+int launcher_zygote_init(const char **why)
+{
+    static const char run_path[] = "/usr/local/bin:/usr/bin:/bin"; /* runner_step.c's PATH */
+    const lang_t *py = lang_get("python");
+    char exe[PATH_MAX];
+    PyStatus st;
+    PyPreConfig pre;
+    PyConfig c;
+
+    *why = NULL;
+    if (!py || !py->zygote) {
+        *why = "the language table has no Python zygote entry";
+        return -1;
+    }
+    zy_cmd = py->run;
+    for (zy_ncmd = 0; zy_cmd[zy_ncmd] && strcmp(zy_cmd[zy_ncmd], "{file}"); zy_ncmd++)
+        ;
+    if (!zy_cmd[zy_ncmd] || zy_ncmd < 1 || find_python(run_path, zy_cmd[0], exe, sizeof exe) ||
+        !same_python(exe)) {
+        *why = "python3 in the runs' PATH is not this libpython's interpreter";
+        return -1;
+    }
+    /* The environment a run starts with, without its per-run entries (HOME, TMPDIR: not read
+     * at start with -E -s); nothing of the executor's reaches the interpreter. */
+    if (clearenv() != 0 || setenv("PATH", run_path, 1) != 0 || setenv("LANG", "C.UTF-8", 1) != 0) {
+        *why = "cannot set the environment";
+        return -1;
+    }
+    PyPreConfig_InitPythonConfig(&pre);
+    pre.use_environment = 0; /* -E */
+    pre.parse_argv = 0;
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st)) {
+        *why = st.err_msg ? st.err_msg : "Py_PreInitialize failed";
+        return -1;
+    }
+    PyConfig_InitPythonConfig(&c);
+    c.use_environment = 0;     /* -E */
+    c.user_site_directory = 0; /* -s */
+    c.buffered_stdio = 0;      /* -u */
+    c.parse_argv = 0;
+    c.safe_path = 0;
+    c.install_signal_handlers = 1;
+    st = PyConfig_SetBytesString(&c, &c.program_name, exe);
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&c);
+    PyConfig_Clear(&c);
+    if (PyStatus_Exception(st)) {
+        *why = st.err_msg ? st.err_msg : "Py_InitializeFromConfig failed";
+        return -1;
+    }
+    PyObject *g = PyDict_New();
+    PyObject *r = g && PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) == 0
+                      ? PyRun_String(zy_boot_src, Py_file_input, g, g)
+                      : NULL;
+    zy_boot = r ? PyDict_GetItemString(g, "boot") : NULL;
+    Py_XINCREF(zy_boot);
+    Py_XDECREF(r);
+    Py_XDECREF(g);
+    if (!zy_boot) {
+        PyErr_Clear();
+        *why = "cannot compile the run's boot code";
+        return -1;
+    }
+    zy_ready = true;
+    return 0;
+}
+
+bool launcher_zygote_takes(const runreq_t *rq)
+{
+    if (!zy_ready || !rq->zygote || rq->nargv <= zy_ncmd)
+        return false;
+    for (int i = 0; i < zy_ncmd; i++)
+        if (strcmp(rq->argv[i], zy_cmd[i]) != 0)
+            return false;
+    return true;
+}
+
+void launcher_zygote_before_fork(void)
+{
+    PyOS_BeforeFork();
+}
+
+void launcher_zygote_after_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+}
+
+/* A list of bytes objects from n C strings. New reference, or NULL. */
+static PyObject *bytes_list(const char *const *s, int n)
+{
+    PyObject *l = PyList_New(n);
+
+    for (int i = 0; l && i < n; i++) {
+        PyObject *b = PyBytes_FromString(s[i]);
+        if (!b) {
+            Py_DECREF(l);
+            return NULL;
+        }
+        PyList_SET_ITEM(l, i, b);
+    }
+    return l;
+}
+
+void launcher_zygote_run(const opts_t *o, int errfd)
+{
+    const runreq_t *rq = &o->rq;
+    PyObject *argv, *orig, *env, *path = NULL;
+    int rc;
+
+    zy_child = true;
+    PyOS_AfterFork_Child();
+    /* The run's own environment for C code as well (getenv, a subprocess's exec). */
+    clearenv();
+    argv = bytes_list(rq->argv + zy_ncmd, rq->nargv - zy_ncmd);
+    orig = bytes_list(rq->argv, rq->nargv);
+    env = bytes_list(rq->env, rq->nenv);
+    if (argv && orig && env)
+        path = PyObject_CallFunctionObjArgs(zy_boot, argv, orig, env, NULL);
+    Py_XDECREF(argv);
+    Py_XDECREF(orig);
+    Py_XDECREF(env);
+    if (!path || !PyBytes_Check(path)) {
+        static const char msg[] = "zygote: cannot prepare the run";
+        PyErr_Clear();
+        (void)!write(errfd, msg, sizeof msg - 1);
+        _exit(127);
+    }
+    /* The run has started: EOF on the error pipe, as a successful exec gives. */
+    close(errfd);
+    const char *file = PyBytes_AS_STRING(path);
+    FILE *fp = fopen(file, "rb");
+    if (!fp) {
+        int e = errno;
+        fprintf(stderr, "%s: can't open file '%s': [Errno %d] %s\n", rq->argv[0], file, e,
+                strerror(e));
+        rc = 2;
+    } else if (Py_MakePendingCalls() == -1) {
+        fclose(fp);
+        PyErr_Print();
+        rc = 1;
+    } else {
+        PyCompilerFlags cf = _PyCompilerFlags_INIT;
+        rc = PyRun_AnyFileExFlags(fp, file, 1, &cf) != 0;
+    }
+    Py_DECREF(path);
+    if (Py_FinalizeEx() < 0)
+        rc = 120;
+    if (_Py_UnhandledKeyboardInterrupt) {
+        signal(SIGINT, SIG_DFL);
+        kill(getpid(), SIGINT);
+        rc = 128 + SIGINT;
+    }
+    fflush(NULL);
+    exit(rc);
+}
