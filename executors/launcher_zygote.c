@@ -9,7 +9,9 @@
  * the slot's cgroups and namespaces and become pid 1 of the slot's pid namespace, and before
  * any run, launcher_zygote_init() initialises CPython exactly as `python3 -E -s -u` starts: no
  * PYTHON* variables, no user site, unbuffered stdio, the environment a run gets (PATH, LANG),
- * the same executable, prefix and sys.path, site and its .pth files, signal handlers. No user
+ * the same executable, prefix and sys.path, site and its .pth files, signal handlers. Start-up
+ * state that depends on the run (os.environ, site.USER_BASE/USER_SITE from HOME, sys.argv,
+ * sys.path[0], the stdio objects) is made again in the child. No user
  * code ever runs in this process; it only holds the interpreter's initial state (the pages are
  * charged to the slot's memory cgroup, as a starting python3's were), and it never runs
  * anything else: the interpreter does not run between runs, so every run forks from the same
@@ -58,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "lang.h"
@@ -87,6 +90,9 @@ static const char zy_boot_src[] =
     "        k, _, v = kv.partition(b'=')\n"
     "        posix.environ[k] = v\n"
     "        os.environ[os.fsdecode(k)] = os.fsdecode(v)\n"
+    "    import site\n"
+    "    site.USER_BASE = site.USER_SITE = None\n"
+    "    site.getusersitepackages()\n"
     "    sys.argv = [os.fsdecode(a) for a in argv]\n"
     "    sys.orig_argv = [os.fsdecode(a) for a in orig_argv]\n"
     "    script = sys.argv[0]\n"
@@ -165,9 +171,11 @@ int launcher_zygote_init(const char **why)
         *why = "python3 in the runs' PATH is not this libpython's interpreter";
         return -1;
     }
-    /* The environment a run starts with, without its per-run entries (HOME, TMPDIR: not read
-     * at start with -E -s); nothing of the executor's reaches the interpreter. */
-    if (clearenv() != 0 || setenv("PATH", run_path, 1) != 0 || setenv("LANG", "C.UTF-8", 1) != 0) {
+    /* The environment a run starts with; nothing of the executor's reaches the interpreter.
+     * HOME is per run (the work dir): site computes the user site from it at start even with
+     * -s (and imports pwd without one), so boot computes it again with the run's HOME. */
+    if (clearenv() != 0 || setenv("PATH", run_path, 1) != 0 || setenv("LANG", "C.UTF-8", 1) != 0 ||
+        setenv("HOME", "/nonexistent", 1) != 0) {
         *why = "cannot set the environment";
         return -1;
     }
@@ -254,6 +262,8 @@ void launcher_zygote_run(const opts_t *o, int errfd)
     int rc;
 
     zy_child = true;
+    /* The name ps and /proc/self/comm show, as the exec'd python3 has it. */
+    (void)prctl(PR_SET_NAME, "python3", 0, 0, 0);
     PyOS_AfterFork_Child();
     /* The run's own environment for C code as well (getenv, a subprocess's exec). */
     clearenv();

@@ -88,6 +88,7 @@ if [[ $what == all ]]; then
   run_suite "async local (build)" plain 1800 $PY tests/integration/test_async.py build --runtime local
   run_suite "hostile strict local (build)" plain 1200 $PY tests/integration/test_hostile_strict.py build --runtime local
   run_suite "limits local (build)" plain 900 $PY tests/integration/test_limits.py build --runtime local
+  run_suite "python zygote local (build)" plain 900 $PY tests/integration/test_zygote.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
@@ -101,6 +102,7 @@ if [[ $what == all ]]; then
   run_suite "sessions local (ASan+UBSan)" plain 900 $PY tests/integration/test_session.py build/san --runtime local
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
+  run_suite "python zygote local (ASan+UBSan)" plain 1200 $PY tests/integration/test_zygote.py build/san --runtime local
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local
