@@ -50,7 +50,16 @@ pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 COMMON_SRC := $(sort $(wildcard common/*.c))
 EXEC_SRC   := $(filter-out executors/launcher%.c executors/main.c,$(sort $(wildcard executors/*.c)))
 SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# build/launcher-py: the launcher with the Python zygote (executors/launcher_zygote.c), linked
+# with Debian's libpython (dynamically: the interpreter the runs' python3 is). Built when
+# python3-config --embed works (python3-dev); without it Python runs start python3.
+PYTHON_CONFIG ?= /usr/bin/python3-config
+HAVE_PY_EMBED := $(shell $(PYTHON_CONFIG) --embed --ldflags >/dev/null 2>&1 && echo 1)
+
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+ifneq ($(HAVE_PY_EMBED),1)
+UNIT_SRC   := $(filter-out tests/unit/test_launcher_zygote.c,$(UNIT_SRC)) # needs build/launcher-py
+endif
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -61,11 +70,6 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 BINS := $(BUILD)/gateway $(BUILD)/executor $(BUILD)/launcher
 
-# build/launcher-py: the launcher with the Python zygote (executors/launcher_zygote.c), linked
-# with Debian's libpython (dynamically: the interpreter the runs' python3 is). Built when
-# python3-config --embed works (libpython3.11-dev); without it Python runs start python3.
-PYTHON_CONFIG ?= /usr/bin/python3-config
-HAVE_PY_EMBED := $(shell $(PYTHON_CONFIG) --embed --ldflags >/dev/null 2>&1 && echo 1)
 ifeq ($(HAVE_PY_EMBED),1)
 BINS += $(BUILD)/launcher-py
 endif

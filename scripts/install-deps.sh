@@ -17,6 +17,7 @@ PKGS=(
   libuv1-dev libcmocka-dev libarchive-dev libmicrohttpd-dev libyder-dev liborcania-dev libssl-dev
   libhiredis-dev redis-server
   python3 python3-websocket nodejs g++ curl procps
+  python3-dev
 )
 # The test suites also drive the playground in a real (headless) browser and run the
 # libFuzzer targets (HTTP request path, session frames; clang).
