@@ -112,8 +112,31 @@ static const char zy_boot_src[] =
     "    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)\n"
     "    return os.fsencode(path)\n";
 
-/* LeakSanitizer (the sanitizer build) must not judge a run's exit: CPython keeps memory to the
- * end by design, and a python3 started by exec is not checked either. */
+/* LeakSanitizer (the sanitizer build): CPython keeps its objects in arenas it maps itself,
+ * which LeakSanitizer does not scan, so what they reference looks leaked at exit; allocations
+ * made inside libpython are not ours to judge (ours still are). A run's exit is not checked at
+ * all: a python3 started by exec is not either. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libpython3\n";
+}
+
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+    return "print_suppressions=0";
+}
+
+/* AddressSanitizer (the sanitizer build): a run is this process, so it must meet Python's
+ * allocator and signals, not the sanitizer's: a failed allocation is MemoryError (NULL), not an
+ * abort, and SIGSEGV, SIGBUS and SIGFPE keep the dispositions Python gives them. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0";
+}
+
 int __lsan_is_turned_off(void);
 int __lsan_is_turned_off(void)
 {
