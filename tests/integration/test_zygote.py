@@ -5,9 +5,9 @@ interpreter (build/launcher-py, executors/launcher_zygote.c) is indistinguishabl
 
     tests/integration/test_zygote.py BUILD_DIR [gateway args...]
 
-Two gateways run side by side: Z with the given arguments (default --runtime local), whose
-Python runs fork from the zygote (the suite checks that they do), and R, the reference: the
-local runtime with EXECUTOR_ZYGOTE=0, whose runs exec python3 as before. The same programs run on
+Two gateways run side by side with the given arguments (default --runtime local): Z, whose
+Python runs fork from the zygote (the suite checks that they do), and R, the reference, with
+EXECUTOR_ZYGOTE=0, whose runs exec python3 as before. The same programs run on
 both and their answers must be equal (the work dir's name replaced by a placeholder):
 
   - __name__, sys.argv, sys.orig_argv, sys.path (sys.path[0] = the work dir: a module written
@@ -342,8 +342,9 @@ def main():
     extra = sys.argv[2:] or ["--runtime", "local"]
     r = Runner("zygote (%s)" % " ".join(extra))
     Z = Gateway(build, extra + ["--slots", str(SLOTS)], name="zy").start()
-    R = Gateway(build, ["--runtime", "local", "--slots", str(SLOTS)],
-                env={"EXECUTOR_ZYGOTE": "0"}, name="zyref").start()
+    # The reference runs on the same runtime (the image's Python differs from the host's).
+    R = Gateway(build, extra + ["--slots", str(SLOTS)], env={"EXECUTOR_ZYGOTE": "0"},
+                name="zyref").start()
     try:
         for t in (test_runs_fork_from_the_zygote, test_start_state_equal_to_fresh_python,
                   test_args_and_module_next_to_main_imports, test_tracebacks_and_syntax_errors,
