@@ -53,8 +53,13 @@ SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 # build/launcher-py: the launcher with the Python zygote (executors/launcher_zygote.c), linked
 # with Debian's libpython (dynamically: the interpreter the runs' python3 is). Built when
 # python3-config --embed works (python3-dev); without it Python runs start python3.
+# Not in the ThreadSanitizer build: a run would be a forked TSan process (its runtime thread
+# makes every fork "multi-threaded" and warns in the program's stderr when it starts threads);
+# the launcher is single-threaded, so TSan has nothing to check there: its runs exec python3.
 PYTHON_CONFIG ?= /usr/bin/python3-config
+ifneq ($(SANITIZE),thread)
 HAVE_PY_EMBED := $(shell $(PYTHON_CONFIG) --embed --ldflags >/dev/null 2>&1 && echo 1)
+endif
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 ifneq ($(HAVE_PY_EMBED),1)
