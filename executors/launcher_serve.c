@@ -212,6 +212,10 @@ static void serve_one(const unsigned char *data, size_t len, const sigset_t *set
         snprintf(msg, sizeof msg, "request: %s", err);
         launcher_report_error(&o, msg);
     }
+    /* Nothing of a run's request outlives it here (build/launcher-py forks runs from this
+     * process: launcher_zygote.c). */
+    if (store)
+        explicit_bzero(store, len + 1);
     free(store);
 }
 
@@ -315,6 +319,7 @@ int launcher_serve(int argc, char **argv)
                 close(fds[j]);
         }
         serve_one(data, len, &set, &old);
+        explicit_bzero(data, len);
         free(big);
         /* The report is written: closing the status pipe tells the executor the run is over;
          * our stdio goes back to /dev/null so that no pipe of the run stays open here. */

@@ -54,12 +54,16 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/prctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -194,6 +198,13 @@ int launcher_zygote_init(const char **why)
         *why = "python3 in the runs' PATH is not this libpython's interpreter";
         return -1;
     }
+    /* Runs are forks of this process: what it held of earlier runs must not be in their
+     * memory. Freed heap memory is overwritten (M_PERTURB; requests are also wiped where they
+     * are kept: launcher_serve.c), the child wipes the stack below it (launcher_zygote_run),
+     * and the executor's environment strings we started with are wiped here. */
+    mallopt(M_PERTURB, 0x5a);
+    for (char **e = environ; e && *e; e++)
+        explicit_bzero(*e, strlen(*e));
     /* The environment a run starts with; nothing of the executor's reaches the interpreter.
      * HOME is per run (the work dir): site computes the user site from it at start even with
      * -s (and imports pwd without one), so boot computes it again with the run's HOME. */
@@ -262,6 +273,91 @@ void launcher_zygote_after_fork_parent(void)
     PyOS_AfterFork_Parent();
 }
 
+/* n strings joined, each with its NUL, in a new buffer (*len bytes), or NULL. */
+static char *join_nul(const char *const *v, int n, size_t *len)
+{
+    size_t total = 0, off = 0;
+    char *buf;
+
+    for (int i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    if (!(buf = malloc(total ? total : 1)))
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(v[i]) + 1;
+        memcpy(buf + off, v[i], k);
+        off += k;
+    }
+    *len = total;
+    return buf;
+}
+
+/*
+ * /proc/self/cmdline and /proc/self/environ of the run show its argv and environment, as an
+ * exec'd python3's do (not the launcher's: ps, and whoever looks for a program by its command
+ * line, see the program). PR_SET_MM_MAP moves the kernel's argument and environment ranges to
+ * new copies; it needs no privilege as long as the executable stays the same (exe_fd -1), and
+ * the other fields are the process's own (from /proc/self/stat). Best effort: on a kernel
+ * without it, the launcher's are shown.
+ */
+static void set_proc_args(const runreq_t *rq)
+{
+    struct prctl_mm_map m;
+    unsigned long long f[52] = {0};
+    char stat[2048], *p;
+    size_t alen = 0, elen = 0;
+    ssize_t n;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0 || !(p = strrchr((stat[n] = '\0', stat), ')')))
+        return;
+    /* Fields from 3 on, after the command name in parentheses (proc(5)). */
+    for (int i = 3; i <= 51 && *p; i++) {
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+        f[i] = strtoull(p, NULL, 10);
+    }
+    char *args = join_nul(rq->argv, rq->nargv, &alen), *env = join_nul(rq->env, rq->nenv, &elen);
+    if (!args || !env) {
+        free(args);
+        free(env);
+        return;
+    }
+    memset(&m, 0, sizeof m);
+    m.start_code = f[26];
+    m.end_code = f[27];
+    m.start_stack = f[28];
+    m.start_data = f[45];
+    m.end_data = f[46];
+    m.start_brk = f[47];
+    m.brk = (uintptr_t)sbrk(0);
+    m.arg_start = (uintptr_t)args;
+    m.arg_end = (uintptr_t)args + alen;
+    m.env_start = (uintptr_t)env;
+    m.env_end = (uintptr_t)env + elen;
+    m.exe_fd = (uint32_t)-1;
+    if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof m, 0) != 0) {
+        free(args);
+        free(env);
+    }
+    /* else they are the process's own until it ends */
+}
+
+/* Overwrites the stack below the caller: what earlier, deeper calls of the launcher left
+ * there (the clean-up's paths of an earlier run's files) is not the run's to read. */
+__attribute__((noinline)) static void wipe_stack_below(void)
+{
+    volatile char pad[256 * 1024];
+
+    explicit_bzero((char *)pad, sizeof pad);
+}
+
 /* A list of bytes objects from n C strings. New reference, or NULL. */
 static PyObject *bytes_list(const char *const *s, int n)
 {
@@ -285,8 +381,14 @@ void launcher_zygote_run(const opts_t *o, int errfd)
     int rc;
 
     zy_child = true;
-    /* The name ps and /proc/self/comm show, as the exec'd python3 has it. */
+    wipe_stack_below();
+    mallopt(M_PERTURB, 0); /* Python's own allocations as in any python3 */
+    /* The name, command line and environment ps and /proc/self show, as the exec'd python3's;
+     * dumpable as after an exec (the uid drop cleared it; the launcher is not): the run may
+     * read its own /proc/self files, as any python3 can. */
     (void)prctl(PR_SET_NAME, "python3", 0, 0, 0);
+    set_proc_args(rq);
+    (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     PyOS_AfterFork_Child();
     /* The run's own environment for C code as well (getenv, a subprocess's exec). */
     clearenv();

@@ -25,7 +25,8 @@ both and their answers must be equal (the work dir's name replaced by a placehol
   - without build/launcher-py the executor says so and Python still runs (exec fallback).
 
 What differs on purpose (docs/SECURITY.md): /proc/self/exe is the launcher, and the hash seed
-is drawn once per slot: both are asserted here as documented. The last line is
+is drawn once per slot: both are asserted here as documented (/proc/self/cmdline, environ and
+comm are the run's, as for an exec'd python3). The last line is
 `N passed, N failed`.
 """
 import json
@@ -38,6 +39,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Gateway, Runner, check  # noqa: E402
 
+DOCKER = False
 Z = None  # the gateway under test (zygote)
 R = None  # the reference (exec of python3)
 SLOTS = 2
@@ -91,6 +93,8 @@ print(json.dumps({
              sys.modules["site"].ENABLE_USER_SITE, sys.modules["site"].PREFIXES],
     "tz": [__import__("time").tzname, __import__("time").timezone],
     "comm": open("/proc/self/comm").read(),
+    "cmdline": open("/proc/self/cmdline", "rb").read().decode(),
+    "environ": open("/proc/self/environ", "rb").read().decode(),
 }, sort_keys=True))
 '''
 
@@ -122,9 +126,10 @@ def same_answer(code, **kw):
 # ---------------------------------------------------------------------------------------------
 
 def test_runs_fork_from_the_zygote():
-    lines = [l.get("msg", "") for l in Z.log_lines()]
-    check(any("fork from each slot's interpreter" in m for m in lines),
-          "the executor did not take launcher-py: " + repr([m for m in lines if "ython" in m]))
+    if not DOCKER:  # the docker runtime does not pass on the executors' own log
+        lines = [l.get("msg", "") for l in Z.log_lines()]
+        check(any("fork from each slot's interpreter" in m for m in lines),
+              "the executor did not take launcher-py: " + repr([m for m in lines if "ython" in m]))
     z = run(Z, "import os; print(os.readlink('/proc/self/exe'))")
     r = run(R, "import os; print(os.readlink('/proc/self/exe'))")
     # Documented difference: the process image is the launcher's, not python3's.
@@ -284,6 +289,50 @@ def test_nothing_of_a_run_reaches_the_next():
     check(res == ["clean\n"] * 6, "after concurrent polluters: %r" % res)
 
 
+SCAN = r'''
+import sys
+key = 0x55
+want = bytes.fromhex(sys.argv[1])  # the marker XOR key: the marker itself is never made here
+table = bytes(b ^ key for b in range(256))
+found = []
+with open("/proc/self/maps") as f:
+    maps = f.read().splitlines()
+with open("/proc/self/mem", "rb", buffering=0) as mem:
+    for line in maps:
+        addr, perms = line.split()[:2]
+        if not perms.startswith("rw"):
+            continue
+        lo, hi = (int(x, 16) for x in addr.split("-"))
+        try:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+        except (OSError, ValueError, OverflowError):
+            continue
+        if data.translate(table).find(want) >= 0:
+            found.append(line)
+print("found in " + repr(found) if found else "none")
+'''
+
+
+def test_no_earlier_request_in_a_run_memory():
+    # A run's argument and the name of a file it left in /tmp (which the launcher's clean-up
+    # read) must not be in the memory of a later run forked from the same launcher.
+    marker = "cgmark" + os.urandom(8).hex()
+    hidden = bytes(b ^ 0x55 for b in marker.encode()).hex()
+    for _ in range(2 * SLOTS):
+        d = run(Z, "import sys\nopen('/tmp/' + sys.argv[1], 'w').write('x')\n"
+                   "open(sys.argv[1], 'w').write('x')\nprint('ok')", args=[marker])
+        check(d["stdout"] == "ok\n", "marker run", d)
+    for _ in range(2 * SLOTS):
+        d = run(Z, SCAN, args=[hidden])
+        check(d["status"] == "ok" and d["stdout"] == "none\n", "an earlier run's data", d)
+    # The scan does find what is there (its own argument, put in memory on purpose).
+    d = run(Z, SCAN + "\nx = bytes(b ^ 0x55 for b in bytes.fromhex(sys.argv[1]))\n"
+                      "print(x.decode()[:6])\n" + SCAN.split("found = []", 1)[1].replace(
+                          "print(", "print('again', "), args=[hidden])
+    check(d["stdout"].startswith("none\ncgmark\nagain found in"), "the scan finds a marker", d)
+
+
 def test_hash_seed_is_per_slot_as_documented():
     # Documented difference: one hash seed per slot's zygote (a fresh python3 draws one per run).
     z = {run(Z, "print(hash('codegate'))")["stdout"] for _ in range(3 * SLOTS)}
@@ -337,9 +386,10 @@ def test_without_launcher_py_python_still_runs(build):
 
 
 def main():
-    global Z, R
+    global Z, R, DOCKER
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     extra = sys.argv[2:] or ["--runtime", "local"]
+    DOCKER = "docker" in extra
     r = Runner("zygote (%s)" % " ".join(extra))
     Z = Gateway(build, extra + ["--slots", str(SLOTS)], name="zy").start()
     # The reference runs on the same runtime (the image's Python differs from the host's).
@@ -351,6 +401,7 @@ def main():
                   test_exit_codes_systemexit_atexit, test_signals_and_keyboard_interrupt,
                   test_stdin_prompts_and_unbuffered_output, test_memory_limit_means_the_same,
                   test_random_differs_between_runs, test_nothing_of_a_run_reaches_the_next,
+                  test_no_earlier_request_in_a_run_memory,
                   test_hash_seed_is_per_slot_as_documented, test_session_prompt_before_input):
             r.run(t, timeout=240)
     finally:
@@ -361,7 +412,7 @@ def main():
         reports = Z.sanitizer_reports() + R.sanitizer_reports()
         check(not reports, "sanitizer reports:\n" + "\n".join(reports[:20]))
     r.run(clean_exit)
-    if "docker" not in extra:
+    if not DOCKER:
         r.run(test_without_launcher_py_python_still_runs, build, timeout=240)
     return r.finish()
 

@@ -190,7 +190,9 @@ static void test_zygote_run_is_main_py(void **state)
                "print(__name__, sys.argv, sys.path[0], __file__)\n"
                "print(open('/proc/self/comm').read().strip(), sorted(os.environ))\n"
                "print(sys.orig_argv, sys.flags.ignore_environment, sys.flags.no_user_site)\n"
-               "print(sorted(os.listdir('/proc/self/fd')))\n");
+               "print(sorted(os.listdir('/proc/self/fd')))\n"
+               "print(open('/proc/self/cmdline', 'rb').read())\n"
+               "print(open('/proc/self/environ', 'rb').read().split(b'\\0')[1:])\n");
     py_request(&rq, 1, true);
     rq.argv[rq.nargv++] = "x y";
     serve(&rq, NULL, -1, &r);
@@ -201,8 +203,10 @@ static void test_zygote_run_is_main_py(void **state)
              "__main__ ['main.py', 'x y'] %s %s/main.py\n"
              "python3 ['HOME', 'LANG', 'PATH']\n"
              "['python3', '-E', '-s', '-u', 'main.py', 'x y'] 1 1\n"
-             "['0', '1', '2', '3']\n",
-             dir, dir);
+             "['0', '1', '2', '3']\n"
+             "b'python3\\x00-E\\x00-s\\x00-u\\x00main.py\\x00x y\\x00'\n"
+             "[b'%s', b'LANG=C.UTF-8', b'']\n",
+             dir, dir, home);
     assert_string_equal(r.out, want);
 }
 
