@@ -11,8 +11,8 @@
  * PYTHON* variables, no user site, unbuffered stdio, the environment a run gets (PATH, LANG),
  * the same executable, prefix and sys.path, site and its .pth files, signal handlers. Start-up
  * state that depends on the run (os.environ, site.USER_BASE/USER_SITE from HOME, sys.argv,
- * sys.path[0], the stdio objects) is made again in the child. No user
- * code ever runs in this process; it only holds the interpreter's initial state (the pages are
+ * sys.path[0], the stdio objects) is made again in the child. No user code ever runs in this
+ * process; it only holds the interpreter's initial state (the pages are
  * charged to the slot's memory cgroup, as a starting python3's were), and it never runs
  * anything else: the interpreter does not run between runs, so every run forks from the same
  * clean state, never from a used process.
@@ -41,7 +41,12 @@
  *   cannot be changed after the start (the interned strings and module dicts are keyed by it).
  * - already imported modules are those python3 imports at start, no more: `random` and
  *   everything else seeded at import is imported, and seeded, in the run.
- * - `posix.environ` and os.environ hold the run's environment, as the exec path gives it.
+ * - /proc/self/exe and /proc/self/maps show launcher-py and libpython3.11.so (the process name,
+ *   /proc/self/cmdline and /proc/self/environ are the run's: set_proc_args()).
+ * A fork starts with a copy of the launcher's memory where an exec starts empty, so nothing of
+ * an earlier run may be left in it: freed heap memory is overwritten (M_PERTURB from start-up
+ * on), requests are wiped after each run (launcher_serve.c), the child wipes the stack below it
+ * (wipe_stack_below), and the executor's environment strings are wiped at start.
  *
  * If the interpreter cannot start here, the launcher says so once on stderr and every run
  * falls back to exec of the run command; the executor does not pick launcher-py at all when
