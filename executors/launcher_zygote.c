@@ -143,7 +143,10 @@ const char *__lsan_default_options(void)
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0";
+    /* max_free_fill_size: freed memory is overwritten, as M_PERTURB does for glibc's malloc,
+     * which the sanitizer's allocator replaces (what a fork must not carry over, above). */
+    return "allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+           "max_free_fill_size=2147483647:free_fill_byte=90";
 }
 
 int __lsan_is_turned_off(void);
