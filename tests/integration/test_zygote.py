@@ -339,12 +339,16 @@ def test_no_earlier_request_in_a_run_memory():
     check(d["stdout"].startswith("none\ncgmark\nagain found in"), "the scan finds a marker", d)
 
 
-def test_hash_seed_is_per_slot_as_documented():
+def test_hash_seed_and_frozen_objects_as_documented():
     # Documented difference: one hash seed per slot's zygote (a fresh python3 draws one per run).
     z = {run(Z, "print(hash('codegate'))")["stdout"] for _ in range(3 * SLOTS)}
     r = {run(R, "print(hash('codegate'))")["stdout"] for _ in range(3 * SLOTS)}
     check(len(z) <= SLOTS, "zygote: at most one seed per slot: %r" % z)
     check(len(r) == 3 * SLOTS, "exec: a seed per run: %r" % r)
+    # Documented difference: the start-up objects are frozen for the collector.
+    code = "import gc, sys; print(gc.get_freeze_count() > 0, gc.isenabled(), 'gc' in sys.modules)"
+    check(run(Z, code)["stdout"] == "True True True\n", "zygote: start-up objects frozen")
+    check(run(R, code)["stdout"] == "False True True\n", "exec: nothing frozen")
 
 
 def test_session_prompt_before_input():
@@ -408,7 +412,8 @@ def main():
                   test_stdin_prompts_and_unbuffered_output, test_memory_limit_means_the_same,
                   test_random_differs_between_runs, test_nothing_of_a_run_reaches_the_next,
                   test_no_earlier_request_in_a_run_memory,
-                  test_hash_seed_is_per_slot_as_documented, test_session_prompt_before_input):
+                  test_hash_seed_and_frozen_objects_as_documented,
+                  test_session_prompt_before_input):
             r.run(t, timeout=240)
     finally:
         rz, rr = Z.stop(), R.stop()
