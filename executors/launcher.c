@@ -503,6 +503,7 @@ int main(int argc, char **argv)
     opts_t o;
     sigset_t set, old;
 
+    launcher_zygote_rename(argv);
     if (argc > 1 && !strcmp(argv[1], "--serve"))
         return launcher_serve(argc, argv);
     if (argc == 2 && !strcmp(argv[1], "--zygote-probe")) {

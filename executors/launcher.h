@@ -81,6 +81,7 @@ void launcher_clean_box(void);
  * the reason on errfd when the run could not start). */
 extern const bool launcher_has_zygote; /* true in build/launcher-py */
 int launcher_zygote_init(const char **why);
+void launcher_zygote_rename(char **argv); /* launcher-py shows as "launcher" (ps, comm) */
 bool launcher_zygote_takes(const runreq_t *rq);
 void launcher_zygote_before_fork(void);
 void launcher_zygote_after_fork_parent(void);

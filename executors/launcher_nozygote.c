@@ -15,6 +15,11 @@ int launcher_zygote_init(const char **why)
     return -1;
 }
 
+void launcher_zygote_rename(char **argv)
+{
+    (void)argv;
+}
+
 bool launcher_zygote_takes(const runreq_t *rq)
 {
     (void)rq;

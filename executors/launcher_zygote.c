@@ -186,6 +186,19 @@ static bool same_python(const char *exe)
 
 const bool launcher_has_zygote = true;
 
+/* This process is the slot's launcher like build/launcher: it is named so, in ps and for the
+ * tools that find a slot's launcher by name (comm "launcher"; argv[0] ".../launcher", the
+ * variant following as a first word "py"); /proc/<pid>/exe names the file. */
+void launcher_zygote_rename(char **argv)
+{
+    char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+
+    base = base ? base + 1 : argv[0];
+    (void)prctl(PR_SET_NAME, "launcher", 0, 0, 0);
+    if (base && !strcmp(base, "launcher-py"))
+        base[strlen("launcher")] = '\0';
+}
+
 int launcher_zygote_init(const char **why)
 {
     static const char run_path[] = "/usr/local/bin:/usr/bin:/bin"; /* runner_step.c's PATH */
