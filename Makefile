@@ -50,7 +50,21 @@ pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 COMMON_SRC := $(sort $(wildcard common/*.c))
 EXEC_SRC   := $(filter-out executors/launcher%.c executors/main.c,$(sort $(wildcard executors/*.c)))
 SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# build/launcher-py: the launcher with the Python zygote (executors/launcher_zygote.c), linked
+# with Debian's libpython (dynamically: the interpreter the runs' python3 is). Built when
+# python3-config --embed works (python3-dev); without it Python runs start python3.
+# Not in the ThreadSanitizer build: a run would be a forked TSan process (its runtime thread
+# makes every fork "multi-threaded" and warns in the program's stderr when it starts threads);
+# the launcher is single-threaded, so TSan has nothing to check there: its runs exec python3.
+PYTHON_CONFIG ?= /usr/bin/python3-config
+ifneq ($(SANITIZE),thread)
+HAVE_PY_EMBED := $(shell $(PYTHON_CONFIG) --embed --ldflags >/dev/null 2>&1 && echo 1)
+endif
+
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+ifneq ($(HAVE_PY_EMBED),1)
+UNIT_SRC   := $(filter-out tests/unit/test_launcher_zygote.c,$(UNIT_SRC)) # needs build/launcher-py
+endif
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -60,6 +74,10 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 BINS := $(BUILD)/gateway $(BUILD)/executor $(BUILD)/launcher
+
+ifeq ($(HAVE_PY_EMBED),1)
+BINS += $(BUILD)/launcher-py
+endif
 
 .PHONY: all deps run test test-unit test-integration test-docker test-sanitize bench clean \
         format format-check images
@@ -94,11 +112,15 @@ $(BUILD)/executor: $(BUILD)/obj/executors/main.o $(BUILD)/libcg_exec.a $(BUILD)/
 	$(CC) $(LDFLAGS) $^ -o $@ $(call pc_libs,$(PKGS_EXEC))
 # The launcher links nothing but libc and the shared helpers: it runs before every user program.
 # runreq.c (the request and report it shares with the runner) goes into both.
-LAUNCHER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard executors/launcher*.c) \
+LAUNCHER_ZY  := executors/launcher_zygote.c executors/launcher_nozygote.c
+LAUNCHER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(LAUNCHER_ZY),$(wildcard executors/launcher*.c)) \
                 executors/workdir.c executors/seccomp.c executors/slotns.c executors/slotcg_run.c \
                 executors/runreq.c)
-$(BUILD)/launcher: $(LAUNCHER_OBJ) $(BUILD)/libcg_common.a
+$(BUILD)/launcher: $(LAUNCHER_OBJ) $(BUILD)/obj/executors/launcher_nozygote.o $(BUILD)/libcg_common.a
 	$(CC) $(LDFLAGS) $(LAUNCHER_LDFLAGS) $^ -o $@
+$(BUILD)/obj/executors/launcher_zygote.o: CFLAGS += $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes))
+$(BUILD)/launcher-py: $(LAUNCHER_OBJ) $(BUILD)/obj/executors/launcher_zygote.o $(BUILD)/libcg_common.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(shell $(PYTHON_CONFIG) --embed --ldflags)
 
 # Unit tests: one binary per tests/unit/test_<module>.c. A test may #include the .c under test;
 # the archives then only supply what it does not define itself.

@@ -19,6 +19,10 @@
  * into LANG_MPL_CACHE_DIR (read-only for runs), and the executor copies it (~35 KB) into each
  * run's cache dir (home_seed: executors/homeseed.c).
  *
+ * Where the executor has build/launcher-py, a run forks from the slot's pre-initialised
+ * interpreter instead of starting one (executors/launcher_zygote.c): same flags, same sys.path,
+ * same behaviour (a run with options execs python3).
+ *
  * C++ compiles every given file with the entry file's extension ({sources}: profiles.c).
  *
  * Interactive runs: C++ gets a pseudo-terminal as stdin and stdout, because C stdio buffers a
@@ -244,6 +248,7 @@ const lang_t lang_table[LANG_COUNT] = {
         .as_extra_mb = 64,
         .pty = LANG_PTY_NONE,
         .options = py_options,
+        .zygote = 1,
     },
     {
         .name = "javascript",

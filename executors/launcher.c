@@ -468,7 +468,12 @@ void launcher_run_once(opts_t *o, const sigset_t *set, const sigset_t *old)
         peakfd = slotcg_peak_start(memfd);
     }
     int64_t t0 = cg_now_ms();
+    bool zygote = launcher_zygote_takes(&o->rq);
+    if (zygote)
+        launcher_zygote_before_fork();
     pid = fork();
+    if (zygote && pid != 0)
+        launcher_zygote_after_fork_parent();
     if (pid < 0) {
         snprintf(errmsg, sizeof errmsg, "fork: %s", strerror(errno));
         launcher_report_error(o, errmsg);
@@ -578,8 +583,18 @@ int main(int argc, char **argv)
     opts_t o;
     sigset_t set, old;
 
+    launcher_zygote_rename(argv);
     if (argc > 1 && !strcmp(argv[1], "--serve"))
         return launcher_serve(argc, argv);
+    if (argc == 2 && !strcmp(argv[1], "--zygote-probe")) {
+        /* Can this launcher start the Python zygote here (executors/main.c asks)? */
+        const char *why;
+        if (launcher_zygote_init(&why) != 0) {
+            fprintf(stderr, "launcher: no Python zygote: %s\n", why);
+            return 1;
+        }
+        return 0;
+    }
     parse_opts(&o, argc, argv);
     if (fcntl(o.status_fd, F_GETFD) < 0)
         o.status_fd = -1; /* no report wanted (manual use) */

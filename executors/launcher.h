@@ -7,6 +7,8 @@
  *   launcher_reap.c   reaping the run's processes and killing what it left
  *   launcher_clean.c  removing what a run left in shared places (tmp dirs, SysV IPC)
  *   launcher_serve.c  serve mode: the control socket loop, the slot's namespaces, the pid-1 relay
+ *   launcher_zygote.c build/launcher-py only: Python runs fork from a pre-initialised interpreter
+ *                     (build/launcher links launcher_nozygote.c: every run is exec'd)
  *
  * Ownership: an opts_t's request (runreq_t) points into the argv it was parsed from (one-shot
  * use) or into the store its served request was decoded into (serve_one frees it after the
@@ -70,6 +72,20 @@ void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, runreq_report_t *re
 /* launcher_clean.c */
 void launcher_clean_shared(uid_t uid, gid_t gid);
 void launcher_clean_box(void);
+
+/* launcher_zygote.c / launcher_nozygote.c. init: once, in serve mode before the first run;
+ * 0, or -1 with the reason in *why (runs are then exec'd). takes: may this run fork from the
+ * zygote (it was initialised, the request allows it, its argv is the zygote's command).
+ * before/after_fork_parent: around the fork of such a run. run: in the run's child after the
+ * sandbox set-up, instead of execve; does not return (the program's exit, or _exit(127) with
+ * the reason on errfd when the run could not start). */
+extern const bool launcher_has_zygote; /* true in build/launcher-py */
+int launcher_zygote_init(const char **why);
+void launcher_zygote_rename(char **argv); /* launcher-py shows as "launcher" (ps, comm) */
+bool launcher_zygote_takes(const runreq_t *rq);
+void launcher_zygote_before_fork(void);
+void launcher_zygote_after_fork_parent(void);
+void launcher_zygote_run(const opts_t *o, int errfd) __attribute__((noreturn));
 
 /* launcher_serve.c */
 const char *launcher_serve_enter_ns(int fd);

@@ -201,6 +201,10 @@ void launcher_child_exec(const opts_t *o, int errfd, const sigset_t *oldmask, in
     if (o->rq.data_mb > 0)
         set_limit(RLIMIT_DATA, (rlim_t)o->rq.data_mb << 20, (rlim_t)o->rq.data_mb << 20, errfd,
                   "rlimit data");
+    /* Python runs of build/launcher-py: the slot's interpreter, already started, instead of
+     * a new one (launcher_zygote.c); everything above is the same for both. */
+    if (launcher_zygote_takes(&o->rq))
+        launcher_zygote_run(o, errfd);
     execve(prog, (char *const *)o->rq.argv, (char *const *)o->rq.env);
     child_fail(errfd, "exec");
 }

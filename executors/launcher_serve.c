@@ -212,6 +212,10 @@ static void serve_one(const unsigned char *data, size_t len, const sigset_t *set
         snprintf(msg, sizeof msg, "request: %s", err);
         launcher_report_error(&o, msg);
     }
+    /* Nothing of a run's request outlives it here (build/launcher-py forks runs from this
+     * process: launcher_zygote.c). */
+    if (store)
+        explicit_bzero(store, len + 1);
     free(store);
 }
 
@@ -283,6 +287,11 @@ int launcher_serve(int argc, char **argv)
         if (rc != 0)
             return rc;
     }
+    /* build/launcher-py: the interpreter starts here, in the slot's cgroups and box, before any
+     * run (launcher_zygote.c). Without it, runs are exec'd as by build/launcher. */
+    const char *why;
+    if (launcher_has_zygote && launcher_zygote_init(&why) != 0)
+        fprintf(stderr, "launcher: no Python zygote, Python runs start python3: %s\n", why);
     for (;;) {
         int fds[4];
         unsigned char *data, *big = NULL;
@@ -310,6 +319,7 @@ int launcher_serve(int argc, char **argv)
                 close(fds[j]);
         }
         serve_one(data, len, &set, &old);
+        explicit_bzero(data, len);
         free(big);
         /* The report is written: closing the status pipe tells the executor the run is over;
          * our stdio goes back to /dev/null so that no pipe of the run stays open here. */

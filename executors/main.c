@@ -148,6 +148,43 @@ static void default_launcher(options_t *o)
     o->launcher = o->launcher_buf;
 }
 
+/* Python: "launcher-py" beside the launcher, when --zygote is on and it can start the
+ * interpreter here (`launcher-py --zygote-probe`); its runs fork from a pre-initialised
+ * interpreter (executors/launcher_zygote.c). Else the launcher as given: every run starts
+ * python3. Said once in the log either way. */
+static void zygote_launcher(options_t *o, const profile_t *pf)
+{
+    static char buf[PATH_MAX];
+    const char *slash = strrchr(o->launcher, '/');
+    int status = -1;
+    pid_t pid;
+
+    if (!pf->zygote || !o->zygote)
+        return;
+    snprintf(buf, sizeof buf, "%.*slauncher-py", slash ? (int)(slash + 1 - o->launcher) : 0,
+             o->launcher);
+    if (access(buf, X_OK) != 0) {
+        executor_log("info", "no %s: Python runs start python3", buf);
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        execl(buf, buf, "--zygote-probe", (char *)NULL);
+        _exit(127);
+    }
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        executor_log("warn",
+                     "%s cannot start the Python zygote (status %d): Python runs start "
+                     "python3",
+                     buf, status);
+        return;
+    }
+    executor_log("info", "Python runs fork from each slot's interpreter (%s)", buf);
+    o->launcher = buf;
+}
+
 /* Kills whatever still runs under the slot uids (left by an executor that crashed): the
  * launcher relies on each slot uid running nothing but the current run. */
 static void clear_slot_uids(uid_t base, int slots)
@@ -256,6 +293,7 @@ static int prepare(options_t *o, const profile_t **pf, char *version, size_t vle
         fprintf(stderr, "executor: launcher %s: %s\n", o->launcher, strerror(errno));
         return 1;
     }
+    zygote_launcher(o, *pf);
     if ((rc = workdir_prepare_root(o->work_root)) != 0) {
         fprintf(stderr, "executor: cannot use work root %s: %s\n", o->work_root,
                 rc == -EPERM ? "owned by another user" : strerror(-rc));

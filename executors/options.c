@@ -77,6 +77,9 @@ static const opt_def_t opt_table[] = {
     INT_OPT("--allow-unsandboxed", "EXECUTOR_ALLOW_UNSANDBOXED", "0", 0, 1, allow_unsandboxed,
             "1: without root and without user namespaces, run programs as this user with "
             "rlimits only (untrusted code can then read what this user can); 0: refuse to start"),
+    INT_OPT("--zygote", "EXECUTOR_ZYGOTE", "1", 0, 1, zygote,
+            "1: Python runs fork from an interpreter each slot starts once (launcher-py next to "
+            "the launcher; it is not used when it cannot start); 0: every run starts python3"),
     INT_OPT("--require-namespaces", "EXECUTOR_REQUIRE_NAMESPACES", "0", 0, 1, require_ns,
             "1: refuse to start (as root) without per-slot namespaces and memory cgroups "
             "instead of warning"),

@@ -39,6 +39,7 @@ typedef struct {
     const char *uid_base_spec; /* a number or "auto" (options_uid_base) */
     const char *tls_cert, *tls_key;
     int slots, compile_timeout_ms, require_ns, slot_disk_mb, allow_unsandboxed, drain_ms;
+    int zygote; /* 1: Python runs fork from the slot's interpreter (launcher-py) when it works */
     bool probe; /* --probe: ask the running executor's /healthz and exit */
     char token[OPTIONS_TOKEN_MAX + 1];
     char launcher_buf[PATH_MAX];

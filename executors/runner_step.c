@@ -210,6 +210,7 @@ static int build_request(rjob_t *job, stepreq_t *sr, int wall_ms, bool compile)
                 compile ? RUNNER_COMPILE_CGROUP_MB : ex->memory_mb + RUNNER_CGROUP_EXTRA_MB;
     }
     rq->cwd = job->progdir;
+    rq->zygote = !compile && pf->zygote; /* the launcher decides whether it can (runreq.h) */
     rq->wall_ms = wall_ms;
     rq->wait_credit_ms = runner_wait_credit_ms(ex->budget_ms, cg_now_ms() - job->t_start, wall_ms);
     rq->cpu_ms = ex->interactive && !compile && wall_ms > RUNNER_INTERACTIVE_CPU_MS

@@ -12,6 +12,7 @@
 #define FLAG_IDS 1u
 #define FLAG_USERNS 2u
 #define FLAG_CWD 4u
+#define FLAG_ZYGOTE 8u
 #define REP_TIMED_OUT 1u
 #define REP_KILLED 2u
 #define REP_OOM 4u
@@ -145,7 +146,8 @@ long runreq_encode(const runreq_t *rq, void *out, size_t cap)
     put_u(&w, RUNREQ_MAGIC, 4);
     put_u(&w, RUNREQ_VERSION, 2);
     put_u(&w,
-          (rq->ids ? FLAG_IDS : 0) | (rq->own_userns ? FLAG_USERNS : 0) | (rq->cwd ? FLAG_CWD : 0),
+          (rq->ids ? FLAG_IDS : 0) | (rq->own_userns ? FLAG_USERNS : 0) | (rq->cwd ? FLAG_CWD : 0) |
+              (rq->zygote ? FLAG_ZYGOTE : 0),
           2);
     put_u(&w, (uint64_t)rq->seq, 8);
     put_u(&w, rq->uid, 4);
@@ -193,7 +195,8 @@ int runreq_decode(const void *buf, size_t len, runreq_t *rq, char *store, size_t
     rq->nenv = (int)get_u(&r, 2);
     rq->ids = flags & FLAG_IDS;
     rq->own_userns = flags & FLAG_USERNS;
-    if (r.ok && (flags & ~(FLAG_IDS | FLAG_USERNS | FLAG_CWD))) {
+    rq->zygote = flags & FLAG_ZYGOTE;
+    if (r.ok && (flags & ~(FLAG_IDS | FLAG_USERNS | FLAG_CWD | FLAG_ZYGOTE))) {
         snprintf(err, errlen, "unknown flags %#x", flags);
         return -EINVAL;
     }

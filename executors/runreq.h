@@ -10,9 +10,10 @@
  *
  * Request, all integers little-endian:
  *   u32 magic "CGRQ"  u16 version  u16 flags (1 = uid/gid given, 2 = own user namespace,
- *   4 = cwd given)  i64 seq  u32 uid  u32 gid  i32 wall_ms cpu_ms as_mb data_mb fsize_mb nofile
- *   nproc stack_mb cgroup_mb wait_credit_ms  u16 nargv  u16 nenv, then the strings, each u32
- *   length + bytes (no NUL inside): cwd (when flag 4), argv[nargv], env[nenv]. Nothing may follow.
+ *   4 = cwd given, 8 = may run in the launcher's zygote)  i64 seq  u32 uid  u32 gid
+ *   i32 wall_ms cpu_ms as_mb data_mb fsize_mb nofile nproc stack_mb cgroup_mb wait_credit_ms
+ *   u16 nargv  u16 nenv, then the strings, each u32 length + bytes (no NUL inside): cwd (when
+ *   flag 4), argv[nargv], env[nenv]. Nothing may follow.
  * Report:
  *   u32 magic "CGRP"  u16 version  u16 flags (1 timed out, 2 killed, 3 OOM-killed)  i32 exit_code
  *   i32 signal  i64 cpu_ms wall_ms maxrss_kb peak_kb  u16 error length + bytes (0 = the program
@@ -45,6 +46,8 @@ typedef struct {
     int64_t seq;     /* serve mode: the run's number, for stop requests; -1 = none */
     bool ids;        /* run as uid/gid (else as the launcher) */
     bool own_userns; /* in a user namespace of its own, uid/gid mapped to the launcher's */
+    bool zygote;     /* a launcher with a pre-initialised interpreter (launcher_zygote.c) may
+                        run argv in it instead of exec; any other launcher execs argv */
     uint32_t uid, gid;
     int32_t wall_ms, cpu_ms, as_mb, data_mb, fsize_mb, nofile, nproc, stack_mb, cgroup_mb;
     int32_t wait_credit_ms; /* the wall limit may grow by the time the program waited for a CPU,

@@ -76,6 +76,8 @@ typedef struct {
     const lang_option_t *options;   /* the options a request may give, {NULL}-terminated;
                                        NULL: none. They replace "{options}" in the compile
                                        (or, without one, the run) template */
+    int zygote;                     /* 1: runs may fork from a pre-initialised interpreter
+                                       (executors/launcher_zygote.c, Python only) */
 } lang_t;
 
 /* The entries, in the order the API lists them. */

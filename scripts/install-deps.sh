@@ -20,6 +20,7 @@ PKGS=(
   python3 python3-websocket nodejs g++ curl procps
   openjdk-17-jdk-headless
   mold  # C++ compiles link with it when installed (executors/cxxfast.h)
+  python3-dev
 )
 # Python's data and plot libraries: the one list is the PY_PACKAGES line of
 # docker/Dockerfile.python (the executor image installs the same).

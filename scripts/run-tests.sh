@@ -97,6 +97,7 @@ if [[ $what == all ]]; then
   run_suite "pinned node local (build)" plain 1200 $PY tests/integration/test_node.py build --runtime local
   run_suite "options local (build)" plain 900 $PY tests/integration/test_options.py build --runtime local
   run_suite "classroom local (build)" plain 900 $PY tests/integration/test_classroom.py build --runtime local
+  run_suite "python zygote local (build)" plain 900 $PY tests/integration/test_zygote.py build --runtime local
   run_suite "kubernetes manifests" plain 600 $PY tests/deploy/test_kubernetes.py
   run_suite "external runtime (build)" plain 900 $PY tests/integration/test_external.py build
   # Without root: the same boxes built in user namespaces (issue #10.10).
@@ -115,6 +116,7 @@ if [[ $what == all ]]; then
   run_suite "front door local (ASan+UBSan)" plain 1200 $PY tests/integration/test_frontdoor.py build/san --runtime local
   run_suite "external runtime (ASan+UBSan)" plain 1200 $PY tests/integration/test_external.py build/san
   run_suite "options local (ASan+UBSan)" plain 1200 $PY tests/integration/test_options.py build/san --runtime local
+  run_suite "python zygote local (ASan+UBSan)" plain 1200 $PY tests/integration/test_zygote.py build/san --runtime local
   run_suite "async local (ASan+UBSan)" plain 1800 $PY tests/integration/test_async.py build/san --runtime local
   run_suite "integration local (TSan)" plain 1500 $PY tests/integration/test_api.py build/tsan --runtime local
   run_suite "sessions local (TSan)" plain 1200 $PY tests/integration/test_session.py build/tsan --runtime local

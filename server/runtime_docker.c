@@ -300,7 +300,13 @@ static cJSON *container_body(dk_rt_t *rt, const dk_slot_t *s, int li)
                          "EXECUTOR_WORK_ROOT=/work",
                          env_uid,
                          "LANG=C.UTF-8",
+                         NULL, /* EXECUTOR_ZYGOTE=0, below */
                          NULL};
+    /* Tests and benchmarks compare Python runs with and without the zygote (executors/options.c).
+     */
+    const char *zy = getenv("EXECUTOR_ZYGOTE");
+    if (zy && !strcmp(zy, "0"))
+        env[7] = "EXECUTOR_ZYGOTE=0";
     const docker_kv_t labels[] = {{DK_LABEL_INSTANCE, cfg->instance},
                                   {"codegate.language", s->language},
                                   {"codegate.executor", s->id},

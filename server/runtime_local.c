@@ -170,10 +170,11 @@ static int spawn(local_rt_t *rt, local_exec_t *e)
     envp[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
     envp[n++] = (char *)"LANG=C.UTF-8";
     /* Sanitizer builds: their options reach the executors too (nothing else of ours does). */
+    /* EXECUTOR_ZYGOTE=0 (tests, benchmarks): Python runs start python3 (executors/options.c). */
     static const char *const pass[] = {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS",
-                                       "TSAN_OPTIONS"};
-    char passbuf[4][1024];
-    for (int i = 0; i < 4; i++) {
+                                       "TSAN_OPTIONS", "EXECUTOR_ZYGOTE"};
+    char passbuf[5][1024];
+    for (int i = 0; i < 5; i++) {
         const char *v = getenv(pass[i]);
         if (v && strlen(v) < 900) {
             snprintf(passbuf[i], sizeof passbuf[i], "%s=%s", pass[i], v);

@@ -272,6 +272,12 @@ def test_files_suite_on_docker():
     check(r.returncode == 0, "files suite on the Docker runtime failed")
 
 
+def test_zygote_suite_on_docker():
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_zygote.py"),
+                        BUILD, "--runtime", "docker"], timeout=1500)
+    check(r.returncode == 0, "Python zygote suite on the Docker runtime failed")
+
+
 def main():
     global BUILD
     BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -293,6 +299,7 @@ def main():
         r.run(test_strict_hostile_suite_on_docker, timeout=1600)
         r.run(test_limits_suite_on_docker, timeout=1600)
         r.run(test_files_suite_on_docker, timeout=1600)
+        r.run(test_zygote_suite_on_docker, timeout=1600)
     finally:
         if G is not None and G.proc and G.proc.poll() is None:
             G.stop()

@@ -110,8 +110,9 @@ class Gateway:
             import tempfile
             bindir = tempfile.mkdtemp(prefix="codegate-bin-")
             os.chmod(bindir, 0o755)
-            for b in ("gateway", "executor", "launcher"):
-                shutil.copy2(os.path.join(self.build, b), bindir)
+            for b in ("gateway", "executor", "launcher", "launcher-py"):
+                if b != "launcher-py" or os.path.exists(os.path.join(self.build, b)):
+                    shutil.copy2(os.path.join(self.build, b), bindir)
             cmd = ["setpriv", "--reuid", self.as_user, "--regid", self.as_user, "--init-groups",
                    os.path.join(bindir, "gateway")] + self.args
             env = {k: v for k, v in env.items() if k not in ("XDG_RUNTIME_DIR", "HOME")}

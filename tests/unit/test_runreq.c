@@ -64,6 +64,7 @@ static void test_round_trip(void **state)
     assert_int_equal(runreq_decode(buf, len, &out, store, len, err, sizeof err), 0);
     assert_int_equal(out.seq, 42);
     assert_true(out.ids && out.own_userns);
+    assert_false(out.zygote);
     assert_int_equal(out.uid, 60001);
     assert_int_equal(out.gid, 60002);
     assert_int_equal(out.wall_ms, 5000);
@@ -149,6 +150,13 @@ static void test_wrong_magic_version_and_flags(void **state)
     assert_int_equal(runreq_decode(buf, len, &out, store, len, err, sizeof err), -EINVAL);
     buf[6] &= 0x7f;
     assert_int_equal(runreq_decode(buf, len, &out, store, len, err, sizeof err), 0);
+    free(buf);
+    /* flag 8: the run may fork from the launcher's zygote (launcher_zygote.c) */
+    in.zygote = true;
+    buf = encode(&in, &len);
+    assert_int_equal(buf[6] & 8, 8);
+    assert_int_equal(runreq_decode(buf, len, &out, store, len, err, sizeof err), 0);
+    assert_true(out.zygote && out.ids && out.own_userns);
     free(buf);
 }
 
