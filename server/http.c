@@ -784,10 +784,11 @@ static bool static_name_ok(const char *name)
 
 /* The playground's Content-Security-Policy: its own scripts and styles only (no inline code, no
  * eval), images also from data: and blob: URLs (a program's returned plots), API calls to any
- * http(s)/ws(s) origin (?api= may point the page at another gateway), nothing framed. */
+ * http(s)/ws(s) origin (?api= may point the page at another gateway) and the page's own blob:
+ * URLs (the returned files it made), nothing framed. */
 static const char STATIC_CSP[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'none'; "
+    "connect-src 'self' blob: http: https: ws: wss:; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'";
 
 /* Serves static_dir/<name>; returns -1 when there is no such file (caller answers 404). */

@@ -1112,6 +1112,10 @@
             appendNotice("[" + describeExit(f) + "]", "exit");
             setConsoleStatus("Finished: " + describeExit(f) + ".", f.status !== "ok");
             break;
+        case "files":
+            if (Array.isArray(f.files) && f.files.length)
+                showFiles(f.files);
+            break;
         case "error":
             s.failed = true;
             appendNotice("error " + (f.code || "") + ": " + (f.message || ""), "err");
@@ -1156,8 +1160,15 @@
                 return;
             s.opened = true;
             el.consoleKill.disabled = false;
-            ws.send(JSON.stringify({ type: "start", language: lang, code: editor.getValue(),
-                                    args: requestBody(false).args || [] }));
+            /* files, options and the memory limit as for Run; the time limit is the
+             * session's own (a person types at the program) */
+            const b = requestBody(false);
+            const start = { type: "start", language: lang, code: editor.getValue(),
+                            args: b.args || [] };
+            for (const k of ["files", "options", "memoryMb"])
+                if (b[k] !== undefined)
+                    start[k] = b[k];
+            ws.send(JSON.stringify(start));
             setConsoleStatus("Starting…");
         };
         ws.onmessage = (ev) => {

@@ -568,6 +568,31 @@ def test_interactive_cpp():
     check(not box.is_enabled(), "input disabled after exit")
 
 
+def test_interactive_with_files():
+    """Interactive runs get the Files tab too, and show what the program left in out/."""
+    choose_language("python")
+    remove_all()
+    tab("files")
+    q("file-add").click()
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#file-list .file-name")[0], "util.py")
+    set_elem(D.find_elements(By.CSS_SELECTOR, "#file-list .file-content")[0],
+             "def twice(x):\n    return 2 * x\n")
+    set_field("code", "import base64, os, util\nn = int(input('n? '))\nprint('twice', util.twice(n))\n"
+                      "os.makedirs('out', exist_ok=True)\n"
+                      "open('out/dot.png', 'wb').write(base64.b64decode('%s'))\n" % PNG_1PX)
+    q("interactive").click()
+    wait(lambda: console_has("n? "), "the prompt")
+    box = q("console-input")
+    wait(lambda: box.is_enabled(), "the console input to be enabled")
+    box.send_keys("21", Keys.ENTER)
+    wait(lambda: console_has("twice 42"), "util.py imported in the session")
+    wait(lambda: "exit code 0" in text("console-status"), "the exit status line")
+    wait(lambda: D.find_elements(By.CSS_SELECTOR, "#result-files img.out-image"),
+         "the session's out/ image shown")
+    D.find_elements(By.CSS_SELECTOR, "#file-list .file-remove")[0].click()
+    tab("input")
+
+
 def test_interactive_eof_and_kill():
     choose_language("python")
     set_field("code", 'import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\n'
@@ -708,7 +733,7 @@ def main():
                  test_run_cpp_compile_error_and_api_error, test_editor_tab_keys,
                  test_stop_endless_loop, test_settings_sent, test_cases_pass_fail_diff,
                  test_files_tab, test_files_upload, test_share_link_round_trip, test_large_text,
-                 test_interactive_cpp, test_interactive_eof_and_kill, test_screenshot]
+                 test_interactive_cpp, test_interactive_with_files, test_interactive_eof_and_kill, test_screenshot]
         for t in tests:
             RUNNER.run(t, timeout=150)
     except Exception as e:  # start-up failed: one failure, and the reason
