@@ -178,6 +178,22 @@ def test_execute_good():
                  {"language": "python", "code": "import time\ntime.sleep(5)", "timeoutMs": 300},
                  expect=200)
     check(d["data"]["status"] == "timeout" and d["data"]["signal"], "timeout", d)
+    # files in, files out, one entry of out/ left out (a link), options, a compile
+    d = validate("/api/code/execute", "POST", "/api/code/execute",
+                 {"language": "python", "options": ["-Werror"],
+                  "files": [{"name": "util.py", "content": "X = 7\n"},
+                            {"name": "data/raw.bin", "content": "AAEC", "encoding": "base64"}],
+                  "code": "import os, util\nos.makedirs('out', exist_ok=True)\n"
+                          "open('out/r.txt', 'w').write(str(util.X))\n"
+                          "os.symlink('/etc/passwd', 'out/link')\n"
+                          "print(len(open('data/raw.bin', 'rb').read()))\n"}, expect=200)
+    check(d["data"]["stdout"] == "3\n" and [f["name"] for f in d["data"]["files"]] == ["r.txt"]
+          and d["data"]["filesOmitted"][0]["name"] == "link", "files in and out", d)
+    d = validate("/api/code/execute", "POST", "/api/code/execute",
+                 {"language": "c", "options": ["-std=c99", "-Wall"],
+                  "code": "#include <stdio.h>\nint main(void) { puts(\"c\"); return 0; }\n"},
+                 expect=200)
+    check(d["data"]["stdout"] == "c\n" and d["data"]["compile"]["status"] == "ok", "C compiled", d)
 
 
 def test_execute_bad():
