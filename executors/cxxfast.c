@@ -183,6 +183,12 @@ void cxxfast_init(cxxfast_t *f, const char *const *tmpl, const char *pch_dir, ch
     }
 }
 
+void cxxfast_set_run_dir(cxxfast_t *f, const char *dir)
+{
+    if (f->header[0])
+        snprintf(f->header, sizeof f->header, "%s/%s", dir, CXXFAST_HEADER);
+}
+
 int cxxfast_options(const cxxfast_t *f, const char *const *tmpl, const char *const *opts,
                     const char *src, size_t len, bool no_pch, const char **out, bool *pch)
 {

@@ -60,6 +60,9 @@ typedef struct {
 void cxxfast_init(cxxfast_t *f, const char *const *tmpl, const char *pch_dir, char *why,
                   size_t why_len);
 
+/* The compiles see pch_dir at dir (inside a box): -include names the header there. */
+void cxxfast_set_run_dir(cxxfast_t *f, const char *dir);
+
 /*
  * The options of one compile: the request's opts (NULL-terminated, may be NULL), then what f
  * adds for this source (mold; the forced include, unless no_pch). out gets at most

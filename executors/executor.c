@@ -550,6 +550,8 @@ executor_t *executor_new(uv_loop_t *loop, const executor_cfg_t *cfg)
     if (pf->compile) {
         char why[PATH_MAX + 64];
         cxxfast_init(&ex->fast, pf->compile, cfg->pch_dir, why, sizeof why);
+        if (cfg->pch_run_dir)
+            cxxfast_set_run_dir(&ex->fast, cfg->pch_run_dir);
         executor_log(why[0] ? "warn" : "info", "compiles: %s linker, %s%s%s",
                      ex->fast.mold ? "mold" : "the default",
                      ex->fast.header[0] ? "precompiled header " : "no precompiled header",

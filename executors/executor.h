@@ -35,6 +35,7 @@ typedef struct {
     int drain_ms;            /* executor_drain: how long running jobs may still take */
     const char *cache_dir;   /* compiled-program cache, or NULL */
     const char *pch_dir;     /* C++: the precompiled header's directory (cxxfast.h), or NULL */
+    const char *pch_run_dir; /* where compiles see it (a box's SLOTNS_PCH); NULL: pch_dir */
     const slotns_t *ns;      /* per-slot namespaces (slots entries), or NULL */
     const slotcg_t *cg;      /* per-slot memory and pids cgroups (slots entries), or NULL */
     char (*areas)[PATH_MAX]; /* with ns: each slot's work area (slots entries), or NULL */

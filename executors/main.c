@@ -53,8 +53,8 @@ static char *g_box_ro[34];
 static char g_box_ro_buf[4096];
 static char g_pch_dir[PATH_MAX]; /* of --pch-dir, resolved (pch_dir_resolve); "" = none */
 
-/* The extra read-only paths of --box-ro, split at ':' (at most 32), and the precompiled
- * header's directory (compiles read it) unless it is under /usr, which every box shows. */
+/* The extra read-only paths of --box-ro, split at ':' (at most 32). (The precompiled header's
+ * directory has a place of its own in the box: SLOTNS_PCH, box_pch_dir().) */
 static const char *const *box_ro_list(const char *spec)
 {
     int n = 0;
@@ -65,10 +65,15 @@ static const char *const *box_ro_list(const char *spec)
              t = strtok_r(NULL, ":", &save))
             g_box_ro[n++] = t;
     }
-    if (g_pch_dir[0] && strncmp(g_pch_dir, "/usr/", 5) != 0)
-        g_box_ro[n++] = g_pch_dir;
     g_box_ro[n] = NULL;
     return n ? (const char *const *)g_box_ro : NULL;
+}
+
+/* The precompiled header's directory, when the boxes must show it at SLOTNS_PCH: not when it
+ * is under /usr, which every box shows at the same path. */
+static const char *box_pch_dir(void)
+{
+    return g_pch_dir[0] && strncmp(g_pch_dir, "/usr/", 5) != 0 ? g_pch_dir : NULL;
 }
 
 /* --pch-dir: "none" or "" = none; "auto" = pch/ or ../pch/ beside this binary when it holds
@@ -367,7 +372,8 @@ static int prepare(options_t *o, const profile_t **pf, char *version, size_t vle
     slotns_opts_t so = {.box_dir = box_dir,
                         .areas = g_areas,
                         .uid_base = g_uid_base,
-                        .extra_ro = box_ro_list(o->box_ro)};
+                        .extra_ro = box_ro_list(o->box_ro),
+                        .pch_dir = box_pch_dir()};
     if (slotns_prepare(o->work_root, o->slots, o->slot_disk_mb, g_areas, box_dir, sizeof box_dir,
                        err, sizeof err) == 0 &&
         slotns_create(g_ns, o->slots, &so, err, sizeof err) == 0) {
@@ -445,6 +451,8 @@ int main(int argc, char **argv)
         .tls_key = o.tls_key,
         .cache_dir = cache_dir,
         .pch_dir = g_pch_dir[0] ? g_pch_dir : NULL,
+        /* inside the boxes, compiles see it at SLOTNS_PCH (build_root) */
+        .pch_run_dir = g_have_ns && box_pch_dir() ? SLOTNS_PCH : NULL,
         .ns = g_have_ns ? g_ns : NULL,
         .cg = g_have_cg ? g_cg : NULL,
         .areas = g_have_ns ? g_areas : NULL,

@@ -211,7 +211,7 @@ static const char *build_etc(const char *r, uid_t uid_base, int nslots)
 
 /* Builds the box's root on mount point r. */
 static const char *build_root(const char *r, const char *area, uid_t uid_base, int nslots,
-                              const char *const *extra_ro)
+                              const char *const *extra_ro, const char *pch_dir)
 {
     char p[PATH_MAX], link[PATH_MAX];
     const char *stage;
@@ -249,6 +249,11 @@ static const char *build_root(const char *r, const char *area, uid_t uid_base, i
         }
         TRY(bind_at(extra_ro[i], p, false) == 0, "bind an extra read-only path");
     }
+    if (pch_dir) {
+        snprintf(p, sizeof p, "%s%s", r, SLOTNS_PCH);
+        TRY(mkdir(p, 0755) == 0, "mkdir /pch");
+        TRY(bind_at(pch_dir, p, false) == 0, "bind the precompiled header's directory");
+    }
     if ((stage = build_etc(r, uid_base, nslots)) || (stage = build_dev(r)))
         return stage;
     static const char *const tmps[] = {"tmp", "var", "var/tmp"};
@@ -280,7 +285,8 @@ static const char *build(const slotns_opts_t *o, int slot, int nslots)
         return "unshare";
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
         return "make the mount tree a slave";
-    if ((stage = build_root(o->box_dir, o->areas[slot], o->uid_base, nslots, o->extra_ro)))
+    if ((stage =
+             build_root(o->box_dir, o->areas[slot], o->uid_base, nslots, o->extra_ro, o->pch_dir)))
         return stage;
     if (chdir(o->box_dir) != 0 || mount(o->box_dir, "/", NULL, MS_MOVE, NULL) != 0 ||
         chroot(".") != 0 || chdir("/") != 0)

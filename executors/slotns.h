@@ -43,6 +43,9 @@ typedef struct {
 
 /* Where a slot's work area appears inside its box. */
 #define SLOTNS_BOX "/box"
+/* Where the precompiled header's directory (slotns_opts_t.pch_dir) appears inside a box: at a
+ * fixed place, since its host path may lie under a place the box makes private (/tmp). */
+#define SLOTNS_PCH "/pch"
 
 /* The places that get a private instance per slot (NULL-terminated). */
 extern const char *const slotns_private_dirs[];
@@ -52,6 +55,7 @@ typedef struct {
     char (*areas)[PATH_MAX];     /* areas[i]: slot i's work area (seen as /box inside) */
     uid_t uid_base;              /* slot i's user, for its passwd */
     const char *const *extra_ro; /* more read-only paths to show (NULL-terminated), or NULL */
+    const char *pch_dir;         /* shown read-only at SLOTNS_PCH, or NULL */
 } slotns_opts_t;
 
 /*

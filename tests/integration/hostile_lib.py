@@ -38,7 +38,8 @@ SETUP_ERRORS = []         # normal requests that failed while the baselines were
 LANGS = ("python", "javascript", "cpp", "c", "java")
 COMPILED = ("cpp", "c", "java")  # a run compiles first (or takes the compile cache's program)
 EXPECTED_ENV = {
-    "python": {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING"},
+    "python": {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING",
+               "MPLBACKEND"},
     "javascript": {"PATH", "HOME", "TMPDIR", "LANG", "NODE_OPTIONS", "NO_COLOR"},
     "cpp": {"PATH", "HOME", "TMPDIR", "LANG"},
     "c": {"PATH", "HOME", "TMPDIR", "LANG"},

@@ -319,7 +319,7 @@ def test_environment_is_clean():
     d = hostile("python", "import os\nprint(sorted(os.environ))", "ok")
     names = eval(d["stdout"])
     check(not any(n.startswith("EXECUTOR") or n.startswith("CODEGATE") for n in names), "executor env leaked: %s" % names)
-    check(set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "LC_CTYPE",
+    check(set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "LC_CTYPE", "MPLBACKEND",
                           "MALLOC_ARENA_MAX"},
           "unexpected variables: %s" % names)
 

@@ -131,6 +131,12 @@ static void test_init_and_options(void **state)
     assert_string_equal(out[n - 1], hdr);
     assert_null(out[n]);
     assert_int_equal(n, f.mold ? 3 : 2);
+    /* Inside a box the directory is shown elsewhere: -include names it there. */
+    cxxfast_t boxed = f;
+    cxxfast_set_run_dir(&boxed, "/pch");
+    n = cxxfast_options(&boxed, tmpl, NULL, src, strlen(src), false, out, &pch);
+    assert_true(pch);
+    assert_string_equal(out[n - 1], "/pch/" CXXFAST_HEADER);
 
     /* The request's options come first; a variant that is there, one that is not. */
     const char *o20[] = {"-std=c++20", "-O0", "-Wall", NULL}, *o14[] = {"-std=c++14", NULL};
