@@ -435,6 +435,7 @@ def test_integration_suite_attached():
     env = dict(os.environ)
     env["CODEGATE_TEST_URL"] = URL
     env["CODEGATE_TEST_LOG_CMD"] = "docker logs %s" % gateway_id()
+    env["CODEGATE_TEST_LANGUAGES"] = "python,javascript,cpp"  # the executors compose.yaml runs
     p = subprocess.Popen([PY, os.path.join(ROOT, "tests", "integration", "test_api.py"), "build"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     last = None
