@@ -71,25 +71,22 @@ install_node() {
   "$(dirname "$0")/install-node.sh" ||
     echo "install-deps: the pinned Node.js is not installed (above): no javascript until it is" >&2
 }
-if [[ ${#missing[@]} -eq 0 ]]; then
-  mpl_font_cache
-  install_node
-  exit 0
-fi
-
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "install-deps: missing packages (${missing[*]}) and not root; install them and retry" >&2
-    exit 1
+if [[ ${#missing[@]} -gt 0 ]]; then
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "install-deps: missing packages (${missing[*]}) and not root; install them and retry" >&2
+      exit 1
+    fi
   fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Update the package lists when they are absent or older than a day.
+  if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+    $SUDO apt-get update -q
+  fi
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# Update the package lists when they are absent or older than a day.
-if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
-  $SUDO apt-get update -q
-fi
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# After the packages, whether any were missing or not.
 mpl_font_cache
 install_node

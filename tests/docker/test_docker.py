@@ -234,48 +234,39 @@ def test_kill9_then_restart_leaves_no_stale_containers():
     check(instance_containers(INSTANCE) == [] and instance_networks(INSTANCE) == [], "clean")
 
 
-def test_foundation_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_api.py"),
+def integration_suite_on_docker(script, what):
+    """Runs tests/integration/<script> against the Docker runtime; its exit status decides."""
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", script),
                         BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "integration suite on the Docker runtime failed")
+    check(r.returncode == 0, "%s suite on the Docker runtime failed" % what)
+
+
+def test_foundation_suite_on_docker():
+    integration_suite_on_docker("test_api.py", "integration")
 
 
 def test_hostile_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_hostile.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "hostile suite on the Docker runtime failed")
+    integration_suite_on_docker("test_hostile.py", "hostile")
 
 
 def test_strict_hostile_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration",
-                                                         "test_hostile_strict.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "strict hostile suite on the Docker runtime failed")
+    integration_suite_on_docker("test_hostile_strict.py", "strict hostile")
 
 
 def test_languages_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration",
-                                                         "test_languages.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "languages suite on the Docker runtime failed")
+    integration_suite_on_docker("test_languages.py", "languages")
 
 
 def test_limits_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_limits.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "limits suite on the Docker runtime failed")
+    integration_suite_on_docker("test_limits.py", "limits")
 
 
 def test_files_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_files.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "files suite on the Docker runtime failed")
+    integration_suite_on_docker("test_files.py", "files")
 
 
 def test_zygote_suite_on_docker():
-    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "integration", "test_zygote.py"),
-                        BUILD, "--runtime", "docker"], timeout=1500)
-    check(r.returncode == 0, "Python zygote suite on the Docker runtime failed")
+    integration_suite_on_docker("test_zygote.py", "Python zygote")
 
 
 def main():
