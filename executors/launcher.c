@@ -365,32 +365,25 @@ static ssize_t wait_exec(int fd, int64_t deadline, char *msg, size_t len)
  * One run. fds 0, 1, 2 are the program's stdio and o->status_fd the report's; the signals of
  * set are blocked (old is the mask the program gets) and we are a child subreaper.
  */
-/* Children of pid (any of its threads) listed in /proc, counted up to 2; other than `except`. */
-static int count_children(const char *pid, long except)
-{
-    char path[64];
-    DIR *d;
-    struct dirent *de;
-    int n = 0;
+typedef struct {
+    pid_t except;
+    int n;
+} child_count_t;
 
-    snprintf(path, sizeof path, "/proc/%s/task", pid);
-    if (!(d = opendir(path)))
-        return 2; /* unknown: as if many */
-    while (n < 2 && (de = readdir(d))) {
-        char cpath[128];
-        FILE *f;
-        long child;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(cpath, sizeof cpath, "/proc/%s/task/%s/children", pid, de->d_name);
-        if (!(f = fopen(cpath, "re")))
-            continue;
-        while (n < 2 && fscanf(f, "%ld", &child) == 1)
-            n += child != except;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
+static bool count_one(pid_t child, void *arg)
+{
+    child_count_t *c = arg;
+
+    c->n += child != c->except;
+    return c->n < 1; /* one is enough to know */
+}
+
+/* True when pid has a child other than `except` (or its children cannot be listed). */
+static bool has_children(pid_t pid, pid_t except)
+{
+    child_count_t c = {.except = except, .n = 0};
+
+    return launcher_each_child(pid, count_one, &c) != 0 || c.n > 0;
 }
 
 /* True when the run is the program's process alone: it has no children and nothing else was
@@ -398,10 +391,7 @@ static int count_children(const char *pid, long except)
  * one whose own processes crowd it off the CPU (a fork bomb) must not gain time from that. */
 static bool run_is_one_process(pid_t pid)
 {
-    char p[16];
-
-    snprintf(p, sizeof p, "%d", (int)pid);
-    return count_children(p, -1) == 0 && count_children("self", pid) == 0;
+    return !has_children(pid, -1) && !has_children(getpid(), pid);
 }
 
 /* Milliseconds pid's main thread has waited on a run queue (/proc/<pid>/schedstat's second

@@ -68,6 +68,9 @@ void launcher_reap_all(pid_t main_pid, runreq_report_t *rep, bool *main_done,
                        struct rusage *main_ru);
 void launcher_reap_kill_all(const opts_t *o, pid_t main_pid, runreq_report_t *rep, bool *main_done,
                             struct rusage *main_ru);
+/* Calls fn(child, arg) for every child of pid that /proc/<pid>/task/<tid>/children lists (any
+ * of its threads), while fn returns true. Returns -1 when pid's tasks cannot be listed. */
+int launcher_each_child(pid_t pid, bool (*fn)(pid_t child, void *arg), void *arg);
 
 /* launcher_clean.c */
 void launcher_clean_shared(uid_t uid, gid_t gid);

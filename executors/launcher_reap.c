@@ -35,40 +35,58 @@
 
 #define KILL_BUDGET_MS 3000
 
-/* Walks /proc/<pid>/task/<tid>/children recursively and SIGKILLs every descendant. Returns how
- * many were signalled. */
-static int kill_descendants(pid_t pid, int depth)
+int launcher_each_child(pid_t pid, bool (*fn)(pid_t child, void *arg), void *arg)
 {
     char path[64];
     DIR *d;
     struct dirent *de;
-    int n = 0;
+    bool more = true;
 
-    if (depth > 64)
-        return 0;
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    d = opendir(path);
-    if (!d)
-        return 0;
-    while ((de = readdir(d))) {
+    if (!(d = opendir(path)))
+        return -1;
+    while (more && (de = readdir(d))) {
         char cpath[128];
         FILE *f;
         long child;
         if (de->d_name[0] == '.')
             continue;
         snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, de->d_name);
-        f = fopen(cpath, "re");
-        if (!f)
+        if (!(f = fopen(cpath, "re")))
             continue;
-        while (fscanf(f, "%ld", &child) == 1) {
-            kill((pid_t)child, SIGSTOP); /* freeze first: it cannot fork while stopped */
-            n += 1 + kill_descendants((pid_t)child, depth + 1);
-            kill((pid_t)child, SIGKILL);
-        }
+        while (more && fscanf(f, "%ld", &child) == 1)
+            more = fn((pid_t)child, arg);
         fclose(f);
     }
     closedir(d);
-    return n;
+    return 0;
+}
+
+static int kill_descendants(pid_t pid, int depth);
+
+typedef struct {
+    int depth, n;
+} kill_walk_t;
+
+static bool kill_one(pid_t child, void *arg)
+{
+    kill_walk_t *w = arg;
+
+    kill(child, SIGSTOP); /* freeze first: it cannot fork while stopped */
+    w->n += 1 + kill_descendants(child, w->depth + 1);
+    kill(child, SIGKILL);
+    return true;
+}
+
+/* SIGKILLs every descendant of pid, depth first. Returns how many were signalled. */
+static int kill_descendants(pid_t pid, int depth)
+{
+    kill_walk_t w = {.depth = depth, .n = 0};
+
+    if (depth > 64)
+        return 0;
+    (void)launcher_each_child(pid, kill_one, &w);
+    return w.n;
 }
 
 /* Number of processes whose real or effective uid is `uid` (from /proc/<pid>/status). */
