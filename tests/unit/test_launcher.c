@@ -23,6 +23,7 @@
 
 #include "cg_util.h"
 #include "runreq.h"
+#include "serve_fixture.h"
 #include "slotcg.h"
 #include "slotns.h"
 
@@ -553,30 +554,9 @@ static pid_t g_server;
 static void serve_send(int ctl, const void *msg, size_t len, char *out, size_t outlen,
                        long stop_seq_after_200ms, long stale_seq, runreq_report_t *rep)
 {
-    int in[2], o[2], e[2], st[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(o), 0);
-    assert_int_equal(pipe(e), 0);
-    assert_int_equal(pipe(st), 0);
-    int fds[4] = {in[0], o[1], e[1], st[1]};
-    union {
-        char b[CMSG_SPACE(sizeof fds)];
-        struct cmsghdr align;
-    } cbuf;
-    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof cbuf.b};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    assert_int_equal(sendmsg(ctl, &mh, 0), (ssize_t)len);
-    close(in[0]);
-    close(in[1]);
-    close(o[1]);
-    close(e[1]);
-    close(st[1]);
+    int ours[4];
+    serve_fixture_send(ctl, msg, len, ours);
+    close(ours[0]); /* no input */
     if (stale_seq >= 0 || stop_seq_after_200ms >= 0) {
         usleep(200000);
         if (stale_seq >= 0)
@@ -590,17 +570,17 @@ static void serve_send(int ctl, const void *msg, size_t len, char *out, size_t o
     }
     ssize_t k;
     size_t got = 0;
-    while ((k = read(o[0], out + got, outlen - 1 - got)) > 0)
+    while ((k = read(ours[1], out + got, outlen - 1 - got)) > 0)
         got += (size_t)k;
     out[got] = '\0';
     char sbuf[1024];
     size_t slen = 0;
-    while ((k = read(st[0], sbuf + slen, sizeof sbuf - 1 - slen)) > 0) /* EOF: the run is over */
+    while ((k = read(ours[3], sbuf + slen, sizeof sbuf - 1 - slen)) > 0) /* EOF: the run is over */
         slen += (size_t)k;
     sbuf[slen] = '\0';
-    close(o[0]);
-    close(e[0]);
-    close(st[0]);
+    close(ours[1]);
+    close(ours[2]);
+    close(ours[3]);
     assert_int_equal(runreq_report_decode(sbuf, slen, rep), 0);
 }
 
@@ -625,33 +605,23 @@ static void serve_run(int ctl, long seq, int wall_ms, const char *cmd, char *out
 static void test_serve_mode(void **state)
 {
     (void)state;
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-    g_server = fork();
-    assert_true(g_server >= 0);
-    if (g_server == 0) {
-        dup2(sv[1], 3);
-        for (int fd = 4; fd < 64; fd++)
-            close(fd);
-        execl(launcher, launcher, "--serve", "--control-fd", "3", (char *)NULL);
-        _exit(99);
-    }
-    close(sv[1]);
+    int ctl;
+    g_server = serve_fixture_start(launcher, &ctl);
     char out[256];
     runreq_report_t rep;
-    serve_run(sv[0], 1, 5000, "echo one", out, sizeof out, -1, -1, &rep);
+    serve_run(ctl, 1, 5000, "echo one", out, sizeof out, -1, -1, &rep);
     assert_string_equal(out, "one\n");
     assert_int_equal(rep.exit_code, 0);
     assert_string_equal(rep.error, "");
     /* a stop for another run is ignored; one for this run stops it at once */
     int64_t t0 = cg_now_ms();
-    serve_run(sv[0], 2, 8000, "echo started; sleep 6; echo late", out, sizeof out, 2, 1, &rep);
+    serve_run(ctl, 2, 8000, "echo started; sleep 6; echo late", out, sizeof out, 2, 1, &rep);
     assert_string_equal(out, "started\n");
     assert_true(rep.killed);
     assert_true(cg_now_ms() - t0 < 4000);
     /* the same launcher serves on; a late stop for run 2 does not touch run 3 */
     assert_int_equal(sigqueue(g_server, SIGRTMIN, (union sigval){.sival_int = 2}), 0);
-    serve_run(sv[0], 3, 5000, "sleep 0.3; echo three", out, sizeof out, -1, -1, &rep);
+    serve_run(ctl, 3, 5000, "sleep 0.3; echo three", out, sizeof out, -1, -1, &rep);
     assert_string_equal(out, "three\n");
     assert_false(rep.killed);
     /* a malformed request, one of an old version, one longer than a datagram may be and one the
@@ -679,20 +649,20 @@ static void test_serve_mode(void **state)
             junk[bad[i].byte] = 0x7f;
         if (bad[i].len == sizeof junk)
             memset(junk, 'x', sizeof junk);
-        serve_send(sv[0], junk, bad[i].len, out, sizeof out, -1, -1, &rep);
+        serve_send(ctl, junk, bad[i].len, out, sizeof out, -1, -1, &rep);
         assert_non_null(strstr(rep.error, "request: "));
         assert_non_null(strstr(rep.error, bad[i].want));
     }
     if (geteuid() == 0) {
         rq.ids = true; /* uid/gid 0 */
         n = runreq_encode(&rq, good, sizeof good);
-        serve_send(sv[0], good, (size_t)n, out, sizeof out, -1, -1, &rep);
+        serve_send(ctl, good, (size_t)n, out, sizeof out, -1, -1, &rep);
         assert_string_equal(rep.error, "request: uid/gid 0 is not a sandbox identity");
     }
-    serve_run(sv[0], 4, 5000, "echo four", out, sizeof out, -1, -1, &rep);
+    serve_run(ctl, 4, 5000, "echo four", out, sizeof out, -1, -1, &rep);
     assert_string_equal(out, "four\n");
     assert_int_equal(rep.exit_code, 0);
-    close(sv[0]); /* EOF: it ends */
+    close(ctl); /* EOF: it ends */
     int wst;
     assert_int_equal(waitpid(g_server, &wst, 0), g_server);
     assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);

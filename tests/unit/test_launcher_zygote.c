@@ -23,6 +23,7 @@
 
 #include "cg_util.h"
 #include "runreq.h"
+#include "serve_fixture.h"
 
 #define TEST_UID 60991
 
@@ -56,42 +57,21 @@ static void serve(const runreq_t *rq, const char *input, long stop_after_ms, res
 {
     unsigned char msg[8192];
     long n = runreq_encode(rq, msg, sizeof msg);
-    int in[2], o[2], e[2], st[2];
+    int ours[4];
 
     assert_true(n > 0 && (size_t)n <= sizeof msg);
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(o), 0);
-    assert_int_equal(pipe(e), 0);
-    assert_int_equal(pipe(st), 0);
-    int fds[4] = {in[0], o[1], e[1], st[1]};
-    union {
-        char b[CMSG_SPACE(sizeof fds)];
-        struct cmsghdr align;
-    } cbuf;
-    struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof cbuf.b};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    assert_int_equal(sendmsg(ctl, &mh, 0), n);
-    close(in[0]);
-    close(o[1]);
-    close(e[1]);
-    close(st[1]);
+    serve_fixture_send(ctl, msg, (size_t)n, ours);
     if (input)
-        assert_true(cg_write_all(in[1], input, strlen(input)) == 0);
-    close(in[1]);
+        assert_true(cg_write_all(ours[0], input, strlen(input)) == 0);
+    close(ours[0]);
     if (stop_after_ms >= 0) {
         usleep((useconds_t)stop_after_ms * 1000);
         assert_int_equal(sigqueue(server, SIGRTMIN, (union sigval){.sival_int = (int)rq->seq}), 0);
     }
-    drain(o[0], r->out, sizeof r->out);
-    drain(e[0], r->err, sizeof r->err);
+    drain(ours[1], r->out, sizeof r->out);
+    drain(ours[2], r->err, sizeof r->err);
     char sbuf[1024];
-    size_t slen = drain(st[0], sbuf, sizeof sbuf);
+    size_t slen = drain(ours[3], sbuf, sizeof sbuf);
     assert_int_equal(runreq_report_decode(sbuf, slen, &r->rep), 0);
 }
 
@@ -129,7 +109,6 @@ static int setup(void **state)
     (void)state;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    int sv[2];
 
     assert_true(n > 0);
     self[n] = '\0';
@@ -140,18 +119,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(dir));
     chmod(dir, 0755);
     snprintf(home, sizeof home, "HOME=%s", dir);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-    server = fork();
-    assert_true(server >= 0);
-    if (server == 0) {
-        dup2(sv[1], 3);
-        for (int fd = 4; fd < 64; fd++)
-            close(fd);
-        execl(launcher, launcher, "--serve", "--control-fd", "3", (char *)NULL);
-        _exit(99);
-    }
-    close(sv[1]);
-    ctl = sv[0];
+    server = serve_fixture_start(launcher, &ctl);
     return 0;
 }
 
