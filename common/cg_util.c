@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,34 @@ void cg_buf_free(cg_buf_t *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int cg_own_cgroup(const char *proc_cgroup, const char *ctrl, char *out, size_t len)
+{
+    char line[PATH_MAX + 128];
+    FILE *f = fopen(proc_cgroup, "re");
+    int rc = -1;
+
+    if (!f)
+        return -1;
+    while (rc != 0 && fgets(line, sizeof line, f)) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        bool hit = false;
+        if (!c2)
+            continue;
+        *c1 = *c2 = '\0';
+        c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+        if (!ctrl)
+            hit = !strcmp(line, "0") && c1[1] == '\0';
+        else
+            for (char *save = NULL, *w = strtok_r(c1 + 1, ",", &save); w && !hit;
+                 w = strtok_r(NULL, ",", &save))
+                hit = !strcmp(w, ctrl);
+        if (hit) {
+            snprintf(out, len, "%s", c2 + 1);
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
 }

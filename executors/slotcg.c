@@ -108,31 +108,6 @@ static bool has_token(const char *list, const char *tok, const char *seps)
     return false;
 }
 
-/* Our path in the v1 hierarchy of controller ctl, or in the v2 hierarchy. */
-static int own_path(const slotcg_sys_t *sys, const where_t *w, char *out, size_t len)
-{
-    char line[PATH_MAX + 128];
-    FILE *f = fopen(sys->proc_cgroup, "re");
-    int rc = -1;
-
-    if (!f)
-        return -1;
-    while (rc != 0 && fgets(line, sizeof line, f)) {
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c1 = *c2 = '\0';
-        c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-        if ((w->version == 1 && has_token(c1 + 1, w->what, ",")) ||
-            (w->version == 2 && !strcmp(line, "0") && c1[1] == '\0')) {
-            snprintf(out, len, "%s", c2 + 1);
-            rc = 0;
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
 /* The first mount of the hierarchy: its root within the hierarchy, mount point, read-only. */
 static int find_mount(const slotcg_sys_t *sys, where_t *w, char *root, size_t rlen)
 {
@@ -172,7 +147,8 @@ static int locate(const slotcg_sys_t *sys, int version, const char *what, where_
     w->what = what;
     if (find_mount(sys, w, root, sizeof root) != 0)
         return -ENOENT;
-    if (own_path(sys, w, w->own, sizeof w->own) != 0) {
+    if (cg_own_cgroup(sys->proc_cgroup, w->version == 1 ? w->what : NULL, w->own, sizeof w->own) !=
+        0) {
         snprintf(err, errlen, "%s names no %s cgroup of ours", sys->proc_cgroup, what);
         return -1;
     }

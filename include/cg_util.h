@@ -36,6 +36,11 @@ int cg_write_at(int dirfd, const char *name, const char *val);
  * denied, as an unprivileged writer of gid_map must). 0 or -errno (errno set too). */
 int cg_enter_userns(uid_t inside_uid, gid_t inside_gid);
 
+/* This process's cgroup path as the file proc_cgroup (/proc/self/cgroup) names it: in the v1
+ * hierarchy that holds controller ctrl, or in the v2 hierarchy ("0::/path") when ctrl is NULL.
+ * 0 and the path ("/" in a cgroup namespace's root), or -1 when the file names none. */
+int cg_own_cgroup(const char *proc_cgroup, const char *ctrl, char *out, size_t len);
+
 /* The one growable byte buffer (a program's output, WebSocket message reassembly on both sides,
  * Docker answers and stream lines), kept NUL-terminated. Zero-initialised it is empty.
  * cg_buf_append adds n bytes, doubling the capacity from 4 KiB as needed: 0 or -ENOMEM (then

@@ -3,6 +3,8 @@
  */
 #include "sizing.h"
 
+#include "cg_util.h"
+
 #include <limits.h>
 #include <sched.h>
 #include <stdint.h>
@@ -66,38 +68,15 @@ static bool read_line(const char *root, const char *path, char *buf, size_t len)
     return ok;
 }
 
-/*
- * The path of this process's cgroup for controller ctrl (v1) or of its v2 cgroup (ctrl NULL),
- * from root/proc/self/cgroup; "" when not found. A cgroup namespace (a container) shows "/".
- */
+/* This process's cgroup for controller ctrl (v1) or its v2 cgroup (ctrl NULL), from
+ * root/proc/self/cgroup; "" when not found or at a cgroup namespace's root ("/": a container). */
 static void own_cgroup(const char *root, const char *ctrl, char *out, size_t len)
 {
-    char p[PATH_MAX], line[1024];
-    FILE *f;
+    char p[PATH_MAX];
 
-    out[0] = '\0';
     snprintf(p, sizeof p, "%s/proc/self/cgroup", root);
-    if (!(f = fopen(p, "re")))
-        return;
-    while (fgets(line, sizeof line, f)) {
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = '\0';
-        c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-        bool hit = false;
-        if (!ctrl)
-            hit = c1[1] == '\0' && strncmp(line, "0", 1) == 0;
-        else
-            for (char *save = NULL, *w = strtok_r(c1 + 1, ",", &save); w && !hit;
-                 w = strtok_r(NULL, ",", &save))
-                hit = strcmp(w, ctrl) == 0;
-        if (hit) {
-            snprintf(out, len, "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-            break;
-        }
-    }
-    fclose(f);
+    if (cg_own_cgroup(p, ctrl, out, len) != 0 || !strcmp(out, "/"))
+        out[0] = '\0';
 }
 
 /*

@@ -274,6 +274,28 @@ static int thread_count(void)
  * mapped (a child does it: the test process stays where it is). The kernel refuses a new user
  * namespace to a multi-threaded process: under ThreadSanitizer, whose runtime keeps a thread in
  * the forked child, the contract checked is the clean -EINVAL. */
+static void test_own_cgroup(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/cg-own-cgroup-XXXXXX", out[64];
+    int fd = mkstemp(path);
+    const char *text = "12:pids:/p\n5:memory:/m/x\n4:cpu,cpuacct:/c\n1:name=systemd:/s\n0::/v2\n";
+
+    assert_true(fd >= 0);
+    assert_int_equal(cg_write_all(fd, text, strlen(text)), 0);
+    close(fd);
+    assert_int_equal(cg_own_cgroup(path, "memory", out, sizeof out), 0);
+    assert_string_equal(out, "/m/x");
+    assert_int_equal(cg_own_cgroup(path, "cpuacct", out, sizeof out), 0); /* a co-mounted one */
+    assert_string_equal(out, "/c");
+    assert_int_equal(cg_own_cgroup(path, NULL, out, sizeof out), 0); /* v2: "0::" */
+    assert_string_equal(out, "/v2");
+    assert_int_equal(cg_own_cgroup(path, "cpuset", out, sizeof out), -1);
+    assert_int_equal(cg_own_cgroup(path, "cpu,cpuacct", out, sizeof out), -1); /* one name */
+    unlink(path);
+    assert_int_equal(cg_own_cgroup(path, "memory", out, sizeof out), -1); /* no file */
+}
+
 static void test_enter_userns(void **state)
 {
     (void)state;
@@ -304,7 +326,7 @@ int main(void)
         cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_random_hex),
         cmocka_unit_test(test_now_ms),       cmocka_unit_test(test_enter_userns),
         cmocka_unit_test(test_io_loops),     cmocka_unit_test(test_io_errors),
-        cmocka_unit_test(test_grow_buffer),
+        cmocka_unit_test(test_grow_buffer),  cmocka_unit_test(test_own_cgroup),
     };
     alarm(60); /* hard limit for the whole binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
