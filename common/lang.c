@@ -5,9 +5,9 @@
  * the executor runs as root). Only where there is no cgroup do Python and C++ run under
  * RLIMIT_AS: memoryMb plus headroom for the interpreter's or the C++ runtime's own mappings
  * (as_extra_mb) plus room for 16 threads' stacks (runner_fallback_as_mb). Node reserves large
- * virtual ranges for V8 and cannot start under a small RLIMIT_AS: its heap is bounded with
- * --max-old-space-size as well, and without a cgroup the container's memory limit is the
- * backstop.
+ * virtual ranges for V8 and cannot start under a small RLIMIT_AS: without a cgroup its heap
+ * is bounded with --max-old-space-size instead (only there: see js_run), and the container's
+ * memory limit is the backstop.
  * Python runs unbuffered (-u) so that output written before a timeout or a crash is kept,
  * without PYTHON* variables (-E) and the user site (-s), with its own directory as sys.path[0]
  * as a fresh `python3 main.py` has it, so that the files given with the program import.
@@ -122,16 +122,21 @@ static const char *const py_oom[] = {"MemoryError", NULL};
 /* The pinned official Node (scripts/node.lock), at the same place on the host (installed by
  * scripts/install-node.sh) and in the javascript image (docker/Dockerfile.javascript). */
 #define JS_NODE "/usr/local/lib/codegate/node/bin/node"
+/* No V8 flag where the slot's memory cgroup bounds the run: any V8 flag makes V8 refuse Node's
+ * built-in code cache (its flag hash differs), which costs ~5 ms of every start. The heap then
+ * follows Node's own defaults and the cgroup ends a run that outgrows memoryMb, as for every
+ * other language; without a cgroup (the unprivileged runtime) the heap is capped by the flag.
+ * The stack is Node's default (984 KiB, ~10,000 frames); --stack-size=4096 is an option. */
 static const char *const js_run[] = {JS_NODE,
-                                     "--max-old-space-size={mem}",
-                                     "--stack-size=4096",
+                                     LANG_NOCGROUP "--max-old-space-size={mem}",
                                      "{options}",
                                      "--require",
                                      "{dir}/" JS_PRELOAD,
                                      "{file}",
                                      NULL};
 /* Node's counterpart of Python's -W: what a DeprecationWarning does. */
-static const lang_option_t js_options[] = {{"--throw-deprecation", "deprecation"},
+static const lang_option_t js_options[] = {{"--stack-size=4096", "stack"},
+                                           {"--throw-deprecation", "deprecation"},
                                            {"--no-deprecation", "deprecation"},
                                            {"--trace-deprecation", "deprecation"},
                                            {NULL, NULL}};

@@ -32,16 +32,36 @@ int profile_sources(const profile_t *p, const cg_file_t *files, int nfiles, cons
     return n;
 }
 
+static int expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                  bool cgroup, const char *const *opts, const char *const *sources, int nsources,
+                  const char **out, char *buf, size_t len);
+
 int profile_expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
                    const char *const *opts, const char **out, char *buf, size_t len)
 {
-    return profile_expand_sources(tmpl, file, dir, mem_mb, opts, NULL, 0, out, buf, len);
+    return expand(tmpl, file, dir, mem_mb, false, opts, NULL, 0, out, buf, len);
+}
+
+int profile_expand_run(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                       bool cgroup, const char *const *opts, const char **out, char *buf,
+                       size_t len)
+{
+    return expand(tmpl, file, dir, mem_mb, cgroup, opts, NULL, 0, out, buf, len);
 }
 
 int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
                            const char *const *opts, const char *const *sources, int nsources,
                            const char **out, char *buf, size_t len)
 {
+    return expand(tmpl, file, dir, mem_mb, false, opts, sources, nsources, out, buf, len);
+}
+
+static int expand(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                  bool cgroup, const char *const *opts, const char *const *sources, int nsources,
+                  const char **out, char *buf, size_t len)
+{
+    static const size_t nocg_len = sizeof PROFILE_NOCGROUP - 1;
+
     char mem[16];
     size_t used = 0;
     int n = 0;
@@ -49,6 +69,11 @@ int profile_expand_sources(const char *const *tmpl, const char *file, const char
     snprintf(mem, sizeof mem, "%d", mem_mb);
     for (int i = 0; tmpl[i]; i++) {
         const char *t = tmpl[i];
+        if (!strncmp(t, PROFILE_NOCGROUP, nocg_len)) { /* a runtime's own memory cap */
+            if (cgroup)
+                continue;
+            t += nocg_len;
+        }
         if (!strcmp(t, "{options}")) { /* whole entries, as given; none when opts is NULL */
             for (int j = 0; opts && opts[j]; j++) {
                 if (n >= PROFILE_MAX_ARGV - 1)

@@ -3,7 +3,10 @@
  * its language is compiled, run and limited. Argument templates may hold "{file}" (the source
  * file name), "{dir}" (the work dir's absolute path), "{mem}" (the run's memory limit in
  * MiB) and, as a whole argument, "{sources}" (every source file of a compile), expanded by
- * profile_expand_sources(). Read-only; any thread.
+ * profile_expand_sources(). An entry that starts with "{nocgroup}" (PROFILE_NOCGROUP) is a
+ * runtime's own memory cap: kept, without the marker, only for a run that no memory cgroup
+ * bounds (profile_expand_run); a flag costs Node its built-in code cache (~5 ms a start), so
+ * where the cgroup is the bound the run goes without it. Read-only; any thread.
  */
 #ifndef CG_PROFILES_H
 #define CG_PROFILES_H
@@ -21,6 +24,7 @@ typedef lang_t profile_t;
 #define PROFILE_PTY_NONE LANG_PTY_NONE
 #define PROFILE_PTY_IN LANG_PTY_IN
 #define PROFILE_PTY_INOUT LANG_PTY_INOUT
+#define PROFILE_NOCGROUP LANG_NOCGROUP
 
 /* The profile of a canonical language name, or NULL. */
 const profile_t *profile_find(const char *name);
@@ -39,6 +43,12 @@ int profile_expand(const char *const *tmpl, const char *file, const char *dir, i
 int profile_expand_sources(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
                            const char *const *opts, const char *const *sources, int nsources,
                            const char **out, char *buf, size_t len);
+
+/* Like profile_expand, for the run command: entries marked PROFILE_NOCGROUP are dropped when
+ * cgroup is true (the run's memory is bounded by its slot's memory cgroup). */
+int profile_expand_run(const char *const *tmpl, const char *file, const char *dir, int mem_mb,
+                       bool cgroup, const char *const *opts, const char **out, char *buf,
+                       size_t len);
 
 /* The sources of a compile: the entry file, then every given file with its extension (".cpp"
  * for main.cpp), in the order given. Returns their number, or -1 when more than max. */

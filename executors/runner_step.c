@@ -244,8 +244,8 @@ static int build_request(rjob_t *job, stepreq_t *sr, int wall_ms, bool compile)
     if (compile)
         k = runner_compile_argv(job, prog, sr->prog, sizeof sr->prog);
     else
-        k = profile_expand(pf->run, pf->file, job->progdir, ex->memory_mb, ex->options, prog,
-                           sr->prog, sizeof sr->prog);
+        k = profile_expand_run(pf->run, pf->file, job->progdir, ex->memory_mb, has_cgroup,
+                               ex->options, prog, sr->prog, sizeof sr->prog);
     if (k < 0 || k + (compile ? 0 : ex->nargs) > RUNREQ_MAX_ARGV)
         return -1;
     for (int i = 0; i < k; i++)

@@ -49,6 +49,9 @@ typedef struct {
 #define LANG_PTY_NONE 0  /* interactive runs: stdin and stdout are pipes */
 #define LANG_PTY_IN 1    /* stdin is a pseudo-terminal, stdout a pipe */
 #define LANG_PTY_INOUT 2 /* both are the same pseudo-terminal */
+/* Marks a run-command entry that is a runtime's own memory cap (Node's --max-old-space-size):
+ * kept only for runs that no memory cgroup bounds (executors/profiles.h). */
+#define LANG_NOCGROUP "{nocgroup}"
 
 typedef struct {
     const char *name;               /* canonical, as in the API: "python", "javascript", "cpp" */

@@ -206,22 +206,33 @@ def run_js(code, **kw):
 
 
 def test_node_behaviour_kept():
-    """What the run command's flags and preload give, with this Node: arguments, an uncaught
-    exception naming main.js, the 4 MiB stack (--stack-size), the heap bounded by memoryMb
-    (--max-old-space-size), stdout blocking on its pipe (a flood ends output_limit)."""
+    """What the run command and its preload give, with this Node: arguments, an uncaught
+    exception naming main.js, Node's own stack (and a 4 MiB one on request), no V8 flag where
+    the memory cgroup bounds the run (a flag costs Node its built-in code cache), a heap hog
+    ended as memory_limit, stdout blocking on its pipe (a flood ends output_limit)."""
     d = run_js("console.log(JSON.stringify(process.argv.slice(2)))", args=["a b", "c"])
     check(d["status"] == "ok" and d["stdout"] == '["a b","c"]\n', "argv", d)
     d = run_js("function f() { throw new Error('boom'); }\nf();\n")
     check(d["status"] == "runtime_error" and d["exitCode"] == 1, "uncaught exception", d)
     check("main.js:1" in d["stderr"] and "Error: boom" in d["stderr"], "stack trace", d)
-    # Node's default stack (984 KiB) holds ~10k frames of this; 4 MiB holds more than 30k.
-    d = run_js("function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }\nconsole.log(f(30000));\n")
-    check(d["status"] == "ok" and d["stdout"] == "30000\n", "30000 frames", d)
+    # Root runs are bounded by the slot's memory cgroup: Node starts with no V8 flag at all.
+    d = run_js("console.log(JSON.stringify(process.execArgv.filter(a => a.startsWith('--') &&"
+               " a !== '--require')))")
+    check(d["status"] == "ok" and d["stdout"] == "[]\n", "no V8 flag under a cgroup", d)
+    # Node's default stack (984 KiB) holds ~10k frames of this; --stack-size=4096 more than 30k.
+    rec = "function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }\nconsole.log(f(%d));\n"
+    d = run_js(rec % 8000)
+    check(d["status"] == "ok" and d["stdout"] == "8000\n", "8000 frames on the default stack", d)
+    d = run_js(rec % 100000)
+    check(d["status"] == "runtime_error" and "Maximum call stack size exceeded" in d["stderr"],
+          "too deep: a RangeError, not a crash", d)
+    d = run_js(rec % 30000, options=["--stack-size=4096"])
+    check(d["status"] == "ok" and d["stdout"] == "30000\n", "30000 frames with --stack-size=4096", d)
     # (a long timeout: on a loaded machine the hog may get little CPU before its heap is full)
-    d = run_js("const a = [];\nfor (;;) a.push(new Array(1 << 16).fill(1.5));\n", memoryMb=128,
-               timeoutMs=30000)
-    check(d["status"] == "memory_limit" and "heap out of memory" in d["stderr"],
-          "heap hog with memoryMb 128", d)
+    for hog in ("const a = [];\nfor (;;) a.push(new Array(1 << 16).fill(1.5));\n",
+                "const b = [];\nfor (;;) b.push(Buffer.alloc(1 << 20, 1));\n"):
+        d = run_js(hog, memoryMb=128, timeoutMs=30000)
+        check(d["status"] == "memory_limit" and d["stdout"] == "", "hog with memoryMb 128", d)
     d = run_js("for (;;) console.log('x'.repeat(1000));\n", timeoutMs=30000)
     check(d["status"] == "output_limit" and d["truncated"] is True, "flood", d)
 

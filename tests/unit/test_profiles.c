@@ -83,15 +83,37 @@ static void test_expand(void **state)
     char buf[512];
     int n = profile_expand(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, NULL, argv,
                            buf, sizeof buf);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 5);
     assert_string_equal(argv[0], "/usr/local/lib/codegate/node/bin/node"); /* the pinned one */
+    /* without a memory cgroup (profile_expand): Node's heap is capped by its own flag */
     assert_string_equal(argv[1], "--max-old-space-size=256");
     /* the preload that makes stdout/stderr blocking, from the work dir */
-    assert_string_equal(argv[3], "--require");
-    assert_string_equal(argv[4],
+    assert_string_equal(argv[2], "--require");
+    assert_string_equal(argv[3],
                         "/w/0-j1/.codegate-stdio.js"); /* absolute: fork() in another dir */
-    assert_string_equal(argv[5], "main.js");
-    assert_null(argv[6]);
+    assert_string_equal(argv[4], "main.js");
+    assert_null(argv[5]);
+    /* a run the cgroup bounds: no V8 flag at all (it would cost Node its code cache) */
+    n = profile_expand_run(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, true, NULL,
+                           argv, buf, sizeof buf);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) {
+        assert_null(strchr(argv[i], '{'));
+        assert_true(strncmp(argv[i], "--", 2) != 0 || strcmp(argv[i], "--require") == 0);
+    }
+    assert_string_equal(argv[1], "--require");
+    n = profile_expand_run(profile_find("javascript")->run, "main.js", "/w/0-j1", 128, false, NULL,
+                           argv, buf, sizeof buf);
+    assert_int_equal(n, 5);
+    assert_string_equal(argv[1], "--max-old-space-size=128");
+    {
+        const char *opts[] = {"--stack-size=4096", NULL};
+        n = profile_expand_run(profile_find("javascript")->run, "main.js", "/w/0-j1", 256, true,
+                               opts, argv, buf, sizeof buf);
+        assert_int_equal(n, 5);
+        assert_string_equal(argv[1], "--stack-size=4096");
+        assert_string_equal(argv[4], "main.js");
+    }
     n = profile_expand(profile_find("cpp")->compile, "main.cpp", "/w/0-j1", 64, NULL, argv, buf,
                        sizeof buf);
     assert_true(n > 3);
@@ -130,8 +152,8 @@ static void test_sources(void **state)
     assert_string_equal(src[1], "b.cpp");
     assert_string_equal(src[2], "a/c.cpp");
     assert_int_equal(profile_sources(cpp, files, 5, src, 2), -1);
-    int k =
-        profile_expand_sources(cpp->compile, cpp->file, "/d", 64, NULL, src, n, argv, buf, sizeof buf);
+    int k = profile_expand_sources(cpp->compile, cpp->file, "/d", 64, NULL, src, n, argv, buf,
+                                   sizeof buf);
     assert_true(k > 3);
     assert_string_equal(argv[k - 3], "main.cpp");
     assert_string_equal(argv[k - 1], "a/c.cpp");

@@ -436,7 +436,7 @@ static void test_options(void **state)
     expect_error("{'language':'cpp','code':'x','options':[['-O2']]}", 400, "invalid_request",
                  "options[0]", "type", NULL);
     expect_error("{'language':'js','code':'x','options':['-O2']}", 400, "invalid_request",
-                 "options[0]", "value", "allowed: --throw-deprecation");
+                 "options[0]", "value", "allowed: --stack-size=4096, --throw-deprecation");
     char body[4096];
     snprintf(body, sizeof body, "{'language':'cpp','code':'x','options':['-O2','%0200d']}", 7);
     expect_error(body, 400, "invalid_request", "options[1]", "value", "not an option");
