@@ -361,15 +361,26 @@ def processes_started():
     return 0
 
 
-def post(conn, body):
-    conn.request("POST", "/api/code/execute", json.dumps(body), {"Content-Type": "application/json"})
+def post_timed(conn, body):
+    """POST an execute request: (status, answer document, ms from sending the request to the
+    answer's last byte). The client's own JSON parsing comes after the clock stops: it is not
+    the gateway's time (a megabyte of output takes Python's json a few ms)."""
+    payload = json.dumps(body)
+    t0 = time.perf_counter()
+    conn.request("POST", "/api/code/execute", payload, {"Content-Type": "application/json"})
     r = conn.getresponse()
     data = r.read()
+    ms = (time.perf_counter() - t0) * 1000
     try:
         doc = json.loads(data)
     except ValueError:
         doc = None
-    return r.status, doc
+    return r.status, doc, ms
+
+
+def post(conn, body):
+    st, doc, _ = post_timed(conn, body)
+    return st, doc
 
 
 BIG_OUTPUT = "import sys\nsys.stdout.write('x' * 1000000)\n"
@@ -393,9 +404,7 @@ def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n", pause_ms=0
             bare += time_spawn(paired, 1, 0, CLEAN_ENV)
         if pause_ms:
             time.sleep(pause_ms / 1000)
-        t0 = time.perf_counter()
-        st, doc = post(conn, {"language": lang, "code": code})
-        dt = (time.perf_counter() - t0) * 1000
+        st, doc, dt = post_timed(conn, {"language": lang, "code": code})
         if first is None:
             first = {"latency_ms": round(dt, 2), "compile_ms": ((doc or {}).get("data") or {}).get("compile", {}).get("durationMs")}
         if i < warmup:
@@ -474,9 +483,7 @@ def cpp_fresh(g, n):
                     f.write(src)
                 bare += time_spawn(["/bin/sh", "-c", "%s -std=c++17 -O2 -o m m.cpp && ./m >/dev/null" % gxx],
                                    1, 0, CLEAN_ENV, cwd=d)
-            t0 = time.perf_counter()
-            st, doc = post(conn, {"language": "cpp", "code": src})
-            dt = (time.perf_counter() - t0) * 1000
+            st, doc, dt = post_timed(conn, {"language": "cpp", "code": src})
             if i == 0:
                 continue  # the first warms the executor's compiler (and its page cache)
             lat.append(dt)
@@ -535,15 +542,24 @@ def readyz_sizing(g):
         return {}
 
 
-def paired_in_image(g, container, rounds, per_round):
-    """Docker: the gateway's Python p50 against python3 started inside the running Python
-    executor container (the same interpreter and file system), in interleaved blocks: a timing
-    loop of per_round starts by `docker exec`, then per_round requests, `rounds` times."""
+IN_IMAGE_TIMERS = {  # language -> (timer argv in its image, the bare start it times)
+    "python": (["python3", "-c", "IN_IMAGE_PY"], ["/usr/bin/python3", "-c", "print(1)"]),
+    "javascript": (["node", "-e", "IN_IMAGE_JS"], ["node", "-e", "console.log(1)"]),
+}
+
+
+def paired_in_image(g, container, rounds, per_round, lang="python"):
+    """Docker: the gateway's p50 for lang's hello program against its interpreter started
+    inside the running executor container (the same binary and file system), in interleaved
+    blocks: a timing loop of per_round starts by `docker exec`, then per_round requests, `rounds`
+    times. (The JavaScript timer is Node's spawnSync, which forks a Node process: a little
+    dearer than Python's posix_spawn.)"""
+    timer, argv = IN_IMAGE_TIMERS[lang]
+    timer = [{"IN_IMAGE_PY": IN_IMAGE_PY, "IN_IMAGE_JS": IN_IMAGE_JS}.get(t, t) for t in timer]
     img, gw = [], []
     conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
     for _ in range(rounds):
-        r = subprocess.run(["docker", "exec", container, "python3", "-c", IN_IMAGE_PY,
-                            json.dumps(["/usr/bin/python3", "-c", "print(1)"]), str(per_round)],
+        r = subprocess.run(["docker", "exec", container] + timer + [json.dumps(argv), str(per_round)],
                            capture_output=True, text=True, timeout=300)
         try:
             img += json.loads(r.stdout.strip().splitlines()[-1])
@@ -551,10 +567,9 @@ def paired_in_image(g, container, rounds, per_round):
             log("docker exec timing failed: %s" % (r.stderr or r.stdout)[-300:])
             return None
         for _ in range(per_round):
-            t0 = time.perf_counter()
-            st, _ = post(conn, {"language": "python", "code": HELLO["python"]})
+            st, _, dt = post_timed(conn, {"language": lang, "code": HELLO[lang]})
             if st == 200:
-                gw.append((time.perf_counter() - t0) * 1000)
+                gw.append(dt)
     conn.close()
     return {"in_image": summary(img), "gateway": summary(gw)}
 
@@ -771,6 +786,11 @@ def gateway_bench(build, runtime, quick, do_profile):
         if py_c:
             log("%s: Python against python3 inside its container, interleaved" % runtime)
             r["paired_in_image"] = paired_in_image(g, py_c, 3 if quick else 5, 20 if quick else 30)
+        js_c = next((c for k, c in ex.containers.items() if k.startswith("javascript")), None)
+        if js_c:
+            log("%s: JavaScript against node inside its container, interleaved" % runtime)
+            r["paired_in_image_js"] = paired_in_image(g, js_c, 3 if quick else 5, 10 if quick else 20,
+                                                      lang="javascript")
         log("%s: C++ <bits/stdc++.h>" % runtime)
         r["compile"] = compile_cases(g, 2 if quick else 3)
         r["load"] = []
