@@ -146,6 +146,24 @@ def time_cmd(argv, runs, warmup=3, env=None, cwd=None):
     return s
 
 
+def pause_floor(quick):
+    """The machine's own price of an idle moment: bare process starts back-to-back and after
+    PAUSE_MS of sleep, in interleaved blocks of 10 (the reference of row 0: what any start
+    pays after a pause, with no gateway at all)."""
+    out = {}
+    for name, argv in (("/bin/true", ["/bin/true"]),
+                       ("python3 -c print(1)", ["/usr/bin/python3", "-c", "print(1)"])):
+        b2b, pause = [], []
+        time_spawn(argv, 3, 0, CLEAN_ENV)
+        for _ in range(3 if quick else 6):
+            b2b += time_spawn(argv, 10, 0, CLEAN_ENV)
+            for _ in range(10):
+                time.sleep(PAUSE_MS / 1000)
+                pause += time_spawn(argv, 1, 0, CLEAN_ENV)
+        out[name] = {"b2b": summary(b2b), "pause": summary(pause)}
+    return out
+
+
 def floor(build, quick):
     """Bare starts on the host, and the two layers the executor adds around a run."""
     r = {}
@@ -914,6 +932,8 @@ def main():
     if not R["meta"]["wrk"]:
         log("wrk is not installed: the load tests are skipped (apt-get install wrk)")
     R["floor"] = floor(build, a.quick)
+    log("floor after a %d ms idle pause: /bin/true, python3" % PAUSE_MS)
+    R["pause_floor"] = pause_floor(a.quick)
     log("bare-start ceiling: %d parallel loops of python3 -c 'print(1)'" % (os.cpu_count() or 1))
     R["ceiling"] = bare_ceiling(PY_BARE, 3 if a.quick else 5)
     want = a.runtimes.split(",")
