@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -79,6 +80,9 @@ static __thread const char *tl_code;
 static __thread char tl_cause[200];
 /* An HTML error page MHD just created, and which one it is. */
 static __thread struct MHD_Response *tl_page;
+/* The client socket of the request this thread's handler is serving (thread per connection:
+ * MHD closes it only after the handler has returned, in this same thread), or -1. */
+static __thread int tl_client_fd = -1;
 
 /* ---- the libraries' own functions ---- */
 
@@ -654,7 +658,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         }
         return rc;
     }
-    return fd.inner(fd.inner_cls, mc, url, method, version, upload_data, upload_data_size, con_cls);
+    tl_client_fd = c ? c->fd : -1;
+    rc = fd.inner(fd.inner_cls, mc, url, method, version, upload_data, upload_data_size, con_cls);
+    tl_client_fd = -1;
+    return rc;
+}
+
+bool frontdoor_client_gone(void)
+{
+    struct pollfd p = {.fd = tl_client_fd, .events = POLLRDHUP};
+
+    if (tl_client_fd < 0)
+        return false;
+    /* POLLRDHUP: the client shut its side (closed the socket, or a browser's aborted fetch);
+     * POLLHUP/POLLERR: reset. Bytes of a pipelined next request are only POLLIN. */
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* Called by ulfius (interposed, see frontdoor.h): the same daemon with the front door's access

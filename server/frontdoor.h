@@ -38,6 +38,7 @@
 #define CG_FRONTDOOR_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 
 #include <ulfius.h>
 
@@ -56,6 +57,11 @@ void frontdoor_stop(void);
 
 /* The API error code and cause of the answer this thread is about to return (NULL = none). */
 void frontdoor_note_error(const char *code, const char *message);
+
+/* Whether the client of the request this thread is handling has closed its connection (or
+ * shut down its sending side, as a browser's aborted fetch does): the answer can no longer be
+ * delivered. Non-blocking; false outside a handler. Called by handlers that wait long. */
+bool frontdoor_client_gone(void);
 
 /* Open HTTP connections. */
 int frontdoor_connections(void);

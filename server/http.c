@@ -32,6 +32,9 @@
 #include "sizing.h"
 #include "version.h"
 
+/* How often a waiting execute handler looks whether its client is still there. */
+#define HTTP_CLIENT_CHECK_MS 250
+
 struct http {
     const config_t *cfg;
     pool_t *pool;
@@ -205,7 +208,26 @@ static int run_job(http_t *h, const struct _u_request *req, struct _u_response *
         job_unref(job);
         return send_error(h, req, resp, 503, "shutting_down", "the gateway is shutting down", NULL);
     }
-    if (!job_wait(job, cg_now_ms() + budget)) {
+    int64_t deadline = cg_now_ms() + budget;
+    bool done = false;
+    /* In slices: a client that closed its connection (a Stop button aborting the fetch, a
+     * killed curl) cannot be answered any more, and its program is stopped at once instead of
+     * running to its limit while a slot and a class wait. */
+    while (!done && cg_now_ms() < deadline) {
+        int64_t until = cg_now_ms() + HTTP_CLIENT_CHECK_MS;
+        done = job_wait(job, until < deadline ? until : deadline);
+        if (!done && frontdoor_client_gone()) {
+            pool_cancel(h->pool, job);
+            (void)job_wait(job, deadline); /* the pool ends a cancelled job soon */
+            log_request(h, req, 499, "client_closed_request", job, language, t0);
+            job_unref(job);
+            return send_error(h, req, resp, 499, "client_closed_request",
+                              "the client closed the connection before the answer; the program "
+                              "was stopped",
+                              NULL);
+        }
+    }
+    if (!done) {
         /* Should not happen: the pool finishes every job. Do not hang the client. */
         pool_cancel(h->pool, job);
         log_request(h, req, 503, "executor_unavailable", job, language, t0);

@@ -355,6 +355,45 @@ def test_5xx_logged_and_counted():
         check(g.stop() == 0, "exit 0")
 
 
+def test_client_gone_stops_the_program():
+    """A client that goes away while its program runs (a Stop button aborting the fetch, a
+    killed curl, a half-closed socket) cannot be answered: the program is stopped at once and
+    its slot serves the next request, instead of running to its limit. One slot, so a program
+    left running would hold the next request back for its whole 20 s."""
+    g = gateway("--slots", "1", name="http-fd-gone").start()
+    body = json.dumps({"language": "python", "code": "import time\ntime.sleep(20)\nprint('late')",
+                       "timeoutMs": 25000}).encode()
+    req = HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    try:
+        for how in ("close", "shutdown"):
+            s = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+            s.sendall(req)
+            time.sleep(1.5)  # the program is running now
+            if how == "close":
+                s.close()
+            else:
+                s.shutdown(socket.SHUT_WR)
+            t0 = time.time()
+            st, doc, _ = g.execute({"language": "python", "code": "print(1)"}, timeout=60)
+            took = time.time() - t0
+            check(st == 200 and doc["data"]["stdout"] == "1\n", "%s: the next request ran" % how, doc)
+            check(took < 10, "%s: the slot was free at once (%.1f s; a program left running holds it 18 s)"
+                  % (how, took))
+            if how == "shutdown":
+                s.close()
+        time.sleep(0.3)
+        gone = [l for l in g.log_lines() if l.get("event") == "request" and l.get("http") == 499]
+        check(len(gone) == 2 and all(l.get("status") == "client_closed_request" and l.get("durationMs", 1e9) < 10000
+                                     for l in gone), "two 499 client_closed_request log lines: %s" % gone)
+        check(metric(g, 'codegate_http_responses_total{status="499",code="client_closed_request"}') == 2,
+              "499 counted")
+        # A client that waits patiently still gets its answer (the check is not a timeout).
+        st, doc, _ = g.execute({"language": "python", "code": "import time\ntime.sleep(1.2)\nprint(3)"})
+        check(st == 200 and doc["data"]["stdout"] == "3\n", "a waiting client is answered", doc)
+    finally:
+        check(g.stop() == 0, "exit 0")
+
+
 # ---- 7. API keys and quotas ----
 
 KEY_T = "teacher-0123456789abcdef0123"
@@ -496,6 +535,7 @@ def main():
     finally:
         G.stop()
     for t in (test_header_and_body_deadlines, test_per_address_cap, test_5xx_logged_and_counted,
+              test_client_gone_stops_the_program,
               test_api_keys, test_health_while_executors_start, test_flood_idle_and_slowloris):
         r.run(t, timeout=300)
     r.run(test_no_sanitizer_reports)
