@@ -1,9 +1,9 @@
 /* codegate playground: a plain script, no build step and no external resources.
  *
  * Run posts the program to POST /api/code/execute and shows the JSON answer; Stop aborts that
- * request (the gateway still ends the program at its time limit). Run tests posts the same
- * program with the Tests tab's cases as `tests` and shows each case's verdict, with a line diff
- * (diff.js) of expected and actual output for a failed one. Interactive opens a WebSocket to
+ * request (the gateway notices the closed connection and stops the program). Run tests posts
+ * the same program with the Tests tab's cases as `tests` and shows each case's verdict, with a
+ * line diff (diff.js) of expected and actual output for a failed one. Interactive opens a WebSocket to
  * GET /api/code/session and wires it to a console: output frames are appended as they arrive,
  * each line typed is sent as a stdin frame; Stop and Kill end it.
  *
@@ -950,8 +950,8 @@
         el.status.className = "badge bad";
         setText(el.status, "stopped");
         el.meta.replaceChildren();
-        addMeta("result-stopped", "", "stopped before the answer came; the gateway ends the " +
-                                      "program at its time limit");
+        addMeta("result-stopped", "", "stopped before the answer came; the gateway stops the " +
+                                      "program when the request is aborted");
     }
 
     /* Stop: aborts the request in flight and ends the interactive program, if any. */

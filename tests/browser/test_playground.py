@@ -306,6 +306,10 @@ def test_stop_endless_loop():
     q("stop").click()
     wait(lambda: text("result-status") == "stopped", "the stopped status")
     check(q("run").is_enabled() and not q("stop").is_enabled(), "Run enabled again, Stop disabled")
+    # The aborted fetch closed the connection: the gateway stopped the program (not after 20 s).
+    wait(lambda: any(l.get("event") == "request" and l.get("http") == 499 and
+                     l.get("status") == "client_closed_request" for l in G.log_lines()),
+         "the gateway stopped the program (499 client_closed_request in its log)", limit=10)
     # Interactive: Stop kills the program in the console.
     q("interactive").click()
     wait(lambda: console_has("looping"), "'looping' in the console")
