@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "cg_util.h"
 #include "lang.h"
 #include "protocol.h"
+#include "secret.h"
 #include "version.h"
 
 /* One row per option: the flag, its environment variable, default, bounds (integers), help. */
@@ -43,8 +45,8 @@ static const opt_def_t opt_table[] = {
             "tcp:HOST:PORT or unix:/path (the socket is made 0600)"),
     INT_OPT("--slots", "EXECUTOR_SLOTS", "4", 1, 64, slots, "jobs run at once"),
     STR_OPT("--token-file", "EXECUTOR_TOKEN_FILE", NULL, token_file,
-            "file holding the bearer token, at least 16 characters (else EXECUTOR_TOKEN; one "
-            "is required)"),
+            "file holding the bearer token: 16 to 255 printable characters without blanks, one "
+            "line end after it ignored (else EXECUTOR_TOKEN; one is required)"),
     STR_OPT("--launcher", "EXECUTOR_LAUNCHER", NULL, launcher,
             "sandbox launcher (default: launcher next to this binary)"),
     STR_OPT("--work-root", "EXECUTOR_WORK_ROOT", "/tmp/codegate-work", work_root,
@@ -170,62 +172,49 @@ int options_load(options_t *o, int argc, char **argv, FILE *err)
 int options_read_token(options_t *o, char *err, size_t errlen)
 {
     char *env = getenv("EXECUTOR_TOKEN");
-    char buf[OPTIONS_TOKEN_MAX + 2]; /* one more: a longer token is refused, not cut */
-    ssize_t n = 0;
-    size_t len;
-    int fd;
+    char buf[OPTIONS_TOKEN_MAX + 4]; /* a CR LF and one more: a longer token is refused */
+    char what[PATH_MAX + 16];
+    size_t len = 0;
+    int rc = -1;
 
     memset(o->token, 0, sizeof o->token);
-    buf[0] = '\0';
+    memset(buf, 0, sizeof buf);
     if (env) {
-        snprintf(buf, sizeof buf, "%s", env);
+        len = strnlen(env, sizeof buf - 1);
+        memcpy(buf, env, len);
         memset(env, 0, strlen(env));
     }
     unsetenv("EXECUTOR_TOKEN");
+    snprintf(what, sizeof what, "the token (EXECUTOR_TOKEN)");
     if (o->token_file) {
-        fd = open(o->token_file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            snprintf(err, errlen, "cannot read the token file %s: %s", o->token_file,
-                     strerror(errno));
-            goto fail;
-        }
-        n = cg_read_full(fd, buf, sizeof buf - 1);
-        close(fd);
+        int fd = open(o->token_file, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -errno : cg_read_full(fd, buf, sizeof buf - 1);
+        if (fd >= 0)
+            close(fd);
         if (n < 0) {
             snprintf(err, errlen, "cannot read the token file %s: %s", o->token_file,
                      strerror((int)-n));
-            goto fail;
+            goto out;
         }
-        buf[n] = '\0';
+        len = (size_t)n;
+        snprintf(what, sizeof what, "the token in %s", o->token_file);
     }
-    /* A file written by echo or a text editor ends with a newline: it is not part of it. */
-    len = strlen(buf);
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = '\0';
-    if (len == 0) {
+    if (len == 0 || !strcmp(buf, "\n") || !strcmp(buf, "\r\n")) {
         snprintf(err, errlen,
                  "a token is required (EXECUTOR_TOKEN, or a non-empty "
                  "EXECUTOR_TOKEN_FILE / --token-file)");
-        goto fail;
+        goto out;
     }
-    if (len > OPTIONS_TOKEN_MAX || strcspn(buf, "\r\n") != len) {
-        snprintf(err, errlen, "the token must be one line of at most %d characters",
-                 OPTIONS_TOKEN_MAX);
-        goto fail;
+    /* The rules every secret follows (common/secret.c): one line end ignored, printable ASCII
+     * without blanks, OPTIONS_TOKEN_MIN..OPTIONS_TOKEN_MAX characters. */
+    if (cg_secret_check(what, buf, len, OPTIONS_TOKEN_MIN, OPTIONS_TOKEN_MAX, &len, err, errlen) ==
+        0) {
+        memcpy(o->token, buf, len + 1);
+        rc = 0;
     }
-    if (len < OPTIONS_TOKEN_MIN) {
-        snprintf(err, errlen,
-                 "the token is too short (%zu characters, at least %d are required; "
-                 "e.g. openssl rand -hex 32)",
-                 len, OPTIONS_TOKEN_MIN);
-        goto fail;
-    }
-    memcpy(o->token, buf, len + 1);
-    memset(buf, 0, sizeof buf);
-    return 0;
-fail:
-    memset(buf, 0, sizeof buf);
-    return -1;
+out:
+    explicit_bzero(buf, sizeof buf);
+    return rc;
 }
 
 uid_t options_uid_auto_base(uint32_t ipv4)

@@ -55,6 +55,7 @@
 
 #include "cg_util.h"
 #include "netpolicy.h"
+#include "secret.h"
 #include "version.h"
 
 #define SECRET_MIN 16
@@ -205,30 +206,17 @@ int callback_check_url(const callback_t *cb, const char *url, char *why, size_t 
 
 static int read_secret(callback_t *cb, const char *path, char *err, size_t errlen)
 {
-    char buf[SECRET_MAX + 2];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
+    char buf[SECRET_MAX + 4], why[256];
+    size_t len;
 
-    if (fd < 0) {
-        snprintf(err, errlen, "--callback-secret-file %s: %s", path, strerror(errno));
+    /* The rules every secret follows (common/secret.c): one trailing line end ignored,
+     * printable characters without blanks, SECRET_MIN..SECRET_MAX of them. */
+    if (cg_secret_read(path, SECRET_MIN, SECRET_MAX, buf, sizeof buf, &len, why, sizeof why) != 0) {
+        snprintf(err, errlen, "--callback-secret-file: %s", why);
         return -1;
     }
-    n = cg_read_full(fd, buf, sizeof buf);
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "--callback-secret-file %s: %s", path, strerror((int)-n));
-        return -1;
-    }
-    while (n > 0 && isspace((unsigned char)buf[n - 1]))
-        n--;
-    if (n < SECRET_MIN || n > SECRET_MAX) {
-        snprintf(err, errlen, "--callback-secret-file %s: the secret must be %d to %d characters",
-                 path, SECRET_MIN, SECRET_MAX);
-        explicit_bzero(buf, sizeof buf);
-        return -1;
-    }
-    memcpy(cb->secret, buf, (size_t)n);
-    cb->secret_len = (size_t)n;
+    memcpy(cb->secret, buf, len);
+    cb->secret_len = len;
     explicit_bzero(buf, sizeof buf);
     return 0;
 }

@@ -150,8 +150,8 @@ static const opt_t opts[] = {
      "resolve keeps its last known addresses)"},
     {"executor-token-file", "CODEGATE_EXECUTOR_TOKEN_FILE", OPT_STR, "", 0, 0,
      M(executor_token_file), NULL, NULL,
-     "external runtime (required there): file holding the secret shared with the executors, at "
-     "least 16 characters (one trailing newline is ignored)"},
+     "external runtime (required there): file holding the secret shared with the executors, 16 "
+     "to 255 printable characters without blanks (one line end after it is ignored)"},
     {"executor-ca-file", "CODEGATE_EXECUTOR_CA_FILE", OPT_STR, "", 0, 0, M(executor_ca_file), NULL,
      NULL,
      "external runtime: PEM CA certificate(s); when set, executor connections use TLS and the "
@@ -238,8 +238,9 @@ static const opt_t opts[] = {
      "source tree the images are built from (default: found from the gateway's path)"},
     {"callback-secret-file", "CODEGATE_CALLBACK_SECRET_FILE", OPT_STR, "", 0, 0,
      M(callback_secret_file), NULL, NULL,
-     "file holding the HMAC-SHA256 key that signs submission callbacks (at least 16 "
-     "characters; trailing newline ignored); empty: a callbackUrl is refused with 400"},
+     "file holding the HMAC-SHA256 key that signs submission callbacks (16 to 4096 printable "
+     "characters without blanks; one line end after it is ignored); empty: a callbackUrl is "
+     "refused with 400"},
     {"callback-allowed-hosts", "CODEGATE_CALLBACK_ALLOWED_HOSTS", OPT_STR, "*", 0, 0,
      M(callback_allowed_hosts), NULL, check_host_patterns,
      "host names a callbackUrl may name: * (any), names, *.suffix (names below suffix), "

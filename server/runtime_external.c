@@ -48,6 +48,7 @@
 #include "extaddr.h"
 #include "lang.h"
 #include "log.h"
+#include "secret.h"
 
 #define EXT_TOKEN_MIN 16
 #define EXT_ADDRS_PER_TARGET 64
@@ -111,55 +112,26 @@ static int resolve_gai(const char *host, char ips[][EXTADDR_IP_MAX], int max, in
 }
 
 /*
- * Reads the shared secret from path into out (at most RUNTIME_TOKEN_MAX characters): one
- * trailing newline is stripped; the rest must be EXT_TOKEN_MIN or more printable characters
- * without blanks (it travels in an Authorization header). 0, or -1 with err.
+ * Reads the shared secret from path into out (outlen bytes, more than RUNTIME_TOKEN_MAX) by the
+ * rules every secret follows (common/secret.c: one trailing line end ignored, EXT_TOKEN_MIN or
+ * more printable characters without blanks: it travels in an Authorization header). 0, or -1
+ * with err.
  */
 static int read_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-    char buf[RUNTIME_TOKEN_MAX + 3];
-    ssize_t got;
+    char buf[RUNTIME_TOKEN_MAX + 4];
     size_t len;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc =
+        cg_secret_read(path, EXT_TOKEN_MIN, RUNTIME_TOKEN_MAX, buf, sizeof buf, &len, err, errlen);
 
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
+    if (rc == 0 && len >= outlen) {
+        snprintf(err, errlen, "the secret in %s is longer than %zu characters", path, outlen - 1);
+        rc = -1;
     }
-    do
-        got = read(fd, buf, sizeof buf - 1);
-    while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got < 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    len = (size_t)got;
-    if (len > 0 && buf[len - 1] == '\n')
-        len--;
-    if (len > RUNTIME_TOKEN_MAX || len >= outlen) {
-        snprintf(err, errlen, "the token in %s is longer than %d characters", path,
-                 RUNTIME_TOKEN_MAX);
-        return -1;
-    }
-    if (len < EXT_TOKEN_MIN) {
-        snprintf(err, errlen,
-                 "the token in %s has %zu characters; at least %d are required (a shared "
-                 "secret that short can be guessed)",
-                 path, len, EXT_TOKEN_MIN);
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] <= ' ' || buf[i] == 0x7f) {
-            snprintf(err, errlen,
-                     "the token in %s holds a blank or control character at offset %zu (only "
-                     "one trailing newline is allowed)",
-                     path, i);
-            return -1;
-        }
-    memcpy(out, buf, len);
-    out[len] = '\0';
-    return 0;
+    if (rc == 0)
+        memcpy(out, buf, len + 1);
+    explicit_bzero(buf, sizeof buf);
+    return rc;
 }
 
 static void log_target_failure(const extaddr_target_t *t, const ext_target_state_t *s,

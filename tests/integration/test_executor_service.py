@@ -402,7 +402,7 @@ def test_token_rules():
     try:
         rc = ex.proc.wait(30)
         log = open(ex.log_path).read()
-        check(rc == 2 and "too short (15 characters, at least 16" in log and short not in log,
+        check(rc == 2 and "has 15 characters; at least 16 are required" in log and short not in log,
               "a 15-character token is refused", log)
     finally:
         ex.stop()

@@ -107,7 +107,7 @@ static void test_token(void **state)
     /* too short: refused, the message does not repeat it, nothing kept */
     setenv("EXECUTOR_TOKEN", "short-token-15c", 1);
     assert_int_equal(options_read_token(&o, g_err, sizeof g_err), -1);
-    assert_non_null(strstr(g_err, "too short (15 characters"));
+    assert_non_null(strstr(g_err, "has 15 characters; at least 16 are required"));
     assert_null(strstr(g_err, "short-token"));
     assert_string_equal(o.token, "");
     /* none at all */

@@ -177,7 +177,7 @@ static void test_token(void **state)
     /* Only one newline is stripped: a second is a control character. */
     assert_int_equal(
         read_token(token_file("0123456789abcdef\n\n"), tok, sizeof tok, err, sizeof err), -1);
-    assert_non_null(strstr(err, "blank or control character at offset 16"));
+    assert_non_null(strstr(err, "blank, control or non-ASCII character at offset 16"));
     assert_int_equal(read_token(token_file("0123456789abcde\n"), tok, sizeof tok, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "has 15 characters; at least 16 are required"));
@@ -185,7 +185,7 @@ static void test_token(void **state)
     assert_non_null(strstr(err, "has 0 characters"));
     assert_int_equal(read_token(token_file("0123456789 abcdef"), tok, sizeof tok, err, sizeof err),
                      -1);
-    assert_non_null(strstr(err, "blank or control character at offset 10"));
+    assert_non_null(strstr(err, "blank, control or non-ASCII character at offset 10"));
     memset(long_tok, 'x', sizeof long_tok - 1);
     long_tok[sizeof long_tok - 1] = '\0';
     assert_int_equal(read_token(token_file(long_tok), tok, sizeof tok, err, sizeof err), -1);
