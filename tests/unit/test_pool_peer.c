@@ -53,8 +53,11 @@ typedef struct {
     cg_msg_type_t type;
     char id[CG_ID_MAX + 1];
     int close_code; /* for a CLOSE frame (type CG_MSG_UNKNOWN) */
-    bool closed;    /* the connection ended */
-    bool timedout;  /* nothing came (peer_quiet only) */
+    bool pong;      /* a WebSocket PONG frame, its payload in ctl */
+    unsigned char ctl[WSFRAME_CONTROL_MAX];
+    size_t ctl_len;
+    bool closed;   /* the connection ended */
+    bool timedout; /* nothing came (peer_quiet only) */
 } peer_msg_t;
 
 static config_t cfg;
@@ -213,6 +216,12 @@ static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
                 continue;
             if (m.opcode == WSFRAME_OP_CLOSE) {
                 out.close_code = m.close_code;
+                return out;
+            }
+            if (m.opcode == WSFRAME_OP_PONG) {
+                out.pong = true;
+                out.ctl_len = m.len;
+                memcpy(out.ctl, m.data, m.len);
                 return out;
             }
             if (m.opcode != WSFRAME_OP_TEXT)
@@ -622,6 +631,43 @@ static void test_leaving_endpoint_finishes_job(void **state)
     stop_pool(p);
 }
 
+/* WebSocket control frames (not the protocol's PING/PONG messages): a ping is answered with a
+ * pong of its payload and the connection still carries jobs; a close is answered with a close
+ * of its code, the pool ends the connection and opens a new one. */
+static void test_ws_ping_and_close(void **state)
+{
+    (void)state;
+    pool_t *p = start_pool();
+    job_t *job = make_job(PRINT1);
+    unsigned char hdr[10];
+    size_t h;
+    peer_msg_t m;
+
+    peer_accept(&peer, PEER_WAIT_MS);
+    h = wsframe_header(hdr, WSFRAME_OP_PING, 4);
+    send_all(peer.fd, hdr, h);
+    send_all(peer.fd, "abcd", 4);
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_true(m.pong);
+    assert_int_equal(m.ctl_len, 4);
+    assert_memory_equal(m.ctl, "abcd", 4);
+    assert_int_equal(pool_submit(p, job), 0);
+    m = peer_expect(&peer, CG_MSG_EXECUTE);
+    run_ok(job, m.id, 1);
+    job_unref(job);
+
+    h = wsframe_header(hdr, WSFRAME_OP_CLOSE, 2);
+    send_all(peer.fd, hdr, h);
+    send_all(peer.fd, "\x03\xe9", 2); /* 1001 going away */
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_int_equal(m.close_code, 1001);
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_true(m.closed);
+    peer_accept(&peer, PEER_WAIT_MS); /* reconnected after its backoff */
+    assert_int_equal(peer.accepts, 2);
+    stop_pool(p);
+}
+
 /* The handler gives up on a running job: the executor gets CANCEL, and the status it reports
  * for the killed run is the job's. */
 static void test_cancel_running(void **state)
@@ -688,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_draining_refusal_requeued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_frame_then_new_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaving_endpoint_finishes_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ws_ping_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_stops_early, setup, teardown),
     };
