@@ -136,6 +136,17 @@ static void send_all(int fd, const void *buf, size_t len)
     }
 }
 
+/* Sends one unmasked frame as an executor would. */
+static void peer_send_frame(peer_t *pe, int opcode, const void *payload, uint64_t len)
+{
+    unsigned char hdr[10];
+    size_t h = wsframe_header(hdr, opcode, len);
+
+    send_all(pe->fd, hdr, h);
+    if (payload)
+        send_all(pe->fd, payload, (size_t)len);
+}
+
 /* Accepts the pool's next connection and completes the upgrade (checking its token), then
  * says HELLO. */
 static void peer_accept(peer_t *pe, int wait_ms)
@@ -174,23 +185,15 @@ static void peer_accept(peer_t *pe, int wait_ms)
     pe->off = pe->len = 0;
     hello = cg_encode_hello("python", "3.11-peer", 1);
     assert_non_null(hello);
-    unsigned char hdr[10];
-    size_t h = wsframe_header(hdr, WSFRAME_OP_TEXT, strlen(hello));
-    send_all(pe->fd, hdr, h);
-    send_all(pe->fd, hello, strlen(hello));
+    peer_send_frame(pe, WSFRAME_OP_TEXT, hello, strlen(hello));
     free(hello);
 }
 
 /* Sends a text frame (a malloc'ed JSON string, freed here). */
 static void peer_send(peer_t *pe, char *json)
 {
-    unsigned char hdr[10];
-    size_t h;
-
     assert_non_null(json);
-    h = wsframe_header(hdr, WSFRAME_OP_TEXT, strlen(json));
-    send_all(pe->fd, hdr, h);
-    send_all(pe->fd, json, strlen(json));
+    peer_send_frame(pe, WSFRAME_OP_TEXT, json, strlen(json));
     free(json);
 }
 
@@ -487,15 +490,13 @@ static void test_flood_closed_1009(void **state)
     (void)state;
     pool_t *p = start_pool();
     job_t *job = make_job(PRINT1);
-    unsigned char hdr[10];
-    size_t h;
     peer_msg_t m;
 
     peer_accept(&peer, PEER_WAIT_MS);
     assert_int_equal(pool_submit(p, job), 0);
     m = peer_expect(&peer, CG_MSG_EXECUTE);
-    h = wsframe_header(hdr, WSFRAME_OP_TEXT, (uint64_t)CG_MAX_FRAME_BYTES + 1);
-    send_all(peer.fd, hdr, h); /* no payload: the header alone must be refused */
+    /* No payload: the header alone must be refused. */
+    peer_send_frame(&peer, WSFRAME_OP_TEXT, NULL, (uint64_t)CG_MAX_FRAME_BYTES + 1);
     m = peer_next(&peer, true, PEER_WAIT_MS);
     assert_int_equal(m.close_code, 1009);
     peer_accept(&peer, PEER_WAIT_MS);
@@ -639,14 +640,10 @@ static void test_ws_ping_and_close(void **state)
     (void)state;
     pool_t *p = start_pool();
     job_t *job = make_job(PRINT1);
-    unsigned char hdr[10];
-    size_t h;
     peer_msg_t m;
 
     peer_accept(&peer, PEER_WAIT_MS);
-    h = wsframe_header(hdr, WSFRAME_OP_PING, 4);
-    send_all(peer.fd, hdr, h);
-    send_all(peer.fd, "abcd", 4);
+    peer_send_frame(&peer, WSFRAME_OP_PING, "abcd", 4);
     m = peer_next(&peer, true, PEER_WAIT_MS);
     assert_true(m.pong);
     assert_int_equal(m.ctl_len, 4);
@@ -656,9 +653,7 @@ static void test_ws_ping_and_close(void **state)
     run_ok(job, m.id, 1);
     job_unref(job);
 
-    h = wsframe_header(hdr, WSFRAME_OP_CLOSE, 2);
-    send_all(peer.fd, hdr, h);
-    send_all(peer.fd, "\x03\xe9", 2); /* 1001 going away */
+    peer_send_frame(&peer, WSFRAME_OP_CLOSE, "\x03\xe9", 2); /* 1001 going away */
     m = peer_next(&peer, true, PEER_WAIT_MS);
     assert_int_equal(m.close_code, 1001);
     m = peer_next(&peer, true, PEER_WAIT_MS);

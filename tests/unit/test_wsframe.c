@@ -66,15 +66,29 @@ typedef struct {
     unsigned char buf[200000];
 } fixture_t;
 
-static int setup(void **state)
+static int setup_mode(void **state, bool client)
 {
     fixture_t *f = calloc(1, sizeof *f);
 
     if (!f)
         return -1;
-    wsframe_parser_init(&f->p, LIMIT);
+    if (client)
+        wsframe_parser_init_client(&f->p, LIMIT);
+    else
+        wsframe_parser_init(&f->p, LIMIT);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_mode(state, false);
+}
+
+/* Client mode: the pool's side of its executor connections. */
+static int setup_client(void **state)
+{
+    return setup_mode(state, true);
 }
 
 static int teardown(void **state)
@@ -455,17 +469,6 @@ static void test_header_encoder(void **state)
 }
 
 /* ---- client mode ---- */
-
-static int setup_client(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-
-    if (!f)
-        return -1;
-    wsframe_parser_init_client(&f->p, LIMIT);
-    *state = f;
-    return 0;
-}
 
 /* An unmasked server frame. */
 static size_t srv(unsigned char *out, bool fin, int opcode, const void *s, size_t len)
