@@ -147,11 +147,11 @@ static void peer_send_frame(peer_t *pe, int opcode, const void *payload, uint64_
         send_all(pe->fd, payload, (size_t)len);
 }
 
-/* Accepts the pool's next connection and completes the upgrade (checking its token), then
- * says HELLO. */
-static void peer_accept(peer_t *pe, int wait_ms)
+/* Accepts the pool's next connection and reads its upgrade request (checking its token);
+ * accept_key gets the Sec-WebSocket-Accept the request asks for. */
+static void peer_take_request(peer_t *pe, int wait_ms, char accept_key[64])
 {
-    char req[4096] = "", key[128] = "", accept_key[64], resp[512], *hello;
+    char req[4096] = "", key[128] = "";
     unsigned char sha[20];
     size_t got = 0;
     int64_t deadline = cg_now_ms() + wait_ms;
@@ -175,7 +175,15 @@ static void peer_accept(peer_t *pe, int wait_ms)
     sscanf(k + strlen("Sec-WebSocket-Key:"), " %100s", key);
     strcat(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     lws_SHA1((const unsigned char *)key, strlen(key), sha);
-    lws_b64_encode_string((const char *)sha, 20, accept_key, sizeof accept_key);
+    lws_b64_encode_string((const char *)sha, 20, accept_key, 64);
+}
+
+/* Accepts the pool's next connection and completes the upgrade, then says HELLO. */
+static void peer_accept(peer_t *pe, int wait_ms)
+{
+    char accept_key[64], resp[512], *hello;
+
+    peer_take_request(pe, wait_ms, accept_key);
     snprintf(resp, sizeof resp,
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: " CG_PROTO_NAME "\r\n\r\n",
@@ -187,6 +195,21 @@ static void peer_accept(peer_t *pe, int wait_ms)
     assert_non_null(hello);
     peer_send_frame(pe, WSFRAME_OP_TEXT, hello, strlen(hello));
     free(hello);
+}
+
+/* True when the pool closes the connection within wait_ms (what it sends first is ignored). */
+static bool peer_closed_by_pool(peer_t *pe, int wait_ms)
+{
+    int64_t deadline = cg_now_ms() + wait_ms;
+    char buf[4096];
+
+    for (;;) {
+        if (!wait_fd(pe->fd, POLLIN, deadline))
+            return false;
+        ssize_t n = recv(pe->fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return true;
+    }
 }
 
 /* Sends a text frame (a malloc'ed JSON string, freed here). */
@@ -632,6 +655,55 @@ static void test_leaving_endpoint_finishes_job(void **state)
     stop_pool(p);
 }
 
+/* The pool checks the upgrade's answer: a wrong Sec-WebSocket-Accept, another protocol, a 401
+ * and a response head that never ends (over WSCLIENT_HEAD_MAX) each end the connection before
+ * any job is sent; the pool reconnects and a proper executor gets the job. */
+static void test_upgrade_refused(void **state)
+{
+    (void)state;
+    pool_t *p = start_pool();
+    job_t *job = make_job(PRINT1);
+    char accept_key[64], resp[512];
+    static char endless[8192];
+    peer_msg_t m;
+
+    assert_int_equal(pool_submit(p, job), 0);
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: x%s\r\nSec-WebSocket-Protocol: " CG_PROTO_NAME "\r\n\r\n",
+             accept_key + 1);
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: other.v1\r\n\r\n",
+             accept_key);
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    memset(endless, 'a', sizeof endless);
+    memcpy(endless, "HTTP/1.1 101 OK\r\nX: ", 20);
+    send_all(peer.fd, endless, sizeof endless);
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_accept(&peer, PEER_WAIT_MS);
+    m = peer_expect(&peer, CG_MSG_EXECUTE);
+    assert_string_equal(m.id, job->id);
+    run_ok(job, m.id, 1); /* nothing was sent before: the first attempt */
+    assert_int_equal(peer.accepts, 5);
+    job_unref(job);
+    stop_pool(p);
+}
+
 /* WebSocket control frames (not the protocol's PING/PONG messages): a ping is answered with a
  * pong of its payload and the connection still carries jobs; a close is answered with a close
  * of its code, the pool ends the connection and opens a new one. */
@@ -729,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_draining_refusal_requeued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_frame_then_new_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaving_endpoint_finishes_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ws_ping_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_stops_early, setup, teardown),
