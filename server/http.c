@@ -72,7 +72,9 @@ static void set_cors(const http_t *h, const struct _u_request *req, struct _u_re
  * itself: ulfius copies a binary_body whole before MHD sends it, which for megabytes of output
  * was another fresh mapping of the answer's size (page faults and a copy on every answer).
  * SEND_BLOCK stays under the mmap threshold (main.c tune_malloc), so MHD's block buffer comes
- * from the heap and is reused. */
+ * from the heap and is reused. Ownership: once ulfius_set_stream_response took it, the
+ * body_stream_t and its body belong to the response; MHD calls body_read on the connection's
+ * thread and body_free when it destroys the response. */
 #define SEND_STREAM_MIN (64u * 1024u)
 #define SEND_BLOCK (32u * 1024u)
 
