@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets tests/fuzz/fuzz_<name>.c with clang (fuzzer + ASan + UBSan) and
 # runs each for SECONDS (default 60). scripts/run-tests.sh runs the HTTP request path's (http)
-# and the session frame parser's (wsframe) targets for 60 s each; run the others by name.
+# and the frame parser's (wsframe) targets for 60 s each, and some others for 30 s; run the
+# rest by name.
 #
 #   scripts/fuzz.sh [SECONDS] [name...]      e.g. scripts/fuzz.sh 300 protocol
 #
