@@ -72,9 +72,10 @@ unit build/san
 unit build/tsan
 if [[ $what == all ]]; then
   run_suite "fuzz http request path (60 s)" plain 600 bash -c "$(fuzz_cmd http 60)"
-  run_suite "fuzz session frames (60 s)" plain 600 bash -c "$(fuzz_cmd wsframe 60)"
+  run_suite "fuzz session and pool frames (60 s)" plain 600 bash -c "$(fuzz_cmd wsframe 60)"
   run_suite "fuzz runner-launcher request (30 s)" plain 600 bash -c "$(fuzz_cmd runreq 30)"
   run_suite "fuzz executor protocol (30 s)" plain 600 bash -c "$(fuzz_cmd protocol 30)"
+  run_suite "fuzz long JSON strings, parity with cJSON (30 s)" plain 600 bash -c "$(fuzz_cmd jsonbig 30)"
   run_suite "executor protocol (build)" plain 600 $PY tests/integration/test_executor.py build
   run_suite "executor service (build)" plain 600 $PY tests/integration/test_executor_service.py build
   run_suite "integration local (build)" plain 900 $PY tests/integration/test_api.py build --runtime local

@@ -71,9 +71,47 @@ static void set_cors(const http_t *h, const struct _u_request *req, struct _u_re
     }
 }
 
+/* A big answer leaves through MHD's content reader, SEND_BLOCK bytes at a time, from the body
+ * itself: ulfius copies a binary_body whole before MHD sends it, which for megabytes of output
+ * was another fresh mapping of the answer's size (page faults and a copy on every answer).
+ * SEND_BLOCK stays under the mmap threshold (main.c tune_malloc), so MHD's block buffer comes
+ * from the heap and is reused. Ownership: once ulfius_set_stream_response took it, the
+ * body_stream_t and its body belong to the response; MHD calls body_read on the connection's
+ * thread and body_free when it destroys the response. */
+#define SEND_STREAM_MIN (64u * 1024u)
+#define SEND_BLOCK (32u * 1024u)
+
+typedef struct {
+    char *body;
+    size_t len;
+} body_stream_t;
+
+static ssize_t body_read(void *cls, uint64_t off, char *buf, size_t max)
+{
+    const body_stream_t *b = cls;
+    size_t n;
+
+    if (off >= b->len)
+        return U_STREAM_END;
+    n = b->len - (size_t)off < max ? b->len - (size_t)off : max;
+    memcpy(buf, b->body + off, n);
+    return (ssize_t)n;
+}
+
+static void body_free(void *cls)
+{
+    body_stream_t *b = cls;
+
+    free(b->body);
+    free(b);
+}
+
 static int send_json(const http_t *h, const struct _u_request *req, struct _u_response *resp,
                      int status, char *body)
 {
+    body_stream_t *b;
+    size_t len;
+
     set_cors(h, req, resp);
     u_map_put(resp->map_header, "Content-Type", "application/json; charset=utf-8");
     u_map_put(resp->map_header, "Cache-Control", "no-store");
@@ -84,11 +122,20 @@ static int send_json(const http_t *h, const struct _u_request *req, struct _u_re
         ulfius_set_string_body_response(resp, 500, oom);
         return U_CALLBACK_COMPLETE;
     }
-    /* Hand body over instead of ulfius_set_string_body_response's copy: answers carry program
-     * output (megabytes). ulfius frees binary_body with o_free (free: no allocator is set). */
+    len = strlen(body);
+    if (len >= SEND_STREAM_MIN && (b = malloc(sizeof *b))) {
+        b->body = body;
+        b->len = len;
+        if (ulfius_set_stream_response(resp, (unsigned)status, body_read, body_free, len,
+                                       SEND_BLOCK, b) == U_OK)
+            return U_CALLBACK_COMPLETE;
+        free(b); /* then as a small body */
+    }
+    /* Hand body over instead of ulfius_set_string_body_response's copy. ulfius frees
+     * binary_body with o_free (free: no allocator is set). */
     free(resp->binary_body);
     resp->binary_body = body;
-    resp->binary_body_length = strlen(body);
+    resp->binary_body_length = len;
     resp->status = (unsigned)status;
     return U_CALLBACK_COMPLETE;
 }

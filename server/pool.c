@@ -96,11 +96,13 @@ static int on_established(conn_t *c, struct lws *wsi)
 }
 
 /* A connect error, logged at warn when it is new for the endpoint or POOL_ERR_LOG_MS passed:
- * a refused token (HTTP 401) or a certificate that does not verify must be visible. */
-static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
+ * a refused token (HTTP 401) or a certificate that does not verify must be visible. A raw
+ * connection has no lws HTTP status (pool_raw.c reads and logs its upgrade response). */
+static void log_connect_error(conn_t *c, struct lws *wsi, const char *in)
 {
+    endpoint_t *ep = c->ep;
     char why[sizeof ep->last_err];
-    unsigned int status = lws_http_client_http_response(wsi);
+    unsigned int status = c->raw || !wsi ? 0 : lws_http_client_http_response(wsi);
 
     if (status == 401 || status == 403)
         snprintf(why, sizeof why, "refused with HTTP %u: the executor does not accept our token",
@@ -126,7 +128,7 @@ static void log_connect_error(endpoint_t *ep, struct lws *wsi, const char *in)
 static int on_connection_error(pool_t *p, conn_t *c, struct lws *wsi, const void *in)
 {
     if (c && (c->wsi == wsi || c->wsi == NULL) && c->state != CONN_DOWN) {
-        log_connect_error(c->ep, wsi, in);
+        log_connect_error(c, wsi, in);
         pool_conn_down(p, c, "connect failed");
         pool_conn_snapshot(p);
     }
@@ -136,6 +138,9 @@ static int on_connection_error(pool_t *p, conn_t *c, struct lws *wsi, const void
 static int on_closed(pool_t *p, conn_t *c, struct lws *wsi)
 {
     if (c && c->wsi == wsi) {
+        /* A raw connection closed before its upgrade was through, as lws' "read failed". */
+        if (c->raw && c->state == CONN_CONNECTING && !c->upgraded && !c->closing)
+            log_connect_error(c, wsi, "read failed");
         pool_conn_down(p, c, "closed");
         pool_conn_snapshot(p);
     }
@@ -159,9 +164,17 @@ static int pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return c && c->wsi == wsi ? pool_frame_receive(p, c, wsi, in, len) : -1;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return c && c->wsi == wsi ? pool_frame_writeable(c, wsi) : 0;
+    case LWS_CALLBACK_RAW_CONNECTED:
+        on_established(c, wsi);
+        return c && c->wsi == wsi ? pool_raw_connected(c, wsi) : -1;
+    case LWS_CALLBACK_RAW_RX:
+        return c && c->wsi == wsi ? pool_raw_receive(p, c, wsi, in, len) : -1;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return c && c->wsi == wsi ? pool_frame_writeable(c, wsi) : 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         return on_connection_error(p, c, wsi, in);
     case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_RAW_CLOSE:
     case LWS_CALLBACK_WSI_DESTROY: /* whatever else ends a handle we still hold */
         return on_closed(p, c, wsi);
     default:
@@ -379,6 +392,7 @@ void pool_free(pool_t *p)
                 job_end(c->job, 503, "shutting_down", "the gateway is shutting down");
             frameq_clear(&c->out);
             cg_buf_free(&c->rx);
+            pool_raw_free(c);
         }
         free(p->eps[i].conns);
     }

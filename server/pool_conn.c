@@ -70,6 +70,7 @@ static job_t *conn_reset(conn_t *c)
     c->hello = false;
     c->rx_paused = false;
     c->rx.len = 0;
+    pool_raw_reset(c);
     frameq_clear(&c->out);
     return job;
 }
@@ -94,6 +95,13 @@ void pool_conn_close(conn_t *c)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+const char *pool_conn_host(const endpoint_t *ep)
+{
+    if (ep->info.host[0])
+        return ep->info.host; /* the configured name */
+    return ep->info.port ? ep->info.address : "localhost";
+}
+
 void pool_conn_connect(pool_t *p, conn_t *c)
 {
     struct lws_client_connect_info ci;
@@ -104,13 +112,19 @@ void pool_conn_connect(pool_t *p, conn_t *c)
     ci.address = ep->info.address;
     ci.port = ep->info.port;
     ci.path = "/";
-    ci.host = ep->info.port ? ep->info.address : "localhost";
-    if (ep->info.host[0])
-        ci.host = ep->info.host; /* the configured name: Host header, TLS SNI and name check */
-    if (ep->info.tls)
-        ci.ssl_connection = LCCSCF_USE_SSL; /* verified against --executor-ca-file */
-    ci.origin = ci.host;
-    ci.protocol = CG_PROTO_NAME;
+    ci.host = pool_conn_host(ep);
+    c->raw = !ep->info.tls;
+    if (c->raw) {
+        /* Plain: the pool speaks WebSocket itself over a raw socket (pool_raw.c). */
+        ci.method = "RAW";
+        pool_raw_prepare(c);
+    } else {
+        /* TLS: lws' ws client, verified against --executor-ca-file and the host name. */
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        ci.origin = ci.host;
+        ci.protocol = CG_PROTO_NAME;
+    }
+    c->rx.len = 0;
     ci.local_protocol_name = "codegate-pool";
     ci.userdata = c;
     ci.retry_and_idle_policy = &conn_retry;

@@ -16,9 +16,17 @@
 
 int pool_frame_send(conn_t *c, const char *payload, size_t len)
 {
-    if (frameq_push_copy(&c->out, LWS_PRE, payload, len) != 0)
+    if (c->raw) {
+        frameq_item_t *f = pool_raw_frame(WSFRAME_OP_TEXT, payload, len);
+        if (!f)
+            return -ENOMEM;
+        f->counted = len;
+        frameq_push(&c->out, f);
+    } else if (frameq_push_copy(&c->out, LWS_PRE, payload, len) != 0) {
         return -ENOMEM;
-    if (c->wsi)
+    }
+    /* A raw connection writes its frames once the upgrade is through (pool_raw.c). */
+    if (c->wsi && (!c->raw || c->upgraded))
         lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -144,7 +152,7 @@ static void on_pong(pool_t *p, conn_t *c, const cg_msg_t *m)
     pool_conn_snapshot(p);
 }
 
-static void on_frame(pool_t *p, conn_t *c, const char *buf, size_t len)
+void pool_frame_message(pool_t *p, conn_t *c, const char *buf, size_t len)
 {
     cJSON *root = NULL;
     cg_msg_t m;
@@ -204,22 +212,39 @@ int pool_frame_receive(pool_t *p, conn_t *c, struct lws *wsi, const void *in, si
     if (cg_buf_append(&c->rx, in, len) != 0)
         return -1;
     if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-        on_frame(p, c, c->rx.data, c->rx.len);
+        pool_frame_message(p, c, c->rx.data, c->rx.len);
         /* Give back memory after a big frame. */
         cg_buf_reset(&c->rx, 4u * 1024 * 1024);
     }
     return 0;
 }
 
+/* One queued frame per callback; lws buffers what the socket does not take at once (a write
+ * short of the frame is an error). A raw connection writes its upgrade request first and its
+ * frames only once upgraded; after its close frame it ends (-1). */
 int pool_frame_writeable(conn_t *c, struct lws *wsi)
 {
-    frameq_item_t *f = frameq_peek(&c->out);
+    frameq_item_t *f;
+    bool close;
 
-    if (!f)
+    if (c->raw && c->hs) {
+        f = c->hs;
+        if (lws_write(wsi, f->data, f->len, LWS_WRITE_RAW) < (int)f->len)
+            return -1;
+        free(c->hs);
+        c->hs = NULL;
         return 0;
-    if (lws_write(wsi, f->data, f->len, LWS_WRITE_TEXT) < (int)f->len)
+    }
+    if (c->raw && !c->upgraded)
+        return 0;
+    if (!(f = frameq_peek(&c->out)))
+        return 0;
+    if (lws_write(wsi, f->data, f->len, c->raw ? LWS_WRITE_RAW : LWS_WRITE_TEXT) < (int)f->len)
         return -1;
+    close = f->close;
     free(frameq_pop(&c->out));
+    if (close)
+        return -1;
     if (!frameq_empty(&c->out))
         lws_callback_on_writable(wsi);
     return 0;

@@ -1,11 +1,15 @@
 /*
- * pool_int.h - the pool's parts, shared by its four files and by nothing else.
+ * pool_int.h - the pool's parts, shared by its five files and by nothing else.
  *
  *   pool.c        the lws glue: protocol callback, service thread, periodic tick, wake-ups
  *                 (lws_cancel_service) and the public API of pool.h
  *   pool_queue.c  the bounded job queue with its wait deadline, and dispatch to idle connections
  *   pool_conn.c   the connection state machine: connect, backoff, hello, ping, dead; endpoints
  *   pool_frame.c  frames: incoming executor frames -> job outcomes, reassembly, outgoing frames
+ *   pool_raw.c    the WebSocket link of plain connections, spoken by the pool itself over an
+ *                 lws raw socket (wsclient.c upgrade, wsframe.c client-mode frames): lws 4.1's
+ *                 own client parser handles every byte on its own, which cost a third of the
+ *                 gateway's CPU for a megabyte of output. TLS connections keep lws' ws client.
  *
  * Ownership: pool_t owns its endpoints, their connections, the queue's references to jobs
  * (one per queued or running job, taken in pool_submit) and the outbox entries.
@@ -45,6 +49,8 @@
 #include "frameq.h"
 #include "lang.h"
 #include "pool.h"
+#include "wsclient.h"
+#include "wsframe.h"
 
 #define POOL_MAX_ENDPOINTS 128 /* slots of endpoints down are reused */
 #define POOL_BACKOFF_MIN_MS 100
@@ -70,7 +76,14 @@ typedef struct {
     conn_state_t state;
     job_t *job;
     frameq_t out;
-    cg_buf_t rx; /* the frame being reassembled */
+    cg_buf_t rx; /* lws ws client (TLS): the frame being reassembled; raw: the upgrade's head */
+    /* raw connections (pool_raw.c); raw is fixed at connect */
+    bool raw;
+    bool upgraded;     /* the 101 was checked: frames flow */
+    bool closing;      /* a close frame is queued: input is ignored, the link ends after it */
+    frameq_item_t *hs; /* the upgrade request until written */
+    char key[WSCLIENT_KEY_LEN + 1];
+    wsframe_parser_t ws; /* client mode; reset at each connect */
     int64_t next_try_ms;
     int backoff_ms;
     int64_t last_rx_ms;
@@ -187,6 +200,8 @@ bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
 void pool_conn_log_error(endpoint_t *ep, const char *why);
 /* A job ended on c (DONE): a leaving endpoint's connection closes now. */
 void pool_conn_job_done(pool_t *p, conn_t *c);
+/* The name the pool connects to ep by: Host header, TLS SNI and certificate name check. */
+const char *pool_conn_host(const endpoint_t *ep);
 /* The job carried by a connection, with a live connection, or NULL. */
 conn_t *pool_conn_of_job(pool_t *p, const job_t *job);
 
@@ -196,8 +211,24 @@ int pool_frame_send(conn_t *c, const char *payload, size_t len);
 /* Same for a malloc'ed string, freed here; NULL (allocation failed) is -ENOMEM. */
 int pool_frame_send_str(conn_t *c, char *s);
 int pool_frame_receive(pool_t *p, conn_t *c, struct lws *wsi, const void *in, size_t len);
+/* One complete message from the executor (either link). */
+void pool_frame_message(pool_t *p, conn_t *c, const char *buf, size_t len);
 int pool_frame_writeable(conn_t *c, struct lws *wsi);
 /* Frames from other threads go to their job's connection; then session flow control. */
 void pool_frame_outbox(pool_t *p);
+
+/* pool_raw.c */
+/* Prepares a raw connection before lws_client_connect_via_info (fresh parser and key). */
+void pool_raw_prepare(conn_t *c);
+/* The raw socket is connected: queue the upgrade request. 0 or -1 (close). */
+int pool_raw_connected(conn_t *c, struct lws *wsi);
+/* Bytes from a raw connection: the upgrade's response, then frames. 0 or -1 (close). */
+int pool_raw_receive(pool_t *p, conn_t *c, struct lws *wsi, const unsigned char *in, size_t len);
+/* A masked frame of payload as one frameq item (with LWS_PRE headroom), NULL without memory. */
+frameq_item_t *pool_raw_frame(int opcode, const void *payload, size_t len);
+/* Forgets a raw connection's link state (the parser keeps its memory until the next connect
+ * or pool_raw_free: a message being handled may point into it). */
+void pool_raw_reset(conn_t *c);
+void pool_raw_free(conn_t *c);
 
 #endif

@@ -12,6 +12,7 @@
  */
 #include "response.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,34 +27,23 @@ static void add_nullable_int(cJSON *o, const char *name, bool present, double v)
         cJSON_AddNullToObject(o, name);
 }
 
-/* Adds q, a JSON string quoted by jsonw.c (malloc'ed), as a raw member without copying it:
- * program output can be megabytes, which cJSON would copy into its tree and escape byte by
- * byte (sprintf for each \u00XX). Owned (shared = false): the tree frees q (cJSON's default
- * allocator is malloc/free; nothing here sets other hooks). Shared: q stays the caller's and
- * must outlive the print. On failure an owned q is freed and the member is missing. */
-static bool add_quoted(cJSON *o, const char *name, char *q, bool shared)
+/* Adds s as a string member, quoted by jsonw.c (one pass over runs of plain bytes) and added
+ * as a raw member without copying: cJSON would copy it into its tree and escape it byte by
+ * byte (sprintf for each \u00XX). The tree frees the quoted text (cJSON's default allocator is
+ * malloc/free; nothing here sets other hooks). Without memory the member is missing. */
+static void add_text(cJSON *o, const char *name, const char *s)
 {
+    char *q = cg_json_quote(s ? s : "", s ? strlen(s) : 0, NULL);
     cJSON *it = q ? cJSON_CreateRaw("") : NULL;
 
     if (!it) {
-        if (!shared)
-            free(q);
-        return false;
+        free(q);
+        return;
     }
     free(it->valuestring);
     it->valuestring = q;
-    if (shared)
-        it->type |= cJSON_IsReference;
-    if (!cJSON_AddItemToObject(o, name, it)) {
+    if (!cJSON_AddItemToObject(o, name, it))
         cJSON_Delete(it);
-        return false;
-    }
-    return true;
-}
-
-static void add_text(cJSON *o, const char *name, const char *s)
-{
-    add_quoted(o, name, cg_json_quote(s ? s : "", s ? strlen(s) : 0, NULL), false);
 }
 
 static void add_signal(cJSON *o, int sig)
@@ -205,7 +195,111 @@ static void add_tests(cJSON *data, const job_t *job, bool compile_failed)
     cJSON_AddNumberToObject(data, "skipped", skipped);
 }
 
-static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st)
+/*
+ * The run's output goes into the answer once printed: the tree holds a 3-byte marker (\x01,
+ * index, \x01: a control byte cJSON always escapes, so only these raw items print it) where a
+ * text goes, and splice_texts escapes each text straight into the one buffer of the answer.
+ * Printing megabytes through cJSON had cost a quoted copy, a growing print buffer (fresh
+ * mappings: page faults) and a strlen and memcpy of each raw text.
+ */
+#define SPLICE_MAX 3
+
+typedef struct {
+    const char *a, *b; /* a then b (b may be NULL), between one pair of quotes */
+    size_t alen, blen;
+    size_t esc; /* escaped length of both */
+} splice_t;
+
+typedef struct {
+    splice_t s[SPLICE_MAX];
+    int n;
+} splices_t;
+
+static bool same_text(const splice_t *x, const splice_t *y)
+{
+    return x->a == y->a && x->alen == y->alen && x->b == y->b && x->blen == y->blen;
+}
+
+/* Adds a marker for a (then b) as member name; false when it could not be added. */
+static bool add_splice(cJSON *o, const char *name, splices_t *sp, const char *a, size_t alen,
+                       const char *b, size_t blen)
+{
+    char marker[4] = {'\x01', (char)('0' + sp->n), '\x01', '\0'};
+    splice_t *t = &sp->s[sp->n];
+
+    if (sp->n == SPLICE_MAX || !cJSON_AddRawToObject(o, name, marker))
+        return false;
+    t->a = a;
+    t->alen = alen;
+    t->b = b;
+    t->blen = b ? blen : 0;
+    t->esc = SIZE_MAX;
+    for (int i = 0; i < sp->n; i++) /* the same text again ("stdout" after "output") */
+        if (same_text(&sp->s[i], t))
+            t->esc = sp->s[i].esc;
+    if (t->esc == SIZE_MAX)
+        t->esc = cg_json_escaped_len(a, alen) + (b ? cg_json_escaped_len(b, blen) : 0);
+    sp->n++;
+    return true;
+}
+
+/* The printed skeleton with its markers replaced by the texts, quoted (skel is freed); NULL
+ * when out of memory or a marker is not one of ours. */
+static char *splice_texts(char *skel, const splices_t *sp)
+{
+    size_t n = strlen(skel), total = n, at[SPLICE_MAX] = {0};
+    const char *r = skel, *end = skel + n, *m;
+    bool done[SPLICE_MAX] = {false};
+    char *out, *w;
+
+    for (int i = 0; i < sp->n; i++)
+        total += sp->s[i].esc + 2 - 3; /* the quoted text for the marker */
+    if (!(out = malloc(total + 1))) {
+        free(skel);
+        return NULL;
+    }
+    w = out;
+    while ((m = memchr(r, '\x01', (size_t)(end - r)))) {
+        int i = end - m >= 3 && m[2] == '\x01' ? m[1] - '0' : -1;
+        if (i < 0 || i >= sp->n || done[i]) {
+            free(out);
+            free(skel);
+            return NULL;
+        }
+        const splice_t *t = &sp->s[i];
+        memcpy(w, r, (size_t)(m - r));
+        w += m - r;
+        at[i] = (size_t)(w - out);
+        done[i] = true;
+        int same = -1; /* an earlier splice of the same text: copied, not escaped again */
+        for (int k = 0; k < i; k++)
+            if (done[k] && sp->s[k].a == t->a && sp->s[k].alen == t->alen && sp->s[k].b == t->b &&
+                sp->s[k].blen == t->blen)
+                same = k;
+        if (same >= 0) {
+            memmove(w, out + at[same], t->esc + 2);
+            w += t->esc + 2;
+        } else {
+            *w++ = '"';
+            w += cg_json_escape(w, t->a, t->alen);
+            if (t->b)
+                w += cg_json_escape(w, t->b, t->blen);
+            *w++ = '"';
+        }
+        r = m + 3;
+    }
+    memcpy(w, r, (size_t)(end - r));
+    w += end - r;
+    *w = '\0';
+    free(skel);
+    if ((size_t)(w - out) != total) { /* a marker missing: never hand out a wrong length */
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st, splices_t *sp)
 {
     const job_outcome_t *o = pi >= 0 ? &job->runs[pi] : NULL;
     const job_outcome_t *c = &job->compile;
@@ -222,28 +316,16 @@ static void add_run_fields(cJSON *data, const job_t *job, int pi, cg_status_t st
     }
     const char *out = o && o->out ? o->out : "";
     const char *err = o && o->err ? o->err : (compile_failed && c->err ? c->err : "");
-    size_t nout = strlen(out), nerr = strlen(err), qlen;
-    char *qout = cg_json_quote(out, nout, &qlen), *qerr = cg_json_quote(err, nerr, NULL);
-    char *combined = NULL;
+    size_t nout = strlen(out), nerr = strlen(err);
     /* `output` is what a client of the original contract shows: the program's stdout, and when
      * the run failed (error: true) its stderr after it - the traceback, or the compiler's
-     * message on a compile error - so such a client can show why. Each text is escaped once:
-     * the combined one is the two quoted texts joined without the quotes between them. */
-    if (qout && qerr && st != CG_ST_OK && err[0] && (combined = malloc(qlen + strlen(qerr) - 1))) {
-        memcpy(combined, qout, qlen - 1);
-        strcpy(combined + qlen - 1, qerr + 1);
-    }
-    /* "output" and "stdout" are usually the same text: "output" owns it, "stdout" refers to
-     * it (and is left out if "output" could not be added: then qout is gone). */
-    bool share = !combined;
-    if (combined)
-        add_quoted(data, "output", combined, false);
-    else if (!add_quoted(data, "output", qout, false))
-        qout = NULL;
+     * message on a compile error - so such a client can show why. */
+    bool both = st != CG_ST_OK && err[0];
+    add_splice(data, "output", sp, out, nout, both ? err : NULL, nerr);
     cJSON_AddBoolToObject(data, "error", st != CG_ST_OK);
     cJSON_AddNumberToObject(data, "executionTime", (double)dur);
-    add_quoted(data, "stdout", qout, share);
-    add_quoted(data, "stderr", qerr, false);
+    add_splice(data, "stdout", sp, out, nout, NULL, 0);
+    add_splice(data, "stderr", sp, err, nerr, NULL, 0);
     add_nullable_int(data, "exitCode", o && o->exit_code >= 0, o ? o->exit_code : 0);
     add_signal(data, o ? o->signal : 0);
     cJSON_AddStringToObject(data, "status", cg_status_name(st));
@@ -274,6 +356,7 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
     char *s;
     cg_status_t st;
     int pi;
+    splices_t sp = {.n = 0};
 
     if (job->fail_http) {
         *http_status = job->fail_http;
@@ -312,7 +395,7 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
     }
     cJSON_AddStringToObject(data, "language", job->req.language);
     cJSON_AddStringToObject(data, "version", job->lang_version);
-    add_run_fields(data, job, pi, st);
+    add_run_fields(data, job, pi, st, &sp);
     cJSON_AddBoolToObject(data, "budgetExceeded", job->budget_exceeded);
     if (job->budget_exceeded) {
         char reason[200];
@@ -327,5 +410,5 @@ char *response_job(const job_t *job, int *http_status, const char **status_out)
     s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     *http_status = 200;
-    return s;
+    return s ? splice_texts(s, &sp) : NULL;
 }

@@ -5,7 +5,9 @@
  * say how many follow), and every check that needs only the header runs as soon as the bytes
  * it needs are in - the length limit right after the length field, before the mask key.
  * PAYLOAD unmasks bytes into the message buffer (data frames) or the control buffer, and on
- * the last byte of a final frame returns the message.
+ * the last byte of a final frame returns the message. In client mode (the gateway's pool talking
+ * to executors) frames are unmasked: their header has no mask key and their payload is moved in
+ * one memcpy per block read, never byte by byte.
  */
 #include "wsframe.h"
 
@@ -18,6 +20,12 @@ void wsframe_parser_init(wsframe_parser_t *p, size_t max_message)
 {
     memset(p, 0, sizeof *p);
     p->max_message = max_message;
+}
+
+void wsframe_parser_init_client(wsframe_parser_t *p, size_t max_message)
+{
+    wsframe_parser_init(p, max_message);
+    p->client = true;
 }
 
 void wsframe_parser_free(wsframe_parser_t *p)
@@ -58,15 +66,17 @@ static int check_first(wsframe_parser_t *p)
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "reserved bits set without an extension");
     if (!(opcode <= WSFRAME_OP_BINARY || (opcode >= WSFRAME_OP_CLOSE && opcode <= WSFRAME_OP_PONG)))
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "unknown opcode");
-    if (!(b1 & 0x80))
+    if (!p->client && !(b1 & 0x80))
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "client frames must be masked");
+    if (p->client && (b1 & 0x80))
+        return fail(p, WSFRAME_CLOSE_PROTOCOL, "server frames must not be masked");
     if (is_control(opcode) && (!p->fin || len7 > WSFRAME_CONTROL_MAX))
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "control frames are final and at most 125 bytes");
     if (opcode == WSFRAME_OP_CONT && !p->msg_opcode)
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "continuation frame outside a message");
     if ((opcode == WSFRAME_OP_TEXT || opcode == WSFRAME_OP_BINARY) && p->msg_opcode)
         return fail(p, WSFRAME_CLOSE_PROTOCOL, "new message inside a fragmented message");
-    p->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+    p->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (p->client ? 0 : 4);
     return WSFRAME_MORE;
 }
 
@@ -146,7 +156,7 @@ static int frame_done(wsframe_parser_t *p, wsframe_msg_t *msg)
         return control_done(p, msg);
     if (!p->fin)
         return WSFRAME_MORE;
-    if (p->msg_opcode == WSFRAME_OP_TEXT && !cg_utf8_valid(p->msg, p->msg_len))
+    if (!p->client && p->msg_opcode == WSFRAME_OP_TEXT && !cg_utf8_valid(p->msg, p->msg_len))
         return fail(p, WSFRAME_CLOSE_BAD_DATA, "text message is not UTF-8");
     msg->opcode = p->msg_opcode;
     msg->data = p->msg ? p->msg : (const unsigned char *)"";
@@ -165,12 +175,13 @@ static int header_byte(wsframe_parser_t *p, wsframe_msg_t *msg)
         return WSFRAME_ERROR;
     if (p->hdr_len < 2)
         return WSFRAME_MORE;
-    len_end = p->hdr_need - 4;
+    len_end = p->hdr_need - (p->client ? 0 : 4);
     if (p->hdr_len == len_end && check_length(p) != WSFRAME_MORE)
         return WSFRAME_ERROR;
     if (p->hdr_len < p->hdr_need)
         return WSFRAME_MORE;
-    memcpy(p->mask, p->hdr + len_end, 4);
+    if (!p->client)
+        memcpy(p->mask, p->hdr + len_end, 4);
     p->got = 0;
     if (p->opcode == WSFRAME_OP_TEXT || p->opcode == WSFRAME_OP_BINARY)
         p->msg_opcode = p->opcode;
@@ -215,8 +226,11 @@ int wsframe_parse(wsframe_parser_t *p, const unsigned char *buf, size_t len, siz
                 dst = p->msg + p->msg_len;
                 p->msg_len += n;
             }
-            for (size_t k = 0; k < n; k++)
-                dst[k] = buf[i + k] ^ p->mask[(p->got + k) & 3];
+            if (p->client)
+                memcpy(dst, buf + i, n);
+            else
+                for (size_t k = 0; k < n; k++)
+                    dst[k] = buf[i + k] ^ p->mask[(p->got + k) & 3];
             p->got += n;
             i += n;
             rc = p->got == p->len ? frame_done(p, msg) : WSFRAME_MORE;
@@ -247,4 +261,33 @@ size_t wsframe_header(unsigned char out[10], int opcode, uint64_t len)
     for (int i = 0; i < 8; i++)
         out[2 + i] = (unsigned char)(len >> (56 - 8 * i));
     return 10;
+}
+
+size_t wsframe_header_masked(unsigned char out[WSFRAME_HEADER_MAX], int opcode, uint64_t len,
+                             const unsigned char key[4])
+{
+    size_t n = wsframe_header(out, opcode, len);
+
+    out[1] |= 0x80;
+    memcpy(out + n, key, 4);
+    return n + 4;
+}
+
+void wsframe_mask(unsigned char *buf, size_t len, const unsigned char key[4])
+{
+    uint32_t k32;
+    uint64_t k64;
+    size_t i = 0;
+
+    /* Eight bytes at a time: the key repeats every four, so the 64-bit key is it twice. */
+    memcpy(&k32, key, 4);
+    k64 = ((uint64_t)k32 << 32) | k32;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        w ^= k64;
+        memcpy(buf + i, &w, 8);
+    }
+    for (; i < len; i++)
+        buf[i] ^= key[i & 3];
 }

@@ -3,9 +3,15 @@
  * client sends, which checks every limit on a frame's header before it stores a byte of the
  * frame's payload, and the header encoder for the frames the server sends.
  *
+ * Client mode (wsframe_parser_init_client; the pool's connections to executors, with
+ * server/wsclient.c for the upgrade): the same parser for the frames a server sends, which are
+ * unmasked (a masked one is refused, 1002); payload is copied in blocks. A text message is not
+ * checked for UTF-8 there: the executor sends only text it validated, and the JSON parser that
+ * reads it needs none. Frames the client sends are masked: wsframe_header_masked, wsframe_mask.
+ *
  * What the parser enforces (each failure names the close code to answer with):
- *   - client frames are masked; RSV bits are 0 (no extension is negotiated); the opcode is one
- *     of continuation, text, binary, close, ping, pong                           -> 1002
+ *   - client frames are masked (client mode: server frames are not); RSV bits are 0 (no extension
+ * is negotiated); the opcode is one of continuation, text, binary, close, ping, pong -> 1002
  *   - control frames are final and carry at most 125 bytes; a close payload is empty or a
  *     valid code (1000-1003, 1007-1014, 3000-4999) plus UTF-8 text                -> 1002 / 1007
  *   - a continuation continues a message, a new message does not start inside one -> 1002
@@ -65,6 +71,7 @@ typedef struct {
 
 typedef struct {
     size_t max_message;
+    bool client; /* client mode: unmasked frames expected, no UTF-8 check */
     /* the frame being read */
     unsigned char hdr[WSFRAME_HEADER_MAX];
     size_t hdr_len;  /* bytes of hdr received */
@@ -86,6 +93,8 @@ typedef struct {
 } wsframe_parser_t;
 
 void wsframe_parser_init(wsframe_parser_t *p, size_t max_message);
+/* The same, in client mode (see above). */
+void wsframe_parser_init_client(wsframe_parser_t *p, size_t max_message);
 void wsframe_parser_free(wsframe_parser_t *p);
 
 /*
@@ -100,6 +109,13 @@ int wsframe_parse(wsframe_parser_t *p, const unsigned char *buf, size_t len, siz
 /* Writes the header of an unmasked final server frame of len payload bytes; returns its size
  * (2, 4 or 10). */
 size_t wsframe_header(unsigned char out[10], int opcode, uint64_t len);
+
+/* Writes the header of a masked final client frame of len payload bytes with the mask key
+ * (the payload is masked separately: wsframe_mask); returns its size (6, 8 or 14). */
+size_t wsframe_header_masked(unsigned char out[WSFRAME_HEADER_MAX], int opcode, uint64_t len,
+                             const unsigned char key[4]);
+/* XORs len bytes with the mask key in place (masking and unmasking are the same). */
+void wsframe_mask(unsigned char *buf, size_t len, const unsigned char key[4]);
 
 /* True for a close code a peer may send (see the list above). */
 bool wsframe_close_code_valid(int code);

@@ -1,13 +1,16 @@
 /*
- * fuzz_wsframe.c - libFuzzer target for the session frame parser (server/wsframe.c).
+ * fuzz_wsframe.c - libFuzzer target for the frame parser (server/wsframe.c): the session
+ * endpoint's server mode, and the client mode of the pool's executor connections.
  *
- * The first input byte picks a chunk size; the rest is what a client sends. Properties: the
+ * The first input byte picks a chunk size and (its top bit) client mode; the rest is what the
+ * peer sends. Properties: the
  * parser never holds more than its message limit; a message returned is within the limit, a
- * control frame within 125 bytes, a text message (and a close reason) valid UTF-8, a close code
- * valid; after an error every call fails and consumes nothing; and feeding the stream in
- * chunks returns exactly the messages (and the error code) of feeding it in one piece.
- * Built and run by scripts/fuzz.sh, and for 60 s by scripts/run-tests.sh.
+ * control frame within 125 bytes, a text message (server mode) and a close reason valid UTF-8,
+ * a close code valid; after an error every call fails and consumes nothing; and feeding the stream
+ * in chunks returns exactly the messages (and the error code) of feeding it in one piece. Built and
+ * run by scripts/fuzz.sh, and for 60 s by scripts/run-tests.sh.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +37,7 @@ static void mix(trace_t *t, const void *p, size_t n)
         t->h = (t->h ^ b[i]) * 1099511628211ull;
 }
 
-static void check_msg(const wsframe_msg_t *m)
+static void check_msg(const wsframe_msg_t *m, bool client)
 {
     CHECK(m->opcode == WSFRAME_OP_TEXT || m->opcode == WSFRAME_OP_BINARY ||
           m->opcode == WSFRAME_OP_CLOSE || m->opcode == WSFRAME_OP_PING ||
@@ -42,18 +45,21 @@ static void check_msg(const wsframe_msg_t *m)
     CHECK(m->len <= LIMIT);
     if (m->opcode >= WSFRAME_OP_CLOSE)
         CHECK(m->len <= WSFRAME_CONTROL_MAX);
-    if (m->opcode == WSFRAME_OP_TEXT || m->opcode == WSFRAME_OP_CLOSE)
+    if ((m->opcode == WSFRAME_OP_TEXT && !client) || m->opcode == WSFRAME_OP_CLOSE)
         CHECK(cg_utf8_valid(m->data, m->len));
     if (m->opcode == WSFRAME_OP_CLOSE)
         CHECK(m->close_code == WSFRAME_CLOSE_NO_STATUS || wsframe_close_code_valid(m->close_code));
 }
 
-static trace_t run(const uint8_t *in, size_t len, size_t step)
+static trace_t run(const uint8_t *in, size_t len, size_t step, bool client)
 {
     wsframe_parser_t p;
     trace_t t = {1469598103934665603ull, 0, 0};
 
-    wsframe_parser_init(&p, LIMIT);
+    if (client)
+        wsframe_parser_init_client(&p, LIMIT);
+    else
+        wsframe_parser_init(&p, LIMIT);
     for (size_t off = 0; off < len;) {
         size_t chunk = len - off < step ? len - off : step, used;
         wsframe_msg_t m;
@@ -68,7 +74,7 @@ static trace_t run(const uint8_t *in, size_t len, size_t step)
         }
         off += used;
         if (rc == WSFRAME_MSG) {
-            check_msg(&m);
+            check_msg(&m, client);
             mix(&t, &m.opcode, sizeof m.opcode);
             mix(&t, &m.close_code, sizeof m.close_code);
             mix(&t, &m.len, sizeof m.len);
@@ -86,9 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    size_t step = (size_t)(data[0] % 13) + 1;
-    trace_t whole = run(data + 1, size - 1, size);
-    trace_t parts = run(data + 1, size - 1, step);
+    size_t step = (size_t)((data[0] & 0x7f) % 13) + 1;
+    bool client = (data[0] & 0x80) != 0;
+    trace_t whole = run(data + 1, size - 1, size, client);
+    trace_t parts = run(data + 1, size - 1, step, client);
 
     CHECK(whole.n == parts.n && whole.h == parts.h && whole.code == parts.code);
     return 0;

@@ -4,12 +4,12 @@
  * hand-made WebSocket frames (server/wsframe.c). Each test scripts the executor's side and
  * checks what the pool makes of it: a drop before any output (one retry elsewhere), a drop
  * after output (503 executor_lost), a stall (no pongs: declared dead after
- * POOL_PINGS_MISSED pings, reported unhealthy, reconnected with backoff), a flood (a frame over
- * CG_MAX_FRAME_BYTES: closed with 1009), a "busy" answer (requeued, runs later), a cancel (the
- * executor's cancelled result is the job's status), judging (wrong_answer, submit stops
- * early with a CANCEL), and draining (ERROR executor_draining: requeued, the attempt not
- * counted, nothing more sent there; a DRAIN frame: no job goes there until the executor is gone
- * and a new one at the same address says HELLO).
+ * POOL_PINGS_MISSED pings, reported unhealthy, reconnected with backoff), a flood (a frame header
+ * announcing more than CG_MAX_FRAME_BYTES: closed with 1009 at once), a "busy" answer (requeued,
+ * runs later), a cancel (the executor's cancelled result is the job's status), judging
+ * (wrong_answer, submit stops early with a CANCEL), and draining (ERROR executor_draining:
+ * requeued, the attempt not counted, nothing more sent there; a DRAIN frame: no job goes there
+ * until the executor is gone and a new one at the same address says HELLO).
  *
  * Threads: the test thread drives the peer synchronously (poll with timeouts); the pool runs on
  * its own thread. Every wait has a deadline and alarm() bounds each test.
@@ -53,8 +53,11 @@ typedef struct {
     cg_msg_type_t type;
     char id[CG_ID_MAX + 1];
     int close_code; /* for a CLOSE frame (type CG_MSG_UNKNOWN) */
-    bool closed;    /* the connection ended */
-    bool timedout;  /* nothing came (peer_quiet only) */
+    bool pong;      /* a WebSocket PONG frame, its payload in ctl */
+    unsigned char ctl[WSFRAME_CONTROL_MAX];
+    size_t ctl_len;
+    bool closed;   /* the connection ended */
+    bool timedout; /* nothing came (peer_quiet only) */
 } peer_msg_t;
 
 static config_t cfg;
@@ -133,11 +136,22 @@ static void send_all(int fd, const void *buf, size_t len)
     }
 }
 
-/* Accepts the pool's next connection and completes the upgrade (checking its token), then
- * says HELLO. */
-static void peer_accept(peer_t *pe, int wait_ms)
+/* Sends one unmasked frame as an executor would. */
+static void peer_send_frame(peer_t *pe, int opcode, const void *payload, uint64_t len)
 {
-    char req[4096] = "", key[128] = "", accept_key[64], resp[512], *hello;
+    unsigned char hdr[10];
+    size_t h = wsframe_header(hdr, opcode, len);
+
+    send_all(pe->fd, hdr, h);
+    if (payload)
+        send_all(pe->fd, payload, (size_t)len);
+}
+
+/* Accepts the pool's next connection and reads its upgrade request (checking its token);
+ * accept_key gets the Sec-WebSocket-Accept the request asks for. */
+static void peer_take_request(peer_t *pe, int wait_ms, char accept_key[64])
+{
+    char req[4096] = "", key[128] = "";
     unsigned char sha[20];
     size_t got = 0;
     int64_t deadline = cg_now_ms() + wait_ms;
@@ -161,7 +175,15 @@ static void peer_accept(peer_t *pe, int wait_ms)
     sscanf(k + strlen("Sec-WebSocket-Key:"), " %100s", key);
     strcat(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     lws_SHA1((const unsigned char *)key, strlen(key), sha);
-    lws_b64_encode_string((const char *)sha, 20, accept_key, sizeof accept_key);
+    lws_b64_encode_string((const char *)sha, 20, accept_key, 64);
+}
+
+/* Accepts the pool's next connection and completes the upgrade, then says HELLO. */
+static void peer_accept(peer_t *pe, int wait_ms)
+{
+    char accept_key[64], resp[512], *hello;
+
+    peer_take_request(pe, wait_ms, accept_key);
     snprintf(resp, sizeof resp,
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: " CG_PROTO_NAME "\r\n\r\n",
@@ -171,23 +193,30 @@ static void peer_accept(peer_t *pe, int wait_ms)
     pe->off = pe->len = 0;
     hello = cg_encode_hello("python", "3.11-peer", 1);
     assert_non_null(hello);
-    unsigned char hdr[10];
-    size_t h = wsframe_header(hdr, WSFRAME_OP_TEXT, strlen(hello));
-    send_all(pe->fd, hdr, h);
-    send_all(pe->fd, hello, strlen(hello));
+    peer_send_frame(pe, WSFRAME_OP_TEXT, hello, strlen(hello));
     free(hello);
+}
+
+/* True when the pool closes the connection within wait_ms (what it sends first is ignored). */
+static bool peer_closed_by_pool(peer_t *pe, int wait_ms)
+{
+    int64_t deadline = cg_now_ms() + wait_ms;
+    char buf[4096];
+
+    for (;;) {
+        if (!wait_fd(pe->fd, POLLIN, deadline))
+            return false;
+        ssize_t n = recv(pe->fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return true;
+    }
 }
 
 /* Sends a text frame (a malloc'ed JSON string, freed here). */
 static void peer_send(peer_t *pe, char *json)
 {
-    unsigned char hdr[10];
-    size_t h;
-
     assert_non_null(json);
-    h = wsframe_header(hdr, WSFRAME_OP_TEXT, strlen(json));
-    send_all(pe->fd, hdr, h);
-    send_all(pe->fd, json, strlen(json));
+    peer_send_frame(pe, WSFRAME_OP_TEXT, json, strlen(json));
     free(json);
 }
 
@@ -213,6 +242,12 @@ static peer_msg_t peer_next(peer_t *pe, bool pong, int wait_ms)
                 continue;
             if (m.opcode == WSFRAME_OP_CLOSE) {
                 out.close_code = m.close_code;
+                return out;
+            }
+            if (m.opcode == WSFRAME_OP_PONG) {
+                out.pong = true;
+                out.ctl_len = m.len;
+                memcpy(out.ctl, m.data, m.len);
                 return out;
             }
             if (m.opcode != WSFRAME_OP_TEXT)
@@ -470,30 +505,21 @@ static void test_stall_declared_dead(void **state)
     assert_string_equal(unhealthy_id, "python-peer");
 }
 
-/* A frame larger than CG_MAX_FRAME_BYTES: the pool stops reading it at the limit and closes
- * with 1009 (message too big); the job on it is retried on the next connection. */
+/* A frame header announcing more than CG_MAX_FRAME_BYTES: the pool refuses it as the length
+ * arrives, before a byte of its payload (it closes with 1009, message too big); the job on it
+ * is retried on the next connection. */
 static void test_flood_closed_1009(void **state)
 {
     (void)state;
     pool_t *p = start_pool();
     job_t *job = make_job(PRINT1);
-    static unsigned char chunk[65536];
-    unsigned char hdr[10];
-    uint64_t total = (uint64_t)CG_MAX_FRAME_BYTES + 1;
-    size_t h;
     peer_msg_t m;
 
     peer_accept(&peer, PEER_WAIT_MS);
     assert_int_equal(pool_submit(p, job), 0);
     m = peer_expect(&peer, CG_MSG_EXECUTE);
-    memset(chunk, 'x', sizeof chunk);
-    h = wsframe_header(hdr, WSFRAME_OP_TEXT, total);
-    send_all(peer.fd, hdr, h);
-    for (uint64_t sent = 0; sent < total;) {
-        size_t n = total - sent < sizeof chunk ? (size_t)(total - sent) : sizeof chunk;
-        send_all(peer.fd, chunk, n);
-        sent += n;
-    }
+    /* No payload: the header alone must be refused. */
+    peer_send_frame(&peer, WSFRAME_OP_TEXT, NULL, (uint64_t)CG_MAX_FRAME_BYTES + 1);
     m = peer_next(&peer, true, PEER_WAIT_MS);
     assert_int_equal(m.close_code, 1009);
     peer_accept(&peer, PEER_WAIT_MS);
@@ -629,6 +655,86 @@ static void test_leaving_endpoint_finishes_job(void **state)
     stop_pool(p);
 }
 
+/* The pool checks the upgrade's answer: a wrong Sec-WebSocket-Accept, another protocol, a 401
+ * and a response head that never ends (over WSCLIENT_HEAD_MAX) each end the connection before
+ * any job is sent; the pool reconnects and a proper executor gets the job. */
+static void test_upgrade_refused(void **state)
+{
+    (void)state;
+    pool_t *p = start_pool();
+    job_t *job = make_job(PRINT1);
+    char accept_key[64], resp[512];
+    static char endless[8192];
+    peer_msg_t m;
+
+    assert_int_equal(pool_submit(p, job), 0);
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: x%s\r\nSec-WebSocket-Protocol: " CG_PROTO_NAME "\r\n\r\n",
+             accept_key + 1);
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: other.v1\r\n\r\n",
+             accept_key);
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    snprintf(resp, sizeof resp, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+    send_all(peer.fd, resp, strlen(resp));
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_take_request(&peer, PEER_WAIT_MS, accept_key);
+    memset(endless, 'a', sizeof endless);
+    memcpy(endless, "HTTP/1.1 101 OK\r\nX: ", 20);
+    send_all(peer.fd, endless, sizeof endless);
+    assert_true(peer_closed_by_pool(&peer, PEER_WAIT_MS));
+
+    peer_accept(&peer, PEER_WAIT_MS);
+    m = peer_expect(&peer, CG_MSG_EXECUTE);
+    assert_string_equal(m.id, job->id);
+    run_ok(job, m.id, 1); /* nothing was sent before: the first attempt */
+    assert_int_equal(peer.accepts, 5);
+    job_unref(job);
+    stop_pool(p);
+}
+
+/* WebSocket control frames (not the protocol's PING/PONG messages): a ping is answered with a
+ * pong of its payload and the connection still carries jobs; a close is answered with a close
+ * of its code, the pool ends the connection and opens a new one. */
+static void test_ws_ping_and_close(void **state)
+{
+    (void)state;
+    pool_t *p = start_pool();
+    job_t *job = make_job(PRINT1);
+    peer_msg_t m;
+
+    peer_accept(&peer, PEER_WAIT_MS);
+    peer_send_frame(&peer, WSFRAME_OP_PING, "abcd", 4);
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_true(m.pong);
+    assert_int_equal(m.ctl_len, 4);
+    assert_memory_equal(m.ctl, "abcd", 4);
+    assert_int_equal(pool_submit(p, job), 0);
+    m = peer_expect(&peer, CG_MSG_EXECUTE);
+    run_ok(job, m.id, 1);
+    job_unref(job);
+
+    peer_send_frame(&peer, WSFRAME_OP_CLOSE, "\x03\xe9", 2); /* 1001 going away */
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_int_equal(m.close_code, 1001);
+    m = peer_next(&peer, true, PEER_WAIT_MS);
+    assert_true(m.closed);
+    peer_accept(&peer, PEER_WAIT_MS); /* reconnected after its backoff */
+    assert_int_equal(peer.accepts, 2);
+    stop_pool(p);
+}
+
 /* The handler gives up on a running job: the executor gets CANCEL, and the status it reports
  * for the killed run is the job's. */
 static void test_cancel_running(void **state)
@@ -695,6 +801,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_draining_refusal_requeued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_frame_then_new_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaving_endpoint_finishes_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ws_ping_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_stops_early, setup, teardown),
     };

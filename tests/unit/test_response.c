@@ -92,6 +92,47 @@ static void test_success_shape(void **state)
     job_unref(job);
 }
 
+/* The run's texts are spliced into the printed answer (response.c splice_texts): quotes,
+ * backslashes, control bytes (\x01 too, the byte of the markers) and a big text come back
+ * exactly; a failed run's output is stdout then stderr; no marker is left in the answer. */
+static void test_texts_spliced(void **state)
+{
+    (void)state;
+    job_t *job = make_job("{\"language\":\"py\",\"code\":\"x\"}");
+    size_t big = 300 * 1024;
+    char *out = malloc(big + 1);
+    const char *err = "Trace\x01\"back\"\\\n";
+    int http;
+
+    assert_non_null(out);
+    for (size_t i = 0; i < big; i++)
+        out[i] = "ab\"\\\x01\n\t\x1f"[i % 8];
+    out[big] = '\0';
+    set_run(&job->runs[0], CG_ST_RUNTIME_ERROR, 1, 0, out, err, 5);
+    char *text = response_job(job, &http, NULL);
+    assert_non_null(text);
+    assert_null(memchr(text, '\x01', strlen(text)));
+    cJSON *j = parse(text);
+    assert_int_equal(http, 200);
+    assert_string_equal(get(j, "data.stdout")->valuestring, out);
+    assert_string_equal(get(j, "data.stderr")->valuestring, err);
+    const char *both = get(j, "data.output")->valuestring;
+    assert_int_equal(strlen(both), big + strlen(err));
+    assert_memory_equal(both, out, big);
+    assert_string_equal(both + big, err);
+    cJSON_Delete(j);
+
+    /* A run that passed: output is stdout alone (the same text written twice). */
+    set_run(&job->runs[0], CG_ST_OK, 0, 0, out, err, 5);
+    j = parse(response_job(job, &http, NULL));
+    assert_string_equal(get(j, "data.output")->valuestring, out);
+    assert_string_equal(get(j, "data.stdout")->valuestring, out);
+    assert_string_equal(get(j, "data.stderr")->valuestring, err);
+    cJSON_Delete(j);
+    free(out);
+    job_unref(job);
+}
+
 static void test_signal_and_compile(void **state)
 {
     (void)state;
@@ -296,6 +337,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_success_shape),
+        cmocka_unit_test(test_texts_spliced),
         cmocka_unit_test(test_output_escaping),
         cmocka_unit_test(test_signal_and_compile),
         cmocka_unit_test(test_compile_error),

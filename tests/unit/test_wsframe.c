@@ -3,7 +3,10 @@
  * masking, control frames, fragmentation with control frames in between, the message limit
  * checked on the header (a 4 GiB announcement allocates nothing), bad opcodes and bits, close
  * codes and reasons, UTF-8 of text messages across fragments, byte-by-byte feeding, and the
- * server header encoder.
+ * server header encoder. Client mode (the pool's side of its executor connections): unmasked
+ * frames read and masked ones refused, fragments with control frames between them, a length
+ * over the limit refused on the header alone, a stream split at every byte boundary, close
+ * codes; and the masked client frames (wsframe_header_masked, wsframe_mask) read back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,15 +66,29 @@ typedef struct {
     unsigned char buf[200000];
 } fixture_t;
 
-static int setup(void **state)
+static int setup_mode(void **state, bool client)
 {
     fixture_t *f = calloc(1, sizeof *f);
 
     if (!f)
         return -1;
-    wsframe_parser_init(&f->p, LIMIT);
+    if (client)
+        wsframe_parser_init_client(&f->p, LIMIT);
+    else
+        wsframe_parser_init(&f->p, LIMIT);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_mode(state, false);
+}
+
+/* Client mode: the pool's side of its executor connections. */
+static int setup_client(void **state)
+{
+    return setup_mode(state, true);
 }
 
 static int teardown(void **state)
@@ -451,6 +468,244 @@ static void test_header_encoder(void **state)
     assert_int_equal(len, 65536);
 }
 
+/* ---- client mode ---- */
+
+/* An unmasked server frame. */
+static size_t srv(unsigned char *out, bool fin, int opcode, const void *s, size_t len)
+{
+    return build(out, (fin ? 0x80 : 0) | opcode, s, len, 0, false);
+}
+
+static void test_client_unmasked_read_masked_refused(void **state)
+{
+    fixture_t *f = *state;
+    wsframe_msg_t m;
+    static char big[LIMIT];
+    size_t n;
+
+    memset(big, 'b', sizeof big);
+    n = srv(f->buf, true, WSFRAME_OP_TEXT, "{\"type\":\"hello\"}", 16);
+    assert_int_equal(n, 18); /* two header bytes, no mask key */
+    one(f, n, &m);
+    assert_int_equal(m.opcode, WSFRAME_OP_TEXT);
+    assert_memory_equal(m.data, "{\"type\":\"hello\"}", 16);
+    /* The 16-bit and 64-bit length forms. */
+    n = build(f->buf, 0x82, big, 300, 126, false);
+    one(f, n, &m);
+    assert_int_equal(m.opcode, WSFRAME_OP_BINARY);
+    assert_int_equal(m.len, 300);
+    n = build(f->buf, 0x81, big, LIMIT, 127, false);
+    one(f, n, &m);
+    assert_int_equal(m.len, LIMIT);
+    assert_memory_equal(m.data, big, LIMIT);
+    /* Not checked for UTF-8 in client mode (see wsframe.h). */
+    n = srv(f->buf, true, WSFRAME_OP_TEXT, "\xff\xfe", 2);
+    one(f, n, &m);
+    assert_int_equal(m.len, 2);
+    /* A masked frame from a server is a protocol error. */
+    n = build(f->buf, 0x81, "x", 1, 0, true);
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_PROTOCOL);
+}
+
+static void test_client_fragments_control_between(void **state)
+{
+    fixture_t *f = *state;
+    wsframe_msg_t m;
+    size_t used, off = 0, n = 0;
+
+    n += srv(f->buf + n, false, WSFRAME_OP_TEXT, "Hel", 3);
+    n += srv(f->buf + n, true, WSFRAME_OP_PING, "pi", 2);
+    n += srv(f->buf + n, false, WSFRAME_OP_CONT, "l", 1);
+    n += srv(f->buf + n, true, WSFRAME_OP_PONG, "", 0);
+    n += srv(f->buf + n, true, WSFRAME_OP_CONT, "o", 1);
+    assert_int_equal(wsframe_parse(&f->p, f->buf, n, &used, &m), WSFRAME_MSG);
+    assert_int_equal(m.opcode, WSFRAME_OP_PING);
+    assert_memory_equal(m.data, "pi", 2);
+    off += used;
+    assert_int_equal(wsframe_parse(&f->p, f->buf + off, n - off, &used, &m), WSFRAME_MSG);
+    assert_int_equal(m.opcode, WSFRAME_OP_PONG);
+    assert_int_equal(m.len, 0);
+    off += used;
+    assert_int_equal(wsframe_parse(&f->p, f->buf + off, n - off, &used, &m), WSFRAME_MSG);
+    assert_int_equal(off + used, n);
+    assert_int_equal(m.opcode, WSFRAME_OP_TEXT);
+    assert_int_equal(m.len, 5);
+    assert_memory_equal(m.data, "Hello", 5);
+    /* A new message inside a fragmented one, and a fragmented control frame, are refused. */
+    n = srv(f->buf, false, WSFRAME_OP_TEXT, "a", 1);
+    n += srv(f->buf + n, true, WSFRAME_OP_TEXT, "b", 1);
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_PROTOCOL);
+}
+
+static void test_client_control_not_final(void **state)
+{
+    fixture_t *f = *state;
+    size_t n = srv(f->buf, false, WSFRAME_OP_PING, "x", 1);
+
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_PROTOCOL);
+}
+
+/* The length is refused as soon as it is in: the header alone, no payload sent. */
+static void test_client_oversize_on_header(void **state)
+{
+    fixture_t *f = *state;
+    size_t n = build(f->buf, 0x81, NULL, (uint64_t)LIMIT + 1, 127, false);
+
+    assert_int_equal(n, 10);
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_TOO_BIG);
+    assert_null(f->p.msg); /* nothing allocated */
+}
+
+static void test_client_oversize_fragments(void **state)
+{
+    fixture_t *f = *state;
+    static char half[LIMIT / 2 + 1];
+    wsframe_msg_t m;
+    size_t used, n;
+
+    memset(half, 'h', sizeof half);
+    n = srv(f->buf, false, WSFRAME_OP_TEXT, half, sizeof half);
+    assert_int_equal(wsframe_parse(&f->p, f->buf, n, &used, &m), WSFRAME_MORE);
+    n = build(f->buf, WSFRAME_OP_CONT | 0x80, NULL, sizeof half, 0, false);
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_TOO_BIG);
+}
+
+static void test_client_close(void **state)
+{
+    fixture_t *f = *state;
+    wsframe_msg_t m;
+    size_t n = srv(f->buf, true, WSFRAME_OP_CLOSE,
+                   "\x03\xe9"
+                   "bye",
+                   5);
+
+    one(f, n, &m);
+    assert_int_equal(m.opcode, WSFRAME_OP_CLOSE);
+    assert_int_equal(m.close_code, 1001);
+    assert_int_equal(m.len, 3);
+    assert_memory_equal(m.data, "bye", 3);
+    n = srv(f->buf, true, WSFRAME_OP_CLOSE, "", 0);
+    one(f, n, &m);
+    assert_int_equal(m.close_code, WSFRAME_CLOSE_NO_STATUS);
+    n = srv(f->buf, true, WSFRAME_OP_CLOSE, "\x03\xed", 2); /* 1005 is never sent */
+    expect_error(f, f->buf, n, WSFRAME_CLOSE_PROTOCOL);
+}
+
+/* What a stream yields: opcode and payload of each message, in order. */
+typedef struct {
+    int opcode[8];
+    size_t len[8];
+    unsigned char data[8][400];
+    int n;
+} got_t;
+
+static void feed(wsframe_parser_t *p, const unsigned char *buf, size_t len, got_t *g)
+{
+    wsframe_msg_t m;
+    size_t used;
+
+    while (len > 0) {
+        int rc = wsframe_parse(p, buf, len, &used, &m);
+        assert_int_not_equal(rc, WSFRAME_ERROR);
+        buf += used;
+        len -= used;
+        if (rc == WSFRAME_MSG) {
+            assert_true(g->n < 8 && m.len <= sizeof g->data[0]);
+            g->opcode[g->n] = m.opcode;
+            g->len[g->n] = m.len;
+            memcpy(g->data[g->n], m.data, m.len);
+            g->n++;
+        } else {
+            assert_int_equal(len, 0);
+        }
+    }
+}
+
+/* A stream of every frame form, split in two at every byte boundary, then fed byte by byte:
+ * always the same messages (the pool's reads end anywhere). */
+static void test_client_every_split(void **state)
+{
+    fixture_t *f = *state;
+    static char big[300];
+    size_t n = 0;
+    got_t want, g;
+
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    n += srv(f->buf + n, true, WSFRAME_OP_TEXT, "{}", 2);
+    n += build(f->buf + n, 0x81, big, sizeof big, 126, false);
+    n += srv(f->buf + n, false, WSFRAME_OP_TEXT, big, 100);
+    n += srv(f->buf + n, true, WSFRAME_OP_PING, "p", 1);
+    n += build(f->buf + n, WSFRAME_OP_CONT, big + 100, 150, 127, false);
+    n += srv(f->buf + n, true, WSFRAME_OP_CONT, big + 250, 50);
+    n += srv(f->buf + n, true, WSFRAME_OP_TEXT, "", 0);
+    n += srv(f->buf + n, true, WSFRAME_OP_CLOSE, "\x03\xe8", 2);
+    memset(&want, 0, sizeof want);
+    feed(&f->p, f->buf, n, &want);
+    assert_int_equal(want.n, 6);
+    assert_int_equal(want.opcode[2], WSFRAME_OP_PING);
+    assert_int_equal(want.opcode[3], WSFRAME_OP_TEXT);
+    assert_int_equal(want.len[3], 300);
+    assert_memory_equal(want.data[3], big, 300);
+    assert_int_equal(want.len[4], 0);
+    assert_int_equal(want.opcode[5], WSFRAME_OP_CLOSE);
+    for (size_t k = 0; k <= n; k++) {
+        wsframe_parser_t p;
+        wsframe_parser_init_client(&p, LIMIT);
+        memset(&g, 0, sizeof g);
+        feed(&p, f->buf, k, &g);
+        feed(&p, f->buf + k, n - k, &g);
+        wsframe_parser_free(&p);
+        assert_int_equal(g.n, want.n);
+        for (int i = 0; i < g.n; i++) {
+            assert_int_equal(g.opcode[i], want.opcode[i]);
+            assert_int_equal(g.len[i], want.len[i]);
+            assert_memory_equal(g.data[i], want.data[i], g.len[i]);
+        }
+    }
+    wsframe_parser_t p;
+    wsframe_parser_init_client(&p, LIMIT);
+    memset(&g, 0, sizeof g);
+    for (size_t i = 0; i < n; i++)
+        feed(&p, f->buf + i, 1, &g);
+    wsframe_parser_free(&p);
+    assert_int_equal(g.n, want.n);
+}
+
+/* Our masked frames, at every length form and odd payload lengths, read back by the server
+ * side of the parser. */
+static void test_masked_frames_round_trip(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 3, 7, 8, 9, 17, 125, 126, 127, 65535, 65536, 70001};
+    static unsigned char payload[70001], frame[70001 + WSFRAME_HEADER_MAX];
+    const unsigned char key[4] = {0xa1, 0x02, 0xff, 0x5c};
+
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (unsigned char)(i * 7 + 3);
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        size_t len = lens[t], h = wsframe_header_masked(frame, WSFRAME_OP_TEXT, len, key);
+        wsframe_parser_t p;
+        wsframe_msg_t m;
+        size_t used;
+
+        assert_int_equal(h, len < 126 ? 6 : len <= 0xffff ? 8 : 14);
+        memcpy(frame + h, payload, len);
+        wsframe_mask(frame + h, len, key);
+        if (len > 8)
+            assert_memory_not_equal(frame + h, payload, 8);
+        wsframe_parser_init(&p, sizeof payload);
+        /* Bytes that are not UTF-8 are fine in a binary frame. */
+        frame[0] = 0x80 | WSFRAME_OP_BINARY;
+        assert_int_equal(wsframe_parse(&p, frame, h + len, &used, &m), WSFRAME_MSG);
+        assert_int_equal(used, h + len);
+        assert_int_equal(m.len, len);
+        if (len)
+            assert_memory_equal(m.data, payload, len);
+        wsframe_parser_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +726,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_top_bit_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_utf8, setup, teardown),
         cmocka_unit_test(test_header_encoder),
+        cmocka_unit_test_setup_teardown(test_client_unmasked_read_masked_refused, setup_client,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_fragments_control_between, setup_client,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_control_not_final, setup_client, teardown),
+        cmocka_unit_test_setup_teardown(test_client_oversize_on_header, setup_client, teardown),
+        cmocka_unit_test_setup_teardown(test_client_oversize_fragments, setup_client, teardown),
+        cmocka_unit_test_setup_teardown(test_client_close, setup_client, teardown),
+        cmocka_unit_test_setup_teardown(test_client_every_split, setup_client, teardown),
+        cmocka_unit_test(test_masked_frames_round_trip),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
