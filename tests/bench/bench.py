@@ -450,6 +450,26 @@ def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n", pause_ms=0
     return s
 
 
+def output_cost(g, n):
+    """What 1 MB of output adds to an answer (row 5): print(1) and the 1 MB program one after
+    the other, n pairs, so that both p50s come from the same minutes (a slow moment shifts
+    both). Each is timed to the answer's last byte."""
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
+    small, big, bad = [], [], 0
+    for i in range(n + 3):
+        st1, d1, t1 = post_timed(conn, {"language": "python", "code": HELLO["python"]})
+        st2, d2, t2 = post_timed(conn, {"language": "python", "code": BIG_OUTPUT})
+        ok = st1 == 200 and st2 == 200 and ((d2 or {}).get("data") or {}).get("stdout") == "x" * 1000000
+        if not ok:
+            bad += 1
+        elif i >= 3:
+            small.append(t1)
+            big.append(t2)
+    conn.close()
+    return {"print1": summary(small), "big": summary(big), "bad": bad,
+            "bytes": 1000000} if small else {"bad": bad}
+
+
 def node_path():
     """The Node the executors run: the pinned install (NODE_PATHS), else `node` on PATH."""
     for p in NODE_PATHS:
@@ -800,6 +820,8 @@ def gateway_bench(build, runtime, quick, do_profile):
         # The same interpreter start with 1 MB of output: what moving output costs on the way back.
         r["sequential"]["python 1 MB out"] = sequential(g, "python", BIG_OUTPUT, 10 if quick else 30,
                                                         expect="x" * 1000000)
+        log("%s: 1 MB of output against print(1), interleaved" % runtime)
+        r["output_cost"] = output_cost(g, 15 if quick else 40)
         py_c = next((c for k, c in ex.containers.items() if k.startswith("python")), None)
         if py_c:
             log("%s: Python against python3 inside its container, interleaved" % runtime)
