@@ -450,6 +450,29 @@ def sequential(g, lang, code, n, warmup=5, paired=None, expect="1\n", pause_ms=0
     return s
 
 
+def pause_blocks(g, lang, code, blocks, per=10):
+    """Row 0: the same hello request back-to-back and after a PAUSE_MS idle pause, in
+    interleaved blocks (per back-to-back, then per paused, `blocks` times, after a warm-up), on
+    one keep-alive connection and with nothing else between requests: (b2b summary, paused
+    summary). (The sequential rows are paired with bare starts, which leave the caches cold.)"""
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=120)
+    b2b, paused = [], []
+    try:
+        for _ in range(5):
+            post_timed(conn, {"language": lang, "code": code})
+        for _ in range(blocks):
+            for pause, into in ((0, b2b), (PAUSE_MS, paused)):
+                for _ in range(per):
+                    if pause:
+                        time.sleep(pause / 1000)
+                    st, doc, dt = post_timed(conn, {"language": lang, "code": code})
+                    if st == 200 and ((doc or {}).get("data") or {}).get("status") == "ok":
+                        into.append(dt)
+    finally:
+        conn.close()
+    return summary(b2b), summary(paused)
+
+
 def output_cost(g, n):
     """What 1 MB of output adds to an answer (row 5): print(1) and the 1 MB program one after
     the other, n pairs, so that both p50s come from the same minutes (a slow moment shifts
@@ -810,11 +833,12 @@ def gateway_bench(build, runtime, quick, do_profile):
         for lang in HELLO:
             r["sequential"][lang] = sequential(g, lang, HELLO[lang], n + (50 if lang == "python" and not quick else 0),
                                                paired=paired.get(lang))
-        np_ = 30 if quick else 60
-        log("%s: latency after a %d ms idle pause, %d requests per language" % (runtime, PAUSE_MS, np_))
-        r["pause"] = {}
+        nb = 3 if quick else 6
+        log("%s: latency back-to-back and after a %d ms idle pause, %d blocks of 10 + 10 per language"
+            % (runtime, PAUSE_MS, nb))
+        r["pause"], r["pause_b2b"] = {}, {}
         for lang in HELLO:
-            r["pause"][lang] = sequential(g, lang, HELLO[lang], np_, pause_ms=PAUSE_MS)
+            r["pause_b2b"][lang], r["pause"][lang] = pause_blocks(g, lang, HELLO[lang], nb)
         log("%s: C++ new small programs against plain g++ -O2, paired" % runtime)
         r["cpp_fresh"] = cpp_fresh(g, 5 if quick else 12)
         # The same interpreter start with 1 MB of output: what moving output costs on the way back.
