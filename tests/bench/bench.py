@@ -896,6 +896,42 @@ def gateway_bench(build, runtime, quick, do_profile):
     return r
 
 
+def docker_vs_local(build, quick):
+    """Row 2 in the same minutes: a local and a Docker gateway up at once, the same hello
+    request sent to one then the other in alternating blocks of 10, back-to-back and after the
+    idle pause, for Python and C++ (a repeat: the compile cache answers). Returns
+    {lang: {"local": {"b2b", "pause"}, "docker": {...}}} of summaries."""
+    gws = {rt: Gateway(build, ["--runtime", rt], name="bench-both-" + rt) for rt in ("local", "docker")}
+    out = {}
+    try:
+        for g in gws.values():
+            g.start(ready_timeout=1800)
+        conns = {rt: http.client.HTTPConnection("127.0.0.1", g.port, timeout=120) for rt, g in gws.items()}
+        log("docker against local: alternating blocks, python and C++ repeats")
+        for lang in ("python", "cpp"):
+            xs = {rt: {"b2b": [], "pause": []} for rt in gws}
+            body = {"language": lang, "code": HELLO[lang]}
+            for rt in gws:
+                for _ in range(5):
+                    post_timed(conns[rt], body)
+            for _ in range(3 if quick else 6):
+                for mode, pause in (("b2b", 0), ("pause", PAUSE_MS)):
+                    for rt in gws:
+                        for _ in range(10):
+                            if pause:
+                                time.sleep(pause / 1000)
+                            st, doc, dt = post_timed(conns[rt], body)
+                            if st == 200 and ((doc or {}).get("data") or {}).get("status") == "ok":
+                                xs[rt][mode].append(dt)
+            out[lang] = {rt: {m: summary(v) for m, v in d.items()} for rt, d in xs.items()}
+        for c in conns.values():
+            c.close()
+    finally:
+        for g in gws.values():
+            g.stop()
+    return out
+
+
 def docker_ok():
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0
@@ -993,6 +1029,12 @@ def main():
             except Exception as e:  # noqa: a runtime that fails is reported, the rest still runs
                 log("%s runtime failed: %s" % (rt, e))
                 R["gateway %s error" % rt] = str(e)
+    if R.get("gateway local") and R.get("gateway docker"):
+        try:
+            R["docker_vs_local"] = docker_vs_local(build, a.quick)
+        except Exception as e:  # noqa: reported, the rest still runs
+            log("docker against local failed: %s" % e)
+            R["docker_vs_local error"] = str(e)
     if "local" in want and async_available(build):
         try:
             R["async local"] = async_bench(build, a.quick, log)

@@ -148,7 +148,14 @@ def targets15(R):
                 rows[-1][-1] = "MISSED: %d errors" % errors_of(l8)
         else:
             rows.append([1, "8 clients ok req/s / bare-start ceiling", rt, "-", "-", "-", ">= 2.00", "n/a (no wrk)"])
-    if "local" in rts and "docker" in rts:  # 2. Docker costs what local costs
+    dvl = R.get("docker_vs_local")
+    if dvl:  # 2. Docker costs what local costs: both gateways up, alternating blocks
+        for lang, name in (("python", "python"), ("cpp", "C++ repeat")):
+            x = dvl.get(lang)
+            for mode, what in (("b2b", "back-to-back"), ("pause", "after the pause")):
+                ratio_row(rows, 2, "%s docker / local, %s (both up, alternating)" % (name, what), "both",
+                          x and x["docker"][mode]["p50"], x and x["local"][mode]["p50"], 1.15)
+    elif "local" in rts and "docker" in rts:  # 2. (older results: from the two gateway runs)
         L, D = R["gateway local"], R["gateway docker"]
         for lang, name in (("python", "python"), ("cpp", "C++ repeat")):
             ratio_row(rows, 2, "%s docker / local, back-to-back" % name, "both",
