@@ -95,14 +95,10 @@ static int on_established(conn_t *c, struct lws *wsi)
     return 0;
 }
 
-/* A connect error, logged at warn when it is new for the endpoint or POOL_ERR_LOG_MS passed:
- * a refused token (HTTP 401) or a certificate that does not verify must be visible. A raw
- * connection has no lws HTTP status (pool_raw.c reads and logs its upgrade response). */
-static void log_connect_error(conn_t *c, struct lws *wsi, const char *in)
+void pool_connect_error(conn_t *c, unsigned int status, const char *in)
 {
     endpoint_t *ep = c->ep;
     char why[sizeof ep->last_err];
-    unsigned int status = c->raw || !wsi ? 0 : lws_http_client_http_response(wsi);
 
     if (status == 401 || status == 403)
         snprintf(why, sizeof why, "refused with HTTP %u: the executor does not accept our token",
@@ -128,7 +124,8 @@ static void log_connect_error(conn_t *c, struct lws *wsi, const char *in)
 static int on_connection_error(pool_t *p, conn_t *c, struct lws *wsi, const void *in)
 {
     if (c && (c->wsi == wsi || c->wsi == NULL) && c->state != CONN_DOWN) {
-        log_connect_error(c, wsi, in);
+        /* A raw connection has no lws HTTP status: pool_raw.c reports its upgrade's. */
+        pool_connect_error(c, c->raw || !wsi ? 0 : lws_http_client_http_response(wsi), in);
         pool_conn_down(p, c, "connect failed");
         pool_conn_snapshot(p);
     }
@@ -140,7 +137,7 @@ static int on_closed(pool_t *p, conn_t *c, struct lws *wsi)
     if (c && c->wsi == wsi) {
         /* A raw connection closed before its upgrade was through, as lws' "read failed". */
         if (c->raw && c->state == CONN_CONNECTING && !c->upgraded && !c->closing)
-            log_connect_error(c, wsi, "read failed");
+            pool_connect_error(c, 0, "read failed");
         pool_conn_down(p, c, "closed");
         pool_conn_snapshot(p);
     }

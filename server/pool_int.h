@@ -200,6 +200,10 @@ bool pool_conn_any_open(const endpoint_t *ep, const conn_t *except);
 void pool_conn_log_error(endpoint_t *ep, const char *why);
 /* A job ended on c (DONE): a leaving endpoint's connection closes now. */
 void pool_conn_job_done(pool_t *p, conn_t *c);
+/* pool.c: a connect error of c, logged at warn when it is new for the endpoint or
+ * POOL_ERR_LOG_MS passed (a refused token, HTTP 401, or a certificate that does not verify
+ * must be visible); status is the upgrade's HTTP status, 0 when there was none. */
+void pool_connect_error(conn_t *c, unsigned int status, const char *in);
 /* The name the pool connects to ep by: Host header, TLS SNI and certificate name check. */
 const char *pool_conn_host(const endpoint_t *ep);
 /* The job carried by a connection, with a live connection, or NULL. */

@@ -124,7 +124,7 @@ static ssize_t upgrade_response(conn_t *c, struct lws *wsi, const unsigned char 
 {
     size_t old = c->rx.len, room = old < WSCLIENT_HEAD_MAX ? WSCLIENT_HEAD_MAX - old : 0;
     size_t n = len < room ? len : room;
-    char err[160], why[sizeof c->ep->last_err];
+    char err[160];
     int status, hl;
 
     if (cg_buf_append(&c->rx, in, n) != 0)
@@ -133,12 +133,7 @@ static ssize_t upgrade_response(conn_t *c, struct lws *wsi, const unsigned char 
     if (hl == WSCLIENT_MORE)
         return (ssize_t)len;
     if (hl == WSCLIENT_ERROR) {
-        if (status == 401 || status == 403)
-            snprintf(why, sizeof why,
-                     "refused with HTTP %d: the executor does not accept our token", status);
-        else
-            snprintf(why, sizeof why, "%s", err);
-        pool_conn_log_error(c->ep, why);
+        pool_connect_error(c, status > 0 ? (unsigned int)status : 0, err);
         c->closing = true; /* logged: on_closed need not guess why */
         return -1;
     }
