@@ -226,11 +226,13 @@ int wsframe_parse(wsframe_parser_t *p, const unsigned char *buf, size_t len, siz
                 dst = p->msg + p->msg_len;
                 p->msg_len += n;
             }
-            if (p->client)
-                memcpy(dst, buf + i, n);
-            else
-                for (size_t k = 0; k < n; k++)
-                    dst[k] = buf[i + k] ^ p->mask[(p->got + k) & 3];
+            memcpy(dst, buf + i, n);
+            if (!p->client) { /* the key continues where the last block of the frame ended */
+                unsigned char key[4];
+                for (size_t k = 0; k < 4; k++)
+                    key[k] = p->mask[(p->got + k) & 3];
+                wsframe_mask(dst, n, key);
+            }
             p->got += n;
             i += n;
             rc = p->got == p->len ? frame_done(p, msg) : WSFRAME_MORE;

@@ -10,8 +10,9 @@
  * reads it needs none. Frames the client sends are masked: wsframe_header_masked, wsframe_mask.
  *
  * What the parser enforces (each failure names the close code to answer with):
- *   - client frames are masked (client mode: server frames are not); RSV bits are 0 (no extension
- * is negotiated); the opcode is one of continuation, text, binary, close, ping, pong -> 1002
+ *   - client frames are masked (client mode: server frames are not); RSV bits are 0 (no
+ *     extension is negotiated); the opcode is one of continuation, text, binary, close, ping,
+ *     pong                                                                       -> 1002
  *   - control frames are final and carry at most 125 bytes; a close payload is empty or a
  *     valid code (1000-1003, 1007-1014, 3000-4999) plus UTF-8 text                -> 1002 / 1007
  *   - a continuation continues a message, a new message does not start inside one -> 1002
