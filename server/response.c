@@ -273,8 +273,7 @@ static char *splice_texts(char *skel, const splices_t *sp)
         done[i] = true;
         int same = -1; /* an earlier splice of the same text: copied, not escaped again */
         for (int k = 0; k < i; k++)
-            if (done[k] && sp->s[k].a == t->a && sp->s[k].alen == t->alen && sp->s[k].b == t->b &&
-                sp->s[k].blen == t->blen)
+            if (done[k] && same_text(&sp->s[k], t))
                 same = k;
         if (same >= 0) {
             memmove(w, out + at[same], t->esc + 2);
