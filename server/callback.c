@@ -37,10 +37,8 @@
  */
 #include "callback.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
