@@ -188,6 +188,7 @@ int options_read_token(options_t *o, char *err, size_t errlen)
     snprintf(what, sizeof what, "the token (EXECUTOR_TOKEN)");
     if (o->token_file) {
         int fd = open(o->token_file, O_RDONLY | O_CLOEXEC);
+        explicit_bzero(buf, sizeof buf); /* the file replaces EXECUTOR_TOKEN: none of it stays */
         ssize_t n = fd < 0 ? -errno : cg_read_full(fd, buf, sizeof buf - 1);
         if (fd >= 0)
             close(fd);
